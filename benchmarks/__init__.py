@@ -1,0 +1,8 @@
+"""Speed benchmarks: ``python -m benchmarks [NAME ...]``.
+
+Each ``benchmarks/bench_<name>.py`` defines ``main() -> str`` returning a
+markdown table of speeds *as ratios against baselines measured in the same
+run*; the runner prints the tables and writes them to
+``benchmarks/results.md``. Nothing here is a unit test: speed targets live
+only in these tables.
+"""
