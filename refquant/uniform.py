@@ -186,7 +186,13 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     s, r = _prepare_scale(scale, spec, n_channels, cdtype)
     z = _prepare_zero_point(zero_point, spec, n_channels).astype(cdtype)
     u = _draw_uniforms(spec, rng, arr.size)
-    xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
+    with np.errstate(over="ignore"):
+        xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
+    if arr.dtype != cdtype and NonFinite(nonfinite) is NonFinite.RAISE and not np.all(np.isfinite(xc)):
+        raise ValueError(
+            f"x (dtype={arr.dtype}) has finite values beyond the range of the compute dtype {cdtype.name}; "
+            "they would round to inf. Use compute_dtype='float64' or nonfinite='saturate'"
+        )
     out_dtype = cdtype if dequant else spec.code_dtype
     if out is None:
         result = np.empty(arr.shape, dtype=out_dtype)
@@ -378,7 +384,9 @@ def calibrate_minmax(x, spec: QuantSpec, *, symmetric: bool = True, power_of_two
       (exactly, via ``frexp``), so the range stays covered; ``z`` is then
       recomputed from the new ``s``.
     * A zero range (all-zero data) gives ``s = 1`` (any positive scale
-      represents it exactly).
+      represents it exactly); a positive scale below the smallest normal
+      number of the compute dtype is raised to it (as PyTorch's observers
+      clamp to ``eps``), so the scale and its reciprocal stay finite.
 
     The scale is computed in float64 and rounded once to the compute dtype
     (``spec.resolve_compute_dtype(x.dtype)``).
@@ -424,8 +432,8 @@ def calibrate_minmax(x, spec: QuantSpec, *, symmetric: bool = True, power_of_two
         raise ValueError("x spans a range too wide for a finite float64 scale")
     if power_of_two:
         s = _pow2_ceil(s)
-    s = s.astype(cdtype)
-    if not np.all(np.isfinite(s)) or not np.all(s > 0):
+    s = np.maximum(s, float(np.finfo(cdtype).tiny)).astype(cdtype)
+    if not np.all(np.isfinite(s)):
         raise ValueError(f"the calibrated scale is not representable in {cdtype.name} (x's range is too large or too small)")
     if symmetric:
         z = np.zeros_like(lo, dtype=np.int64)

@@ -1,0 +1,239 @@
+"""Hypothesis strategies for testing quantizers (refquant's and yours).
+
+All options are keyword-only and validated when the strategy is built
+(errors name ``param=value``), in the style of ``hypothesis.extra.numpy``.
+
+The float strategies deliberately over-sample the inputs where quantizers
+disagree: exact ties ``(k + 1/2)·s`` (exact in floating point whenever the
+scale is a power of two, which :func:`scales` draws often), their float
+neighbours, exact grid points, ``±0.0``, subnormals, the clamp limits and
+values beyond them.
+
+Example
+-------
+>>> from hypothesis import given
+>>> from refquant.testing import quant_cases
+>>> @given(quant_cases())
+... def test_mine(case):
+...     x, s, z, spec = case
+...     ...  # compare my_fake_quant(x, s, z, spec) with refquant.fake_quant(x, s, z, spec)
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .._validate import check_bool, check_int
+from ..specs import MAX_BITS, MIN_BITS, QuantSpec, Rounding, ScaleOp
+
+__all__ = ["QuantCase", "scales", "quant_specs", "float_arrays", "quant_cases"]
+
+_DETERMINISTIC = tuple(m.value for m in Rounding if m is not Rounding.STOCHASTIC)
+_ALL_SCALE_OPS = tuple(m.value for m in ScaleOp)
+
+
+class QuantCase(NamedTuple):
+    """A matched quantizer input: ``x`` with ``scale``/``zero_point`` valid for ``spec``."""
+
+    x: np.ndarray
+    scale: object
+    zero_point: object
+    spec: QuantSpec
+
+
+def _check_dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype={dt}: allowed float32 or float64")
+    return dt
+
+
+def scales(*, dtype=np.float32, power_of_two: bool | None = None) -> st.SearchStrategy:
+    """Positive scales, finite with a finite reciprocal, exactly representable in *dtype*.
+
+    ``power_of_two=None`` mixes powers of two (2**-20 .. 2**10, which make
+    ties exact) with arbitrary values in [2**-20, 1024]; ``True``/``False``
+    restrict to one kind. Draws are Python floats equal to a *dtype* value.
+    """
+    dt = _check_dtype(dtype)
+    if power_of_two is not None:
+        check_bool(power_of_two, "power_of_two")
+    pow2 = st.integers(-20, 10).map(lambda e: float(2.0**e))
+    width = 32 if dt == np.float32 else 64
+    generic = st.floats(2.0**-20, 1024.0, width=width).map(float)
+    if power_of_two is True:
+        return pow2
+    if power_of_two is False:
+        return generic
+    return st.one_of(pow2, generic)
+
+
+def quant_specs(
+    *,
+    min_bits: int = MIN_BITS,
+    max_bits: int = MAX_BITS,
+    signed: bool | None = None,
+    narrow_range: bool | None = None,
+    axis: int | None | st.SearchStrategy = None,
+    roundings: Sequence[str] = _DETERMINISTIC,
+    scale_ops: Sequence[str] = _ALL_SCALE_OPS,
+    compute_dtypes: Sequence = (None, "float32", "float64"),
+) -> st.SearchStrategy:
+    """Valid :class:`~refquant.specs.QuantSpec` objects.
+
+    ``signed``/``narrow_range`` ``None`` draws both values; ``axis`` may be a
+    fixed value or a strategy. Stochastic rounding is excluded by default
+    (add ``"stochastic"`` to *roundings*; such specs need an ``rng``).
+    """
+    lo = check_int(min_bits, "min_bits", MIN_BITS, MAX_BITS)
+    hi = check_int(max_bits, "max_bits", MIN_BITS, MAX_BITS)
+    if lo > hi:
+        raise ValueError(f"min_bits={lo} is larger than max_bits={hi}")
+    for r in roundings:
+        Rounding(r)
+    for o in scale_ops:
+        ScaleOp(o)
+    if not roundings or not scale_ops or not compute_dtypes:
+        raise ValueError("roundings, scale_ops and compute_dtypes must be non-empty")
+    signed_st = st.booleans() if signed is None else st.just(check_bool(signed, "signed"))
+    narrow_st = st.booleans() if narrow_range is None else st.just(check_bool(narrow_range, "narrow_range"))
+    axis_st = axis if isinstance(axis, st.SearchStrategy) else st.just(axis)
+
+    @st.composite
+    def build(draw):
+        bits = draw(st.integers(lo, hi))
+        sg = draw(signed_st)
+        nr = draw(narrow_st)
+        if sg and nr and bits < 2:
+            nr = False
+        return QuantSpec(
+            bits,
+            signed=sg,
+            narrow_range=nr,
+            axis=draw(axis_st),
+            rounding=draw(st.sampled_from(list(roundings))),
+            scale_op=draw(st.sampled_from(list(scale_ops))),
+            compute_dtype=draw(st.sampled_from(list(compute_dtypes))),
+        )
+
+    return build()
+
+
+def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qmax: int, allow_subnormal: bool):
+    width = 32 if dt == np.float32 else 64
+    tiny = float(np.finfo(dt).tiny)
+    k_lo = qmin - zero_point - 3
+    k_hi = qmax - zero_point + 3
+
+    def cast(v: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(dt.type(v))
+
+    ks = st.integers(k_lo, k_hi)
+    ties = ks.map(lambda k: cast((k + 0.5) * scale))
+    grid = ks.map(lambda k: cast(k * scale))
+    near = st.tuples(ties, st.sampled_from([-1, 1])).map(
+        lambda t: float(np.nextafter(dt.type(t[0]), dt.type(np.inf * t[1])))
+    )
+    zeros = st.sampled_from([0.0, -0.0])
+    edges = st.sampled_from([qmin - zero_point, qmax - zero_point]).flatmap(
+        lambda k: st.sampled_from([cast(k * scale), cast((k - 0.5) * scale), cast((k + 0.5) * scale)])
+    )
+    limit = float(np.finfo(dt).max) / 4
+    beyond_lo = cast(min(limit / 2, max(abs(k_lo), abs(k_hi)) * scale * 2 + 1))
+    beyond = st.floats(beyond_lo, limit, width=width).flatmap(
+        lambda v: st.sampled_from([v, -v])
+    )
+    span = cast(max(abs(k_lo), abs(k_hi)) * scale * 1.5)
+    general = st.floats(-span, span, width=width, allow_subnormal=allow_subnormal)
+    parts = [ties, ties, near, grid, zeros, edges, beyond, general, general]
+    if allow_subnormal:
+        parts.append(st.floats(-tiny, tiny, width=width, allow_subnormal=True, exclude_min=True, exclude_max=True))
+    return st.one_of(*parts)
+
+
+def float_arrays(
+    *,
+    dtype=np.float32,
+    shape,
+    scale: float = 1.0,
+    zero_point: int = 0,
+    qmin: int = -128,
+    qmax: int = 127,
+    allow_subnormal: bool = True,
+) -> st.SearchStrategy:
+    """Float arrays rich in ties, grid points, ±0, subnormals and clamp edges.
+
+    Parameters
+    ----------
+    dtype : float32 or float64
+    shape : tuple of int or a strategy of shapes
+    scale, zero_point, qmin, qmax : the grid the values are placed around
+        (ties at ``(k + 1/2)·scale`` for codes ``k + zero_point`` from
+        ``qmin - 3`` to ``qmax + 3``).
+    allow_subnormal : include subnormal values.
+    """
+    dt = _check_dtype(dtype)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale={scale!r} must be finite and > 0")
+    qmin = check_int(qmin, "qmin")
+    qmax = check_int(qmax, "qmax")
+    zero_point = check_int(zero_point, "zero_point", qmin, qmax)
+    allow_subnormal = check_bool(allow_subnormal, "allow_subnormal")
+    elems = _element_strategy(dt, float(scale), zero_point, qmin, qmax, allow_subnormal)
+    return hnp.arrays(dt, shape, elements=elems)
+
+
+def quant_cases(
+    *,
+    dtype=None,
+    specs: st.SearchStrategy | None = None,
+    per_channel: bool | None = None,
+    max_dims: int = 3,
+    max_side: int = 6,
+    power_of_two_scales: bool | None = None,
+    allow_subnormal: bool = True,
+) -> st.SearchStrategy:
+    """Matched :class:`QuantCase` draws ``(x, scale, zero_point, spec)``.
+
+    ``dtype=None`` draws float32 or float64 inputs. ``per_channel=None``
+    draws both per-tensor and per-channel specs (per-channel along a random
+    axis, with independent scales and zero points per channel). A custom
+    *specs* strategy may be given; its ``axis`` is replaced to fit ``x``.
+    """
+    dtypes = st.sampled_from([np.float32, np.float64]) if dtype is None else st.just(_check_dtype(dtype))
+    max_dims = check_int(max_dims, "max_dims", 1, 6)
+    max_side = check_int(max_side, "max_side", 1, 64)
+    specs = quant_specs() if specs is None else specs
+    pc = st.booleans() if per_channel is None else st.just(check_bool(per_channel, "per_channel"))
+
+    @st.composite
+    def build(draw):
+        dt = np.dtype(draw(dtypes))
+        shape = draw(hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=max_side))
+        spec = draw(specs)
+        if draw(pc):
+            axis = draw(st.integers(-len(shape), len(shape) - 1))
+            spec = spec.replace(axis=axis)
+            n = shape[axis]
+        else:
+            spec = spec.replace(axis=None)
+            n = 1
+        cdt = spec.resolve_compute_dtype(dt)
+        ss = [draw(scales(dtype=cdt, power_of_two=power_of_two_scales)) for _ in range(n)]
+        zs = [draw(st.integers(spec.qmin, spec.qmax)) for _ in range(n)]
+        # values are laid out around channel 0's grid; other channels see near-ties too when scales agree
+        x = draw(
+            float_arrays(
+                dtype=dt, shape=shape, scale=ss[0], zero_point=zs[0], qmin=spec.qmin, qmax=spec.qmax,
+                allow_subnormal=allow_subnormal,
+            )
+        )
+        if spec.axis is None:
+            return QuantCase(x, ss[0], zs[0], spec)
+        return QuantCase(x, np.array(ss, dtype=cdt), np.array(zs, dtype=np.int64), spec)
+
+    return build()
