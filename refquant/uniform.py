@@ -148,21 +148,20 @@ def _prepare_zero_point(zero_point, spec: QuantSpec, n_channels: int) -> np.ndar
     return z64
 
 
-def _prepare_x(x, spec: QuantSpec, nonfinite) -> tuple[np.ndarray, np.dtype]:
+def _prepare_x(x, spec: QuantSpec) -> tuple[np.ndarray, np.dtype]:
+    # NaN/inf are counted inside the kernel (one pass over x), see _check_counts.
     arr = as_real_array(x, "x", allow_nonfinite=True)
-    policy = check_enum(nonfinite, NonFinite, "nonfinite")
-    if arr.dtype.kind == "f":
-        finite = np.isfinite(arr)
-        if not finite.all():
-            n_nan = int(np.count_nonzero(np.isnan(arr)))
-            n_inf = int(arr.size - np.count_nonzero(finite) - n_nan)
-            if policy is NonFinite.RAISE or n_nan:
-                raise ValueError(
-                    f"x contains {n_nan} NaN and {n_inf} inf value(s); nonfinite={policy.value!r}. "
-                    "Pass nonfinite='saturate' to map +-inf to the clamp limits (NaN always raises)"
-                )
-    cdtype = spec.resolve_compute_dtype(arr.dtype)
-    return arr, cdtype
+    return arr, spec.resolve_compute_dtype(arr.dtype)
+
+
+def _check_counts(counts: np.ndarray, policy: NonFinite, converted: bool) -> None:
+    n_bad, n_nan = (int(v) for v in counts.sum(axis=0))
+    if n_nan or (n_bad and policy is NonFinite.RAISE):
+        extra = " (counted after conversion to the compute dtype: finite values beyond its range become inf)" if converted else ""
+        raise ValueError(
+            f"x contains {n_nan} NaN and {n_bad - n_nan} inf value(s){extra}; nonfinite={policy.value!r}. "
+            "Pass nonfinite='saturate' to map +-inf to the clamp limits (NaN always raises)"
+        )
 
 
 def _draw_uniforms(spec: QuantSpec, rng, size: int) -> np.ndarray:
@@ -180,7 +179,8 @@ def _draw_uniforms(spec: QuantSpec, rng, size: int) -> np.ndarray:
 
 def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     spec = _check_spec(spec)
-    arr, cdtype = _prepare_x(x, spec, nonfinite)
+    policy = check_enum(nonfinite, NonFinite, "nonfinite")
+    arr, cdtype = _prepare_x(x, spec)
     axis = _resolve_axis(spec, arr.ndim)
     _, n_channels, inner = channel_layout(arr.shape, axis)
     s, r = _prepare_scale(scale, spec, n_channels, cdtype)
@@ -188,11 +188,6 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     u = _draw_uniforms(spec, rng, arr.size)
     with np.errstate(over="ignore"):
         xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
-    if arr.dtype != cdtype and NonFinite(nonfinite) is NonFinite.RAISE and not np.all(np.isfinite(xc)):
-        raise ValueError(
-            f"x (dtype={arr.dtype}) has finite values beyond the range of the compute dtype {cdtype.name}; "
-            "they would round to inf. Use compute_dtype='float64' or nonfinite='saturate'"
-        )
     out_dtype = cdtype if dequant else spec.code_dtype
     if out is None:
         result = np.empty(arr.shape, dtype=out_dtype)
@@ -207,6 +202,8 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
         result = out
     from ._kernels.uniform import affine_quant_kernel
 
+    chunk = KERNEL_CHUNK
+    counts = np.empty(((xc.size + chunk - 1) // chunk, 2), dtype=np.int64)
     affine_quant_kernel(
         xc,
         n_channels,
@@ -219,10 +216,12 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
         _MODE_CODE[spec.rounding],
         spec.scale_op is ScaleOp.RECIPROCAL,
         u,
-        KERNEL_CHUNK,
+        chunk,
         dequant,
         result.reshape(-1),
+        counts,
     )
+    _check_counts(counts, policy, converted=arr.dtype != cdtype)
     return result
 
 
@@ -288,7 +287,9 @@ def fake_quant(
     out : numpy.ndarray, optional
         C-contiguous, writeable, shape of ``x``, dtype = compute dtype. The
         result is written there (avoiding an allocation) and returned.
-        ``out`` may be ``x`` itself (explicit in-place use).
+        ``out`` may be ``x`` itself (explicit in-place use). If the call
+        raises because ``x`` holds NaN/inf, ``out``'s contents are
+        unspecified (the check is fused into the kernel's single pass).
 
     Returns
     -------

@@ -32,32 +32,25 @@ from numba import njit, prange
 
 
 @njit(cache=True, inline="always")
-def _round(v, mode, u):
+def _round(v, mode):
+    """Deterministic modes 0..3 (stochastic rounding is inlined in the kernel)."""
     if mode == 0:
         return np.rint(v)
-    if mode == 1:
-        r = np.rint(v)
-        d = v - r
-        if d == 0.5 and v > 0:
-            return r + 1.0
-        if d == -0.5 and v < 0:
-            return r - 1.0
-        return r
-    if mode == 2:
-        r = np.rint(v)
-        if v - r == 0.5:
-            return r + 1.0
-        return r
     if mode == 3:
         return np.floor(v)
-    f = np.floor(v)
-    if u < v - f:
-        return f + 1.0
-    return f
+    r = np.rint(v)
+    d = v - r
+    if mode == 2:
+        return r + 1.0 if d == 0.5 else r
+    if d == 0.5 and v > 0:
+        return r + 1.0
+    if d == -0.5 and v < 0:
+        return r - 1.0
+    return r
 
 
 @njit(cache=True, parallel=True)
-def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, u, chunk, dequant, out):
+def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, u, chunk, dequant, out, counts):
     """Quantize (``dequant=False``) or fake-quantize (``dequant=True``) ``x``.
 
     Parameters (all prepared by the caller)
@@ -70,6 +63,11 @@ def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, 
     u : 1-D float64 uniforms (len(x) for stochastic, else any length >= 1).
     chunk : int > 0, elements per parallel work item.
     out : 1-D output, float (dequant) or integer code dtype, len(x).
+    counts : int64 array (ceil(len(x) / chunk), 2), written with the number of
+        non-finite (column 0) and NaN (column 1) inputs of each chunk, so the
+        caller can enforce its NaN/inf policy without a separate pass over x.
+        (``v - v != 0`` is true exactly for NaN and ±inf.) Where an input is
+        NaN the output element is unspecified; the caller raises.
     """
     n = x.size
     nchunks = (n + chunk - 1) // chunk
@@ -79,27 +77,45 @@ def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, 
         c = (start // inner) % n_channels
         i = start % inner
         p = start
+        n_bad = 0
+        n_nan = 0
         while p < stop:
             seg = min(stop - p, inner - i)
             sc = s[c]
             rc = r[c]
             zc = z[c]
-            for t in range(p, p + seg):
-                if recip:
-                    v = x[t] * rc
-                else:
-                    v = x[t] / sc
-                q = _round(v, mode, u[t if mode == 4 else 0]) + zc
-                if q < qmin:
-                    q = qmin
-                elif q > qmax:
-                    q = qmax
-                if dequant:
-                    out[t] = (q - zc) * sc
-                else:
-                    out[t] = q
+            # slices (not x[t] with a signed index) let LLVM vectorise the inner loop
+            xs = x[p : p + seg]
+            os = out[p : p + seg]
+            if mode == 4:
+                us = u[p : p + seg]
+                for t in range(seg):
+                    xv = xs[t]
+                    n_bad += (xv - xv) != 0
+                    n_nan += xv != xv
+                    v = xv * rc if recip else xv / sc
+                    f = np.floor(v)
+                    q = (f + 1.0 if us[t] < v - f else f) + zc
+                    q = min(max(q, qmin), qmax)
+                    if dequant:
+                        os[t] = (q - zc) * sc
+                    else:
+                        os[t] = q
+            else:
+                for t in range(seg):
+                    xv = xs[t]
+                    n_bad += (xv - xv) != 0
+                    n_nan += xv != xv
+                    v = xv * rc if recip else xv / sc
+                    q = min(max(_round(v, mode) + zc, qmin), qmax)
+                    if dequant:
+                        os[t] = (q - zc) * sc
+                    else:
+                        os[t] = q
             p += seg
             i = 0
             c += 1
             if c == n_channels:
                 c = 0
+        counts[k, 0] = n_bad
+        counts[k, 1] = n_nan
