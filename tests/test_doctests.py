@@ -1,0 +1,15 @@
+"""Docstring examples run and give what they show (numpydoc ``Examples`` sections)."""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["refquant.specs", "refquant.uniform"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, extraglobs={"QuantSpec": importlib.import_module("refquant").QuantSpec})
+    assert res.attempted > 0
+    assert res.failed == 0
