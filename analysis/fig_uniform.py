@@ -1,7 +1,7 @@
 """Uniform quantizer: transfer curves per rounding mode, and MSE vs step size.
 
 Writes figures/uniform_mse_vs_step.{png,csv}. Monte Carlo with refquant.fake_quant on
-N(0, 1) samples (seed 0, 10^6 samples) for 2, 3, 4 and 8 bits (signed, full range,
+N(0, 1) samples (sweep seed 0, 10^6 samples per bit width, run through refquant.sweep) for 2, 3, 4 and 8 bits (signed, full range,
 half-to-even), against the Δ²/12 rounding-noise law, which holds only while clipping
 is negligible; the optimum step balances the two (the subject of the ACIQ issue).
 """
@@ -13,22 +13,25 @@ import numpy as np
 import pandas as pd
 
 import refquant as rq
+from refquant.sweep import run_sweep
 
 N_SAMPLES = 10**6
 BITS = (2, 3, 4, 8)
 
 
-def compute() -> pd.DataFrame:
-    x = np.random.default_rng(0).standard_normal(N_SAMPLES)
+def mse_task(*, rng: np.random.Generator, bits: int, n: int) -> list[dict]:
+    """Monte Carlo MSE of fake_quant on N(0, 1) for one bit width over a grid of steps (one sweep task)."""
+    x = rng.standard_normal(n)
+    spec = rq.QuantSpec(bits)
     rows = []
-    for bits in BITS:
-        spec = rq.QuantSpec(bits)
-        for step in np.geomspace(1e-3, 4.0, 60):
-            err = rq.fake_quant(x, step, 0, spec) - x
-            mse = float(np.mean(err**2))
-            se = float(np.std(err**2, ddof=1) / np.sqrt(x.size))
-            rows.append({"bits": bits, "step": step, "mse": mse, "mse_se": se, "step2_over_12": step**2 / 12})
-    return pd.DataFrame(rows)
+    for step in np.geomspace(1e-3, 4.0, 60):
+        err2 = (rq.fake_quant(x, step, 0, spec) - x) ** 2
+        rows.append({"step": step, "mse": float(err2.mean()), "mse_se": float(err2.std(ddof=1) / np.sqrt(n)), "step2_over_12": step**2 / 12})
+    return rows
+
+
+def compute() -> pd.DataFrame:
+    return run_sweep(mse_task, [{"bits": b, "n": N_SAMPLES} for b in BITS], seed=0, progress=True, desc="uniform MSE")
 
 
 def main(outdir: pathlib.Path) -> None:

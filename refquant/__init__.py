@@ -13,7 +13,8 @@ first access so that ``import refquant`` stays cheap and compiles nothing::
     refquant.imc             in-memory-computing crossbars with ADCs (RAOQ)
     refquant.binarize        binary / ternary / signed-binary quantizers
     refquant.repetition      weight repetition statistics and kernels
-    refquant.testing         Hypothesis strategies and conformance checks
+    refquant.testing         Hypothesis strategies, conformance checks, golden vectors
+    refquant.sweep           one sweep runner over any concurrent.futures Executor (Dask optional)
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ _SUBMODULES = frozenset(
         "repetition",
         "robustness",
         "specs",
+        "sweep",
         "testing",
         "uniform",
     }

@@ -1,7 +1,10 @@
-"""The ``refquant`` command line: ``refquant figures|bench|info``.
+"""The ``refquant`` command line: ``refquant figures|golden|bench|info``.
 
-* ``refquant figures [NAME ...]`` regenerates figures/ (same as ``python -m analysis``;
-  run from the repository root, where the ``analysis`` package lives).
+* ``refquant figures [NAME ...] [--scheduler ADDR]`` regenerates figures/ (same as
+  ``python -m analysis``; run from the repository root, where the ``analysis`` package
+  lives). With ``--scheduler tcp://host:port`` every sweep runs on that Dask cluster.
+* ``refquant golden export DIR [--ops OP ...]`` writes golden vectors;
+  ``refquant golden verify DIR`` recomputes them and reports mismatches (exit 1 on any).
 * ``refquant bench [NAME ...]`` runs the benchmark suite (``python -m benchmarks``).
 * ``refquant info`` prints versions, Numba's threading layer, cache location and CPU count.
 """
@@ -57,19 +60,57 @@ def _info() -> int:
     return 0
 
 
+def _golden(args) -> int:
+    from .testing import golden
+
+    if args.golden_cmd == "export":
+        try:
+            manifest = golden.export(args.dir, ops=args.ops, seed=args.seed)
+        except ValueError as exc:
+            print(f"refquant golden export: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(manifest['cases'])} case(s) to {args.dir}")
+        return 0
+    try:
+        report = golden.verify(args.dir, ops=args.ops)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"refquant golden verify: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="refquant", description="refquant: reference quantization theory.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_fig = sub.add_parser("figures", help="regenerate figures/ (run from the repository root)")
     p_fig.add_argument("names", nargs="*", help="figure families (default: all)")
+    p_fig.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address; sweeps run there (needs the [dask] extra)")
+    p_gold = sub.add_parser("golden", help="export or verify golden test vectors (format: docs/GOLDEN.md)")
+    gsub = p_gold.add_subparsers(dest="golden_cmd", required=True)
+    g_exp = gsub.add_parser("export", help="write golden vectors into DIR")
+    g_exp.add_argument("dir", help="output folder (created if missing)")
+    g_exp.add_argument("--ops", nargs="+", metavar="OP", help="operations to export (default: all)")
+    g_exp.add_argument("--seed", type=int, default=0, help="seed of the case generators (default 0)")
+    g_ver = gsub.add_parser("verify", help="recompute the vectors in DIR and report mismatches")
+    g_ver.add_argument("dir", help="folder written by 'refquant golden export'")
+    g_ver.add_argument("--ops", nargs="+", metavar="OP", help="operations to verify (default: all in the manifest)")
     p_bench = sub.add_parser("bench", help="run the benchmark suite and write benchmarks/results.md")
     p_bench.add_argument("names", nargs="*", help="benchmarks (default: all)")
     sub.add_parser("info", help="versions, threading layer, cache location, CPU count")
     args = ap.parse_args(argv)
     if args.cmd == "info":
         return _info()
+    if args.cmd == "golden":
+        return _golden(args)
     if args.cmd == "figures":
-        return _repo_module("analysis.__main__").main(args.names)
+        analysis_main = _repo_module("analysis.__main__").main
+        if args.scheduler:
+            from .sweep import dask_executor, using_executor
+
+            with dask_executor(args.scheduler) as ex, using_executor(ex):
+                return analysis_main(args.names)
+        return analysis_main(args.names)
     return _repo_module("benchmarks.__main__").main(args.names)
 
 

@@ -46,6 +46,9 @@ class Rounding(str, enum.Enum):
     STOCHASTIC = "stochastic"
     """``floor(v) + 1`` with probability ``v - floor(v)``, else ``floor(v)``; needs an explicit ``rng``."""
 
+    def __repr__(self) -> str:  # so that repr(QuantSpec(...)) is valid constructor code
+        return repr(self.value)
+
 
 class ScaleOp(str, enum.Enum):
     """How the scale is applied before rounding."""
@@ -54,6 +57,9 @@ class ScaleOp(str, enum.Enum):
     """``v = x / s`` with one correctly rounded division (ONNX QuantizeLinear)."""
     RECIPROCAL = "reciprocal"
     """``v = x * r`` with ``r = 1 / s`` rounded once to the compute dtype (PyTorch fake-quantize)."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 _COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}

@@ -1,7 +1,36 @@
-"""Tools for testing quantizers against refquant: Hypothesis strategies.
+"""Tools for testing quantizers against refquant.
 
-Import this sub-package only in test code (it needs ``hypothesis``).
+* :mod:`refquant.testing.strategies` — Hypothesis strategies (tie-heavy inputs, valid specs);
+* :mod:`refquant.testing.conformance` — ``check_<op>(candidate)`` checkers with minimal counterexamples;
+* :mod:`refquant.testing.golden` — golden-vector export / verify (no Hypothesis needed);
+* :mod:`refquant.testing.pytest_plugin` — the ``refquant_check`` fixture (auto-registered with pytest).
+
+Names are imported on first use, so ``refquant.testing.golden`` works without Hypothesis installed.
 """
-from .strategies import QuantCase, float_arrays, quant_cases, quant_specs, scales
+from __future__ import annotations
 
-__all__ = ["QuantCase", "float_arrays", "quant_cases", "quant_specs", "scales"]
+import importlib
+
+_EXPORTS = {
+    "QuantCase": "strategies",
+    "float_arrays": "strategies",
+    "order_sensitive_values": "strategies",
+    "quant_cases": "strategies",
+    "quant_specs": "strategies",
+    "scales": "strategies",
+    "ConformanceError": "_compare",
+    "Tolerance": "_compare",
+    "EXACT": "_compare",
+    "compare_arrays": "_compare",
+    "check_fake_quant": "conformance",
+    "check_quantize": "conformance",
+    "check_dequantize": "conformance",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'refquant.testing' has no attribute {name!r}")

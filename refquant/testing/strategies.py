@@ -6,8 +6,9 @@ All options are keyword-only and validated when the strategy is built
 The float strategies deliberately over-sample the inputs where quantizers
 disagree: exact ties ``(k + 1/2)·s`` (exact in floating point whenever the
 scale is a power of two, which :func:`scales` draws often), their float
-neighbours, exact grid points, ``±0.0``, subnormals, the clamp limits and
-values beyond them.
+neighbours, values whose code depends on the operation order (``x / s`` vs
+``x * (1/s)``, see :func:`order_sensitive_values`), exact grid points,
+``±0.0``, subnormals, the clamp limits and values beyond them.
 
 Example
 -------
@@ -29,7 +30,7 @@ from hypothesis.extra import numpy as hnp
 from .._validate import check_bool, check_int
 from ..specs import MAX_BITS, MIN_BITS, QuantSpec, Rounding, ScaleOp
 
-__all__ = ["QuantCase", "scales", "quant_specs", "float_arrays", "quant_cases"]
+__all__ = ["QuantCase", "scales", "quant_specs", "float_arrays", "quant_cases", "order_sensitive_values"]
 
 _DETERMINISTIC = tuple(m.value for m in Rounding if m is not Rounding.STOCHASTIC)
 _ALL_SCALE_OPS = tuple(m.value for m in ScaleOp)
@@ -122,7 +123,31 @@ def quant_specs(
     return build()
 
 
-def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qmax: int, allow_subnormal: bool):
+def order_sensitive_values(dtype, scale: float, k_lo: int, k_hi: int, max_ulps: int = 4) -> np.ndarray:
+    """Values ``x`` near ties whose half-even code differs between ``x / s`` and ``x * (1/s)``.
+
+    Searches the ``max_ulps`` float neighbours of every tie ``(k + 1/2)·s``,
+    ``k_lo <= k <= k_hi``, in *dtype*. Empty when the scale is a power of two
+    (then both orders are exact). These are the inputs that tell an
+    ONNX-style (divide) quantizer from a PyTorch-style (reciprocal) one.
+    """
+    dt = np.dtype(dtype)
+    s = dt.type(scale)
+    r = dt.type(1) / s
+    ties = ((np.arange(k_lo, k_hi + 1, dtype=np.float64) + 0.5) * float(s)).astype(dt)
+    cands = [ties]
+    up, down = ties.copy(), ties.copy()
+    for _ in range(max_ulps):
+        up = np.nextafter(up, dt.type(np.inf))
+        down = np.nextafter(down, dt.type(-np.inf))
+        cands += [up, down]
+    x = np.concatenate(cands)
+    with np.errstate(over="ignore", invalid="ignore"):
+        differ = np.rint(x / s) != np.rint(x * r)
+    return np.unique(x[differ & np.isfinite(x)])
+
+
+def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qmax: int, allow_subnormal: bool, max_magnitude: float):
     width = 32 if dt == np.float32 else 64
     tiny = float(np.finfo(dt).tiny)
     k_lo = qmin - zero_point - 3
@@ -142,7 +167,7 @@ def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qm
     edges = st.sampled_from([qmin - zero_point, qmax - zero_point]).flatmap(
         lambda k: st.sampled_from([cast(k * scale), cast((k - 0.5) * scale), cast((k + 0.5) * scale)])
     )
-    limit = float(np.finfo(dt).max) / 4
+    limit = cast(min(float(np.finfo(dt).max) / 4, max_magnitude))
     beyond_lo = cast(min(limit / 2, max(abs(k_lo), abs(k_hi)) * scale * 2 + 1))
     beyond = st.floats(beyond_lo, limit, width=width).flatmap(
         lambda v: st.sampled_from([v, -v])
@@ -150,6 +175,9 @@ def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qm
     span = cast(max(abs(k_lo), abs(k_hi)) * scale * 1.5)
     general = st.floats(-span, span, width=width, allow_subnormal=allow_subnormal)
     parts = [ties, ties, near, grid, zeros, edges, beyond, general, general]
+    sensitive = order_sensitive_values(dt, scale, max(k_lo, -4096), min(k_hi, 4096))
+    if sensitive.size:
+        parts += [st.sampled_from([float(v) for v in sensitive])] * 2
     if allow_subnormal:
         parts.append(st.floats(-tiny, tiny, width=width, allow_subnormal=True, exclude_min=True, exclude_max=True))
     return st.one_of(*parts)
@@ -164,6 +192,7 @@ def float_arrays(
     qmin: int = -128,
     qmax: int = 127,
     allow_subnormal: bool = True,
+    max_magnitude: float | None = None,
 ) -> st.SearchStrategy:
     """Float arrays rich in ties, grid points, ±0, subnormals and clamp edges.
 
@@ -175,6 +204,10 @@ def float_arrays(
         (ties at ``(k + 1/2)·scale`` for codes ``k + zero_point`` from
         ``qmin - 3`` to ``qmax + 3``).
     allow_subnormal : include subnormal values.
+    max_magnitude : largest |value| drawn for the "far beyond the clamp range"
+        elements (default: a quarter of the dtype's max). Pass the compute
+        dtype's range when it is narrower than *dtype* (float64 data, float32
+        arithmetic), so that no value overflows on conversion.
     """
     dt = _check_dtype(dtype)
     if not (np.isfinite(scale) and scale > 0):
@@ -183,7 +216,10 @@ def float_arrays(
     qmax = check_int(qmax, "qmax")
     zero_point = check_int(zero_point, "zero_point", qmin, qmax)
     allow_subnormal = check_bool(allow_subnormal, "allow_subnormal")
-    elems = _element_strategy(dt, float(scale), zero_point, qmin, qmax, allow_subnormal)
+    max_magnitude = float(np.finfo(dt).max) / 4 if max_magnitude is None else float(max_magnitude)
+    if not max_magnitude > 0:
+        raise ValueError(f"max_magnitude={max_magnitude!r} must be > 0")
+    elems = _element_strategy(dt, float(scale), zero_point, qmin, qmax, allow_subnormal, max_magnitude)
     return hnp.arrays(dt, shape, elements=elems)
 
 
@@ -203,6 +239,8 @@ def quant_cases(
     draws both per-tensor and per-channel specs (per-channel along a random
     axis, with independent scales and zero points per channel). A custom
     *specs* strategy may be given; its ``axis`` is replaced to fit ``x``.
+    Values never overflow the compute dtype (so every case is valid input
+    under refquant's default ``nonfinite="raise"``).
     """
     dtypes = st.sampled_from([np.float32, np.float64]) if dtype is None else st.just(_check_dtype(dtype))
     max_dims = check_int(max_dims, "max_dims", 1, 6)
@@ -229,7 +267,7 @@ def quant_cases(
         x = draw(
             float_arrays(
                 dtype=dt, shape=shape, scale=ss[0], zero_point=zs[0], qmin=spec.qmin, qmax=spec.qmax,
-                allow_subnormal=allow_subnormal,
+                allow_subnormal=allow_subnormal, max_magnitude=float(np.finfo(cdt).max) / 4,
             )
         )
         if spec.axis is None:

@@ -1,0 +1,172 @@
+"""Conformance checkers: hold *your* implementation to refquant's semantics.
+
+Each ``check_<op>(candidate, ...)`` generates cases with Hypothesis
+(tie-heavy, edge-heavy inputs from :mod:`refquant.testing.strategies`), runs
+``candidate`` and refquant on each, and raises :class:`ConformanceError` on
+the first disagreement. Hypothesis then *shrinks* the case, so the error you
+see is a minimal counterexample, with a readable diff: the first mismatching
+index, the input there, refquant's value and yours (with their bit
+patterns), the spec, and how many elements disagree.
+
+Exactness is per operation and stated by a :class:`Tolerance`: bit-exact
+(``exact``) where the semantics are integer or exactly rounded (the uniform
+quantizer), a ULP or relative bound otherwise.
+
+Candidate signatures
+--------------------
+A candidate is any callable with the signature of the refquant operation it
+is checked against, returning something :func:`numpy.asarray` accepts (a
+NumPy array, a torch tensor on the CPU, a JAX array ...). Write a small
+adapter for other APIs, e.g. for PyTorch (documentation only; refquant does
+not depend on torch)::
+
+    def torch_fq(x, scale, zero_point, spec):
+        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        return torch.fake_quantize_per_tensor_affine(t, float(scale), int(zero_point), spec.qmin, spec.qmax)
+
+    check_fake_quant(torch_fq, specs=quant_specs(min_bits=8, max_bits=8, scale_ops=["reciprocal"],
+                                                  compute_dtypes=["float32"]),
+                     per_channel=False, dtype=np.float32)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as hyp_seed
+from hypothesis import strategies as st
+
+from .. import uniform as _uniform
+from .._validate import check_int
+from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
+from .strategies import quant_cases, quant_specs
+
+__all__ = [
+    "ConformanceError",
+    "Tolerance",
+    "EXACT",
+    "compare_arrays",
+    "run_property",
+    "check_quantize",
+    "check_dequantize",
+    "check_fake_quant",
+]
+
+
+def run_property(strategy: st.SearchStrategy, body: Callable[[Any], None], *, max_examples: int, seed: int | None) -> None:
+    """Run ``body`` on ``max_examples`` draws of *strategy* (shrinking failures), without a database."""
+    max_examples = check_int(max_examples, "max_examples", 1, 10**7)
+    cfg = settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
+
+    @cfg
+    @given(strategy)
+    def prop(case):
+        body(case)
+
+    if seed is not None:
+        prop = hyp_seed(check_int(seed, "seed", 0))(prop)
+    prop()
+
+
+def _ctx(case) -> dict[str, Any]:
+    return {"spec": case.spec, "scale": case.scale, "zero_point": case.zero_point, "x dtype/shape": f"{case.x.dtype} {case.x.shape}"}
+
+
+def _cases(specs, per_channel, dtype) -> st.SearchStrategy:
+    return quant_cases(specs=specs if specs is not None else quant_specs(), per_channel=per_channel, dtype=dtype)
+
+
+def check_fake_quant(
+    candidate: Callable,
+    *,
+    specs: st.SearchStrategy | None = None,
+    per_channel: bool | None = None,
+    dtype=None,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = EXACT,
+    check_dtype: bool = False,
+) -> None:
+    """Check ``candidate(x, scale, zero_point, spec) -> fake-quantized x`` against :func:`refquant.fake_quant`.
+
+    Parameters
+    ----------
+    candidate : callable
+    specs : strategy of QuantSpec, optional
+        Restrict to the configurations your implementation supports
+        (default: every deterministic spec; see :func:`quant_specs`).
+    per_channel : bool or None
+        Only per-tensor (False), only per-channel (True) or both (None).
+    dtype : float32, float64 or None (both).
+    max_examples, seed : Hypothesis budget; ``seed=None`` derandomizes.
+    tolerance : default bit-exact (signed zeros not distinguished).
+    check_dtype : also require refquant's output dtype.
+
+    Raises
+    ------
+    ConformanceError
+        With the minimal counterexample and the diff.
+    """
+
+    def body(case):
+        ref = _uniform.fake_quant(case.x, case.scale, case.zero_point, case.spec, nonfinite="saturate")
+        got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
+        compare_arrays(ref, got, tolerance, op="fake_quant", context=_ctx(case), inputs={"x": case.x}, check_dtype=check_dtype)
+
+    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+
+
+def check_quantize(
+    candidate: Callable,
+    *,
+    specs: st.SearchStrategy | None = None,
+    per_channel: bool | None = None,
+    dtype=None,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    check_dtype: bool = False,
+) -> None:
+    """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact)."""
+
+    def body(case):
+        ref = _uniform.quantize(case.x, case.scale, case.zero_point, case.spec, nonfinite="saturate")
+        got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
+        compare_arrays(ref, got, EXACT, op="quantize", context=_ctx(case), inputs={"x": case.x}, check_dtype=check_dtype)
+
+    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+
+
+def check_dequantize(
+    candidate: Callable,
+    *,
+    specs: st.SearchStrategy | None = None,
+    per_channel: bool | None = None,
+    dtype=None,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = EXACT,
+) -> None:
+    """Check ``candidate(codes, scale, zero_point, spec) -> values`` against :func:`refquant.dequantize`.
+
+    Codes are refquant's codes of generated inputs; scales are passed in the
+    compute dtype, so refquant's dequantize works in that dtype.
+    """
+
+    def body(case):
+        cdt = case.spec.resolve_compute_dtype(case.x.dtype)
+        s = np.asarray(case.scale, dtype=cdt)
+        codes = _uniform.quantize(case.x, s, case.zero_point, case.spec, nonfinite="saturate")
+        ref = _uniform.dequantize(codes, s, case.zero_point, case.spec)
+        got = candidate(codes.copy(), s, case.zero_point, case.spec)
+        compare_arrays(ref, got, tolerance, op="dequantize", context=_ctx(case), inputs={"codes": codes})
+
+    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+

@@ -1,0 +1,290 @@
+"""Golden test vectors: export refquant's answers, verify them later or elsewhere.
+
+File format (version 1; full description in docs/GOLDEN.md)::
+
+    DIR/manifest.json                 one JSON document describing every case
+    DIR/raw/<case-id>/<name>.bin      each array as raw little-endian bytes, C order
+    DIR/npz/<case-id>.npz             the same arrays, compressed NumPy archive (inputs and outputs)
+
+A C++/CUDA test needs only ``manifest.json`` and the ``.bin`` files: each
+array entry gives ``dtype`` (NumPy type string, always little-endian:
+``<f4``, ``<f8``, ``|i1``, ``|u1``, ``<i2``, ``<u2``, ``<i8``), ``shape``,
+``file`` and ``sha256``. Each case entry carries its own ``case_sha256`` over
+its canonical JSON, so an edited manifest field is detected too.
+
+Operations are registered in :data:`REGISTRY`; each knows how to make its
+cases deterministically from a seed, how to recompute its outputs from the
+stored inputs, and its tolerance.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import pathlib
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import SEMANTICS_VERSION, __version__
+from .. import uniform as _uniform
+from ..specs import QuantSpec, Rounding
+from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
+
+__all__ = ["GoldenOp", "REGISTRY", "register", "export", "verify", "VerifyReport", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "refquant-golden"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class GoldenOp:
+    """One reference operation with golden vectors.
+
+    make_cases(rng) -> list of dicts ``{"spec": dict | None, "params": dict, "inputs": {name: ndarray}}``
+    compute(inputs, spec_dict, params) -> {name: ndarray}
+    """
+
+    name: str
+    make_cases: Callable[[np.random.Generator], list[dict[str, Any]]]
+    compute: Callable[[dict[str, np.ndarray], dict | None, dict], dict[str, np.ndarray]]
+    tolerance: Tolerance = EXACT
+
+
+REGISTRY: dict[str, GoldenOp] = {}
+
+
+def register(op: GoldenOp) -> GoldenOp:
+    """Add *op* to :data:`REGISTRY` (name must be new)."""
+    if op.name in REGISTRY:
+        raise ValueError(f"golden op {op.name!r} is already registered")
+    REGISTRY[op.name] = op
+    return op
+
+
+# ---------------------------------------------------------------- uniform quantizer cases
+def _uniform_specs() -> list[QuantSpec]:
+    specs = []
+    modes = [m.value for m in Rounding if m is not Rounding.STOCHASTIC]
+    i = 0
+    for bits in (2, 4, 8, 16):
+        for signed in (True, False):
+            for op in ("divide", "reciprocal"):
+                mode = modes[i % len(modes)]
+                narrow = bool(i % 3 == 0) and not (signed and bits < 2)
+                axis = None if i % 2 == 0 else (i // 2) % 2
+                dtype = ("float32", "float64")[(i // 4) % 2]
+                specs.append(QuantSpec(bits, signed=signed, narrow_range=narrow, axis=axis, rounding=mode, scale_op=op, compute_dtype=dtype))
+                i += 1
+    return specs
+
+
+def _uniform_inputs(spec: QuantSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    cdt = np.dtype(spec.compute_dtype)
+    shape = (3, 40)
+    n_ch = 1 if spec.axis is None else shape[spec.axis]
+    scale = np.where(rng.random(n_ch) < 0.5, 2.0 ** rng.integers(-6, 2, n_ch), rng.uniform(0.01, 0.5, n_ch)).astype(cdt)
+    zp = rng.integers(spec.qmin, spec.qmax + 1, n_ch).astype(np.int64)
+    if spec.signed:
+        zp[:] = 0 if rng.random() < 0.5 else zp
+    s0, z0 = float(scale[0]), int(zp[0])
+    k = rng.integers(spec.qmin - z0 - 2, spec.qmax - z0 + 3, shape[0] * shape[1])
+    kind = rng.integers(0, 4, k.size)
+    x = np.where(kind == 0, (k + 0.5) * s0, np.where(kind == 1, k * s0, rng.normal(0, (spec.qmax - spec.qmin) * s0 / 4, k.size)))
+    x = x.astype(cdt)
+    x[kind == 3] = np.nextafter(x[kind == 3], np.inf)
+    x = x.reshape(shape)
+    if spec.axis is None:
+        scale, zp = scale[:1], zp[:1]
+    return {"x": x, "scale": scale, "zero_point": zp}
+
+
+def _uniform_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
+    return [{"spec": s.to_dict(), "params": {}, "inputs": _uniform_inputs(s, rng)} for s in _uniform_specs()]
+
+
+def _sz(inputs, spec: QuantSpec):
+    s, z = inputs["scale"], inputs["zero_point"]
+    return (s, z) if spec.axis is not None else (s[0], int(z[0]))
+
+
+def _fq(inputs, spec_d, params):
+    spec = QuantSpec.from_dict(spec_d)
+    s, z = _sz(inputs, spec)
+    return {"y": _uniform.fake_quant(inputs["x"], s, z, spec)}
+
+
+def _q(inputs, spec_d, params):
+    spec = QuantSpec.from_dict(spec_d)
+    s, z = _sz(inputs, spec)
+    return {"codes": _uniform.quantize(inputs["x"], s, z, spec)}
+
+
+def _dq_cases(rng):
+    cases = []
+    for c in _uniform_cases(rng):
+        spec = QuantSpec.from_dict(c["spec"])
+        s, z = _sz(c["inputs"], spec)
+        codes = _uniform.quantize(c["inputs"]["x"], s, z, spec)
+        cases.append({"spec": c["spec"], "params": {}, "inputs": {"codes": codes, "scale": c["inputs"]["scale"], "zero_point": c["inputs"]["zero_point"]}})
+    return cases
+
+
+def _dq(inputs, spec_d, params):
+    spec = QuantSpec.from_dict(spec_d)
+    s, z = _sz(inputs, spec)
+    return {"y": _uniform.dequantize(inputs["codes"], s, z, spec)}
+
+
+register(GoldenOp("fake_quant", _uniform_cases, _fq))
+register(GoldenOp("quantize", _uniform_cases, _q))
+register(GoldenOp("dequantize", _dq_cases, _dq))
+
+
+# ---------------------------------------------------------------- file format
+def _le(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.astype(a.dtype.newbyteorder("<"), copy=False)
+
+
+def _sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def _canonical(entry: dict) -> bytes:
+    e = {k: v for k, v in entry.items() if k != "case_sha256"}
+    return json.dumps(e, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _tol_dict(t: Tolerance) -> dict:
+    return dataclasses.asdict(t)
+
+
+def export(directory, *, ops: list[str] | None = None, seed: int = 0) -> dict:
+    """Write golden vectors for *ops* (default: all registered) into *directory*; return the manifest."""
+    root = pathlib.Path(directory)
+    names = list(REGISTRY) if ops is None else list(ops)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"ops={unknown}: unknown; available: {sorted(REGISTRY)}")
+    (root / "raw").mkdir(parents=True, exist_ok=True)
+    (root / "npz").mkdir(parents=True, exist_ok=True)
+    cases_out = []
+    for oi, name in enumerate(names):
+        op = REGISTRY[name]
+        rng = np.random.default_rng([seed, oi])
+        for i, case in enumerate(op.make_cases(rng)):
+            cid = f"{name}-{i:04d}"
+            outputs = op.compute(case["inputs"], case["spec"], case["params"])
+            entry: dict[str, Any] = {
+                "id": cid,
+                "op": name,
+                "spec": case["spec"],
+                "params": case["params"],
+                "tolerance": _tol_dict(op.tolerance),
+                "inputs": {},
+                "outputs": {},
+            }
+            arrays = {}
+            (root / "raw" / cid).mkdir(parents=True, exist_ok=True)
+            for kind, group in (("inputs", case["inputs"]), ("outputs", outputs)):
+                for an, arr in group.items():
+                    a = _le(np.asarray(arr))
+                    rel = f"raw/{cid}/{kind[:-1]}_{an}.bin"
+                    data = a.tobytes(order="C")
+                    (root / rel).write_bytes(data)
+                    entry[kind][an] = {"dtype": a.dtype.str, "shape": list(a.shape), "file": rel, "sha256": _sha(data)}
+                    arrays[f"{kind[:-1]}_{an}"] = a
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **arrays)
+            rel_npz = f"npz/{cid}.npz"
+            (root / rel_npz).write_bytes(buf.getvalue())
+            entry["npz"] = rel_npz
+            entry["npz_sha256"] = _sha(buf.getvalue())
+            entry["case_sha256"] = _sha(_canonical(entry))
+            cases_out.append(entry)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "refquant_version": __version__,
+        "semantics_version": SEMANTICS_VERSION,
+        "seed": seed,
+        "cases": cases_out,
+    }
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
+@dataclasses.dataclass
+class VerifyReport:
+    """Result of :func:`verify`: ``checked`` case count and ``failures`` as (case id, reason)."""
+
+    checked: int = 0
+    failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.checked > 0
+
+    def summary(self) -> str:
+        lines = [f"checked {self.checked} case(s): {len(self.failures)} failure(s)"]
+        lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  FAIL {cid}: {why}" for cid, why in self.failures]
+        return "\n".join(lines)
+
+
+def _load_array(root: pathlib.Path, meta: dict) -> np.ndarray:
+    data = (root / meta["file"]).read_bytes()
+    if _sha(data) != meta["sha256"]:
+        raise ValueError(f"{meta['file']}: sha256 mismatch (file corrupted or replaced)")
+    dt = np.dtype(meta["dtype"])
+    n = int(np.prod(meta["shape"], dtype=np.int64))
+    if len(data) != n * dt.itemsize:
+        raise ValueError(f"{meta['file']}: {len(data)} bytes, expected {n * dt.itemsize}")
+    return np.frombuffer(data, dtype=dt).reshape(meta["shape"])
+
+
+def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
+    """Check integrity of the vectors in *directory* and recompute every case with this refquant."""
+    root = pathlib.Path(directory)
+    report = VerifyReport()
+    mpath = root / "manifest.json"
+    if not mpath.is_file():
+        raise FileNotFoundError(f"{mpath} does not exist; export first (refquant golden export DIR)")
+    manifest = json.loads(mpath.read_text())
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{mpath}: not a {FORMAT} v{FORMAT_VERSION} manifest")
+    if manifest.get("semantics_version") != SEMANTICS_VERSION:
+        report.notes.append(
+            f"vectors were made under semantics version {manifest.get('semantics_version')}, this refquant has {SEMANTICS_VERSION}"
+        )
+    for entry in manifest["cases"]:
+        cid = entry.get("id", "?")
+        if ops is not None and entry.get("op") not in ops:
+            continue
+        report.checked += 1
+        try:
+            if _sha(_canonical(entry)) != entry.get("case_sha256"):
+                raise ValueError("manifest entry was modified (case_sha256 mismatch)")
+            op = REGISTRY.get(entry["op"])
+            if op is None:
+                raise ValueError(f"unknown op {entry['op']!r}")
+            inputs = {k: _load_array(root, m) for k, m in entry["inputs"].items()}
+            stored = {k: _load_array(root, m) for k, m in entry["outputs"].items()}
+            npz_bytes = (root / entry["npz"]).read_bytes()
+            if _sha(npz_bytes) != entry["npz_sha256"]:
+                raise ValueError(f"{entry['npz']}: sha256 mismatch")
+            with np.load(io.BytesIO(npz_bytes)) as z:
+                for k, a in list(inputs.items()) + list(stored.items()):
+                    key = ("input_" if k in inputs else "output_") + k
+                    if key not in z or not np.array_equal(z[key], a):
+                        raise ValueError(f"{entry['npz']}: array {key} differs from its raw file")
+            fresh = op.compute({k: v.copy() for k, v in inputs.items()}, entry["spec"], entry["params"])
+            tol = Tolerance(**entry["tolerance"])
+            for k, a in stored.items():
+                compare_arrays(a, fresh[k], tol, op=f"{entry['op']} output {k!r}", context={"case": cid, "spec": entry["spec"]})
+        except (ValueError, KeyError, ConformanceError, OSError) as exc:
+            report.failures.append((cid, str(exc).splitlines()[0]))
+    return report

@@ -1,0 +1,38 @@
+"""pytest plugin (registered through the ``pytest11`` entry point): the ``refquant_check`` fixture.
+
+A downstream test is one line::
+
+    def test_my_fake_quant(refquant_check):
+        refquant_check.fake_quant(my_fake_quant)
+
+``refquant_check`` exposes every ``check_<op>`` of :mod:`refquant.testing.conformance`
+without the prefix (``fake_quant``, ``quantize``, ``dequantize`` ...). Nothing is imported
+at plugin load time, so installing refquant never slows down or breaks unrelated pytest runs.
+"""
+from __future__ import annotations
+
+import pytest
+
+
+class _Checks:
+    """Attribute access ``refquant_check.<op>`` -> ``refquant.testing.conformance.check_<op>``."""
+
+    def __getattr__(self, name: str):
+        from . import conformance
+
+        fn = getattr(conformance, f"check_{name}", None)
+        if fn is None:
+            ops = sorted(n[6:] for n in dir(conformance) if n.startswith("check_"))
+            raise AttributeError(f"refquant_check has no checker {name!r}; available: {ops}")
+        return fn
+
+    def __dir__(self):
+        from . import conformance
+
+        return sorted(n[6:] for n in dir(conformance) if n.startswith("check_"))
+
+
+@pytest.fixture
+def refquant_check() -> _Checks:
+    """Conformance checkers of refquant, e.g. ``refquant_check.fake_quant(candidate)``."""
+    return _Checks()
