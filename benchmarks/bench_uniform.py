@@ -12,6 +12,7 @@ of copy bandwidth at 1e8 elements, per tensor and per channel.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -19,8 +20,9 @@ import numpy as np
 
 import refquant as rq
 
-REPS = 7
-SIZES = (10**7, 10**8)
+QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"  # smoke-test mode (refquant bench --quick)
+REPS = 2 if QUICK else 7
+SIZES = (10**5,) if QUICK else (10**7, 10**8)
 
 
 def _median_time(fn, reps=REPS):

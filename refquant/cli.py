@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p_fig = sub.add_parser("figures", help="regenerate figures/ (run from the repository root)")
     p_fig.add_argument("names", nargs="*", help="figure families (default: all)")
     p_fig.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address; sweeps run there (needs the [dask] extra)")
+    p_fig.add_argument("--outdir", metavar="DIR", help="output folder (default: figures/)")
     p_gold = sub.add_parser("golden", help="export or verify golden test vectors (format: docs/GOLDEN.md)")
     gsub = p_gold.add_subparsers(dest="golden_cmd", required=True)
     g_exp = gsub.add_parser("export", help="write golden vectors into DIR")
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     g_ver.add_argument("--ops", nargs="+", metavar="OP", help="operations to verify (default: all in the manifest)")
     p_bench = sub.add_parser("bench", help="run the benchmark suite and write benchmarks/results.md")
     p_bench.add_argument("names", nargs="*", help="benchmarks (default: all)")
+    p_bench.add_argument("--out", metavar="FILE", help="results file (default: benchmarks/results.md)")
+    p_bench.add_argument("--quick", action="store_true", help="tiny sizes (smoke test; numbers not meaningful)")
     sub.add_parser("info", help="versions, threading layer, cache location, CPU count")
     args = ap.parse_args(argv)
     if args.cmd == "info":
@@ -105,13 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         return _golden(args)
     if args.cmd == "figures":
         analysis_main = _repo_module("analysis.__main__").main
+        argv_fig = list(args.names) + (["--outdir", args.outdir] if args.outdir else [])
         if args.scheduler:
             from .sweep import dask_executor, using_executor
 
             with dask_executor(args.scheduler) as ex, using_executor(ex):
-                return analysis_main(args.names)
-        return analysis_main(args.names)
-    return _repo_module("benchmarks.__main__").main(args.names)
+                return analysis_main(argv_fig)
+        return analysis_main(argv_fig)
+    if args.quick:
+        os.environ["REFQUANT_BENCH_QUICK"] = "1"
+    return _repo_module("benchmarks.__main__").main(list(args.names) + (["--out", args.out] if args.out else []))
 
 
 if __name__ == "__main__":
