@@ -84,6 +84,17 @@ def _cases(specs, per_channel, dtype) -> st.SearchStrategy:
     return quant_cases(specs=specs if specs is not None else quant_specs(), per_channel=per_channel, dtype=dtype)
 
 
+def _check_forward(ref_fn, op, candidate, specs, per_channel, dtype, max_examples, seed, tolerance, check_dtype):
+    """Shared body of check_fake_quant / check_quantize: same inputs to refquant and the candidate."""
+
+    def body(case):
+        ref = ref_fn(case.x, case.scale, case.zero_point, case.spec)
+        got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
+        compare_arrays(ref, got, tolerance, op=op, context=_ctx(case), inputs={"x": case.x}, check_dtype=check_dtype)
+
+    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+
+
 def check_fake_quant(
     candidate: Callable,
     *,
@@ -116,12 +127,7 @@ def check_fake_quant(
         With the minimal counterexample and the diff.
     """
 
-    def body(case):
-        ref = _uniform.fake_quant(case.x, case.scale, case.zero_point, case.spec, nonfinite="saturate")
-        got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
-        compare_arrays(ref, got, tolerance, op="fake_quant", context=_ctx(case), inputs={"x": case.x}, check_dtype=check_dtype)
-
-    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+    _check_forward(_uniform.fake_quant, "fake_quant", candidate, specs, per_channel, dtype, max_examples, seed, tolerance, check_dtype)
 
 
 def check_quantize(
@@ -136,12 +142,7 @@ def check_quantize(
 ) -> None:
     """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact)."""
 
-    def body(case):
-        ref = _uniform.quantize(case.x, case.scale, case.zero_point, case.spec, nonfinite="saturate")
-        got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
-        compare_arrays(ref, got, EXACT, op="quantize", context=_ctx(case), inputs={"x": case.x}, check_dtype=check_dtype)
-
-    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+    _check_forward(_uniform.quantize, "quantize", candidate, specs, per_channel, dtype, max_examples, seed, EXACT, check_dtype)
 
 
 def check_dequantize(
