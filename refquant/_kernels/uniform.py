@@ -67,7 +67,8 @@ def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, 
         non-finite (column 0) and NaN (column 1) inputs of each chunk, so the
         caller can enforce its NaN/inf policy without a separate pass over x.
         (``v - v != 0`` is true exactly for NaN and ±inf.) Where an input is
-        NaN the output element is unspecified; the caller raises.
+        NaN the output element is set to ``qmin`` (never an undefined
+        NaN-to-integer conversion); the caller raises.
     """
     n = x.size
     nchunks = (n + chunk - 1) // chunk
@@ -99,8 +100,8 @@ def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, 
                     q = min(max(q, qmin), qmax)
                     if dequant:
                         os[t] = (q - zc) * sc
-                    else:
-                        os[t] = q
+                    else:  # a NaN input gives qmin here (the caller raises), never a NaN-to-int conversion
+                        os[t] = q if q == q else qmin
             else:
                 for t in range(seg):
                     xv = xs[t]
@@ -110,8 +111,8 @@ def affine_quant_kernel(x, n_channels, inner, s, r, z, qmin, qmax, mode, recip, 
                     q = min(max(_round(v, mode) + zc, qmin), qmax)
                     if dequant:
                         os[t] = (q - zc) * sc
-                    else:
-                        os[t] = q
+                    else:  # a NaN input gives qmin here (the caller raises), never a NaN-to-int conversion
+                        os[t] = q if q == q else qmin
             p += seg
             i = 0
             c += 1
