@@ -24,6 +24,8 @@ resolve the same compute dtype (see :func:`dequantize`).
 """
 from __future__ import annotations
 
+import enum
+
 import numpy as np
 
 from ._validate import (
@@ -36,7 +38,6 @@ from ._validate import (
     short_repr,
 )
 from .specs import QuantSpec, Rounding, ScaleOp
-import enum
 
 __all__ = [
     "NonFinite",

@@ -86,8 +86,8 @@ def _uniform_inputs(spec: QuantSpec, rng: np.random.Generator) -> dict[str, np.n
     n_ch = 1 if spec.axis is None else shape[spec.axis]
     scale = np.where(rng.random(n_ch) < 0.5, 2.0 ** rng.integers(-6, 2, n_ch), rng.uniform(0.01, 0.5, n_ch)).astype(cdt)
     zp = rng.integers(spec.qmin, spec.qmax + 1, n_ch).astype(np.int64)
-    if spec.signed:
-        zp[:] = 0 if rng.random() < 0.5 else zp
+    if spec.signed and rng.random() < 0.5:
+        zp[:] = 0  # symmetric (zero point 0) for about half the signed cases
     s0, z0 = float(scale[0]), int(zp[0])
     k = rng.integers(spec.qmin - z0 - 2, spec.qmax - z0 + 3, shape[0] * shape[1])
     kind = rng.integers(0, 4, k.size)
