@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-MODULES = ["refquant.specs", "refquant.uniform"]
+MODULES = ["refquant.specs", "refquant.uniform", "refquant.binarize"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,320 @@
+r"""Binary, ternary and signed-binary weight quantizers, and the signed-binary EDE gradient.
+
+Implements the quantization function of Kuhar et al., "Signed-Binarization:
+Unlocking Efficiency Through Repetition-Sparsity Trade-Off" (ICLR 2024
+submission; arXiv 2312.01581; TMLR 2024 as "PLUM") as released in the
+authors' code (``sachitkuhar/PLUM``), plus the binary (XNOR-Net) and ternary
+(TWN) baselines it is compared with. Facts and their sources:
+``shared/papers/signed_binary.md`` §1–§2. The paper's own equations could not
+be read (only its abstract and public reviews); the forward pass below follows
+the released code, which the reviews corroborate.
+
+Layout conventions
+------------------
+``axis`` is the output-filter axis (0 for a PyTorch OIHW conv weight, 1 for a
+``(K, out)`` linear weight as used by :mod:`refquant.repetition`); ``axis=None``
+treats the whole tensor as one filter. After moving ``axis`` to the front, the
+next axis is the *input-channel* axis that ``region`` tiles.
+
+Regions (signed-binary): ``region=None`` means one region per output filter
+(the released code); ``region=c`` cuts each filter into tiles of ``c``
+consecutive input channels (the paper's "tiles" wording; **unverified**, the
+note marks it as such) — ``c`` must divide the input-channel count.
+
+All functions return new float arrays (the input's float dtype, float64 for
+integer input) and never modify ``w``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ._validate import as_real_array, check_axis, check_int, check_real, short_repr
+
+__all__ = [
+    "binarize",
+    "ternarize",
+    "signed_binarize",
+    "default_signs",
+    "region_layout",
+    "RegionLayout",
+    "ede_schedule",
+    "ede_grad",
+]
+
+
+def _float_weights(w, name: str = "w") -> np.ndarray:
+    arr = as_real_array(w, name)
+    return arr.astype(arr.dtype if arr.dtype.kind == "f" and arr.dtype.itemsize >= 4 else np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionLayout:
+    """How a weight tensor is cut into regions.
+
+    ``view(w)`` has shape ``(n_filters, n_tiles, tile, rest)``: region
+    ``(f, t)`` is ``view[f, t]``. ``restore(v)`` inverts it.
+    """
+
+    shape: tuple[int, ...]
+    axis: int | None
+    n_filters: int
+    n_tiles: int
+    tile: int
+    rest: int
+
+    def view(self, w: np.ndarray) -> np.ndarray:
+        m = w.reshape(1, *w.shape) if self.axis is None else np.moveaxis(w, self.axis, 0)
+        return np.ascontiguousarray(m).reshape(self.n_filters, self.n_tiles, self.tile, self.rest)
+
+    def restore(self, v: np.ndarray) -> np.ndarray:
+        if self.axis is None:
+            return v.reshape(self.shape)
+        moved = list(self.shape)
+        moved.insert(0, moved.pop(self.axis))
+        return np.moveaxis(v.reshape(moved), 0, self.axis)
+
+
+def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int | None = None) -> RegionLayout:
+    """Region layout of a weight of *shape* (see the module docstring).
+
+    Raises ``ValueError`` if ``region`` does not divide the input-channel count
+    or the tensor has no input-channel axis to tile.
+    """
+    shape = tuple(int(s) for s in shape)
+    if axis is None:
+        n_f, inner = 1, shape
+    else:
+        ax = check_axis(axis, len(shape), "axis")
+        n_f = shape[ax]
+        inner = shape[:ax] + shape[ax + 1 :]
+        axis = ax
+    n_in = inner[0] if inner else 1
+    rest = int(np.prod(inner[1:], dtype=np.int64)) if len(inner) > 1 else 1
+    if region is None:
+        return RegionLayout(shape, axis, n_f, 1, n_in, rest)
+    c = check_int(region, "region", 1)
+    if not inner:
+        raise ValueError(f"region={c}: the weight has no input-channel axis to tile (shape {shape}, axis={axis})")
+    if n_in % c:
+        raise ValueError(f"region={c} does not divide the input-channel count {n_in} (shape {shape}, axis={axis})")
+    return RegionLayout(shape, axis, n_f, n_in // c, c, rest)
+
+
+def _per_region_abs_mean(v: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    a = np.abs(v)
+    if mask is None:
+        return a.mean(axis=(2, 3))
+    cnt = mask.sum(axis=(2, 3))
+    tot = np.where(mask, a, 0).sum(axis=(2, 3))
+    return np.divide(tot, cnt, out=np.zeros_like(tot), where=cnt > 0)
+
+
+def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False):
+    r"""Binary weights ``alpha * sign(w)`` per output filter (or per tensor).
+
+    .. math:: q(w) = \alpha_f \cdot \mathrm{sign}(w), \qquad \mathrm{sign}(0) = +1,
+              \qquad \alpha_f = \frac{1}{K}\sum_{i \in f} |w_i|
+
+    ``alpha_f`` (XNOR-Net, Rastegari et al. 2016) is the MSE-optimal scale for
+    a fixed sign pattern. Pass ``alpha`` (a positive float) to fix it instead.
+    ``sign(0) = +1`` so every weight is ±alpha (a binary code has no zero).
+
+    Parameters
+    ----------
+    w : array_like, finite, non-empty
+    axis : int or None
+        Output-filter axis; ``None``: one scale for the whole tensor.
+    alpha : positive float, optional
+    return_scale : also return the per-filter scales (shape ``(n_filters,)``).
+
+    Examples
+    --------
+    >>> binarize([[1.0, -3.0], [0.0, 2.0]], axis=0).tolist()
+    [[2.0, -2.0], [1.0, 1.0]]
+    """
+    arr = _float_weights(w)
+    lay = region_layout(arr.shape, axis=axis)
+    v = lay.view(arr)
+    if alpha is None:
+        a = v.reshape(lay.n_filters, -1).__abs__().mean(axis=1).astype(arr.dtype)
+    else:
+        a = np.full(lay.n_filters, check_real(alpha, "alpha", lo=0.0, lo_open=True), dtype=arr.dtype)
+    q = np.where(v >= 0, 1, -1).astype(arr.dtype) * a[:, None, None, None]
+    out = lay.restore(q)
+    return (out, a) if return_scale else out
+
+
+def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: str = "mean", return_scale: bool = False):
+    r"""Ternary weights in ``{-alpha, 0, +alpha}`` per output filter (TWN rule by default).
+
+    .. math:: \Delta_f = \theta \cdot \overline{|w|}_f \ (\text{relative\_to="mean"}) \ \text{or} \
+              \theta \cdot \max_f |w| \ (\text{"max"}), \qquad
+              q(w) = \alpha_f\,\mathrm{sign}(w)\,[\,|w| > \Delta_f\,],
+              \qquad \alpha_f = \mathrm{mean}\{|w| : |w| > \Delta_f\}
+
+    Defaults follow TWN (Li & Liu 2016): ``threshold=0.7`` relative to the
+    mean absolute weight. ``relative_to="max"`` with ``threshold=0.05`` is the
+    ``ste_tern`` rule the signed-binary code base ships (note §5). A filter with
+    no weight above its threshold becomes all zeros (``alpha = 0``).
+
+    Examples
+    --------
+    >>> ternarize([[1.0, -3.0, 0.1, 0.2]], axis=0).tolist()   # mean|w| = 1.075, Delta = 0.7525
+    [[2.0, -2.0, 0.0, 0.0]]
+    """
+    arr = _float_weights(w)
+    theta = check_real(threshold, "threshold", lo=0.0)
+    if relative_to not in ("mean", "max"):
+        raise ValueError(f"relative_to={relative_to!r}; allowed: 'mean', 'max'")
+    if relative_to == "max" and theta > 1:
+        raise ValueError(f"threshold={theta} with relative_to='max' must be <= 1 (a fraction of max|w|)")
+    lay = region_layout(arr.shape, axis=axis)
+    v = lay.view(arr)
+    flat = np.abs(v.reshape(lay.n_filters, -1))
+    base = flat.mean(axis=1) if relative_to == "mean" else flat.max(axis=1)
+    delta = (theta * base)[:, None, None, None]
+    keep = np.abs(v) > delta
+    a = _per_region_abs_mean(v.reshape(lay.n_filters, 1, -1, 1), keep.reshape(lay.n_filters, 1, -1, 1))[:, 0].astype(arr.dtype)
+    q = np.where(keep, np.sign(v), 0).astype(arr.dtype) * a[:, None, None, None]
+    out = lay.restore(q)
+    return (out, a) if return_scale else out
+
+
+def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
+    """The deterministic sign map: first ``floor(R/2)`` regions (row-major over (filter, tile)) +1, the rest -1.
+
+    With one region per filter this is the released code's rule (filters
+    ``o < floor(C_out/2)`` positive). Its extension to tiles is refquant's
+    choice (the paper's tile rule is unverified); pass ``signs=`` to override.
+    Returns an int8 array of shape ``(n_filters, n_tiles)``.
+    """
+    n_f = check_int(n_filters, "n_filters", 1)
+    n_t = check_int(n_tiles, "n_tiles", 1)
+    r = np.arange(n_f * n_t)
+    return np.where(r < (n_f * n_t) // 2, 1, -1).astype(np.int8).reshape(n_f, n_t)
+
+
+def _check_signs(signs, lay: RegionLayout) -> np.ndarray:
+    if signs is None:
+        return default_signs(lay.n_filters, lay.n_tiles)
+    s = as_real_array(signs, "signs")
+    want = (lay.n_filters, lay.n_tiles)
+    if s.shape != want and not (lay.n_tiles == 1 and s.shape == (lay.n_filters,)):
+        raise ValueError(f"signs has shape {s.shape}; expected {want} (n_filters, n_tiles) for this weight and region")
+    if not np.all((s == 1) | (s == -1)):
+        raise ValueError(f"signs={short_repr(s)} must contain only +1 and -1")
+    return s.reshape(want).astype(np.int8)
+
+
+def signed_binarize(
+    w,
+    *,
+    signs=None,
+    threshold: float = 0.05,
+    axis: int | None = 0,
+    region: int | None = None,
+    scale="none",
+    return_scale: bool = False,
+):
+    r"""Signed-binary weights: each region is {0, +alpha} or {0, -alpha}.
+
+    As released (note §1.1): for region ``r`` with sign ``s_r`` and
+    ``Delta_r = threshold * max_{i in r} |w_i|``,
+
+    .. math:: q(w) = \begin{cases} \alpha_r\,[\,w \ge \Delta_r\,] & s_r = +1 \\
+                                   -\alpha_r\,[\,w \le -\Delta_r\,] & s_r = -1 \end{cases}
+
+    Weights of the "wrong" sign become 0, so the layer is locally binary and
+    globally ternary. A region whose weights are all zero stays all zero.
+
+    Parameters
+    ----------
+    w : array_like, finite, non-empty
+    signs : array_like of ±1, shape ``(n_filters, n_tiles)`` (or ``(n_filters,)``), optional
+        Explicit sign map; default :func:`default_signs` (first half positive).
+    threshold : float in [0, 1)
+        Fraction of each region's max |w| (the code's 0.05).
+    axis : int or None
+        Output-filter axis.
+    region : int or None
+        ``None``: whole filters; ``c``: tiles of ``c`` input channels (unverified reading of the paper).
+    scale : "none", "mean" or a positive float
+        ``"none"``: alpha = 1, as the released code (BatchNorm absorbs the
+        scale). ``"mean"``: alpha = mean |w| over the region's non-zero
+        support, the MSE-optimal value for that support (refquant's choice;
+        neither paper nor code states one). A float: that alpha everywhere.
+    return_scale : also return the per-region alphas, shape ``(n_filters, n_tiles)``.
+
+    Examples
+    --------
+    >>> signed_binarize([[0.5, -1.0, 0.02], [0.3, -0.2, -0.01]], axis=0).tolist()
+    [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]
+    """
+    arr = _float_weights(w)
+    theta = check_real(threshold, "threshold", lo=0.0, hi=1.0, hi_open=True)
+    lay = region_layout(arr.shape, axis=axis, region=region)
+    s = _check_signs(signs, lay)
+    v = lay.view(arr)
+    delta = theta * np.abs(v).max(axis=(2, 3))
+    sb = s[:, :, None, None]
+    d = delta[:, :, None, None]
+    keep = np.where(sb > 0, (v >= d) & (v > 0), (v <= -d) & (v < 0))
+    if isinstance(scale, str):
+        if scale == "none":
+            a = np.ones((lay.n_filters, lay.n_tiles), dtype=arr.dtype)
+        elif scale == "mean":
+            a = _per_region_abs_mean(v, keep).astype(arr.dtype)
+        else:
+            raise ValueError(f"scale={scale!r}; allowed: 'none', 'mean' or a positive float")
+    else:
+        a = np.full((lay.n_filters, lay.n_tiles), check_real(scale, "scale", lo=0.0, lo_open=True), dtype=arr.dtype)
+    q = np.where(keep, sb * a[:, :, None, None], 0).astype(arr.dtype)
+    out = lay.restore(q)
+    return (out, a) if return_scale else out
+
+
+def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0) -> tuple[float, float]:
+    r"""IR-Net's Error Decay Estimator schedule (note §1.2).
+
+    .. math:: t = T_{min}\cdot 10^{(e/E)\log_{10}(T_{max}/T_{min})}, \qquad k = \max(1/t, 1)
+
+    Returns ``(t, k)``. ``0 <= epoch <= total_epochs``.
+    """
+    E = check_int(total_epochs, "total_epochs", 1)
+    e = check_real(epoch, "epoch", lo=0.0, hi=float(E))
+    lo = check_real(t_min, "t_min", lo=0.0, lo_open=True)
+    hi = check_real(t_max, "t_max", lo=lo)
+    t = lo * 10 ** ((e / E) * math.log10(hi / lo))
+    return t, max(1.0 / t, 1.0)
+
+
+def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float = 10.0, threshold: float = 0.05,
+             signs=None, axis: int | None = 0, region: int | None = None) -> np.ndarray:
+    r"""The signed-binary EDE backward rule: ``dL/dw`` from ``dL/dq``.
+
+    .. math:: \frac{\partial L}{\partial w} = k\,t\,\bigl(1 - \tanh^2(t\,(w - s_r \Delta_r))\bigr)\,
+              \frac{\partial L}{\partial q}
+
+    with ``(t, k) = ede_schedule(epoch, total_epochs)``, ``s_r`` the region's
+    sign and ``Delta_r = threshold * max_r |w|`` — one Delta per *region*, as
+    the forward pass uses. (The released ``ede`` function takes the max over the
+    output-channel axis instead, one Delta per input position, and is not called
+    in the shipped training loop; note §1.2 lists both discrepancies.) This is
+    the derivative of the surrogate ``k * tanh(t * (w - s_r * Delta_r))``.
+    """
+    arr = _float_weights(w)
+    g = _float_weights(grad_q, "grad_q")
+    if g.shape != arr.shape:
+        raise ValueError(f"grad_q has shape {g.shape}; it must match w's shape {arr.shape}")
+    t, k = ede_schedule(epoch, total_epochs, t_min=t_min, t_max=t_max)
+    theta = check_real(threshold, "threshold", lo=0.0, hi=1.0, hi_open=True)
+    lay = region_layout(arr.shape, axis=axis, region=region)
+    s = _check_signs(signs, lay)
+    v = lay.view(arr)
+    delta = theta * np.abs(v).max(axis=(2, 3))
+    center = (s * delta)[:, :, None, None]
+    slope = k * t * (1.0 - np.tanh(t * (v - center)) ** 2)
+    return lay.restore(slope) * g
