@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-MODULES = ["refquant.specs", "refquant.uniform", "refquant.binarize"]
+MODULES = ["refquant.specs", "refquant.uniform", "refquant.binarize", "refquant.repetition"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,118 @@
+"""Tests for refquant.repetition (issue 6, statistics and the factorised kernel's reference).
+
+Oracles: exact integer matmul (x @ w in int64), closed-form op counts on
+constructed cases, the authors' worked example (note §7), exact pigeonhole
+numbers (Python ints), and brute-force distinct-block counting with Python sets.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from refquant import binarize as B
+from refquant import repetition as R
+
+
+@st.composite
+def int_problem(draw):
+    k = draw(st.integers(1, 24))
+    out = draw(st.integers(1, 8))
+    batch = draw(st.integers(1, 5))
+    density = draw(st.sampled_from([0.0, 0.2, 0.5, 1.0]))
+    values = draw(st.sampled_from([[1], [-1, 1], [-2, -1, 1, 2], [3], [-3]]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    w = rng.choice(values, size=(k, out)) * (rng.random((k, out)) < density)
+    x = draw(hnp.arrays(np.int64, (batch, k), elements=st.integers(-1000, 1000)))
+    return x, w.astype(np.int64)
+
+
+@given(int_problem())
+def test_factorized_exact_for_integers_and_counts_closed_form(p):
+    x, w = p
+    y, c = R.factorized_matmul(x, w)
+    assert y.dtype == np.int64 and np.array_equal(y, x @ w)
+    batch = x.shape[0]
+    adds = sum(max(np.count_nonzero(w[:, j]) - 1, 0) for j in range(w.shape[1]))
+    muls = sum(len({abs(int(v)) for v in w[:, j] if v != 0}) for j in range(w.shape[1]))
+    assert (c.adds, c.muls, c.dense_macs) == (adds * batch, muls * batch, batch * w.size)
+    assert c.adds + c.muls <= 2 * c.dense_macs and c.adds <= c.dense_macs and c.muls <= c.dense_macs
+
+
+@given(hnp.arrays(np.float64, (3, 10), elements=st.floats(-10, 10)), st.integers(0, 2**32 - 1))
+def test_factorized_float_within_tolerance(x, seed):
+    w = B.signed_binarize(np.random.default_rng(seed).normal(size=(10, 4)), axis=1, scale="mean")
+    y, _ = R.factorized_matmul(x, w)
+    # only the summation order differs from x @ w: bound by K * eps * sum|x||w|
+    bound = 10 * np.finfo(float).eps * (np.abs(x) @ np.abs(w)) + 1e-300
+    assert np.all(np.abs(y - x @ w) <= bound)
+
+
+def test_authors_worked_example_without_sharing():
+    """Note §7: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}: 4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
+    w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
+    a = np.array([[1, 10, 100, 1000, 10000, 100000]])
+    y, c = R.factorized_matmul(a, w)
+    assert y.tolist() == [[3 * 10101, 5 * 111]]
+    assert (c.adds, c.muls, c.dense_macs) == (4, 2, 12)
+
+
+def test_single_filter_reconstruction_8_4_6():
+    """Note §3.4 [reconstruction, not the paper's figure]: one 3x3 filter, m effectual terms cost m - 1 ADDs:
+    binary 9 non-zeros -> 8, signed-binary 5 -> 4, ternary 7 -> 6."""
+    binary = np.array([1, -1, 1, 1, -1, -1, 1, 1, -1])
+    signed = np.array([1, 0, 1, 1, 0, 0, 1, 1, 0])
+    ternary = np.array([1, 0, -1, 1, 0, -1, 1, 1, -1])
+    x = np.arange(1, 10)[None]
+    assert [R.factorized_matmul(x, f[:, None])[1].adds for f in (binary, signed, ternary)] == [8, 4, 6]
+
+
+def test_pigeonhole_bounds_exact():
+    assert [R.pigeonhole_bound(9, s) for s in ("binary", "ternary", "signed_binary")] == [512, 19683, 1024]
+    assert R.pigeonhole_bound(9, "signed_binary", shared_zero=True) == 1023
+    assert R.pigeonhole_bound(64, "ternary") == 3**64  # exact, no float overflow
+
+
+def test_paper_table_for_3x3x256x256():
+    t = R.paper_repetition_table((3, 3, 256, 256)).set_index("scheme")
+    assert t.loc["binary", "avg_repetition"] == 128.0
+    assert t.loc["signed_binary", "avg_repetition"] == 64.0
+    assert t.loc["ternary", "avg_repetition"] == pytest.approx(3.32957, rel=1e-5)
+    assert (t.kernels == 65536).all()
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["binary", "ternary", "signed_binary"]), st.sampled_from([None, 1, 2]))
+def test_unique_counts_brute_force_and_bounded(seed, scheme, block):
+    w = np.random.default_rng(seed).normal(size=(6, 4, 2, 2))
+    if scheme == "binary":
+        q = np.sign(B.binarize(w))
+    elif scheme == "ternary":
+        q = np.sign(B.ternarize(w))
+    else:
+        q = B.signed_binarize(w, region=block)
+    st_ = R.unique_filters(q, block=block)
+    c = 4 if block is None else block
+    blocks = [tuple(q[f, t * c:(t + 1) * c].ravel() + 0.0) for f in range(6) for t in range(4 // c)]
+    assert st_.n_unique == len(set(blocks)) and st_.n_blocks == len(blocks)
+    assert st_.repetition.sum() == st_.n_blocks
+    assert st_.n_unique <= R.pigeonhole_bound(st_.block_size, scheme)
+    assert st_.effectual == np.count_nonzero(q) and st_.density + st_.sparsity == pytest.approx(1.0)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="scheme='quaternary'"):
+        R.pigeonhole_bound(9, "quaternary")
+    with pytest.raises(ValueError, match="k=0"):
+        R.pigeonhole_bound(0, "binary")
+    with pytest.raises(ValueError, match="x has 3 columns but w_q has 4 rows"):
+        R.factorized_matmul(np.ones((2, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        R.factorized_matmul(np.ones(3), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="w_q contains 1 NaN"):
+        R.factorized_matmul(np.ones((1, 2)), np.array([[np.nan], [1.0]]))
+    with pytest.raises(ValueError, match="region=3 does not divide"):
+        R.unique_filters(np.ones((2, 4, 3, 3)), block=3)
+    with pytest.raises(ValueError, match="expected \\[R, S, C_in, C_out\\]"):
+        R.paper_repetition_table((3, 3))
