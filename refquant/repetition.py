@@ -15,6 +15,7 @@ paper counts).
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 
 import numpy as np
@@ -22,7 +23,21 @@ import numpy as np
 from ._validate import as_real_array, check_int
 from .binarize import region_layout
 
-__all__ = ["OpCounts", "RepetitionStats", "pigeonhole_bound", "unique_filters", "paper_repetition_table", "factorized_matmul"]
+__all__ = [
+    "OpCounts",
+    "RepetitionStats",
+    "pigeonhole_bound",
+    "unique_filters",
+    "paper_repetition_table",
+    "FactorizedWeights",
+    "factorize",
+    "factorized_matmul",
+    "SharedSumProgram",
+    "plan_shared_sums",
+    "shared_sum_matmul",
+    "count_ops",
+    "METHODS",
+]
 
 _SCHEMES = ("binary", "ternary", "signed_binary")
 
@@ -125,50 +140,387 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     return pd.DataFrame(rows)
 
 
+# ---------------------------------------------------------------------------
+# Repetition-aware matmul: "programming" (once per weight) and execution.
+# ---------------------------------------------------------------------------
+
+#: Largest |x| * max_j sum_i |w_ij| for which int64 execution is exact.
+_INT64_BOUND = 2**62
+
+
+def _weights_2d(w_q) -> np.ndarray:
+    w = as_real_array(w_q, "w_q")
+    if w.ndim != 2:
+        raise ValueError(f"w_q must be 2-D with shape (K, out), got w_q.shape={w.shape}")
+    return w
+
+
+def _activations(x, w: np.ndarray) -> tuple[np.ndarray, type]:
+    """Validate ``x`` against ``w`` and pick the exact compute dtype (int64 or float64)."""
+    xa = as_real_array(x, "x")
+    if xa.ndim != 2:
+        raise ValueError(f"x must be 2-D with shape (batch, K), got x.shape={xa.shape}")
+    if xa.shape[1] != w.shape[0]:
+        raise ValueError(f"x has {xa.shape[1]} columns but w_q has {w.shape[0]} rows (shapes {xa.shape} @ {w.shape})")
+    if xa.dtype.kind in "iu" and w.dtype.kind in "iu":
+        colsum = int(np.abs(w.astype(object)).sum(axis=0).max())
+        xmax = int(np.abs(xa.astype(object)).max())
+        if xmax * colsum > _INT64_BOUND:
+            raise ValueError(
+                f"integer operands too large for exact int64 accumulation: max|x|={xmax} times the largest column "
+                f"sum of |w_q| ({colsum}) exceeds 2**62; pass float arrays to accept rounding"
+            )
+        return xa.astype(np.int64), np.int64
+    return xa.astype(np.float64), np.float64
+
+
+def _column_groups(w: np.ndarray):
+    """Per column: ascending distinct non-zero magnitudes with their plus / minus row indices."""
+    wz = w + 0  # -0.0 -> 0.0 (no effect on integers)
+    for j in range(w.shape[1]):
+        col = wz[:, j]
+        nz = np.flatnonzero(col)
+        groups = []
+        for u in np.unique(np.abs(col[nz])):
+            groups.append((u, np.flatnonzero(col == u), np.flatnonzero(col == -u)))
+        yield j, groups
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FactorizedWeights:
+    r"""Weights programmed for the factorised (UCNN-style) kernel.
+
+    Layout (compressed, per output column): the column's distinct non-zero
+    magnitudes ``u`` in ascending order; for each, the rows with weight
+    ``+u`` then the rows with weight ``-u``, both ascending. Built once by
+    :func:`factorize`; :meth:`matmul` runs the Numba kernel.
+    """
+
+    shape: tuple[int, int]
+    integer: bool
+    col_ptr: np.ndarray
+    grp_mag: np.ndarray
+    grp_ptr: np.ndarray
+    grp_split: np.ndarray
+    idx: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.idx.size)
+
+    def op_counts(self, batch: int = 1) -> OpCounts:
+        """Operation count of one :meth:`matmul` on ``batch`` rows (see :func:`factorized_matmul`)."""
+        batch = check_int(batch, "batch", 1)
+        k, out = self.shape
+        col_of_group = np.repeat(np.arange(out), np.diff(self.col_ptr))
+        nnz_col = np.bincount(col_of_group, weights=np.diff(self.grp_ptr), minlength=out).astype(np.int64)
+        adds = int(np.maximum(nnz_col - 1, 0).sum())
+        muls = int(self.grp_mag.size)
+        return OpCounts(adds=adds * batch, muls=muls * batch, dense_macs=batch * k * out)
+
+    def matmul(self, x) -> tuple[np.ndarray, OpCounts]:
+        """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`."""
+        from ._kernels.repetition import factorized_kernel
+
+        w_shape = np.empty(self.shape, dtype=np.int64 if self.integer else np.float64)
+        xd, dt = _activations(x, w_shape)
+        if dt is np.int64 and not self.integer:
+            xd, dt = xd.astype(np.float64), np.float64
+        xT = np.ascontiguousarray(xd.T)
+        yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
+        factorized_kernel(xT, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.grp_split, self.idx, yT)
+        return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
+
+
+def factorize(w_q) -> FactorizedWeights:
+    """Program ``w_q`` (shape ``(K, out)``) for :meth:`FactorizedWeights.matmul` (done once per weight).
+
+    Integer weights keep exact int64 magnitudes; float weights use float64.
+    """
+    w = _weights_2d(w_q)
+    integer = w.dtype.kind in "iu"
+    if integer and int(np.abs(w.astype(object)).max()) > _INT64_BOUND:
+        raise ValueError("w_q has integer entries beyond 2**62 in magnitude")
+    wd = w.astype(np.int64 if integer else np.float64)
+    col_ptr = [0]
+    mags, ptr, split, idx = [], [0], [], []
+    for _, groups in _column_groups(wd):
+        for u, plus, minus in groups:
+            mags.append(u)
+            split.append(ptr[-1] + plus.size)
+            idx.append(plus)
+            idx.append(minus)
+            ptr.append(ptr[-1] + plus.size + minus.size)
+        col_ptr.append(len(mags))
+    return FactorizedWeights(
+        shape=(int(w.shape[0]), int(w.shape[1])),
+        integer=integer,
+        col_ptr=np.asarray(col_ptr, dtype=np.int64),
+        grp_mag=np.asarray(mags, dtype=wd.dtype),
+        grp_ptr=np.asarray(ptr, dtype=np.int64),
+        grp_split=np.asarray(split, dtype=np.int64),
+        idx=np.concatenate(idx).astype(np.int64) if idx else np.zeros(0, np.int64),
+    )
+
+
 def factorized_matmul(x, w_q):
-    r"""``x @ w_q`` computed UCNN-style, with its operation count.
+    r"""``x @ w_q`` computed UCNN-style (factorised dot products), with its operation count.
 
     Per output column ``j``, the non-zero weights are grouped by magnitude
     ``u``; each group's activations are added with their signs, multiplied
-    once by ``u``, and the group products added:
+    once by ``u``, and the group products added (UCNN, Hegde et al. ISCA 2018;
+    note ``signed_binary.md`` §3.1):
 
     .. math:: y_{bj} = \sum_{u \in U_j} u \sum_{i:\,|w_{ij}| = u} \mathrm{sign}(w_{ij})\,x_{bi}
 
-    Counting rule per output: ``nnz_j - 1`` ADD/SUB (all effectual terms
-    accumulated once; 0 for an all-zero column) and ``|U_j|`` MUL (one per
-    distinct non-zero magnitude, even when it is 1). Dense baseline: ``K`` MACs.
+    Counting rule per output: ``nnz_j - 1`` ADD/SUB — ``n_g - 1`` inside each
+    magnitude group ``g`` plus ``|U_j| - 1`` to add the group products (all
+    effectual terms accumulated once; 0 for an all-zero column) — and
+    ``|U_j|`` MUL, one per distinct non-zero *magnitude* (``+u`` and ``-u``
+    share the multiply: the sign is folded into ADD/SUB), even when ``u = 1``.
+    Dense baseline: ``K`` MACs per output. Binary, signed-binary and ternary
+    weights with one scale per filter therefore cost exactly 1 MUL per output.
 
-    Arithmetic: int64 (exact) when ``x`` and ``w_q`` are both integer arrays,
-    float64 otherwise (it differs from ``x @ w_q`` only by summation order).
+    Arithmetic: int64, exact, when ``x`` and ``w_q`` are both integer arrays
+    (``ValueError`` if ``max|x| · max_j Σ_i |w_ij| > 2^62`` rather than wrap);
+    float64 otherwise, in the fixed order of :mod:`refquant._kernels.repetition`
+    (plus rows ascending, minus rows ascending, groups by ascending ``u``),
+    so ``|y - x @ w_q| <= (K+1)·eps·(|x| @ |w_q|)`` (standard summation bound).
+
+    Parameters
+    ----------
+    x : array (batch, K), real, finite.
+    w_q : array (K, out), real, finite (a quantized weight; any values work).
 
     Returns
     -------
-    (y, OpCounts) with ``y`` of shape ``(batch, out)``.
+    (y, OpCounts) with ``y`` of shape ``(batch, out)`` (int64 or float64) and
+    counts summed over all ``batch * out`` outputs.
+
+    Examples
+    --------
+    The authors' example (note §7) without partial-sum sharing:
+
+    >>> w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T
+    >>> y, ops = factorized_matmul(np.array([[1, 2, 3, 4, 5, 6]]), w)
+    >>> y.tolist(), ops.adds, ops.muls, ops.dense_macs
+    ([[9, 12]], 4, 2, 12)
     """
-    xa = as_real_array(x, "x")
-    wa = as_real_array(w_q, "w_q")
-    if xa.ndim != 2 or wa.ndim != 2:
-        raise ValueError(f"x and w_q must be 2-D, got x.shape={xa.shape}, w_q.shape={wa.shape}")
-    if xa.shape[1] != wa.shape[0]:
-        raise ValueError(f"x has {xa.shape[1]} columns but w_q has {wa.shape[0]} rows (shapes {xa.shape} @ {wa.shape})")
-    exact = xa.dtype.kind in "iu" and wa.dtype.kind in "iu"
-    dt = np.int64 if exact else np.float64
-    xd = xa.astype(dt)
-    wd = wa.astype(dt)
-    batch, k = xd.shape
-    out = wd.shape[1]
-    y = np.zeros((batch, out), dtype=dt)
-    adds = muls = 0
-    for j in range(out):
-        col = wd[:, j]
-        nz = np.flatnonzero(col)
-        if nz.size == 0:
-            continue
-        mags = np.abs(col[nz])
-        for u in np.unique(mags):
-            idx = nz[mags == u]
-            signs = np.sign(col[idx])
-            y[:, j] += u * (xd[:, idx] * signs).sum(axis=1)
-            muls += 1
-        adds += nz.size - 1
-    return y, OpCounts(adds=adds * batch, muls=muls * batch, dense_macs=batch * k * out)
+    w = _weights_2d(w_q)
+    _activations(x, w)
+    return factorize(w).matmul(x)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SharedSumProgram:
+    r"""Weights programmed for partial-sum sharing (SumMerge-style), built by :func:`plan_shared_sums`.
+
+    ``nodes[n] = (a, s_a, b, s_b)`` defines partial sum ``K + n`` as
+    ``s_a·v[a] + s_b·v[b]`` (operands ``< K`` are activations, ``>= K``
+    earlier partial sums). Group ``g`` (column ``j``, magnitude ``u``) sums
+    its terms ``term_sign[p]·v[term[p]]`` for ``p`` in
+    ``grp_ptr[g]:grp_ptr[g+1]``, is multiplied by ``u`` and added into ``y[j]``.
+    """
+
+    shape: tuple[int, int]
+    tile: int
+    integer: bool
+    nodes: np.ndarray  # (n_nodes, 4) int64
+    col_ptr: np.ndarray
+    grp_mag: np.ndarray
+    grp_ptr: np.ndarray
+    term: np.ndarray
+    term_sign: np.ndarray
+
+    def op_counts(self, batch: int = 1) -> OpCounts:
+        """ADDs = partial sums + Σ_groups (terms − 1) + Σ_columns (groups − 1); MULs = groups; × batch."""
+        batch = check_int(batch, "batch", 1)
+        k, out = self.shape
+        n_groups_col = np.diff(self.col_ptr)
+        adds = self.nodes.shape[0] + int((np.diff(self.grp_ptr) - 1).sum()) + int(np.maximum(n_groups_col - 1, 0).sum())
+        muls = int(self.grp_mag.size)
+        return OpCounts(adds=adds * batch, muls=muls * batch, dense_macs=batch * k * out)
+
+    def matmul(self, x) -> tuple[np.ndarray, OpCounts]:
+        """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`."""
+        from ._kernels.repetition import shared_groups_kernel, shared_nodes_kernel
+
+        w_shape = np.empty(self.shape, dtype=np.int64 if self.integer else np.float64)
+        xd, dt = _activations(x, w_shape)
+        if dt is np.int64 and not self.integer:
+            xd, dt = xd.astype(np.float64), np.float64
+        xT = np.ascontiguousarray(xd.T)
+        vals = np.empty((self.shape[0] + self.nodes.shape[0], xd.shape[0]), dtype=dt)
+        nd = self.nodes
+        shared_nodes_kernel(xT, nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(), nd[:, 3].copy(), vals)
+        yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
+        shared_groups_kernel(vals, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.term, self.term_sign, yT)
+        return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
+
+
+def _merge_tile(sets: list[dict], next_id: int, nodes: list) -> int:
+    """Greedy pairwise common-subexpression extraction on signed term sets (in place).
+
+    Each set maps operand -> sign (±1). A pair key is ``(p, q, s)`` with
+    ``p < q`` and ``s = sign_p·sign_q``; it occurs in every set holding both
+    ``p`` and ``q`` with that relative sign, where ``sign_p·p + sign_q·q =
+    sign_p·(p + s·q)``. Repeatedly take the key occurring in the most sets
+    (ties: smallest key), create node ``p + s·q`` (one ADD), and substitute
+    it in every set where the key occurs. Stop when no key occurs twice.
+    Returns the next free operand id.
+    """
+    counts: collections.Counter = collections.Counter()
+
+    def pairs(st):
+        items = sorted(st.items())
+        for a in range(len(items)):
+            p, sp = items[a]
+            for b in range(a + 1, len(items)):
+                q, sq = items[b]
+                yield (p, q, sp * sq)
+
+    for st in sets:
+        counts.update(pairs(st))
+    while counts:
+        best_n = max(counts.values())
+        if best_n < 2:
+            break
+        key = min(k for k, c in counts.items() if c == best_n)
+        p, q, s = key
+        node = next_id
+        next_id += 1
+        nodes.append((p, 1, q, s))
+        for st in sets:
+            if p in st and q in st and st[p] * st[q] == s:
+                counts.subtract(pairs(st))
+                sp = st.pop(p)
+                del st[q]
+                st[node] = sp
+                counts.update(pairs(st))
+        counts = +counts  # drop zero counts
+    return next_id
+
+
+def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
+    r"""Program ``w_q`` (shape ``(K, out)``) for partial-sum sharing across filters (done once per weight).
+
+    SumMerge-style (Prabhakar et al., ICS 2021; the algorithm is *our
+    documented reconstruction*, note ``signed_binary.md`` §3.2/§3.4: the
+    paper's own merger is not public):
+
+    1. Group each column's non-zero weights by magnitude ``u`` (as in
+       :func:`factorized_matmul`); a group is a set of signed activation terms.
+    2. Cut the reduction axis into tiles of ``tile`` consecutive rows. Inside
+       each tile, run greedy pairwise common-subexpression extraction over all
+       groups of all columns (:func:`_merge_tile`): the pair of terms (with
+       relative sign) shared by the most groups becomes a partial sum, computed
+       once and reused; repeat while some pair is shared by two or more groups.
+       Identical sub-patterns (cross-filter repetition, also up to sign)
+       collapse to a single partial sum.
+    3. Each group adds its remaining terms over all tiles, is multiplied once
+       by ``u``, and the column adds its group products.
+
+    Cost: one ADD per partial sum, ``terms − 1`` per group, ``groups − 1`` per
+    column; one MUL per group. Every merge saves at least one ADD, so the
+    count never exceeds :func:`factorized_matmul`'s and the MULs are equal.
+    The greedy is deterministic (ties broken by the smallest operand pair).
+
+    Parameters
+    ----------
+    w_q : array (K, out), real, finite.
+    tile : int >= 1, rows per reduction tile (default 8; ``tile >= K`` is one
+        tile). Larger tiles find more sharing and plan more slowly.
+    """
+    w = _weights_2d(w_q)
+    k = w.shape[0]
+    tile = check_int(tile, "tile", 1)
+    integer = w.dtype.kind in "iu"
+    if integer and int(np.abs(w.astype(object)).max()) > _INT64_BOUND:
+        raise ValueError("w_q has integer entries beyond 2**62 in magnitude")
+    wd = w.astype(np.int64 if integer else np.float64)
+    group_mag: list = []
+    group_col: list[int] = []
+    group_rows: list[dict] = []  # row -> sign
+    for j, groups in _column_groups(wd):
+        for u, plus, minus in groups:
+            group_mag.append(u)
+            group_col.append(j)
+            d = {int(i): 1 for i in plus}
+            d.update({int(i): -1 for i in minus})
+            group_rows.append(d)
+    terms: list[list[tuple[int, int]]] = [[] for _ in group_mag]
+    nodes: list[tuple[int, int, int, int]] = []
+    next_id = k
+    for t0 in range(0, k, tile):
+        t1 = min(t0 + tile, k)
+        gids = [g for g, d in enumerate(group_rows) if any(t0 <= i < t1 for i in d)]
+        sets = [{i: s for i, s in group_rows[g].items() if t0 <= i < t1} for g in gids]
+        next_id = _merge_tile(sets, next_id, nodes)
+        for g, st in zip(gids, sets):
+            terms[g].extend(sorted(st.items()))
+    col_ptr = np.zeros(w.shape[1] + 1, dtype=np.int64)
+    np.add.at(col_ptr, np.asarray(group_col, dtype=np.int64) + 1, 1)
+    grp_ptr = np.concatenate([[0], np.cumsum([len(t) for t in terms], dtype=np.int64)]).astype(np.int64)
+    flat = [op for t in terms for op in t]
+    return SharedSumProgram(
+        shape=(int(w.shape[0]), int(w.shape[1])),
+        tile=tile,
+        integer=integer,
+        nodes=np.asarray(nodes, dtype=np.int64).reshape(-1, 4),
+        col_ptr=np.cumsum(col_ptr),
+        grp_mag=np.asarray(group_mag, dtype=wd.dtype),
+        grp_ptr=grp_ptr,
+        term=np.asarray([op for op, _ in flat], dtype=np.int64),
+        term_sign=np.asarray([s for _, s in flat], dtype=np.int64),
+    )
+
+
+def shared_sum_matmul(x, w_q, *, tile: int = 8):
+    r"""``x @ w_q`` with partial sums shared across filters (SumMerge-style), with its operation count.
+
+    Plans with :func:`plan_shared_sums` (see there for the greedy and the
+    counting rule) and executes the program. Exactness as in
+    :func:`factorized_matmul`: int64 and exact for integer operands; float64
+    otherwise, a reassociation of the dense sum with
+    ``|y - x @ w_q| <= (K+1)·eps·(|x| @ |w_q|)``.
+
+    Examples
+    --------
+    The authors' worked example (note §7): ``PS0 = a + c``, ``out1 = (PS0 + e)·x``,
+    ``out2 = (PS0 + b)·y`` — 3 ADDs and 2 MULs:
+
+    >>> w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T
+    >>> y, ops = shared_sum_matmul(np.array([[1, 2, 3, 4, 5, 6]]), w)
+    >>> y.tolist(), ops.adds, ops.muls
+    ([[9, 12]], 3, 2)
+    """
+    w = _weights_2d(w_q)
+    _activations(x, w)
+    return plan_shared_sums(w, tile=tile).matmul(x)
+
+
+METHODS = ("dense", "zero_skip", "factorized", "shared_sum")
+
+
+def count_ops(w_q, method: str, *, tile: int = 8, batch: int = 1) -> OpCounts:
+    """Operation count of ``x @ w_q`` for ``batch`` input rows, without computing it.
+
+    ``method``: ``"dense"`` (``K`` MACs per output, reported as ``K−1`` ADDs and
+    ``K`` MULs), ``"zero_skip"`` (one MAC per non-zero weight: ``nnz−1`` ADDs,
+    ``nnz`` MULs per output), ``"factorized"`` (:func:`factorized_matmul`) or
+    ``"shared_sum"`` (:func:`shared_sum_matmul` with ``tile``). The paper's
+    "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (note §3.4).
+    """
+    w = _weights_2d(w_q)
+    batch = check_int(batch, "batch", 1)
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, METHODS))}")
+    k, out = w.shape
+    if method == "dense":
+        return OpCounts(adds=(k - 1) * out * batch, muls=k * out * batch, dense_macs=k * out * batch)
+    if method == "zero_skip":
+        nnz = np.count_nonzero(w, axis=0)
+        return OpCounts(adds=int(np.maximum(nnz - 1, 0).sum()) * batch, muls=int(nnz.sum()) * batch, dense_macs=k * out * batch)
+    if method == "factorized":
+        return factorize(w).op_counts(batch)
+    return plan_shared_sums(w, tile=tile).op_counts(batch)

@@ -116,3 +116,140 @@ def test_bad_input():
         R.unique_filters(np.ones((2, 4, 3, 3)), block=3)
     with pytest.raises(ValueError, match="expected \\[R, S, C_in, C_out\\]"):
         R.paper_repetition_table((3, 3))
+
+
+# --- programmed kernels: factorised and partial-sum sharing -------------------------------------------------------
+
+
+@st.composite
+def quantized_problem(draw, integer=True):
+    """(x, w_q) with w_q from the library's quantizers (any region layout) or random small integers."""
+    k = draw(st.integers(1, 20))
+    out = draw(st.integers(1, 7))
+    batch = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["binary", "ternary", "signed_binary", "signed_tiles", "ints"]))
+    latent = rng.normal(size=(out, k))  # filters on axis 0
+    if kind == "binary":
+        q = np.sign(B.binarize(latent))
+    elif kind == "ternary":
+        q = np.sign(B.ternarize(latent, threshold=draw(st.sampled_from([0.3, 0.7, 1.2]))))
+    elif kind == "signed_binary":
+        q = np.sign(B.signed_binarize(latent, threshold=draw(st.sampled_from([0.05, 0.5]))))
+    elif kind == "signed_tiles":
+        divisors = [d for d in range(1, k + 1) if k % d == 0]
+        q = np.sign(B.signed_binarize(latent[:, :, None], region=draw(st.sampled_from(divisors)))[:, :, 0])
+    else:
+        density = draw(st.sampled_from([0.0, 0.3, 1.0]))
+        q = rng.integers(-3, 4, size=(out, k)) * (rng.random((out, k)) < density)
+    w = q.T.astype(np.int64)
+    if integer:
+        x = draw(hnp.arrays(np.int64, (batch, k), elements=st.integers(-10**6, 10**6)))
+        return x, w
+    scale = draw(st.sampled_from([1.0, 0.37, 3.0]))
+    x = draw(hnp.arrays(np.float64, (batch, k), elements=st.floats(-1e3, 1e3, allow_subnormal=True)))
+    return x, w * scale
+
+
+@given(quantized_problem(), st.sampled_from([1, 3, 8, 64]))
+def test_shared_sum_exact_for_integers_and_never_costlier(p, tile):
+    x, w = p
+    y, c = R.shared_sum_matmul(x, w, tile=tile)
+    assert y.dtype == np.int64 and np.array_equal(y, x @ w)
+    _, f = R.factorized_matmul(x, w)
+    assert c.muls == f.muls and c.adds <= f.adds <= c.dense_macs
+    assert c.dense_macs == x.shape[0] * w.size
+    assert R.count_ops(w, "shared_sum", tile=tile, batch=x.shape[0]) == c
+
+
+@given(quantized_problem(integer=False), st.sampled_from([2, 8]))
+def test_float_kernels_within_summation_bound(p, tile):
+    x, w = p
+    bound = (w.shape[0] + 1) * np.finfo(float).eps * (np.abs(x) @ np.abs(w))
+    for y, _ in (R.factorized_matmul(x, w), R.shared_sum_matmul(x, w, tile=tile)):
+        assert np.all(np.abs(y - x @ w) <= bound)
+
+
+@pytest.mark.kernel
+@given(quantized_problem(integer=False), st.sampled_from([1, 4, 16]))
+def test_kernels_bit_identical_to_numpy_twins(p, tile):
+    from refquant._reference.repetition import factorized_matmul_ref, shared_sum_matmul_ref
+
+    x, w = p
+    y, _ = R.factorized_matmul(x, w)
+    assert np.array_equal(y.view(np.int64), factorized_matmul_ref(x, w).view(np.int64))  # bit patterns incl. -0.0
+    prog = R.plan_shared_sums(w, tile=tile)
+    y2, _ = prog.matmul(x)
+    assert np.array_equal(y2.view(np.int64), shared_sum_matmul_ref(x, prog).view(np.int64))
+
+
+@pytest.mark.kernel
+@given(quantized_problem())
+def test_kernels_match_twins_on_integers(p):
+    from refquant._reference.repetition import factorized_matmul_ref, shared_sum_matmul_ref
+
+    x, w = p
+    assert np.array_equal(R.factorized_matmul(x, w)[0], factorized_matmul_ref(x, w))
+    prog = R.plan_shared_sums(w, tile=5)
+    assert np.array_equal(prog.matmul(x)[0], shared_sum_matmul_ref(x, prog))
+
+
+def test_authors_worked_example_with_sharing():
+    """Note §7: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y — 3 ADDs + 2 MULs, exact outputs."""
+    w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
+    a = np.array([[1, 10, 100, 1000, 10000, 100000]])  # decimal digits make every partial sum visible
+    y, c = R.shared_sum_matmul(a, w)
+    assert y.tolist() == [[3 * 10101, 5 * 111]]
+    assert (c.adds, c.muls, c.dense_macs) == (3, 2, 12)
+    prog = R.plan_shared_sums(w)
+    assert prog.nodes.tolist() == [[0, 1, 2, 1]]  # the one shared partial sum is a + c
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_repeated_filter_costs_once(sign):
+    """Two equal (or negated) columns with m non-zeros in one tile: m - 1 ADDs in total, not 2(m - 1)."""
+    col = np.array([1, 0, -1, 1, 1, 0, -1, 1])
+    w = np.stack([col, sign * col], axis=1)
+    m = np.count_nonzero(col)
+    c = R.count_ops(w, "shared_sum", tile=8)
+    assert (c.adds, c.muls) == (m - 1, 2)
+    assert R.count_ops(w, "factorized").adds == 2 * (m - 1)
+
+
+def test_count_ops_dense_and_zero_skip_closed_forms():
+    w = np.array([[1, 0], [0, 0], [2, 0], [1, 0]])
+    assert R.count_ops(w, "dense", batch=3) == R.OpCounts(adds=3 * 2 * 3, muls=4 * 2 * 3, dense_macs=24)
+    assert R.count_ops(w, "zero_skip", batch=3) == R.OpCounts(adds=2 * 3, muls=3 * 3, dense_macs=24)
+    assert R.count_ops(w, "factorized") == R.OpCounts(adds=2, muls=2, dense_macs=8)
+
+
+def test_programs_do_not_mutate_inputs():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 12))
+    w = np.sign(B.signed_binarize(rng.normal(size=(4, 12)))).T.copy()
+    x0, w0 = x.copy(), w.copy()
+    R.factorized_matmul(x, w)
+    R.shared_sum_matmul(x, w, tile=4)
+    R.count_ops(w, "shared_sum")
+    assert np.array_equal(x, x0) and np.array_equal(w, w0)
+
+
+def test_bad_input_for_kernels():
+    with pytest.raises(ValueError, match="tile=0 is out of range"):
+        R.shared_sum_matmul(np.ones((1, 2)), np.ones((2, 1)), tile=0)
+    with pytest.raises(TypeError, match="tile must be an integer"):
+        R.plan_shared_sums(np.ones((2, 1)), tile=2.0)
+    with pytest.raises(ValueError, match="x has 2 columns but w_q has 3 rows"):
+        R.shared_sum_matmul(np.ones((1, 2)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="x contains 1 NaN"):
+        R.shared_sum_matmul(np.array([[np.nan, 1.0]]), np.ones((2, 1)))
+    with pytest.raises(TypeError, match="w_q must be real"):
+        R.factorized_matmul(np.ones((1, 2)), np.ones((2, 1), complex))
+    with pytest.raises(ValueError, match="w_q must not be empty"):
+        R.factorize(np.ones((0, 3)))
+    with pytest.raises(ValueError, match="exact int64 accumulation"):
+        R.factorized_matmul(np.array([[2**40, 1]]), np.array([[2**30], [1]]))
+    with pytest.raises(ValueError, match="method='csr'"):
+        R.count_ops(np.ones((2, 2)), "csr")
+    with pytest.raises(ValueError, match="batch=0"):
+        R.count_ops(np.ones((2, 2)), "dense", batch=0)

@@ -1,0 +1,95 @@
+"""Numba kernels for repetition-aware matmul (factorised and partial-sum sharing).
+
+Private: no validation happens here; :mod:`refquant.repetition` validates,
+"programs" the weights (builds the index layouts below once per weight) and
+calls these kernels. The plain-NumPy twin is :mod:`refquant._reference.repetition`;
+it shares no code with this file and works from the weights, not from these
+layouts.
+
+Both kernels work on ``xT`` = activations transposed, shape ``(K, batch)``,
+so that the activation row of one input index is contiguous and every
+addition is a vector addition over the batch. They write ``yT`` of shape
+``(out, batch)``. ``prange`` runs over output columns; each column is written
+by exactly one iteration and there is no cross-iteration reduction, so the
+result does not depend on the thread count.
+
+Summation order (the semantics, reproduced exactly by the twin):
+
+* factorised, per column ``j``: groups in ascending magnitude ``u``; for each
+  group ``acc = 0``, then ``acc += x[i]`` for the plus rows in ascending ``i``,
+  then ``acc -= x[i]`` for the minus rows in ascending ``i``; then
+  ``y[j] += u * acc`` (``y[j]`` starts at 0).
+* shared sums: node values first, in node order, ``v[n] = s_a*val(a) + s_b*val(b)``
+  evaluated as ``val(a) + val(b)`` / ``val(a) - val(b)`` / ``-val(a) ± val(b)``;
+  then per group ``acc = 0; acc += / -= val(term)`` in term order; then
+  ``y[j] += u * acc`` in group order.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def factorized_kernel(xT, col_ptr, grp_mag, grp_ptr, grp_split, idx, yT):
+    """yT[j] = sum_g grp_mag[g] * (sum_{p in plus(g)} xT[idx[p]] - sum_{p in minus(g)} xT[idx[p]]).
+
+    col_ptr : int64 (out+1,), groups of column j are ``col_ptr[j]:col_ptr[j+1]``.
+    grp_mag : (n_groups,) magnitudes, same dtype as xT.
+    grp_ptr : int64 (n_groups+1,), rows of group g are ``idx[grp_ptr[g]:grp_ptr[g+1]]``;
+              ``grp_split[g]`` separates plus rows (before) from minus rows (after).
+    yT : (out, batch), zero-initialised by the caller.
+    """
+    out = yT.shape[0]
+    batch = xT.shape[1]
+    for j in prange(out):
+        acc = np.empty(batch, dtype=yT.dtype)
+        for g in range(col_ptr[j], col_ptr[j + 1]):
+            acc[:] = 0
+            for p in range(grp_ptr[g], grp_split[g]):
+                acc += xT[idx[p]]
+            for p in range(grp_split[g], grp_ptr[g + 1]):
+                acc -= xT[idx[p]]
+            yT[j] += grp_mag[g] * acc
+
+
+@njit(cache=True)
+def shared_nodes_kernel(xT, node_a, node_sa, node_b, node_sb, vals):
+    """Evaluate partial-sum nodes in order into ``vals`` (rows ``K + n``).
+
+    ``vals`` has shape ``(K + n_nodes, batch)``; rows ``0..K-1`` hold ``xT``
+    (copied here). Operand index ``< K`` is an activation row, ``>= K`` an
+    earlier node. Signs are +1/-1.
+    """
+    k = xT.shape[0]
+    vals[:k] = xT
+    for n in range(node_a.shape[0]):
+        a = vals[node_a[n]]
+        b = vals[node_b[n]]
+        if node_sa[n] > 0:
+            if node_sb[n] > 0:
+                vals[k + n] = a + b
+            else:
+                vals[k + n] = a - b
+        else:
+            if node_sb[n] > 0:
+                vals[k + n] = b - a
+            else:
+                vals[k + n] = -a - b
+
+
+@njit(cache=True, parallel=True)
+def shared_groups_kernel(vals, col_ptr, grp_mag, grp_ptr, term, term_sign, yT):
+    """yT[j] = sum_g grp_mag[g] * sum_{p in g} term_sign[p] * vals[term[p]] (order as in the module docstring)."""
+    out = yT.shape[0]
+    batch = vals.shape[1]
+    for j in prange(out):
+        acc = np.empty(batch, dtype=yT.dtype)
+        for g in range(col_ptr[j], col_ptr[j + 1]):
+            acc[:] = 0
+            for p in range(grp_ptr[g], grp_ptr[g + 1]):
+                if term_sign[p] > 0:
+                    acc += vals[term[p]]
+                else:
+                    acc -= vals[term[p]]
+            yT[j] += grp_mag[g] * acc
