@@ -15,6 +15,15 @@ def available() -> list[str]:
     return sorted(p.stem[6:] for p in HERE.glob("bench_*.py"))
 
 
+def _sections(text: str) -> dict[str, str]:
+    """``## name`` sections of a results file -> their table text."""
+    out: dict[str, str] = {}
+    for chunk in text.split("\n## ")[1:]:
+        name, _, body = chunk.partition("\n")
+        out[name.strip()] = body.strip("\n")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     ap.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(available())}")
@@ -39,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         table = mod.main()
         print(table, flush=True)
         parts.append(f"\n## {name}\n\n{table}\n")
+    if args.names and args.out.exists():  # a subset run keeps the other benchmarks' sections
+        kept = _sections(args.out.read_text())
+        parts += [f"\n## {n}\n\n{t}\n" for n, t in kept.items() if n not in names]
     args.out.write_text("".join(parts))
     print(f"wrote {args.out}")
     return 0

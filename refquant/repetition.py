@@ -144,6 +144,9 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
 # Repetition-aware matmul: "programming" (once per weight) and execution.
 # ---------------------------------------------------------------------------
 
+#: Batch rows per kernel task (keeps a K x _CHUNK block of activations in cache; no effect on results).
+_CHUNK = 64
+
 #: Largest |x| * max_j sum_i |w_ij| for which int64 execution is exact.
 _INT64_BOUND = 2**62
 
@@ -155,23 +158,29 @@ def _weights_2d(w_q) -> np.ndarray:
     return w
 
 
-def _activations(x, w: np.ndarray) -> tuple[np.ndarray, type]:
-    """Validate ``x`` against ``w`` and pick the exact compute dtype (int64 or float64)."""
+def _max_col_abs_sum(w: np.ndarray) -> int:
+    """max_j sum_i |w_ij| as an exact Python int (integer weights) or a float bound."""
+    if w.dtype.kind in "iu":
+        return int(np.abs(w.astype(object)).sum(axis=0).max())
+    return float(np.abs(w).sum(axis=0).max())
+
+
+def _activations(x, shape: tuple[int, int], integer_w: bool, colsum) -> tuple[np.ndarray, type]:
+    """Validate ``x`` against a ``(K, out)`` weight and pick the exact compute dtype (int64 or float64)."""
     xa = as_real_array(x, "x")
     if xa.ndim != 2:
         raise ValueError(f"x must be 2-D with shape (batch, K), got x.shape={xa.shape}")
-    if xa.shape[1] != w.shape[0]:
-        raise ValueError(f"x has {xa.shape[1]} columns but w_q has {w.shape[0]} rows (shapes {xa.shape} @ {w.shape})")
-    if xa.dtype.kind in "iu" and w.dtype.kind in "iu":
-        colsum = int(np.abs(w.astype(object)).sum(axis=0).max())
+    if xa.shape[1] != shape[0]:
+        raise ValueError(f"x has {xa.shape[1]} columns but w_q has {shape[0]} rows (shapes {xa.shape} @ {shape})")
+    if xa.dtype.kind in "iu" and integer_w:
         xmax = int(np.abs(xa.astype(object)).max())
         if xmax * colsum > _INT64_BOUND:
             raise ValueError(
                 f"integer operands too large for exact int64 accumulation: max|x|={xmax} times the largest column "
                 f"sum of |w_q| ({colsum}) exceeds 2**62; pass float arrays to accept rounding"
             )
-        return xa.astype(np.int64), np.int64
-    return xa.astype(np.float64), np.float64
+        return xa.astype(np.int64, copy=False), np.int64
+    return xa.astype(np.float64, copy=False), np.float64
 
 
 def _column_groups(w: np.ndarray):
@@ -198,6 +207,7 @@ class FactorizedWeights:
 
     shape: tuple[int, int]
     integer: bool
+    max_col_abs_sum: int | float
     col_ptr: np.ndarray
     grp_mag: np.ndarray
     grp_ptr: np.ndarray
@@ -222,13 +232,10 @@ class FactorizedWeights:
         """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`."""
         from ._kernels.repetition import factorized_kernel
 
-        w_shape = np.empty(self.shape, dtype=np.int64 if self.integer else np.float64)
-        xd, dt = _activations(x, w_shape)
-        if dt is np.int64 and not self.integer:
-            xd, dt = xd.astype(np.float64), np.float64
+        xd, dt = _activations(x, self.shape, self.integer, self.max_col_abs_sum)
         xT = np.ascontiguousarray(xd.T)
         yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
-        factorized_kernel(xT, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.grp_split, self.idx, yT)
+        factorized_kernel(xT, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.grp_split, self.idx, yT, _CHUNK)
         return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
 
 
@@ -255,6 +262,7 @@ def factorize(w_q) -> FactorizedWeights:
     return FactorizedWeights(
         shape=(int(w.shape[0]), int(w.shape[1])),
         integer=integer,
+        max_col_abs_sum=_max_col_abs_sum(wd),
         col_ptr=np.asarray(col_ptr, dtype=np.int64),
         grp_mag=np.asarray(mags, dtype=wd.dtype),
         grp_ptr=np.asarray(ptr, dtype=np.int64),
@@ -307,7 +315,7 @@ def factorized_matmul(x, w_q):
     ([[9, 12]], 4, 2, 12)
     """
     w = _weights_2d(w_q)
-    _activations(x, w)
+    _activations(x, w.shape, w.dtype.kind in "iu", _max_col_abs_sum(w))
     return factorize(w).matmul(x)
 
 
@@ -325,6 +333,7 @@ class SharedSumProgram:
     shape: tuple[int, int]
     tile: int
     integer: bool
+    max_col_abs_sum: int | float
     nodes: np.ndarray  # (n_nodes, 4) int64
     col_ptr: np.ndarray
     grp_mag: np.ndarray
@@ -345,10 +354,7 @@ class SharedSumProgram:
         """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`."""
         from ._kernels.repetition import shared_groups_kernel, shared_nodes_kernel
 
-        w_shape = np.empty(self.shape, dtype=np.int64 if self.integer else np.float64)
-        xd, dt = _activations(x, w_shape)
-        if dt is np.int64 and not self.integer:
-            xd, dt = xd.astype(np.float64), np.float64
+        xd, dt = _activations(x, self.shape, self.integer, self.max_col_abs_sum)
         xT = np.ascontiguousarray(xd.T)
         vals = np.empty((self.shape[0] + self.nodes.shape[0], xd.shape[0]), dtype=dt)
         nd = self.nodes
@@ -466,6 +472,7 @@ def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
         shape=(int(w.shape[0]), int(w.shape[1])),
         tile=tile,
         integer=integer,
+        max_col_abs_sum=_max_col_abs_sum(wd),
         nodes=np.asarray(nodes, dtype=np.int64).reshape(-1, 4),
         col_ptr=np.cumsum(col_ptr),
         grp_mag=np.asarray(group_mag, dtype=wd.dtype),
@@ -495,7 +502,7 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
     ([[9, 12]], 3, 2)
     """
     w = _weights_2d(w_q)
-    _activations(x, w)
+    _activations(x, w.shape, w.dtype.kind in "iu", _max_col_abs_sum(w))
     return plan_shared_sums(w, tile=tile).matmul(x)
 
 

@@ -223,6 +223,15 @@ def test_count_ops_dense_and_zero_skip_closed_forms():
     assert R.count_ops(w, "factorized") == R.OpCounts(adds=2, muls=2, dense_macs=8)
 
 
+def test_programmed_weights_large_but_exact_integers():
+    """Just below the int64 guard the programmed kernels stay exact (Python-int oracle)."""
+    w = np.array([[2**20, -(2**20)], [3, 2**20]])
+    x = np.array([[2**40, -(2**39)], [-(2**40), 7]])
+    oracle = (x.astype(object) @ w.astype(object)).astype(np.int64)
+    for prog in (R.factorize(w), R.plan_shared_sums(w, tile=1)):
+        assert np.array_equal(prog.matmul(x)[0], oracle)
+
+
 def test_programs_do_not_mutate_inputs():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 12))
@@ -249,6 +258,9 @@ def test_bad_input_for_kernels():
         R.factorize(np.ones((0, 3)))
     with pytest.raises(ValueError, match="exact int64 accumulation"):
         R.factorized_matmul(np.array([[2**40, 1]]), np.array([[2**30], [1]]))
+    for prog in (R.factorize(np.array([[2**30], [1]])), R.plan_shared_sums(np.array([[2**30], [1]]))):
+        with pytest.raises(ValueError, match="exact int64 accumulation"):
+            prog.matmul(np.array([[2**40, 1]]))
     with pytest.raises(ValueError, match="method='csr'"):
         R.count_ops(np.ones((2, 2)), "csr")
     with pytest.raises(ValueError, match="batch=0"):

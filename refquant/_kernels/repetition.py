@@ -31,7 +31,7 @@ from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def factorized_kernel(xT, col_ptr, grp_mag, grp_ptr, grp_split, idx, yT):
+def factorized_kernel(xT, col_ptr, grp_mag, grp_ptr, grp_split, idx, yT, chunk):
     """yT[j] = sum_g grp_mag[g] * (sum_{p in plus(g)} xT[idx[p]] - sum_{p in minus(g)} xT[idx[p]]).
 
     col_ptr : int64 (out+1,), groups of column j are ``col_ptr[j]:col_ptr[j+1]``.
@@ -39,18 +39,27 @@ def factorized_kernel(xT, col_ptr, grp_mag, grp_ptr, grp_split, idx, yT):
     grp_ptr : int64 (n_groups+1,), rows of group g are ``idx[grp_ptr[g]:grp_ptr[g+1]]``;
               ``grp_split[g]`` separates plus rows (before) from minus rows (after).
     yT : (out, batch), zero-initialised by the caller.
+    chunk : batch columns per task. Tasks are (batch chunk, output column)
+            pairs, chunk-major, so a thread reuses one chunk of ``xT`` from
+            cache across all columns; the per-element summation order is
+            the same for every chunk size.
     """
     out = yT.shape[0]
     batch = xT.shape[1]
-    for j in prange(out):
-        acc = np.empty(batch, dtype=yT.dtype)
+    n_chunks = (batch + chunk - 1) // chunk
+    for t in prange(n_chunks * out):
+        c = t // out
+        j = t - c * out
+        b0 = c * chunk
+        b1 = min(b0 + chunk, batch)
+        acc = np.empty(b1 - b0, dtype=yT.dtype)
         for g in range(col_ptr[j], col_ptr[j + 1]):
             acc[:] = 0
             for p in range(grp_ptr[g], grp_split[g]):
-                acc += xT[idx[p]]
+                acc += xT[idx[p], b0:b1]
             for p in range(grp_split[g], grp_ptr[g + 1]):
-                acc -= xT[idx[p]]
-            yT[j] += grp_mag[g] * acc
+                acc -= xT[idx[p], b0:b1]
+            yT[j, b0:b1] += grp_mag[g] * acc
 
 
 @njit(cache=True)
