@@ -29,6 +29,7 @@ __all__ = [
     "pigeonhole_bound",
     "unique_filters",
     "paper_repetition_table",
+    "empirical_repetition_table",
     "FactorizedWeights",
     "factorize",
     "factorized_matmul",
@@ -137,6 +138,53 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     k = r * s
     n = cin * cout
     rows = [{"scheme": sc, "K": k, "kernels": n, "bound": pigeonhole_bound(k, sc), "avg_repetition": n / pigeonhole_bound(k, sc)} for sc in _SCHEMES]
+    return pd.DataFrame(rows)
+
+
+def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None):
+    """Measured counterpart of :func:`paper_repetition_table`: distinct R×S kernels actually present.
+
+    Either quantizes Gaussian latent weights of ``shape`` (``[R, S, C_in,
+    C_out]``; needs ``rng``) with each scheme's refquant quantizer at its
+    defaults — :func:`refquant.binarize.binarize`, ``ternarize``,
+    ``signed_binarize`` per output filter — or measures given quantized
+    ``weights``: a dict ``{scheme: array [R, S, C_in, C_out]}``. Kernels are
+    compared as value patterns ``sign(w)`` (a per-filter scale would make
+    every filter distinct). Returns a DataFrame with, per scheme, the bound,
+    the distinct kernels found, the mean repetition and the sparsity.
+    """
+    import pandas as pd
+
+    from . import binarize as _b
+    from ._validate import as_rng
+
+    if weights is None:
+        if len(shape) != 4:
+            raise ValueError(f"shape={shape!r}: expected [R, S, C_in, C_out]")
+        r, s_, cin, cout = (check_int(v, "shape entry", 1) for v in shape)
+        gen = as_rng(rng, "rng")
+        latent = gen.standard_normal((cout, cin, r, s_))  # OIHW: filters on axis 0
+        weights = {
+            "binary": _b.binarize(latent),
+            "ternary": _b.ternarize(latent),
+            "signed_binary": _b.signed_binarize(latent),
+        }
+        weights = {k: np.transpose(v, (2, 3, 1, 0)) for k, v in weights.items()}
+    elif not isinstance(weights, dict) or not weights:
+        raise TypeError("weights must be a non-empty dict {scheme: array [R, S, C_in, C_out]}")
+    rows = []
+    for scheme, w in weights.items():
+        if scheme not in _SCHEMES:
+            raise ValueError(f"weights key {scheme!r}; allowed: {', '.join(map(repr, _SCHEMES))}")
+        wa = as_real_array(w, f"weights[{scheme!r}]")
+        if wa.ndim != 4:
+            raise ValueError(f"weights[{scheme!r}] must be [R, S, C_in, C_out], got shape {wa.shape}")
+        kernels = np.sign(np.transpose(wa, (2, 3, 0, 1)).reshape(-1, wa.shape[0] * wa.shape[1])) + 0.0
+        _, counts = np.unique(kernels, axis=0, return_counts=True)
+        k = wa.shape[0] * wa.shape[1]
+        rows.append({"scheme": scheme, "K": k, "kernels": kernels.shape[0], "bound": pigeonhole_bound(k, scheme),
+                     "unique": int(counts.size), "mean_repetition": kernels.shape[0] / counts.size,
+                     "max_repetition": int(counts.max()), "sparsity": 1.0 - np.count_nonzero(wa) / wa.size})
     return pd.DataFrame(rows)
 
 

@@ -265,3 +265,26 @@ def test_bad_input_for_kernels():
         R.count_ops(np.ones((2, 2)), "csr")
     with pytest.raises(ValueError, match="batch=0"):
         R.count_ops(np.ones((2, 2)), "dense", batch=0)
+
+
+def test_empirical_table_counts_against_python_sets():
+    df = R.empirical_repetition_table((3, 3, 8, 16), rng=3).set_index("scheme")
+    assert set(df.index) == {"binary", "ternary", "signed_binary"} and (df.kernels == 128).all()
+    assert (df.unique <= df.bound).all() and (df.unique <= df.kernels).all()
+    # given weights: a layer built from exactly 3 distinct sign patterns (one negated copy counts as distinct)
+    rng = np.random.default_rng(0)
+    pats = np.sign(rng.normal(size=(3, 3, 3)))  # 3 patterns of 3x3
+    w = pats[rng.integers(0, 3, size=(4, 5))]  # (C_in, C_out, 3, 3)
+    w = np.transpose(w, (2, 3, 0, 1))
+    got = R.empirical_repetition_table(weights={"binary": w}).iloc[0]
+    expect = len({tuple(w[:, :, i, o].ravel()) for i in range(4) for o in range(5)})
+    assert got["unique"] == expect and got["kernels"] == 20 and got["mean_repetition"] == 20 / expect
+
+
+def test_empirical_table_bad_input():
+    with pytest.raises(ValueError, match="weights key 'quaternary'"):
+        R.empirical_repetition_table(weights={"quaternary": np.ones((3, 3, 1, 1))})
+    with pytest.raises(ValueError, match=r"must be \[R, S, C_in, C_out\]"):
+        R.empirical_repetition_table(weights={"binary": np.ones((3, 3))})
+    with pytest.raises(ValueError, match="rng=None"):
+        R.empirical_repetition_table((3, 3, 2, 2))
