@@ -224,11 +224,15 @@ def signed_binarize(
     As released (note §1.1): for region ``r`` with sign ``s_r`` and
     ``Delta_r = threshold * max_{i in r} |w_i|``,
 
-    .. math:: q(w) = \begin{cases} \alpha_r\,[\,w \ge \Delta_r\,] & s_r = +1 \\
-                                   -\alpha_r\,[\,w \le -\Delta_r\,] & s_r = -1 \end{cases}
+    .. math:: q(w) = \begin{cases} \alpha_r\,[\,w \ge \Delta_r \wedge w > 0\,] & s_r = +1 \\
+                                   -\alpha_r\,[\,w \le -\Delta_r \wedge w < 0\,] & s_r = -1 \end{cases}
 
     Weights of the "wrong" sign become 0, so the layer is locally binary and
-    globally ternary. A region whose weights are all zero stays all zero.
+    globally ternary. A zero weight always maps to 0: this differs from the
+    released code (``w >= Delta`` alone) only when ``Delta_r = 0`` — with
+    ``threshold=0`` or an all-zero region — where the code would turn zero
+    weights into ``±alpha`` (a dead filter into a dense one). So a region
+    whose weights are all zero stays all zero.
 
     Parameters
     ----------

@@ -33,7 +33,21 @@ def test_round_trip(exported):
     rep = golden.verify(d)
     assert rep.ok, rep.summary()
     assert rep.checked == len(manifest["cases"]) > 0
-    assert {c["op"] for c in manifest["cases"]} >= {"fake_quant", "quantize", "dequantize"}
+    assert {c["op"] for c in manifest["cases"]} >= {"fake_quant", "quantize", "dequantize", "signed_binarize",
+                                                    "factorized_matmul", "shared_sum_matmul"}
+
+
+def test_repetition_vectors_against_independent_oracles(exported):
+    """Stored matmul outputs equal x @ w_q in exact integer arithmetic, and counts respect their bounds."""
+    d, manifest = exported
+    for c in manifest["cases"]:
+        if c["op"] not in ("factorized_matmul", "shared_sum_matmul"):
+            continue
+        z = np.load(d / c["npz"])
+        x, w = z["input_x"].astype(object), z["input_w_q"].astype(object)
+        assert np.array_equal(z["output_y"], (x @ w).astype(np.int64)), c["id"]
+        adds, muls, dense = z["output_counts_adds_muls_dense"].tolist()
+        assert dense == x.shape[0] * w.size and adds <= dense and muls <= dense
 
 
 def test_raw_files_readable_without_numpy_metadata(exported):

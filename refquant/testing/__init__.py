@@ -18,6 +18,11 @@ _EXPORTS = {
     "quant_cases": "strategies",
     "quant_specs": "strategies",
     "scales": "strategies",
+    "SignedBinaryCase": "strategies",
+    "region_layouts": "strategies",
+    "signed_binary_cases": "strategies",
+    "MatmulCase": "strategies",
+    "ternary_matmul_cases": "strategies",
     "ConformanceError": "_compare",
     "Tolerance": "_compare",
     "EXACT": "_compare",
@@ -25,6 +30,8 @@ _EXPORTS = {
     "check_fake_quant": "conformance",
     "check_quantize": "conformance",
     "check_dequantize": "conformance",
+    "check_signed_binarize": "conformance",
+    "check_repetition_matmul": "conformance",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from .. import uniform as _uniform
 from .._validate import check_int
 from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
-from .strategies import quant_cases, quant_specs
+from .strategies import quant_cases, quant_specs, signed_binary_cases, ternary_matmul_cases
 
 __all__ = [
     "ConformanceError",
@@ -171,3 +171,82 @@ def check_dequantize(
 
     run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
 
+
+
+def check_signed_binarize(
+    candidate: Callable,
+    *,
+    explicit_signs: bool | None = None,
+    max_examples: int = 200,
+    seed: int | None = 0,
+) -> None:
+    """Check ``candidate(w, *, signs=None, threshold, axis, region) -> q`` against
+    :func:`refquant.binarize.signed_binarize` (exact: values are 0 and ±1).
+
+    Cases (:func:`~refquant.testing.strategies.signed_binary_cases`) put
+    weights exactly on the per-region threshold ``threshold·max|w|`` (where
+    ``>`` and ``>=`` differ), use every region layout (whole filters or
+    input-channel tiles, filter axis anywhere) and the default or an explicit
+    sign map. ``explicit_signs=False`` never passes ``signs`` (for
+    implementations that only have the default rule).
+    """
+    from .. import binarize as _binarize
+
+    def body(case):
+        ref = _binarize.signed_binarize(case.w, **case.kwargs)
+        got = candidate(case.w.copy(), **case.kwargs)
+        ctx = {k: v for k, v in case.kwargs.items() if k != "signs"}
+        if "signs" in case.kwargs:
+            ctx["signs"] = case.kwargs["signs"].tolist()
+        compare_arrays(ref, got, EXACT, op="signed_binarize", context=ctx, inputs={"w": case.w})
+
+    run_property(signed_binary_cases(explicit_signs=explicit_signs), body, max_examples=max_examples, seed=seed)
+
+
+def check_repetition_matmul(
+    candidate: Callable,
+    *,
+    method: str | None = None,
+    tile: int = 8,
+    max_examples: int = 200,
+    seed: int | None = 0,
+) -> None:
+    """Check a repetition-aware ``candidate(x, w_q)`` against ``x @ w_q`` (exact, integer operands).
+
+    ``candidate`` returns ``y`` or ``(y, counts)``. ``y`` must equal the exact
+    integer product (refquant's :func:`~refquant.repetition.factorized_matmul`).
+    With ``method`` (``"factorized"`` or ``"shared_sum"``), ``counts`` (any
+    object with ``adds``, ``muls`` and ``dense_macs``) must also equal
+    refquant's count for that kernel — for ``"shared_sum"`` that means
+    refquant's documented greedy with the same ``tile``. Cases
+    (:func:`~refquant.testing.strategies.ternary_matmul_cases`): binary,
+    ternary and signed-binary columns with integer magnitudes, all-zero
+    columns, repeated and negated columns.
+    """
+    from .. import repetition as _rep
+
+    if method is not None and method not in ("factorized", "shared_sum"):
+        raise ValueError(f"method={method!r}; allowed: None, 'factorized', 'shared_sum'")
+    tile = check_int(tile, "tile", 1)
+
+    def body(case):
+        if method == "shared_sum":
+            ref, ref_counts = _rep.shared_sum_matmul(case.x, case.w_q, tile=tile)
+        else:
+            ref, ref_counts = _rep.factorized_matmul(case.x, case.w_q)
+        out = candidate(case.x.copy(), case.w_q.copy())
+        y, counts = out if isinstance(out, tuple) else (out, None)
+        ctx = {"method": method, "tile": tile, "x shape": case.x.shape, "w_q shape": case.w_q.shape}
+        compare_arrays(ref, y, EXACT, op="repetition matmul", context=ctx, inputs={"x": case.x, "w_q": case.w_q})
+        if method is not None:
+            if counts is None:
+                raise ConformanceError(f"repetition matmul: method={method!r} needs the candidate to return (y, counts)")
+            got = tuple(int(getattr(counts, f)) for f in ("adds", "muls", "dense_macs"))
+            want = (ref_counts.adds, ref_counts.muls, ref_counts.dense_macs)
+            if got != want:
+                raise ConformanceError(
+                    f"repetition matmul ({method}): op counts differ: refquant (adds, muls, dense_macs) = {want}, "
+                    f"candidate = {got}\n  w_q =\n{case.w_q}\n  context: {ctx}"
+                )
+
+    run_property(ternary_matmul_cases(), body, max_examples=max_examples, seed=seed)

@@ -142,6 +142,72 @@ register(GoldenOp("quantize", _uniform_cases, _q))
 register(GoldenOp("dequantize", _dq_cases, _dq))
 
 
+# ---------------------------------------------------------------- signed-binary and repetition cases
+def _sb_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
+    from ..binarize import region_layout
+
+    cases = []
+    for shape, axis, region in [((4, 6, 3, 3), 0, None), ((4, 6, 3, 3), 0, 2), ((6, 8), 1, None), ((5, 4, 1, 1), 0, 1)]:
+        for threshold in (0.05, 0.5):
+            w = rng.normal(size=shape)
+            lay = region_layout(shape, axis=axis, region=region)
+            flat = lay.view(w)  # put one weight of each region exactly on its threshold (the >= boundary)
+            for f in range(lay.n_filters):
+                for t in range(lay.n_tiles):
+                    m = np.abs(flat[f, t]).max()
+                    flat[f, t].flat[-1] = threshold * m if (f + t) % 2 else -threshold * m
+            w = lay.restore(flat)
+            inputs = {"w": w}
+            params = {"threshold": threshold, "axis": axis, "region": region}
+            if region is not None:
+                inputs["signs"] = rng.choice(np.array([-1, 1], dtype=np.int8), size=(lay.n_filters, lay.n_tiles))
+            cases.append({"spec": None, "params": params, "inputs": inputs})
+    return cases
+
+
+def _sb(inputs, spec_d, params):
+    from ..binarize import signed_binarize
+
+    return {"q": signed_binarize(inputs["w"], signs=inputs.get("signs"), **params)}
+
+
+def _mm_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
+    cases = []
+    for k, out, batch, density in [(6, 2, 1, 1.0), (24, 5, 3, 0.3), (64, 8, 2, 0.5), (9, 4, 2, 0.0)]:
+        for kind in ("binary", "ternary", "signed_binary"):
+            mask = rng.random((k, out)) < (1.0 if kind == "binary" else density)
+            sgn = rng.choice([-1, 1], size=(1, out) if kind == "signed_binary" else (k, out))
+            w = (sgn * mask * rng.integers(1, 4, size=(1, out))).astype(np.int64)
+            if out > 1:
+                w[:, 1] = -w[:, 0]  # cross-filter repetition up to sign
+            x = rng.integers(-(2**20), 2**20, size=(batch, k)).astype(np.int64)
+            cases.append({"spec": None, "params": {"kind": kind, "tile": 8}, "inputs": {"x": x, "w_q": w}})
+    return cases
+
+
+def _counts(c) -> np.ndarray:
+    return np.array([c.adds, c.muls, c.dense_macs], dtype=np.int64)
+
+
+def _fmm(inputs, spec_d, params):
+    from ..repetition import factorized_matmul
+
+    y, c = factorized_matmul(inputs["x"], inputs["w_q"])
+    return {"y": y, "counts_adds_muls_dense": _counts(c)}
+
+
+def _smm(inputs, spec_d, params):
+    from ..repetition import shared_sum_matmul
+
+    y, c = shared_sum_matmul(inputs["x"], inputs["w_q"], tile=params["tile"])
+    return {"y": y, "counts_adds_muls_dense": _counts(c)}
+
+
+register(GoldenOp("signed_binarize", _sb_cases, _sb))
+register(GoldenOp("factorized_matmul", _mm_cases, _fmm))
+register(GoldenOp("shared_sum_matmul", _mm_cases, _smm))
+
+
 # ---------------------------------------------------------------- file format
 def _le(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)

@@ -30,7 +30,19 @@ from hypothesis.extra import numpy as hnp
 from .._validate import check_bool, check_int
 from ..specs import MAX_BITS, MIN_BITS, QuantSpec, Rounding, ScaleOp
 
-__all__ = ["QuantCase", "scales", "quant_specs", "float_arrays", "quant_cases", "order_sensitive_values"]
+__all__ = [
+    "QuantCase",
+    "scales",
+    "quant_specs",
+    "float_arrays",
+    "quant_cases",
+    "order_sensitive_values",
+    "SignedBinaryCase",
+    "region_layouts",
+    "signed_binary_cases",
+    "MatmulCase",
+    "ternary_matmul_cases",
+]
 
 _DETERMINISTIC = tuple(m.value for m in Rounding if m is not Rounding.STOCHASTIC)
 _ALL_SCALE_OPS = tuple(m.value for m in ScaleOp)
@@ -254,6 +266,10 @@ def quant_cases(
         shape = draw(hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=max_side))
         spec = draw(specs)
         if draw(pc):
+            if len(shape) > 1 and draw(st.booleans()):
+                # equal sides: a per-channel implementation that uses the wrong axis still broadcasts
+                # (no shape error to save it), so the value mismatch is what exposes it
+                shape = (shape[0],) * len(shape)
             axis = draw(st.integers(-len(shape), len(shape) - 1))
             spec = spec.replace(axis=axis)
             n = shape[axis]
@@ -275,3 +291,95 @@ def quant_cases(
         return QuantCase(x, np.array(ss, dtype=cdt), np.array(zs, dtype=np.int64), spec)
 
     return build()
+
+
+# ---------------------------------------------------------------- signed-binary and repetition cases
+
+
+class SignedBinaryCase(NamedTuple):
+    """Matched :func:`refquant.binarize.signed_binarize` input: call ``signed_binarize(w, **kwargs)``."""
+
+    w: np.ndarray
+    kwargs: dict
+
+
+@st.composite
+def region_layouts(draw, *, max_filters: int = 6, max_channels: int = 8, max_spatial: int = 3):
+    """``(shape, axis, region)`` triples valid for :func:`refquant.binarize.region_layout`.
+
+    Shapes are conv-like ``(C_out, C_in, R, S)`` or linear ``(C_out, C_in)``,
+    with the filter axis anywhere; ``region`` is ``None`` (whole filter) or a
+    divisor of the input-channel count (including 1 and the full count).
+    """
+    max_filters = check_int(max_filters, "max_filters", 1, 256)
+    max_channels = check_int(max_channels, "max_channels", 1, 256)
+    max_spatial = check_int(max_spatial, "max_spatial", 1, 7)
+    c_out = draw(st.integers(1, max_filters))
+    c_in = draw(st.integers(1, max_channels))
+    conv = draw(st.booleans())
+    base = [c_out, c_in] + ([draw(st.integers(1, max_spatial))] * 2 if conv else [])
+    # put the filter axis anywhere; the input-channel axis is the first of the others (region_layout's rule)
+    axis = draw(st.integers(0, len(base) - 1))
+    shape = base[1:]
+    shape.insert(axis, c_out)
+    region = draw(st.one_of(st.none(), st.sampled_from([d for d in range(1, c_in + 1) if c_in % d == 0])))
+    return tuple(shape), axis, region
+
+
+@st.composite
+def signed_binary_cases(draw, *, explicit_signs: bool | None = None):
+    """:class:`SignedBinaryCase` draws: weights with ties at the threshold, all-zero and single-sign regions.
+
+    Weights include exact ``±threshold·max|w|`` values of a region (the
+    ``>=`` boundary), exact zeros, and regions whose weights all have one sign.
+    ``explicit_signs=None`` draws both the default and an explicit sign map.
+    """
+    from ..binarize import region_layout
+
+    shape, axis, region = draw(region_layouts())
+    lay = region_layout(shape, axis=axis, region=region)
+    dyadic = st.integers(-64, 64).map(lambda k: k / 16.0)
+    w = draw(hnp.arrays(np.float64, shape, elements=st.one_of(dyadic, st.floats(-4, 4, allow_subnormal=True))))
+    threshold = draw(st.sampled_from([0.0, 0.05, 0.25, 0.5]))
+    kwargs: dict = {"threshold": threshold, "axis": axis, "region": region}
+    use_signs = draw(st.booleans()) if explicit_signs is None else check_bool(explicit_signs, "explicit_signs")
+    if use_signs:
+        kwargs["signs"] = np.array(draw(st.lists(st.sampled_from([-1, 1]), min_size=lay.n_filters * lay.n_tiles,
+                                                 max_size=lay.n_filters * lay.n_tiles))).reshape(lay.n_filters, lay.n_tiles)
+    return SignedBinaryCase(w, kwargs)
+
+
+class MatmulCase(NamedTuple):
+    """``x`` (batch, K) integer activations and ``w_q`` (K, out) weights with values in ``{0, ±u}`` per column."""
+
+    x: np.ndarray
+    w_q: np.ndarray
+
+
+@st.composite
+def ternary_matmul_cases(draw, *, max_k: int = 40, max_out: int = 8, max_batch: int = 4, signed_binary: bool | None = None):
+    """Integer :class:`MatmulCase` draws for repetition-aware kernels (exact int64 semantics).
+
+    Columns are binary, ternary or signed-binary (one sign per column) with a
+    per-column integer magnitude, at densities 0 (all-zero columns) to 1, and
+    with repeated and negated columns (cross-filter repetition) mixed in.
+    """
+    max_k = check_int(max_k, "max_k", 1, 4096)
+    max_out = check_int(max_out, "max_out", 1, 512)
+    max_batch = check_int(max_batch, "max_batch", 1, 64)
+    k = draw(st.integers(1, max_k))
+    out = draw(st.integers(1, max_out))
+    batch = draw(st.integers(1, max_batch))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["signed_binary"] if signed_binary else ["binary", "ternary", "signed_binary"]))
+    density = 1.0 if kind == "binary" else draw(st.sampled_from([0.0, 0.2, 0.5, 0.9]))
+    mask = rng.random((k, out)) < density
+    if kind == "signed_binary":
+        w = rng.choice([-1, 1], size=(1, out)) * mask
+    else:
+        w = rng.choice([-1, 1], size=(k, out)) * mask
+    if out > 1 and draw(st.booleans()):  # cross-filter repetition
+        w[:, 1] = draw(st.sampled_from([1, -1])) * w[:, 0]
+    w = w * rng.integers(1, 4, size=(1, out))
+    x = draw(hnp.arrays(np.int64, (batch, k), elements=st.integers(-(2**20), 2**20)))
+    return MatmulCase(x, w.astype(np.int64))
