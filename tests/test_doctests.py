@@ -4,7 +4,16 @@ import importlib
 
 import pytest
 
-MODULES = ["refquant.specs", "refquant.uniform", "refquant.binarize", "refquant.repetition"]
+MODULES = [
+    "refquant.specs",
+    "refquant.uniform",
+    "refquant.binarize",
+    "refquant.repetition",
+    "refquant.distributions",
+    "refquant.clipping",
+    "refquant.allocation",
+    "refquant.bias_correction",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

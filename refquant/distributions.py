@@ -1,0 +1,136 @@
+r"""Distribution models of weight and activation tensors: Gaussian, Laplace, uniform.
+
+ACIQ (Banner, Nahshan & Soudry, NeurIPS 2019; note ``shared/papers/aciq.md``
+§1, §5) models a tensor as zero-mean (or shifted) Gaussian :math:`N(\mu,
+\sigma^2)` or Laplace :math:`L(\mu, b)`; KURE (Shkolnik et al., NeurIPS 2020)
+adds the uniform :math:`U(\mu - a, \mu + a)`. This module names them, fits
+their parameters to data with stated estimators, and converts them to frozen
+``scipy.stats`` distributions.
+
+Scale conventions (the ``scale`` argument everywhere in refquant.clipping):
+
+=========== ======================= ================= =====================
+name        scale parameter         standard deviation Pearson kurtosis
+=========== ======================= ================= =====================
+gaussian    :math:`\sigma`          :math:`\sigma`     3
+laplace     :math:`b`               :math:`\sqrt2\,b`  6
+uniform     half-width :math:`a`    :math:`a/\sqrt3`   1.8
+=========== ======================= ================= =====================
+
+Estimators (:func:`fit`), per tensor or per channel along any axis,
+accumulated in float64:
+
+* gaussian: :math:`\hat\mu` = mean, :math:`\hat\sigma` = standard deviation
+  with ``ddof=1`` (as the ACIQ code, note §5);
+* laplace: ``estimator="aciq"`` (default) :math:`\hat\mu` = mean,
+  :math:`\hat b` = mean :math:`|x - \hat\mu|` (the ACIQ code's estimator, note
+  §5; not the MLE); ``estimator="mle"``: :math:`\hat\mu` = median,
+  :math:`\hat b` = mean :math:`|x - \hat\mu|` (the maximum-likelihood estimate);
+* uniform: ``estimator="moments"`` (default) :math:`\hat\mu` = mean,
+  :math:`\hat a = \sqrt3\,\hat\sigma`; ``estimator="range"``:
+  :math:`\hat\mu = (\max+\min)/2`, :math:`\hat a = (\max-\min)/2`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import as_real_array, check_axis, check_real
+
+__all__ = ["DISTRIBUTIONS", "STD_PER_SCALE", "KURTOSIS", "fit", "frozen", "check_dist"]
+
+#: Named distributions understood by refquant.clipping and refquant.robustness.
+DISTRIBUTIONS = ("gaussian", "laplace", "uniform")
+
+#: Standard deviation of the unit-scale distribution (scale = 1).
+STD_PER_SCALE = {"gaussian": 1.0, "laplace": float(np.sqrt(2.0)), "uniform": float(1.0 / np.sqrt(3.0))}
+
+#: Pearson (non-excess) kurtosis E[((X - mu)/sigma)^4].
+KURTOSIS = {"gaussian": 3.0, "laplace": 6.0, "uniform": 1.8}
+
+_ESTIMATORS = {"gaussian": ("aciq",), "laplace": ("aciq", "mle"), "uniform": ("moments", "range")}
+
+
+def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True):
+    """Return the lower-case distribution name, or a frozen scipy.stats continuous distribution unchanged."""
+    if isinstance(dist, str):
+        d = dist.lower()
+        if d not in DISTRIBUTIONS:
+            raise ValueError(f"{name}={dist!r} is not a known distribution; allowed: {', '.join(map(repr, DISTRIBUTIONS))}"
+                             + (" or a frozen scipy.stats continuous distribution" if allow_scipy else ""))
+        return d
+    if allow_scipy and hasattr(dist, "dist") and hasattr(dist, "pdf") and hasattr(dist, "cdf"):
+        from scipy import stats
+
+        if not isinstance(dist.dist, stats.rv_continuous):
+            raise TypeError(f"{name} must be a frozen *continuous* scipy.stats distribution, got {dist.dist.name!r}")
+        return dist
+    raise TypeError(f"{name} must be one of {DISTRIBUTIONS}" + (" or a frozen scipy.stats continuous distribution" if allow_scipy else "")
+                    + f", got {type(dist).__name__}")
+
+
+def frozen(dist: str, scale: float = 1.0, loc: float = 0.0):
+    """The frozen ``scipy.stats`` distribution of a named model with the scale convention above."""
+    from scipy import stats
+
+    d = check_dist(dist, allow_scipy=False)
+    scale = check_real(scale, "scale", lo=0.0, lo_open=True)
+    loc = check_real(loc, "loc")
+    if d == "gaussian":
+        return stats.norm(loc=loc, scale=scale)
+    if d == "laplace":
+        return stats.laplace(loc=loc, scale=scale)
+    return stats.uniform(loc=loc - scale, scale=2 * scale)
+
+
+def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Estimate ``(loc, scale)`` of a named model from data, per tensor or per channel.
+
+    Parameters
+    ----------
+    x : array_like, real, finite, non-empty (float32 input is accumulated in float64).
+    dist : "gaussian", "laplace" or "uniform".
+    axis : int or None
+        Channel axis: one estimate per index along ``axis`` (statistics over
+        all other axes). ``None``: one estimate for the whole tensor.
+    estimator : see the module docstring (default: the first listed per distribution).
+
+    Returns
+    -------
+    (loc, scale) : float64 arrays of shape ``()`` (per tensor) or ``(C,)``.
+    ``scale`` is 0 for a constant channel.
+
+    Examples
+    --------
+    >>> loc, b = fit([-2.0, 0.0, 2.0, 4.0], "laplace")
+    >>> float(loc), float(b)
+    (1.0, 2.0)
+    """
+    d = check_dist(dist, allow_scipy=False)
+    est = _ESTIMATORS[d][0] if estimator is None else estimator
+    if est not in _ESTIMATORS[d]:
+        raise ValueError(f"estimator={est!r} is not available for dist={d!r}; allowed: {', '.join(map(repr, _ESTIMATORS[d]))}")
+    a = as_real_array(x, "x").astype(np.float64)
+    if axis is None:
+        v = a.reshape(1, -1)
+    else:
+        ax = check_axis(axis, a.ndim, "axis")
+        v = np.moveaxis(a, ax, 0).reshape(a.shape[ax], -1)
+    if v.shape[1] == 0:
+        raise ValueError(f"x has an empty channel (shape {a.shape}, axis={axis})")
+    if d == "gaussian":
+        if v.shape[1] < 2:
+            raise ValueError(f"the gaussian estimator (std, ddof=1) needs >= 2 values per channel, got {v.shape[1]}")
+        loc = v.mean(axis=1)
+        scale = v.std(axis=1, ddof=1)
+    elif d == "laplace":
+        loc = v.mean(axis=1) if est == "aciq" else np.median(v, axis=1)
+        scale = np.abs(v - loc[:, None]).mean(axis=1)
+    elif est == "moments":
+        loc = v.mean(axis=1)
+        scale = np.sqrt(3.0) * v.std(axis=1)
+    else:
+        lo, hi = v.min(axis=1), v.max(axis=1)
+        loc, scale = (hi + lo) / 2, (hi - lo) / 2
+    if axis is None:
+        return loc.reshape(()), scale.reshape(())
+    return loc, scale
