@@ -13,6 +13,8 @@ MODULES = [
     "refquant.clipping",
     "refquant.allocation",
     "refquant.bias_correction",
+    "refquant.kurtosis",
+    "refquant.robustness",
 ]
 
 

@@ -1,0 +1,74 @@
+"""Numba kernels for two-pass central moments (refquant.kurtosis).
+
+Private: no validation. The data arrive as a 2-D C-contiguous array ``v`` of
+shape ``(n_rows, n)``; a *segment* is a row, and several consecutive rows may
+belong to one channel (the caller splits long channels so that both cores
+have work). Twin: :mod:`refquant._reference.kurtosis` (shares no code).
+
+Pass 1 (``row_sums``): the float64 sum of each row. Pass 2
+(``row_central_sums``): with the channel mean ``mu`` of each row, the float64
+sums of ``d**2``, ``d**3`` and ``d**4``, ``d = float64(x) - mu``. Sums use
+``LANES`` interleaved partial sums (element ``i`` into lane ``i % LANES``,
+lanes added in order) so the loops vectorise without reassociation.
+``prange`` over rows; no cross-iteration reduction.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+LANES = 8
+
+
+@njit(cache=True, parallel=True)
+def row_sums(v, out):
+    n_rows, n = v.shape
+    n_full = n - n % LANES
+    for r in prange(n_rows):
+        acc = np.zeros(LANES, dtype=np.float64)
+        row = v[r]
+        for i0 in range(0, n_full, LANES):
+            for j in range(LANES):
+                acc[j] += np.float64(row[i0 + j])
+        for i in range(n_full, n):
+            acc[i - n_full] += np.float64(row[i])
+        t = 0.0
+        for j in range(LANES):
+            t += acc[j]
+        out[r] = t
+
+
+@njit(cache=True, parallel=True)
+def row_central_sums(v, mu, out):
+    """out[r, 0..2] = sums of d^2, d^3, d^4 over row r, with d = x - mu[r] in float64."""
+    n_rows, n = v.shape
+    n_full = n - n % LANES
+    for r in prange(n_rows):
+        a2 = np.zeros(LANES, dtype=np.float64)
+        a3 = np.zeros(LANES, dtype=np.float64)
+        a4 = np.zeros(LANES, dtype=np.float64)
+        row = v[r]
+        m = mu[r]
+        for i0 in range(0, n_full, LANES):
+            for j in range(LANES):
+                d = np.float64(row[i0 + j]) - m
+                d2 = d * d
+                a2[j] += d2
+                a3[j] += d2 * d
+                a4[j] += d2 * d2
+        for i in range(n_full, n):
+            d = np.float64(row[i]) - m
+            d2 = d * d
+            a2[i - n_full] += d2
+            a3[i - n_full] += d2 * d
+            a4[i - n_full] += d2 * d2
+        t2 = 0.0
+        t3 = 0.0
+        t4 = 0.0
+        for j in range(LANES):
+            t2 += a2[j]
+            t3 += a3[j]
+            t4 += a4[j]
+        out[r, 0] = t2
+        out[r, 1] = t3
+        out[r, 2] = t4

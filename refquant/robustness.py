@@ -1,0 +1,282 @@
+r"""Step-size robustness theory of KURE: the paper's model and the exact one.
+
+Shkolnik et al., "Robust Quantization: One Model to Rule Them All" (NeurIPS
+2020), §3; note ``shared/papers/kure.md`` §1. The paper's quantizer (eq. 1)
+rounds to multiples of the step :math:`\Delta` and clips at
+:math:`\tau = 2^{M-1}\Delta`: **2^M + 1 levels** — refquant.clipping's
+``grid="paper"``. Sensitivity (eqs. 2–4):
+
+.. math:: \Gamma(X, \varepsilon) = |\mathrm{MSE}(X, \tilde\Delta \pm \varepsilon) - \mathrm{MSE}(X, \tilde\Delta)|
+          \;\approx\; \Big|\frac{\partial^2 \mathrm{MSE}}{\partial\Delta^2}\Big|_{\tilde\Delta}\frac{\varepsilon^2}{2}
+          \quad\text{(Lemma 1)}
+
+Two models, selectable everywhere with ``model=``:
+
+* ``"paper"`` — the paper's formulas. Uniform :math:`U(-a, a)`: Lemma 2,
+  :math:`\mathrm{MSE} = (a - \tau)^3/(3a) + 2^M\Delta^3/(24a)` for
+  :math:`\tau \le a` (beyond, where Lemma 2 does not hold, the exact MSE is
+  used), and the optimum :math:`\tilde\Delta \approx 2a/2^M` — Lemma 3's
+  approximation, which the theorem's proof uses (``uniform_step="approx"``;
+  ``"lemma3"`` gives Lemma 3's exact root :math:`2a/(2^M+1)`). Gaussian,
+  Laplace and scipy distributions: the ACIQ-form MSE
+  (:func:`refquant.clipping.mse_aciq` at :math:`\tau`) and its optimum.
+  :math:`\Gamma` from the curvature (Lemma 1):
+  :math:`\partial^2\mathrm{MSE}/\partial\Delta^2 = 2\cdot4^{M-1}P(|X| > \tau) + c`
+  with :math:`c = 2^{M-2}\Delta/a` (uniform, Lemma 2) or :math:`1/6` (ACIQ form).
+* ``"exact"`` — :func:`refquant.clipping.mse_exact` on the chosen grid (default
+  the paper's), the exact optimum, and :math:`\Gamma` as the larger of the two
+  one-sided exact MSE increases.
+
+The theorem ("uniform is more robust than Gaussian", Theorem 4; its exact
+statement is *reconstructed* in the note, §1.5) holds under the paper's
+model and reverses under the exact one: :func:`theorem_check` returns both.
+
+In this module ``scale`` is the **standard deviation** for every
+distribution (uniform :math:`a = \sqrt3\,\sigma`, Laplace
+:math:`b = \sigma/\sqrt2`; a frozen scipy distribution ``D`` is rescaled to
+standard deviation ``scale``), so distributions are compared at equal variance.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import clipping as _clip
+from ._validate import as_real_array, check_bool, check_int, check_real
+from .distributions import STD_PER_SCALE, check_dist
+
+__all__ = [
+    "MODELS",
+    "step_to_alpha",
+    "mse_vs_step",
+    "optimal_step",
+    "curvature",
+    "sensitivity",
+    "theorem_check",
+    "pow2_penalty",
+    "empirical_sensitivity",
+]
+
+MODELS = ("paper", "exact")
+_UNIFORM_STEPS = ("approx", "lemma3")
+
+
+def _check_model(model):
+    if model not in MODELS:
+        raise ValueError(f"model={model!r}; allowed: {', '.join(map(repr, MODELS))}")
+    return model
+
+
+def _clip_scale(d, std: float) -> float:
+    """refquant.clipping's scale parameter for a distribution with standard deviation ``std``."""
+    if isinstance(d, str):
+        return std / STD_PER_SCALE[d]
+    sd = float(d.std())
+    if not np.isfinite(sd) or sd <= 0:
+        raise ValueError(f"dist {d.dist.name!r} has no finite positive standard deviation; it cannot be compared at equal variance")
+    return std / sd
+
+
+def step_to_alpha(step, bits: int, grid: str = "paper"):
+    r"""Clipping value :math:`\alpha` of a grid with step :math:`\Delta` (inverse of the grid table in refquant.clipping).
+
+    paper, midrise: :math:`2^{M-1}\Delta`; endpoint: :math:`(2^M-1)\Delta/2`; symmetric: :math:`(2^{M-1}-1)\Delta`.
+    """
+    g = _clip._check_grid(grid)
+    m = check_int(bits, "bits", 1, 16)
+    half = 2 ** (m - 1)
+    f = {"paper": half, "midrise": half, "endpoint": (2**m - 1) / 2, "symmetric": half - 1}[g]
+    if f <= 0:
+        raise ValueError(f"bits={m} is out of range for grid={g!r}; allowed: 2 <= bits <= 16")
+    return np.asarray(step, dtype=np.float64) * f
+
+
+def _lemma2(step: np.ndarray, bits: int, a: float) -> np.ndarray:
+    tau = 2 ** (bits - 1) * step
+    return (a - tau) ** 3 / (3 * a) + 2**bits * step**3 / (24 * a)
+
+
+def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper"):
+    r"""MSE as a function of the step :math:`\Delta` (float64 array, shape of ``step``).
+
+    ``model="paper"``: Lemma 2 (uniform, :math:`\tau \le a`; exact beyond) or the
+    ACIQ form at :math:`\tau = 2^{M-1}\Delta` (``grid`` is ignored: the paper
+    has one grid). ``model="exact"``: :func:`refquant.clipping.mse_exact` on ``grid``.
+
+    >>> a = 3 ** 0.5                        # U(-a, a) has unit variance
+    >>> round(float(mse_vs_step(2 * a / 5, 2, "uniform", model="paper")), 12) == round((2 * a / 5) ** 2 / 12, 12)
+    True
+    """
+    _check_model(model)
+    d = check_dist(dist)
+    bits = check_int(bits, "bits", 1, 16)
+    std = check_real(scale, "scale", lo=0.0, lo_open=True)
+    st = _clip._positive_array(step, "step")
+    s = _clip_scale(d, std)
+    if model == "exact":
+        return _clip.mse_exact(step_to_alpha(st, bits, grid), bits, d, s, grid=grid)
+    tau = 2 ** (bits - 1) * st
+    if d == "uniform":
+        out = _lemma2(st, bits, s)
+        beyond = tau > s
+        if np.any(beyond):
+            out = np.where(beyond, _clip.mse_exact(np.where(beyond, tau, s), bits, d, s, grid="paper"), out)
+        return np.asarray(out, dtype=np.float64)
+    return _clip.mse_aciq(tau, bits, d, s)
+
+
+def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper", uniform_step: str = "approx") -> float:
+    r"""The MSE-optimal step :math:`\tilde\Delta` under ``model`` (see the module docstring).
+
+    >>> round(optimal_step(4, "uniform", model="paper") / 3 ** 0.5, 12)          # 2a/2^M with a = sqrt(3)
+    0.125
+    >>> round(optimal_step(4, "uniform", model="exact") / 3 ** 0.5, 9)           # 2a/(2^M+1): the levels tile [-a, a]
+    0.117647059
+    """
+    _check_model(model)
+    d = check_dist(dist)
+    bits = check_int(bits, "bits", 1, 16)
+    std = check_real(scale, "scale", lo=0.0, lo_open=True)
+    if uniform_step not in _UNIFORM_STEPS:
+        raise ValueError(f"uniform_step={uniform_step!r}; allowed: {', '.join(map(repr, _UNIFORM_STEPS))}")
+    s = _clip_scale(d, std)
+    if model == "exact":
+        alpha = _clip.optimal_clip(bits, d, s, model="exact", grid=grid)
+        return float(alpha / step_to_alpha(1.0, bits, grid))
+    if d == "uniform":
+        return 2 * s / (2**bits if uniform_step == "approx" else 2**bits + 1)
+    return _clip.optimal_clip(bits, d, s, model="aciq") / 2 ** (bits - 1)
+
+
+def _tail_prob(d, tau: float, s: float) -> float:
+    if d == "gaussian":
+        return math.erfc(tau / (math.sqrt(2) * s))
+    if d == "laplace":
+        return math.exp(-tau / s)
+    if d == "uniform":
+        return max(0.0, 1.0 - tau / s)
+    return float(d.sf(tau / s) + d.cdf(-tau / s))
+
+
+def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: str = "paper", uniform_step: str = "approx") -> float:
+    r"""Second derivative :math:`\partial^2\mathrm{MSE}/\partial\Delta^2` at ``step`` (default: the model's optimum).
+
+    ``model="paper"``: the closed form of the module docstring. ``model="exact"``:
+    a central second difference of the exact MSE with :math:`h = 10^{-4}\Delta`.
+    """
+    _check_model(model)
+    d = check_dist(dist)
+    bits = check_int(bits, "bits", 1, 16)
+    std = check_real(scale, "scale", lo=0.0, lo_open=True)
+    st = optimal_step(bits, d, std, model=model, grid=grid, uniform_step=uniform_step) if step is None else check_real(step, "step", lo=0.0, lo_open=True)
+    s = _clip_scale(d, std)
+    if model == "paper":
+        tau = 2 ** (bits - 1) * st
+        c = 2 ** (bits - 2) * st / s if d == "uniform" and tau <= s else 1.0 / 6.0
+        if d == "uniform" and tau > s:
+            c = 0.0  # beyond Lemma 2's range nothing is clipped and the paper gives no formula: report the tail part only
+        return 2 * 4.0 ** (bits - 1) * _tail_prob(d, tau, s) + c
+    h = 1e-4 * st
+    f = lambda v: float(mse_vs_step(v, bits, d, std, model="exact", grid=grid))  # noqa: E731
+    return (f(st + h) - 2 * f(st) + f(st - h)) / (h * h)
+
+
+def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: bool = True, grid: str = "paper",
+                uniform_step: str = "approx") -> float:
+    r"""Quantization sensitivity :math:`\Gamma(X, \varepsilon)` (paper eqs. 2–4), squared units of the data.
+
+    Parameters
+    ----------
+    bits : int, 1..16 (2..16 for the symmetric grid).
+    dist : "uniform", "gaussian", "laplace" or a frozen scipy.stats distribution.
+    eps : float > 0, the step perturbation: a fraction of :math:`\tilde\Delta`
+        (``relative=True``, must be < 1) or an absolute step change (< :math:`\tilde\Delta`).
+    scale : standard deviation (> 0).
+    model : ``"paper"``: :math:`|\mathrm{MSE}''(\tilde\Delta)|\,\varepsilon^2/2` (Lemma 1);
+        ``"exact"``: :math:`\max_\pm [\mathrm{MSE}(\tilde\Delta\pm\varepsilon) - \mathrm{MSE}(\tilde\Delta)]`
+        with the exact MSE on ``grid`` at the exact optimum.
+    """
+    _check_model(model)
+    d = check_dist(dist)
+    check_bool(relative, "relative")
+    e = check_real(eps, "eps", lo=0.0, lo_open=True)
+    st = optimal_step(bits, d, scale, model=model, grid=grid, uniform_step=uniform_step)
+    ea = e * st if relative else e
+    if ea >= st:
+        raise ValueError(f"eps={e!r} perturbs the step by {ea:.6g} >= the optimal step {st:.6g}; allowed: eps < "
+                         + ("1 (relative)" if relative else f"{st:.6g}"))
+    if model == "paper":
+        return abs(curvature(bits, d, scale, st, model="paper", uniform_step=uniform_step)) * ea * ea / 2
+    m = mse_vs_step(np.array([st - ea, st, st + ea]), bits, d, scale, model="exact", grid=grid)
+    return float(max(m[0] - m[1], m[2] - m[1]))
+
+
+def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relative: bool = True, grid: str = "paper",
+                  uniform_step: str = "approx"):
+    r"""Evaluate the theorem's inequality :math:`\Gamma(X_1, \varepsilon) < \Gamma(X_2, \varepsilon)` under both models.
+
+    ``dists = (X_1, X_2)`` at equal variance ``scale`` (default: uniform vs
+    Gaussian, the paper's claim). Returns a pandas DataFrame with one row per
+    model and bit width: both optimal steps, both MSEs at the optimum, both
+    :math:`\Gamma`, :math:`\Gamma` relative to the optimal MSE, and ``holds``.
+    ``bits`` may be an int or an iterable of ints.
+    """
+    import pandas as pd
+
+    if len(dists) != 2:
+        raise ValueError(f"dists must name exactly two distributions, got {dists!r}")
+    d1, d2 = check_dist(dists[0], "dists[0]"), check_dist(dists[1], "dists[1]")
+    names = [d if isinstance(d, str) else d.dist.name for d in (d1, d2)]
+    rows = []
+    for m in ([bits] if isinstance(bits, (int, np.integer)) else list(bits)):
+        m = check_int(m, "bits", 1, 16)
+        for model in MODELS:
+            row = {"bits": m, "model": model, "eps": eps, "relative": relative}
+            for tag, d, nm in (("1", d1, names[0]), ("2", d2, names[1])):
+                st = optimal_step(m, d, scale, model=model, grid=grid, uniform_step=uniform_step)
+                mse0 = float(mse_vs_step(st, m, d, scale, model=model, grid=grid))
+                g = sensitivity(m, d, eps, scale, model=model, relative=relative, grid=grid, uniform_step=uniform_step)
+                row.update({f"dist{tag}": nm, f"step{tag}": st, f"mse{tag}": mse0, f"gamma{tag}": g, f"gamma_rel{tag}": g / mse0})
+            row["holds"] = bool(row["gamma1"] < row["gamma2"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
+    r"""Exact MSE penalty of rounding the optimal step :math:`\tilde\Delta` to a power of two.
+
+    Returns a dict: ``step`` (:math:`\tilde\Delta`), ``mse``, and for ``nearest``
+    (:math:`2^{\mathrm{round}(\log_2\tilde\Delta)}`), ``below`` (floor) and
+    ``above`` (ceil) the step and the relative MSE increase ``penalty_<mode>``.
+    """
+    d = check_dist(dist)
+    bits = check_int(bits, "bits", 1, 16)
+    st = optimal_step(bits, d, scale, model="exact", grid=grid)
+    best = float(mse_vs_step(st, bits, d, scale, model="exact", grid=grid))
+    out = {"bits": bits, "dist": d if isinstance(d, str) else d.dist.name, "grid": grid, "step": st, "mse": best}
+    lg = math.log2(st)
+    for mode, e in (("nearest", round(lg)), ("below", math.floor(lg)), ("above", math.ceil(lg))):
+        p = 2.0**e
+        out[f"step_{mode}"] = p
+        out[f"penalty_{mode}"] = float(mse_vs_step(p, bits, d, scale, model="exact", grid=grid)) / best - 1.0
+    return out
+
+
+def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_candidates: int = 400) -> dict:
+    r"""Step-size sensitivity of an actual tensor with the actual quantizer (relative to its own optimum).
+
+    :math:`\tilde\Delta` is the best of ``n_candidates`` steps
+    (:func:`refquant.clipping.optimal_clip_empirical` on ``grid``), and
+    ``gamma_rel`` is :math:`\max_\pm[\mathrm{MSE}(\tilde\Delta(1\pm\varepsilon)) - \mathrm{MSE}(\tilde\Delta)]/\mathrm{MSE}(\tilde\Delta)`,
+    the MSEs measured with :func:`refquant.clipping.quantize_on_grid` on ``x``.
+    """
+    xa = as_real_array(x, "x").astype(np.float64).ravel()
+    bits = check_int(bits, "bits", 1, 15)
+    e = check_real(eps, "eps", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
+    alpha = float(_clip.optimal_clip_empirical(xa, bits, grid=grid, n_candidates=n_candidates))
+    if alpha == 0:
+        raise ValueError("x is all zeros: its step-size sensitivity is undefined")
+    mse = [float(np.mean((_clip.quantize_on_grid(xa, alpha * f, bits, grid) - xa) ** 2)) for f in (1 - e, 1.0, 1 + e)]
+    return {"step": alpha / float(step_to_alpha(1.0, bits, grid)), "mse": mse[1],
+            "gamma_rel": max(mse[0] - mse[1], mse[2] - mse[1]) / mse[1]}

@@ -1,0 +1,164 @@
+"""Tests for refquant.robustness (KURE theory): Lemma 2/3, the curvature, the theorem under both models.
+
+Oracles: scipy quadrature per cell of the paper's 2^M+1 grid (independent of refquant.clipping's
+Gauss-Legendre sums), the note's recomputed tables (kure.md §1.3-§1.5, §2.2), Monte Carlo through
+refquant.uniform (10^6 draws, |z| < 5), finite differences of the closed forms.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from refquant import robustness as R
+from refquant.clipping import quantize_on_grid
+
+A = math.sqrt(3.0)  # U(-A, A) has unit variance
+
+
+def quad_mse_paper_grid(step, bits, frozen):
+    """Exact MSE on the paper's grid (levels k*step, |k| <= 2^(M-1)) by scipy quad over every cell."""
+    half = 2 ** (bits - 1)
+    levels = np.arange(-half, half + 1) * step
+    edges = np.concatenate([[-np.inf], (levels[:-1] + levels[1:]) / 2, [np.inf]])
+    lo_s, hi_s = frozen.support()
+    total = 0.0
+    for q, lo, hi in zip(levels, edges[:-1], edges[1:]):
+        lo, hi = max(lo, lo_s), min(hi, hi_s)
+        if hi <= lo:
+            continue
+        pts = [0.0] if lo < 0 < hi and np.isfinite(lo) and np.isfinite(hi) else None
+        total += integrate.quad(lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200)[0]
+    return total
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 6])
+def test_lemma2_matches_exact_quadrature(bits):
+    u = stats.uniform(-A, 2 * A)
+    for frac in (0.3, 0.7, 0.95, 1.0):
+        step = frac * 2 * A / 2**bits  # tau <= a: Lemma 2's range
+        assert float(R.mse_vs_step(step, bits, "uniform", model="paper")) == pytest.approx(quad_mse_paper_grid(step, bits, u), rel=1e-9)
+        assert float(R.mse_vs_step(step, bits, "uniform", model="exact")) == pytest.approx(quad_mse_paper_grid(step, bits, u), rel=1e-9)
+
+
+def test_lemma3_optimum_and_curvatures():
+    for m in range(2, 9):
+        st = R.optimal_step(m, "uniform", model="exact")
+        assert st == pytest.approx(2 * A / (2**m + 1), rel=1e-6)  # Lemma 3's "+" root: levels tile [-a, a]
+        assert float(R.mse_vs_step(st, m, "uniform")) == pytest.approx((2 * A / (2**m + 1)) ** 2 / 12, rel=1e-9)
+        assert R.optimal_step(m, "uniform", model="paper") == pytest.approx(2 * A / 2**m, rel=1e-15)
+        assert R.optimal_step(m, "uniform", model="paper", uniform_step="lemma3") == pytest.approx(2 * A / (2**m + 1))
+        assert R.curvature(m, "uniform", model="paper") == pytest.approx(0.5)  # at 2a/2^M (note §1.3)
+        assert R.curvature(m, "uniform", model="exact") == pytest.approx(2 ** (m - 1), rel=1e-5)  # at 2a/(2^M+1)
+
+
+def test_gaussian_paper_model_matches_note_table():
+    """kure.md §1.4: Delta*, MSE*, curvature of the ACIQ form at sigma = 1; exact (2^M+1)-grid Delta*, MSE*."""
+    table = {2: (0.85532, 8.7149e-2, 0.8639, 0.84299, 8.2178e-2), 4: (0.31989, 1.0493e-2, 1.5098, 0.31890, 1.0405e-2),
+             8: (0.03066, 8.7078e-5, 3.0200, 0.03066, 8.7071e-5)}
+    for m, (d, mse, curv, d_ex, mse_ex) in table.items():
+        assert R.optimal_step(m, "gaussian", model="paper") == pytest.approx(d, abs=6e-6)
+        assert float(R.mse_vs_step(d, m, "gaussian", model="paper")) == pytest.approx(mse, rel=1e-4)
+        assert R.curvature(m, "gaussian", model="paper") == pytest.approx(curv, abs=1e-4)
+        assert R.optimal_step(m, "gaussian", model="exact") == pytest.approx(d_ex, abs=6e-6)
+        assert float(R.mse_vs_step(R.optimal_step(m, "gaussian"), m, "gaussian")) == pytest.approx(mse_ex, rel=1e-4)
+
+
+def test_paper_curvature_is_the_second_derivative_of_the_paper_mse():
+    for dist in ("gaussian", "laplace", "uniform"):
+        for m in (2, 4):
+            st = R.optimal_step(m, dist, model="paper") * 0.9
+            h = 1e-4 * st
+            f = lambda v: float(R.mse_vs_step(v, m, dist, model="paper"))  # noqa: E731
+            fd = (f(st + h) - 2 * f(st) + f(st - h)) / h**2
+            assert R.curvature(m, dist, step=st, model="paper") == pytest.approx(fd, rel=1e-5)
+
+
+@pytest.mark.parametrize("dist", ["uniform", "gaussian", "laplace"])
+def test_mse_vs_step_matches_monte_carlo_and_optimum_is_a_minimum(dist):
+    rng = np.random.default_rng(9)
+    x = {"uniform": rng.uniform(-A, A, 10**6), "gaussian": rng.standard_normal(10**6), "laplace": rng.laplace(0, 1 / math.sqrt(2), 10**6)}[dist]
+    for m in (2, 4):
+        st = R.optimal_step(m, dist)
+        for f in (0.8, 1.0, 1.2):
+            e2 = (quantize_on_grid(x, 2 ** (m - 1) * st * f, m, "paper") - x) ** 2
+            assert abs(e2.mean() - float(R.mse_vs_step(st * f, m, dist))) < 5 * e2.std(ddof=1) / 1000
+        best = float(R.mse_vs_step(st, m, dist))
+        assert float(R.mse_vs_step(st * (1 + 1e-3), m, dist)) >= best and float(R.mse_vs_step(st * (1 - 1e-3), m, dist)) >= best
+
+
+def test_theorem_holds_under_paper_model_and_reverses_exactly():
+    t = R.theorem_check(range(2, 9), 0.05)
+    paper, exact = t[t.model == "paper"], t[t.model == "exact"]
+    assert paper.holds.all() and len(paper) == 7
+    assert not exact.holds.any()
+    # the note's table (kure.md §1.5): relative MSE increase for growing/shrinking the step by 5 %, M = 4
+    row = exact[exact.bits == 4].iloc[0]
+    assert row.gamma_rel1 == pytest.approx(0.150, abs=0.002) and row.gamma_rel2 == pytest.approx(0.021, abs=0.001)
+    # with absolute eps the paper's claim is a pure curvature comparison: 1/2 < Gaussian curvature
+    ta = R.theorem_check(range(2, 9), 1e-3, relative=False)
+    assert ta[ta.model == "paper"].holds.all()
+
+
+def test_exact_gamma_against_brute_force_quadrature():
+    for dist, frozen in (("uniform", stats.uniform(-A, 2 * A)), ("gaussian", stats.norm()), ("laplace", stats.laplace(0, 1 / math.sqrt(2)))):
+        for m in (2, 4):
+            st = R.optimal_step(m, dist)
+            eps = 0.05 * st
+            base = quad_mse_paper_grid(st, m, frozen)
+            want = max(quad_mse_paper_grid(st - eps, m, frozen) - base, quad_mse_paper_grid(st + eps, m, frozen) - base)
+            assert R.sensitivity(m, dist, 0.05, model="exact") == pytest.approx(want, rel=1e-8)
+
+
+def test_scipy_distribution_and_equal_variance():
+    t5 = stats.t(df=5)
+    g1 = R.sensitivity(4, t5, 0.05, model="paper")
+    g2 = R.sensitivity(4, stats.t(df=5, scale=3.0), 0.05, model="paper")  # rescaled to the same std: same Gamma
+    assert g1 == pytest.approx(g2, rel=1e-9)
+    # a frozen normal is the named Gaussian, exactly modelled
+    assert R.sensitivity(2, stats.norm(scale=5.0), 0.05, model="exact") == pytest.approx(R.sensitivity(2, "gaussian", 0.05, model="exact"), rel=1e-6)
+    assert R.optimal_step(4, "gaussian", 2.0) == pytest.approx(2 * R.optimal_step(4, "gaussian"), rel=1e-9)
+    t = R.theorem_check(3, 0.05, dists=("laplace", "gaussian"))
+    assert set(t.columns) >= {"gamma1", "gamma2", "holds"} and len(t) == 2
+
+
+def test_pow2_penalty():
+    for dist in ("uniform", "gaussian", "laplace"):
+        for m in (2, 5, 8):
+            p = R.pow2_penalty(m, dist)
+            assert p["step_below"] <= p["step"] <= p["step_above"]
+            assert p["step_nearest"] in (p["step_below"], p["step_above"])
+            assert min(p["penalty_below"], p["penalty_above"]) >= 0
+            assert p["penalty_nearest"] == min(p["penalty_below"], p["penalty_above"]) or p["penalty_nearest"] >= 0
+    # U(-a, a) with a = 9/16: the exact 3-bit optimum 2a/(2^3+1) = 1/8 is a power of two, so no penalty
+    p = R.pow2_penalty(3, "uniform", scale=(9 / 16) / math.sqrt(3))
+    assert p["step"] == pytest.approx(0.125, rel=1e-7) and p["penalty_nearest"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_empirical_sensitivity_uniform_vs_gaussian():
+    rng = np.random.default_rng(1)
+    u = R.empirical_sensitivity(rng.uniform(-1, 1, 200_000), 4, 0.05)
+    g = R.empirical_sensitivity(rng.standard_normal(200_000), 4, 0.05)
+    assert u["gamma_rel"] > g["gamma_rel"]  # the exact-model reversal, measured on tensors
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: R.sensitivity(4, "gaussian", 1.0), ValueError, "eps=1.0 perturbs the step"),
+    (lambda: R.sensitivity(4, "gaussian", -0.1), ValueError, "eps=-0.1 is out of range"),
+    (lambda: R.sensitivity(4, "gaussian", 0.1, model="taylor"), ValueError, "model='taylor'"),
+    (lambda: R.optimal_step(0, "gaussian"), ValueError, "bits=0"),
+    (lambda: R.optimal_step(4, "cauchy"), ValueError, "dist='cauchy'"),
+    (lambda: R.optimal_step(4, "gaussian", -1.0), ValueError, "scale=-1.0"),
+    (lambda: R.optimal_step(4, "uniform", model="paper", uniform_step="exact"), ValueError, "uniform_step='exact'"),
+    (lambda: R.mse_vs_step(0.0, 4, "gaussian"), ValueError, "step must be > 0"),
+    (lambda: R.mse_vs_step(0.1, 4, "gaussian", grid="fine"), ValueError, "grid='fine'"),
+    (lambda: R.theorem_check(4, 0.1, dists=("uniform",)), ValueError, "exactly two"),
+    (lambda: R.optimal_step(4, stats.cauchy()), ValueError, "no finite positive standard deviation"),
+    (lambda: R.empirical_sensitivity(np.zeros(10), 4, 0.1), ValueError, "all zeros"),
+    (lambda: R.empirical_sensitivity([1.0, np.nan], 4, 0.1), ValueError, "NaN"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
