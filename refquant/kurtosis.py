@@ -46,9 +46,16 @@ from ._validate import as_real_array, check_axis, check_int, check_real
 __all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping"]
 
 
-def _as_float(x, name: str) -> np.ndarray:
-    a = as_real_array(x, name)
+def _as_float(x, name: str, allow_nonfinite: bool = False) -> np.ndarray:
+    a = as_real_array(x, name, allow_nonfinite=allow_nonfinite)
     return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+
+
+def _nonfinite_error(a: np.ndarray, name: str) -> ValueError:
+    bad = int(np.count_nonzero(~np.isfinite(a)))
+    if bad:
+        return ValueError(f"{name} contains {bad} NaN/inf value(s); only finite values are allowed")
+    return ValueError(f"{name}: its fourth central moment overflows float64 (values too large); rescale the tensor first")
 
 
 def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
@@ -64,9 +71,9 @@ def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _central_moments(x, axis, name: str = "x"):
     """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel."""
-    from ._kernels.kurtosis import row_central_sums, row_sums
+    from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
-    a = _as_float(x, name)
+    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
     if axis is None:
         v = a.reshape(1, -1)
     else:
@@ -78,12 +85,20 @@ def _central_moments(x, axis, name: str = "x"):
     if n < 2:
         raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
     rows, r = _split_rows(np.ascontiguousarray(v))
+    if r == 1:  # every row is a whole channel: both passes per row while it is in cache
+        out = np.empty((c, 4), dtype=np.float64)
+        fused_row_moments(rows, out)
+        if not np.all(np.isfinite(out)):
+            raise _nonfinite_error(a, name)
+        return n, out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
     s = np.empty(rows.shape[0], dtype=np.float64)
     row_sums(rows, s)
     mu = s.reshape(c, r).sum(axis=1) / n
     cs = np.empty((rows.shape[0], 3), dtype=np.float64)
     row_central_sums(rows, np.repeat(mu, r), cs)
     m = cs.reshape(c, r, 3).sum(axis=1) / n
+    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(mu))):
+        raise _nonfinite_error(a, name)
     return n, mu, m[:, 0], m[:, 1], m[:, 2]
 
 

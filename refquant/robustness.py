@@ -56,6 +56,7 @@ __all__ = [
     "theorem_check",
     "pow2_penalty",
     "empirical_sensitivity",
+    "theorem_table_markdown",
 ]
 
 MODELS = ("paper", "exact")
@@ -280,3 +281,21 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
     mse = [float(np.mean((_clip.quantize_on_grid(xa, alpha * f, bits, grid) - xa) ** 2)) for f in (1 - e, 1.0, 1 + e)]
     return {"step": alpha / float(step_to_alpha(1.0, bits, grid)), "mse": mse[1],
             "gamma_rel": max(mse[0] - mse[1], mse[2] - mse[1]) / mse[1]}
+
+
+def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
+    """The README's theorem table (uniform vs Gaussian, equal variance, relative step error ``eps``), as markdown.
+
+    Generated from :func:`theorem_check`; a test checks that README.md contains exactly this text.
+    """
+    t = theorem_check(bits, eps)
+    p, e = t[t.model == "paper"].set_index("bits"), t[t.model == "exact"].set_index("bits")
+    yn = {True: "yes", False: "**no**"}
+    lines = [
+        f"| bits | paper model: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N | exact: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for b in p.index:
+        lines.append(f"| {b} | {100 * p.gamma_rel1[b]:.2f} % | {100 * p.gamma_rel2[b]:.2f} % | {yn[bool(p.holds[b])]} "
+                     f"| {100 * e.gamma_rel1[b]:.1f} % | {100 * e.gamma_rel2[b]:.2f} % | {yn[bool(e.holds[b])]} |")
+    return "\n".join(lines) + "\n"

@@ -162,3 +162,10 @@ def test_empirical_sensitivity_uniform_vs_gaussian():
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_readme_theorem_table_is_generated_by_the_library():
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert R.theorem_table_markdown() in readme
