@@ -8,8 +8,9 @@ have work). Twin: :mod:`refquant._reference.kurtosis` (shares no code).
 Pass 1 (``row_sums``): the float64 sum of each row. Pass 2
 (``row_central_sums``): with the channel mean ``mu`` of each row, the float64
 sums of ``d**2``, ``d**3`` and ``d**4``, ``d = float64(x) - mu``. Sums use
-``LANES`` interleaved partial sums (element ``i`` into lane ``i % LANES``,
-lanes added in order) so the loops vectorise without reassociation.
+8 interleaved partial sums (element ``i`` into lane ``i % 8``, lanes added
+in order; the lane count is a literal in each kernel: kernels read no module
+globals) so the loops vectorise without reassociation.
 ``prange`` over rows; no cross-iteration reduction.
 """
 from __future__ import annotations
@@ -17,23 +18,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-LANES = 8
-
 
 @njit(cache=True, parallel=True)
 def row_sums(v, out):
+    lanes = 8  # partial sums per row (a literal: no module globals in kernels)
     n_rows, n = v.shape
-    n_full = n - n % LANES
+    n_full = n - n % lanes
     for r in prange(n_rows):
-        acc = np.zeros(LANES, dtype=np.float64)
+        acc = np.zeros(lanes, dtype=np.float64)
         row = v[r]
-        for i0 in range(0, n_full, LANES):
-            for j in range(LANES):
+        for i0 in range(0, n_full, lanes):
+            for j in range(lanes):
                 acc[j] += np.float64(row[i0 + j])
         for i in range(n_full, n):
             acc[i - n_full] += np.float64(row[i])
         t = 0.0
-        for j in range(LANES):
+        for j in range(lanes):
             t += acc[j]
         out[r] = t
 
@@ -41,16 +41,17 @@ def row_sums(v, out):
 @njit(cache=True, parallel=True)
 def row_central_sums(v, mu, out):
     """out[r, 0..2] = sums of d^2, d^3, d^4 over row r, with d = x - mu[r] in float64."""
+    lanes = 8  # partial sums per row (a literal: no module globals in kernels)
     n_rows, n = v.shape
-    n_full = n - n % LANES
+    n_full = n - n % lanes
     for r in prange(n_rows):
-        a2 = np.zeros(LANES, dtype=np.float64)
-        a3 = np.zeros(LANES, dtype=np.float64)
-        a4 = np.zeros(LANES, dtype=np.float64)
+        a2 = np.zeros(lanes, dtype=np.float64)
+        a3 = np.zeros(lanes, dtype=np.float64)
+        a4 = np.zeros(lanes, dtype=np.float64)
         row = v[r]
         m = mu[r]
-        for i0 in range(0, n_full, LANES):
-            for j in range(LANES):
+        for i0 in range(0, n_full, lanes):
+            for j in range(lanes):
                 d = np.float64(row[i0 + j]) - m
                 d2 = d * d
                 a2[j] += d2
@@ -65,7 +66,7 @@ def row_central_sums(v, mu, out):
         t2 = 0.0
         t3 = 0.0
         t4 = 0.0
-        for j in range(LANES):
+        for j in range(lanes):
             t2 += a2[j]
             t3 += a3[j]
             t4 += a4[j]
@@ -80,25 +81,26 @@ def fused_row_moments(v, out):
 
     Used when every row is a whole channel; same lane structure as row_sums / row_central_sums.
     """
+    lanes = 8  # partial sums per row (a literal: no module globals in kernels)
     n_rows, n = v.shape
-    n_full = n - n % LANES
+    n_full = n - n % lanes
     for r in prange(n_rows):
         row = v[r]
-        acc = np.zeros(LANES, dtype=np.float64)
-        for i0 in range(0, n_full, LANES):
-            for j in range(LANES):
+        acc = np.zeros(lanes, dtype=np.float64)
+        for i0 in range(0, n_full, lanes):
+            for j in range(lanes):
                 acc[j] += np.float64(row[i0 + j])
         for i in range(n_full, n):
             acc[i - n_full] += np.float64(row[i])
         s = 0.0
-        for j in range(LANES):
+        for j in range(lanes):
             s += acc[j]
         m = s / n
-        a2 = np.zeros(LANES, dtype=np.float64)
-        a3 = np.zeros(LANES, dtype=np.float64)
-        a4 = np.zeros(LANES, dtype=np.float64)
-        for i0 in range(0, n_full, LANES):
-            for j in range(LANES):
+        a2 = np.zeros(lanes, dtype=np.float64)
+        a3 = np.zeros(lanes, dtype=np.float64)
+        a4 = np.zeros(lanes, dtype=np.float64)
+        for i0 in range(0, n_full, lanes):
+            for j in range(lanes):
                 d = np.float64(row[i0 + j]) - m
                 d2 = d * d
                 a2[j] += d2
@@ -113,7 +115,7 @@ def fused_row_moments(v, out):
         t2 = 0.0
         t3 = 0.0
         t4 = 0.0
-        for j in range(LANES):
+        for j in range(lanes):
             t2 += a2[j]
             t3 += a3[j]
             t4 += a4[j]
