@@ -15,6 +15,7 @@ MODULES = [
     "refquant.bias_correction",
     "refquant.kurtosis",
     "refquant.robustness",
+    "refquant.imc",
 ]
 
 

@@ -1,0 +1,64 @@
+"""Plain-NumPy twin of :mod:`refquant._kernels.imc` (the oracle for refquant.imc).
+
+Written from the definitions, with int64 matmuls for every analog partial sum
+(no bit packing, no float GEMM) and the ADC formula applied directly; the
+accumulation order is the kernels' (tiles, then input plane, then slice, then
+polarity, ascending), so results are bit-identical.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _adc(a, o, d, n, floor_mode):
+    t = (a - o) / d
+    if floor_mode:
+        q = np.clip(np.floor(t), 0, n - 1)
+        return o + (q + 0.5) * d
+    q = np.clip(np.rint(t), 0, n - 1)
+    return o + q * d
+
+
+def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_bits, encoding, slice_bits,
+                   o, d, n, floor_mode, shift):
+    x = x.astype(np.int64) - shift
+    w = w.astype(np.int64)
+    batch, k = x.shape
+    out = w.shape[1]
+    tiles = [(t0, min(t0 + rows, k)) for t0 in range(0, k, rows)]
+    comp = (shift * w.sum(axis=0)).astype(np.float64)
+    if mode == "multibit":
+        acc = np.zeros((batch, out))
+        for t0, t1 in tiles:
+            acc = acc + _adc((x[:, t0:t1] @ w[t0:t1]).astype(np.float64), o, d, n, floor_mode)
+        return acc + comp
+    # BPBS from the definitions
+    u = x & ((1 << input_bits) - 1)
+    xb = [(u >> b) & 1 for b in range(input_bits)]
+    sb = [(-1.0 if (input_signed_array and b == input_bits - 1) else 1.0) for b in range(input_bits)]
+    if encoding == "twos_complement":
+        mags, pols, offset = [w & ((1 << weight_bits) - 1)], [1.0], 0
+        n_sl = weight_bits
+        sc = [1.0] * (n_sl - 1) + [-1.0]
+    elif encoding == "offset":
+        offset = 2 ** (weight_bits - 1) - 1
+        mags, pols = [w + offset], [1.0]
+        n_sl = -(-weight_bits // slice_bits)
+        sc = [1.0] * n_sl
+    else:
+        mags, pols, offset = [np.maximum(w, 0), np.maximum(-w, 0)], [1.0, -1.0], 0
+        n_sl = -(-(weight_bits - 1) // slice_bits)
+        sc = [1.0] * n_sl
+    cell_mask = (1 << slice_bits) - 1
+    acc = np.zeros((batch, out))
+    for t0, t1 in tiles:
+        for b in range(input_bits):
+            for c in range(n_sl):
+                for p, m in enumerate(mags):
+                    cells = (m[t0:t1] >> (c * slice_bits)) & cell_mask
+                    a = (xb[b][:, t0:t1] @ cells).astype(np.float64)
+                    coef = pols[p] * sb[b] * sc[c] * 2.0 ** (b + c * slice_bits)
+                    acc = acc + coef * _adc(a, o, d, n, floor_mode)
+    if offset:
+        acc = acc - offset * x.sum(axis=1).astype(np.float64)[:, None]
+    return acc + comp
