@@ -1,11 +1,13 @@
 """Tests for refquant.kurtosis: scipy agreement, invariances, reference values, KURE loss and gradient.
 
 Oracles: scipy.stats.kurtosis (fisher=False, both bias settings), exact reference values of
-distributions, central finite differences (h = 1e-6 relative, float64) of the loss computed with
+distributions, five-point central finite differences (h = 1e-4 sigma, float64) of the loss computed with
 scipy's kurtosis (independent of the closed-form gradient), the note's two gradient identities,
 and the NumPy twin of the moment kernel (stated tolerance: 1e-12 relative).
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -92,14 +94,58 @@ def test_kernel_matches_numpy_twin(c, n, dtype, seed):
     np.testing.assert_allclose(m3, r3, rtol=1e-9, atol=float(1e-12 * np.max(np.sqrt(r2) ** 3)))
 
 
+def test_float32_input_gives_exactly_the_float64_result():
+    """float32 elements are widened before any arithmetic: the float64 accumulation is exact to the bit."""
+    x = np.random.default_rng(5).laplace(2.0, 0.5, size=(7, 3, 33)).astype(np.float32)
+    for axis in (None, 0, 1, 2):
+        assert np.array_equal(K.kurtosis(x, axis=axis), K.kurtosis(x.astype(np.float64), axis=axis))
+
+
+def test_layouts_and_dtypes_agree():
+    """Fortran order, strided views, ints and float16 give the C-contiguous float64 result (each converted once)."""
+    x = np.random.default_rng(6).integers(-50, 50, size=(6, 40))
+    want = K.kurtosis(x.astype(np.float64), axis=1)
+    assert np.array_equal(K.kurtosis(x, axis=1), want)
+    assert np.array_equal(K.kurtosis(np.asfortranarray(x.astype(np.float64)), axis=1), want)
+    big = np.zeros((6, 80))
+    big[:, ::2] = x
+    assert np.array_equal(K.kurtosis(big[:, ::2], axis=1), want)
+    assert np.array_equal(K.kurtosis(x.astype(np.float16), axis=1), want)  # |x| <= 50: exact in float16
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="no signatures without the JIT")
+def test_kernel_signatures_do_not_drift():
+    """Each moment kernel compiles only for 2-D C-contiguous float32 / float64 data (the wrapper converts the rest)."""
+    from refquant._kernels import kurtosis as kern
+
+    rng = np.random.default_rng(7)
+    for x in (rng.standard_normal((3, 50)), rng.standard_normal((3, 50)).astype(np.float32), rng.integers(0, 9, (2, 20)),
+              np.asfortranarray(rng.standard_normal((4, 30))), rng.standard_normal((2, 2**16)).astype(np.float32)):
+        K.kurtosis(x, axis=0)
+        K.kurtosis(x)
+    for k in (kern.row_sums, kern.row_central_sums, kern.fused_row_moments):
+        sigs = k.signatures
+        assert 1 <= len(sigs) <= 2, f"{k.__name__} compiled {len(sigs)} signatures: {sigs}"
+        for sig in sigs:
+            v = sig[0]
+            assert v.ndim == 2 and v.layout == "C" and str(v.dtype) in ("float32", "float64"), f"{k.__name__}: {sig}"
+            assert all(str(a.dtype) == "float64" for a in sig[1:]), f"{k.__name__}: {sig}"
+
+
 def test_split_rows_path_matches_single_row():
     x = np.random.default_rng(3).standard_normal((2, 2**16))
     for c in range(2):
         assert K.kurtosis(x, axis=0)[c] == pytest.approx(stats.kurtosis(x[c], fisher=False), rel=1e-12)
 
 
-layers_st = st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3).map(
-    lambda seeds: [np.random.default_rng(s).gamma(2.0, size=int(np.random.default_rng(s).integers(5, 40))) for s in seeds])
+def _layer(seed):
+    """A skewed layer tensor of 5..40 elements, 1-D to 3-D (the gradient must keep the layer's shape)."""
+    r = np.random.default_rng(seed)
+    shape = [(int(r.integers(5, 40)),), (int(r.integers(2, 6)), int(r.integers(3, 6))), (2, int(r.integers(2, 4)), 3)][int(r.integers(0, 3))]
+    return r.gamma(2.0, size=shape)
+
+
+layers_st = st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3).map(lambda seeds: [_layer(s) for s in seeds])
 
 
 def _loss_scipy(ws, target, ddof):
@@ -113,14 +159,18 @@ def test_kure_loss_and_gradient_against_finite_differences(ws, target, ddof):
     grads = K.kure_grad(ws, target, ddof=ddof)
     assert [g.shape for g in grads] == [w.shape for w in ws]
     for i, w in enumerate(ws):
+        # five-point central differences: truncation O(h^4), rounding ~ eps * loss / h; with h = 1e-4 sigma both are
+        # far below 1e-6 of the gradient (the two-point stencil's rounding term alone reaches 1e-6 when the layers are
+        # near the target and the gradient is small)
         fd = np.empty_like(w)
-        for j in range(w.size):
-            h = 1e-6 * max(1.0, abs(w[j]))
-            wp = [v.copy() for v in ws]
-            wm = [v.copy() for v in ws]
-            wp[i][j] += h
-            wm[i][j] -= h
-            fd[j] = (_loss_scipy(wp, target, ddof) - _loss_scipy(wm, target, ddof)) / (2 * h)
+        h = 1e-4 * w.std()
+        for j in np.ndindex(w.shape):
+            f = []
+            for step in (2, 1, -1, -2):
+                wk = [v.copy() for v in ws]
+                wk[i][j] += step * h
+                f.append(_loss_scipy(wk, target, ddof))
+            fd[j] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * h)
         scale = np.abs(fd).max() + 1e-300
         assert np.max(np.abs(grads[i] - fd)) / scale < 1e-6
 
@@ -165,6 +215,16 @@ def test_no_mutation():
     (lambda: K.kurtosis([]), ValueError, "must not be empty"),
     (lambda: K.kurtosis([1.0, 2.0], axis=1), ValueError, "axis=1"),
     (lambda: K.kurtosis([1.0, 2.0], bias="yes"), TypeError, "bias must be True or False"),
+    (lambda: K.kurtosis(np.array([1 + 1j, 2.0, 3.0])), TypeError, "x"),
+    (lambda: K.kurtosis(np.array(["a", "b", "c"])), TypeError, "x"),
+    (lambda: K.kurtosis(np.array([True, False, True])), TypeError, "x"),
+    (lambda: K.kurtosis(np.arange(6.0).reshape(2, 3), axis=0.5), TypeError, "axis"),
+    (lambda: K.kurtosis_grad(np.arange(4.0), ddof=1.5), TypeError, "ddof"),
+    (lambda: K.kure_grad([np.arange(4.0), np.array([1.0, 1 + 2j])]), TypeError, r"weights\[1\]"),
+    (lambda: K.kure_grad([np.arange(4.0), [2.0]]), ValueError, r"weights\[1\] needs at least 2 elements"),
+    (lambda: K.kure_grad([np.arange(4.0)], target=np.nan), ValueError, "target"),
+    (lambda: K.kurtosis_shaping(np.arange(4.0), steps=-1), ValueError, "steps=-1"),
+    (lambda: K.kurtosis_shaping(np.arange(4.0), lr=0.0), ValueError, "lr=0.0"),
     (lambda: K.kure_loss([]), ValueError, "empty list of layers"),
     (lambda: K.kure_loss(np.ones((2, 3))), TypeError, "list or tuple of arrays"),
     (lambda: K.kure_grad([np.arange(4.0), np.ones(3)]), ValueError, r"weights\[1\] has a constant channel"),
