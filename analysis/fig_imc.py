@@ -1,0 +1,180 @@
+"""IMC crossbars with ADCs (issue 5): RAOQ's multi-bit model and bit-sliced (BPBS) arrays.
+
+Operand model (raoq_imc.md §2.4): 4-bit activations = ReLU'd N(0, 1) quantized with the
+99.9th-percentile scale (unsigned codes), 4-bit max-abs weights from Gaussian latents ("Gaussian") or
+from uniform latents ("uniform", the W-reshape target, kurtosis 1.8). Writes to figures/:
+
+* ``imc_preadc_hist.{png,csv}`` — pre-ADC tile sums (rows = 512, 8-bit floor ADC, k = 4) for the four
+  combinations of A-shift and weight shape, against the ADC range; utilisation numbers in the CSV.
+* ``imc_sqnr_vs_bits.{png,csv}`` — SQNR vs ADC bits (4..10) for the four combinations: pooled over the
+  array's analog sums and per column (input-dependent part); closed form (lines) vs simulation (points).
+* ``imc_sqnr_vs_n_k.{png,csv}`` — SQNR vs rows N (64..2304, 8-bit ADC, k = 4) and vs k (1..256, N = 512),
+  with the clipping rate: the onset of clipping ends the gain of shrinking the range.
+* ``imc_bpbs.{png,csv}`` — BPBS with 1-bit cells: pmfs of the plane sums (N = 1152) against four ADC
+  ranges (full, k = 4, Gaussian-optimal, granular) at 8 bits, and the output SQNR vs ADC bits for
+  N in {256, 1152, 2304}, closed form (exact per-plane pmfs) vs simulation.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pandas as pd
+
+from refquant import imc as I
+
+BATCH = 1000
+
+
+def _acts(rng, n, bits=4):
+    z = np.maximum(rng.standard_normal((BATCH, n)), 0)
+    s = np.quantile(z, 0.999) / (2**bits - 1)
+    return np.clip(np.rint(z / s), 0, 2**bits - 1).astype(np.int64)
+
+
+def _weights(rng, n, out, uniform, bits=4):
+    v = rng.uniform(-1, 1, (n, out)) if uniform else rng.standard_normal((n, out))
+    m = 2 ** (bits - 1) - 1
+    return np.clip(np.rint(v / np.abs(v).max() * m), -m, m).astype(np.int64)
+
+
+def _run(x, w, spec):
+    y, det = I.imc_matmul(x, w, spec, return_details=True)
+    comp = det["compensation"]
+    mom = I.operand_moments(x, w, spec)
+    st = I.adc_stats(det)
+    k = x.shape[1]
+    return {"pooled_sim": I.sqnr(x @ w - comp, y - comp), "pooled_pred": I.predicted_sqnr(spec, k, mom),
+            "col_sim": I.sqnr(x @ w, y, per_column=True), "col_pred": I.predicted_sqnr(spec, k, mom, per_column=True),
+            "sigma_over_step": st["sigma_over_step"], "codes_used": st["codes_used"], "clip_rate": st["clip_rate"]}, det
+
+
+def main(outdir: pathlib.Path) -> None:
+    import matplotlib.pyplot as plt
+
+    outdir = pathlib.Path(outdir)
+    rng = np.random.default_rng(2024)
+    n = 512
+    x = _acts(rng, n)
+    wts = {"Gaussian": _weights(rng, n, 64, False), "uniform": _weights(rng, n, 64, True)}
+    combos = [(wn, sh) for wn in wts for sh in (False, True)]
+
+    # (1) pre-ADC histograms
+    rows = []
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    for ax, (wn, sh) in zip(axes, combos):
+        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=4.0), a_shift=sh)
+        r, det = _run(x, wts[wn], spec)
+        pre = det["pre_adc"].ravel()
+        o, d, nc = det["offset"], det["step"], det["n_codes"]
+        ax.hist(pre, bins=200, color="0.5")
+        ax.axvspan(o, o + nc * d, color="C2", alpha=0.12, label="ADC range")
+        ax.set(title=f"{wn} weights, A-shift {'on' if sh else 'off'}\nsigma/step {r['sigma_over_step']:.1f}, {r['codes_used']} codes used",
+               xlabel="pre-ADC tile sum")
+        ax.title.set_fontsize(8)
+        rows.append({"weights": wn, "a_shift": sh, **r})
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(outdir / "imc_preadc_hist.png", dpi=110)
+    plt.close(fig)
+    pd.DataFrame(rows).to_csv(outdir / "imc_preadc_hist.csv", index=False)
+
+    # (2) SQNR vs ADC bits
+    rows = []
+    for wn, sh in combos:
+        for b in range(4, 11):
+            spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(b, transfer="floor", k=4.0), a_shift=sh)
+            r, _ = _run(x, wts[wn], spec)
+            rows.append({"weights": wn, "a_shift": sh, "adc_bits": b, **r})
+    sb = pd.DataFrame(rows)
+    sb.to_csv(outdir / "imc_sqnr_vs_bits.csv", index=False)
+    print(sb[sb.adc_bits == 8].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
+    for (wn, sh), col in zip(combos, ("C0", "C1", "C2", "C3")):
+        t = sb[(sb.weights == wn) & (sb.a_shift == sh)]
+        lab = f"{wn} weights, A-shift {'on' if sh else 'off'}"
+        for ax, sim, pred in ((axes[0], "pooled_sim", "pooled_pred"), (axes[1], "col_sim", "col_pred")):
+            ax.plot(t.adc_bits, t[pred], "-", color=col, label=lab + " (closed form)")
+            ax.plot(t.adc_bits, t[sim], "o", color=col, ms=5)
+    axes[0].set(title="pooled over the array's analog sums (RAOQ's Var[Y])", xlabel="ADC bits", ylabel="SQNR (dB)")
+    axes[1].set(title="per column: input-dependent part only", xlabel="ADC bits")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Multi-bit IMC, N = 512, 4b/4b, floor ADC, k = 4: lines closed form, points simulation", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(outdir / "imc_sqnr_vs_bits.png", dpi=110)
+    plt.close(fig)
+
+    # (3) SQNR vs N and vs k
+    rows = []
+    for nn in (64, 128, 256, 512, 1152, 2304):
+        xx = _acts(rng, nn)
+        ww = _weights(rng, nn, 32, False)
+        spec = I.CrossbarSpec(rows=nn, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=4.0))
+        r, _ = _run(xx, ww, spec)
+        rows.append({"sweep": "N", "N": nn, "k": 4.0, **r})
+    for kk in (1, 2, 4, 8, 16, 32, 64, 128, 256):
+        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=float(kk)))
+        r, _ = _run(x, wts["Gaussian"], spec)
+        rows.append({"sweep": "k", "N": n, "k": float(kk), **r})
+    nk = pd.DataFrame(rows)
+    nk.to_csv(outdir / "imc_sqnr_vs_n_k.csv", index=False)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    t = nk[nk.sweep == "N"]
+    axes[0].semilogx(t.N, t.col_sim, "o", label="simulation (per column)")
+    axes[0].semilogx(t.N, t.col_pred, "-", label="closed form")
+    axes[0].set(xlabel="rows N (ADC range grows like N, signal like sqrt(N))", ylabel="SQNR (dB)", title="8-bit ADC, k = 4: -3 dB per doubling of N")
+    axes[0].legend(fontsize=8)
+    t = nk[nk.sweep == "k"]
+    axes[1].semilogx(t.k, t.col_sim, "o-", label="simulation (per column)")
+    axes[1].semilogx(t.k, t.col_pred, "--", label="closed form (no clipping)")
+    ax2 = axes[1].twinx()
+    ax2.semilogx(t.k, 100 * t.clip_rate, "s:", color="C3", label="clipped conversions (%)")
+    ax2.set_ylabel("clipped conversions (%)", color="C3")
+    axes[1].set(xlabel="k (range = full / k)", title="N = 512: shrinking the range helps until clipping sets in")
+    axes[1].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(outdir / "imc_sqnr_vs_n_k.png", dpi=110)
+    plt.close(fig)
+
+    # (4) BPBS
+    rows = []
+    nb = 1152
+    xb = _acts(rng, nb)
+    wb = _weights(rng, nb, 16, False)
+    mom = I.operand_moments(xb, wb, I.CrossbarSpec(rows=nb, input_bits=4, weight_bits=4, mode="bpbs"))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.3))
+    pmf = I.plane_sum_pmf(float(mom["p_x"][0]), mom["cell_counts"][0, 0, 0, 0])
+    pmf_msb = I.plane_sum_pmf(float(mom["p_x"][3]), mom["cell_counts"][0, 0, 0, 3])
+    a = np.arange(pmf.size)
+    axes[0].plot(a, pmf, "C0", label="plane sum, input bit 0 x weight slice 0")
+    axes[0].plot(np.arange(pmf_msb.size), pmf_msb, "C1", label="input bit 3 x weight slice 3")
+    mu, sd = float((a * pmf).sum()), float(np.sqrt(((a - (a * pmf).sum()) ** 2 * pmf).sum()))
+    policies = {"full": I.ADCSpec(8), "k = 4": I.ADCSpec(8, k=4.0), "Gaussian-optimal": I.ADCSpec(8, range_policy="gaussian", mu=mu, sigma=sd),
+                "granular": I.ADCSpec(8, range_policy="granular")}
+    for (name, adc), col in zip(policies.items(), ("C2", "C3", "C4", "C5")):
+        o, d, ncodes = I.adc_params(I.CrossbarSpec(rows=nb, input_bits=4, weight_bits=4, mode="bpbs", adc=adc))
+        axes[0].axvline(o + ncodes * d, color=col, ls="--", label=f"{name}: top of range, step {d:.2f}")
+    axes[0].set(xlim=(0, 420), xlabel="plane sum a (N = 1152 rows, 1-bit cells)", ylabel="probability", title="BPBS plane sums vs 8-bit ADC ranges")
+    axes[0].legend(fontsize=7)
+    for nn, col in ((256, "C0"), (1152, "C1"), (2304, "C2")):
+        xx = _acts(rng, nn)
+        ww = _weights(rng, nn, 16, False)
+        for b in range(4, 11):
+            spec = I.CrossbarSpec(rows=nn, input_bits=4, weight_bits=4, mode="bpbs", adc=I.ADCSpec(b))
+            y = I.imc_matmul(xx, ww, spec)
+            m2 = I.operand_moments(xx, ww, spec)
+            rows.append({"N": nn, "adc_bits": b, "sim": I.sqnr(xx @ ww, y, per_column=True),
+                         "pred": I.predicted_sqnr(spec, nn, m2, per_column=True),
+                         "lossless": bool(2**b - 1 >= nn)})
+        t = pd.DataFrame([r for r in rows if r["N"] == nn])
+        fin = t[np.isfinite(t.sim)]
+        axes[1].plot(fin.adc_bits, fin.sim, "o", color=col, label=f"N = {nn}: simulation")
+        axes[1].plot(fin.adc_bits, fin.pred, "-", color=col, label=f"N = {nn}: closed form")
+    axes[1].set(xlabel="ADC bits (full range)", ylabel="SQNR per column (dB)", title="BPBS output SQNR (lossless points omitted)")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(outdir / "imc_bpbs.png", dpi=110)
+    plt.close(fig)
+    bp = pd.DataFrame(rows)
+    bp.to_csv(outdir / "imc_bpbs.csv", index=False)
+    print(bp.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
