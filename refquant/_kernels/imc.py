@@ -110,15 +110,20 @@ def pack_planes_kernel(u, nbits, tile_starts, tile_lens, words_per_tile, out):
     """out[l, p, t*wpt + r // 64] bit (r % 64) = bit p of u[l, tile_starts[t] + r], for r < tile_lens[t].
 
     u : int64 (L, K) non-negative codes; out : uint64 (L, nbits, n_tiles * wpt), zero-initialised.
+    Each 64-bit word is assembled in a register, then stored once.
     """
     n_l = u.shape[0]
     for l in prange(n_l):
         for t in range(tile_starts.shape[0]):
             base = t * words_per_tile
-            for r in range(tile_lens[t]):
-                code = u[l, tile_starts[t] + r]
-                word = base + (r >> 6)
-                bit = np.uint64(1) << np.uint64(r & 63)
+            for wd in range(words_per_tile):
+                r0 = wd * 64
+                rn = min(64, tile_lens[t] - r0)
+                if rn <= 0:
+                    break
+                s0 = tile_starts[t] + r0
                 for p in range(nbits):
-                    if (code >> p) & 1:
-                        out[l, p, word] |= bit
+                    word = np.uint64(0)
+                    for r in range(rn):
+                        word |= np.uint64((u[l, s0 + r] >> p) & 1) << np.uint64(r)
+                    out[l, p, base + wd] = word
