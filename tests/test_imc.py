@@ -28,32 +28,11 @@ def _twin(x, w, spec):
                           floor_mode=spec.adc.transfer == "floor", shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0)
 
 
-@st.composite
-def crossbars(draw, lossless=False):
-    mode = draw(st.sampled_from(["multibit", "bpbs"]))
-    bx = draw(st.integers(1, 6))
-    bw = draw(st.integers(2, 6))
-    rows = draw(st.integers(1, 80))
-    signed = draw(st.booleans())
-    a_shift = (not signed) and draw(st.booleans())
-    enc, beta = None, 1
-    if mode == "bpbs":
-        enc = draw(st.sampled_from(["twos_complement", "offset", "differential"]))
-        beta = 1 if enc == "twos_complement" else draw(st.integers(1, 3))
-    if lossless:
-        adc = I.ADCSpec(24, range_policy="granular")
-    else:
-        adc = I.ADCSpec(draw(st.integers(1, 10)), transfer=draw(st.sampled_from(["round", "floor"])),
-                        k=draw(st.sampled_from([1.0, 2.0, 4.0])))
-    spec = I.CrossbarSpec(rows=rows, input_bits=bx, weight_bits=bw, mode=mode, input_signed=signed,
-                          weight_encoding=enc, slice_bits=beta, adc=adc, a_shift=a_shift)
-    k = draw(st.integers(1, 200))  # ragged last tiles whenever rows does not divide k
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    lo, hi = spec.x_range
-    wl, wh = spec.w_range
-    x = rng.integers(lo, hi + 1, size=(draw(st.integers(1, 4)), k))
-    w = rng.integers(wl, wh + 1, size=(k, draw(st.integers(1, 6))))
-    return spec, x, w
+def crossbars(lossless=False):
+    """refquant.testing's public strategies (both modes, every encoding, A-shift, ragged tiles) -> (spec, x, w)."""
+    from refquant.testing import adc_specs, crossbar_specs, imc_cases
+
+    return imc_cases(specs=crossbar_specs(adcs=adc_specs(lossless=lossless))).map(lambda c: (c.spec, c.x_codes, c.w_codes))
 
 
 @settings(deadline=None, max_examples=60)
@@ -89,7 +68,8 @@ def test_each_conversion_within_its_adc_bound(case):
         outside_rec = np.where(t < 0, o + 0.5 * d, o + (n - 0.5) * d)
     assert np.all(np.abs(err[inside]) <= d / 2 * (1 + 1e-12))
     # outside the range the error is exactly the clipped amount: the reconstruction is the end level
-    np.testing.assert_array_equal((pre + err)[~inside], outside_rec[~inside])
+    np.testing.assert_array_equal(det["adc_out"][~inside], outside_rec[~inside])
+    np.testing.assert_array_equal(err, det["adc_out"] - pre)
     st_ = I.adc_stats(det)
     assert st_["max_abs_error_in_range"] <= 0.5 + 1e-12 and 0 <= st_["clip_rate"] <= 1
 

@@ -23,6 +23,11 @@ _EXPORTS = {
     "signed_binary_cases": "strategies",
     "MatmulCase": "strategies",
     "ternary_matmul_cases": "strategies",
+    "adc_specs": "strategies",
+    "crossbar_specs": "strategies",
+    "IMCCase": "strategies",
+    "imc_cases": "strategies",
+    "weight_layers": "strategies",
     "ConformanceError": "_compare",
     "Tolerance": "_compare",
     "EXACT": "_compare",
@@ -32,6 +37,11 @@ _EXPORTS = {
     "check_dequantize": "conformance",
     "check_signed_binarize": "conformance",
     "check_repetition_matmul": "conformance",
+    "check_imc_matmul": "conformance",
+    "check_kurtosis": "conformance",
+    "check_kure_grad": "conformance",
+    "check_mse_exact": "conformance",
+    "check_optimal_clip": "conformance",
 }
 
 __all__ = sorted(_EXPORTS)

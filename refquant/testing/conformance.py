@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from .. import uniform as _uniform
 from .._validate import check_int
 from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
-from .strategies import quant_cases, quant_specs, signed_binary_cases, ternary_matmul_cases
+from .strategies import imc_cases, quant_cases, quant_specs, signed_binary_cases, ternary_matmul_cases, weight_layers
 
 __all__ = [
     "ConformanceError",
@@ -250,3 +250,98 @@ def check_repetition_matmul(
                 )
 
     run_property(ternary_matmul_cases(), body, max_examples=max_examples, seed=seed)
+
+
+def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = None, max_examples: int = 200,
+                     seed: int | None = 0) -> None:
+    """Check ``candidate(x_codes, w_codes, spec) -> y`` against :func:`refquant.imc.imc_matmul` (bit-exact).
+
+    Cases (:func:`~refquant.testing.strategies.imc_cases`): both compute modes, every weight encoding,
+    A-shift, ragged last tiles, lossy and lossless ADCs of every transfer and range policy. Restrict
+    ``specs`` (e.g. ``crossbar_specs(modes=["multibit"])``) to what your model implements.
+    """
+    from .. import imc as _imc
+
+    def body(case):
+        ref = _imc.imc_matmul(case.x_codes, case.w_codes, case.spec)
+        got = candidate(case.x_codes.copy(), case.w_codes.copy(), case.spec)
+        compare_arrays(ref, got, EXACT, op="imc_matmul", context={"spec": case.spec},
+                       inputs={"x_codes": case.x_codes})
+
+    run_property(imc_cases(specs=specs), body, max_examples=max_examples, seed=seed)
+
+
+_KURT_TOL = Tolerance("rel", rtol=1e-10, atol=0.0)
+
+
+def check_kurtosis(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
+                   tolerance: Tolerance = _KURT_TOL) -> None:
+    """Check ``candidate(x) -> Pearson kurtosis of the whole tensor`` against :func:`refquant.kurtosis.kurtosis`
+    (relative 1e-10 by default: summation orders differ between implementations)."""
+    from .. import kurtosis as _k
+
+    def body(layers):
+        for w in layers:
+            compare_arrays(np.asarray(_k.kurtosis(w)), np.asarray(candidate(w.copy()), dtype=np.float64), tolerance,
+                           op="kurtosis", context={"shape": w.shape}, inputs=None)
+
+    run_property(weight_layers(), body, max_examples=max_examples, seed=seed)
+
+
+def check_kure_grad(candidate: Callable, *, target: float = 1.8, max_examples: int = 200, seed: int | None = 0,
+                    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> None:
+    """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`
+    (the golden values an autograd implementation of the KURE loss must reproduce; relative 1e-8 by default,
+    plus an absolute floor of 1e-12 times the layer's largest gradient)."""
+    from .. import kurtosis as _k
+
+    def body(layers):
+        ref = _k.kure_grad(layers, target)
+        got = candidate([w.copy() for w in layers], target)
+        if len(got) != len(ref):
+            raise ConformanceError(f"kure_grad: candidate returned {len(got)} arrays for {len(ref)} layers")
+        for i, (r, g) in enumerate(zip(ref, got)):
+            tol = Tolerance("rel", rtol=tolerance.rtol, atol=max(tolerance.atol, 1e-12 * float(np.abs(r).max())))
+            compare_arrays(r, np.asarray(g, dtype=np.float64), tol, op=f"kure_grad layer {i}",
+                           context={"layers": [w.shape for w in layers], "target": target})
+
+    run_property(weight_layers(), body, max_examples=max_examples, seed=seed)
+
+
+def _clip_cases():
+    from ..clipping import GRIDS
+
+    return st.tuples(st.sampled_from(["gaussian", "laplace", "uniform"]), st.sampled_from(list(GRIDS)),
+                     st.integers(2, 8), st.booleans(), st.floats(0.05, 8.0), st.floats(0.1, 10.0))
+
+
+def check_mse_exact(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
+                    tolerance: Tolerance = Tolerance("rel", rtol=1e-9)) -> None:
+    """Check ``candidate(alpha, bits, dist, scale, grid=..., signed=...) -> float`` against
+    :func:`refquant.clipping.mse_exact` (relative 1e-9)."""
+    from .. import clipping as _c
+
+    def body(case):
+        dist, grid, bits, signed, a, scale = case
+        ref = np.asarray(_c.mse_exact(a * scale, bits, dist, scale, grid=grid, signed=signed))
+        got = np.asarray(candidate(a * scale, bits, dist, scale, grid=grid, signed=signed), dtype=np.float64)
+        compare_arrays(ref, got, tolerance, op="mse_exact",
+                       context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "alpha": a * scale, "scale": scale})
+
+    run_property(_clip_cases(), body, max_examples=max_examples, seed=seed)
+
+
+def check_optimal_clip(candidate: Callable, *, model: str = "exact", max_examples: int = 50, seed: int | None = 0,
+                       tolerance: Tolerance = Tolerance("rel", rtol=1e-6)) -> None:
+    """Check ``candidate(bits, dist, scale, grid=..., signed=...) -> alpha*`` against
+    :func:`refquant.clipping.optimal_clip` with ``model`` (relative 1e-6, the solver's stated accuracy)."""
+    from .. import clipping as _c
+
+    def body(case):
+        dist, grid, bits, signed, _, scale = case
+        ref = np.asarray(_c.optimal_clip(bits, dist, scale, model=model, grid=grid, signed=signed))
+        got = np.asarray(candidate(bits, dist, scale, grid=grid, signed=signed), dtype=np.float64)
+        compare_arrays(ref, got, tolerance, op=f"optimal_clip (model={model!r})",
+                       context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "scale": scale})
+
+    run_property(_clip_cases(), body, max_examples=max_examples, seed=seed)

@@ -208,6 +208,113 @@ register(GoldenOp("factorized_matmul", _mm_cases, _fmm))
 register(GoldenOp("shared_sum_matmul", _mm_cases, _smm))
 
 
+# ---------------------------------------------------------------- clipping, kurtosis / KURE, IMC cases
+_DISTS = ("gaussian", "laplace", "uniform")
+
+
+def _mse_cases(rng):
+    from ..clipping import GRIDS
+
+    cases = []
+    for dist in _DISTS:
+        for grid in GRIDS:
+            for signed in (True, False):
+                bits = int(rng.integers(2, 9))
+                alphas = np.sort(rng.uniform(0.2, 6.0, 7))
+                cases.append({"spec": None, "params": {"dist": dist, "grid": grid, "signed": signed, "bits": bits, "scale": 1.5},
+                              "inputs": {"alpha": alphas}})
+    return cases
+
+
+def _mse(inputs, spec_d, p):
+    from ..clipping import mse_exact
+
+    return {"mse": mse_exact(inputs["alpha"], p["bits"], p["dist"], p["scale"], grid=p["grid"], signed=p["signed"])}
+
+
+def _clip_cases(rng):
+    from ..clipping import GRIDS
+
+    return [{"spec": None, "params": {"dist": d, "grid": g, "model": m, "signed": True}, "inputs": {"bits": np.arange(2, 9, dtype=np.int64)}}
+            for d in _DISTS for g in GRIDS for m in ("aciq", "exact") if not (m == "aciq" and g != "midrise")]
+
+
+def _clip(inputs, spec_d, p):
+    from ..clipping import optimal_clip
+
+    return {"alpha": np.array([optimal_clip(int(b), p["dist"], model=p["model"], grid=p["grid"], signed=p["signed"])
+                               for b in inputs["bits"]])}
+
+
+def _kurt_cases(rng):
+    out = []
+    for kind in ("normal", "laplace", "uniform", "gamma"):
+        x = getattr(rng, kind)(size=(6, 50)) if kind != "gamma" else rng.gamma(2.0, size=(6, 50))
+        out.append({"spec": None, "params": {"axis": 0, "bias": True}, "inputs": {"x": x}})
+        out.append({"spec": None, "params": {"axis": None, "bias": False}, "inputs": {"x": x}})
+    return out
+
+
+def _kurt(inputs, spec_d, p):
+    from ..kurtosis import kurtosis
+
+    return {"kurtosis": np.atleast_1d(kurtosis(inputs["x"], p["axis"], bias=p["bias"]))}
+
+
+def _kure_cases(rng):
+    cases = []
+    for n_layers in (1, 2, 3):
+        layers = {f"w{i}": rng.standard_normal(tuple(int(v) for v in rng.integers(2, 9, size=2))) * (1 + i) for i in range(n_layers)}
+        cases.append({"spec": None, "params": {"target": 1.8}, "inputs": layers})
+    return cases
+
+
+def _kure(inputs, spec_d, p):
+    from ..kurtosis import kure_grad, kure_loss
+
+    names = sorted(inputs, key=lambda k: int(k[1:]))
+    ws = [inputs[k] for k in names]
+    out = {f"g{k[1:]}": g for k, g in zip(names, kure_grad(ws, p["target"]))}
+    out["loss"] = np.array([kure_loss(ws, p["target"])])
+    return out
+
+
+def _imc_cases(rng):
+    from ..imc import ADCSpec, CrossbarSpec
+
+    specs = [
+        CrossbarSpec(rows=64, input_bits=4, weight_bits=4, adc=ADCSpec(8, transfer="floor", k=4.0)),
+        CrossbarSpec(rows=64, input_bits=4, weight_bits=4, adc=ADCSpec(6), a_shift=True),
+        CrossbarSpec(rows=50, input_bits=3, weight_bits=5, mode="bpbs", adc=ADCSpec(5)),
+        CrossbarSpec(rows=50, input_bits=3, weight_bits=5, mode="bpbs", weight_encoding="offset", slice_bits=2,
+                     adc=ADCSpec(4, transfer="floor", k=2.0), a_shift=True),
+        CrossbarSpec(rows=33, input_bits=4, weight_bits=4, mode="bpbs", input_signed=True, weight_encoding="differential",
+                     slice_bits=3, adc=ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0)),
+        CrossbarSpec(rows=100, input_bits=4, weight_bits=4, mode="bpbs", adc=ADCSpec(24, range_policy="granular")),
+    ]
+    cases = []
+    for sp in specs:
+        lo, hi = sp.x_range
+        wl, wh = sp.w_range
+        cases.append({"spec": sp.to_dict(), "params": {},
+                      "inputs": {"x_codes": rng.integers(lo, hi + 1, size=(3, 130)).astype(np.int64),
+                                 "w_codes": rng.integers(wl, wh + 1, size=(130, 5)).astype(np.int64)}})
+    return cases
+
+
+def _imc(inputs, spec_d, p):
+    from ..imc import CrossbarSpec, imc_matmul
+
+    return {"y": imc_matmul(inputs["x_codes"], inputs["w_codes"], CrossbarSpec.from_dict(spec_d))}
+
+
+register(GoldenOp("mse_exact", _mse_cases, _mse, Tolerance("rel", rtol=1e-12)))
+register(GoldenOp("optimal_clip", _clip_cases, _clip, Tolerance("rel", rtol=1e-9)))
+register(GoldenOp("kurtosis", _kurt_cases, _kurt, Tolerance("rel", rtol=1e-12)))
+register(GoldenOp("kure_grad", _kure_cases, _kure, Tolerance("rel", rtol=1e-12, atol=1e-300)))
+register(GoldenOp("imc_matmul", _imc_cases, _imc))
+
+
 # ---------------------------------------------------------------- file format
 def _le(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)

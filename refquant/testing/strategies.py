@@ -42,6 +42,11 @@ __all__ = [
     "signed_binary_cases",
     "MatmulCase",
     "ternary_matmul_cases",
+    "adc_specs",
+    "crossbar_specs",
+    "IMCCase",
+    "imc_cases",
+    "weight_layers",
 ]
 
 _DETERMINISTIC = tuple(m.value for m in Rounding if m is not Rounding.STOCHASTIC)
@@ -383,3 +388,90 @@ def ternary_matmul_cases(draw, *, max_k: int = 40, max_out: int = 8, max_batch: 
     w = w * rng.integers(1, 4, size=(1, out))
     x = draw(hnp.arrays(np.int64, (batch, k), elements=st.integers(-(2**20), 2**20)))
     return MatmulCase(x, w.astype(np.int64))
+
+
+# ---------------------------------------------------------------- IMC crossbars and weight layers
+
+
+def adc_specs(*, lossless: bool | None = False) -> st.SearchStrategy:
+    """:class:`refquant.imc.ADCSpec` draws: every transfer and range policy (``lossless=True``: only
+    24-bit granular ADCs; ``None``: both kinds)."""
+    from ..imc import ADCSpec
+
+    lossy = st.builds(
+        ADCSpec,
+        bits=st.integers(1, 10),
+        transfer=st.sampled_from(["round", "floor"]),
+        range_policy=st.just("full"),
+        k=st.sampled_from([1.0, 2.0, 4.0, 16.0]),
+    )
+    calibrated = st.builds(lambda b, t, lo, w: ADCSpec(b, transfer=t, range_policy="calibrated", lo=lo, hi=lo + w),
+                           st.integers(2, 10), st.sampled_from(["round", "floor"]), st.floats(-200, 0), st.floats(1, 400))
+    exact = st.just(ADCSpec(24, range_policy="granular"))
+    if lossless is None:
+        return st.one_of(lossy, calibrated, exact)
+    return exact if check_bool(lossless, "lossless") else st.one_of(lossy, calibrated)
+
+
+@st.composite
+def crossbar_specs(draw, *, adcs: st.SearchStrategy | None = None, modes=("multibit", "bpbs"), max_rows: int = 80):
+    """Consistent :class:`refquant.imc.CrossbarSpec` draws (both modes, every encoding, A-shift, tile sizes)."""
+    from ..imc import CrossbarSpec
+
+    max_rows = check_int(max_rows, "max_rows", 1, 4096)
+    mode = draw(st.sampled_from(list(modes)))
+    signed = draw(st.booleans())
+    a_shift = (not signed) and draw(st.booleans())
+    enc, beta = None, 1
+    if mode == "bpbs":
+        enc = draw(st.sampled_from(["twos_complement", "offset", "differential"]))
+        beta = 1 if enc == "twos_complement" else draw(st.integers(1, 3))
+    return CrossbarSpec(rows=draw(st.integers(1, max_rows)), input_bits=draw(st.integers(1, 6)),
+                        weight_bits=draw(st.integers(2, 6)), mode=mode, input_signed=signed, weight_encoding=enc,
+                        slice_bits=beta, adc=draw(adcs if adcs is not None else adc_specs(lossless=None)), a_shift=a_shift)
+
+
+class IMCCase(NamedTuple):
+    """Integer codes valid for ``spec``: ``x_codes`` (batch, K), ``w_codes`` (K, out)."""
+
+    x_codes: np.ndarray
+    w_codes: np.ndarray
+    spec: object
+
+
+@st.composite
+def imc_cases(draw, *, specs: st.SearchStrategy | None = None, max_k: int = 200):
+    """Matched :class:`IMCCase` draws: codes at and inside their declared ranges, K not a multiple of the
+    tile size as often as possible (ragged last tiles)."""
+    spec = draw(specs if specs is not None else crossbar_specs())
+    k = draw(st.integers(1, check_int(max_k, "max_k", 1, 100000)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    lo, hi = spec.x_range
+    wl, wh = spec.w_range
+    x = rng.integers(lo, hi + 1, size=(draw(st.integers(1, 4)), k))
+    w = rng.integers(wl, wh + 1, size=(k, draw(st.integers(1, 6))))
+    if draw(st.booleans()):  # range edges
+        x.flat[0], w.flat[0] = hi, wl
+    return IMCCase(x.astype(np.int64), w.astype(np.int64), spec)
+
+
+@st.composite
+def weight_layers(draw, *, max_layers: int = 3, max_size: int = 60):
+    """Lists of float64 weight tensors (one per layer, 1-D to 3-D, >= 4 elements, never constant):
+    Gaussian, Laplace, uniform, skewed (gamma) and outlier-heavy layers, as KURE sees them."""
+    n = draw(st.integers(1, check_int(max_layers, "max_layers", 1, 64)))
+    out = []
+    for _ in range(n):
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        size = draw(st.integers(4, check_int(max_size, "max_size", 4, 10**6)))
+        kind = draw(st.sampled_from(["normal", "laplace", "uniform", "gamma", "outlier"]))
+        if kind == "gamma":
+            v = rng.gamma(2.0, size=size)
+        elif kind == "outlier":
+            v = rng.standard_normal(size)
+            v[rng.integers(size)] *= 20
+        else:
+            v = getattr(rng, kind)(size=size)
+        shape = draw(st.sampled_from([(size,), (1, size), (size, 1)]))
+        out.append(v.reshape(shape) * draw(st.sampled_from([1e-3, 1.0, 30.0])))
+    return out
