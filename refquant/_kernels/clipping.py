@@ -8,8 +8,8 @@ dtype of ``v``), every element ``x = v[c, i]`` is fake-quantized exactly as
 refquant.uniform does it (divide, round half to even or floor, clamp to
 ``[lo, hi]``, multiply back, all in ``v``'s dtype; the midrise grid then adds
 ``s / 2``), and the squared error ``(float64(y) - float64(x))**2`` is summed in
-float64 in ``LANES`` interleaved partial sums (element ``i`` goes to lane
-``i % LANES``; the lanes are then added in order 0..LANES-1). The partial
+float64 in 8 interleaved partial sums (element ``i`` goes to lane
+``i % 8``; the lanes are then added in order 0..lanes-1). The partial
 sums are part of the semantics, reproduced by the twin, and let the compiler
 vectorise without reassociating anything. ``prange`` over channels; no
 cross-iteration reduction.
@@ -19,26 +19,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-LANES = 8
-
-
 @njit(cache=True, parallel=True)
 def clip_search_kernel(v, scales, mode, lo, hi, offset, sse):
     """sse[c, k] = sum_i (fq(v[c, i]; scales[c, k]) - v[c, i])**2 (mode 0: rint, 1: floor; offset 1: + s/2)."""
+    lanes = 8  # partial sums per (channel, candidate): a literal, kernels read no module globals
     n_ch, n = v.shape
     n_cand = scales.shape[1]
     flo = v.dtype.type(lo)
     fhi = v.dtype.type(hi)
     for c in prange(n_ch):
-        acc = np.zeros(LANES, dtype=np.float64)
+        acc = np.zeros(lanes, dtype=np.float64)
         row = v[c]
         for k in range(n_cand):
             s = scales[c, k]
             half = s * v.dtype.type(0.5)
             acc[:] = 0.0
-            n_full = n - n % LANES
-            for i0 in range(0, n_full, LANES):
-                for j in range(LANES):
+            n_full = n - n % lanes
+            for i0 in range(0, n_full, lanes):
+                for j in range(lanes):
                     x = row[i0 + j]
                     t = x / s
                     q = np.rint(t) if mode == 0 else np.floor(t)
@@ -59,6 +57,6 @@ def clip_search_kernel(v, scales, mode, lo, hi, offset, sse):
                 e = np.float64(y) - np.float64(x)
                 acc[i - n_full] += e * e
             tot = 0.0
-            for j in range(LANES):
+            for j in range(lanes):
                 tot += acc[j]
             sse[c, k] = tot
