@@ -34,7 +34,11 @@ model and reverses under the exact one: :func:`theorem_check` returns both.
 In this module ``scale`` is the **standard deviation** for every
 distribution (uniform :math:`a = \sqrt3\,\sigma`, Laplace
 :math:`b = \sigma/\sqrt2`; a frozen scipy distribution ``D`` is rescaled to
-standard deviation ``scale``), so distributions are compared at equal variance.
+standard deviation ``scale``: :math:`X = (\sigma/\mathrm{std}(D))\,D`), so
+distributions are compared at equal variance. A scipy distribution must have
+mean 0 (the grids are centred at 0; an off-centre one raises ``ValueError``).
+Under ``model="paper"`` a scipy distribution (even a uniform one) uses the
+ACIQ form; Lemma 2 belongs to the named ``"uniform"``.
 """
 from __future__ import annotations
 
@@ -76,6 +80,11 @@ def _clip_scale(d, std: float) -> float:
     sd = float(d.std())
     if not np.isfinite(sd) or sd <= 0:
         raise ValueError(f"dist {d.dist.name!r} has no finite positive standard deviation; it cannot be compared at equal variance")
+    mean = float(d.mean())
+    if abs(mean) > 1e-9 * sd:
+        raise ValueError(f"dist {d.dist.name!r} has mean {mean:.6g} != 0; this module compares distributions by shape at "
+                         "equal variance on a grid centred at 0, so pass a zero-mean distribution (set loc), or use "
+                         "refquant.clipping.mse_exact for an off-centre tensor")
     return std / sd
 
 
@@ -248,8 +257,17 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
     r"""Exact MSE penalty of rounding the optimal step :math:`\tilde\Delta` to a power of two.
 
     Returns a dict: ``step`` (:math:`\tilde\Delta`), ``mse``, and for ``nearest``
-    (:math:`2^{\mathrm{round}(\log_2\tilde\Delta)}`), ``below`` (floor) and
-    ``above`` (ceil) the step and the relative MSE increase ``penalty_<mode>``.
+    (:math:`2^{\mathrm{round}(\log_2\tilde\Delta)}`, nearest in log scale, as
+    supp. Table 5's "nearest 2^N"; the supplement does not say whether nearest
+    in log or linear scale: log is our reading), ``below`` (floor), ``above`` (ceil) and
+    ``best`` (whichever of below/above has the lower MSE) the step and the
+    relative MSE increase ``penalty_<mode>`` (exact MSE on ``grid``; ``scale``
+    is the standard deviation, and the penalty depends on it through where
+    :math:`\log_2\tilde\Delta` falls between two integers).
+
+    >>> p = pow2_penalty(4, "gaussian")
+    >>> p["step_below"] <= p["step"] <= p["step_above"], p["penalty_best"] == min(p["penalty_below"], p["penalty_above"])
+    (True, True)
     """
     d = check_dist(dist)
     bits = check_int(bits, "bits", 1, 16)
@@ -261,6 +279,8 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
         p = 2.0**e
         out[f"step_{mode}"] = p
         out[f"penalty_{mode}"] = float(mse_vs_step(p, bits, d, scale, model="exact", grid=grid)) / best - 1.0
+    mode = "below" if out["penalty_below"] <= out["penalty_above"] else "above"
+    out["step_best"], out["penalty_best"] = out[f"step_{mode}"], out[f"penalty_{mode}"]
     return out
 
 
