@@ -7,7 +7,8 @@ from uniform latents ("uniform", the W-reshape target, kurtosis 1.8). Writes to 
 * ``imc_preadc_hist.{png,csv}`` — pre-ADC tile sums (rows = 512, 8-bit floor ADC, k = 4) for the four
   combinations of A-shift and weight shape, against the ADC range; utilisation numbers in the CSV.
 * ``imc_sqnr_vs_bits.{png,csv}`` — SQNR vs ADC bits (4..10) for the four combinations: pooled over the
-  array's analog sums and per column (input-dependent part); closed form (lines) vs simulation (points).
+  array's analog sums and per column (input-dependent part); closed form (lines) vs simulation (points);
+  run through refquant.sweep (one task per combination, seeded operands).
 * ``imc_sqnr_vs_n_k.{png,csv}`` — SQNR vs rows N (64..2304, 8-bit ADC, k = 4) and vs k (1..256, N = 512),
   with the clipping rate: the onset of clipping ends the gain of shrinking the range.
 * ``imc_bpbs.{png,csv}`` — BPBS with 1-bit cells: pmfs of the plane sums (N = 1152) against four ADC
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from refquant import imc as I
+from refquant.sweep import run_sweep
 
 BATCH = 1000
 
@@ -47,6 +49,18 @@ def _run(x, w, spec):
     return {"pooled_sim": I.sqnr(x @ w - comp, y - comp), "pooled_pred": I.predicted_sqnr(spec, k, mom),
             "col_sim": I.sqnr(x @ w, y, per_column=True), "col_pred": I.predicted_sqnr(spec, k, mom, per_column=True),
             "sigma_over_step": st["sigma_over_step"], "codes_used": st["codes_used"], "clip_rate": st["clip_rate"]}, det
+
+
+def sqnr_bits_task(*, rng: np.random.Generator, weights: str, a_shift: bool, n: int) -> list[dict]:
+    """SQNR (pooled and per column, simulation and closed form) for ADC bits 4..10 (one refquant.sweep task)."""
+    x = _acts(rng, n)
+    w = _weights(rng, n, 64, weights == "uniform")
+    rows = []
+    for b in range(4, 11):
+        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(b, transfer="floor", k=4.0), a_shift=a_shift)
+        r, _ = _run(x, w, spec)
+        rows.append({"weights": weights, "a_shift": a_shift, "adc_bits": b, **r})
+    return rows
 
 
 def main(outdir: pathlib.Path) -> None:
@@ -79,14 +93,9 @@ def main(outdir: pathlib.Path) -> None:
     plt.close(fig)
     pd.DataFrame(rows).to_csv(outdir / "imc_preadc_hist.csv", index=False)
 
-    # (2) SQNR vs ADC bits
-    rows = []
-    for wn, sh in combos:
-        for b in range(4, 11):
-            spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(b, transfer="floor", k=4.0), a_shift=sh)
-            r, _ = _run(x, wts[wn], spec)
-            rows.append({"weights": wn, "a_shift": sh, "adc_bits": b, **r})
-    sb = pd.DataFrame(rows)
+    # (2) SQNR vs ADC bits: one sweep task per (weights, A-shift), fresh operands from the task's seed
+    sb = run_sweep(sqnr_bits_task, [{"weights": wn, "a_shift": sh, "n": n} for wn, sh in combos], seed=2025,
+                   progress=True, desc="IMC SQNR grid").drop(columns=["task", "n"], errors="ignore")
     sb.to_csv(outdir / "imc_sqnr_vs_bits.csv", index=False)
     print(sb[sb.adc_bits == 8].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
