@@ -84,23 +84,30 @@ def bpbs_kernel(xbits, wbits_t, words_per_tile, coef, lut, acc):
     n_pol, n_slices, beta, _, out = wbits_t.shape
     n_tiles = n_words // words_per_tile
     for i in prange(batch):
-        a = np.empty(out, dtype=np.int64)
+        # all plane sums of one tile first (each weight row is loaded once and used for every input plane),
+        # then the conversions and the shift-and-add in the documented order
+        sums = np.empty((n_planes, n_slices, n_pol, out), dtype=np.int64)
         tot = np.zeros(out, dtype=np.float64)
         for t in range(n_tiles):
             w0 = t * words_per_tile
+            sums[:] = 0
+            for c in range(n_slices):
+                for p in range(n_pol):
+                    for k in range(beta):
+                        for w in range(w0, w0 + words_per_tile):
+                            row = wbits_t[p, c, k, w]
+                            for b in range(n_planes):
+                                xv = xbits[i, b, w]
+                                acc_b = sums[b, c, p]
+                                for j in range(out):
+                                    acc_b[j] += np.int64(popcount64(xv & row[j])) << k
             for b in range(n_planes):
                 for c in range(n_slices):
                     for p in range(n_pol):
-                        a[:] = 0
-                        for k in range(beta):
-                            for w in range(w0, w0 + words_per_tile):
-                                xv = xbits[i, b, w]
-                                row = wbits_t[p, c, k, w]
-                                for j in range(out):
-                                    a[j] += np.int64(popcount64(xv & row[j])) << k
                         cf = coef[p, b, c]
+                        s_bcp = sums[b, c, p]
                         for j in range(out):
-                            tot[j] += cf * lut[a[j]]
+                            tot[j] += cf * lut[s_bcp[j]]
         for j in range(out):
             acc[i, j] = tot[j]
 
