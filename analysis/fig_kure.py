@@ -87,7 +87,8 @@ def main(outdir: pathlib.Path) -> None:
             axes[1, j].semilogy(t.step, np.abs(t.curv_exact), "-", color=col)
             axes[1, j].axvline(t.opt_exact.iloc[0], color=col, lw=0.8)
             axes[1, j].axvline(t.opt_paper.iloc[0], color=col, lw=0.8, ls="--")
-        axes[0, j].set(title=f"{name}, unit variance (optima: solid exact, dashed paper)", ylabel="MSE")
+        note = " (Lemma 2 is exact: one curve)" if name == "uniform" else ""
+        axes[0, j].set(title=f"{name}, unit variance{note}\noptima: solid exact, dashed paper model", ylabel="MSE")
         axes[1, j].set(xlabel="step Delta", ylabel="|d2 MSE / d Delta2| (curvature)", title="curvature: dashed paper model, solid exact")
         axes[0, j].legend(fontsize=7)
     fig.tight_layout()

@@ -172,8 +172,11 @@ def _tail_prob(d, tau: float, s: float) -> float:
 def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: str = "paper", uniform_step: str = "approx") -> float:
     r"""Second derivative :math:`\partial^2\mathrm{MSE}/\partial\Delta^2` at ``step`` (default: the model's optimum).
 
-    ``model="paper"``: the closed form of the module docstring. ``model="exact"``:
-    a central second difference of the exact MSE with :math:`h = 10^{-4}\Delta`.
+    ``model="paper"``: the closed form of the module docstring (for a uniform
+    beyond Lemma 2's range, :math:`\tau > a`, where the paper's model falls back
+    to the exact MSE, the exact curvature). ``model="exact"``: a central second
+    difference of the exact MSE with :math:`h = 10^{-4}\Delta` (relative accuracy
+    ~1e-5 where the MSE is smooth; at a kink of the MSE it is a one-sided blend).
     """
     _check_model(model)
     d = check_dist(dist)
@@ -181,14 +184,15 @@ def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: s
     std = check_real(scale, "scale", lo=0.0, lo_open=True)
     st = optimal_step(bits, d, std, model=model, grid=grid, uniform_step=uniform_step) if step is None else check_real(step, "step", lo=0.0, lo_open=True)
     s = _clip_scale(d, std)
-    if model == "paper":
-        tau = 2 ** (bits - 1) * st
-        c = 2 ** (bits - 2) * st / s if d == "uniform" and tau <= s else 1.0 / 6.0
-        if d == "uniform" and tau > s:
-            c = 0.0  # beyond Lemma 2's range nothing is clipped and the paper gives no formula: report the tail part only
+    tau = 2 ** (bits - 1) * st
+    if model == "paper" and not (d == "uniform" and tau > s):
+        c = 2 ** (bits - 2) * st / s if d == "uniform" else 1.0 / 6.0
         return 2 * 4.0 ** (bits - 1) * _tail_prob(d, tau, s) + c
+    # the exact model, and the paper model of a uniform beyond Lemma 2's range (tau > a: nothing is clipped and the
+    # paper has no formula, so mse_vs_step(model="paper") is the exact MSE there): a central second difference
     h = 1e-4 * st
-    f = lambda v: float(mse_vs_step(v, bits, d, std, model="exact", grid=grid))  # noqa: E731
+    g = "paper" if model == "paper" else grid
+    f = lambda v: float(mse_vs_step(v, bits, d, std, model=model, grid=g))  # noqa: E731
     return (f(st + h) - 2 * f(st) + f(st - h)) / (h * h)
 
 

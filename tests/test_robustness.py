@@ -69,11 +69,17 @@ def test_gaussian_paper_model_matches_note_table():
 def test_paper_curvature_is_the_second_derivative_of_the_paper_mse():
     for dist in ("gaussian", "laplace", "uniform"):
         for m in (2, 4):
-            st = R.optimal_step(m, dist, model="paper") * 0.9
-            h = 1e-4 * st
-            f = lambda v: float(R.mse_vs_step(v, m, dist, model="paper"))  # noqa: E731
-            fd = (f(st + h) - 2 * f(st) + f(st - h)) / h**2
-            assert R.curvature(m, dist, step=st, model="paper") == pytest.approx(fd, rel=1e-5)
+            for frac in (0.9, 1.3):  # the uniform at 1.3: beyond Lemma 2's range (the exact MSE, Lemma 2 invalid)
+                st = R.optimal_step(m, dist, model="paper") * frac
+                h = 1e-3 * st
+                f = lambda v: float(R.mse_vs_step(v, m, dist, model="paper"))  # noqa: E731
+                fd = (f(st + h) - 2 * f(st) + f(st - h)) / h**2
+                assert R.curvature(m, dist, step=st, model="paper") == pytest.approx(fd, rel=1e-4)
+    # and for the uniform beyond that range, against scipy quadrature on the paper's grid
+    u, st = stats.uniform(-A, 2 * A), 1.3 * 2 * A / 2**3
+    h = 1e-3 * st
+    q = [quad_mse_paper_grid(v, 3, u) for v in (st - h, st, st + h)]
+    assert R.curvature(3, "uniform", step=st, model="paper") == pytest.approx((q[0] - 2 * q[1] + q[2]) / h**2, rel=1e-4)
 
 
 @pytest.mark.parametrize("dist", ["uniform", "gaussian", "laplace"])
