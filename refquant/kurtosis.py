@@ -197,15 +197,33 @@ def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
 
 
 def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
-    r"""KURE regulariser :math:`\frac1L\sum_i(\mathrm{Kurt}[W_i] - K_T)^2` (paper eqs. 14–15), float64.
+    r"""KURE regulariser :math:`L_K = \frac1L\sum_{i=1}^L(\mathrm{Kurt}[W_i] - K_T)^2` (paper eqs. 14–15), float64.
 
     Parameters
     ----------
-    weights : list/tuple of array_like, one whole tensor per layer (>= 2 elements, not constant).
-    target : K_T >= 1 (the paper uses 1.8).
-    ddof : 0 (paper) or 1 (the released code's unbiased std).
+    weights : list or tuple of array_like
+        One whole weight tensor per layer (any shape, >= 2 elements, not
+        constant, finite). ``L = len(weights)``; the average is over layers
+        (the released code divides by a hard-coded layer count, note §3).
+    target : float >= 1
+        :math:`K_T` (the paper uses 1.8, the uniform's kurtosis).
+    ddof : {0, 1}
+        0: the paper's biased :math:`\sigma`; 1: the released code's unbiased
+        std, which scales every :math:`\mathrm{Kurt}[W_i]` by :math:`((N_i-1)/N_i)^2`.
 
-    The total training loss is ``task + lambda * kure_loss`` (lambda = 1 in the paper).
+    Returns
+    -------
+    float
+        The regulariser; the training loss is ``task + lambda * kure_loss`` (lambda = 1 in the paper).
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, eqs. 13–15.
+
+    Examples
+    --------
+    >>> kure_loss([[-1.0, 1.0, -1.0, 1.0], [0.0, 0.0, 0.0, 4.0]])   # ((1 - 1.8)^2 + (7/3 - 1.8)^2) / 2
+    0.4622222222222223
     """
     layers = _layers(weights)
     kt = check_real(target, "target", lo=1.0)
@@ -214,10 +232,34 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
 
 
 def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray]:
-    r"""Closed-form gradient of :func:`kure_loss`: a list of float64 arrays with the layers' shapes.
+    r"""Closed-form gradient of :func:`kure_loss` with respect to every weight of every layer.
 
-    :math:`\partial L_K/\partial W_i = \frac2L(K_i - K_T)\,\partial K_i/\partial W_i` — the golden
-    values an autograd implementation of the loss must reproduce.
+    .. math:: \frac{\partial L_K}{\partial W_i} = \frac2L(K_i - K_T)\,\frac{\partial K_i}{\partial W_i},
+              \qquad \frac{\partial K}{\partial w_j} = \frac{4}{N\sigma}(z_j^3 - K z_j - S)
+
+    (:func:`kurtosis_grad`; note §3, derived there and checked here against
+    finite differences): the golden values an autograd implementation of the
+    loss must reproduce. Each layer's gradient sums to 0 and is orthogonal to
+    the layer's weights (shift and scale invariance of the kurtosis).
+
+    Parameters
+    ----------
+    weights, target, ddof : as :func:`kure_loss`.
+
+    Returns
+    -------
+    list of float64 ndarray
+        One array per layer, with that layer's shape (float64 whatever the input dtype).
+
+    Examples
+    --------
+    >>> # one outlier: the largest kurtosis N - 2 + 1/(N - 1), a stationary point (zero up to rounding)
+    >>> bool(np.abs(kure_grad([[0.0, 0.0, 0.0, 4.0]])[0]).max() < 1e-15)
+    True
+    >>> w = [0.0, 1.0, 3.0, 7.0]
+    >>> g = kure_grad([w])[0]
+    >>> abs(float(g.sum())) < 1e-15, abs(float(g @ w)) < 1e-14        # shift and scale invariance
+    (True, True)
     """
     layers = _layers(weights)
     kt = check_real(target, "target", lo=1.0)

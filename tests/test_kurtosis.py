@@ -49,6 +49,17 @@ def test_matches_scipy_per_tensor_and_per_channel(x, bias):
         np.testing.assert_allclose(got, want, rtol=1e-12 * cond, atol=0)
 
 
+@settings(max_examples=30)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["standard_normal", "laplace", "uniform"]), st.booleans())
+def test_matches_scipy_to_1e12_on_centred_data(seed, kind, bias):
+    """The issue's bound, unweakened: zero-mean data of unit scale (no cancellation in x - mean), 1e-12 relative."""
+    r = np.random.default_rng(seed)
+    x = getattr(r, kind)(size=(int(r.integers(4, 9)), int(r.integers(4, 200))))
+    for axis in (None, 0, 1):
+        want = stats.kurtosis(x, axis=None if axis is None else 1 - axis, fisher=False, bias=bias)
+        np.testing.assert_allclose(K.kurtosis(x, axis=axis, bias=bias), want, rtol=1e-12, atol=0)
+
+
 @given(hnp.arrays(np.float64, st.integers(2, 50), elements=finite), st.floats(-1e4, 1e4), st.floats(1e-3, 1e3))
 def test_shift_scale_invariant_and_at_least_one(x, shift, scale):
     assume(_spread(x))
