@@ -210,6 +210,27 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     model : ``"paper"``: :math:`|\mathrm{MSE}''(\tilde\Delta)|\,\varepsilon^2/2` (Lemma 1);
         ``"exact"``: :math:`\max_\pm [\mathrm{MSE}(\tilde\Delta\pm\varepsilon) - \mathrm{MSE}(\tilde\Delta)]`
         with the exact MSE on ``grid`` at the exact optimum.
+    relative : bool, whether ``eps`` is a fraction of :math:`\tilde\Delta` (default) or absolute.
+    grid : clipping grid of the exact model (default the paper's 2^M+1 levels; see refquant.clipping).
+    uniform_step : the paper model's uniform optimum, ``"approx"`` :math:`2a/2^M` (the
+        theorem's proof route, note §1.5; a reconstruction) or ``"lemma3"`` :math:`2a/(2^M+1)`.
+
+    Returns
+    -------
+    float
+        :math:`\Gamma` in squared data units (absolute, not normalised by the MSE, as the
+        paper defines it; :func:`theorem_check` also reports :math:`\Gamma/\mathrm{MSE}`).
+
+    References
+    ----------
+    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1); note ``kure.md`` §1.2–§1.5.
+
+    Examples
+    --------
+    >>> round(sensitivity(4, "uniform", 0.05), 12) == round(0.5 * (0.05 * 2 * 3 ** 0.5 / 16) ** 2 / 2, 12)   # curvature 1/2
+    True
+    >>> sensitivity(4, "uniform", 0.05, model="exact") > sensitivity(4, "gaussian", 0.05, model="exact")  # the reversal
+    True
     """
     _check_model(model)
     d = check_dist(dist)
