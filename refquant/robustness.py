@@ -99,7 +99,7 @@ def step_to_alpha(step, bits: int, grid: str = "paper"):
     f = {"paper": half, "midrise": half, "endpoint": (2**m - 1) / 2, "symmetric": half - 1}[g]
     if f <= 0:
         raise ValueError(f"bits={m} is out of range for grid={g!r}; allowed: 2 <= bits <= 16")
-    return np.asarray(step, dtype=np.float64) * f
+    return _clip._positive_array(step, "step") * f
 
 
 def _lemma2(step: np.ndarray, bits: int, a: float) -> np.ndarray:

@@ -171,6 +171,10 @@ def test_empirical_sensitivity_uniform_vs_gaussian():
     (lambda: R.sensitivity(4, "gaussian", 0.1, relative="yes"), TypeError, "relative"),
     (lambda: R.sensitivity(4, "gaussian", 0.1, relative=False, scale=1.0) + R.sensitivity(4, "gaussian", 5.0, relative=False), ValueError, "eps=5.0 perturbs"),
     (lambda: R.pow2_penalty(17, "gaussian"), ValueError, "bits=17"),
+    (lambda: R.step_to_alpha(-0.5, 4), ValueError, "step"),
+    (lambda: R.step_to_alpha(0.5, 1, "symmetric"), ValueError, "bits=1"),
+    (lambda: R.curvature(4, "gaussian", step=np.inf), ValueError, "step"),
+    (lambda: R.theorem_check(4, 0.1, dists=("uniform", "gamma")), ValueError, "dists\\[1\\]='gamma'"),
     (lambda: R.empirical_sensitivity(np.zeros(10), 4, 0.1), ValueError, "all zeros"),
     (lambda: R.empirical_sensitivity([1.0, np.nan], 4, 0.1), ValueError, "NaN"),
 ])
