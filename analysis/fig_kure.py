@@ -146,6 +146,15 @@ def main(outdir: pathlib.Path) -> None:
         mode, agg = k.split("_")
         pw[f"penalty_{mode}_{agg}_over_scales"] = v
     pw.to_csv(outdir / "kure_pow2.csv", index=False)
+    lines = ["| bits | uniform: nearest | uniform: better | Gaussian: nearest | Gaussian: better | Laplace: nearest | Laplace: better |",
+             "|---|---|---|---|---|---|---|"]
+    for b in BITS:
+        cells = []
+        for d in ("uniform", "gaussian", "laplace"):
+            r = pw[(pw.dist == d) & (pw.bits == b)].iloc[0]
+            cells += [f"{100 * r['penalty_nearest_mean_over_scales']:,.0f} %", f"{100 * r['penalty_best_mean_over_scales']:.0f} %"]
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    (outdir / "kure_pow2.md").write_text("\n".join(lines) + "\n")  # the README section's table, verbatim (tested)
     print(pw[["dist", "bits", "penalty_nearest_mean_over_scales", "penalty_nearest_worst_over_scales",
               "penalty_best_mean_over_scales", "penalty_best_worst_over_scales"]].to_string(index=False))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)

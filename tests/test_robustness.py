@@ -195,6 +195,22 @@ def test_readme_theorem_table_is_generated_by_the_library():
         assert table in readme
 
 
+def test_readme_tables_are_the_analysis_outputs():
+    """The README section's power-of-two and why-kurtosis tables are the committed analysis outputs, verbatim."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    section = (root / "docs" / "readme" / "kure.md").read_text()
+    for name in ("kure_pow2.md", "kure_why_kurtosis.md"):
+        assert (root / "figures" / name).read_text() in section, name
+    # and the unit-variance pow2 numbers in the committed CSV are the library's (spot check, exact model)
+    import pandas as pd
+
+    pw = pd.read_csv(root / "figures" / "kure_pow2.csv")
+    row = pw[(pw.dist == "gaussian") & (pw.bits == 4)].iloc[0]
+    assert row["penalty_nearest"] == pytest.approx(R.pow2_penalty(4, "gaussian")["penalty_nearest"], rel=1e-9)
+
+
 GRIDS = ("paper", "midrise", "endpoint", "symmetric")
 
 
