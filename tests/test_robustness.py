@@ -66,6 +66,17 @@ def test_gaussian_paper_model_matches_note_table():
         assert float(R.mse_vs_step(R.optimal_step(m, "gaussian"), m, "gaussian")) == pytest.approx(mse_ex, rel=1e-4)
 
 
+def test_mse_vs_bits_figure_matches_note_table():
+    """kure.md §2.2 (recomputed by the note's author, 4-5 digits): U(-2, 2) at Lemma 3's optimum, 4/(3(2^M+1)^2), and
+    N(0, 2^2) at the ACIQ-form and exact (2^M+1)-grid optima; the values the paper's §3.2 figure plots."""
+    std_u = 2 / math.sqrt(3)
+    for m, (u, g_aciq, g_exact) in {2: (0.05333, 0.34859, 0.32871), 3: (0.01646, 0.12572, 0.12278), 4: (0.004614, 0.04197, 0.04162)}.items():
+        st = R.optimal_step(m, "uniform", std_u, model="paper", uniform_step="lemma3")
+        assert float(R.mse_vs_step(st, m, "uniform", std_u, model="paper")) == pytest.approx(u, rel=2e-4)
+        assert float(R.mse_vs_step(R.optimal_step(m, "gaussian", 2.0, model="paper"), m, "gaussian", 2.0, model="paper")) == pytest.approx(g_aciq, rel=2e-4)
+        assert float(R.mse_vs_step(R.optimal_step(m, "gaussian", 2.0), m, "gaussian", 2.0)) == pytest.approx(g_exact, rel=2e-4)
+
+
 def test_paper_curvature_is_the_second_derivative_of_the_paper_mse():
     for dist in ("gaussian", "laplace", "uniform"):
         for m in (2, 4):
