@@ -11,11 +11,10 @@ warm-up. Target: refquant < 2 s and >= 5x the NumPy search.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numpy as np
 
+from benchmarks._timing import median_time
 from refquant.clipping import optimal_clip_empirical
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
@@ -24,14 +23,9 @@ N = 256 if QUICK else 4096
 CANDIDATES = 100
 
 
+
 def _median_time(fn, reps=REPS):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, reps)
 
 
 def numpy_search(x: np.ndarray, bits: int = 8, n: int = CANDIDATES) -> np.ndarray:

@@ -11,11 +11,10 @@ Targets: BPBS >= 6x (a) and >= 10 G simulated MAC/s; multi-bit within 3x of (c).
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numpy as np
 
+from benchmarks._timing import median_time
 from refquant import imc as I
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
@@ -23,14 +22,9 @@ REPS = 2 if QUICK else 7
 BATCH, K, OUT = (32, 128, 64) if QUICK else (256, 512, 512)
 
 
+
 def _median_time(fn, reps=REPS):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, reps)
 
 
 def numpy_bpbs(x, w, spec):

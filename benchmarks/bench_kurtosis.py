@@ -10,12 +10,11 @@ Median of REPS runs after a warm-up. Targets: >= 2x NumPy and within 3x of copy.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numpy as np
 from scipy import stats
 
+from benchmarks._timing import median_time
 from refquant.kurtosis import kurtosis
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
@@ -23,14 +22,9 @@ REPS = 2 if QUICK else 7
 N = 256 if QUICK else 4096
 
 
+
 def _median_time(fn, reps=REPS):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, reps)
 
 
 def numpy_kurtosis(x):

@@ -22,13 +22,12 @@ signed-binary and ternary weights at their natural densities.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
+from benchmarks._timing import median_time
 from refquant import binarize as B
 from refquant import repetition as R
 
@@ -36,14 +35,9 @@ QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 REPS = 2 if QUICK else 7
 
 
+
 def _median_time(fn, reps=REPS):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, reps)
 
 
 def _weights(scheme, out, k, rng):

@@ -13,11 +13,10 @@ of copy bandwidth at 1e8 elements, per tensor and per channel.
 from __future__ import annotations
 
 import os
-import statistics
-import time
 
 import numpy as np
 
+from benchmarks._timing import median_time
 import refquant as rq
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"  # smoke-test mode (refquant bench --quick)
@@ -25,14 +24,9 @@ REPS = 2 if QUICK else 7
 SIZES = (10**5,) if QUICK else (10**7, 10**8)
 
 
+
 def _median_time(fn, reps=REPS):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+    return median_time(fn, reps)
 
 
 def _naive(x, s, z, lo, hi):
