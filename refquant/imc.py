@@ -286,7 +286,7 @@ def _codes(v, name: str, lo: int, hi: int) -> np.ndarray:
     if mn < lo or mx > hi:
         bad = mn if mn < lo else mx
         raise ValueError(f"{name} has code {bad} outside its declared range [{lo}, {hi}]")
-    return a.astype(np.int64)
+    return a.astype(np.int64, copy=False)  # read-only use below: no copy needed when already int64
 
 
 def _check_spec(spec) -> CrossbarSpec:
@@ -386,7 +386,7 @@ def imc_matmul(x_codes, w_codes, spec: CrossbarSpec, *, return_details: bool = F
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"x_codes has {x.shape[1]} columns but w_codes has {w.shape[0]} rows (shapes {x.shape} @ {w.shape})")
     c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
-    xe = x - c_shift
+    xe = x - c_shift if c_shift else x
     comp = (c_shift * w.sum(axis=0)).astype(np.float64)  # exact: |C * sum w| < 2^53 for every allowed size
     tiles = _tiles(x.shape[1], spec.rows)
     o, d, n = adc_params(spec)
@@ -429,7 +429,7 @@ def _bpbs(xe, w, spec, tiles, o, d, n, floor_mode, details_wanted):
 
     wpt = -(-spec.rows // 64)
     nb, beta, n_sl = spec.input_bits, spec.slice_bits, spec.n_slices
-    xbits = _packed_planes(xe & ((1 << nb) - 1), nb, tiles, wpt)  # (batch, nb, words)
+    xbits = _packed_planes(xe & ((1 << nb) - 1) if spec.array_input_signed else xe, nb, tiles, wpt)  # (batch, nb, words)
     plane_sign = _plane_signs(nb, spec.array_input_signed)
     mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
     wb = _packed_planes(mags, n_sl * beta, tiles, wpt)  # (pol, out, S*beta, words)
