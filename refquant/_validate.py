@@ -194,3 +194,18 @@ def as_rng(rng: Any, name: str = "rng") -> np.random.Generator:
         raise ValueError(f"{name}={seed}: a seed must be >= 0")
     return np.random.default_rng(seed)
 
+
+
+def channel_rows(a: np.ndarray, axis: Any, name: str = "x") -> np.ndarray:
+    """*a* as a 2-D ``(channels, elements per channel)`` array: one row per index along the channel
+    ``axis`` (statistics over all other axes), or a single row for ``axis=None``. May be a view."""
+    if axis is None:
+        v = a.reshape(1, -1)
+    else:
+        if a.ndim == 0:
+            raise ValueError(f"{name} is 0-d; a channel axis needs at least one dimension")
+        ax = check_axis(axis, a.ndim, "axis")
+        v = np.moveaxis(a, ax, 0).reshape(a.shape[ax], -1)
+    if v.shape[1] == 0:
+        raise ValueError(f"{name} has an empty channel (shape {a.shape}, axis={axis})")
+    return v

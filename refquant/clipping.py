@@ -67,7 +67,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ._validate import as_real_array, check_axis, check_bool, check_int, check_real
+from ._validate import as_real_array, channel_rows, check_bool, check_int, check_real
 from .distributions import check_dist
 from .specs import QuantSpec
 
@@ -574,14 +574,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     xa = as_real_array(x, "x")
     if xa.dtype not in (np.float32, np.float64):
         xa = xa.astype(np.float64)
-    if axis is None:
-        v = xa.reshape(1, -1)
-    else:
-        ax = check_axis(axis, xa.ndim, "axis")
-        v = np.moveaxis(xa, ax, 0).reshape(xa.shape[ax], -1)
-    if v.shape[1] == 0:
-        raise ValueError(f"x has an empty channel (shape {xa.shape}, axis={axis})")
-    v = np.ascontiguousarray(v)
+    v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
     scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates)
     sse = np.zeros(scales.shape, dtype=np.float64)
     clip_search_kernel(v, scales, mode, lo, hi, offset, sse)

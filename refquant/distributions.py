@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis, check_real
+from ._validate import as_real_array, channel_rows, check_real
 
 __all__ = ["DISTRIBUTIONS", "STD_PER_SCALE", "KURTOSIS", "fit", "frozen", "check_dist"]
 
@@ -110,13 +110,7 @@ def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) 
     if est not in _ESTIMATORS[d]:
         raise ValueError(f"estimator={est!r} is not available for dist={d!r}; allowed: {', '.join(map(repr, _ESTIMATORS[d]))}")
     a = as_real_array(x, "x").astype(np.float64)
-    if axis is None:
-        v = a.reshape(1, -1)
-    else:
-        ax = check_axis(axis, a.ndim, "axis")
-        v = np.moveaxis(a, ax, 0).reshape(a.shape[ax], -1)
-    if v.shape[1] == 0:
-        raise ValueError(f"x has an empty channel (shape {a.shape}, axis={axis})")
+    v = channel_rows(a, axis, "x")
     if d == "gaussian":
         if v.shape[1] < 2:
             raise ValueError(f"the gaussian estimator (std, ddof=1) needs >= 2 values per channel, got {v.shape[1]}")

@@ -41,7 +41,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis, check_int, check_real
+from ._validate import as_real_array, channel_rows, check_int, check_real
 
 __all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping"]
 
@@ -74,13 +74,7 @@ def _central_moments(x, axis, name: str = "x"):
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
     a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
-    if axis is None:
-        v = a.reshape(1, -1)
-    else:
-        if a.ndim == 0:
-            raise ValueError(f"{name} is 0-d; a channel axis needs at least one dimension")
-        ax = check_axis(axis, a.ndim, "axis")
-        v = np.moveaxis(a, ax, 0).reshape(a.shape[ax], -1)
+    v = channel_rows(a, axis, name)
     c, n = v.shape
     if n < 2:
         raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
