@@ -19,6 +19,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+@njit(cache=True, inline="always")
+def _sq_err(x, s, half, mode, flo, fhi, offset):
+    """(float64(fq(x)) - float64(x))**2 for one element; fq as in the module docstring."""
+    t = x / s
+    q = np.rint(t) if mode == 0 else np.floor(t)
+    q = min(max(q, flo), fhi)
+    y = q * s
+    if offset == 1:
+        y = y + half
+    e = np.float64(y) - np.float64(x)
+    return e * e
+
+
 @njit(cache=True, parallel=True)
 def clip_search_kernel(v, scales, mode, lo, hi, offset, sse):
     """sse[c, k] = sum_i (fq(v[c, i]; scales[c, k]) - v[c, i])**2 (mode 0: rint, 1: floor; offset 1: + s/2)."""
@@ -37,25 +50,9 @@ def clip_search_kernel(v, scales, mode, lo, hi, offset, sse):
             n_full = n - n % lanes
             for i0 in range(0, n_full, lanes):
                 for j in range(lanes):
-                    x = row[i0 + j]
-                    t = x / s
-                    q = np.rint(t) if mode == 0 else np.floor(t)
-                    q = min(max(q, flo), fhi)
-                    y = q * s
-                    if offset == 1:
-                        y = y + half
-                    e = np.float64(y) - np.float64(x)
-                    acc[j] += e * e
+                    acc[j] += _sq_err(row[i0 + j], s, half, mode, flo, fhi, offset)
             for i in range(n_full, n):
-                x = row[i]
-                t = x / s
-                q = np.rint(t) if mode == 0 else np.floor(t)
-                q = min(max(q, flo), fhi)
-                y = q * s
-                if offset == 1:
-                    y = y + half
-                e = np.float64(y) - np.float64(x)
-                acc[i - n_full] += e * e
+                acc[i - n_full] += _sq_err(row[i], s, half, mode, flo, fhi, offset)
             tot = 0.0
             for j in range(lanes):
                 tot += acc[j]
