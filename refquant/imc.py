@@ -80,6 +80,8 @@ __all__ = [
     "ADCSpec",
     "CrossbarSpec",
     "imc_matmul",
+    "ProgrammedCrossbar",
+    "program_crossbar",
     "adc_params",
     "adc_convert",
     "sqnr",
@@ -379,44 +381,88 @@ def imc_matmul(x_codes, w_codes, spec: CrossbarSpec, *, return_details: bool = F
     >>> imc_matmul(x, w, spec).tolist(), (x @ w).tolist()       # lossless ADC: exact, across 2 tiles
     ([[3.0]], [[3]])
     """
+    return program_crossbar(w_codes, spec).matmul(x_codes, return_details=return_details)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ProgrammedCrossbar:
+    """Weights programmed into a crossbar (done once, as in hardware); :meth:`matmul` runs inputs through it.
+
+    Built by :func:`program_crossbar`; holds a private copy of the weight codes and everything that
+    depends only on them (the exact per-column A-shift compensation, the float64 weights of the
+    multi-bit GEMM, or the bit-packed BPBS cells, shift-and-add coefficients and ADC lookup table).
+    """
+
+    spec: CrossbarSpec
+    w: np.ndarray
+    comp: np.ndarray
+    tiles: tuple
+    adc: tuple
+    wf: np.ndarray | None = None
+    wbits_t: np.ndarray | None = None
+    coef: np.ndarray | None = None
+    lut: np.ndarray | None = None
+    offset: int = 0
+
+    def matmul(self, x_codes, *, return_details: bool = False):
+        """``x @ w`` through the crossbar: see :func:`imc_matmul` (same results, bit for bit)."""
+        spec = self.spec
+        check_bool(return_details, "return_details")
+        x = _codes(x_codes, "x_codes", *spec.x_range)
+        if x.shape[1] != self.w.shape[0]:
+            raise ValueError(f"x_codes has {x.shape[1]} columns but w_codes has {self.w.shape[0]} rows "
+                             f"(shapes {x.shape} @ {self.w.shape})")
+        c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
+        xe = x - c_shift if c_shift else x
+        if spec.mode == "multibit":
+            y, details = _multibit(xe, self, return_details)
+        else:
+            y, details = _bpbs(xe, self, return_details)
+        y = y + self.comp
+        if return_details:
+            o, d, n = self.adc
+            details.update(step=d, offset=o, n_codes=n, transfer=spec.adc.transfer, compensation=self.comp)
+            return y, details
+        return y
+
+
+def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
+    """Program symmetric weight codes ``w_codes`` (K, out) into the crossbar ``spec`` (see :class:`ProgrammedCrossbar`)."""
     spec = _check_spec(spec)
-    check_bool(return_details, "return_details")
-    x = _codes(x_codes, "x_codes", *spec.x_range)
-    w = _codes(w_codes, "w_codes", *spec.w_range)
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(f"x_codes has {x.shape[1]} columns but w_codes has {w.shape[0]} rows (shapes {x.shape} @ {w.shape})")
+    w = np.array(_codes(w_codes, "w_codes", *spec.w_range), dtype=np.int64)  # private copy
     c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
-    xe = x - c_shift if c_shift else x
     comp = (c_shift * w.sum(axis=0)).astype(np.float64)  # exact: |C * sum w| < 2^53 for every allowed size
-    tiles = _tiles(x.shape[1], spec.rows)
-    o, d, n = adc_params(spec)
-    floor_mode = spec.adc.transfer == "floor"
+    tiles = tuple(_tiles(w.shape[0], spec.rows))
+    adc = adc_params(spec)
     if spec.mode == "multibit":
-        y, details = _multibit(xe, w, spec, tiles, o, d, n, floor_mode, return_details)
-    else:
-        y, details = _bpbs(xe, w, spec, tiles, o, d, n, floor_mode, return_details)
-    y = y + comp
-    if return_details:
-        details.update(step=d, offset=o, n_codes=n, transfer=spec.adc.transfer, compensation=comp)
-        return y, details
-    return y
+        exact_f64 = spec.rows * spec.x_max * spec.w_max < 2**53
+        return ProgrammedCrossbar(spec, w, comp, tiles, adc, wf=w.astype(np.float64) if exact_f64 else None)
+    wpt = -(-spec.rows // 64)
+    nb, beta, n_sl = spec.input_bits, spec.slice_bits, spec.n_slices
+    mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
+    wb = _packed_planes(mags, n_sl * beta, tiles, wpt)  # (pol, out, S*beta, words)
+    wbits_t = np.ascontiguousarray(np.moveaxis(wb.reshape(len(pol), w.shape[1], n_sl, beta, -1), 1, -1))  # (pol, S, beta, words, out)
+    plane_sign = _plane_signs(nb, spec.array_input_signed)
+    coef = np.ascontiguousarray(pol[:, None, None] * plane_sign[None, :, None] * slice_sign[None, None, :]
+                                * 2.0 ** (np.arange(nb)[None, :, None] + beta * np.arange(n_sl)[None, None, :]))
+    _, lut = adc_convert(np.arange(spec.max_plane_sum + 1, dtype=np.float64), spec)
+    return ProgrammedCrossbar(spec, w, comp, tiles, adc, wbits_t=wbits_t, coef=coef, lut=lut, offset=offset)
 
 
-def _multibit(xe, w, spec, tiles, o, d, n, floor_mode, details_wanted):
+def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
     from ._kernels.imc import adc_convert_accumulate
 
-    exact_f64 = spec.rows * spec.x_max * spec.w_max < 2**53
+    spec, w = prog.spec, prog.w
+    o, d, n = prog.adc
+    floor_mode = spec.adc.transfer == "floor"
     acc = np.zeros((xe.shape[0], w.shape[1]), dtype=np.float64)
-    pre, outs = [], []
-    xf, wf = (xe.astype(np.float64), w.astype(np.float64)) if exact_f64 else (None, None)
-    for t0, t1 in tiles:
-        yt = xf[:, t0:t1] @ wf[t0:t1] if exact_f64 else (xe[:, t0:t1] @ w[t0:t1]).astype(np.float64)
+    pre = []
+    xf = xe.astype(np.float64) if prog.wf is not None else None
+    for t0, t1 in prog.tiles:
+        yt = xf[:, t0:t1] @ prog.wf[t0:t1] if prog.wf is not None else (xe[:, t0:t1] @ w[t0:t1]).astype(np.float64)
         if details_wanted:
             pre.append(yt)
-            before = acc.copy()
         adc_convert_accumulate(np.ascontiguousarray(yt), o, d, n, floor_mode, acc)
-        if details_wanted:
-            outs.append(acc - before)
     if not details_wanted:
         return acc, None
     pre_a = np.stack(pre, axis=1)
@@ -424,38 +470,32 @@ def _multibit(xe, w, spec, tiles, o, d, n, floor_mode, details_wanted):
     return acc, {"pre_adc": pre_a, "adc_out": rec, "error": rec - pre_a, "codes": codes}
 
 
-def _bpbs(xe, w, spec, tiles, o, d, n, floor_mode, details_wanted):
+def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
     from ._kernels.imc import bpbs_kernel
 
+    spec, w, tiles = prog.spec, prog.w, prog.tiles
     wpt = -(-spec.rows // 64)
-    nb, beta, n_sl = spec.input_bits, spec.slice_bits, spec.n_slices
+    nb, beta = spec.input_bits, spec.slice_bits
     xbits = _packed_planes(xe & ((1 << nb) - 1) if spec.array_input_signed else xe, nb, tiles, wpt)  # (batch, nb, words)
-    plane_sign = _plane_signs(nb, spec.array_input_signed)
-    mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
-    wb = _packed_planes(mags, n_sl * beta, tiles, wpt)  # (pol, out, S*beta, words)
-    wbits_t = np.ascontiguousarray(np.moveaxis(wb.reshape(len(pol), w.shape[1], n_sl, beta, -1), 1, -1))  # (pol, S, beta, words, out)
-    coef = (pol[:, None, None] * plane_sign[None, :, None] * slice_sign[None, None, :]
-            * 2.0 ** (np.arange(nb)[None, :, None] + beta * np.arange(n_sl)[None, None, :]))
-    _, lut = adc_convert(np.arange(spec.max_plane_sum + 1, dtype=np.float64), spec)
     acc = np.empty((xe.shape[0], w.shape[1]), dtype=np.float64)
-    bpbs_kernel(xbits, wbits_t, wpt, np.ascontiguousarray(coef), lut, acc)
-    if offset:
-        acc -= offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
+    bpbs_kernel(xbits, prog.wbits_t, wpt, prog.coef, prog.lut, acc)
+    if prog.offset:
+        acc -= prog.offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
     if not details_wanted:
         return acc, None
     # exact plane sums for the details (int64 matmuls; reported, not used for y)
     planes, _ = _input_planes(xe, nb, spec.array_input_signed)
-    cells, _, _, _ = _weight_slices(w, spec)
-    pre = np.zeros((xe.shape[0], len(tiles), spec.input_bits, len(pol), spec.n_slices, w.shape[1]))
+    cells, _, pol, _ = _weight_slices(w, spec)
+    pre = np.zeros((xe.shape[0], len(tiles), nb, len(pol), spec.n_slices, w.shape[1]))
     cell_val = (cells.astype(np.int64) << np.arange(beta)[None, None, None, :, None]).sum(axis=3)  # (out, pol, S, K)
     for t, (t0, t1) in enumerate(tiles):
-        for b in range(spec.input_bits):
+        for b in range(nb):
             xb = planes[:, b, t0:t1].astype(np.int64)
             for p in range(len(pol)):
                 for c in range(spec.n_slices):
                     pre[:, t, b, p, c, :] = xb @ cell_val[:, p, c, t0:t1].T
     codes, rec = adc_convert(pre, spec)
-    return acc, {"pre_adc": pre, "adc_out": rec, "error": rec - pre, "codes": codes, "coef": coef}
+    return acc, {"pre_adc": pre, "adc_out": rec, "error": rec - pre, "codes": codes, "coef": prog.coef}
 
 
 # ---------------------------------------------------------------------------------------------- statistics

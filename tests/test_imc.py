@@ -223,3 +223,17 @@ SPEC = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@settings(deadline=None, max_examples=25)
+@given(crossbars())
+def test_programmed_crossbar_equals_imc_matmul_and_owns_its_weights(case):
+    spec, x, w = case
+    w_own = w.copy()
+    prog = I.program_crossbar(w_own, spec)
+    want = I.imc_matmul(x, w, spec)
+    w_own[:] = 0  # the caller changing its array afterwards does not reprogram the crossbar
+    got = prog.matmul(x)
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    with pytest.raises(ValueError, match="x_codes has"):
+        prog.matmul(np.zeros((1, w.shape[0] + 1), dtype=np.int64))
