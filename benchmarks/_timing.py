@@ -5,8 +5,13 @@ import statistics
 import time
 
 
-def median_time(fn, reps: int) -> float:
-    """Seconds: the median of ``reps`` timed calls of ``fn()``, after one untimed warm-up call."""
+def median_time(fn, reps: int, settle: float = 0.0) -> float:
+    """Seconds: the median of ``reps`` timed calls of ``fn()``, after one untimed warm-up call.
+
+    ``settle`` seconds of sleep come first, so that worker threads left spinning by the previously timed
+    method (OpenBLAS busy-waits for a while after each GEMM) are idle before ``fn`` is timed.
+    """
+    time.sleep(settle)
     fn()
     ts = []
     for _ in range(reps):

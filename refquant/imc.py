@@ -390,7 +390,8 @@ class ProgrammedCrossbar:
 
     Built by :func:`program_crossbar`; holds a private copy of the weight codes and everything that
     depends only on them (the exact per-column A-shift compensation, the float64 weights of the
-    multi-bit GEMM, or the bit-packed BPBS cells, shift-and-add coefficients and ADC lookup table).
+    multi-bit GEMM, or the bit-packed BPBS cells, shift-and-add coefficients and whether the ADC's
+    division may be done as a multiplication without changing any code).
     """
 
     spec: CrossbarSpec
@@ -399,9 +400,9 @@ class ProgrammedCrossbar:
     tiles: tuple
     adc: tuple
     wf: np.ndarray | None = None
-    wbits_t: np.ndarray | None = None
+    wpan: np.ndarray | None = None
     coef: np.ndarray | None = None
-    lut: np.ndarray | None = None
+    inv_step_exact: bool = False
     offset: int = 0
 
     def matmul(self, x_codes, *, return_details: bool = False):
@@ -418,12 +419,43 @@ class ProgrammedCrossbar:
             y, details = _multibit(xe, self, return_details)
         else:
             y, details = _bpbs(xe, self, return_details)
-        y = y + self.comp
+        y += self.comp  # y is this call's own array (both modes allocate it)
         if return_details:
             o, d, n = self.adc
             details.update(step=d, offset=o, n_codes=n, transfer=spec.adc.transfer, compensation=self.comp)
             return y, details
         return y
+
+
+_PANEL = 256  # output columns per weight panel of the BPBS kernel (measured: 256 > 128 > 64 > 512 at 512 columns)
+
+
+def _column_panels(wb: np.ndarray) -> np.ndarray:
+    """Packed weight cells (pol, out, S, beta, n_tiles, wpt) -> column panels for ``bpbs_kernel``.
+
+    Returns uint64 (n_tiles, n_blocks, pol, S, beta, wpt, P) with ``P = min(_PANEL, out rounded up to 8)``:
+    block ``q`` holds output columns ``q*P .. q*P + P - 1``, padded with zero cells (their outputs are
+    computed and discarded).
+    """
+    n_pol, out, n_sl, beta, n_tiles, wpt = wb.shape
+    pw = min(_PANEL, -(-out // 8) * 8)
+    n_blocks = -(-out // pw)
+    padded = np.zeros((n_pol, n_blocks * pw, n_sl, beta, n_tiles, wpt), dtype=np.uint64)
+    padded[:, :out] = wb
+    panels = padded.reshape(n_pol, n_blocks, pw, n_sl, beta, n_tiles, wpt)
+    return np.ascontiguousarray(panels.transpose(5, 1, 0, 3, 4, 6, 2))
+
+
+def _inv_step_exact(spec: CrossbarSpec, adc: tuple) -> bool:
+    """True when ``(a - o) * (1 / step)`` gives the same ADC code as ``(a - o) / step`` for every plane sum.
+
+    Checked exhaustively over ``a = 0 .. max_plane_sum`` (all the values a BPBS conversion can see), so the
+    kernel may multiply instead of divide without changing a single output bit; otherwise it divides.
+    """
+    o, d, n = adc
+    a = np.arange(spec.max_plane_sum + 1, dtype=np.float64) - o
+    rnd = np.floor if spec.adc.transfer == "floor" else np.rint
+    return bool(np.array_equal(np.clip(rnd(a / d), 0, n - 1), np.clip(rnd(a * (1.0 / d)), 0, n - 1)))
 
 
 def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
@@ -441,12 +473,12 @@ def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
     nb, beta, n_sl = spec.input_bits, spec.slice_bits, spec.n_slices
     mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
     wb = _packed_planes(mags, n_sl * beta, tiles, wpt)  # (pol, out, S*beta, words)
-    wbits_t = np.ascontiguousarray(np.moveaxis(wb.reshape(len(pol), w.shape[1], n_sl, beta, -1), 1, -1))  # (pol, S, beta, words, out)
+    wpan = _column_panels(wb.reshape(len(pol), w.shape[1], n_sl, beta, len(tiles), wpt))
     plane_sign = _plane_signs(nb, spec.array_input_signed)
     coef = np.ascontiguousarray(pol[:, None, None] * plane_sign[None, :, None] * slice_sign[None, None, :]
                                 * 2.0 ** (np.arange(nb)[None, :, None] + beta * np.arange(n_sl)[None, None, :]))
-    _, lut = adc_convert(np.arange(spec.max_plane_sum + 1, dtype=np.float64), spec)
-    return ProgrammedCrossbar(spec, w, comp, tiles, adc, wbits_t=wbits_t, coef=coef, lut=lut, offset=offset)
+    return ProgrammedCrossbar(spec, w, comp, tiles, adc, wpan=wpan, coef=coef, offset=offset,
+                              inv_step_exact=_inv_step_exact(spec, adc))
 
 
 def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
@@ -478,7 +510,8 @@ def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
     nb, beta = spec.input_bits, spec.slice_bits
     xbits = _packed_planes(xe & ((1 << nb) - 1) if spec.array_input_signed else xe, nb, tiles, wpt)  # (batch, nb, words)
     acc = np.empty((xe.shape[0], w.shape[1]), dtype=np.float64)
-    bpbs_kernel(xbits, prog.wbits_t, wpt, prog.coef, prog.lut, acc)
+    o, d, n = prog.adc
+    bpbs_kernel(xbits, prog.wpan, prog.coef, o, d, 1.0 / d, n, spec.adc.transfer == "floor", prog.inv_step_exact, acc)
     if prog.offset:
         acc -= prog.offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
     if not details_wanted:

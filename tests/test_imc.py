@@ -8,6 +8,7 @@ where the model's assumptions hold, as the issue states).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -237,3 +238,54 @@ def test_programmed_crossbar_equals_imc_matmul_and_owns_its_weights(case):
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
     with pytest.raises(ValueError, match="x_codes has"):
         prog.matmul(np.zeros((1, w.shape[0] + 1), dtype=np.int64))
+
+
+# BPBS kernel code paths the small Hypothesis shapes above cannot reach: tiles of >= 8 words (eight-word
+# register accumulation), 4..7 leftover words, single leftover words, several column panels with a padded
+# last one, multi-bit cells and both polarities; K ragged against the tile size in every case.
+@pytest.mark.kernel
+@pytest.mark.parametrize("rows, k, out, encoding, beta, transfer", [
+    (832, 900, 300, "twos_complement", 1, "round"),   # wpt 13 = 8 + 4 + 1; panels 256 + 44 (padded to 48)
+    (512, 1030, 257, "differential", 2, "floor"),     # wpt 8; three tiles, last one 6 rows; 2 panels
+    (300, 700, 9, "offset", 3, "round"),              # wpt 5 = 4 + 1
+    (1024, 1024, 8, "twos_complement", 1, "floor"),   # wpt 16 = 2 x 8
+])
+def test_bpbs_kernel_long_tiles_and_many_columns_bit_identical_to_twin(rows, k, out, encoding, beta, transfer):
+    rng = np.random.default_rng(rows + k + out)
+    spec = I.CrossbarSpec(rows=rows, input_bits=5, weight_bits=6, mode="bpbs", input_signed=True,
+                          weight_encoding=encoding, slice_bits=beta, adc=I.ADCSpec(6, transfer=transfer))
+    x = rng.integers(*spec.x_range, endpoint=True, size=(2, k))  # batch 2: the no-JIT re-run stays short
+    w = rng.integers(*spec.w_range, endpoint=True, size=(k, out))
+    y = I.imc_matmul(x, w, spec)
+    assert np.array_equal(y.view(np.int64), _twin(x, w, spec).view(np.int64))
+    lossless = dataclasses.replace(spec, adc=I.ADCSpec(12, range_policy="granular"))  # 2^12 - 1 >= every plane sum
+    assert np.array_equal(I.imc_matmul(x, w, lossless), x @ w)
+
+
+def _step_needing_division():
+    """rows 98, 2-bit floor ADC over the full range: step 98 / 4 = 24.5, and 49 * (1 / 24.5) < 2 = 49 / 24.5."""
+    spec = I.CrossbarSpec(rows=98, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding="twos_complement",
+                          adc=I.ADCSpec(2, transfer="floor"))
+    x = np.ones((2, 98), dtype=np.int64)
+    w = np.zeros((98, 3), dtype=np.int64)
+    w[:49, 0] = 1  # slice-0 plane sum of column 0 is exactly 49, on a code boundary
+    w[:49, 1] = 3
+    w[:, 2] = -1
+    return spec, x, w
+
+
+def test_bpbs_divides_where_a_reciprocal_would_change_a_code():
+    spec, x, w = _step_needing_division()
+    o, d, n = I.adc_params(spec)
+    assert d == 24.5 and np.floor(49 / d) == 2 and np.floor(49 * (1 / d)) == 1  # the premise, by hand
+    assert not I.program_crossbar(w, spec).inv_step_exact
+    y, det = I.imc_matmul(x, w, spec, return_details=True)
+    assert (det["pre_adc"] == 49).any()
+    assert np.array_equal(y.view(np.int64), _twin(x, w, spec).view(np.int64))
+
+
+def test_bpbs_reciprocal_check_is_needed(monkeypatch):
+    """Planted bug: skipping the exhaustive check (always multiplying) must change the output."""
+    spec, x, w = _step_needing_division()
+    monkeypatch.setattr(I, "_inv_step_exact", lambda spec, adc: True)
+    assert not np.array_equal(I.imc_matmul(x, w, spec), _twin(x, w, spec))

@@ -11,12 +11,11 @@ round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
 * ``adc_convert_accumulate`` (multi-bit mode): converts one tile's exact
   integer partial sums ``y`` (held in float64, exact by the accumulator
   bound) and adds the reconstructions into ``acc`` (tiles in ascending order).
-* ``bpbs_kernel``: bit-packed planes. For every batch row, output column, tile,
+* ``bpbs_kernel``: bit-packed planes, weights in column panels. For every batch row, output column, tile,
   input bit-plane ``b``, weight slice ``c`` and polarity:
   ``a = sum_k 2^k sum popcount(xbits & wbits_k)`` over the tile's 64-bit words
-  (exact integer; ``k`` runs over the bits of a multi-bit cell), ``a_hat = lut[a]`` (the ADC
-  applied to every possible plane sum, precomputed by the caller with the
-  formula above), and ``acc += coef[b, c] * a_hat`` with
+  (exact integer; ``k`` runs over the bits of a multi-bit cell), ``a_hat`` = the ADC
+  formula above applied to ``a``, and ``acc += coef[b, c] * a_hat`` with
   ``coef = s_b * s_c * 2^(b + c*beta)`` (signed shift-and-add, exact
   power-of-two scaling). Accumulation order: tiles, then ``b``, then ``c``
   (then polarity +, -), all ascending. ``prange`` over batch rows; no
@@ -69,49 +68,107 @@ def adc_convert_accumulate(y, o, step, n_codes, floor_mode, acc):
                 acc[i, j] += o + q * step
 
 
+@njit(cache=True, inline="always")
+def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
+    """ADC reconstruction of one plane sum ``a`` (the formula of the module docstring).
+
+    ``(a - o) / step`` is evaluated as ``(a - o) * inv_step`` when ``use_inv``: the caller sets it only after
+    checking, for every plane sum the crossbar can produce, that both give the same code (so the
+    reconstruction, ``o + q * step`` or ``o + (q + 0.5) * step``, is the same float).
+    """
+    if use_inv:
+        t = (np.float64(a) - o) * inv_step
+    else:
+        t = (np.float64(a) - o) / step
+    if floor_mode:
+        q = min(max(np.floor(t), 0.0), top)
+        return o + (q + 0.5) * step
+    q = min(max(np.rint(t), 0.0), top)
+    return o + q * step
+
+
 @njit(cache=True, parallel=True)
-def bpbs_kernel(xbits, wbits_t, words_per_tile, coef, lut, acc):
+def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, acc):
     """Bit-parallel / bit-serial crossbar with per-(tile, plane, slice, polarity) ADC conversion.
 
-    xbits   : uint64 (batch, n_planes, n_words)            bit-packed input bit-planes; tile t owns words
-                                                            [t*words_per_tile, (t+1)*words_per_tile) (zero padded)
-    wbits_t : uint64 (n_pol, n_slices, beta, n_words, out) bit-packed weight cells, one plane per cell bit,
-                                                            output columns innermost (the vectorised loop)
-    coef    : float64 (n_pol, n_planes, n_slices)          signed shift-and-add weights (polarity sign included)
-    lut     : float64 (max_sum + 1,)                       ADC reconstruction of every possible plane sum
-    acc     : float64 (batch, out)                         output (overwritten)
+    xbits : uint64 (batch, n_planes, n_tiles * wpt)                 bit-packed input bit-planes; tile t owns words
+                                                                     [t*wpt, (t+1)*wpt) (zero padded)
+    wpan  : uint64 (n_tiles, n_blocks, n_pol, n_slices, beta, wpt, P) bit-packed weight cells in column panels:
+                                                                     block q holds output columns [q*P, (q+1)*P)
+                                                                     (zero padded), one plane per cell bit, columns
+                                                                     innermost (the vectorised loop)
+    coef  : float64 (n_pol, n_planes, n_slices)                      signed shift-and-add weights (polarity sign incl.)
+    o, step, n_codes, floor_mode : the ADC (module docstring); inv_step, use_inv: see ``_adc_reconstruct``
+    acc   : float64 (batch, out)                                     output (overwritten), out <= n_blocks * P
 
-    The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact).
-    Per output the terms are added in the order tile, plane, slice, polarity (ascending).
+    The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). Per batch
+    row, tile and panel, all plane sums are formed first (eight, else four, else one weight word at a
+    time, added in registers before one store; each weight panel row is reused for every input plane),
+    then converted and shift-added; per output the terms are added in the order tile, plane, slice,
+    polarity (ascending), exactly as documented in the module docstring.
     """
     batch, n_planes, n_words = xbits.shape
-    n_pol, n_slices, beta, _, out = wbits_t.shape
-    n_tiles = n_words // words_per_tile
+    n_tiles, n_blocks, n_pol, n_slices, beta, wpt, pw = wpan.shape
+    out = acc.shape[1]
+    top = float(n_codes - 1)
+    w8 = wpt - wpt % 8
+    w4 = wpt - wpt % 4
     for i in prange(batch):
-        # all plane sums of one tile first (each weight row is loaded once and used for every input plane),
-        # then the conversions and the shift-and-add in the documented order
-        sums = np.empty((n_planes, n_slices, n_pol, out), dtype=np.int64)
-        tot = np.zeros(out, dtype=np.float64)
+        sums = np.empty((n_planes, n_slices, n_pol, pw), dtype=np.int64)
+        tot = np.zeros(n_blocks * pw, dtype=np.float64)
         for t in range(n_tiles):
-            w0 = t * words_per_tile
-            sums[:] = 0
-            for c in range(n_slices):
-                for p in range(n_pol):
-                    for k in range(beta):
-                        for w in range(w0, w0 + words_per_tile):
-                            row = wbits_t[p, c, k, w]
-                            for b in range(n_planes):
-                                xv = xbits[i, b, w]
-                                acc_b = sums[b, c, p]
-                                for j in range(out):
-                                    acc_b[j] += np.int64(popcount64(xv & row[j])) << k
-            for b in range(n_planes):
+            xt = xbits[i, :, t * wpt:(t + 1) * wpt]
+            for q in range(n_blocks):
+                sums[:] = 0
                 for c in range(n_slices):
                     for p in range(n_pol):
-                        cf = coef[p, b, c]
-                        s_bcp = sums[b, c, p]
-                        for j in range(out):
-                            tot[j] += cf * lut[s_bcp[j]]
+                        for k in range(beta):
+                            blk = wpan[t, q, p, c, k]  # (wpt, P), C-contiguous
+                            for w in range(0, w8, 8):
+                                for b in range(n_planes):
+                                    x0 = xt[b, w]
+                                    x1 = xt[b, w + 1]
+                                    x2 = xt[b, w + 2]
+                                    x3 = xt[b, w + 3]
+                                    x4 = xt[b, w + 4]
+                                    x5 = xt[b, w + 5]
+                                    x6 = xt[b, w + 6]
+                                    x7 = xt[b, w + 7]
+                                    s = sums[b, c, p]
+                                    for j in range(pw):
+                                        s[j] += (np.int64(popcount64(x0 & blk[w, j])) + np.int64(popcount64(x1 & blk[w + 1, j]))
+                                                 + np.int64(popcount64(x2 & blk[w + 2, j]))
+                                                 + np.int64(popcount64(x3 & blk[w + 3, j]))
+                                                 + np.int64(popcount64(x4 & blk[w + 4, j]))
+                                                 + np.int64(popcount64(x5 & blk[w + 5, j]))
+                                                 + np.int64(popcount64(x6 & blk[w + 6, j]))
+                                                 + np.int64(popcount64(x7 & blk[w + 7, j]))) << k
+                            for w in range(w8, w4, 4):
+                                for b in range(n_planes):
+                                    x0 = xt[b, w]
+                                    x1 = xt[b, w + 1]
+                                    x2 = xt[b, w + 2]
+                                    x3 = xt[b, w + 3]
+                                    s = sums[b, c, p]
+                                    for j in range(pw):
+                                        s[j] += (np.int64(popcount64(x0 & blk[w, j])) + np.int64(popcount64(x1 & blk[w + 1, j]))
+                                                 + np.int64(popcount64(x2 & blk[w + 2, j]))
+                                                 + np.int64(popcount64(x3 & blk[w + 3, j]))) << k
+                            for w in range(w4, wpt):
+                                row = blk[w]
+                                for b in range(n_planes):
+                                    xv = xt[b, w]
+                                    s = sums[b, c, p]
+                                    for j in range(pw):
+                                        s[j] += np.int64(popcount64(xv & row[j])) << k
+                tq = tot[q * pw:(q + 1) * pw]
+                for b in range(n_planes):
+                    for c in range(n_slices):
+                        for p in range(n_pol):
+                            cf = coef[p, b, c]
+                            s = sums[b, c, p]
+                            for j in range(pw):
+                                tq[j] += cf * _adc_reconstruct(s[j], o, step, inv_step, top, floor_mode, use_inv)
         for j in range(out):
             acc[i, j] = tot[j]
 
