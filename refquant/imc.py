@@ -60,9 +60,11 @@ A-shift (RAOQ eq. 4 [I][S]): unsigned input codes are shifted to
 :math:`C\sum_i w_{ij}` is added back digitally per column (exact).
 
 Exactness: all integer paths are exact. The multi-bit tile sums are computed
-with a float64 GEMM, which is exact because every partial sum is an integer of
-magnitude at most :math:`N x_{max} w_{max} < 2^{53}` (checked; otherwise an
-int64 matmul is used); BPBS plane sums are integer popcounts. With a lossless
+with a float32 GEMM when every partial sum is an integer of magnitude at most
+:math:`N x_{max} w_{max} \le 2^{24}` (then every intermediate of any summation
+order is exactly representable: exact, whatever the BLAS does), else with a
+float64 GEMM (exact: ``CrossbarSpec``'s limits keep the bound below
+:math:`2^{51} < 2^{53}`); BPBS plane sums are integer popcounts (int64). With a lossless
 ADC (``granular``, ``round`` and enough bits) both modes return exactly
 ``x @ w``.
 """
@@ -334,22 +336,26 @@ def _input_planes(xe: np.ndarray, nbits: int, signed: bool) -> tuple[np.ndarray,
 
 
 def _weight_magnitudes(w: np.ndarray, spec: CrossbarSpec):
-    """Non-negative per-polarity cell magnitudes (n_pol, out, K), slice signs, polarity signs, digital offset."""
+    """Per-polarity cell magnitudes (n_pol, K, out), slice signs, polarity signs, digital offset.
+
+    Two's complement: ``w`` itself (int64), whose bits ``0 .. B_w - 1`` are those of ``w mod 2^B_w``
+    (every reader takes only those bits); offset: ``w + 2^(B_w-1) - 1``; differential: ``max(+-w, 0)``.
+    """
     s = spec.n_slices
-    wt = w.T
     if spec.weight_encoding == "twos_complement":
         slice_sign = np.ones(s)
         slice_sign[-1] = -1.0
-        return (wt & ((1 << spec.weight_bits) - 1))[None], slice_sign, np.array([1.0]), 0
+        return w[None], slice_sign, np.array([1.0]), 0
     if spec.weight_encoding == "offset":
         off = 2 ** (spec.weight_bits - 1) - 1
-        return (wt + off)[None], np.ones(s), np.array([1.0]), off
-    return np.stack([np.maximum(wt, 0), np.maximum(-wt, 0)]), np.ones(s), np.array([1.0, -1.0]), 0
+        return (w + off)[None], np.ones(s), np.array([1.0]), off
+    return np.stack([np.maximum(w, 0), np.maximum(-w, 0)]), np.ones(s), np.array([1.0, -1.0]), 0
 
 
 def _weight_slices(w: np.ndarray, spec: CrossbarSpec):
     """Cell bit-planes (out, n_pol, n_slices, beta, K) unpacked (for details and moments), and the signs."""
     mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
+    mags = np.swapaxes(mags, 1, 2)  # (pol, out, K)
     beta, s = spec.slice_bits, spec.n_slices
     shifts = np.arange(s * beta).reshape(s, beta)
     cells = ((mags[:, :, None, None, :] >> shifts[None, None, :, :, None]) & 1).astype(np.uint8)  # (pol, out, S, beta, K)
@@ -389,7 +395,7 @@ class ProgrammedCrossbar:
     """Weights programmed into a crossbar (done once, as in hardware); :meth:`matmul` runs inputs through it.
 
     Built by :func:`program_crossbar`; holds a private copy of the weight codes and everything that
-    depends only on them (the exact per-column A-shift compensation, the float64 weights of the
+    depends only on them (the exact per-column A-shift compensation, the float32/float64 weights of the
     multi-bit GEMM, or the bit-packed BPBS cells, shift-and-add coefficients and whether the ADC's
     division may be done as a multiplication without changing any code).
     """
@@ -430,20 +436,24 @@ class ProgrammedCrossbar:
 _PANEL = 256  # output columns per weight panel of the BPBS kernel (measured: 256 > 128 > 64 > 512 at 512 columns)
 
 
-def _column_panels(wb: np.ndarray) -> np.ndarray:
-    """Packed weight cells (pol, out, S, beta, n_tiles, wpt) -> column panels for ``bpbs_kernel``.
+def _column_panels(mags: np.ndarray, n_sl: int, beta: int, tiles, wpt: int) -> np.ndarray:
+    """Cell magnitudes (pol, K, out) -> bit-packed column panels for ``bpbs_kernel``.
 
     Returns uint64 (n_tiles, n_blocks, pol, S, beta, wpt, P) with ``P = min(_PANEL, out rounded up to 8)``:
-    block ``q`` holds output columns ``q*P .. q*P + P - 1``, padded with zero cells (their outputs are
-    computed and discarded).
+    block ``q`` holds output columns ``q*P .. q*P + P - 1``; bit ``r`` of word ``wd`` is row
+    ``t0 + 64*wd + r`` of tile ``t``; padding (rows past the tile, columns past ``out``) is zero
+    (those cells add nothing; padded columns are computed and discarded).
     """
-    n_pol, out, n_sl, beta, n_tiles, wpt = wb.shape
+    from ._kernels.imc import pack_panels_kernel
+
+    n_pol, _, out = mags.shape
     pw = min(_PANEL, -(-out // 8) * 8)
     n_blocks = -(-out // pw)
-    padded = np.zeros((n_pol, n_blocks * pw, n_sl, beta, n_tiles, wpt), dtype=np.uint64)
-    padded[:, :out] = wb
-    panels = padded.reshape(n_pol, n_blocks, pw, n_sl, beta, n_tiles, wpt)
-    return np.ascontiguousarray(panels.transpose(5, 1, 0, 3, 4, 6, 2))
+    panels = np.zeros((len(tiles), n_blocks, n_pol, n_sl * beta, wpt, pw), dtype=np.uint64)
+    starts = np.array([t0 for t0, _ in tiles], dtype=np.int64)
+    lens = np.array([t1 - t0 for t0, t1 in tiles], dtype=np.int64)
+    pack_panels_kernel(np.ascontiguousarray(mags, dtype=np.int64), n_sl * beta, starts, lens, panels)
+    return panels.reshape(len(tiles), n_blocks, n_pol, n_sl, beta, wpt, pw)
 
 
 def _inv_step_exact(spec: CrossbarSpec, adc: tuple) -> bool:
@@ -467,13 +477,13 @@ def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
     tiles = tuple(_tiles(w.shape[0], spec.rows))
     adc = adc_params(spec)
     if spec.mode == "multibit":
-        exact_f64 = spec.rows * spec.x_max * spec.w_max < 2**53
-        return ProgrammedCrossbar(spec, w, comp, tiles, adc, wf=w.astype(np.float64) if exact_f64 else None)
+        bound = spec.rows * spec.x_max * spec.w_max  # largest |partial sum| of a tile GEMM (module docstring)
+        assert bound < 2**53  # rows <= 2^20, codes <= 2^16: the float64 GEMM is always exact
+        return ProgrammedCrossbar(spec, w, comp, tiles, adc, wf=w.astype(np.float32 if bound <= 2**24 else np.float64))
     wpt = -(-spec.rows // 64)
     nb, beta, n_sl = spec.input_bits, spec.slice_bits, spec.n_slices
     mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
-    wb = _packed_planes(mags, n_sl * beta, tiles, wpt)  # (pol, out, S*beta, words)
-    wpan = _column_panels(wb.reshape(len(pol), w.shape[1], n_sl, beta, len(tiles), wpt))
+    wpan = _column_panels(mags, n_sl, beta, tiles, wpt)
     plane_sign = _plane_signs(nb, spec.array_input_signed)
     coef = np.ascontiguousarray(pol[:, None, None] * plane_sign[None, :, None] * slice_sign[None, None, :]
                                 * 2.0 ** (np.arange(nb)[None, :, None] + beta * np.arange(n_sl)[None, None, :]))
@@ -489,12 +499,12 @@ def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
     floor_mode = spec.adc.transfer == "floor"
     acc = np.zeros((xe.shape[0], w.shape[1]), dtype=np.float64)
     pre = []
-    xf = xe.astype(np.float64) if prog.wf is not None else None
+    xf = xe.astype(prog.wf.dtype)
     for t0, t1 in prog.tiles:
-        yt = xf[:, t0:t1] @ prog.wf[t0:t1] if prog.wf is not None else (xe[:, t0:t1] @ w[t0:t1]).astype(np.float64)
+        yt = xf[:, t0:t1] @ prog.wf[t0:t1]
         if details_wanted:
-            pre.append(yt)
-        adc_convert_accumulate(np.ascontiguousarray(yt), o, d, n, floor_mode, acc)
+            pre.append(yt.astype(np.float64))  # exact integers: exact conversion
+        adc_convert_accumulate(np.ascontiguousarray(yt), o, d, n, floor_mode, acc)  # float32 y: promoted exactly
     if not details_wanted:
         return acc, None
     pre_a = np.stack(pre, axis=1)

@@ -289,3 +289,33 @@ def test_bpbs_reciprocal_check_is_needed(monkeypatch):
     spec, x, w = _step_needing_division()
     monkeypatch.setattr(I, "_inv_step_exact", lambda spec, adc: True)
     assert not np.array_equal(I.imc_matmul(x, w, spec), _twin(x, w, spec))
+
+
+@pytest.mark.parametrize("rows, gemm_dtype", [(512, np.float32), (1024, np.float64)])
+def test_multibit_tile_gemm_exact_at_its_bound(rows, gemm_dtype):
+    """Multi-bit tiles run a float32 GEMM while N * x_max * w_max <= 2^24, else float64 (module docstring).
+
+    Codes at the range edges (the largest partial sums) plus random ones; the pre-ADC tile sums must equal
+    the int64 ones exactly and the output the twin's bit for bit. Row 0 / column 0 make a tile sum that is
+    odd and, at rows = 1024, above 2^24: not representable in float32, so only the float64 path can give it.
+    """
+    spec = I.CrossbarSpec(rows=rows, input_bits=8, weight_bits=8, mode="multibit", adc=I.ADCSpec(10))
+    assert (spec.rows * spec.x_max * spec.w_max <= 2**24) == (gemm_dtype is np.float32)
+    rng = np.random.default_rng(rows)
+    k = 2 * rows + 3
+    x = rng.integers(0, 256, size=(6, k))
+    w = rng.integers(-127, 128, size=(k, 5))
+    n_big = 600 if rows == 1024 else 300
+    x[0, :rows], w[:rows, 0] = 1, 1
+    x[0, :n_big], w[:n_big, 0] = 255, 127
+    x[0, rows - 1] = 0  # tile sum n_big * 32385 + rows - 1 - n_big: odd
+    x[1], w[:, 1] = 255, 127  # all-max row and column
+    w[::2, 2] = -127
+    first = int(x[0, :rows] @ w[:rows, 0])
+    assert first % 2 == 1 and (first > 2**24) == (gemm_dtype is np.float64) and (int(np.float32(first)) != first) == (first > 2**24)
+    prog = I.program_crossbar(w, spec)
+    assert prog.wf.dtype == gemm_dtype
+    y, det = I.imc_matmul(x, w, spec, return_details=True)
+    tiles = [x[:, t0:t0 + rows] @ w[t0:t0 + rows] for t0 in range(0, k, rows)]
+    assert np.array_equal(det["pre_adc"], np.stack(tiles, axis=1).astype(np.float64))
+    assert np.array_equal(y.view(np.int64), _twin(x, w, spec).view(np.int64))

@@ -9,8 +9,9 @@ step ``D``; floor: ``q = clip(floor((a - o) / D))``, ``a_hat = o + (q + 0.5) * D
 round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
 
 * ``adc_convert_accumulate`` (multi-bit mode): converts one tile's exact
-  integer partial sums ``y`` (held in float64, exact by the accumulator
-  bound) and adds the reconstructions into ``acc`` (tiles in ascending order).
+  integer partial sums ``y`` (held in float32 or float64, exact by the
+  accumulator bound; float32 values are promoted to float64 exactly) and adds
+  the reconstructions into ``acc`` (tiles in ascending order).
 * ``bpbs_kernel``: bit-packed planes, weights in column panels. For every batch row, output column, tile,
   input bit-plane ``b``, weight slice ``c`` and polarity:
   ``a = sum_k 2^k sum popcount(xbits & wbits_k)`` over the tile's 64-bit words
@@ -47,7 +48,7 @@ else:
 
 @njit(cache=True)
 def adc_convert_accumulate(y, o, step, n_codes, floor_mode, acc):
-    """acc[i, j] += ADC(y[i, j]) for one tile; y float64 holding exact integers.
+    """acc[i, j] += ADC(y[i, j]) for one tile; y float32/float64 holding exact integers.
 
     Serial on purpose: it follows a BLAS GEMM, whose spinning worker threads would otherwise compete with
     Numba's for the cores (measured: a parallel version cost ~8 ms of scheduling for 0.1 ms of work).
@@ -56,7 +57,7 @@ def adc_convert_accumulate(y, o, step, n_codes, floor_mode, acc):
     top = float(n_codes - 1)
     for i in range(batch):
         for j in range(out):
-            t = (y[i, j] - o) / step
+            t = (np.float64(y[i, j]) - o) / step  # explicit: pure Python (no JIT) would keep float32
             if floor_mode:
                 q = np.floor(t)
             else:
@@ -195,3 +196,36 @@ def pack_planes_kernel(u, nbits, tile_starts, tile_lens, words_per_tile, out):
                     for r in range(rn):
                         word |= np.uint64((u[l, s0 + r] >> p) & 1) << np.uint64(r)
                     out[l, p, base + wd] = word
+
+
+@njit(cache=True, parallel=True)
+def pack_panels_kernel(mags, nbits, tile_starts, tile_lens, out):
+    """Weight cells straight into ``bpbs_kernel``'s column panels.
+
+    mags : int64 (n_pol, K, n_out) non-negative cell magnitudes (the caller's (K, out) layout, per polarity)
+    out  : uint64 (n_tiles, n_blocks, n_pol, nbits, wpt, P), zero-initialised:
+           ``out[t, q, p, sb, wd, j]`` bit ``r`` = bit ``sb`` of ``mags[p, tile_starts[t] + 64*wd + r, q*P + j]``
+           for ``64*wd + r < tile_lens[t]`` and ``q*P + j < n_out`` (zero elsewhere).
+    One (tile, panel) per parallel iteration; the loop over columns is the vectorised one.
+    """
+    n_pol, _, n_out = mags.shape
+    n_tiles, n_blocks, _, _, wpt, pw = out.shape
+    for tq in prange(n_tiles * n_blocks):
+        t = tq // n_blocks
+        q = tq - t * n_blocks
+        j0 = q * pw
+        nj = min(pw, n_out - j0)
+        for p in range(n_pol):
+            for sb in range(nbits):
+                for wd in range(wpt):
+                    r0 = wd * 64
+                    rn = min(64, tile_lens[t] - r0)
+                    if rn <= 0:
+                        break
+                    dst = out[t, q, p, sb, wd]
+                    for r in range(rn):
+                        src = mags[p, tile_starts[t] + r0 + r, j0:j0 + nj]
+                        sh = np.uint64(r)
+                        for j in range(nj):
+                            dst[j] |= np.uint64((src[j] >> sb) & 1) << sh
+
