@@ -319,3 +319,26 @@ def test_multibit_tile_gemm_exact_at_its_bound(rows, gemm_dtype):
     tiles = [x[:, t0:t0 + rows] @ w[t0:t0 + rows] for t0 in range(0, k, rows)]
     assert np.array_equal(det["pre_adc"], np.stack(tiles, axis=1).astype(np.float64))
     assert np.array_equal(y.view(np.int64), _twin(x, w, spec).view(np.int64))
+
+
+@pytest.mark.kernel
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 5), st.integers(1, 300), st.integers(1, 700), st.integers(1, 9), st.integers(1, 3),
+       st.integers(0, 2**32 - 1))
+def test_packing_kernels_match_packbits_twin(n_l, k, rows, nbits, n_pol, seed):
+    """Both packing kernels against np.packbits: input planes (L, K) and weight column panels (pol, K, out)."""
+    from refquant._reference.imc import packed_planes_ref
+
+    rng = np.random.default_rng(seed)
+    tiles = I._tiles(k, rows)
+    wpt = -(-rows // 64)
+    u = rng.integers(0, 2**nbits, size=(n_l, k))
+    assert np.array_equal(I._packed_planes(u, nbits, tiles, wpt), packed_planes_ref(u, nbits, tiles, wpt))
+    n_out = int(rng.integers(1, 300))
+    mags = rng.integers(0, 2**nbits, size=(n_pol, k, n_out))
+    pan = I._column_panels(mags, nbits, 1, tiles, wpt)  # (tiles, blocks, pol, S, 1, wpt, P)
+    n_t, n_b, _, _, _, _, pw = pan.shape
+    got = pan[:, :, :, :, 0].transpose(2, 1, 5, 3, 0, 4).reshape(n_pol, n_b * pw, nbits, n_t * wpt)[:, :n_out]
+    want = packed_planes_ref(np.swapaxes(mags, 1, 2).reshape(-1, k), nbits, tiles, wpt).reshape(n_pol, n_out, nbits, -1)
+    assert np.array_equal(got, want)
+    assert not pan[:, :, :, :, 0].transpose(2, 1, 5, 3, 0, 4).reshape(n_pol, n_b * pw, -1)[:, n_out:].any()  # zero padding

@@ -62,3 +62,21 @@ def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_b
     if offset:
         acc = acc - offset * x.sum(axis=1).astype(np.float64)[:, None]
     return acc + comp
+
+
+def packed_planes_ref(u, nbits, tiles, wpt):
+    """Twin of the plane packing (``pack_planes_kernel``, and ``pack_panels_kernel`` up to its layout).
+
+    u : non-negative int64 (L, K). Returns uint64 (L, nbits, n_tiles * wpt): word ``t*wpt + wd`` of plane
+    ``p`` has bit ``r`` = bit ``p`` of ``u[l, t0 + 64*wd + r]`` (zero past the tile). Built with
+    ``np.packbits`` (little bit order) on a zero-padded copy, then 8 bytes read as one little-endian word.
+    """
+    n_l = u.shape[0]
+    out = np.zeros((n_l, nbits, len(tiles) * wpt), dtype=np.uint64)
+    for t, (t0, t1) in enumerate(tiles):
+        pad = np.zeros((n_l, wpt * 64), dtype=np.int64)
+        pad[:, :t1 - t0] = u[:, t0:t1]
+        for p in range(nbits):
+            by = np.packbits(((pad >> p) & 1).astype(np.uint8), axis=1, bitorder="little")  # (L, wpt * 8)
+            out[:, p, t * wpt:(t + 1) * wpt] = by.reshape(n_l, wpt, 8).view("<u8")[..., 0]
+    return out
