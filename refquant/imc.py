@@ -589,7 +589,10 @@ def adc_stats(details: dict) -> dict:
 
 def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> dict:
     """Moments of the operands as the array sees them (after A-shift): E[X^2], Var[X], E[W], E[W^2], Var[W],
-    and the bit probabilities p_x[b] (input planes) and p_w[c] (per slice, mean over columns) for BPBS."""
+    and for BPBS the input-plane bit probabilities ``p_x[b]``, the shift-and-add coefficients ``coef``, the
+    per-tile, per-column cell counts ``cell_counts`` and, for 1-bit cells, ``cell_overlap[t, j, u, v]``: the
+    rows of tile ``t`` whose cells are 1 in both conversions ``u`` and ``v`` (flattened (polarity, slice))
+    of column ``j`` (what couples their errors, see :func:`predicted_sqnr`)."""
     spec = _check_spec(spec)
     x = _codes(x_codes, "x_codes", *spec.x_range)
     w = _codes(w_codes, "w_codes", *spec.w_range)
@@ -611,6 +614,10 @@ def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> dict:
                                                              + spec.slice_bits * np.arange(spec.n_slices)[None, None, :]))
         out["cell_counts"] = np.stack([np.stack([(cell_val[..., t0:t1] == v).sum(axis=3) for v in vals], axis=-1)
                                        for t0, t1 in tl])  # (n_tiles, out, pol, S, 2^beta)
+        if spec.slice_bits == 1:  # rows whose cells are 1 in both of two (polarity, slice) conversions
+            flat = cell_val.reshape(cell_val.shape[0], -1, cell_val.shape[-1])  # (out, pol*S, K)
+            out["cell_overlap"] = np.stack([np.einsum("juk,jvk->juv", flat[..., t0:t1], flat[..., t0:t1])
+                                            for t0, t1 in tl])  # (n_tiles, out, pol*S, pol*S)
     return out
 
 
@@ -635,7 +642,7 @@ def plane_sum_pmf(p_x: float, cell_counts) -> np.ndarray:
 
 
 def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: dict, *, per_column: bool = False,
-                   given_weights: bool = True) -> float:
+                   given_weights: bool = True, slice_covariance: bool = True) -> float:
     r"""Closed-form SQNR (dB) of ``imc_matmul`` for i.i.d. operands with the given ``moments``
     (from :func:`operand_moments`), for a dot product of length ``k_total``.
 
@@ -648,10 +655,18 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: dict, *, per_colum
     :math:`\sigma_Y/\Delta \gtrsim 1`). BPBS: per (tile, plane b, slice c, polarity) the *exact*
     mean squared ADC error of the plane sum under its binomial-type distribution
     (:func:`plane_sum_pmf`: input bit probability ``p_x[b]`` and each column's actual cells in each
-    tile, averaged over columns; input bits independent across rows and conversion errors
-    independent of each other apart from their means, which add coherently), combined as
-    :math:`\mathrm{mean}_j[\sum c_{bc}^2\,\mathrm{Var}[e_{bc}] + (\sum c_{bc}\,E[e_{bc}])^2]` with
-    :math:`c_{bc} = \pm 2^{b + c\beta}`.
+    tile, averaged over columns; input bits independent across rows), combined as
+    :math:`\mathrm{mean}_j[\sum c_{bc}^2\,\mathrm{Var}[e_{bc}] + 2\sum_{c<c'} c_{bc}c_{bc'}\,
+    \mathrm{Cov}[e_{bc}, e_{bc'}] + (\sum c_{bc}\,E[e_{bc}])^2]` with :math:`c_{bc} = \pm 2^{b + c\beta}`
+    (polarities count as further slices). The covariance term (``slice_covariance=True``, exact for 1-bit
+    cells) couples the conversions of one input plane, which read the *same* input bits: with
+    :math:`n_{11}` rows whose cells are 1 in both and :math:`n_{10}, n_{01}` in one only,
+    :math:`a = S + B_{10}`, :math:`a' = S + B_{01}` with independent binomials, so
+    :math:`E[e\,e'] = \sum_k P(S{=}k)\,g(k)\,g'(k)`, :math:`g(k) = E[e(k + B_{10})]`. Errors of different
+    planes or tiles are taken as independent (different bits or rows). Without it (or for multi-bit cells,
+    where it is omitted) this is the independent-errors model, which is pessimistic by up to ~2 dB when the
+    step is close to a whole number of units (``figures/imc_bpbs.csv``: the errors of one plane's slices are
+    then negatively correlated).
 
     The pooled signal is that of the *array's* analog sums (after A-shift, before compensation):
     compare it with ``sqnr(x_eff @ w, y - compensation)``; see :func:`sqnr`.
@@ -660,6 +675,7 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: dict, *, per_colum
     k_total = check_int(k_total, "k_total", 1)
     check_bool(per_column, "per_column")
     check_bool(given_weights, "given_weights")
+    check_bool(slice_covariance, "slice_covariance")
     if per_column:
         sig = k_total * moments["var_x"] * moments["ew2"]
     elif given_weights:
@@ -693,10 +709,40 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: dict, *, per_colum
                             m2 = float(np.sum(pmf * (rec - a) ** 2))
                             bias[j] += cf * m1
                             var[j] += cf * cf * (m2 - m1 * m1)
+                if slice_covariance and s_beta == 1:
+                    var += _slice_covariances(spec, float(pxb), cc[t, :, :, :, 1].reshape(n_out, -1),
+                                              moments["cell_overlap"][t], moments["coef"][:, b, :].reshape(-1))
         noise = float(np.mean(var + bias**2))
     if noise == 0:
         return math.inf
     return float(10 * np.log10(sig / noise))
+
+
+def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef) -> np.ndarray:
+    r"""Per column, :math:`2\sum_{u<v} c_u c_v \mathrm{Cov}[e_u, e_v]` over the 1-bit-cell conversions ``u, v`` of
+    one input plane and tile (see :func:`predicted_sqnr`). ``ones[j, u]``: rows with cell 1 in conversion
+    ``u``; ``overlap[j, u, v]``: rows with cell 1 in both; ``coef[u]``: shift-and-add weights."""
+    from scipy import stats
+
+    n_max = int(ones.max(initial=0))
+    a = np.arange(n_max + 1, dtype=np.float64)
+    _, rec = adc_convert(a, spec)
+    err = rec - a  # conversion error of every possible plane sum
+    out = np.zeros(ones.shape[0])
+    for j in range(ones.shape[0]):
+        for u in range(ones.shape[1]):
+            for v in range(u + 1, ones.shape[1]):
+                n11 = int(overlap[j, u, v])
+                if n11 == 0:
+                    continue  # no shared rows: independent
+                p11 = stats.binom.pmf(np.arange(n11 + 1), n11, p_x)
+                g = []
+                for n1 in (int(ones[j, u]), int(ones[j, v])):
+                    p_own = stats.binom.pmf(np.arange(n1 - n11 + 1), n1 - n11, p_x)
+                    g.append(np.convolve(err[:n1 + 1], p_own[::-1], mode="valid"))  # g(k) = E[err(k + B_own)]
+                cov = float(p11 @ (g[0] * g[1]) - (p11 @ g[0]) * (p11 @ g[1]))
+                out[j] += 2.0 * coef[u] * coef[v] * cov
+    return out
 
 
 def w_reshape(w, bits: int, *, target: float = 1.8, steps: int = 300, lr: float = 0.001, mu: float = 0.05):
