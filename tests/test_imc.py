@@ -366,3 +366,17 @@ def test_packing_kernels_match_packbits_twin(n_l, k, rows, nbits, n_pol, seed):
     want = packed_planes_ref(np.swapaxes(mags, 1, 2).reshape(-1, k), nbits, tiles, wpt).reshape(n_pol, n_out, nbits, -1)
     assert np.array_equal(got, want)
     assert not pan[:, :, :, :, 0].transpose(2, 1, 5, 3, 0, 4).reshape(n_pol, n_b * pw, -1)[:, n_out:].any()  # zero padding
+
+
+def _long_cases():
+    from refquant.testing import crossbar_specs, imc_cases
+
+    return imc_cases(specs=crossbar_specs(max_rows=700, modes=("bpbs",)), max_k=1500, max_out=300, max_batch=2)
+
+
+@settings(deadline=None, max_examples=8)
+@given(_long_cases())
+def test_public_strategy_reaches_long_tiles_and_panels(case):
+    """The public strategy with raised limits (what a backend's own property test would use) against the twin."""
+    y = I.imc_matmul(case.x_codes, case.w_codes, case.spec)
+    assert np.array_equal(y.view(np.int64), _twin(case.x_codes, case.w_codes, case.spec).view(np.int64))

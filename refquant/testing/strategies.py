@@ -440,16 +440,18 @@ class IMCCase(NamedTuple):
 
 
 @st.composite
-def imc_cases(draw, *, specs: st.SearchStrategy | None = None, max_k: int = 200):
+def imc_cases(draw, *, specs: st.SearchStrategy | None = None, max_k: int = 200, max_out: int = 6,
+              max_batch: int = 4):
     """Matched :class:`IMCCase` draws: codes at and inside their declared ranges, K not a multiple of the
-    tile size as often as possible (ragged last tiles)."""
+    tile size as often as possible (ragged last tiles). Raise ``max_out`` above 256 (and the specs'
+    ``max_rows`` and ``max_k`` above 512) to reach a BPBS kernel's several column panels and long tiles."""
     spec = draw(specs if specs is not None else crossbar_specs())
     k = draw(st.integers(1, check_int(max_k, "max_k", 1, 100000)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     lo, hi = spec.x_range
     wl, wh = spec.w_range
-    x = rng.integers(lo, hi + 1, size=(draw(st.integers(1, 4)), k))
-    w = rng.integers(wl, wh + 1, size=(k, draw(st.integers(1, 6))))
+    x = rng.integers(lo, hi + 1, size=(draw(st.integers(1, check_int(max_batch, "max_batch", 1, 100000))), k))
+    w = rng.integers(wl, wh + 1, size=(k, draw(st.integers(1, check_int(max_out, "max_out", 1, 100000)))))
     if draw(st.booleans()):  # range edges
         x.flat[0], w.flat[0] = hi, wl
     return IMCCase(x.astype(np.int64), w.astype(np.int64), spec)
