@@ -244,6 +244,7 @@ SPEC = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3)
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, input_signed=True, a_shift=True), ValueError, "needs input_signed=False"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="analog"), ValueError, "mode='analog'"),
     (lambda: I.sqnr(np.ones((2, 2)), np.ones((2, 3))), ValueError, "same shape"),
+    (lambda: I.predicted_sqnr(SPEC, 4, {}, slice_covariance="yes"), TypeError, "slice_covariance"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
@@ -380,3 +381,18 @@ def test_public_strategy_reaches_long_tiles_and_panels(case):
     """The public strategy with raised limits (what a backend's own property test would use) against the twin."""
     y = I.imc_matmul(case.x_codes, case.w_codes, case.spec)
     assert np.array_equal(y.view(np.int64), _twin(case.x_codes, case.w_codes, case.spec).view(np.int64))
+
+
+@pytest.mark.parametrize("kw", [{"max_out": 0}, {"max_batch": 0}, {"max_k": 0}])
+def test_imc_cases_rejects_empty_limits(kw):
+    from refquant.testing import imc_cases
+
+    @settings(max_examples=1, database=None)
+    @given(imc_cases(**kw))
+    def draw(case):
+        pass
+
+    name, value = next(iter(kw.items()))
+    with pytest.raises(ValueError, match=f"{name}={value}"):
+        draw()
+
