@@ -664,7 +664,7 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: dict, *, per_colum
     :math:`a = S + B_{10}`, :math:`a' = S + B_{01}` with independent binomials, so
     :math:`E[e\,e'] = \sum_k P(S{=}k)\,g(k)\,g'(k)`, :math:`g(k) = E[e(k + B_{10})]`. Errors of different
     planes or tiles are taken as independent (different bits or rows). Without it (or for multi-bit cells,
-    where it is omitted) this is the independent-errors model, which is pessimistic by up to ~2 dB when the
+    where it is omitted) this is the independent-errors model, which is pessimistic by up to ~3 dB when the
     step is close to a whole number of units (``figures/imc_bpbs.csv``: the errors of one plane's slices are
     then negatively correlated).
 
