@@ -93,11 +93,11 @@ def channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, 
     Element with flat C-order index ``t`` belongs to channel
     ``(t // inner) % channels``. ``axis=None`` gives ``(1, 1, size)``.
     """
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(int(d) for d in shape)  # (math.prod: no array round trip on every call)
     if axis is None:
         return 1, 1, size
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    outer = math.prod(int(d) for d in shape[:axis])
+    inner = math.prod(int(d) for d in shape[axis + 1 :])
     return outer, int(shape[axis]), inner
 
 
@@ -237,7 +237,10 @@ def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout) -> np.ndarray
 
 
 def _check_counts(counts: np.ndarray, policy: NonFinite, converted: bool) -> None:
-    n_bad, n_nan = (int(v) for v in counts.sum(axis=0))
+    if counts.shape[0] == 1:
+        n_bad, n_nan = int(counts[0, 0]), int(counts[0, 1])
+    else:
+        n_bad, n_nan = (int(v) for v in counts.sum(axis=0))
     if n_nan or (n_bad and policy is NonFinite.RAISE):
         extra = " (counted after conversion to the compute dtype: finite values beyond its range become inf)" if converted else ""
         raise ValueError(
