@@ -21,6 +21,15 @@ compute dtype (float32 or float64), in exactly this order.
 
 ``fake_quant(x) == dequantize(quantize(x))`` bit for bit, whenever both
 resolve the same compute dtype (see :func:`dequantize`).
+
+The :class:`~refquant.specs.QuantSpec` knobs state the variants real runtimes
+compute, each as part of this one equation (never a separate quantizer):
+``zero_point_op`` (z added after the rounding, before it, or inside an exactly
+rounded fma), ``rounding="floor_plus_half"``, ``reciprocal_dtype``,
+``domain="float_shifted"`` (TensorFlow's float-domain clamp shifted by the
+nudged minimum) and ``block_size`` (ONNX opset-21 blocked parameters).
+
+Small inputs (< :data:`PARALLEL_THRESHOLD` elements) run on one Numba thread.
 """
 from __future__ import annotations
 
@@ -333,7 +342,7 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
 
 
 def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str = "raise") -> np.ndarray:
-    r"""Integer codes ``clamp(round(x / s) + z, qmin, qmax)``.
+    r"""Integer codes ``clamp(round(x ⊘ s) + z, qmin, qmax)`` (or the variant *spec* selects).
 
     Parameters
     ----------
@@ -344,12 +353,15 @@ def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str 
         Step size :math:`s > 0`, finite, representable as a positive finite
         number of the compute dtype (it is rounded once to that dtype).
         A scalar for ``spec.axis=None``; a scalar or a 1-D array of length
-        ``x.shape[spec.axis]`` for per-channel.
+        ``x.shape[spec.axis]`` for per-channel; a scalar or an array of
+        ``x``'s shape with dimension ``spec.axis`` replaced by
+        ``ceil(x.shape[spec.axis] / spec.block_size)`` for blocked specs.
     zero_point : int or array_like of ints
         Integer(-valued) zero point(s) with ``qmin <= z <= qmax``; same shape
         rules as *scale*.
     spec : QuantSpec
-        Grid, rounding mode, scale operation, compute dtype, channel axis.
+        Grid, rounding mode, scale operation, compute dtype, channel axis,
+        block size, zero-point placement, reciprocal dtype, domain.
     rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Required for ``rounding="stochastic"``: one uniform float64 in [0, 1)
         is drawn per element, in C order of ``x``, as
@@ -363,11 +375,34 @@ def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str 
     -------
     numpy.ndarray of ``spec.code_dtype`` (int8/uint8/int16/uint16), shape of ``x``.
 
+    Raises
+    ------
+    TypeError
+        *spec* not a QuantSpec; non-real *x*, *scale* or *zero_point*; a bad *rng*.
+    ValueError
+        Empty *x*; NaN in *x* (and ±inf with ``nonfinite="raise"``); a scale
+        that is not positive and finite in the compute dtype (or whose
+        reciprocal overflows, with ``scale_op="reciprocal"``, in the reciprocal
+        dtype); a zero point outside ``[qmin, qmax]`` or not integral;
+        parameters of the wrong shape (the message names ``scale`` /
+        ``zero_point`` and the required shape); ``spec.axis`` out of range;
+        stochastic rounding without *rng*; unknown *nonfinite*.
+
     Notes
     -----
-    Arithmetic in the compute dtype (``spec.resolve_compute_dtype(x.dtype)``):
-    ``v = x / s`` or ``v = x * (1/s)``; ``q = round(v) + z``; clamp. The
-    rounding of ``v`` is exact for every mode (docs/SEMANTICS.md).
+    Arithmetic in the compute dtype (``spec.resolve_compute_dtype(x.dtype)``),
+    ``fl`` a rounding to it, ``r = fl(1 / fl_rd(s))`` (``rd`` =
+    ``spec.reciprocal_dtype`` or the compute dtype), ``x ⊘ s`` = ``fl(x / s)``
+    (``scale_op="divide"``) or ``fl(x · r)`` (``"reciprocal"``)::
+
+        zero_point_op="after_round"  q = clamp(round(x ⊘ s) + z)
+        zero_point_op="before_round" q = clamp(round(fl(x ⊘ s + z)))
+        zero_point_op="fused"        q = clamp(round(fl(x·r + z)))      (exact x·r + z, one rounding)
+        domain="float_shifted"       q = clamp(round(fl(fl(clamp(x, lo, hi) - lo) ⊘ s)) + qmin),
+                                     lo = fl((qmin - z)·s), hi = fl((qmax - z)·s)
+
+    ``round`` is exact for every mode except ``floor_plus_half``, which is
+    ``floor(fl(v + 0.5))`` by definition (docs/SEMANTICS.md).
 
     Examples
     --------
@@ -385,7 +420,12 @@ def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str 
 def fake_quant(
     x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str = "raise", out: np.ndarray | None = None
 ) -> np.ndarray:
-    r"""Quantize then dequantize: ``(clamp(round(x / s) + z, qmin, qmax) - z) * s``.
+    r"""Quantize then dequantize: ``(clamp(round(x ⊘ s) + z, qmin, qmax) - z) * s``.
+
+    With ``spec.domain="float_shifted"`` the result is ``fl(fl((q - qmin)·s) + lo)``
+    (TensorFlow's ``floor((clamp(x, lo, hi) - lo)·inv + 0.5)·s + lo``), with
+    ``lo = fl((qmin - z)·s)``; *q* as in :func:`quantize` for every knob.
+    Raises what :func:`quantize` raises, and for a bad *out*.
 
     Same parameters and semantics as :func:`quantize`; additionally
 
@@ -414,7 +454,18 @@ def fake_quant(
 
 
 def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
-    r"""Real values ``(q - z) * s`` of integer codes.
+    r"""Real values ``(q - z) * s`` of integer codes (``fl(fl((q - qmin)·s) + fl((qmin - z)·s))`` when
+    ``spec.domain="float_shifted"``).
+
+    Per tensor, per channel or blocked (``spec.block_size``, ONNX
+    DequantizeLinear opset 21) as for :func:`quantize`.
+
+    Raises
+    ------
+    TypeError
+        Non-integer *codes*; *spec* not a QuantSpec.
+    ValueError
+        Codes outside ``[qmin, qmax]``; scale / zero point as in :func:`quantize`.
 
     Parameters
     ----------
