@@ -329,7 +329,9 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
 
     chunk = KERNEL_CHUNK
     counts = np.empty(((xc.size + chunk - 1) // chunk, 2), dtype=np.int64)
-    with threads_for(xc.size, PARALLEL_THRESHOLD):
+    # errstate: with NUMBA_DISABLE_JIT=1 the kernel runs as Python on NumPy scalars, whose overflow to inf
+    # (saturated by the clamp, as the contract says) would otherwise warn; compiled code never warns.
+    with threads_for(xc.size, PARALLEL_THRESHOLD), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         affine_quant_kernel(
             xc, lay.n, lay.inner, s, r, z,
             cdtype.type(spec.qmin), cdtype.type(spec.qmax), mode, recip, u, chunk, dequant,
