@@ -317,3 +317,14 @@ def test_fixture_exposes_the_new_checker_and_options(refquant_check):
     assert rep.compared == 10
     assert refquant_check.calibration(rq.calibrate_minmax, INT8, max_examples=10).compared == 10
     assert "calibration" in dir(refquant_check)
+
+
+def test_docstring_examples_of_the_checkers_run():
+    import doctest
+
+    import refquant.testing._compare as cmp
+    import refquant.testing.conformance as conf
+
+    for mod in (conf, cmp):
+        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__

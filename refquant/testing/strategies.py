@@ -21,6 +21,7 @@ Example
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import NamedTuple, Sequence
 
@@ -51,7 +52,8 @@ __all__ = [
     "weight_layers",
 ]
 
-_DETERMINISTIC = tuple(m.value for m in Rounding if m is not Rounding.STOCHASTIC)
+# the classic deterministic modes; modes added later (e.g. a backend's "floor_plus_half") are drawn only when asked
+_DETERMINISTIC = ("half_even", "half_away", "half_up", "floor")
 _ALL_SCALE_OPS = tuple(m.value for m in ScaleOp)
 
 
@@ -101,12 +103,34 @@ def quant_specs(
     roundings: Sequence[str] = _DETERMINISTIC,
     scale_ops: Sequence[str] = _ALL_SCALE_OPS,
     compute_dtypes: Sequence = (None, "float32", "float64"),
+    **knobs: Sequence,
 ) -> st.SearchStrategy:
     """Valid :class:`~refquant.specs.QuantSpec` objects.
 
-    ``signed``/``narrow_range`` ``None`` draws both values; ``axis`` may be a
-    fixed value or a strategy. Stochastic rounding is excluded by default
-    (add ``"stochastic"`` to *roundings*; such specs need an ``rng``).
+    Parameters
+    ----------
+    min_bits, max_bits : int
+        Code width range (1..16).
+    signed, narrow_range : bool or None
+        ``None`` draws both values.
+    axis : int, None or a strategy
+    roundings : sequence of str
+        Default the four classic deterministic modes (``half_even``,
+        ``half_away``, ``half_up``, ``floor``). Stochastic rounding (specs that
+        need an ``rng``) and any later-added mode are drawn only when listed.
+    scale_ops : sequence of str
+    compute_dtypes : sequence of None, "float32", "float64"
+    **knobs : sequence
+        Further ``QuantSpec`` fields by their plural name, each a non-empty
+        sequence of values to draw from (e.g. ``zero_point_ops=["after_round",
+        "before_round"]`` for a ``zero_point_op`` field). Fields not named keep
+        ``QuantSpec``'s default, so new knobs are off unless asked for.
+
+    Raises
+    ------
+    ValueError
+        Empty sequences, unknown enum values, ``min_bits > max_bits``, or a
+        knob that is not a field of this refquant's ``QuantSpec``.
     """
     lo = check_int(min_bits, "min_bits", MIN_BITS, MAX_BITS)
     hi = check_int(max_bits, "max_bits", MIN_BITS, MAX_BITS)
@@ -118,6 +142,20 @@ def quant_specs(
         ScaleOp(o)
     if not roundings or not scale_ops or not compute_dtypes:
         raise ValueError("roundings, scale_ops and compute_dtypes must be non-empty")
+    fields = {f.name for f in dataclasses.fields(QuantSpec)}
+    knob_st = {}
+    for plural, values in knobs.items():
+        field = plural[:-1] if plural.endswith("s") else plural
+        if field not in fields or field in ("bits", "signed", "narrow_range", "axis", "rounding", "scale_op",
+                                            "compute_dtype"):
+            extra = sorted(f + "s" for f in fields - {"bits", "signed", "narrow_range", "axis", "rounding", "scale_op",
+                                                      "compute_dtype"})
+            raise ValueError(f"{plural}=: QuantSpec has no field {field!r} to draw; allowed knobs: {extra}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"{plural}={values!r} must be a non-empty sequence of {field} values")
+        for v in values:  # validate each value once, here, with QuantSpec's own checks
+            QuantSpec(8, **{field: v})
+        knob_st[field] = st.sampled_from(list(values))
     signed_st = st.booleans() if signed is None else st.just(check_bool(signed, "signed"))
     narrow_st = st.booleans() if narrow_range is None else st.just(check_bool(narrow_range, "narrow_range"))
     axis_st = axis if isinstance(axis, st.SearchStrategy) else st.just(axis)
@@ -137,6 +175,7 @@ def quant_specs(
             rounding=draw(st.sampled_from(list(roundings))),
             scale_op=draw(st.sampled_from(list(scale_ops))),
             compute_dtype=draw(st.sampled_from(list(compute_dtypes))),
+            **{f: draw(k) for f, k in knob_st.items()},
         )
 
     return build()
