@@ -244,6 +244,11 @@ def _uniform_strategy(*, specs=None, per_channel=None, dtype=None, zero_point=No
                        max_magnitude=max_magnitude)
 
 
+_CASE_OPTIONS = ("specs", "per_channel", "dtype", "zero_point", "scale", "calibrate", "power_of_two_scales",
+                 "max_dims", "max_side", "allow_subnormal", "max_magnitude")
+"""The options of the uniform checkers that :func:`_uniform_strategy` turns into cases."""
+
+
 def _ctx(case, note: str | None = None) -> dict[str, Any]:
     ctx = {"spec": case.spec, "scale": case.scale, "zero_point": case.zero_point,
            "x dtype/shape": f"{case.x.dtype} {case.x.shape}"}
@@ -409,9 +414,7 @@ def check_fake_quant(
     >>> rep.compared, rep.unsupported
     (10, 0)
     """
-    options = dict(specs=specs, per_channel=per_channel, dtype=dtype, zero_point=zero_point, scale=scale,
-                   calibrate=calibrate, power_of_two_scales=power_of_two_scales, max_dims=max_dims,
-                   max_side=max_side, allow_subnormal=allow_subnormal, max_magnitude=max_magnitude)
+    options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check("fake_quant", candidate, lambda c: _uniform.fake_quant(c.x, c.scale, c.zero_point, c.spec),
                           tolerance=tolerance, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
                           max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options)
@@ -454,9 +457,7 @@ def check_quantize(
     ValueError, TypeError
         Bad options.
     """
-    options = dict(specs=specs, per_channel=per_channel, dtype=dtype, zero_point=zero_point, scale=scale,
-                   calibrate=calibrate, power_of_two_scales=power_of_two_scales, max_dims=max_dims,
-                   max_side=max_side, allow_subnormal=allow_subnormal, max_magnitude=max_magnitude)
+    options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check("quantize", candidate, lambda c: _uniform.quantize(c.x, c.scale, c.zero_point, c.spec),
                           tolerance=EXACT, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
                           max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options)
@@ -512,9 +513,7 @@ def check_dequantize(
     ValueError, TypeError
         Bad options.
     """
-    options = dict(specs=specs, per_channel=per_channel, dtype=dtype, zero_point=zero_point, scale=scale,
-                   calibrate=calibrate, power_of_two_scales=power_of_two_scales, max_dims=max_dims,
-                   max_side=max_side, allow_subnormal=allow_subnormal, max_magnitude=max_magnitude)
+    options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check("dequantize", candidate,
                           lambda c: _uniform.dequantize(c.x, c.scale, c.zero_point, c.spec),
                           tolerance=tolerance, check_dtype=False, max_examples=max_examples, seed=seed,
