@@ -37,7 +37,7 @@ gradient) by :math:`((N-1)/N)^2`: ``ddof=1`` reproduces that; ``ddof=0``
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -69,28 +69,68 @@ def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
     return v, 1
 
 
+class _RowsArgs(NamedTuple):
+    """The exact arguments of ``row_sums`` and ``fused_row_moments`` (``out``: (rows,) resp. (rows, 4), allocated)."""
+
+    v: np.ndarray
+    out: np.ndarray
+
+
+class _CentralSumsArgs(NamedTuple):
+    """The exact arguments of ``row_central_sums`` (``mu``: each row's channel mean; ``out`` (rows, 3) allocated)."""
+
+    v: np.ndarray
+    mu: np.ndarray
+    out: np.ndarray
+
+
+def _prepare_moment_rows(x, axis, name: str = "x"):
+    """``x`` -> ``(a, rows, r, n)``: the float array, its channel rows split ``r`` ways (C-contiguous float32/float64,
+    the moment kernels' ``v``), and the channel length ``n`` (>= 2, else ``ValueError``)."""
+    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
+    v = channel_rows(a, axis, name)
+    n = v.shape[1]
+    if n < 2:
+        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
+    rows, r = _split_rows(np.ascontiguousarray(v))
+    return a, rows, r, n
+
+
+def _prepare_fused_row_moments(rows: np.ndarray) -> _RowsArgs:
+    """Arguments of ``fused_row_moments`` (used when every row is a whole channel)."""
+    return _RowsArgs(rows, np.empty((rows.shape[0], 4), dtype=np.float64))
+
+
+def _prepare_row_sums(rows: np.ndarray) -> _RowsArgs:
+    """Arguments of ``row_sums`` (pass 1 of split channels)."""
+    return _RowsArgs(rows, np.empty(rows.shape[0], dtype=np.float64))
+
+
+def _prepare_row_central_sums(rows: np.ndarray, r: int, sums: np.ndarray, n: int):
+    """Pass 2 of split channels: the channel means ``mu`` from pass 1's row sums (``r`` rows per channel, summed
+    in order by NumPy), and ``(mu, the arguments of row_central_sums)`` with ``mu`` repeated per row."""
+    mu = sums.reshape(-1, r).sum(axis=1) / n
+    return mu, _CentralSumsArgs(rows, np.repeat(mu, r), np.empty((rows.shape[0], 3), dtype=np.float64))
+
+
 def _central_moments(x, axis, name: str = "x"):
     """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel."""
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
-    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
-    v = channel_rows(a, axis, name)
-    c, n = v.shape
-    if n < 2:
-        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
-    rows, r = _split_rows(np.ascontiguousarray(v))
+    a, rows, r, n = _prepare_moment_rows(x, axis, name)
+    c = rows.shape[0] // r
     if r == 1:  # every row is a whole channel: both passes per row while it is in cache
-        out = np.empty((c, 4), dtype=np.float64)
-        fused_row_moments(rows, out)
+        args = _prepare_fused_row_moments(rows)
+        fused_row_moments(*args)
+        out = args.out
         if not np.all(np.isfinite(out)):
             raise _nonfinite_error(a, name)
         return n, out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
-    s = np.empty(rows.shape[0], dtype=np.float64)
-    row_sums(rows, s)
-    mu = s.reshape(c, r).sum(axis=1) / n
-    cs = np.empty((rows.shape[0], 3), dtype=np.float64)
-    row_central_sums(rows, np.repeat(mu, r), cs)
-    m = cs.reshape(c, r, 3).sum(axis=1) / n
+    args = _prepare_row_sums(rows)
+    row_sums(*args)
+    mu, cargs = _prepare_row_central_sums(rows, r, args.out, n)
+    row_central_sums(*cargs)
+    m = cargs.out.reshape(c, r, 3).sum(axis=1) / n
     if not (np.all(np.isfinite(m)) and np.all(np.isfinite(mu))):
         raise _nonfinite_error(a, name)
     return n, mu, m[:, 0], m[:, 1], m[:, 2]

@@ -2,6 +2,8 @@
 grid of candidate clips (Numba kernel ``refquant._kernels.clipping``, twin ``refquant._reference.clipping``)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._validate import as_real_array, channel_rows, check_bool, check_int
@@ -63,10 +65,9 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     xa = as_real_array(x, "x")
     if xa.dtype not in (np.float32, np.float64):
         xa = xa.astype(np.float64)
-    v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
-    scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates)
-    sse = np.zeros(scales.shape, dtype=np.float64)
-    clip_search_kernel(v, scales, mode, lo, hi, offset, sse)
+    args = _prepare_clip_search(xa, bits, grid, n_candidates, axis)
+    clip_search_kernel(*args)
+    v, scales, sse = args.v, args.scales, args.sse
     best = np.argmin(sse, axis=1)
     qmax_like = {"symmetric": 2 ** (bits - 1) - 1, "paper": 2 ** (bits - 1), "midrise": 2 ** (bits - 1)}[grid]
     alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * qmax_like
@@ -94,3 +95,24 @@ def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int):
     tiny = np.finfo(v.dtype).tiny
     s = np.maximum(s, tiny)  # never a zero scale after the cast
     return np.ascontiguousarray(s), mode, lo, hi, offset
+
+
+class _ClipSearchArgs(NamedTuple):
+    """The exact arguments of ``clip_search_kernel`` (same names, same order); ``sse`` allocated (zeros)."""
+
+    v: np.ndarray
+    scales: np.ndarray
+    mode: int
+    lo: int
+    hi: int
+    offset: int
+    sse: np.ndarray
+
+
+def _prepare_clip_search(xa: np.ndarray, bits: int, grid: str, n_candidates: int, axis) -> _ClipSearchArgs:
+    """Validated float32/float64 ``xa`` -> the clip-search kernel's arguments (its twin,
+    ``refquant._reference.clipping.clip_search_prepared``, takes the same): channel rows (C-contiguous),
+    candidate scales and the grid's integer semantics (:func:`_candidate_scales`), the output table."""
+    v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
+    scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates)
+    return _ClipSearchArgs(v, scales, mode, lo, hi, offset, np.zeros(scales.shape, dtype=np.float64))
