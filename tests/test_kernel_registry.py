@@ -528,7 +528,11 @@ def test_every_kernel_compiles_exactly_its_signatures():
     for name, entry in kernels.items():
         keys = [entry.signature_key(sig) for sig in entry.kernel.signatures]
         assert len(keys) == len(set(keys)), f"{name} compiled more than one signature for a key: {entry.kernel.signatures}"
-        assert set(keys) == entry.signatures, f"{name} compiled {sorted(keys)}, expected exactly {sorted(entry.signatures)}"
+        if name in CALLED_HELPERS:  # compiled inside its caller (or loaded with the caller from the cache): its own
+            # dispatcher records only direct compilations, so only drift can be checked, not the count
+            assert set(keys) <= entry.signatures, f"{name} compiled {sorted(keys)}, allowed {sorted(entry.signatures)}"
+        else:
+            assert set(keys) == entry.signatures, f"{name} compiled {sorted(keys)}, expected exactly {sorted(entry.signatures)}"
 
 
 _SHORT = {"uniform": "uni", "clipping": "clip", "kurtosis": "kurt", "imc": "imc", "repetition": "rep"}
