@@ -19,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_bool, check_enum, check_int, short_repr
+from ._validate import MAX_BITS, MIN_BITS, check_bool, check_enum, check_int, short_repr
 
 __all__ = ["Rounding", "ScaleOp", "QuantSpec", "MIN_BITS", "MAX_BITS"]
 
-MIN_BITS = 1
-MAX_BITS = 16
+# MIN_BITS / MAX_BITS (1, 16): the shared bit-width range, declared once in refquant._validate.
 
 
 class Rounding(str, enum.Enum):
