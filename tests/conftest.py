@@ -23,3 +23,31 @@ settings.register_profile("thorough", max_examples=1200, **_COMMON)
 settings.register_profile("nojit", max_examples=25, **_COMMON)  # used by test_nojit.py (pure-Python kernels)
 settings.register_profile("repro", max_examples=60, derandomize=True, database=None, **_COMMON)
 settings.load_profile(os.environ.get("REFQUANT_HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Bad-input registry: number of cases run per public name (tests/test_bad_inputs.py)."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "xfailed", "xpassed", "skipped"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if "test_bad_inputs.py::test_case[" not in nodeid or getattr(rep, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "skipped" and rep.when != "setup" and rep.when != "call":
+                continue
+            name = nodeid.split("[", 1)[1].split("|", 1)[0]
+            d = counts.setdefault(name, {})
+            d[outcome] = d.get(outcome, 0) + 1
+    if not counts:
+        return
+    terminalreporter.section("bad-input registry: cases per public name")
+    total: dict[str, int] = {}
+    for name in sorted(counts):
+        d = counts[name]
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+        run = sum(v for k, v in d.items() if k != "skipped")
+        extra = ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if k != "passed")
+        terminalreporter.write_line(f"{run:5d}  {name}" + (f"  ({extra})" if extra else ""))
+    terminalreporter.write_line(f"{sum(v for k, v in total.items() if k != 'skipped'):5d}  total "
+                                f"({', '.join(f'{k} {v}' for k, v in sorted(total.items()))})")
