@@ -73,10 +73,11 @@ def allocation_mse(alphas, bits) -> float:
         raise ValueError(f"bits has shape {m.shape}, alphas has shape {a.shape}; they must match")
     if np.any(m < 0) or np.any(m > MAX_BITS):
         raise ValueError(f"bits must lie in [0, {MAX_BITS}], got min {m.min()!r}, max {m.max()!r}")
-    with np.errstate(over="ignore"):
-        r = float(np.ldexp(np.sum(a**2 / (3.0 * 4.0**m)), 2 * e))
-    if not np.isfinite(r):
-        raise ValueError("alphas: the model MSE (alpha**2 scale) overflows float64; rescale the clips")
+    unit = float(np.sum(a**2 / (3.0 * 4.0**m)))
+    with np.errstate(over="ignore", under="ignore"):
+        r = float(np.ldexp(unit, 2 * e))
+    if not np.isfinite(r) or (r == 0 and unit > 0):
+        raise ValueError("alphas: the model MSE (alpha**2 scale) is outside the float64 range; rescale the clips")
     return r
 
 
@@ -190,12 +191,15 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
     max_bits = check_bits(max_bits, "max_bits", min_bits, MAX_BITS)
     check_choice(budget, _BUDGETS, "budget")
     m = np.full(c, min_bits, dtype=np.int64)
+    total_bits = check_int(total_bits, "total_bits")
+    lo_t, hi_t = (c * min_bits, c * max_bits) if budget == "bits" else (c * 2**min_bits, c * 2**max_bits)
+    if not lo_t <= total_bits <= hi_t:
+        raise ValueError(f"total_bits={total_bits} is out of range for budget={budget!r} with {c} channels, "
+                         f"min_bits={min_bits}, max_bits={max_bits}; allowed: {lo_t} <= total_bits <= {hi_t}")
     if budget == "bits":
-        total_bits = check_int(total_bits, "total_bits", c * min_bits, c * max_bits)
         left = total_bits - c * min_bits
         cost = lambda i: 1  # noqa: E731
     else:
-        total_bits = check_int(total_bits, "total_bits", c * 2**min_bits, c * 2**max_bits)
         left = total_bits - c * 2**min_bits
         cost = lambda i: 2 ** int(m[i])  # doubling channel i's bins costs its current bin count  # noqa: E731
     # max-heap of (gain per unit budget, channel); gain of one more bit = noise * 3/4

@@ -267,9 +267,18 @@ def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
     ``o < floor(C_out/2)`` positive). Its extension to tiles is refquant's
     choice (the paper's tile rule is unverified); pass ``signs=`` to override.
     Returns an int8 array of shape ``(n_filters, n_tiles)``.
+
+    Raises
+    ------
+    TypeError
+        ``n_filters``/``n_tiles`` not ints.
+    ValueError
+        Either < 1, or more than 2**40 regions.
     """
-    n_f = check_int(n_filters, "n_filters", 1)
-    n_t = check_int(n_tiles, "n_tiles", 1)
+    n_f = check_int(n_filters, "n_filters", 1, 2**40)
+    n_t = check_int(n_tiles, "n_tiles", 1, 2**40)
+    if n_f * n_t > 2**40:
+        raise ValueError(f"n_filters * n_tiles = {n_f * n_t} regions exceeds 2**40 (the sign map would not fit in memory)")
     r = np.arange(n_f * n_t)
     return np.where(r < (n_f * n_t) // 2, 1, -1).astype(np.int8).reshape(n_f, n_t)
 

@@ -115,6 +115,8 @@ def unique_filters(w_q, *, block: int | None = None, axis: int | None = 0) -> Re
     ``-0.0 -> +0.0``).
     """
     w = as_real_array(w_q, "w_q")
+    if block is not None:
+        check_int(block, "block", 1)
     lay = region_layout(w.shape, axis=axis, region=block)
     v = lay.view(w).reshape(lay.n_filters * lay.n_tiles, lay.tile * lay.rest) + 0.0
     _, counts = np.unique(v, axis=0, return_counts=True)

@@ -26,28 +26,26 @@ settings.load_profile(os.environ.get("REFQUANT_HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Bad-input registry: number of cases run per public name (tests/test_bad_inputs.py)."""
-    counts: dict[str, dict[str, int]] = {}
-    for outcome in ("passed", "failed", "xfailed", "xpassed", "skipped"):
+    """Bad-input registry: number of cases per public name (tests/test_bad_inputs.py), by outcome."""
+    outcome_of: dict[str, str] = {}
+    for outcome in ("passed", "failed", "xfailed", "xpassed", "skipped", "error"):
         for rep in terminalreporter.stats.get(outcome, []):
             nodeid = getattr(rep, "nodeid", "")
-            if "test_bad_inputs.py::test_case[" not in nodeid or getattr(rep, "when", "call") not in ("call", "setup"):
-                continue
-            if outcome == "skipped" and rep.when != "setup" and rep.when != "call":
-                continue
-            name = nodeid.split("[", 1)[1].split("|", 1)[0]
-            d = counts.setdefault(name, {})
-            d[outcome] = d.get(outcome, 0) + 1
-    if not counts:
+            if "test_bad_inputs.py::test_case[" in nodeid and (outcome != "skipped" or nodeid not in outcome_of):
+                outcome_of[nodeid] = outcome
+    if not outcome_of:
         return
+    counts: dict[str, dict[str, int]] = {}
+    for nodeid, outcome in outcome_of.items():
+        name = nodeid.split("[", 1)[1].split("|", 1)[0]
+        d = counts.setdefault(name, {})
+        d[outcome] = d.get(outcome, 0) + 1
     terminalreporter.section("bad-input registry: cases per public name")
     total: dict[str, int] = {}
     for name in sorted(counts):
         d = counts[name]
         for k, v in d.items():
             total[k] = total.get(k, 0) + v
-        run = sum(v for k, v in d.items() if k != "skipped")
         extra = ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if k != "passed")
-        terminalreporter.write_line(f"{run:5d}  {name}" + (f"  ({extra})" if extra else ""))
-    terminalreporter.write_line(f"{sum(v for k, v in total.items() if k != 'skipped'):5d}  total "
-                                f"({', '.join(f'{k} {v}' for k, v in sorted(total.items()))})")
+        terminalreporter.write_line(f"{sum(d.values()):5d}  {name}" + (f"  ({extra})" if extra else ""))
+    terminalreporter.write_line(f"{sum(total.values()):5d}  total ({', '.join(f'{k} {v}' for k, v in sorted(total.items()))})")

@@ -116,3 +116,77 @@ def test_channel_layout_validates():
         channel_layout("abc", None)
     with pytest.raises(ValueError, match=r"shape\[1\]"):
         channel_layout((2, -3), None)
+
+
+# ---------------------------------------------------------------- clipping and imc
+def test_heavy_tailed_distributions_have_no_finite_mse():
+    import refquant.clipping as C
+
+    with pytest.raises(ValueError, match="dist=.*cauchy.*infinite"):
+        C.mse_aciq(1.5, 4, stats.cauchy())                       # used to return -13.79
+    with pytest.raises(ValueError, match="dist=.*t.*infinite"):
+        C.mse_exact(1.5, 4, stats.t(1.5), return_error=True)     # used to return -7.33 +- 3.5e-10
+    with pytest.raises(ValueError, match="dist=.*infinite"):
+        C.optimal_clip(4, stats.cauchy())                        # used to blame alpha
+
+
+def test_invalid_frozen_distribution_is_rejected_naming_dist():
+    import refquant.clipping as C
+
+    with pytest.raises(ValueError, match="dist=scipy.stats.norm.*invalid parameters"):
+        C.mse_aciq(1.5, 4, stats.norm(0, -1))                     # used to return 0.0029
+    with pytest.raises(ValueError, match="dist=scipy.stats.norm.*invalid parameters"):
+        C.optimal_clip(4, stats.norm(0, -1))                      # used to blame alpha
+    with pytest.raises(TypeError, match="dist"):
+        C.mse_aciq(1.5, 4, stats.poisson(3.0))
+
+
+def test_mse_aciq_at_tiny_and_huge_scale():
+    import refquant.clipping as C
+
+    # alpha = 1.5 >> scale = 1e-300: nothing is clipped, the MSE is the rounding term alpha^2 / (3 * 4^M) exactly
+    assert float(C.mse_aciq(1.5, 4, "gaussian", 1e-300)) == 1.5**2 / (3 * 4.0**4)   # used to be nan
+    # a power-of-two scale: the MSE scales by its square, exactly in the model's terms
+    base = float(C.mse_aciq(1.5, 4, "gaussian", 1.0))
+    assert float(C.mse_aciq(1.5 * 2.0**400, 4, "gaussian", 2.0**400)) == pytest.approx(base * 2.0**800, rel=1e-14)
+    with pytest.raises(ValueError, match="outside the float64 range"):
+        C.mse_aciq(1e-300, 4, "gaussian", 1e-300)                 # 1e-600 is not a float64
+
+
+def test_optimal_clip_empirical_near_the_float_limit_is_scale_equivariant():
+    import refquant.clipping as C
+
+    x = np.random.default_rng(4).standard_normal((3, 40))
+    want = C.optimal_clip_empirical(x, 4, axis=0, n_candidates=30)
+    for f in (1000, -1000):   # 2**-1000 keeps these values normal: the same values, exactly rescaled
+        got = C.optimal_clip_empirical(np.ldexp(x, f), 4, axis=0, n_candidates=30)
+        np.testing.assert_array_equal(np.ldexp(got, -f), want)
+    assert float(C.optimal_clip_empirical(np.full(8, 1e308), 4)) == 1e308
+
+
+def test_imc_operands_and_adc_inputs_are_checked():
+    import refquant.imc as M
+
+    spec = M.CrossbarSpec(rows=8, input_bits=3, weight_bits=3, adc=M.ADCSpec(6))
+    x = np.array([[1, 2, 3, 0], [3, 3, 0, 1]])
+    w = np.array([[1, -2], [3, 0], [-3, 1], [2, 2]])
+    with pytest.raises(ValueError, match="x_codes has 4 columns but w_codes has 3 rows"):
+        M.operand_moments(x, w[:3], spec)                          # used to be accepted
+    with pytest.raises(ValueError, match="a contains 1 NaN"):
+        M.adc_convert([0.0, np.nan], spec)                         # used to give code -2**63
+    with pytest.raises(ValueError, match="hi - lo"):
+        M.ADCSpec(6, range_policy="calibrated", lo=-1e308, hi=1e308)   # imc_matmul used to return [[nan]]
+
+
+def test_predicted_sqnr_of_a_huge_dot_product_is_immediate():
+    import time
+
+    import refquant.imc as M
+
+    spec = M.CrossbarSpec(rows=8, input_bits=3, weight_bits=3, adc=M.ADCSpec(6))
+    m = M.operand_moments(np.array([[1, 2, 3, 0], [3, 3, 0, 1]]), np.array([[1, -2], [3, 0], [-3, 1], [2, 2]]), spec)
+    t0 = time.perf_counter()
+    big = M.predicted_sqnr(spec, 2**40, m)                         # used to build one list entry per tile
+    assert time.perf_counter() - t0 < 5.0
+    # identical tiles are grouped: signal and noise both grow linearly in K, so the SQNR has converged
+    assert np.isfinite(big) and abs(big - M.predicted_sqnr(spec, 2**41, m)) < 1e-6

@@ -161,7 +161,7 @@ GENERATORS: dict[str, Callable[[Any], Any]] = {
 
 ARR = ("nan", "inf", "-inf", "complex", "object", "str", "bool", "empty", "none", "noncontig", "readonly",
        "float16", "list")
-ARR2 = ARR + ("fortran", "ndim+")
+ARR2 = ARR + ("fortran",)
 INT = ("float", "intfloat", "bool", "str", "none", "bigint")
 REAL = ("nan", "inf", "-inf", "str", "bool", "complex", "none")
 POS = REAL + ("zero", "neg")
@@ -169,10 +169,14 @@ FLAG = ("flag", "flag1", "none")
 CHOICE = ("enum", "int", "none")
 DIST = ("enum", "int", "dist_invalid", "dist_heavy", "dist_t15", "dist_discrete", "none")
 BITS = ("bits_lo", "bits_hi", "bits_neg", "float", "intfloat", "bool", "none", "bigint")
+BITS_NO0 = tuple(c for c in BITS if c != "bits_lo")    # 0 bits is valid (allocation bounds, the ACIQ model)
+INT_NN = tuple(c for c in ("float", "intfloat", "bool", "str", "bigint"))   # ints where None is a valid choice
 AXIS = ("axis_hi", "axis_lo", "float", "bool", "str")
 SPEC = ("none", "int", "dict", "str")
 
-DEFAULT_EXPECT = {"noncontig": "same", "readonly": "same", "fortran": "same", "list": "same", "float16": "f16"}
+#: Defaults per class; "bigint" (10**30 for an int) is either a clear error or a correct result.
+DEFAULT_EXPECT = {"noncontig": "same", "readonly": "same", "fortran": "same", "list": "same", "float16": "f16",
+                  "bigint": "finite"}
 
 
 @dataclasses.dataclass
@@ -182,6 +186,7 @@ class E:
     bad: dict = dataclasses.field(default_factory=dict)
     expect: dict = dataclasses.field(default_factory=dict)
     known: dict = dataclasses.field(default_factory=dict)
+    alias: dict = dataclasses.field(default_factory=dict)   # parameter -> another word its errors may use
 
 
 # ------------------------------------------------------------------------------------------ fixtures of valid values
@@ -273,12 +278,17 @@ REGISTRY: dict[str, E] = {
                                  rounding=CHOICE, scale_op=CHOICE, compute_dtype=("enum", "int"))),
     "refquant.QuantSpec.replace": E(lambda **kw: S8.replace(**kw), dict(bits=4), dict(bits=BITS)),
     "refquant.QuantSpec.to_dict": E(lambda: S8.to_dict(), {}),
-    "refquant.QuantSpec.from_dict": E(rq.QuantSpec.from_dict, dict(d={"bits": 8}), dict(d=("dict", "str", "none", "int"))),
+    "refquant.QuantSpec.from_dict": E(rq.QuantSpec.from_dict, dict(d={"bits": 8}), dict(d=("dict", "str", "none", "int")),
+                                      alias=dict(d="field")),
     "refquant.QuantSpec.resolve_compute_dtype": E(lambda **kw: S8.resolve_compute_dtype(**kw), dict(input_dtype=np.float32),
-                                                  dict(input_dtype=("enum", "int", "none", "dict"))),
-    "refquant.Rounding": E(rq.Rounding, dict(value="half_even"), dict(value=("enum", "int", "none"))),
-    "refquant.ScaleOp": E(rq.ScaleOp, dict(value="divide"), dict(value=("enum", "int", "none"))),
-    "refquant.uniform.NonFinite": E(lambda **kw: U.NonFinite(**kw), dict(value="raise"), dict(value=("enum", "int", "none"))),
+                                                  dict(input_dtype=("enum", "int", "none", "dict")),
+                                                  known={("input_dtype", c): "QuantSpec.resolve_compute_dtype passes its argument to "
+                                                         "numpy.dtype unchecked (QuantSpec is reworked on another branch)"
+                                                         for c in ("enum", "int", "none", "dict")}),
+    "refquant.Rounding": E(rq.Rounding, dict(value="half_even"), dict(value=("enum", "int", "none")), alias=dict(value="Rounding")),
+    "refquant.ScaleOp": E(rq.ScaleOp, dict(value="divide"), dict(value=("enum", "int", "none")), alias=dict(value="ScaleOp")),
+    "refquant.uniform.NonFinite": E(lambda **kw: U.NonFinite(**kw), dict(value="raise"), dict(value=("enum", "int", "none")),
+                                    alias=dict(value="NonFinite")),
     "refquant.uniform.channel_layout": E(lambda **kw: U.channel_layout(**kw), dict(shape=(2, 3, 4), axis=1),
                                          dict(shape=("str", "none", "int", "dict", "set"), axis=AXIS)),
 }
@@ -310,7 +320,8 @@ _ALPHA_BAD = ("nan", "inf", "complex", "object", "str", "bool", "empty", "none",
               "list", "zero", "neg", "ndim+", "ndim0", "huge", "tiny", "subnormal")
 _reg("refquant.allocation.allocate_bits", E(A.allocate_bits, dict(alphas=ALPHAS, total_bits=16),
                                             dict(alphas=_ALPHA_BAD, total_bits=INT + ("neg",), budget=CHOICE,
-                                                 min_bits=BITS, max_bits=BITS), expect=_on_scale(0, "alphas")))
+                                                 min_bits=BITS_NO0, max_bits=BITS), expect=_on_scale(0, "alphas"),
+                                            alias=dict(max_bits="max_bits")))
 _reg("refquant.allocation.allocation_mse", E(A.allocation_mse, dict(alphas=ALPHAS, bits=np.array([3, 4, 4, 5])),
                                              dict(alphas=_ALPHA_BAD, bits=("nan", "complex", "str", "bool", "empty", "none", "neg", "ndim+", "list")),
                                              expect={("alphas", "huge"): ("pow", 2, "or_raise"), ("alphas", "tiny"): ("pow", 2, "or_raise"),
@@ -319,7 +330,7 @@ _reg("refquant.allocation.continuous_allocation", E(A.continuous_allocation, dic
                                                     dict(alphas=_ALPHA_BAD, total_bits=REAL + ("neg",), min_bits=REAL + ("neg",),
                                                          max_bits=REAL + ("neg",)), expect=_on_scale(0, "alphas")))
 _reg("refquant.allocation.paper_allocation", E(A.paper_allocation, dict(alphas=ALPHAS, total_bins=64),
-                                               dict(alphas=_ALPHA_BAD, total_bins=INT + ("neg", "zero"), max_bits=BITS),
+                                               dict(alphas=_ALPHA_BAD, total_bins=INT + ("neg", "zero"), max_bits=BITS_NO0),
                                                expect=_on_scale(0, "alphas")))
 
 # ---------------------------------------------------------------- bias correction
@@ -327,22 +338,21 @@ import refquant.bias_correction as BC  # noqa: E402
 
 _WQ = np.round(X2 * 4) / 4
 _reg("refquant.bias_correction.bias_correct", E(BC.bias_correct, dict(w=X2, w_q=_WQ, axis=0),
-                                                dict(w=ARR2 + ("ndim0",), w_q=ARR2, axis=AXIS, method=CHOICE, return_stats=FLAG),
-                                                expect={("w", "ndim+"): "raise", ("w_q", "ndim+"): "raise"}))
+                                                dict(w=ARR2 + ("ndim0", "ndim+"), w_q=ARR2 + ("ndim+",), axis=AXIS, method=CHOICE,
+                                                     return_stats=FLAG)))
 
 # ---------------------------------------------------------------- kurtosis
 import refquant.kurtosis as K  # noqa: E402
 
 _reg("refquant.kurtosis.kurtosis", E(K.kurtosis, dict(x=X2, axis=0),
                                      dict(x=ARR2 + ("huge", "tiny", "subnormal", "zero"), axis=AXIS, bias=FLAG),
-                                     expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0), ("x", "subnormal"): "finite",
-                                             ("x", "ndim+"): "raise"}))
+                                     expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0), ("x", "subnormal"): "finite"}))
 _reg("refquant.kurtosis.skewness_kurtosis", E(K.skewness_kurtosis, dict(x=X2, axis=0),
                                               dict(x=ARR2 + ("huge", "tiny", "zero"), axis=AXIS),
-                                              expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0), ("x", "ndim+"): "raise"}))
+                                              expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0)}))
 _reg("refquant.kurtosis.kurtosis_grad", E(K.kurtosis_grad, dict(w=X2),
                                           dict(w=ARR2 + ("huge", "tiny", "zero"), ddof=INT + ("neg",)),
-                                          expect={("w", "huge"): _pow(-1), ("w", "tiny"): _pow(-1), ("w", "ndim+"): "same_values"}))
+                                          expect={("w", "huge"): _pow(-1), ("w", "tiny"): _pow(-1)}))
 _reg("refquant.kurtosis.kure_loss", E(K.kure_loss, dict(weights=[X2, X1]),
                                       dict(weights=("ndarray", "str", "none", "dict", "set", "gen", "int"), target=REAL + ("zero",),
                                            ddof=INT + ("neg",))))
@@ -362,34 +372,36 @@ import refquant.binarize as B  # noqa: E402
 
 _reg("refquant.binarize.binarize", E(B.binarize, dict(w=X2, axis=0),
                                      dict(w=ARR2 + ("huge", "tiny", "subnormal"), axis=AXIS, alpha=POS, return_scale=FLAG),
-                                     expect=_on_scale(1, "w") | {("w", "ndim+"): "finite"}))
+                                     expect=_on_scale(1, "w")))
 _reg("refquant.binarize.ternarize", E(B.ternarize, dict(w=X2, axis=0),
                                       dict(w=ARR2 + ("huge", "tiny", "subnormal"), threshold=REAL + ("neg",), axis=AXIS,
                                            relative_to=CHOICE, return_scale=FLAG),
-                                      expect=_on_scale(1, "w") | {("w", "ndim+"): "finite"}))
+                                      expect=_on_scale(1, "w")))
 _reg("refquant.binarize.signed_binarize", E(B.signed_binarize, dict(w=X2, axis=0, scale="mean"),
                                             dict(w=ARR2 + ("huge", "tiny", "subnormal"), signs=("nan", "str", "bool", "empty", "complex", "ndim+"),
-                                                 threshold=REAL + ("neg",), axis=AXIS, region=INT + ("neg", "zero"),
+                                                 threshold=REAL + ("neg",), axis=AXIS, region=INT_NN + ("neg", "zero"),
                                                  scale=("enum", "nan", "neg", "zero", "none", "complex"), return_scale=FLAG),
-                                            expect=_on_scale(1, "w") | {("w", "ndim+"): "finite"}))
+                                            expect=_on_scale(1, "w")))
 _reg("refquant.binarize.default_signs", E(B.default_signs, dict(n_filters=4, n_tiles=2),
                                           dict(n_filters=INT + ("neg", "zero"), n_tiles=INT + ("neg", "zero"))))
 _reg("refquant.binarize.region_layout", E(B.region_layout, dict(shape=(4, 6, 3), axis=0, region=2),
-                                          dict(shape=("str", "none", "int", "dict", "set"), axis=AXIS, region=INT + ("neg", "zero"))))
+                                          dict(shape=("str", "none", "int", "dict", "set"), axis=AXIS, region=INT_NN + ("neg", "zero"))))
 _LAY = B.region_layout((4, 6, 3), axis=0, region=2)
 _reg("refquant.binarize.RegionLayout", E(B.RegionLayout, dict(shape=(4, 6, 3), axis=0, n_filters=4, n_tiles=3, tile=2, rest=3),
                                          dict(shape=("str", "none", "int"), axis=AXIS, n_filters=INT + ("neg",),
                                               n_tiles=INT + ("neg",), tile=INT + ("neg",), rest=INT + ("neg",))))
 _reg("refquant.binarize.RegionLayout.view", E(lambda **kw: _LAY.view(**kw), dict(w=RNG.standard_normal((4, 6, 3))),
-                                              dict(w=("none", "str", "ndim+", "list", "empty"))))
+                                              dict(w=("none", "ndim+", "list", "empty", "int")),
+                                              expect={("w", "list"): "raise"}))
 _reg("refquant.binarize.RegionLayout.restore", E(lambda **kw: _LAY.restore(**kw), dict(v=RNG.standard_normal((4, 3, 2, 3))),
-                                                 dict(v=("none", "str", "ndim+", "list", "empty"))))
+                                                 dict(v=("none", "ndim+", "list", "empty", "int")),
+                                                 expect={("v", "list"): "raise"}))
 _reg("refquant.binarize.ede_schedule", E(B.ede_schedule, dict(epoch=3, total_epochs=10),
                                          dict(epoch=REAL + ("neg",), total_epochs=INT + ("neg", "zero"), t_min=POS, t_max=POS)))
 _reg("refquant.binarize.ede_grad", E(B.ede_grad, dict(w=X2, grad_q=X2[::-1].copy(), epoch=3, total_epochs=10),
                                      dict(w=ARR2, grad_q=ARR2 + ("huge",), epoch=REAL + ("neg",), total_epochs=INT + ("neg", "zero"),
                                           t_min=POS, t_max=POS, threshold=REAL + ("neg",), signs=("nan", "str", "ndim+"),
-                                          axis=AXIS, region=INT + ("neg", "zero")),
+                                          axis=AXIS, region=INT_NN + ("neg", "zero")),
                                      expect={("grad_q", "huge"): "finite"}))
 
 # ---------------------------------------------------------------- robustness
@@ -436,15 +448,14 @@ _MM = dict(x=("nan", "complex", "object", "str", "bool", "empty", "none", "nonco
 _reg("refquant.repetition.OpCounts", E(RP.OpCounts, dict(adds=3, muls=2, dense_macs=12),
                                        dict(adds=INT + ("neg",), muls=INT + ("neg",), dense_macs=INT + ("neg",)),
                                        known={(p, c): "result record: fields are not validated" for p in ("adds", "muls", "dense_macs")
-                                              for c in INT + ("neg",)}))
+                                              for c in ("float", "intfloat", "bool", "str", "none", "neg")}))
 _reg("refquant.repetition.RepetitionStats", E(RP.RepetitionStats, dict(n_blocks=4, n_unique=2, repetition=np.array([3, 1]),
                                                                        block_size=3, sparsity=0.5, density=0.5, effectual=6)))
 _reg("refquant.repetition.pigeonhole_bound", E(RP.pigeonhole_bound, dict(k=9, scheme="binary"),
-                                               dict(k=INT + ("neg", "zero"), scheme=CHOICE, shared_zero=FLAG),
-                                               known={("shared_zero", c): "flag not type-checked" for c in FLAG}))
+                                               dict(k=INT + ("neg", "zero"), scheme=CHOICE, shared_zero=FLAG)))
 _reg("refquant.repetition.unique_filters", E(RP.unique_filters, dict(w_q=np.sign(X2), axis=0),
                                              dict(w_q=("nan", "complex", "object", "str", "bool", "empty", "none", "noncontig",
-                                                       "readonly", "list"), block=INT + ("neg", "zero"), axis=AXIS)))
+                                                       "readonly", "list"), block=INT_NN + ("neg", "zero"), axis=AXIS)))
 _reg("refquant.repetition.paper_repetition_table", E(RP.paper_repetition_table, dict(shape=(3, 3, 4, 4)),
                                                      dict(shape=("str", "none", "int", "dict", "set"))))
 _reg("refquant.repetition.empirical_repetition_table", E(RP.empirical_repetition_table, dict(shape=(3, 3, 4, 4), rng=0),
@@ -476,19 +487,10 @@ def _ss_fields():
 
 _reg("refquant.repetition.FactorizedWeights", E(RP.FactorizedWeights, _fw_fields(),
                                                 dict(shape=("str", "none"), integer=FLAG, idx=("neg", "str", "none", "nan"),
-                                                     col_ptr=("neg", "str", "none"), max_col_abs_sum=("neg", "str", "nan")),
-                                                known={(p, c): "constructible from outside without validation (construction is "
-                                                       "reworked on another branch)"
-                                                       for p, cs in dict(shape=("str", "none"), integer=FLAG, idx=("neg", "str", "none", "nan"),
-                                                                          col_ptr=("neg", "str", "none"),
-                                                                          max_col_abs_sum=("neg", "str", "nan")).items() for c in cs}))
+                                                     col_ptr=("neg", "str", "none"), max_col_abs_sum=("neg", "str", "nan"))))
 _reg("refquant.repetition.SharedSumProgram", E(RP.SharedSumProgram, _ss_fields(),
                                                dict(shape=("str", "none"), tile=INT + ("neg",), integer=FLAG,
-                                                    nodes=("neg", "str", "none", "nan")),
-                                               known={(p, c): "constructible from outside without validation (construction is "
-                                                      "reworked on another branch)"
-                                                      for p, cs in dict(shape=("str", "none"), tile=INT + ("neg",), integer=FLAG,
-                                                                         nodes=("neg", "str", "none", "nan")).items() for c in cs}))
+                                                    nodes=("neg", "str", "none", "nan"))))
 
 # ---------------------------------------------------------------- clipping
 C = _clip()
@@ -500,16 +502,16 @@ _reg("refquant.clipping.quantize_on_grid", E(C.quantize_on_grid, dict(x=X2, alph
                                              dict(x=ARR2 + ("huge", "tiny"), alpha=POS + ("huge", "tiny"), bits=BITS, grid=CHOICE,
                                                   signed=FLAG),
                                              expect={("x", "huge"): "finite", ("x", "tiny"): "finite", ("alpha", "huge"): "finite",
-                                                     ("alpha", "tiny"): "finite", ("x", "ndim+"): "finite"}))
+                                                     ("alpha", "tiny"): "finite"}))
 _reg("refquant.clipping.mse_aciq", E(C.mse_aciq, dict(alpha=1.5, bits=4, dist="gaussian"),
-                                     dict(alpha=POS, bits=BITS, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), signed=FLAG),
+                                     dict(alpha=POS, bits=BITS_NO0, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), signed=FLAG),
                                      expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
 _reg("refquant.clipping.mse_exact", E(C.mse_exact, dict(alpha=1.5, bits=4, dist="gaussian"),
                                       dict(alpha=POS, bits=BITS, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), grid=CHOICE,
                                            signed=FLAG, return_error=FLAG),
                                       expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
 _reg("refquant.clipping.optimal_clip", E(C.optimal_clip, dict(bits=4, dist="laplace"),
-                                         dict(bits=BITS, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), model=CHOICE, grid=CHOICE,
+                                         dict(bits=BITS_NO0, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), model=CHOICE, grid=CHOICE,
                                               signed=FLAG),
                                          expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
 _reg("refquant.clipping.optimal_clip_table", E(C.optimal_clip_table, dict(dist="gaussian", bits=[2, 3]),
@@ -518,8 +520,7 @@ _reg("refquant.clipping.optimal_clip_table", E(C.optimal_clip_table, dict(dist="
 _reg("refquant.clipping.optimal_clip_empirical", E(C.optimal_clip_empirical, dict(x=X2, bits=4, axis=0, n_candidates=20),
                                                    dict(x=ARR2 + ("huge", "tiny", "subnormal"), bits=BITS, axis=AXIS, grid=CHOICE,
                                                         n_candidates=INT + ("neg", "zero"), return_mse=FLAG),
-                                                   expect={("x", "huge"): ("pow", 1, "or_raise"), ("x", "tiny"): ("pow", 1, "or_raise"),
-                                                           ("x", "subnormal"): "finite", ("x", "ndim+"): "finite"}))
+                                                   expect={("x", "huge"): _pow(1), ("x", "tiny"): _pow(1), ("x", "subnormal"): _pow(1)}))
 
 # ---------------------------------------------------------------- imc
 M = _imc()
@@ -527,39 +528,58 @@ _reg("refquant.imc.ADCSpec", E(M.ADCSpec, dict(bits=6),
                                dict(bits=BITS, transfer=CHOICE, range_policy=CHOICE, k=POS, lo=("nan", "str", "inf"),
                                     hi=("nan", "str", "inf"), mu=("nan", "str"), sigma=("nan", "str", "neg"))))
 _reg("refquant.imc.ADCSpec.to_dict", E(lambda: M.ADCSpec(bits=6).to_dict(), {}))
-_reg("refquant.imc.ADCSpec.from_dict", E(M.ADCSpec.from_dict, dict(d={"bits": 6}), dict(d=("dict", "str", "none", "int"))))
+_reg("refquant.imc.ADCSpec.from_dict", E(M.ADCSpec.from_dict, dict(d={"bits": 6}), dict(d=("dict", "str", "none", "int")),
+                                         alias=dict(d="field")))
 _reg("refquant.imc.CrossbarSpec", E(M.CrossbarSpec, dict(rows=8, input_bits=3, weight_bits=3),
                                     dict(rows=INT + ("neg", "zero"), input_bits=BITS, weight_bits=BITS, mode=CHOICE,
                                          input_signed=FLAG, weight_encoding=("enum", "int"), slice_bits=BITS, adc=SPEC,
-                                         a_shift=FLAG)))
+                                         a_shift=FLAG), alias=dict(adc="ADCSpec")))
 _reg("refquant.imc.CrossbarSpec.to_dict", E(lambda: _spec_imc().to_dict(), {}))
-_reg("refquant.imc.CrossbarSpec.from_dict", E(M.CrossbarSpec.from_dict, dict(d=_spec_imc().to_dict()), dict(d=("dict", "str", "none", "int"))))
+_reg("refquant.imc.CrossbarSpec.from_dict", E(M.CrossbarSpec.from_dict, dict(d=_spec_imc().to_dict()), dict(d=("dict", "str", "none", "int")),
+                                              alias=dict(d="field")))
 _reg("refquant.imc.CrossbarSpec.to_json", E(lambda: _spec_imc().to_json(), {}))
 _reg("refquant.imc.CrossbarSpec.from_json", E(M.CrossbarSpec.from_json, dict(s=_spec_imc().to_json()), dict(s=("enum", "none", "int", "dict"))))
 _CODES = ("nan", "complex", "object", "str", "bool", "empty", "none", "noncontig", "readonly", "list", "ndim+", "ndim0", "neg")
 _reg("refquant.imc.imc_matmul", E(M.imc_matmul, dict(x_codes=XC, w_codes=WC, spec=_spec_imc()),
                                   dict(x_codes=_CODES, w_codes=_CODES, spec=SPEC, return_details=FLAG)))
-_reg("refquant.imc.program_crossbar", E(M.program_crossbar, dict(w_codes=WC, spec=_spec_imc()), dict(w_codes=_CODES, spec=SPEC)))
+_SAME_MATMUL = lambda r, v: np.array_equal(r.matmul(XC), v.matmul(XC))  # noqa: E731  (no value equality on the program)
+_reg("refquant.imc.program_crossbar", E(M.program_crossbar, dict(w_codes=WC, spec=_spec_imc()), dict(w_codes=_CODES, spec=SPEC),
+                                        expect={("w_codes", c): _SAME_MATMUL for c in ("noncontig", "readonly", "list")}))
 _reg("refquant.imc.ProgrammedCrossbar.matmul", E(lambda **kw: M.program_crossbar(WC, _spec_imc()).matmul(**kw), dict(x_codes=XC),
                                                  dict(x_codes=_CODES, return_details=FLAG)))
-_reg("refquant.imc.ProgrammedCrossbar", E(lambda **kw: M.ProgrammedCrossbar(**kw),
-                                          {k.name: getattr(M.program_crossbar(WC, _spec_imc()), k.name)
-                                           for k in dataclasses.fields(M.ProgrammedCrossbar)},
-                                          dict(spec=SPEC), known={("spec", c): "constructible from outside without validation "
-                                                                  "(construction is reworked on another branch)" for c in SPEC}))
+
+
+def _not_constructible(cls):
+    """Built only by a factory: direct construction must be a TypeError naming the factory."""
+    with pytest.raises(TypeError, match="program_crossbar"):
+        cls()
+    return True
+
+
+_reg("refquant.imc.ProgrammedCrossbar", E(lambda: _not_constructible(M.ProgrammedCrossbar), {}))
 _reg("refquant.imc.adc_params", E(M.adc_params, dict(spec=_spec_imc()), dict(spec=SPEC)))
 _reg("refquant.imc.adc_convert", E(M.adc_convert, dict(a=np.array([0.0, 3.5, -2.0]), spec=_spec_imc()),
-                                   dict(a=ARR + ("huge",), spec=SPEC), expect={("a", "huge"): "finite"}))
+                                   dict(a=ARR + ("huge",), spec=SPEC), expect={("a", "huge"): "finite", ("a", "empty"): "finite"}))
 _reg("refquant.imc.sqnr", E(M.sqnr, dict(y_ideal=X2, y_adc=X2 + 0.01),
                             dict(y_ideal=ARR2 + ("huge", "tiny"), y_adc=ARR2, per_column=FLAG),
                             expect={("y_ideal", "huge"): "finite", ("y_ideal", "tiny"): "finite"}))
+
+def _result_type(obj):
+    """A frozen result dataclass: rebuilding it from its own fields works; reading an unknown key is a KeyError
+    naming the key (dict-style access for backward compatibility)."""
+    cls = type(obj)
+    return lambda **kw: cls(**{f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)} | kw)
+
+
+_reg("refquant.imc.ADCStats", E(_result_type(M.adc_stats(_details())), {}))
+_reg("refquant.imc.CrossbarDetails", E(_result_type(_details()), {}))
+_reg("refquant.imc.OperandMoments", E(_result_type(_moments()), {}))
 _reg("refquant.imc.adc_stats", E(lambda **kw: M.adc_stats(**kw), dict(details=_details()), dict(details=("dict", "str", "none", "int"))))
 _reg("refquant.imc.operand_moments", E(M.operand_moments, dict(x_codes=XC, w_codes=WC, spec=_spec_imc()),
                                        dict(x_codes=_CODES, w_codes=_CODES + ("noncontig",), spec=SPEC)))
 _reg("refquant.imc.predicted_sqnr", E(M.predicted_sqnr, dict(spec=_spec_imc(), k_total=10, moments=_moments()),
                                       dict(spec=SPEC, k_total=INT + ("neg", "zero"), moments=("dict", "str", "none", "int"),
-                                           per_column=FLAG, given_weights=FLAG, slice_covariance=FLAG),
-                                      known={("k_total", "bigint"): "!one list entry per tile: unbounded memory for k_total=10**30"}))
+                                           per_column=FLAG, given_weights=FLAG, slice_covariance=FLAG)))
 _reg("refquant.imc.plane_sum_pmf", E(M.plane_sum_pmf, dict(p_x=0.3, cell_counts=np.array([3, 2, 1])),
                                      dict(p_x=REAL + ("neg",), cell_counts=("nan", "complex", "str", "bool", "empty", "none", "neg",
                                                                             "list", "ndim+"))))
@@ -567,6 +587,7 @@ _reg("refquant.imc.w_reshape", E(M.w_reshape, dict(w=X1, bits=4, steps=3),
                                  dict(w=ARR + ("huge", "tiny"), bits=BITS, target=REAL + ("zero",), steps=INT + ("neg",),
                                       lr=POS + ("huge",), mu=REAL + ("neg",)),
                                  expect={("w", "huge"): "finite", ("w", "tiny"): "finite", ("lr", "huge"): "finite"}))
+
 
 # ---------------------------------------------------------------- sweep
 import refquant.sweep as SW  # noqa: E402
@@ -612,10 +633,9 @@ _reg("refquant.testing.Tolerance", _tentry("Tolerance", dict(kind="rel", rtol=1e
                                                 signed_zero=FLAG),
                                            known={**{("ulps", c): "Tolerance fields are validated on another branch" for c in INT},
                                                   **{(p, c): "Tolerance fields are validated on another branch" for p in ("rtol", "atol")
-                                                     for c in REAL},
+                                                     for c in REAL if (p, c) != ("rtol", "-inf")},
                                                   **{("signed_zero", c): "Tolerance fields are validated on another branch" for c in FLAG},
-                                                  ("kind", "int"): "Tolerance fields are validated on another branch",
-                                                  ("kind", "none"): "Tolerance fields are validated on another branch"}))
+                                                  }))
 _reg("refquant.testing.Tolerance.describe", E(lambda: _t().Tolerance("rel", rtol=1e-6).describe(), {}))
 _reg("refquant.testing.compare_arrays", _tentry("compare_arrays", dict(expected=X1, got=X1.copy(), op="x"),
                                                 dict(tol=("str", "int", "none"), op=("int", "none"))))
@@ -701,6 +721,51 @@ for _name, _valid, _bad in [
     if "tolerance" in inspect.signature(getattr(_t(), _name)).parameters:
         _bad["tolerance"] = ("str", "int", "none")
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
+
+
+# ------------------------------------------------------------------------------------------ known, owned elsewhere
+#: Cases that fail today in modules reworked on other branches (refquant.testing: strategies that validate only
+#: when drawn, checkers that pass bad arguments through to Hypothesis; refquant.sweep: unchecked tasks/flags).
+#: Marked xfail (cases of refquant.testing are not run: a bad argument there starts a Hypothesis run that
+#: shrinks a failure, seconds per case). Remove an entry when its owner's fix lands.
+KNOWN_ELSEWHERE = {
+    'refquant.sweep.SerialExecutor.submit': [('fn', 'int'), ('fn', 'none'), ('fn', 'str')],
+    'refquant.sweep.dask_executor': [('address', 'enum'), ('address', 'int'), ('address', 'none')],
+    'refquant.sweep.run_sweep': [('desc', 'int'), ('desc', 'none'), ('executor', 'int'), ('executor', 'str'), ('progress', 'flag'), ('progress', 'flag1'), ('progress', 'none'), ('tasks', 'dict'), ('tasks', 'int'), ('tasks', 'none'), ('tasks', 'set'), ('tasks', 'str')],
+    'refquant.testing.check_dequantize': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_fake_quant': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_imc_matmul': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('specs', 'int'), ('specs', 'str')],
+    'refquant.testing.check_kure_grad': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_kurtosis': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_mse_exact': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_optimal_clip': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_quantize': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str')],
+    'refquant.testing.check_repetition_matmul': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str')],
+    'refquant.testing.check_signed_binarize': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str')],
+    'refquant.testing.compare_arrays': [('op', 'int'), ('op', 'none'), ('tol', 'int'), ('tol', 'str')],
+    'refquant.testing.conformance.run_property': [('body', 'int'), ('body', 'none'), ('body', 'str'), ('strategy', 'int'), ('strategy', 'none'), ('strategy', 'str')],
+    'refquant.testing.crossbar_specs': [('adcs', 'int'), ('adcs', 'str'), ('max_rows', 'bigint'), ('max_rows', 'bool'), ('max_rows', 'float'), ('max_rows', 'intfloat'), ('max_rows', 'neg'), ('max_rows', 'none'), ('max_rows', 'str'), ('max_rows', 'zero'), ('modes', 'dict'), ('modes', 'enum'), ('modes', 'int'), ('modes', 'str')],
+    'refquant.testing.float_arrays': [('dtype', 'enum'), ('dtype', 'int'), ('max_magnitude', 'bool'), ('max_magnitude', 'str'), ('scale', 'bool'), ('scale', 'str'), ('shape', 'none'), ('shape', 'str')],
+    'refquant.testing.golden.export': [('directory', 'int'), ('directory', 'none'), ('ops', 'int'), ('seed', 'bool')],
+    'refquant.testing.golden.register': [('op', 'dict'), ('op', 'int'), ('op', 'none'), ('op', 'str')],
+    'refquant.testing.golden.verify': [('directory', 'int'), ('ops', 'dict'), ('ops', 'int'), ('ops', 'set'), ('ops', 'str')],
+    'refquant.testing.imc_cases': [('max_batch', 'bool'), ('max_batch', 'str'), ('max_k', 'bigint'), ('max_k', 'bool'), ('max_k', 'float'), ('max_k', 'intfloat'), ('max_k', 'neg'), ('max_k', 'none'), ('max_k', 'str'), ('max_k', 'zero'), ('max_out', 'bool'), ('max_out', 'str'), ('specs', 'int'), ('specs', 'str')],
+    'refquant.testing.order_sensitive_values': [('dtype', 'enum'), ('dtype', 'int'), ('dtype', 'none'), ('k_hi', 'bigint'), ('k_hi', 'bool'), ('k_hi', 'float'), ('k_hi', 'intfloat'), ('k_hi', 'none'), ('k_hi', 'str'), ('k_lo', 'bigint'), ('k_lo', 'bool'), ('k_lo', 'float'), ('k_lo', 'intfloat'), ('k_lo', 'none'), ('k_lo', 'str'), ('max_ulps', 'bool'), ('max_ulps', 'str'), ('scale', '-inf'), ('scale', 'bool'), ('scale', 'complex'), ('scale', 'inf'), ('scale', 'nan'), ('scale', 'neg'), ('scale', 'none'), ('scale', 'str'), ('scale', 'zero')],
+    'refquant.testing.quant_cases': [('allow_subnormal', 'flag'), ('allow_subnormal', 'flag1'), ('dtype', 'enum'), ('dtype', 'int'), ('power_of_two_scales', 'flag'), ('power_of_two_scales', 'flag1'), ('specs', 'int'), ('specs', 'str')],
+    'refquant.testing.quant_specs': [('axis', 'str'), ('compute_dtypes', 'dict'), ('compute_dtypes', 'enum'), ('compute_dtypes', 'int'), ('roundings', 'dict'), ('roundings', 'enum'), ('roundings', 'int'), ('scale_ops', 'dict'), ('scale_ops', 'enum'), ('scale_ops', 'int')],
+    'refquant.testing.region_layouts': [('max_channels', 'bool'), ('max_channels', 'str'), ('max_filters', 'bigint'), ('max_filters', 'bool'), ('max_filters', 'float'), ('max_filters', 'intfloat'), ('max_filters', 'neg'), ('max_filters', 'none'), ('max_filters', 'str'), ('max_filters', 'zero'), ('max_spatial', 'bool'), ('max_spatial', 'str')],
+    'refquant.testing.scales': [('dtype', 'enum'), ('dtype', 'int'), ('dtype', 'none')],
+    'refquant.testing.signed_binary_cases': [('explicit_signs', 'flag'), ('explicit_signs', 'flag1')],
+    'refquant.testing.ternary_matmul_cases': [('max_batch', 'bool'), ('max_batch', 'str'), ('max_k', 'bigint'), ('max_k', 'bool'), ('max_k', 'float'), ('max_k', 'intfloat'), ('max_k', 'neg'), ('max_k', 'none'), ('max_k', 'str'), ('max_k', 'zero'), ('max_out', 'bool'), ('max_out', 'str'), ('signed_binary', 'flag'), ('signed_binary', 'flag1')],
+    'refquant.testing.weight_layers': [('max_layers', 'bigint'), ('max_layers', 'bool'), ('max_layers', 'float'), ('max_layers', 'intfloat'), ('max_layers', 'neg'), ('max_layers', 'none'), ('max_layers', 'str'), ('max_layers', 'zero'), ('max_size', 'bool'), ('max_size', 'str')],
+}
+
+for _n, _cases_known in KNOWN_ELSEWHERE.items():
+    _why = ("!" if _n.startswith("refquant.testing") else "") + (
+        "validated on another branch (refquant.testing is reworked there)" if _n.startswith("refquant.testing")
+        else "validated on another branch (refquant.sweep is reworked there)")
+    for _pc in _cases_known:
+        REGISTRY[_n].known.setdefault(tuple(_pc), _why)
 
 
 # ------------------------------------------------------------------------------------------ enumeration
@@ -920,7 +985,7 @@ def test_case(name, param, cls):
             result = e.call(**kwargs)
     except (ValueError, TypeError) as exc:
         msg = str(exc)
-        assert _names(msg, param), f"{name}({param}=<{cls}>) raised {type(exc).__name__} without naming {param!r}: {msg}"
+        assert _names(msg, param) or (param in e.alias and _names(msg, e.alias[param])), f"{name}({param}=<{cls}>) raised {type(exc).__name__} without naming {param!r}: {msg}"
         if exp in ("same", "same_values") or (isinstance(exp, tuple) and exp[0] == "pow" and "or_raise" not in exp):
             pytest.fail(f"{name}({param}=<{cls}>): an in-domain input ({exp}) raised {type(exc).__name__}: {msg}")
         result = exc
