@@ -723,6 +723,29 @@ for _name, _valid, _bad in [
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
 
 
+# ---------------------------------------------------------------- names added on main by other branches
+_reg("refquant.specs.Domain", E(lambda **kw: rq.specs.Domain(**kw), dict(value="code"), dict(value=("enum", "int", "none")),
+                                alias=dict(value="Domain")))
+_reg("refquant.specs.ZeroPointOp", E(lambda **kw: rq.specs.ZeroPointOp(**kw), dict(value="fused"), dict(value=("enum", "int", "none")),
+                                     alias=dict(value="ZeroPointOp")))
+_reg("refquant.testing.CheckReport", _tentry("CheckReport", dict(op="fake_quant", cases=3),
+                                             dict(op=("int", "none"), cases=INT + ("neg",), max_unsupported=REAL + ("neg",))))
+_reg("refquant.testing.CheckReport.summary", E(lambda: _t().CheckReport("fake_quant", cases=3).summary(), {}))
+_reg("refquant.testing.Unsupported", E(lambda **kw: _t().Unsupported(**kw), {}))
+_reg("refquant.testing.check_calibration", _tentry("check_calibration", dict(candidate=rq.calibrate_minmax, max_examples=2),
+                                                   dict(candidate=("none", "int", "str"), max_examples=INT + ("neg", "zero"),
+                                                        symmetric=FLAG, seed=("float", "str", "neg"))))
+_reg("refquant.testing.spec_strategy", _tentry("spec_strategy", dict(specs=S8), dict(specs=("int", "str", "dict"), name=("int",))))
+_reg("refquant.testing.golden.canonical_json", E(lambda **kw: _golden().canonical_json(**kw), dict(value={"a": [1, 2]}),
+                                                 dict(value=("obj", "set"))))
+_GOLD_DIR = tempfile.mkdtemp(prefix="refquant-bad-inputs-")
+_GOLD_ENTRY = _golden().export(_GOLD_DIR, ops=["dequantize"])["cases"][0]
+_reg("refquant.testing.golden.case_bytes", E(lambda **kw: _golden().case_bytes(**kw),
+                                             dict(entry={"inputs": {}, "outputs": {}}, arrays={"inputs": {}, "outputs": {}}),
+                                             dict(entry=("int", "none", "str"), arrays=("int", "none", "str"))))
+_reg("refquant.testing.golden.case_sha256", E(lambda **kw: _golden().case_sha256(**kw), dict(entry=_GOLD_ENTRY, directory=_GOLD_DIR),
+                                              dict(entry=("int", "none", "str"), directory=("int",))))
+
 # ------------------------------------------------------------------------------------------ known, owned elsewhere
 #: Cases that fail today in modules reworked on other branches (refquant.testing: strategies that validate only
 #: when drawn, checkers that pass bad arguments through to Hypothesis; refquant.sweep: unchecked tasks/flags).
@@ -759,6 +782,17 @@ KNOWN_ELSEWHERE = {
     'refquant.testing.ternary_matmul_cases': [('max_batch', 'bool'), ('max_batch', 'str'), ('max_k', 'bigint'), ('max_k', 'bool'), ('max_k', 'float'), ('max_k', 'intfloat'), ('max_k', 'neg'), ('max_k', 'none'), ('max_k', 'str'), ('max_k', 'zero'), ('max_out', 'bool'), ('max_out', 'str'), ('signed_binary', 'flag'), ('signed_binary', 'flag1')],
     'refquant.testing.weight_layers': [('max_layers', 'bigint'), ('max_layers', 'bool'), ('max_layers', 'float'), ('max_layers', 'intfloat'), ('max_layers', 'neg'), ('max_layers', 'none'), ('max_layers', 'str'), ('max_layers', 'zero'), ('max_size', 'bool'), ('max_size', 'str')],
 }
+
+KNOWN_ELSEWHERE.update({
+    "refquant.testing.CheckReport": [("op", "int"), ("op", "none"), ("cases", "float"), ("cases", "intfloat"), ("cases", "bool"),
+                                     ("cases", "str"), ("cases", "none"), ("cases", "neg"), ("max_unsupported", "str"),
+                                     ("max_unsupported", "bool")],
+    "refquant.testing.spec_strategy": [("name", "int")],
+    "refquant.testing.golden.canonical_json": [("value", "obj"), ("value", "set")],
+    "refquant.testing.golden.case_bytes": [("entry", "int"), ("entry", "none"), ("entry", "str"), ("arrays", "int"),
+                                           ("arrays", "none"), ("arrays", "str")],
+    "refquant.testing.golden.case_sha256": [("entry", "int"), ("entry", "none"), ("entry", "str"), ("directory", "int")],
+})
 
 for _n, _cases_known in KNOWN_ELSEWHERE.items():
     _why = ("!" if _n.startswith("refquant.testing") else "") + (
