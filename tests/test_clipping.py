@@ -247,7 +247,7 @@ def test_clip_kernel_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
     _, mse = C.optimal_clip_empirical(x, bits, axis=0, grid=grid, n_candidates=13, return_mse=True)
     from refquant.clipping.empirical import _prepare_clip_search
 
-    a = _prepare_clip_search(x, bits, grid, 13, 0)
+    a, _ = _prepare_clip_search(x, bits, grid, 13, 0)
     np.testing.assert_array_equal(mse, clip_search_sse(a.v, a.scales, a.mode, a.lo, a.hi, a.offset) / n)
 
 

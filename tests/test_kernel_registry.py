@@ -152,7 +152,7 @@ def _clip_prepare(case):
     from refquant.clipping.empirical import _prepare_clip_search
 
     x, bits, grid, n_cand, axis = case
-    return [_prepare_clip_search(x, bits, grid, n_cand, axis)]
+    return [_prepare_clip_search(x, bits, grid, n_cand, axis)[0]]
 
 
 _CLIP_EXAMPLES = tuple((np.linspace(-3, 2, 40, dtype=dt).reshape(2, 20), 4, g, 13, 0)
@@ -170,11 +170,12 @@ def _moment_cases(draw):
 
 
 def _moment_rows(case):
+    from refquant._validate import channel_rows
     from refquant.kurtosis import _prepare_moment_rows
 
     x, axis = case
-    _, rows, r, n = _prepare_moment_rows(x, axis)
-    return rows, r, n
+    rows, r = _prepare_moment_rows(channel_rows(x, axis, "x"))
+    return rows, r, rows.shape[1] * r
 
 
 def _fused_prepare(case):
