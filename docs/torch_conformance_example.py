@@ -1,5 +1,5 @@
 # Checks PyTorch fake-quantize against refquant (needs torch; not part of the test suite).
-# Run: python docs/torch_conformance_example.py   (results quoted in README "Checking your implementation")
+# Run: python docs/torch_conformance_example.py   (results quoted in docs/checking.md, "Checking your implementation against refquant")
 import numpy as np, torch
 from refquant.testing import check_fake_quant, quant_specs
 import refquant as rq

@@ -1,7 +1,7 @@
 r"""Weight repetition and sparsity statistics, and repetition-aware matmul with operation counts.
 
 Concepts from Kuhar et al., "Signed-Binarization" (ICLR 2024 submission;
-note ``shared/papers/signed_binary.md`` §2–§3, §7) and the kernels it relies on:
+theory page ``docs/theory/signed_binary.md``) and the kernels it relies on:
 UCNN (Hegde et al., ISCA 2018) factorised dot products. The paper's counting
 rules are *reconstructed* (its text was not accessible); every count below
 states its rule.
@@ -85,7 +85,7 @@ def pigeonhole_bound(k: int, scheme: str, *, shared_zero: bool = False) -> int:
     binary ``2^k``; ternary ``3^k``; signed-binary ``2·2^k`` (a block is
     ``{0,+a}^k`` or ``{0,-a}^k``), the count the paper quotes. With
     ``shared_zero=True`` the all-zero block, common to both signs, is counted
-    once: ``2^(k+1) - 1`` (note §2).
+    once: ``2^(k+1) - 1``.
 
     >>> pigeonhole_bound(9, "binary"), pigeonhole_bound(9, "ternary"), pigeonhole_bound(9, "signed_binary")
     (512, 19683, 1024)
@@ -128,7 +128,7 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     One row per scheme: block size ``K = R·S``, number of kernels
     ``C_in·C_out``, the bound, and the average repetition per possible pattern
     (kernels / bound). For [3,3,256,256]: 512 / 1024 / 19683 patterns and
-    128× / 64× / 3.33× (note §2 and §7). Returns a pandas DataFrame.
+    128× / 64× / 3.33× (the paper's [3,3,256,256] table). Returns a pandas DataFrame.
     """
     import pandas as pd
 
@@ -324,8 +324,7 @@ def factorized_matmul(x, w_q):
 
     Per output column ``j``, the non-zero weights are grouped by magnitude
     ``u``; each group's activations are added with their signs, multiplied
-    once by ``u``, and the group products added (UCNN, Hegde et al. ISCA 2018;
-    note ``signed_binary.md`` §3.1):
+    once by ``u``, and the group products added (UCNN, Hegde et al. ISCA 2018):
 
     .. math:: y_{bj} = \sum_{u \in U_j} u \sum_{i:\,|w_{ij}| = u} \mathrm{sign}(w_{ij})\,x_{bi}
 
@@ -339,7 +338,7 @@ def factorized_matmul(x, w_q):
 
     Arithmetic: int64, exact, when ``x`` and ``w_q`` are both integer arrays
     (``ValueError`` if ``max|x| · max_j Σ_i |w_ij| > 2^62`` rather than wrap);
-    float64 otherwise, in the fixed order of :mod:`refquant._kernels.repetition`
+    float64 otherwise, in the fixed order of ``refquant._kernels.repetition``
     (plus rows ascending, minus rows ascending, groups by ascending ``u``),
     so ``|y - x @ w_q| <= (K+1)·eps·(|x| @ |w_q|)`` (standard summation bound).
 
@@ -355,7 +354,7 @@ def factorized_matmul(x, w_q):
 
     Examples
     --------
-    The authors' example (note §7) without partial-sum sharing:
+    The authors' worked example (from their reply to the reviewers) without partial-sum sharing:
 
     >>> w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T
     >>> y, ops = factorized_matmul(np.array([[1, 2, 3, 4, 5, 6]]), w)
@@ -459,14 +458,13 @@ def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
     r"""Program ``w_q`` (shape ``(K, out)``) for partial-sum sharing across filters (done once per weight).
 
     SumMerge-style (Prabhakar et al., ICS 2021; the algorithm is *our
-    documented reconstruction*, note ``signed_binary.md`` §3.2/§3.4: the
-    paper's own merger is not public):
+    documented reconstruction*: the paper's own merger is not public):
 
     1. Group each column's non-zero weights by magnitude ``u`` (as in
        :func:`factorized_matmul`); a group is a set of signed activation terms.
     2. Cut the reduction axis into tiles of ``tile`` consecutive rows. Inside
        each tile, run greedy pairwise common-subexpression extraction over all
-       groups of all columns (:func:`_merge_tile`): the pair of terms (with
+       groups of all columns (``_merge_tile``): the pair of terms (with
        relative sign) shared by the most groups becomes a partial sum, computed
        once and reused; repeat while some pair is shared by two or more groups.
        Identical sub-patterns (cross-filter repetition, also up to sign)
@@ -541,7 +539,7 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
 
     Examples
     --------
-    The authors' worked example (note §7): ``PS0 = a + c``, ``out1 = (PS0 + e)·x``,
+    The authors' worked example (from their reply to the reviewers): ``PS0 = a + c``, ``out1 = (PS0 + e)·x``,
     ``out2 = (PS0 + b)·y`` — 3 ADDs and 2 MULs:
 
     >>> w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T
@@ -564,7 +562,7 @@ def count_ops(w_q, method: str, *, tile: int = 8, batch: int = 1) -> OpCounts:
     ``K`` MULs), ``"zero_skip"`` (one MAC per non-zero weight: ``nnz−1`` ADDs,
     ``nnz`` MULs per output), ``"factorized"`` (:func:`factorized_matmul`) or
     ``"shared_sum"`` (:func:`shared_sum_matmul` with ``tile``). The paper's
-    "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (note §3.4).
+    "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (the paper does not state its rule).
     """
     w = _weights_2d(w_q)
     batch = check_int(batch, "batch", 1)

@@ -328,7 +328,7 @@ def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
 
     Notes
     -----
-    ``q - z`` is exact (|q - z| < 2**17); the product is rounded once.
+    ``q - z`` is exact (``|q - z| < 2**17``); the product is rounded once.
 
     Examples
     --------

@@ -1,10 +1,10 @@
-"""Tests for refquant.imc (issue 5): exactness with lossless ADCs, A-shift, ADC error bounds, kernel vs twin,
+"""Tests for refquant.imc: exactness with lossless ADCs, A-shift, ADC error bounds, kernel vs twin,
 closed-form SQNR vs simulation, spec round trips, bad input.
 
 Oracles: exact int64 matmul ``x @ w``; the NumPy twin (int64 matmuls per tile/plane/slice and the ADC
 formula; bit-identical by the stated accumulation order); the ADC's definition (error bounds); the
-note's Gaussian clipping constants (raoq_imc.md §1.2); Monte Carlo for the closed forms (tolerance 0.5 dB
-where the model's assumptions hold, as the issue states).
+published Gaussian clipping constants of the OCC / ACIQ tables; Monte Carlo for the closed forms (tolerance
+0.5 dB where the model's assumptions hold).
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_a_shift_exact_when_lossless_and_never_worse_when_lossy(mode):
         # the paper's model (multi-bit sums, ReLU'd Gaussian 4-bit activations): per-column error never worse than +10 %
         assert np.all(errs[True] <= 1.10 * errs[False])
     # (BPBS: A-shift makes the MSB plane mostly ones; with a clipped range (k > 1) that saturates and the error
-    # grows by orders of magnitude — measured in the analysis, not assumed; the note §1.2 warns about exactly this.)
+    # grows by orders of magnitude — measured in the analysis, not assumed.)
 
 
 def test_closed_form_multibit_sqnr_matches_simulation():
@@ -189,7 +189,7 @@ def test_full_range_step_is_raoq_eq3_and_gaussian_range_uses_aciq_constants():
     assert d == 2 * 512 * 15 * 7 / (2**8 * 4) and o == -512 * 15 * 7 / 4 and n == 256
     shifted = I.CrossbarSpec(rows=512, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, k=4.0), a_shift=True)
     assert I.adc_params(shifted)[1] == 2 * 512 * 8 * 7 / (2**8 * 4)  # signed x_max = 2^(Bx-1) after A-shift
-    # OCC / ACIQ clip constants c_B for B = 2..8 (raoq_imc.md §1.2, CSNR repo): 1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92
+    # OCC / ACIQ clip constants c_B for B = 2..8 (the published OCC / ACIQ tables): 1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92
     for b, c in zip(range(2, 9), (1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92)):
         sp = I.CrossbarSpec(rows=64, input_bits=1, weight_bits=2, mode="bpbs",
                             adc=I.ADCSpec(b, range_policy="gaussian", mu=10.0, sigma=2.0))

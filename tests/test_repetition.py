@@ -1,7 +1,7 @@
-"""Tests for refquant.repetition (issue 6, statistics and the factorised kernel's reference).
+"""Tests for refquant.repetition (statistics and the factorised kernel's reference).
 
 Oracles: exact integer matmul (x @ w in int64), closed-form op counts on
-constructed cases, the authors' worked example (note §7), exact pigeonhole
+constructed cases, the authors' worked example (from their reply to the reviewers), exact pigeonhole
 numbers (Python ints), and brute-force distinct-block counting with Python sets.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_factorized_float_within_tolerance(x, seed):
 
 
 def test_authors_worked_example_without_sharing():
-    """Note §7: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}: 4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
+    """The authors' worked example: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}: 4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
     w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
     a = np.array([[1, 10, 100, 1000, 10000, 100000]])
     y, c = R.factorized_matmul(a, w)
@@ -60,7 +60,7 @@ def test_authors_worked_example_without_sharing():
 
 
 def test_single_filter_reconstruction_8_4_6():
-    """Note §3.4 [reconstruction, not the paper's figure]: one 3x3 filter, m effectual terms cost m - 1 ADDs:
+    """Reconstruction of the paper's toy figure (not the figure itself): one 3x3 filter, m effectual terms cost m - 1 ADDs:
     binary 9 non-zeros -> 8, signed-binary 5 -> 4, ternary 7 -> 6."""
     binary = np.array([1, -1, 1, 1, -1, -1, 1, 1, -1])
     signed = np.array([1, 0, 1, 1, 0, 0, 1, 1, 0])
@@ -195,7 +195,7 @@ def test_kernels_match_twins_on_integers(p):
 
 
 def test_authors_worked_example_with_sharing():
-    """Note §7: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y — 3 ADDs + 2 MULs, exact outputs."""
+    """The authors' worked example: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y — 3 ADDs + 2 MULs, exact outputs."""
     w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
     a = np.array([[1, 10, 100, 1000, 10000, 100000]])  # decimal digits make every partial sum visible
     y, c = R.shared_sum_matmul(a, w)

@@ -21,10 +21,23 @@ class ConformanceError(AssertionError):
 class Tolerance:
     """How closely a candidate must match.
 
-    kind : "exact" (bit for bit, after casting the candidate to refquant's dtype
-        when that cast is lossless), "ulp" (|a - b| <= ulps units in the last place of
-        refquant's value, in refquant's dtype) or "rel" (|a - b| <= atol + rtol·|b|).
-    signed_zero : if True, -0.0 and +0.0 differ under "exact".
+    Parameters
+    ----------
+    kind : {"exact", "ulp", "rel"}
+        ``"exact"``: bit for bit, after casting the candidate to refquant's dtype when that cast is
+        lossless; ``"ulp"``: ``|a - b| <= ulps`` units in the last place of refquant's value, in
+        refquant's dtype; ``"rel"``: ``|a - b| <= atol + rtol·|b|``.
+    ulps : int
+        Allowed distance in units in the last place (``kind="ulp"``), ``>= 0``.
+    rtol, atol : float
+        Relative and absolute tolerance (``kind="rel"``), ``>= 0``.
+    signed_zero : bool
+        If True, -0.0 and +0.0 differ under ``"exact"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind`` or a negative ``ulps``, ``rtol`` or ``atol``.
     """
 
     kind: str = "exact"

@@ -113,7 +113,7 @@ def check_fake_quant(
     candidate : callable
     specs : strategy of QuantSpec, optional
         Restrict to the configurations your implementation supports
-        (default: every deterministic spec; see :func:`quant_specs`).
+        (default: every deterministic spec; see :func:`~refquant.testing.strategies.quant_specs`).
     per_channel : bool or None
         Only per-tensor (False), only per-channel (True) or both (None).
     dtype : float32, float64 or None (both).
