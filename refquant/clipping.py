@@ -1,42 +1,42 @@
 r"""Analytic MSE-optimal clipping (ACIQ): the paper's model, the exact expectation, and solvers.
 
 Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional
-networks for rapid-deployment" (NeurIPS 2019). Facts and equations: note
-``shared/papers/aciq.md`` (section numbers below refer to it).
+networks for rapid-deployment" (NeurIPS 2019). Theory page, with the derivations and
+the numbers: ``docs/theory/aciq.md``.
 
 Two models of the expected squared error of clipping a random variable ``X``
 at :math:`\pm\alpha` and quantizing with ``M`` bits:
 
-* ``mse_aciq`` — **the paper's model** (eq. 5 and its Gaussian analogue; note
-  §1.2–§1.5): exact clipping-tail integral plus the rounding noise
+* ``mse_aciq`` — **the paper's model** (eq. 5 of the paper and its Gaussian
+  analogue): exact clipping-tail integral plus the rounding noise
   :math:`\Delta^2/12` with :math:`\Delta = 2\alpha/2^M`, i.e.
   :math:`\alpha^2/(3\cdot4^M)`, as if all probability mass were inside
   :math:`[-\alpha, \alpha]` and the density flat within each bin.
 * ``mse_exact`` — **the exact expectation** :math:`E[(Q(X) - X)^2]` for a real
   quantizer grid ``Q``: a sum over every quantization cell, no within-bin
-  approximation. Grids (note §1.6, §2.2), each the exact image of
+  approximation. Grids, each the exact image of
   :mod:`refquant.uniform` (see :func:`quantize_on_grid`):
 
-  ============= =============================================== ==========================================
-  grid          levels (signed)                                 refquant.uniform image
-  ============= =============================================== ==========================================
-  ``paper``     :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,        ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
+  ============= ===================================================== ====================================================
+  grid          levels (signed)                                       refquant.uniform image
+  ============= ===================================================== ====================================================
+  ``paper``     :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,             ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
                 :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one
                 more than M bits hold; the paper's simulation)
-  ``midrise``   :math:`(k+\frac12)\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,  ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2``
+  ``midrise``   :math:`(k+\frac12)\Delta`,                            ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor"))``
+                :math:`-2^{M-1} \le k < 2^{M-1}`,                     ``+ D/2``
                 :math:`\Delta = 2\alpha/2^M`
-  ``endpoint``  :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,  ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False)) - a``
-                :math:`\Delta = 2\alpha/(2^M-1)`
-  ``symmetric`` :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,        ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
+  ``endpoint``  :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,     ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False))``
+                :math:`\Delta = 2\alpha/(2^M-1)`                      ``- a``
+  ``symmetric`` :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,           ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
                 :math:`\Delta = \alpha/(2^{M-1}-1)`
-  ============= =============================================== ==========================================
+  ============= ===================================================== ====================================================
 
-  ``endpoint`` is the symmetric endpoint-inclusive grid of the note's §2.2
-  table. refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`
+  ``endpoint`` is the symmetric endpoint-inclusive grid (gemmlowp-like). refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`
   with ``symmetric=False``) rounds the zero point to an integer, which shifts
   that grid by up to half a step; use :func:`optimal_clip_empirical` for it.
 
-``signed=False`` is the one-sided (post-ReLU) variant (note §1.5): ``X =
+``signed=False`` is the one-sided (post-ReLU) variant: ``X =
 max(Y, 0)`` with ``Y`` the given symmetric distribution, clipped to
 :math:`[0, \alpha]`; the grids are the unsigned versions (``paper``: levels
 :math:`k\alpha/2^M`, :math:`0\le k\le 2^M`; ``midrise``: :math:`(k+\frac12)\alpha/2^M`;
@@ -87,7 +87,7 @@ __all__ = [
 GRIDS = ("paper", "midrise", "endpoint", "symmetric")
 MODELS = ("aciq", "exact")
 
-#: alpha* / scale as published in the ACIQ code's runtime tables (note §2.1, [code]/[dist]; 2 decimals,
+#: alpha* / scale as published in the ACIQ code's runtime tables ([code]/[dist]; 2 decimals,
 #: sometimes truncated rather than rounded). Laplace in units of b, Gaussian in units of sigma; signed.
 PUBLISHED_ALPHA = {
     "laplace": {0: 1.05, 1: 1.86, 2: 2.83, 3: 3.89, 4: 5.03, 5: 6.2, 6: 7.41, 7: 8.64, 8: 9.89},
@@ -244,7 +244,7 @@ def _tail2_scipy(alpha: float, d) -> float:
 
 
 def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
-    r"""The paper's MSE model of clipping at :math:`\pm\alpha` with ``bits`` bits (note §1.2–§1.5).
+    r"""The paper's MSE model of clipping at :math:`\pm\alpha` with ``bits`` bits (eq. 5 of the paper).
 
     .. math::
         \mathrm{MSE}(\alpha) = \underbrace{E[(|X| - \alpha)_+^2]}_{\text{clipping, exact}}
@@ -253,8 +253,8 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
     Laplace (paper eq. 5): :math:`2b^2e^{-\alpha/b} + \alpha^2/(3\cdot4^M)`;
     Gaussian: :math:`(\alpha^2+\sigma^2)\,\mathrm{erfc}(\alpha/\sqrt2\sigma)
     - \sqrt{2/\pi}\,\alpha\sigma e^{-\alpha^2/2\sigma^2} + \alpha^2/(3\cdot4^M)`
-    (``erfc``, not ``1 - erf``: the code's form loses the optimum above ~20 bits,
-    note §1.4). ``signed=False`` (post-ReLU, note §1.5): half the clipping term
+    (``erfc``, not ``1 - erf``: the code's form loses the optimum above ~20 bits).
+    ``signed=False`` (post-ReLU): half the clipping term
     plus :math:`\alpha^2/(24\cdot4^M)`.
 
     Parameters
@@ -439,13 +439,13 @@ def _aciq_optimum_unit(bits: int, d, signed: bool) -> float:
     """alpha* / scale of the paper's model (closed form for Laplace, root of the stationarity condition otherwise)."""
     from scipy import optimize
 
-    m = bits if signed else bits + 1  # one-sided M bits == signed M+1 bits (note §1.5)
+    m = bits if signed else bits + 1  # one-sided M bits == signed M+1 bits (half the tail, a quarter of the noise)
     if d == "laplace":
-        return float(special.lambertw(3.0 * 4.0**m).real)  # u e^u = 3 * 4^M (note §1.3)
+        return float(special.lambertw(3.0 * 4.0**m).real)  # u e^u = 3 * 4^M (docs/theory/aciq.md, "The Lambert-W optimum")
     if d == "gaussian":
         c = 3.0 * 4.0**m
 
-        def g(u):  # E[(|X|-u)_+] - u / (3 * 4^M), note §1.4 stationarity condition
+        def g(u):  # E[(|X|-u)_+] - u / (3 * 4^M): the stationarity condition
             return math.sqrt(2.0 / math.pi) * math.exp(-u * u / 2) - u * special.erfc(u / _SQRT2) - u / c
 
         return float(optimize.brentq(g, 1e-12, 60.0, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
@@ -474,8 +474,8 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     r"""MSE-optimal clipping value :math:`\alpha^*` (in the units of ``scale``).
 
     ``model="aciq"``: minimiser of :func:`mse_aciq` — Laplace in closed form,
-    :math:`\alpha^*/b = W_0(3\cdot4^M)` (Lambert W, note §1.3); Gaussian and
-    uniform by ``brentq`` on the stationarity condition (note §1.4); a scipy
+    :math:`\alpha^*/b = W_0(3\cdot4^M)` (Lambert W, derived in ``docs/theory/aciq.md``); Gaussian and
+    uniform by ``brentq`` on the stationarity condition :math:`E[(|X|-\alpha)_+] = \alpha/(3\cdot4^M)`; a scipy
     distribution by 1-D minimisation. ``grid`` is ignored by this model.
     ``model="exact"``: minimiser of :func:`mse_exact` on ``grid``, by a
     121-point log-spaced scan around the paper's optimum followed by bounded
@@ -487,7 +487,7 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     dist, scale, grid, signed : as :func:`mse_exact` (scale > 0 scalar).
     model : "aciq" or "exact".
 
-    >>> round(optimal_clip(4, "laplace"), 4)  # W0(3 * 4^4) (note §2.1: 5.0286)
+    >>> round(optimal_clip(4, "laplace"), 4)  # W0(3 * 4^4)
     5.0286
     """
     if model not in MODELS:

@@ -1,10 +1,10 @@
 r"""In-memory-computing (IMC) crossbars with low-precision ADCs: RAOQ's model and bit-sliced arrays, exactly.
 
 Zhang, Chen & Verma, "Reshape and Adapt for Output Quantization (RAOQ)",
-ICML 2024; note ``shared/papers/raoq_imc.md`` (its source tags matter: the
-PDF body was not readable, so the equations below come from the ICLR reviews
-[R], summaries [S] and a third-party reimplementation [I]; each such item is
-a *parameter* here, not a hidden constant).
+ICML 2024; theory page ``docs/theory/raoq.md``. The paper's PDF body was not
+readable, so the equations below come from the ICLR reviews [R], summaries [S]
+and a third-party reimplementation [I]; each such item is a *parameter* here,
+not a hidden constant.
 
 Operands are integer codes. Inputs: unsigned ``[0, 2^Bx - 1]`` or signed
 two's complement ``[-2^(Bx-1), 2^(Bx-1) - 1]``. Weights: signed symmetric
@@ -15,10 +15,10 @@ digitally.
 
 Compute modes (``CrossbarSpec.mode``)
 -------------------------------------
-``"multibit"`` (RAOQ's abstraction, note §1.1): one conversion per tile and
+``"multibit"`` (RAOQ's abstraction): one conversion per tile and
 column of the full integer partial sum :math:`y_t = \sum_{i \in t} x_i w_i`.
 
-``"bpbs"`` (bit-parallel weights, bit-serial inputs, note §1.2): inputs are
+``"bpbs"`` (bit-parallel weights, bit-serial inputs): inputs are
 split into bit-planes :math:`x = \sum_b s_b 2^b x_b` (:math:`s_b = -1` for
 the MSB of a signed input), weights into slices of ``slice_bits`` = β bits
 held by cells; every (tile, plane, slice[, polarity]) column sum
@@ -392,7 +392,7 @@ def imc_matmul(x_codes, w_codes, spec: CrossbarSpec, *, return_details: bool = F
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ProgrammedCrossbar:
-    """Weights programmed into a crossbar (done once, as in hardware); :meth:`matmul` runs inputs through it.
+    """Weights programmed into a crossbar (done once, as in hardware); :meth:`ProgrammedCrossbar.matmul` runs inputs through it.
 
     Built by :func:`program_crossbar`; holds a private copy of the weight codes and everything that
     depends only on them (the exact per-column A-shift compensation, the float32/float64 weights of the
@@ -646,7 +646,7 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: dict, *, per_colum
     r"""Closed-form SQNR (dB) of ``imc_matmul`` for i.i.d. operands with the given ``moments``
     (from :func:`operand_moments`), for a dot product of length ``k_total``.
 
-    Signal (note §2.4): pooled, for i.i.d. weights (``given_weights=False``)
+    Signal: pooled, for i.i.d. weights (``given_weights=False``)
     :math:`\mathrm{Var}[Y] = K(\mathrm{Var}[W]E[X^2] + E[W]^2\mathrm{Var}[X])`; for the given weight
     matrix (default) :math:`K\,\mathrm{Var}[X]E[W^2] + E[X]^2\,\mathrm{Var}_j[\sum_i w_{ij}]` (equal in
     expectation, without the sampling error of a finite number of columns); per column
