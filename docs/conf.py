@@ -150,18 +150,24 @@ def _summary(obj) -> str:
     return doc.strip().split("\n\n")[0].replace("\n", " ") if doc else ""
 
 
+def _pointer(name: str, obj, home: str, text: str) -> list[str]:
+    """An object entry that only points at the full documentation of ``obj`` in module ``home``."""
+    kind = _kind(obj)
+    directive = {"class": "py:class", "exception": "py:exception", "function": "py:function"}.get(kind, "py:data")
+    role = {"class": "class", "exception": "exc", "function": "func"}.get(kind, "data")
+    return [f".. {directive}:: {name}", "    :no-contents-entry:", "", f"    {text} :{role}:`{home}.{name}`.", ""]
+
+
 def generate_api(outdir: pathlib.Path) -> None:
     """Write ``outdir/index.rst`` and one page per public module (only files whose text changed)."""
     outdir.mkdir(exist_ok=True)
     modules = public_modules()
-    exported: dict[str, list[str]] = {}
     objs: dict[tuple[str, str], object] = {}
     for m in modules:
         mod = importlib.import_module(m)
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)
             objs[(m, name)] = obj
-            exported.setdefault(name, [])
     homes: dict[tuple[str, str], str] = {}
     for (m, name), obj in objs.items():
         listing = [m2 for m2 in modules if (m2, name) in objs and objs[(m2, name)] is obj]
@@ -175,8 +181,21 @@ def generate_api(outdir: pathlib.Path) -> None:
         lines = [f".. _api-{m}:", "", title, "=" * len(title), "", f".. automodule:: {m}", "    :no-members:", ""]
         own = [n for n in all_names if homes[(m, n)] == m]
         reexp = [n for n in all_names if homes[(m, n)] != m]
+        # Classes and functions whose __module__ is this module but which are documented elsewhere (a package
+        # re-exports them): listed here too, so that references written inside this module resolve.
+        defined_here = {}
+        for key, obj in objs.items():
+            if homes[key] != m and getattr(obj, "__module__", None) == m and (inspect.isclass(obj) or inspect.isroutine(obj)):
+                defined_here.setdefault(key[1], (homes[key], obj))
         if not all_names:
-            lines += ["This module has no ``__all__``: it exports no names for import (see its description above).", ""]
+            lines += ["This module has no ``__all__`` of its own" + (": the public names it defines are exported, and "
+                      "documented, by the package that re-exports them." if defined_here else "."), ""]
+        if defined_here:
+            lines += ["Defined here", "------------", "",
+                      "Importable from this module too; each is documented on the page of the module that exports it.", "",
+                      f".. currentmodule:: {m}", ""]
+            for n, (home, obj) in sorted(defined_here.items()):
+                lines += _pointer(n, obj, home, "Documented as")
         if own:
             lines += ["Summary", "-------", "", f".. currentmodule:: {m}", "", ".. autosummary::", ""]
             lines += [f"    {n}" for n in own] + [""]
@@ -185,12 +204,7 @@ def generate_api(outdir: pathlib.Path) -> None:
                       "Documented on the page of the module that defines them; the same objects are importable from here.", "",
                       f".. currentmodule:: {m}", ""]
             for n in reexp:
-                home = homes[(m, n)]
-                kind = _kind(objs[(m, n)])
-                directive = {"class": "py:class", "exception": "py:exception", "function": "py:function"}.get(kind, "py:data")
-                role = {"class": "class", "exception": "exc", "function": "func"}.get(kind, "data")
-                lines += [f".. {directive}:: {n}", "    :no-contents-entry:", "",
-                          f"    The same object as :{role}:`{home}.{n}`.", ""]
+                lines += _pointer(n, objs[(m, n)], homes[(m, n)], "The same object as")
         if own:
             lines += ["Reference", "---------", ""]
             for n in own:
@@ -210,7 +224,7 @@ def generate_api(outdir: pathlib.Path) -> None:
              ".. list-table::", "    :header-rows: 1", "    :widths: 30 70", "",
              "    * - module", "      - what it holds"]
     for m in modules:
-        first = _summary(importlib.import_module(m))
+        first = re.sub(r":[a-z:]+:`~?([^`]+)`", r"``\1``", _summary(importlib.import_module(m)))
         index += [f"    * - :ref:`{m} <api-{m}>`", f"      - {first}"]
     index += ["", ".. toctree::", "    :hidden:", ""] + [f"    {m}" for m in modules] + [""]
     pages["index.rst"] = "\n".join(index)
@@ -263,5 +277,11 @@ def _append_unlisted(app, docname, source):
             source[0] += "\n```{toctree}\n:caption: Other pages\n:maxdepth: 1\n\n" + "\n".join(extra) + "\n```\n"
 
 
+def _public_bases(app, name, obj, options, bases):
+    """Show only public base classes (a private mix-in such as a read-access helper is an implementation detail)."""
+    bases[:] = [b for b in bases if not any(part.startswith("_") for part in f"{b.__module__}.{b.__qualname__}".split("."))]
+
+
 def setup(app):
     app.connect("source-read", _append_unlisted)
+    app.connect("autodoc-process-bases", _public_bases)
