@@ -179,8 +179,9 @@ def generate_api(outdir: pathlib.Path) -> None:
         all_names = list(getattr(mod, "__all__", []))
         title = f"``{m}``"
         lines = [f".. _api-{m}:", "", title, "=" * len(title), "", f".. automodule:: {m}", "    :no-members:", ""]
-        own = [n for n in all_names if homes[(m, n)] == m]
-        reexp = [n for n in all_names if homes[(m, n)] != m]
+        submods = [n for n in all_names if inspect.ismodule(objs[(m, n)])]
+        own = [n for n in all_names if homes[(m, n)] == m and n not in submods]
+        reexp = [n for n in all_names if homes[(m, n)] != m and n not in submods]
         # Classes and functions whose __module__ is this module but which are documented elsewhere (a package
         # re-exports them): listed here too, so that references written inside this module resolve.
         defined_here = {}
@@ -196,6 +197,8 @@ def generate_api(outdir: pathlib.Path) -> None:
                       f".. currentmodule:: {m}", ""]
             for n, (home, obj) in sorted(defined_here.items()):
                 lines += _pointer(n, obj, home, "Documented as")
+        if submods:
+            lines += ["Submodules", "----------", ""] + [f"* :mod:`{objs[(m, n)].__name__}`" for n in submods] + [""]
         if own:
             lines += ["Summary", "-------", "", f".. currentmodule:: {m}", "", ".. autosummary::", ""]
             lines += [f"    {n}" for n in own] + [""]

@@ -29,7 +29,7 @@ rounded fma), ``rounding="floor_plus_half"``, ``reciprocal_dtype``,
 ``domain="float_shifted"`` (TensorFlow's float-domain clamp shifted by the
 nudged minimum) and ``block_size`` (ONNX opset-21 blocked parameters).
 
-Small inputs (< :data:`PARALLEL_THRESHOLD` elements) run on one Numba thread.
+Small inputs (fewer than ``PARALLEL_THRESHOLD`` elements) run on one Numba thread.
 """
 from __future__ import annotations
 
