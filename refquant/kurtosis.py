@@ -194,7 +194,7 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
     Notes
     -----
     Scale-invariant for every finite input: a channel whose moments would
-    over- or underflow float64 (max |x| above about 1e77 or below about 1e-75)
+    over- or underflow float64 (``max|x|`` above about 1e77 or below about 1e-75)
     is computed on the channel multiplied by an exact power of two.
 
     Examples
@@ -333,7 +333,7 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     ------
     TypeError, ValueError
         As :func:`kure_loss`; also a ``ValueError`` when a gradient (which scales as
-        1/|w|) exceeds float64 (layers of subnormal magnitude).
+        ``1/|w|``) exceeds float64 (layers of subnormal magnitude).
 
     Examples
     --------
