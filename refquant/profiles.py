@@ -45,7 +45,7 @@ import numpy as np
 from ._validate import as_real_array, check_bool, check_int, short_repr
 from .specs import MAX_BITS, MIN_BITS, QuantSpec
 
-__all__ = ["Profile", "get", "names", "NOT_EXPRESSIBLE"]
+__all__ = ["Profile", "get", "names", "NOT_EXPRESSIBLE", "tf_nudge", "tf_fake_quant_model"]
 
 #: Backend computations that no profile (no single QuantSpec) reproduces, with the reason.
 NOT_EXPRESSIBLE: Mapping[str, str] = {
@@ -195,7 +195,7 @@ class Profile:
 # ---------------------------------------------------------------- helpers
 def _make_spec(**fields) -> QuantSpec:
     # Knob fields at their default are left out, so a spec equals the one a user writes by hand.
-    defaults = {"zero_point_op": "after_round", "reciprocal_dtype": None, "block_size": None}
+    defaults = {"zero_point_op": "after_round", "reciprocal_dtype": None, "block_size": None, "domain": "code"}
     kwargs = {k: v for k, v in fields.items() if not (k in defaults and v == defaults[k])}
     return QuantSpec(**kwargs)
 
@@ -329,7 +329,7 @@ def _tf_spec(name, bits, signed, axis, block_size, narrow_range):
     if axis is not None and axis != -1:
         raise ValueError(f"axis={axis}: fake_quant_with_min_max_vars_per_channel quantizes along the last axis only; "
                          "use axis=-1 or None")
-    return dict(rounding="floor_plus_half", scale_op="reciprocal", compute_dtype="float32", tf_nudged=True)
+    return dict(rounding="floor_plus_half", scale_op="divide", compute_dtype="float32", domain="float_shifted")
 
 
 def tf_nudge(lo, hi, qmin: int, qmax: int):
@@ -358,6 +358,54 @@ def tf_nudge(lo, hi, qmin: int, qmax: int):
     nmin = _f32(_f32(qmin_f - zp.astype(np.float32)) * scale)
     nmax = _f32(_f32(qmax_f - zp.astype(np.float32)) * scale)
     return nmin, nmax, scale, inv, zp
+
+
+def tf_fake_quant_model(x, min, max, num_bits: int = 8, narrow_range: bool = False, variant: str = "vars"):  # noqa: A002
+    """TensorFlow's fake_quant_with_min_max_{args, vars, vars_per_channel} as TensorFlow 2.21 computes it, in NumPy.
+
+    Transcribed from tensorflow/core/kernels/fake_quant_ops_functor.h (FakeQuantWithMinMaxArgsFunctor,
+    FakeQuantWithMinMaxVarsFunctor, FakeQuantWithMinMaxVarsPerChannelFunctor) and checked bit for bit
+    against the real operations by the backend suite (docs/CONFORMANCE.md). Every step in float32::
+
+        (nudged_min, nudged_max, s, inv) = Nudge(min, max, qmin, qmax)     (see tf_nudge)
+        quant_zero = floor(-nudged_min * inv + 0.5)
+        w = clamp(x, nudged_min, nudged_max) - nudged_min
+        v = w * inv      (variant "args" and "per_channel": inv = (qmax - qmin)/(max - min), from the range)
+        v = w / s        (variant "vars")
+        y = floor((v - quant_zero) + 0.5) * s
+
+    ``min == max == 0`` gives zeros (vars and per_channel). This is *not* yet one QuantSpec: the zero code
+    is subtracted before the rounding in the shifted domain, the result is dequantized as ``(q - z)*s``,
+    and ``inv`` comes from the un-nudged range (it differs from ``fl(1/s)`` on about 28 % of ranges).
+
+    Parameters
+    ----------
+    x : array_like, float32 values
+    min, max : float, or 1-D arrays over the last axis for ``variant="per_channel"``
+    num_bits : int in [2, 16]
+    narrow_range : bool (codes [1, 2^b - 1] instead of [0, 2^b - 1])
+    variant : {"args", "vars", "per_channel"}
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape of ``x``
+    """
+    num_bits = check_int(num_bits, "num_bits", 2, 16)
+    narrow_range = check_bool(narrow_range, "narrow_range")
+    if variant not in ("args", "vars", "per_channel"):
+        raise ValueError(f"variant={variant!r}; allowed: 'args', 'vars', 'per_channel'")
+    with np.errstate(over="ignore"):
+        a = as_real_array(x, "x").astype(np.float32)
+    qmin, qmax = (1 if narrow_range else 0), (1 << num_bits) - 1
+    lo, hi = _f32(min), _f32(max)
+    nmin, nmax, s, inv, _ = tf_nudge(lo, hi, qmin, qmax)
+    with np.errstate(invalid="ignore", over="ignore"):
+        qz = np.floor(_f32(_f32(-nmin * inv) + np.float32(0.5)))
+        w = _f32(np.minimum(np.maximum(a, nmin), nmax) - nmin)
+        v = _f32(w / s) if variant == "vars" else _f32(w * inv)
+        y = _f32(np.floor(_f32(_f32(v - qz) + np.float32(0.5))) * s)
+    zero = (lo == 0) & (hi == 0)
+    return np.where(zero, np.float32(0), y).astype(np.float32)
 
 
 def _tf_calibrate(arr, spec, min=None, max=None):  # noqa: A002 - the op's own argument names

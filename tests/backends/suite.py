@@ -48,6 +48,12 @@ ONNX_REF_WRAP = ("A documented divergence of the ONNX reference evaluator: it co
 JAX_NOTE = ("Not expressible by one spec (refquant.profiles.NOT_EXPRESSIBLE): the same source line x / s is compiled "
             "by XLA into x * (1/s) when s is broadcast from fewer elements than x, and into a division when s has "
             "x's shape (or x has one element); which one a program gets depends on the shapes in the graph.")
+TF_GAP = ("A documented profile gap: TensorFlow 2.21 computes y = floor(fl(fl(v - quant_zero) + 0.5)) * s with "
+          "v = fl(clamp(x) - nudged_min) * inv (args, per channel; inv = (qmax - qmin)/(max - min) from the "
+          "un-nudged range) or / s (vars): the zero code is subtracted before the rounding and the result "
+          "dequantized as (q - z) * s. The QuantSpec's float-shifted domain rounds (clamp(x) - lo) / s and "
+          "adds lo after the product, so the spec does not express it yet; refquant.profiles.tf_fake_quant_model "
+          "(the rows above) is the exact model.")
 WRAP_NOTE = ("A documented backend divergence: the backend casts x/s to a 64-bit integer before clamping, so "
              "|x/s| >= 2^63 wraps instead of saturating. The conforming rows above draw |x/s| < 2^62.")
 
@@ -114,12 +120,13 @@ def rows(v: dict[str, str]) -> list[Row]:
     out.append(Row(torch, "Tensor.dequantize (per channel)", "torch.quantize", "dequantize", "per channel", TORCH_Q8,
                    A.torch_dequantize(True)))
     # ---- tf.fake_quant
-    out.append(Row(tf, "fake_quant_with_min_max_args", "tf.fake_quant", "range_fake_quant", "per tensor", TF_CODES,
-                   A.tf_fake_quant("args")))
-    out.append(Row(tf, "fake_quant_with_min_max_vars", "tf.fake_quant", "range_fake_quant", "per tensor", TF_CODES,
-                   A.tf_fake_quant("vars")))
-    out.append(Row(tf, "fake_quant_with_min_max_vars_per_channel", "tf.fake_quant", "range_fake_quant", "per channel",
-                   TF_CODES, A.tf_fake_quant("per_channel")))
+    for variant, op, layout in (("args", "fake_quant_with_min_max_args", "per tensor"),
+                                ("vars", "fake_quant_with_min_max_vars", "per tensor"),
+                                ("per_channel", "fake_quant_with_min_max_vars_per_channel", "per channel")):
+        out.append(Row(tf, op + " vs refquant.profiles.tf_fake_quant_model", "tf.fake_quant", "range_fake_quant", layout,
+                       TF_CODES, A.tf_fake_quant(variant), options={"variant": variant}))
+        out.append(Row(tf, op + " vs the profile's QuantSpec", "tf.fake_quant", "range_fake_quant", layout, TF_CODES,
+                       A.tf_fake_quant(variant), expect="gap", note=TF_GAP))
     # ---- TFLite
     tfl = tf + " (tf.lite)"
     for resolver, what, prof in (("AUTO", "default interpreter (XNNPACK)", "tflite"),
