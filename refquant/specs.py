@@ -7,21 +7,25 @@ validated in ``__post_init__`` and round-trippable through JSON with
 :meth:`QuantSpec.to_dict` / :meth:`QuantSpec.from_dict`, so golden vectors
 can carry them.
 
-Other concept modules add their own specs to this module (``CrossbarSpec``,
-``ADCSpec`` ...), following the same pattern.
+The in-memory-computing specs :class:`ADCSpec` and :class:`CrossbarSpec`
+(used by :mod:`refquant.imc`, which re-exports them) follow the same pattern:
+frozen, validated field by field, ``to_dict`` with a ``"type"`` tag and
+``from_dict`` rejecting unknown keys.
 """
 from __future__ import annotations
 
 import dataclasses
 import enum
+import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validate import check_bool, check_enum, check_int, short_repr
+from ._validate import check_bool, check_enum, check_int, check_real, short_repr
 
-__all__ = ["Rounding", "ScaleOp", "QuantSpec", "MIN_BITS", "MAX_BITS"]
+__all__ = ["Rounding", "ScaleOp", "ZeroPointOp", "Domain", "QuantSpec", "ADCSpec", "CrossbarSpec", "MIN_BITS", "MAX_BITS"]
 
 MIN_BITS = 1
 MAX_BITS = 16
@@ -30,9 +34,12 @@ MAX_BITS = 16
 class Rounding(str, enum.Enum):
     """Rounding mode applied to ``v = x / s`` (or ``x * (1/s)``).
 
-    All deterministic modes are exact (no intermediate rounding): ties are
-    detected exactly, never via ``floor(v + 0.5)``, which rounds
-    0.49999999999999994 up.
+    The modes ``half_even``, ``half_away``, ``half_up`` and ``floor`` are
+    exact (no intermediate rounding): ties are detected exactly on the
+    computed ``v``. ``floor_plus_half`` is the one mode with an intermediate
+    rounding, on purpose: it reproduces runtimes that compute
+    ``floor(v + 0.5)`` in floating point (which rounds float32
+    0.49999997 and float64 0.49999999999999994 *up*, to 1).
     """
 
     HALF_EVEN = "half_even"
@@ -45,6 +52,12 @@ class Rounding(str, enum.Enum):
     """Largest integer <= v (not round-to-nearest: error up to one step)."""
     STOCHASTIC = "stochastic"
     """``floor(v) + 1`` with probability ``v - floor(v)``, else ``floor(v)``; needs an explicit ``rng``."""
+    FLOOR_PLUS_HALF = "floor_plus_half"
+    """``floor(fl(v + 0.5))``: the addition is rounded to the compute dtype, then floored (TensorFlow's
+    ``fake_quant_*`` and ``quantize_and_dequantize``). Equals ``half_up`` except where ``v + 0.5`` is not
+    representable and its rounding reaches the next integer: float32 ``v = 0.49999997`` (``0.5 - 2^-25``) gives
+    1 where ``half_up`` gives 0 (float64: ``0.49999999999999994``), and float32 odd integers
+    ``v >= 2^23`` give ``v + 1`` (the sum ties to even)."""
 
     def __repr__(self) -> str:  # so that repr(QuantSpec(...)) is valid constructor code
         return repr(self.value)
@@ -62,10 +75,46 @@ class ScaleOp(str, enum.Enum):
         return repr(self.value)
 
 
+class ZeroPointOp(str, enum.Enum):
+    """Where the zero point ``z`` enters the quantize equation (``QuantSpec.zero_point_op``)."""
+
+    AFTER_ROUND = "after_round"
+    """``q = clamp(round(x ⊘ s) + z)``: ``z`` added to the rounded integer, exactly (ONNX QuantizeLinear,
+    PyTorch ``fake_quantize_*``, TFLite). The default."""
+    BEFORE_ROUND = "before_round"
+    """``q = clamp(round(fl(x ⊘ s + z)))``: ``z`` added to ``v = x ⊘ s`` and the sum rounded once to the
+    compute dtype before the rounding mode applies (PyTorch ``quantize_per_channel``). x = 0.5, s = 1, z = 1
+    gives 2 with half-even (``after_round`` gives 1)."""
+    FUSED = "fused"
+    """``q = clamp(round(fma(x, r, z)))`` with ``r = fl(1/s)``: ``x·r + z`` computed exactly and rounded once to
+    the compute dtype (a correctly rounded fused multiply-add; PyTorch ``quantize_per_tensor``). Needs
+    ``scale_op="reciprocal"``."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class Domain(str, enum.Enum):
+    """Shape of the equation (``QuantSpec.domain``): where the clamp and the zero point act."""
+
+    CODE = "code"
+    """The clamp acts on integer codes and ``z`` is added to them:
+    ``q = clamp(round(x ⊘ s) + z, qmin, qmax)``, ``y = (q - z)·s``. The default."""
+    FLOAT_SHIFTED = "float_shifted"
+    """The clamp acts on ``x`` in the float domain and the grid is shifted by its nudged minimum
+    ``lo = fl((qmin - z)·s)``, ``hi = fl((qmax - z)·s)``:
+    ``k = round((clamp(x, lo, hi) - lo) ⊘ s)``, ``q = clamp(k + qmin, qmin, qmax)``,
+    ``y = fl(fl((q - qmin)·s) + lo)`` (TensorFlow ``fake_quant_with_min_max_args/vars``, whose min/max
+    nudging gives ``s`` and ``z``). Every subtraction, product and sum is rounded to the compute dtype."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 _COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _normalize_compute_dtype(value: Any) -> str | None:
+def _normalize_compute_dtype(value: Any, name: str = "compute_dtype") -> str | None:
     if value is None:
         return None
     if isinstance(value, str) and value in _COMPUTE_DTYPES:
@@ -77,14 +126,35 @@ def _normalize_compute_dtype(value: Any) -> str | None:
     if dt is not None and dt in (np.dtype(np.float32), np.dtype(np.float64)) and not isinstance(value, str):
         return dt.name
     raise ValueError(
-        f"compute_dtype={short_repr(value)} is not allowed; use None, 'float32', 'float64', "
+        f"{name}={short_repr(value)} is not allowed; use None, 'float32', 'float64', "
         "np.float32 or np.float64"
     )
 
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """The integer grid and rounding rule of a uniform affine quantizer.
+    r"""The integer grid and rounding rule of a uniform affine quantizer.
+
+    The one equation, for an element ``x`` with scale ``s > 0`` and integer
+    zero point ``z`` (docs/SEMANTICS.md is the full contract; every operation
+    is an IEEE operation of the compute dtype, ``fl(.)`` marks a rounding to
+    it)::
+
+        r      = fl(1 / fl_rd(s))  (reciprocal only; fl_rd = rounding to reciprocal_dtype)
+        x ⊘ s  = fl(x / s)                 scale_op="divide"
+               = fl(x · r)                 scale_op="reciprocal"
+
+        domain="code":
+          after_round   q = clamp(round(x ⊘ s) + z)
+          before_round  q = clamp(round(fl(x ⊘ s + z)))
+          fused         q = clamp(round(fma(x, r, z)))        (one rounding of x·r + z)
+          y = fl((q - z) · s)
+        domain="float_shifted":
+          lo = fl((qmin - z)·s),  hi = fl((qmax - z)·s)
+          k  = round(fl(clamp(x, lo, hi) - lo) ⊘ s),  q = clamp(k + qmin)
+          y  = fl(fl((q - qmin)·s) + lo)
+
+    ``clamp`` is to ``[qmin, qmax]``; ``round`` is the rounding mode.
 
     Parameters
     ----------
@@ -96,13 +166,15 @@ class QuantSpec:
         Drop the most negative signed code (``[-2^(b-1)+1, 2^(b-1)-1]``, e.g.
         [-127, 127]) or, for unsigned codes, the largest one
         (``[0, 2^b-2]``, as Brevitas; TensorFlow instead uses ``[1, 2^b-1]``
-        for unsigned narrow range). Signed narrow range needs ``bits >= 2``.
+        for unsigned narrow range, which is the same grid shifted by one code:
+        use ``z - 1``). Signed narrow range needs ``bits >= 2``.
     axis : int or None
         ``None``: one scale and zero point for the whole tensor. An int:
         per-channel quantization along that axis of ``x`` (negative values
         count from the end), with 1-D scale / zero-point arrays of length
-        ``x.shape[axis]``.
-    rounding : {"half_even", "half_away", "half_up", "floor", "stochastic"}
+        ``x.shape[axis]``; or, with *block_size*, blocked quantization along
+        that axis.
+    rounding : {"half_even", "half_away", "half_up", "floor", "stochastic", "floor_plus_half"}
         See :class:`Rounding`. Default "half_even".
     scale_op : {"divide", "reciprocal"}
         See :class:`ScaleOp`. Default "divide".
@@ -110,6 +182,44 @@ class QuantSpec:
         Floating-point type every operation is done in. ``None``: float32
         for float32 input, float64 for anything else. Stored as the string
         name (or ``None``).
+    zero_point_op : {"after_round", "before_round", "fused"}
+        Where ``z`` enters (:class:`ZeroPointOp`). Default "after_round".
+        ``"fused"`` needs ``scale_op="reciprocal"``; ``domain="float_shifted"``
+        needs ``"after_round"`` (its zero point acts through ``lo``).
+    reciprocal_dtype : None, "float32", "float64", np.float32 or np.float64
+        The dtype the reciprocal is computed and rounded in: the scale (already
+        in the compute dtype) is rounded to it and ``1 / s`` is one IEEE
+        division there; the result is then converted to the compute dtype for
+        the product. ``None`` (default): the compute dtype. Only meaningful with
+        ``scale_op="reciprocal"`` (``ValueError`` otherwise). float32 with a
+        float64 compute dtype is PyTorch on float64 input (float64 product,
+        float32 reciprocal). float64 with a float32 compute dtype gives the
+        same bits as ``None``: ``fl32(fl64(1/s)) = fl32(1/s)`` because a
+        double rounding of a quotient is innocuous when the wide precision is
+        at least ``2p + 2`` bits (53 >= 2·24 + 2; Figueroa, "When is double
+        rounding innocuous?", SIGNUM Newsletter 30(3), 1995).
+    block_size : int or None
+        ``None`` (default): per tensor or per channel as *axis* says. An int
+        ``B >= 1``: blocked quantization along *axis* (required), with ONNX
+        QuantizeLinear/DequantizeLinear (opset 21) semantics: scale and zero
+        point have ``x``'s shape with dimension ``axis`` replaced by
+        ``ceil(x.shape[axis] / B)``; element ``i`` along the axis uses block
+        ``i // B`` (the last block may be partial), at the same index on every
+        other axis.
+    domain : {"code", "float_shifted"}
+        Shape of the equation (:class:`Domain`). Default "code".
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong type (e.g. ``bits=8.0``, ``signed=1``).
+    ValueError
+        A field out of range or an unknown string, naming the field:
+        ``zero_point_op="fused"`` without ``scale_op="reciprocal"``,
+        *reciprocal_dtype* without ``scale_op="reciprocal"``, ``block_size < 1``
+        or *block_size* without *axis*, ``domain="float_shifted"`` with a
+        *zero_point_op* other than "after_round", signed narrow range with
+        ``bits=1``.
 
     Notes
     -----
@@ -131,6 +241,8 @@ class QuantSpec:
     -127
     >>> QuantSpec(4, signed=False).qmax, QuantSpec(4, signed=False).code_dtype
     (15, dtype('uint8'))
+    >>> QuantSpec(4, axis=1, block_size=32).block_size
+    32
     """
 
     bits: int
@@ -140,6 +252,10 @@ class QuantSpec:
     rounding: Rounding = Rounding.HALF_EVEN
     scale_op: ScaleOp = ScaleOp.DIVIDE
     compute_dtype: str | None = None
+    zero_point_op: ZeroPointOp = ZeroPointOp.AFTER_ROUND
+    reciprocal_dtype: str | None = None
+    block_size: int | None = None
+    domain: Domain = Domain.CODE
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -151,10 +267,34 @@ class QuantSpec:
         set_(self, "rounding", check_enum(self.rounding, Rounding, "rounding"))
         set_(self, "scale_op", check_enum(self.scale_op, ScaleOp, "scale_op"))
         set_(self, "compute_dtype", _normalize_compute_dtype(self.compute_dtype))
+        set_(self, "zero_point_op", check_enum(self.zero_point_op, ZeroPointOp, "zero_point_op"))
+        set_(self, "reciprocal_dtype", _normalize_compute_dtype(self.reciprocal_dtype, "reciprocal_dtype"))
+        if self.block_size is not None:
+            set_(self, "block_size", check_int(self.block_size, "block_size", 1))
+        set_(self, "domain", check_enum(self.domain, Domain, "domain"))
         if self.signed and self.narrow_range and self.bits < 2:
             raise ValueError(
                 "bits=1 with signed=True, narrow_range=True leaves the single code 0; "
                 "use bits >= 2 or narrow_range=False"
+            )
+        if self.zero_point_op is ZeroPointOp.FUSED and self.scale_op is not ScaleOp.RECIPROCAL:
+            raise ValueError(
+                f"zero_point_op='fused' is a fused multiply-add fma(x, 1/s, z) and needs scale_op='reciprocal', "
+                f"got scale_op={self.scale_op.value!r}; use zero_point_op='before_round' with scale_op='divide'"
+            )
+        if self.reciprocal_dtype is not None and self.scale_op is not ScaleOp.RECIPROCAL:
+            raise ValueError(
+                f"reciprocal_dtype={self.reciprocal_dtype!r} is only used by scale_op='reciprocal', got "
+                f"scale_op={self.scale_op.value!r}; set reciprocal_dtype=None or scale_op='reciprocal'"
+            )
+        if self.block_size is not None and self.axis is None:
+            raise ValueError(
+                f"block_size={self.block_size} needs axis (the dimension that is split into blocks), got axis=None"
+            )
+        if self.domain is Domain.FLOAT_SHIFTED and self.zero_point_op is not ZeroPointOp.AFTER_ROUND:
+            raise ValueError(
+                f"domain='float_shifted' applies the zero point through the shifted minimum lo = (qmin - z)*s; "
+                f"zero_point_op must be 'after_round' there, got zero_point_op={self.zero_point_op.value!r}"
             )
 
     # ---- the grid -----------------------------------------------------
@@ -206,19 +346,352 @@ class QuantSpec:
             "rounding": self.rounding.value,
             "scale_op": self.scale_op.value,
             "compute_dtype": self.compute_dtype,
+            "zero_point_op": self.zero_point_op.value,
+            "reciprocal_dtype": self.reciprocal_dtype,
+            "block_size": self.block_size,
+            "domain": self.domain.value,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "QuantSpec":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
+
+        Keys missing from *d* take their defaults, so dicts written before a
+        field existed (e.g. without ``zero_point_op``, ``reciprocal_dtype``,
+        ``block_size``, ``domain``) still load, with the semantics they had.
+        """
         if not isinstance(d, dict):
             raise TypeError(f"d must be a dict, got type={type(d).__name__}")
-        d = dict(d)
-        kind = d.pop("type", "QuantSpec")
-        if kind != "QuantSpec":
-            raise ValueError(f"type={kind!r}: expected 'QuantSpec'")
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
-        if unknown:
-            raise ValueError(f"unknown QuantSpec field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
-        return cls(**d)
+        return cls(**_fields_from_dict(cls, d))
+
+
+def _fields_from_dict(cls: type, d: Any) -> dict[str, Any]:
+    """The constructor keywords in a spec's ``to_dict`` form: the ``"type"`` tag checked (an untagged dict is
+    accepted, as older golden-vector manifests carry none) and unknown keys rejected."""
+    if not isinstance(d, dict):
+        raise TypeError(f"d must be a dict, got type={type(d).__name__}")
+    d = dict(d)
+    kind = d.pop("type", cls.__name__)
+    if kind != cls.__name__:
+        raise ValueError(f"type={kind!r}: expected {cls.__name__!r}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - fields
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; allowed: {sorted(fields)}")
+    return d
+
+
+def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    """*value* if it is one of the strings *allowed*, else a ``TypeError``/``ValueError`` naming *name*."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, allowed))} (str), got {name}={short_repr(value)} "
+                        f"(type={type(value).__name__})")
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not a valid choice; allowed: {', '.join(map(repr, allowed))}")
+    return value
+
+
+ADC_TRANSFERS = ("round", "floor")
+ADC_RANGE_POLICIES = ("full", "granular", "calibrated", "gaussian")
+CROSSBAR_MODES = ("multibit", "bpbs")
+WEIGHT_ENCODINGS = ("twos_complement", "offset", "differential")
+ADC_MAX_BITS = 24
+CROSSBAR_MAX_ROWS = 2**20
+
+# which optional ADCSpec fields each range policy reads
+_POLICY_FIELDS = {"full": ("k",), "granular": (), "calibrated": ("lo", "hi"), "gaussian": ("mu", "sigma")}
+
+
+@dataclass(frozen=True)
+class ADCSpec:
+    r"""An analog-to-digital converter: resolution, transfer function and input range policy.
+
+    ``n = 2^bits`` codes, offset ``o`` and step :math:`\Delta` (from the range policy, see
+    :func:`refquant.imc.adc_params`). ``transfer="round"``:
+    :math:`q = \mathrm{clip}(\mathrm{rint}((a - o)/\Delta), 0, n-1)` (ties to even),
+    :math:`\hat a = o + q\Delta`; ``transfer="floor"`` (RAOQ eq. 2):
+    :math:`q = \mathrm{clip}(\lfloor (a - o)/\Delta \rfloor, 0, n-1)`,
+    :math:`\hat a = o + (q + \frac12)\Delta`. All in float64.
+
+    ``bits`` may be given by position (``ADCSpec(8)``, as ``QuantSpec(8)``); every other field is
+    keyword-only. Each range policy reads only its own fields: ``k`` ("full"), ``lo``/``hi``
+    ("calibrated"), ``mu``/``sigma`` ("gaussian"); giving a field the policy does not read
+    (``k`` other than 1.0, or ``lo``, ``hi``, ``mu``, ``sigma`` not ``None``) raises ``ValueError``
+    instead of being silently ignored.
+
+    Parameters
+    ----------
+    bits : int
+        ADC resolution, 1 <= bits <= 24 (``2^bits`` codes).
+    transfer : {"round", "floor"}
+        Transfer function (above). Default "round".
+    range_policy : {"full", "granular", "calibrated", "gaussian"}
+        How the offset and step are chosen (:func:`refquant.imc.adc_params`): "full" = the largest
+        possible pre-ADC range divided by ``k`` (RAOQ eq. 3); "granular" = a step of one unit
+        (exact inside, saturating outside); "calibrated" = the given limits ``[lo, hi]``;
+        "gaussian" = ``mu +- c_B * sigma`` with the ACIQ-optimal Gaussian clip ``c_B``.
+        Default "full".
+    k : float
+        Range reduction factor of the "full" policy, finite and > 0 (1.0: no clipping possible).
+    lo, hi : float or None
+        Input limits of the "calibrated" policy (pre-ADC units): finite, ``lo < hi``, with a finite
+        step ``(hi - lo) / 2^bits``. Required for "calibrated", ``None`` otherwise.
+    mu, sigma : float or None
+        Mean and standard deviation (> 0) of the pre-ADC values for the "gaussian" policy, finite,
+        with finite limits ``mu +- c_B * sigma``. Required for "gaussian", ``None`` otherwise.
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong type (e.g. ``bits=8.0``, ``transfer=1``).
+    ValueError
+        A field out of its range, an unknown choice, a missing or unused policy field.
+
+    Examples
+    --------
+    >>> ADCSpec(8).to_dict()["type"]
+    'ADCSpec'
+    >>> ADCSpec.from_dict(ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0).to_dict()).hi
+    40.0
+    """
+
+    bits: int
+    _: dataclasses.KW_ONLY
+    transfer: str = "round"
+    range_policy: str = "full"
+    k: float = 1.0
+    lo: float | None = None
+    hi: float | None = None
+    mu: float | None = None
+    sigma: float | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "bits", check_int(self.bits, "bits", 1, ADC_MAX_BITS))
+        _choice(self.transfer, ADC_TRANSFERS, "transfer")
+        policy = _choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
+        set_(self, "k", check_real(self.k, "k", lo=0.0, lo_open=True))
+        used = _POLICY_FIELDS[policy]
+        if "k" not in used and self.k != 1.0:
+            raise ValueError(f"k={self.k!r} is only read by range_policy='full'; leave k=1.0 for "
+                             f"range_policy={policy!r}")
+        for name in ("lo", "hi", "mu", "sigma"):
+            v = getattr(self, name)
+            if name in used:
+                if v is None:
+                    raise ValueError(f"range_policy={policy!r} needs {' and '.join(used)} "
+                                     f"({'the ADC input limits' if policy == 'calibrated' else 'of the pre-ADC values'}); "
+                                     f"{name}=None")
+                set_(self, name, check_real(v, name, lo=0.0, lo_open=True) if name == "sigma" else check_real(v, name))
+            elif v is not None:
+                raise ValueError(f"{name}={short_repr(v)} is not read by range_policy={policy!r}; "
+                                 f"leave it None (it is read by range_policy="
+                                 f"{'calibrated' if name in ('lo', 'hi') else 'gaussian'!r})")
+        n = 2.0 ** self.bits
+        if policy == "calibrated":
+            if not self.hi > self.lo:
+                raise ValueError(f"hi={self.hi!r} must be > lo={self.lo!r}")
+            if not (math.isfinite(self.hi - self.lo) and (self.hi - self.lo) / n > 0):
+                raise ValueError(f"lo={self.lo!r}, hi={self.hi!r}: the step (hi - lo) / 2^bits must be finite and "
+                                 "> 0; allowed: |hi - lo| < 1.7e308 and hi - lo > 2^bits * 5e-324")
+        if policy == "gaussian":
+            # largest clip multiple used by adc_params (optimal_clip grows with bits; 16 bits is the table's end)
+            reach = 8.0 * self.sigma
+            if not (math.isfinite(self.mu - reach) and math.isfinite(self.mu + reach)
+                    and (reach / 4.0) / n > 0):
+                raise ValueError(f"mu={self.mu!r}, sigma={self.sigma!r}: the ADC limits mu +- c_B*sigma (c_B <= 8) "
+                                 "must be finite with a step > 0; allowed: |mu| + 8*sigma < 1.7e308")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict with a ``"type": "ADCSpec"`` tag; ``ADCSpec.from_dict(a.to_dict()) == a``."""
+        return {"type": "ADCSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ADCSpec":
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        TypeError
+            ``d`` is not a dict.
+        ValueError
+            Unknown keys, a ``"type"`` other than ``"ADCSpec"`` (a dict without the tag is accepted), or
+            an invalid field (see the class).
+        """
+        return cls(**_fields_from_dict(cls, d))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarSpec:
+    r"""A crossbar: tile size, operand bit widths and encodings, compute mode, ADC and A-shift.
+
+    Keyword-only: ``CrossbarSpec(rows=64, input_bits=4, weight_bits=4, mode="bpbs", adc=ADCSpec(6))``.
+    Operands are integer codes: inputs unsigned ``[0, 2^Bx - 1]`` or signed two's complement
+    ``[-2^(Bx-1), 2^(Bx-1) - 1]``; weights signed symmetric ``[-(2^(Bw-1) - 1), 2^(Bw-1) - 1]``.
+    See :mod:`refquant.imc` for the compute modes and the ADC range policies.
+
+    Parameters
+    ----------
+    rows : int
+        Rows per tile (dot-product length converted at once), 1 <= rows <= 2^20.
+    input_bits : int
+        Input code width ``Bx``, 1 <= input_bits <= 16.
+    weight_bits : int
+        Weight code width ``Bw``, 2 <= weight_bits <= 16.
+    mode : {"multibit", "bpbs"}
+        "multibit": one conversion per tile and column of the full integer partial sum (RAOQ's
+        abstraction); "bpbs": bit-parallel weights, bit-serial inputs, one conversion per
+        (tile, input plane, weight slice, polarity). Default "multibit".
+    input_signed : bool
+        Signed (two's complement) input codes. Default False.
+    weight_encoding : {None, "signed", "twos_complement", "offset", "differential"}
+        How weights are held by cells. ``None`` is resolved in ``__post_init__``: "signed" (the
+        analog multi-bit weight, the only value allowed in multi-bit mode) or "twos_complement"
+        (BPBS). "twos_complement" needs ``slice_bits=1``.
+    slice_bits : int
+        Bits per weight cell (``beta``) in BPBS mode, 1 <= slice_bits <= 8. Default 1.
+    adc : ADCSpec or dict
+        The ADC (a dict is read with :meth:`ADCSpec.from_dict`). Default ``ADCSpec(8)``.
+    a_shift : bool
+        Shift unsigned input codes by ``-2^(Bx-1)`` before the array and add the constant back
+        digitally (RAOQ eq. 4); needs ``input_signed=False``. Default False.
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong type (e.g. ``rows=4.0``, ``a_shift=1``, ``adc="8"``).
+    ValueError
+        A field out of range, an unknown choice or an inconsistent combination (named in the message).
+
+    Examples
+    --------
+    >>> s = CrossbarSpec(rows=50, input_bits=3, weight_bits=5, mode="bpbs", weight_encoding="offset", slice_bits=2)
+    >>> s.n_slices, s.max_plane_sum, s.to_dict()["type"]
+    (3, 150, 'CrossbarSpec')
+    >>> CrossbarSpec.from_json(s.to_json()) == s
+    True
+    """
+
+    rows: int
+    input_bits: int
+    weight_bits: int
+    mode: str = "multibit"
+    input_signed: bool = False
+    weight_encoding: str | None = None
+    slice_bits: int = 1
+    adc: ADCSpec = dataclasses.field(default_factory=lambda: ADCSpec(8))
+    a_shift: bool = False
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "rows", check_int(self.rows, "rows", 1, CROSSBAR_MAX_ROWS))
+        set_(self, "input_bits", check_int(self.input_bits, "input_bits", 1, MAX_BITS))
+        set_(self, "weight_bits", check_int(self.weight_bits, "weight_bits", 2, MAX_BITS))
+        _choice(self.mode, CROSSBAR_MODES, "mode")
+        set_(self, "input_signed", check_bool(self.input_signed, "input_signed"))
+        set_(self, "a_shift", check_bool(self.a_shift, "a_shift"))
+        set_(self, "slice_bits", check_int(self.slice_bits, "slice_bits", 1, 8))
+        if isinstance(self.adc, dict):
+            set_(self, "adc", ADCSpec.from_dict(self.adc))
+        if not isinstance(self.adc, ADCSpec):
+            raise TypeError(f"adc must be an ADCSpec (or its to_dict form), got adc={short_repr(self.adc)} "
+                            f"(type={type(self.adc).__name__})")
+        enc = self.weight_encoding
+        if self.mode == "multibit":
+            if enc not in (None, "signed"):
+                raise ValueError(f"weight_encoding={short_repr(enc)} is not allowed with mode='multibit', which stores "
+                                 "the signed multi-bit weight; allowed: 'signed' or None")
+            set_(self, "weight_encoding", "signed")
+        else:
+            enc = "twos_complement" if enc is None else _choice(enc, WEIGHT_ENCODINGS, "weight_encoding")
+            if enc == "twos_complement" and self.slice_bits != 1:
+                raise ValueError(f"weight_encoding='twos_complement' needs slice_bits=1 (a multi-bit cell cannot hold "
+                                 f"the negative top slice), got slice_bits={self.slice_bits}; use 'offset' or "
+                                 "'differential'")
+            set_(self, "weight_encoding", enc)
+        if self.a_shift and self.input_signed:
+            raise ValueError("a_shift=True shifts *unsigned* input codes to signed ones; it needs input_signed=False")
+
+    # ---- derived quantities ---------------------------------------------
+    @property
+    def array_input_signed(self) -> bool:
+        """Whether the array sees signed inputs (``input_signed`` or ``a_shift``)."""
+        return self.input_signed or self.a_shift
+
+    @property
+    def x_range(self) -> tuple[int, int]:
+        """Allowed input codes ``(lo, hi)`` (before any A-shift)."""
+        b = self.input_bits
+        return (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if self.input_signed else (0, 2**b - 1)
+
+    @property
+    def w_range(self) -> tuple[int, int]:
+        """Allowed weight codes ``(-w_max, w_max)`` (symmetric)."""
+        m = 2 ** (self.weight_bits - 1) - 1
+        return -m, m
+
+    @property
+    def x_max(self) -> int:
+        """Largest input magnitude the array sees: ``2^(Bx-1)`` signed or A-shifted, ``2^Bx - 1`` unsigned."""
+        return 2 ** (self.input_bits - 1) if self.array_input_signed else 2**self.input_bits - 1
+
+    @property
+    def w_max(self) -> int:
+        """Largest weight magnitude, ``2^(Bw-1) - 1``."""
+        return 2 ** (self.weight_bits - 1) - 1
+
+    @property
+    def n_slices(self) -> int:
+        """Weight slices per column in BPBS mode: ``ceil(magnitude bits / slice_bits)`` (``Bw`` bits for
+        two's complement and offset, ``Bw - 1`` for differential)."""
+        mag_bits = {"twos_complement": self.weight_bits, "offset": self.weight_bits, "differential": self.weight_bits - 1}
+        return -(-mag_bits.get(self.weight_encoding, self.weight_bits) // self.slice_bits)
+
+    @property
+    def max_plane_sum(self) -> int:
+        """Largest BPBS plane sum of one tile, ``rows * (2^slice_bits - 1)``."""
+        return self.rows * (2**self.slice_bits - 1)
+
+    # ---- JSON round trip -------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict with a ``"type": "CrossbarSpec"`` tag and the ADC nested as its own ``to_dict``."""
+        d = {"type": "CrossbarSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
+        d["adc"] = self.adc.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CrossbarSpec":
+        """Inverse of :meth:`to_dict` (the nested ``adc`` dict is read by :meth:`ADCSpec.from_dict`).
+
+        Raises
+        ------
+        TypeError
+            ``d`` is not a dict.
+        ValueError
+            Unknown keys, a ``"type"`` other than ``"CrossbarSpec"`` (a dict without the tag, as in older
+            golden-vector manifests, is accepted), or an invalid field.
+        """
+        return cls(**_fields_from_dict(cls, d))
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s: str) -> "CrossbarSpec":
+        """Inverse of :meth:`to_json`.
+
+        Raises
+        ------
+        TypeError
+            ``s`` is not a str.
+        ValueError
+            Not valid JSON, or as :meth:`from_dict`.
+        """
+        if not isinstance(s, str):
+            raise TypeError(f"s must be a JSON string, got type={type(s).__name__}")
+        try:
+            d = json.loads(s)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"s is not valid JSON: {exc}") from exc
+        return cls.from_dict(d)
