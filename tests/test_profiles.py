@@ -366,7 +366,7 @@ def test_harness_catches_a_wrong_profile_planted_bug():
         return np.clip(np.rint(v) + z, spec.qmin, spec.qmax)
 
     row = H.Row("numpy (planted bug)", "after-round", "torch.quantize", "quantize", "per tensor", spec_choices, after_round)
-    res = H.run_row(row, max_examples=200)
+    res = H.run_row(row, max_examples=60, shrink=False)
     assert res.diverged and not res.ok and res.status == "DIVERGES"
     assert "refquant" in res.counterexample and "candidate" in res.counterexample
 
@@ -375,7 +375,7 @@ def test_harness_catches_a_wrong_profile_planted_bug():
 
     row = H.Row("numpy (planted bug)", "divide", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], divide,
                 max_ratio=2.0**30)
-    assert H.run_row(row, max_examples=300).diverged
+    assert H.run_row(row, max_examples=150, shrink=False).diverged
 
 
 def test_harness_passes_an_independent_correct_candidate_and_counts_unsupported():
@@ -385,13 +385,14 @@ def test_harness_passes_an_independent_correct_candidate_and_counts_unsupported(
         x = np.asarray(x)
         if x.ndim > 2:
             raise H.Unsupported("only up to 2-D here")
-        v = x.astype(F32) * (F32(1) / F32(s))  # fl32(x * fl32(1/s))
+        with np.errstate(over="ignore"):
+            v = x.astype(F32) * (F32(1) / F32(s))  # fl32(x * fl32(1/s))
         return np.clip(np.rint(v) + z, spec.qmin, spec.qmax)
 
     row = H.Row("numpy", "reciprocal", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], tflite_like)
-    res = H.run_row(row, max_examples=150)
+    res = H.run_row(row, max_examples=60)
     assert res.ok and res.status == "conforms" and not res.diverged
-    assert res.cases > 0 and res.unsupported > 0 and res.cases + res.unsupported >= 150
+    assert res.cases > 0 and res.unsupported > 0 and res.cases + res.unsupported >= 60
 
     def never(x, s, z, spec):
         raise H.Unsupported("nothing")
@@ -411,19 +412,20 @@ def test_harness_catches_a_wrong_calibration_planted_bug():
 
     row = H.Row("numpy (planted bug)", "float64 observer", "torch.fake_quantize", "calibrate", "per tensor",
                 [{"bits": 8, "signed": True}], correctly_rounded)
-    res = H.run_row(row, max_examples=300)
-    assert res.diverged and "calibrate scale" in res.counterexample
+    res = H.run_row(row, max_examples=150, shrink=False)
+    assert res.diverged and "calibrate " in res.counterexample
 
 
 def test_probe_rows_must_reproduce():
     H = _harness()
 
     def saturating(x, s, z, spec):
-        return np.clip(np.rint(np.asarray(x, F32) * (F32(1) / F32(s))) + z, spec.qmin, spec.qmax)
+        with np.errstate(over="ignore"):
+            return np.clip(np.rint(np.asarray(x, F32) * (F32(1) / F32(s))) + z, spec.qmin, spec.qmax)
 
     row = H.Row("numpy", "claims a wrap", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], saturating,
                 expect="diverges")
-    res = H.run_row(row, max_examples=50)
+    res = H.run_row(row, max_examples=25)
     assert not res.ok and res.status == "DID NOT REPRODUCE"
     text = H.render([res], {"numpy": np.__version__}, 1.0, "test")
     assert "DID NOT REPRODUCE" in text and "| tflite" not in text.split("`tflite`")[0][-5:]

@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hyp_seed
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -266,11 +266,13 @@ def _body(row: Row, counter):
     raise ValueError(f"row.kind={row.kind!r} is not a known kind")
 
 
-def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0) -> Result:
-    """Run *row*'s candidate on ``max_examples`` generated cases; shrink the first divergence to a minimal one."""
+def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0, shrink: bool = True) -> Result:
+    """Run *row*'s candidate on ``max_examples`` generated cases; shrink the first divergence to a minimal one
+    (``shrink=False``: report it as found, for quick tests of the harness itself)."""
     counter = {"cases": 0, "unsupported": 0}
     strategy, body = _body(row, counter)
-    cfg = settings(max_examples=max_examples, deadline=None, database=None, print_blob=False,
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+    cfg = settings(max_examples=max_examples, deadline=None, database=None, print_blob=False, phases=phases,
                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
 
     @hyp_seed(seed)

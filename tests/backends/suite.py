@@ -165,23 +165,58 @@ def evidence(results) -> dict:
     return ev
 
 
+def _run_shard(index: int, count: int, cases: int, only, out: pathlib.Path) -> None:
+    """Run every ``count``-th row starting at ``index`` and store the results as JSON (one process per shard)."""
+    import json
+
+    todo = [(i, r) for i, r in enumerate(rows(A.versions())) if not only or r.profile in only]
+    res = []
+    for i, row in todo[index::count]:
+        r = run_row(row, max_examples=cases)
+        res.append({"index": i, "cases": r.cases, "unsupported": r.unsupported, "diverged": r.diverged,
+                    "counterexample": r.counterexample, "seconds": r.seconds})
+        print(f"[row {i + 1}] {row.backend} | {row.operation} | {row.profile} | {row.layout}: {r.status} "
+              f"({r.cases} cases, {r.unsupported} unsupported, {r.seconds:.1f} s)", flush=True)
+        if r.diverged and row.expect == "conforms":
+            print(r.counterexample, flush=True)
+    out.write_text(json.dumps(res))
+
+
 def main(argv=None) -> int:
+    import json
+    import subprocess
+    import tempfile
+
+    from harness import Result
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cases", type=int, default=1000, help="generated cases per row (default 1000)")
     ap.add_argument("--only", nargs="*", help="only rows of these profiles")
+    ap.add_argument("--jobs", type=int, default=4, help="worker processes (default 4)")
     ap.add_argument("--no-write", action="store_true", help="print the matrix instead of writing the files")
+    ap.add_argument("--shard", nargs=3, metavar=("INDEX", "COUNT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.shard:
+        _run_shard(int(args.shard[0]), int(args.shard[1]), args.cases, args.only, pathlib.Path(args.shard[2]))
+        return 0
     v = A.versions()
     todo = [r for r in rows(v) if not args.only or r.profile in args.only]
     t0 = time.perf_counter()
-    results = []
-    for i, row in enumerate(todo, 1):
-        res = run_row(row, max_examples=args.cases)
-        results.append(res)
-        print(f"[{i}/{len(todo)}] {row.backend} | {row.operation} | {row.profile} | {row.layout}: {res.status} "
-              f"({res.cases} cases, {res.unsupported} unsupported, {res.seconds:.1f} s)", flush=True)
-        if res.diverged and row.expect == "conforms":
-            print(res.counterexample, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = []
+        for k in range(args.jobs):
+            cmd = [sys.executable, __file__, "--cases", str(args.cases), "--shard", str(k), str(args.jobs), f"{tmp}/{k}.json"]
+            if args.only:
+                cmd += ["--only", *args.only]
+            procs.append(subprocess.Popen(cmd))
+        codes = [p.wait() for p in procs]
+        if any(codes):
+            print(f"a worker failed: exit codes {codes}")
+            return 2
+        raw = sorted((d for k in range(args.jobs) for d in json.loads(pathlib.Path(f"{tmp}/{k}.json").read_text())),
+                     key=lambda d: d["index"])
+    results = [Result(todo[d["index"]], d["cases"], d["unsupported"], d["diverged"], d["counterexample"], d["seconds"])
+               for d in raw]
     total = time.perf_counter() - t0
     text = render(results, v, total, "bash tests/backends/run.sh")
     if args.no_write or args.only:
