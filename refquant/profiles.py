@@ -54,6 +54,13 @@ NOT_EXPRESSIBLE: Mapping[str, str] = {
         "and keeps the division for others, so the rounding of x/s near ties depends on the compiled shape; "
         "use jnp.round(x * (1 / s)) (profile 'jax') or check every compiled shape"
     ),
+    "tf.quantization.fake_quant_with_min_max_{args, vars, vars_per_channel} (TensorFlow 2.21)": (
+        "the kernel subtracts the zero code before rounding, floor(fl(fl(v - quant_zero) + 0.5)), dequantizes as "
+        "(q - z) * s, and (args, per channel) multiplies by inv = (qmax - qmin)/(max - min) from the un-nudged range, "
+        "which differs from fl(1/s) on about 28 % of ranges; the spec of profile 'tf.fake_quant' (the float-shifted "
+        "domain) rounds (clamp(x) - lo) / s and adds lo after the product instead. tf_fake_quant_model is the exact "
+        "NumPy transcription (bit for bit against TensorFlow 2.21 in docs/CONFORMANCE.md)"
+    ),
     "tf.quantization.quantize_and_dequantize_v2 / v3": (
         "the multiplier and the step are derived separately from (min, max) and are not reciprocals of one "
         "rounded scale; conforms to a spec only for power-of-two scales"
@@ -156,6 +163,27 @@ class Profile:
                              f"(layouts: {', '.join(self.layouts)}); use axis=None")
         fields = self._spec(self.name, bits, signed, axis, block_size, narrow_range)
         return _make_spec(bits=bits, signed=signed, narrow_range=narrow_range, axis=axis, block_size=block_size, **fields)
+
+    def specs(self) -> list[QuantSpec]:
+        """Every per-tensor :class:`~refquant.specs.QuantSpec` this profile supports.
+
+        The ``(bits, signed, narrow_range)`` combinations, 1 <= bits <= 16, that :meth:`spec` accepts with
+        ``axis=None``, in that order. Conformance checkers with ``profile=`` draw from this list (and derive
+        the per-channel spec of a case with :meth:`spec` for its axis).
+
+        Returns
+        -------
+        list of QuantSpec
+        """
+        out = []
+        for bits in range(MIN_BITS, MAX_BITS + 1):
+            for signed in (True, False):
+                for narrow in (False, True):
+                    try:
+                        out.append(self.spec(bits, signed=signed, narrow_range=narrow))
+                    except ValueError:
+                        pass
+        return out
 
     def calibrate(self, x, spec: QuantSpec, **options: Any):
         """Scale and zero point as this backend computes them from data.
@@ -302,6 +330,9 @@ def _torch_calibrate(arr, spec, symmetric=False):
     # quant_min/quant_max passed explicitly (has_customized_qrange=True, as FakeQuantize passes them).
     # Data are converted to float32 (the observer's buffers); every step is a float32 tensor operation.
     symmetric = check_bool(symmetric, "symmetric")
+    if spec.qmax <= spec.qmin:
+        raise ValueError(f"spec has the single code {spec.qmin} (bits={spec.bits}, signed={spec.signed}, "
+                         f"narrow_range={spec.narrow_range}): the PyTorch observers need quant_min < quant_max")
     a32 = _finite32(arr, "the PyTorch observer")
     lo, hi = _reduce_minmax(a32, spec)
     lo = np.minimum(_f32(lo), np.float32(0))
@@ -582,15 +613,20 @@ _register(Profile(
     title="tf.quantization.fake_quant_with_min_max_vars / _args / _vars_per_channel (nudged range)",
     operations=("tf.quantization.fake_quant_with_min_max_args", "tf.quantization.fake_quant_with_min_max_vars",
                 "tf.quantization.fake_quant_with_min_max_vars_per_channel", "Nudge (calibration)"),
-    equation=("(nudged_min, nudged_max, s, inv) = Nudge(min, max); "
-              "y = floor(fl32(fl32(clamp(x, nudged_min, nudged_max) - nudged_min) * inv) + 0.5) * s + nudged_min, "
-              "every operation in float32, floor(v + 0.5) with the addition rounded"),
+    equation=("(nudged_min, nudged_max, s, inv) = Nudge(min, max); quant_zero = floor(-nudged_min * inv + 0.5); "
+              "w = clamp(x, nudged_min, nudged_max) - nudged_min; v = w * inv (args, per channel) or w / s (vars); "
+              "y = floor((v - quant_zero) + 0.5) * s, every operation in float32 (tf_fake_quant_model). "
+              "The spec: the float-shifted domain, y = floor(fl(w / s) + 0.5) * s + nudged_min"),
     layouts=("per_tensor", "per_channel"),
     code_ranges="num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]; per channel on the last axis",
     calibration=("tensorflow/core/kernels/fake_quant_ops_functor.h Nudge in float32: scale = (max - min)/(qmax - qmin), "
                  "zp = round_half_away(qmin - min/scale) clamped, nudged_min/max = (qmin/qmax - zp) * scale"),
     needs_calibration=True,
-    divergences=(),
+    divergences=(
+        "profile gap, not a backend bug: TensorFlow 2.21's kernels are not yet one QuantSpec (see NOT_EXPRESSIBLE); "
+        "the spec agrees with the older kernel formula floor((clamp(x) - nudged_min)/s + 0.5)*s + nudged_min, "
+        "tf_fake_quant_model with TensorFlow 2.21 bit for bit",
+    ),
     _spec=_tf_spec, _calibrate=_tf_calibrate, _calibrate_options=("min", "max"), **_ev("tf.fake_quant"),
 ))
 

@@ -100,6 +100,8 @@ def ort_op(kind, opset=21):
         a = np.asarray(a)
         if kind != "dequantize" and a.dtype != np.float32:
             raise Unsupported("QuantizeLinear is checked on float32 input")
+        if getattr(spec, "block_size", None) and np.size(scale) == 1:
+            raise Unsupported("onnxruntime takes a one-element scale as per tensor and rejects block_size")
         m = onnx_model(kind, a.shape, scale, zero_point, spec, _opset_for(spec, opset), codes=a if kind == "dequantize" else None)
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1

@@ -281,14 +281,22 @@ def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0, shrink: bool =
     def prop(case):
         body(case)
 
+    from hypothesis.internal.conjecture import engine as _engine
+
     t0 = time.perf_counter()
     counterexample = None
+    old_budget = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+    if old_budget is not None:  # shrinking on a loaded machine: a bounded budget, the case is small by then
+        _engine.MAX_SHRINKING_SECONDS = min(old_budget, 120)
     try:
         prop()
     except ConformanceError as exc:
         counterexample = str(exc)
     except Exception as exc:  # the backend raised on a case it should take: a divergence too
         counterexample = f"{type(exc).__name__}: {exc}"
+    finally:
+        if old_budget is not None:
+            _engine.MAX_SHRINKING_SECONDS = old_budget
     return Result(row, counter["cases"], counter["unsupported"], counterexample is not None, counterexample,
                   time.perf_counter() - t0)
 
