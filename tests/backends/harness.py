@@ -301,7 +301,8 @@ def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0, shrink: bool =
                   time.perf_counter() - t0)
 
 
-def render(results: Sequence[Result], versions: dict[str, str], total_seconds: float, command: str) -> str:
+def render(results: Sequence[Result], versions: dict[str, str], total_seconds: float, command: str,
+           cases_per_row: int | None = None) -> str:
     """docs/CONFORMANCE.md: the matrix, then the minimal counterexample of every divergence."""
     lines = [
         "# Conformance matrix: refquant's backend profiles against the real runtimes",
@@ -315,7 +316,8 @@ def render(results: Sequence[Result], versions: dict[str, str], total_seconds: f
         "documented backend divergence (listed in the profile); its minimal counterexample is below.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
-        f"Wall time of the whole suite: {total_seconds:.0f} s on this 2-core machine.",
+        f"Wall time of the whole suite: {total_seconds:.0f} s on this 2-core machine."
+        + (f" Cases generated per row: {cases_per_row}." if cases_per_row else ""),
         "",
         "| # | backend | operation | profile | check | layout | codes | input | cases | unsupported | result |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

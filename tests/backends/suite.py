@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     results = [Result(todo[d["index"]], d["cases"], d["unsupported"], d["diverged"], d["counterexample"], d["seconds"])
                for d in raw]
     total = time.perf_counter() - t0
-    text = render(results, v, total, "bash tests/backends/run.sh")
+    text = render(results, v, total, "bash tests/backends/run.sh", cases_per_row=args.cases)
     if args.no_write or args.only:
         print(text)
     else:
