@@ -325,7 +325,7 @@ def render(results: Sequence[Result], versions: dict[str, str], total_seconds: f
     for i, r in enumerate(results, 1):
         row = r.row
         lines.append(
-            f"| {i} | {row.backend} | {row.operation} | `{row.profile}` | {row.kind} | {row.layout} | "
+            f"| {i} | {row.backend} | {row.operation.replace('|', chr(92) + '|')} | `{row.profile}` | {row.kind} | {row.layout} | "
             f"{_codes_desc(row.choices)} | {np.dtype(row.dtype).name} | {r.cases} | {r.unsupported} | {r.status} |"
         )
     div = [(i, r) for i, r in enumerate(results, 1) if r.diverged or not r.ok]
