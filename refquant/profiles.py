@@ -45,7 +45,7 @@ import numpy as np
 from ._validate import as_real_array, check_bool, check_int, short_repr
 from .specs import MAX_BITS, MIN_BITS, QuantSpec
 
-__all__ = ["Profile", "get", "names", "NOT_EXPRESSIBLE", "tf_nudge", "tf_fake_quant_model"]
+__all__ = ["Profile", "get", "names", "NOT_EXPRESSIBLE", "tf_fake_quant_model"]
 
 #: Backend computations that no profile (no single QuantSpec) reproduces, with the reason.
 NOT_EXPRESSIBLE: Mapping[str, str] = {
@@ -428,7 +428,7 @@ def tf_fake_quant_model(x, min, max, num_bits: int = 8, narrow_range: bool = Fal
     with np.errstate(over="ignore"):
         a = as_real_array(x, "x").astype(np.float32)
     qmin, qmax = (1 if narrow_range else 0), (1 << num_bits) - 1
-    lo, hi = _f32(min), _f32(max)
+    lo, hi = _f32(as_real_array(min, "min")), _f32(as_real_array(max, "max"))
     nmin, nmax, s, inv, _ = tf_nudge(lo, hi, qmin, qmax)
     with np.errstate(invalid="ignore", over="ignore"):
         qz = np.floor(_f32(_f32(-nmin * inv) + np.float32(0.5)))
