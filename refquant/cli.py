@@ -3,7 +3,8 @@
 * ``refquant figures [NAME ...] [--scheduler ADDR]`` regenerates figures/ (same as
   ``python -m analysis``; run from the repository root, where the ``analysis`` package
   lives). With ``--scheduler tcp://host:port`` every sweep runs on that Dask cluster.
-* ``refquant golden export DIR [--ops OP ...]`` writes golden vectors;
+* ``refquant golden export DIR [--ops OP ...] [--profile NAME]`` writes golden vectors (for one backend
+  profile's semantics with ``--profile``);
   ``refquant golden verify DIR`` recomputes them and reports mismatches (exit 1 on any).
 * ``refquant bench [NAME ...]`` runs the benchmark suite (``python -m benchmarks``).
 * ``refquant info`` prints versions, Numba's threading layer, cache location and CPU count.
@@ -65,7 +66,7 @@ def _golden(args) -> int:
 
     if args.golden_cmd == "export":
         try:
-            manifest = golden.export(args.dir, ops=args.ops, seed=args.seed)
+            manifest = golden.export(args.dir, ops=args.ops, seed=args.seed, profile=args.profile)
         except ValueError as exc:
             print(f"refquant golden export: {exc}", file=sys.stderr)
             return 2
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     g_exp.add_argument("dir", help="output folder (created if missing)")
     g_exp.add_argument("--ops", nargs="+", metavar="OP", help="operations to export (default: all)")
     g_exp.add_argument("--seed", type=int, default=0, help="seed of the case generators (default 0)")
+    g_exp.add_argument("--profile", metavar="NAME", help="only the uniform quantizer's vectors for this backend "
+                       "profile's semantics (refquant.profiles.names(); docs/PROFILES.md)")
     g_ver = gsub.add_parser("verify", help="recompute the vectors in DIR and report mismatches")
     g_ver.add_argument("dir", help="folder written by 'refquant golden export'")
     g_ver.add_argument("--ops", nargs="+", metavar="OP", help="operations to verify (default: all in the manifest)")
