@@ -23,10 +23,17 @@ def _twin(x, w, spec):
     from refquant._reference.imc import imc_matmul_ref
 
     o, d, n = I.adc_params(spec)
-    return imc_matmul_ref(x, w, rows=spec.rows, mode=spec.mode, input_bits=spec.input_bits,
+    k = x.shape[1]
+    ends = np.cumsum([len(p) for p in np.array_split(np.arange(k), -(-k // spec.rows))]) if spec.tiling == "even" else None
+    tiles = None if ends is None else list(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist()))
+    sm = spec.input_encoding == "sign_magnitude"
+    planes = spec.input_bits - 1 if (sm and spec.input_signed) else spec.input_bits
+    off = None if spec.weight_offset == "w_max" else 2 ** (spec.weight_bits - 1)
+    return imc_matmul_ref(x, w, rows=spec.rows, mode=spec.mode, input_bits=planes,
                           input_signed_array=spec.array_input_signed, weight_bits=spec.weight_bits,
                           encoding=spec.weight_encoding, slice_bits=spec.slice_bits, o=o, d=d, n=n,
-                          floor_mode=spec.adc.transfer == "floor", shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0)
+                          floor_mode=spec.adc.transfer == "floor", shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0,
+                          sign_magnitude=sm, offset_constant=off, tiles=tiles)
 
 
 def crossbars(lossless=False):
@@ -509,5 +516,6 @@ def test_details_recombine_to_y_exactly(case):
                         acc = acc + det.coef[p, b, c] * rec[:, t, b, p, c]
         if spec.weight_encoding == "offset":
             xe = x.astype(np.int64) - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)
-            acc = acc - (2 ** (spec.weight_bits - 1) - 1) * xe.sum(axis=1).astype(np.float64)[:, None]
+            off = 2 ** (spec.weight_bits - 1) - (1 if spec.weight_offset == "w_max" else 0)
+            acc = acc - off * xe.sum(axis=1).astype(np.float64)[:, None]
     assert np.array_equal(acc + det.compensation, y)

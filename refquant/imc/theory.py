@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validate import as_real_array, check_bool, check_int, check_real
 from ..specs import CrossbarSpec
-from ._packing import _cell_values, _input_planes, _n_tiles, _plane_signs, _tiles, _weight_magnitudes
+from ._packing import _cell_values, _input_planes, _n_tiles, _spec_plane_signs, _tiles, _weight_magnitudes
 from .adc import _check_spec, adc_convert, adc_params
 from .crossbar import CrossbarDetails, _codes, _KeyAccess
 
@@ -216,18 +216,18 @@ def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
                          f"(shapes {x.shape} @ {w.shape})")
     xe = (x - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)).astype(np.float64)
     wf = w.astype(np.float64)
-    tl = _tiles(w.shape[0], spec.rows)
+    tl = _tiles(w.shape[0], spec.rows, spec.tiling)
     out = dict(mode=spec.mode, n_tiles=len(tl), ex2=float((xe**2).mean()), var_x=float(xe.var()),
                mean_x=float(xe.mean()), ew=float(wf.mean()), ew2=float((wf**2).mean()), var_w=float(wf.var()),
                colsum_var=float(wf.sum(axis=0).var()))
     if spec.mode == "bpbs":
-        planes, _ = _input_planes(xe.astype(np.int64), spec.input_bits, spec.array_input_signed)
+        planes, _ = _input_planes(xe.astype(np.int64), spec)
         cell_val = _cell_values(w, spec)  # (out, pol, S, K)
         out["p_x"] = planes.mean(axis=(0, 2))
         vals = np.arange(2**spec.slice_bits)
         _, slice_sign, pol, _ = _weight_magnitudes(w, spec)
-        out["coef"] = (pol[:, None, None] * _plane_signs(spec.input_bits, spec.array_input_signed)[None, :, None]
-                       * slice_sign[None, None, :] * 2.0 ** (np.arange(spec.input_bits)[None, :, None]
+        out["coef"] = (pol[:, None, None] * _spec_plane_signs(spec)[None, :, None]
+                       * slice_sign[None, None, :] * 2.0 ** (np.arange(spec.n_planes)[None, :, None]
                                                              + spec.slice_bits * np.arange(spec.n_slices)[None, None, :]))
         out["cell_counts"] = np.stack([np.stack([(cell_val[..., t0:t1] == v).sum(axis=3) for v in vals], axis=-1)
                                        for t0, t1 in tl])  # (n_tiles, out, pol, S, 2^beta)
@@ -369,7 +369,7 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *,
         noise = 0.0
         s_beta = spec.slice_bits
         cc = moments.cell_counts  # (n_tiles, out, pol, S, 2^beta)
-        want = (spec.input_bits, spec.n_slices, 2**s_beta)
+        want = (spec.n_planes, spec.n_slices, 2**s_beta)
         if (moments.p_x.shape[0], cc.shape[3], cc.shape[4]) != want or cc.shape[2] != moments.coef.shape[0]:
             raise ValueError(f"moments were computed for another cell layout (planes, slices, cell values) = "
                              f"{(moments.p_x.shape[0], cc.shape[3], cc.shape[4])}; spec has {want}")
