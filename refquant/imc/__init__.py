@@ -78,7 +78,8 @@ with a lossless ADC all give ``x @ w`` exactly.
 
 Layout: :mod:`refquant.specs` (``ADCSpec``, ``CrossbarSpec``), ``refquant.imc.adc`` (the ADC),
 ``refquant.imc._packing`` (bit-plane and weight-panel packing), ``refquant.imc.crossbar`` (the
-simulator), ``refquant.imc.theory`` (SQNR and its closed form), ``refquant.imc.reshape`` (W-reshape);
+simulator), ``refquant.imc.theory`` (SQNR and its closed form), ``refquant.imc.reshape`` (W-reshape),
+``refquant.imc.training`` (straight-through ADC backward, BitAug, ADC-LoRA, the W-reshape regulariser);
 every public name is re-exported here.
 """
 from __future__ import annotations
@@ -88,6 +89,9 @@ from .adc import adc_convert, adc_params
 from .crossbar import CrossbarDetails, ProgrammedCrossbar, imc_matmul, program_crossbar
 from .reshape import w_reshape
 from .theory import ADCStats, OperandMoments, adc_stats, operand_moments, plane_sum_pmf, predicted_sqnr, sqnr
+from .training import (adc_fake_quant, adc_lora_forward, adc_lora_grad, adc_lora_init, adc_lora_merge,
+                       adc_lora_objective, adc_ste_grad, bitaug_sample, bitaug_weight, crossbar_forward,
+                       crossbar_ste_grad, w_reshape_penalty, w_reshape_penalty_grad)
 
 __all__ = [
     "ADCSpec",
@@ -106,4 +110,17 @@ __all__ = [
     "CrossbarDetails",
     "OperandMoments",
     "ADCStats",
+    "adc_fake_quant",
+    "adc_ste_grad",
+    "crossbar_forward",
+    "crossbar_ste_grad",
+    "bitaug_weight",
+    "bitaug_sample",
+    "adc_lora_merge",
+    "adc_lora_forward",
+    "adc_lora_objective",
+    "adc_lora_grad",
+    "adc_lora_init",
+    "w_reshape_penalty",
+    "w_reshape_penalty_grad",
 ]

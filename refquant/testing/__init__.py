@@ -2,6 +2,8 @@
 
 * :mod:`refquant.testing.strategies` — Hypothesis strategies (tie-heavy inputs, valid specs);
 * :mod:`refquant.testing.conformance` — ``check_<op>(candidate)`` checkers with minimal counterexamples;
+* :mod:`refquant.testing.conformance_imc` — checkers for RAOQ's training pieces (STE gradients, BitAug,
+  ADC-LoRA, the W-reshape regulariser);
 * :mod:`refquant.testing.golden` — golden-vector export / verify (no Hypothesis needed);
 * :mod:`refquant.testing.pytest_plugin` — the ``refquant_check`` fixture (auto-registered with pytest).
 
@@ -42,6 +44,11 @@ _EXPORTS = {
     "check_kure_grad": "conformance",
     "check_mse_exact": "conformance",
     "check_optimal_clip": "conformance",
+    "check_adc_ste_grad": "conformance_imc",
+    "check_crossbar_ste_grad": "conformance_imc",
+    "check_bitaug_weight": "conformance_imc",
+    "check_adc_lora_forward": "conformance_imc",
+    "check_w_reshape_grad": "conformance_imc",
 }
 
 __all__ = sorted(_EXPORTS)
