@@ -92,6 +92,7 @@ from .theory import ADCStats, OperandMoments, adc_stats, operand_moments, plane_
 from .training import (adc_fake_quant, adc_lora_forward, adc_lora_grad, adc_lora_init, adc_lora_merge,
                        adc_lora_objective, adc_ste_grad, bitaug_sample, bitaug_weight, crossbar_forward,
                        crossbar_ste_grad, w_reshape_penalty, w_reshape_penalty_grad)
+from .training import __all__ as _training_all
 
 __all__ = [
     "ADCSpec",
@@ -110,17 +111,5 @@ __all__ = [
     "CrossbarDetails",
     "OperandMoments",
     "ADCStats",
-    "adc_fake_quant",
-    "adc_ste_grad",
-    "crossbar_forward",
-    "crossbar_ste_grad",
-    "bitaug_weight",
-    "bitaug_sample",
-    "adc_lora_merge",
-    "adc_lora_forward",
-    "adc_lora_objective",
-    "adc_lora_grad",
-    "adc_lora_init",
-    "w_reshape_penalty",
-    "w_reshape_penalty_grad",
+    *_training_all,  # RAOQ's training pieces (refquant.imc.training)
 ]

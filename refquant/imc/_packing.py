@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._kernels._threads import threads_for
 from ..specs import CrossbarSpec
+
+#: Packing calls with fewer bit extractions (codes x bits) run on one Numba thread (threads_for); the packing
+#: kernels are memory-bound loops, far below the cost of waking a second thread on a loaded machine (see
+#: refquant.imc.crossbar.BPBS_PARALLEL_THRESHOLD for the measurement).
+PACK_PARALLEL_THRESHOLD = 2**24
 
 _PANEL = 256  # output columns per weight panel of the BPBS kernel (measured: 256 > 128 > 64 > 512 at 512 columns)
 
@@ -48,7 +54,8 @@ def _packed_planes(u: np.ndarray, nbits: int, tiles, wpt: int) -> np.ndarray:
     flat = np.ascontiguousarray(u.reshape(-1, u.shape[-1]), dtype=np.int64)
     out = np.zeros((flat.shape[0], nbits, len(tiles) * wpt), dtype=np.uint64)
     starts, lens = _tile_bounds(tiles)
-    pack_planes_kernel(flat, nbits, starts, lens, wpt, out)
+    with threads_for(flat.size * nbits, PACK_PARALLEL_THRESHOLD):
+        pack_planes_kernel(flat, nbits, starts, lens, wpt, out)
     return out.reshape(lead + (nbits, len(tiles) * wpt))
 
 
@@ -67,7 +74,8 @@ def _column_panels(mags: np.ndarray, n_sl: int, beta: int, tiles, wpt: int) -> n
     n_blocks = -(-out // pw)
     panels = np.zeros((len(tiles), n_blocks, n_pol, n_sl * beta, wpt, pw), dtype=np.uint64)
     starts, lens = _tile_bounds(tiles)
-    pack_panels_kernel(np.ascontiguousarray(mags, dtype=np.int64), n_sl * beta, starts, lens, panels)
+    with threads_for(mags.size * n_sl * beta, PACK_PARALLEL_THRESHOLD):
+        pack_panels_kernel(np.ascontiguousarray(mags, dtype=np.int64), n_sl * beta, starts, lens, panels)
     return panels.reshape(len(tiles), n_blocks, n_pol, n_sl, beta, wpt, pw)
 
 
