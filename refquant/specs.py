@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_bool, check_enum, check_int, check_real, short_repr
+from ._validate import MAX_BITS, MIN_BITS, check_bool, check_choice, check_enum, check_int, check_real, short_repr
 
 __all__ = ["Rounding", "ScaleOp", "ZeroPointOp", "Domain", "QuantSpec", "ADCSpec", "CrossbarSpec", "MIN_BITS", "MAX_BITS"]
 
-MIN_BITS = 1
-MAX_BITS = 16
+# MIN_BITS / MAX_BITS (1, 16): the shared bit-width range, declared once in refquant._validate.
 
 
 class Rounding(str, enum.Enum):
@@ -381,16 +380,6 @@ def _fields_from_dict(cls: type, d: Any) -> dict[str, Any]:
     return d
 
 
-def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
-    """*value* if it is one of the strings *allowed*, else a ``TypeError``/``ValueError`` naming *name*."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {', '.join(map(repr, allowed))} (str), got {name}={short_repr(value)} "
-                        f"(type={type(value).__name__})")
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not a valid choice; allowed: {', '.join(map(repr, allowed))}")
-    return value
-
-
 ADC_TRANSFERS = ("round", "floor")
 ADC_FLOOR_THRESHOLDS = ("step", "half_unit")
 INPUT_ENCODINGS = ("twos_complement", "sign_magnitude")
@@ -487,11 +476,11 @@ class ADCSpec:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "bits", check_int(self.bits, "bits", 1, ADC_MAX_BITS))
-        _choice(self.transfer, ADC_TRANSFERS, "transfer")
-        if _choice(self.floor_threshold, ADC_FLOOR_THRESHOLDS, "floor_threshold") != "step" and self.transfer != "floor":
+        check_choice(self.transfer, ADC_TRANSFERS, "transfer")
+        if check_choice(self.floor_threshold, ADC_FLOOR_THRESHOLDS, "floor_threshold") != "step" and self.transfer != "floor":
             raise ValueError(f"floor_threshold={self.floor_threshold!r} is only read by transfer='floor'; leave "
                              f"floor_threshold='step' for transfer={self.transfer!r}")
-        policy = _choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
+        policy = check_choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
         set_(self, "k", check_real(self.k, "k", lo=0.0, lo_open=True))
         used = _POLICY_FIELDS[policy]
         if "k" not in used and self.k != 1.0:
@@ -646,7 +635,7 @@ class CrossbarSpec:
         set_(self, "rows", check_int(self.rows, "rows", 1, CROSSBAR_MAX_ROWS))
         set_(self, "input_bits", check_int(self.input_bits, "input_bits", 1, MAX_BITS))
         set_(self, "weight_bits", check_int(self.weight_bits, "weight_bits", 2, MAX_BITS))
-        _choice(self.mode, CROSSBAR_MODES, "mode")
+        check_choice(self.mode, CROSSBAR_MODES, "mode")
         set_(self, "input_signed", check_bool(self.input_signed, "input_signed"))
         set_(self, "a_shift", check_bool(self.a_shift, "a_shift"))
         set_(self, "slice_bits", check_int(self.slice_bits, "slice_bits", 1, 8))
@@ -662,7 +651,7 @@ class CrossbarSpec:
                                  "the signed multi-bit weight; allowed: 'signed' or None")
             set_(self, "weight_encoding", "signed")
         else:
-            enc = "twos_complement" if enc is None else _choice(enc, WEIGHT_ENCODINGS, "weight_encoding")
+            enc = "twos_complement" if enc is None else check_choice(enc, WEIGHT_ENCODINGS, "weight_encoding")
             if enc == "twos_complement" and self.slice_bits != 1:
                 raise ValueError(f"weight_encoding='twos_complement' needs slice_bits=1 (a multi-bit cell cannot hold "
                                  f"the negative top slice), got slice_bits={self.slice_bits}; use 'offset' or "
@@ -670,8 +659,8 @@ class CrossbarSpec:
             set_(self, "weight_encoding", enc)
         if self.a_shift and self.input_signed:
             raise ValueError("a_shift=True shifts *unsigned* input codes to signed ones; it needs input_signed=False")
-        _choice(self.tiling, TILINGS, "tiling")
-        if _choice(self.input_encoding, INPUT_ENCODINGS, "input_encoding") == "sign_magnitude":
+        check_choice(self.tiling, TILINGS, "tiling")
+        if check_choice(self.input_encoding, INPUT_ENCODINGS, "input_encoding") == "sign_magnitude":
             if self.mode != "bpbs" or not self.array_input_signed:
                 raise ValueError("input_encoding='sign_magnitude' cuts *signed* array inputs into magnitude planes; it "
                                  "needs mode='bpbs' and input_signed=True or a_shift=True, got "
@@ -679,7 +668,7 @@ class CrossbarSpec:
             if self.input_signed and self.input_bits < 2:
                 raise ValueError("input_encoding='sign_magnitude' with input_signed=True needs input_bits >= 2 "
                                  "(one sign bit and at least one magnitude bit), got input_bits=1")
-        if _choice(self.weight_offset, WEIGHT_OFFSETS, "weight_offset") != "w_max" and enc != "offset":
+        if check_choice(self.weight_offset, WEIGHT_OFFSETS, "weight_offset") != "w_max" and enc != "offset":
             raise ValueError(f"weight_offset={self.weight_offset!r} is only read by weight_encoding='offset'; leave "
                              f"weight_offset='w_max' for weight_encoding={self.weight_encoding!r}")
         if self.slice_ranges is not None:

@@ -209,8 +209,8 @@ def test_slice_ranges_constructed_case():
 # ------------------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("make, exc, match", [
     (lambda: I.ADCSpec(8, floor_threshold="half_unit"), ValueError, "floor_threshold='half_unit' is only read by transfer='floor'"),
-    (lambda: I.ADCSpec(8, transfer="floor", floor_threshold="mid"), ValueError, "floor_threshold='mid' is not a valid choice"),
-    (lambda: I.ADCSpec(8, transfer="floor", floor_threshold=1), TypeError, "floor_threshold must be one of"),
+    (lambda: I.ADCSpec(8, transfer="floor", floor_threshold="mid"), ValueError, "floor_threshold='mid' is not one of"),
+    (lambda: I.ADCSpec(8, transfer="floor", floor_threshold=1), TypeError, "floor_threshold must be a str"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, input_signed=True, input_encoding="sign_magnitude"),
      ValueError, "needs mode='bpbs'"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", input_encoding="sign_magnitude"),
@@ -218,10 +218,10 @@ def test_slice_ranges_constructed_case():
     (lambda: I.CrossbarSpec(rows=4, input_bits=1, weight_bits=3, mode="bpbs", input_signed=True,
                             input_encoding="sign_magnitude"), ValueError, "needs input_bits >= 2"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, input_encoding="ones"), ValueError,
-     "input_encoding='ones' is not a valid choice"),
+     "input_encoding='ones' is not one of"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", weight_offset="half_range"), ValueError,
      "weight_offset='half_range' is only read by weight_encoding='offset'"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, tiling=None), TypeError, "tiling must be one of"),
+    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, tiling=None), TypeError, "tiling must be a str"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, slice_ranges=[(0, 1)] * 3), ValueError,
      "slice_ranges is only read by mode='bpbs'"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", slice_ranges=[(0, 1)] * 2), ValueError,
