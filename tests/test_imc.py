@@ -453,7 +453,7 @@ def test_spec_dicts_carry_type_tags_and_untagged_dicts_still_load():
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, a_shift=1), TypeError, "a_shift must be True or False"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc="8"), TypeError, "adc must be an ADCSpec"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding=3), TypeError,
-     "weight_encoding must be one of"),
+     "weight_encoding must be a str"),
     (lambda: I.CrossbarSpec.from_json("{"), ValueError, "s is not valid JSON"),
 ])
 def test_spec_fields_validated_with_named_errors(make, exc, match):
