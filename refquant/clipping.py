@@ -1,46 +1,59 @@
 r"""Analytic MSE-optimal clipping (ACIQ): the paper's model, the exact expectation, and solvers.
 
 Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional
-networks for rapid-deployment" (NeurIPS 2019). Facts and equations: note
-``shared/papers/aciq.md`` (section numbers below refer to it).
+networks for rapid-deployment" (NeurIPS 2019), and the quantizer its released
+code ran (``docs/authors_code.md``).
 
 Two models of the expected squared error of clipping a random variable ``X``
 at :math:`\pm\alpha` and quantizing with ``M`` bits:
 
-* ``mse_aciq`` — **the paper's model** (eq. 5 and its Gaussian analogue; note
-  §1.2–§1.5): exact clipping-tail integral plus the rounding noise
+* ``mse_aciq`` — **the paper's model** (eq. 5 and its Gaussian analogue):
+  exact clipping-tail integral plus the rounding noise
   :math:`\Delta^2/12` with :math:`\Delta = 2\alpha/2^M`, i.e.
   :math:`\alpha^2/(3\cdot4^M)`, as if all probability mass were inside
   :math:`[-\alpha, \alpha]` and the density flat within each bin.
 * ``mse_exact`` — **the exact expectation** :math:`E[(Q(X) - X)^2]` for a real
   quantizer grid ``Q``: a sum over every quantization cell, no within-bin
-  approximation. Grids (note §1.6, §2.2), each the exact image of
+  approximation. Grids, each the exact image of
   :mod:`refquant.uniform` (see :func:`quantize_on_grid`):
 
-  ============= =============================================== ==========================================
-  grid          levels (signed)                                 refquant.uniform image
-  ============= =============================================== ==========================================
-  ``paper``     :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,        ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
-                :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one
-                more than M bits hold; the paper's simulation)
-  ``midrise``   :math:`(k+\frac12)\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,  ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2``
-                :math:`\Delta = 2\alpha/2^M`
-  ``endpoint``  :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,  ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False)) - a``
-                :math:`\Delta = 2\alpha/(2^M-1)`
-  ``symmetric`` :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,        ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
-                :math:`\Delta = \alpha/(2^{M-1}-1)`
-  ============= =============================================== ==========================================
+  * ``paper``: levels :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,
+    :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one more than M bits hold;
+    the paper's simulation); image
+    ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``.
+  * ``midrise``: :math:`(k+\frac12)\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,
+    :math:`\Delta = 2\alpha/2^M`; image
+    ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2``.
+  * ``endpoint``: :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,
+    :math:`\Delta = 2\alpha/(2^M-1)`; image
+    ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2``.
+  * ``symmetric``: :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,
+    :math:`\Delta = \alpha/(2^{M-1}-1)`; image
+    ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``.
+  * ``aciq_runtime``: :math:`k\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,
+    :math:`\Delta = 2\alpha/(2^M-1)` (what the ACIQ code and Distiller's
+    SYMMETRIC mode ran); image ``fake_quant(x, D, 0, QuantSpec(M))``.
 
-  ``endpoint`` is the symmetric endpoint-inclusive grid of the note's §2.2
-  table. refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`
+  ``endpoint`` is the symmetric endpoint-inclusive grid (levels
+  :math:`(k+\frac12)\Delta`: one fake-quant of ``x`` with floor rounding,
+  then half a step up). ``aciq_runtime`` is the grid the ACIQ code's
+  quantizer ran for a zero-mean tensor clipped to :math:`[-\alpha, \alpha]`
+  (range :math:`2\alpha` over :math:`2^M-1` steps, zero point
+  :math:`\mathrm{round}(\alpha/\Delta) = 2^{M-1}`): its lowest level lies
+  :math:`\Delta/2` beyond :math:`-\alpha`, its highest :math:`\Delta/2`
+  inside :math:`\alpha`. Its image rounds half to even like the ACIQ
+  clip path's ``torch.round`` (``docs/authors_code.md`` gives the exact
+  arithmetic, the CUDA kernel's half-up ties and the float32 zero point).
+  refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`
   with ``symmetric=False``) rounds the zero point to an integer, which shifts
   that grid by up to half a step; use :func:`optimal_clip_empirical` for it.
 
-``signed=False`` is the one-sided (post-ReLU) variant (note §1.5): ``X =
+``signed=False`` is the one-sided (post-ReLU) variant: ``X =
 max(Y, 0)`` with ``Y`` the given symmetric distribution, clipped to
 :math:`[0, \alpha]`; the grids are the unsigned versions (``paper``: levels
 :math:`k\alpha/2^M`, :math:`0\le k\le 2^M`; ``midrise``: :math:`(k+\frac12)\alpha/2^M`;
-``endpoint``: :math:`k\alpha/(2^M-1)`, refquant's unsigned full range;
+``endpoint`` and ``aciq_runtime``: :math:`k\alpha/(2^M-1)`, refquant's unsigned full range and
+the ACIQ code's one-sided (half-range) quantizer, range :math:`[0, \alpha]` with zero point 0;
 ``symmetric``: :math:`k\alpha/(2^M-2)`, refquant's unsigned narrow range). The
 paper's model for it is :math:`\frac12\,\mathrm{tail}(\alpha) + \alpha^2/(24\cdot4^M)`,
 exactly half the signed model at ``M+1`` bits.
@@ -82,12 +95,13 @@ __all__ = [
     "optimal_clip_table",
     "optimal_clip_empirical",
     "PUBLISHED_ALPHA",
+    "clip_range",
 ]
 
-GRIDS = ("paper", "midrise", "endpoint", "symmetric")
+GRIDS = ("paper", "midrise", "endpoint", "symmetric", "aciq_runtime")
 MODELS = ("aciq", "exact")
 
-#: alpha* / scale as published in the ACIQ code's runtime tables (note §2.1, [code]/[dist]; 2 decimals,
+#: alpha* / scale as published in the ACIQ code's and Distiller's runtime tables (2 decimals,
 #: sometimes truncated rather than rounded). Laplace in units of b, Gaussian in units of sigma; signed.
 PUBLISHED_ALPHA = {
     "laplace": {0: 1.05, 1: 1.86, 2: 2.83, 3: 3.89, 4: 5.03, 5: 6.2, 6: 7.41, 7: 8.64, 8: 9.89},
@@ -169,6 +183,9 @@ def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool 
         elif grid == "endpoint":
             i = np.arange(n)
             lv = (i - (n - 1) / 2) * (2 * alpha / (n - 1))
+        elif grid == "aciq_runtime":
+            k = np.arange(-(n // 2), n // 2)
+            lv = k * (2 * alpha / (n - 1))
         else:
             k = np.arange(-(n // 2 - 1), n // 2)
             lv = k * (alpha / (n // 2 - 1))
@@ -177,7 +194,7 @@ def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool 
             lv = np.arange(n + 1) * (alpha / n)
         elif grid == "midrise":
             lv = (np.arange(n) + 0.5) * (alpha / n)
-        elif grid == "endpoint":
+        elif grid in ("endpoint", "aciq_runtime"):  # the ACIQ code's one-sided range [0, alpha] is endpoint's
             lv = np.arange(n) * (alpha / (n - 1))
         else:
             lv = np.arange(n - 1) * (alpha / (n - 2))
@@ -207,9 +224,11 @@ def quantize_on_grid(x, alpha: float, bits: int, grid: str = "midrise", *, signe
         if grid == "midrise":
             s = 2 * a / n
             return fake_quant(xa, s, 0, QuantSpec(bits, rounding="floor")) + s / 2
-        if grid == "endpoint":
+        if grid == "endpoint":  # levels (k + 1/2) s, -2^(M-1) <= k < 2^(M-1): floor, then half a step up
             s = 2 * a / (n - 1)
-            return fake_quant(xa + a, s, 0, QuantSpec(bits, signed=False)) - a
+            return fake_quant(xa, s, 0, QuantSpec(bits, rounding="floor")) + s / 2
+        if grid == "aciq_runtime":
+            return fake_quant(xa, 2 * a / (n - 1), 0, QuantSpec(bits))
         s = a / (n // 2 - 1)
         return fake_quant(xa, s, 0, QuantSpec(bits, narrow_range=True))
     if grid == "paper":
@@ -218,7 +237,7 @@ def quantize_on_grid(x, alpha: float, bits: int, grid: str = "midrise", *, signe
     if grid == "midrise":
         s = a / n
         return fake_quant(xa, s, 0, QuantSpec(bits, signed=False, rounding="floor")) + s / 2
-    if grid == "endpoint":
+    if grid in ("endpoint", "aciq_runtime"):
         return fake_quant(xa, a / (n - 1), 0, QuantSpec(bits, signed=False))
     return fake_quant(xa, a / (n - 2), 0, QuantSpec(bits, signed=False, narrow_range=True))
 
@@ -243,8 +262,20 @@ def _tail2_scipy(alpha: float, d) -> float:
     return right + left
 
 
-def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
-    r"""The paper's MSE model of clipping at :math:`\pm\alpha` with ``bits`` bits (note §1.2–§1.5).
+def _bins_array(bits, bins):
+    """Bin counts omega (float64 array): 2**bits, or the real ``bins`` (then bits must be None)."""
+    if bins is None:
+        return 2.0 ** _bits_array(bits, 0, 32).astype(np.float64)
+    if bits is not None:
+        raise ValueError(f"pass either bits or bins, not both (got bits={bits!r} and bins); bins replaces 2**bits")
+    w = _positive_array(bins, "bins")
+    if np.any(w > 2.0**32):
+        raise ValueError(f"bins={float(w[w > 2.0**32].flat[0])!r} is out of range; allowed: 0 < bins <= 2**32")
+    return w
+
+
+def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True, bins=None):
+    r"""The paper's MSE model of clipping at :math:`\pm\alpha` with ``bits`` bits (eq. 5 of Banner et al.).
 
     .. math::
         \mathrm{MSE}(\alpha) = \underbrace{E[(|X| - \alpha)_+^2]}_{\text{clipping, exact}}
@@ -253,39 +284,62 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
     Laplace (paper eq. 5): :math:`2b^2e^{-\alpha/b} + \alpha^2/(3\cdot4^M)`;
     Gaussian: :math:`(\alpha^2+\sigma^2)\,\mathrm{erfc}(\alpha/\sqrt2\sigma)
     - \sqrt{2/\pi}\,\alpha\sigma e^{-\alpha^2/2\sigma^2} + \alpha^2/(3\cdot4^M)`
-    (``erfc``, not ``1 - erf``: the code's form loses the optimum above ~20 bits,
-    note §1.4). ``signed=False`` (post-ReLU, note §1.5): half the clipping term
+    (``erfc``, not the ACIQ code's ``1 - erf``, whose cancellation moves the
+    optimum above ~20 bits). ``signed=False`` (post-ReLU): half the clipping term
     plus :math:`\alpha^2/(24\cdot4^M)`.
+
+    With a real bin count :math:`\omega` (``bins=``, the ACIQ code's mid-tread
+    path with its variable-length coding) the rounding term is
+    :math:`\alpha^2/(3\omega^2)` (:math:`\alpha^2/(24\omega^2)` one-sided):
+    eq. 5 with :math:`2^M` replaced by :math:`\omega`.
 
     Parameters
     ----------
     alpha : array_like > 0, clipping value in the units of the data.
-    bits : int or int array, 0..32 (0 bits = one bin, as the code's tables allow).
+    bits : int or int array, 0..32 (0 bits = one bin, as the code's tables
+        allow), or None when ``bins`` is given.
     dist : "gaussian", "laplace", "uniform" (scale = half-width) or a frozen
         scipy.stats continuous distribution (clipping term by quadrature; then
         ``X = scale * D``).
     scale : array_like > 0: sigma, b or the half-width.
     signed : bool.
+    bins : array_like of reals in (0, 2**32], optional
+        The number of bins :math:`\omega` (need not be an integer or a power
+        of two); replaces :math:`2^M`, so ``bits`` must be None.
 
     Returns
     -------
-    float64 ndarray (the broadcast shape of ``alpha, bits, scale``); squared units of the data.
+    float64 ndarray (the broadcast shape of ``alpha, bits or bins, scale``); squared units of the data.
+
+    Raises
+    ------
+    TypeError
+        Non-real arrays, non-integer ``bits``, an unknown ``dist`` type, non-bool ``signed``.
+    ValueError
+        Non-positive or non-finite ``alpha``/``scale``/``bins``, ``bits`` out
+        of range, both or neither of ``bits`` and ``bins``.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019, eqs. 5–6.
 
     >>> round(float(mse_aciq(2.83068, 2, "laplace")), 6)  # eq. 5 at the 2-bit optimum: 2e^-a + a^2/48
     0.284878
+    >>> bool(mse_aciq(2.83068, None, "laplace", bins=4.0) == mse_aciq(2.83068, 2, "laplace"))
+    True
     """
     d = check_dist(dist)
     signed = check_bool(signed, "signed")
     a = _positive_array(alpha, "alpha")
-    m = _bits_array(bits, 0, 32)
+    w = _bins_array(bits, bins)
     s = _positive_array(scale, "scale")
-    a, m, s = np.broadcast_arrays(a, m, s)
+    a, w, s = np.broadcast_arrays(a, w, s)
     u = a / s
     if isinstance(d, str):
         tail = _tail2_unit(u, d)
     else:
         tail = np.vectorize(lambda uu: _tail2_scipy(float(uu), d), otypes=[float])(u)
-    rounding = u**2 / (3.0 * 4.0 ** m.astype(np.float64))
+    rounding = u**2 / (3.0 * w**2)
     unit = tail + rounding if signed else 0.5 * tail + rounding / 8.0
     return (s**2 * unit).astype(np.float64)
 
@@ -436,23 +490,28 @@ def mse_exact(alpha, bits, dist, scale=1.0, *, grid: str = "midrise", signed: bo
 
 # ---------------------------------------------------------------------------------------------- solvers
 def _aciq_optimum_unit(bits: int, d, signed: bool) -> float:
-    """alpha* / scale of the paper's model (closed form for Laplace, root of the stationarity condition otherwise)."""
+    """alpha* / scale of the paper's model at M bits."""
+    return _aciq_optimum_bins(2.0**bits, d, signed)
+
+
+def _aciq_optimum_bins(omega: float, d, signed: bool) -> float:
+    """alpha* / scale of the paper's model with omega bins (closed form for Laplace, root of the stationarity
+    condition otherwise); one-sided with omega bins == signed with 2 * omega."""
     from scipy import optimize
 
-    m = bits if signed else bits + 1  # one-sided M bits == signed M+1 bits (note §1.5)
+    w = omega if signed else 2.0 * omega
+    c = 3.0 * w * w
     if d == "laplace":
-        return float(special.lambertw(3.0 * 4.0**m).real)  # u e^u = 3 * 4^M (note §1.3)
+        return float(special.lambertw(c).real)  # u e^u = 3 omega^2 (eq. 6 of Banner et al.)
     if d == "gaussian":
-        c = 3.0 * 4.0**m
 
-        def g(u):  # E[(|X|-u)_+] - u / (3 * 4^M), note §1.4 stationarity condition
+        def g(u):  # E[(|X|-u)_+] - u / (3 omega^2): the derivative of the Gaussian model, halved
             return math.sqrt(2.0 / math.pi) * math.exp(-u * u / 2) - u * special.erfc(u / _SQRT2) - u / c
 
         return float(optimize.brentq(g, 1e-12, 60.0, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
     if d == "uniform":
-        c = 3.0 * 4.0**m
         return float(optimize.brentq(lambda u: -((1 - u) ** 2) + 2 * u / c, 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps))
-    f = lambda u: float(mse_aciq(u, bits, d, 1.0, signed=signed))  # noqa: E731
+    f = lambda u: float(mse_aciq(u, None, d, 1.0, signed=signed, bins=omega))  # noqa: E731
     return _minimize_1d(f, float(np.sqrt(d.var())) * 2.0)
 
 
@@ -470,24 +529,47 @@ def _minimize_1d(f, guess: float) -> float:
     return best if f(best) <= vals[i] else float(us[i])
 
 
-def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "midrise", signed: bool = True) -> float:
+def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "midrise", signed: bool = True,
+                 bins=None) -> float:
     r"""MSE-optimal clipping value :math:`\alpha^*` (in the units of ``scale``).
 
     ``model="aciq"``: minimiser of :func:`mse_aciq` — Laplace in closed form,
-    :math:`\alpha^*/b = W_0(3\cdot4^M)` (Lambert W, note §1.3); Gaussian and
-    uniform by ``brentq`` on the stationarity condition (note §1.4); a scipy
+    :math:`\alpha^*/b = W_0(3\cdot4^M)` (Lambert W, from eq. 6); Gaussian and
+    uniform by ``brentq`` on the stationarity condition; a scipy
     distribution by 1-D minimisation. ``grid`` is ignored by this model.
     ``model="exact"``: minimiser of :func:`mse_exact` on ``grid``, by a
     121-point log-spaced scan around the paper's optimum followed by bounded
     Brent (relative accuracy better than 1e-6).
 
+    ``bins=omega`` (``model="aciq"`` only, ``bits=None``): the optimum for a
+    real number of bins :math:`\omega`, :math:`\alpha^*/b = W_0(3\omega^2)`
+    for Laplace (:math:`W_0(12\omega^2)` one-sided) -- the exact values the
+    ACIQ code's mid-tread path interpolates from a table.
+
     Parameters
     ----------
-    bits : int, 1..16 (0..16 for ``model="aciq"``; 2..16 for the symmetric grid).
+    bits : int, 1..16 (0..16 for ``model="aciq"``; 2..16 for the symmetric
+        grid), or None with ``bins``.
     dist, scale, grid, signed : as :func:`mse_exact` (scale > 0 scalar).
     model : "aciq" or "exact".
+    bins : real in (0, 2**32], optional: the bin count :math:`\omega` of the paper's model.
 
-    >>> round(optimal_clip(4, "laplace"), 4)  # W0(3 * 4^4) (note §2.1: 5.0286)
+    Returns
+    -------
+    float, :math:`\alpha^*` in the units of ``scale``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``bits``/``bins`` (both or neither, out of range), unknown
+        ``model``/``grid``/``dist``, non-positive ``scale``, ``bins`` with
+        ``model="exact"``.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019, eq. 6.
+
+    >>> round(optimal_clip(4, "laplace"), 4)  # W0(3 * 4^4); the code's table: 5.03
     5.0286
     """
     if model not in MODELS:
@@ -496,6 +578,13 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
     scale = check_real(scale, "scale", lo=0.0, lo_open=True)
+    if bins is not None:
+        if model != "aciq":
+            raise ValueError(f"bins={bins!r} applies to model='aciq' only (the exact model needs a real grid of 2**bits levels)")
+        if bits is not None:
+            raise ValueError(f"pass either bits or bins, not both (got bits={bits!r} and bins={bins!r})")
+        omega = check_real(bins, "bins", lo=0.0, hi=2.0**32, lo_open=True)
+        return _aciq_optimum_bins(omega, d, signed) * scale
     if model == "aciq":
         bits = check_int(bits, "bits", 0, 16)
         return _aciq_optimum_unit(bits, d, signed) * scale
@@ -531,7 +620,7 @@ def optimal_clip_table(dist, bits=range(1, 9), *, grids=GRIDS, signed: bool = Tr
 
 
 # ---------------------------------------------------------------------------------------------- data-driven solver
-_EMPIRICAL_GRIDS = ("symmetric", "paper", "midrise")
+_EMPIRICAL_GRIDS = GRIDS
 
 
 def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_candidates: int = 100, return_mse: bool = False):
@@ -541,10 +630,12 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     ``k = 1..n``; each is scored by the exact squared error of
     :func:`quantize_on_grid` (refquant's quantizer, computed in the input's
     float dtype with scale ``s_k`` rounded once to that dtype) summed in
-    float64, and the smallest minimiser is returned. Signed grids
-    ``"symmetric"`` (refquant's narrow signed grid, the usual weight grid),
-    ``"paper"`` and ``"midrise"`` are supported (``"endpoint"`` shifts ``x``
-    before quantizing, which is not one fake-quant of ``x``).
+    float64, and the smallest minimiser is returned. Every named signed grid
+    is supported: ``"symmetric"`` (refquant's narrow signed grid, the usual
+    weight grid), ``"paper"``, ``"midrise"``, ``"endpoint"`` and
+    ``"aciq_runtime"`` (the grid the ACIQ code ran). The candidate scale is
+    :math:`\alpha_k/2^{M-1}` (paper, midrise), :math:`2\alpha_k/(2^M-1)`
+    (endpoint, aciq_runtime) or :math:`\alpha_k/(2^{M-1}-1)` (symmetric).
 
     A Numba kernel evaluates all candidates in one pass over each channel
     (parallel over channels); its NumPy twin
@@ -553,7 +644,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     Parameters
     ----------
     x : array_like, float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
-    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 ("midrise").
+    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
     axis : channel axis, or None for one clip for the whole tensor.
     grid : see above.
     n_candidates : int, 1..100000.
@@ -579,13 +670,18 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     sse = np.zeros(scales.shape, dtype=np.float64)
     clip_search_kernel(v, scales, mode, lo, hi, offset, sse)
     best = np.argmin(sse, axis=1)
-    qmax_like = {"symmetric": 2 ** (bits - 1) - 1, "paper": 2 ** (bits - 1), "midrise": 2 ** (bits - 1)}[grid]
-    alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * qmax_like
+    alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * _alpha_per_step(bits, grid)
     alpha[np.abs(v).max(axis=1) == 0] = 0.0
     alpha = alpha.reshape(()) if axis is None else alpha
     if return_mse:
         return alpha, sse / v.shape[1]
     return alpha
+
+
+def _alpha_per_step(bits: int, grid: str) -> float:
+    """alpha / step of a signed grid."""
+    half = 2 ** (bits - 1)
+    return {"symmetric": half - 1, "paper": half, "midrise": half, "endpoint": half - 0.5, "aciq_runtime": half - 0.5}[grid]
 
 
 def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int):
@@ -595,13 +691,101 @@ def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int):
     frac = np.arange(1, n + 1, dtype=np.float64) / n
     alphas = amax[:, None] * frac[None, :]
     half = 2 ** (bits - 1)
+    s = alphas / _alpha_per_step(bits, grid)
     if grid == "symmetric":
-        s, mode, lo, hi, offset = alphas / (half - 1), 0, -(half - 1), half - 1, 0
+        mode, lo, hi, offset = 0, -(half - 1), half - 1, 0
     elif grid == "paper":
-        s, mode, lo, hi, offset = alphas / half, 0, -half, half, 0
-    else:
-        s, mode, lo, hi, offset = alphas / half, 1, -half, half - 1, 1
+        mode, lo, hi, offset = 0, -half, half, 0
+    elif grid == "aciq_runtime":
+        mode, lo, hi, offset = 0, -half, half - 1, 0
+    else:  # midrise, endpoint: floor, then half a step up
+        mode, lo, hi, offset = 1, -half, half - 1, 1
     s = s.astype(v.dtype)
     tiny = np.finfo(v.dtype).tiny
     s = np.maximum(s, tiny)  # never a zero scale after the cast
     return np.ascontiguousarray(s), mode, lo, hi, offset
+
+
+# ---------------------------------------------------------------------------------------------- clip placement
+_CLIP_MODES = {"aciq": ("two_sided", "one_sided"), "distiller": ("two_sided", "one_sided", "symmetric")}
+
+
+def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mode: str = "two_sided"):
+    r"""Where the ACIQ code and Distiller place the clip range of a tensor with mean :math:`\mu`.
+
+    With :math:`\alpha` the clipping value (e.g. ``PUBLISHED_ALPHA[dist][M] * b``)
+    and :math:`m` the tensor's minimum (``min_value``; ``None``: no bound):
+
+    =============== ========= =======================================================================
+    convention      mode      range :math:`[lo, hi]`
+    =============== ========= =======================================================================
+    ``"aciq"``      two_sided :math:`lo = \max(m, \mu - \alpha)`, :math:`hi = lo + 2\alpha`
+    ``"aciq"``      one_sided :math:`[0, \max(\mu, 0) + \alpha]` (:math:`\mu` of the pre-ReLU tensor)
+    ``"distiller"`` two_sided :math:`lo = \max(m, \mu - \alpha)`, :math:`hi = lo + 2\alpha`
+    ``"distiller"`` one_sided :math:`lo = \max(m, \mu - \alpha)`, :math:`hi = lo + \alpha`
+    ``"distiller"`` symmetric :math:`[-(|\mu| + \alpha), |\mu| + \alpha]`
+    =============== ========= =======================================================================
+
+    ``"aciq"`` is ``IntQuantizer.alpha2DeltaOffset`` of the ACIQ code
+    (``submission2019/cnn-quantization``; the range is quantized with
+    :math:`2^M` levels, step :math:`(hi - lo)/(2^M-1)`, zero point rounded
+    to an integer: the ``"aciq_runtime"`` grid when :math:`lo = -\alpha`).
+    ``"distiller"`` is Distiller's ``AciqAsymmetricClipper`` (two_sided,
+    one_sided = its ``half_range``) and ``AciqSymmetricClipper``
+    (``LinearQuantMode.SYMMETRIC``). The one-sided ranges differ: at
+    :math:`\mu = 0.4b`, :math:`\alpha = 3.89b`, the ACIQ code's ends at
+    :math:`4.29b` and Distiller's at :math:`3.89b`. Distiller afterwards widens
+    an asymmetric range to contain 0; that step is not applied here.
+
+    Parameters
+    ----------
+    alpha : array_like > 0, the clipping value.
+    mean : array_like, finite: the tensor's mean :math:`\mu`.
+    min_value : array_like, finite, optional: the tensor's minimum :math:`m`
+        (ignored by the ACIQ one-sided and Distiller symmetric modes).
+    convention : {"aciq", "distiller"}
+    mode : {"two_sided", "one_sided", "symmetric"} ("symmetric": Distiller only).
+
+    Returns
+    -------
+    (lo, hi) : float64 ndarrays of the broadcast shape of ``alpha, mean, min_value``.
+
+    Raises
+    ------
+    TypeError
+        Non-real arrays; non-string ``convention``/``mode``.
+    ValueError
+        Non-positive ``alpha``, NaN/inf, unknown ``convention``/``mode``,
+        ``mode="symmetric"`` with ``convention="aciq"``.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019 (the paper clips at :math:`\pm\alpha`
+    around 0; the placement around the mean is the code's).
+
+    Examples
+    --------
+    >>> [float(v) for v in clip_range(3.89, mean=0.4, convention="aciq", mode="one_sided")]
+    [0.0, 4.29]
+    >>> [float(v) for v in clip_range(3.89, mean=0.4, min_value=0.0, convention="distiller", mode="one_sided")]
+    [0.0, 3.89]
+    """
+    for name, v in (("convention", convention), ("mode", mode)):
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must be a str, got {name}={v!r} (type={type(v).__name__})")
+    if convention not in _CLIP_MODES:
+        raise ValueError(f"convention={convention!r}; allowed: 'aciq', 'distiller'")
+    if mode not in _CLIP_MODES[convention]:
+        raise ValueError(f"mode={mode!r} is not allowed with convention={convention!r}; allowed: "
+                         f"{', '.join(map(repr, _CLIP_MODES[convention]))}")
+    a = _positive_array(alpha, "alpha")
+    mu = as_real_array(mean, "mean").astype(np.float64)
+    m = np.float64(-np.inf) if min_value is None else as_real_array(min_value, "min_value").astype(np.float64)
+    a, mu, m = np.broadcast_arrays(a, mu, m)
+    if mode == "symmetric":
+        hi = np.abs(mu) + a
+        return -hi, hi
+    if convention == "aciq" and mode == "one_sided":
+        return np.zeros(a.shape), np.maximum(mu, 0.0) + a
+    lo = np.maximum(m, mu - a)
+    return lo, lo + (2.0 * a if mode == "two_sided" else a)

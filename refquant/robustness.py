@@ -91,12 +91,13 @@ def _clip_scale(d, std: float) -> float:
 def step_to_alpha(step, bits: int, grid: str = "paper"):
     r"""Clipping value :math:`\alpha` of a grid with step :math:`\Delta` (inverse of the grid table in refquant.clipping).
 
-    paper, midrise: :math:`2^{M-1}\Delta`; endpoint: :math:`(2^M-1)\Delta/2`; symmetric: :math:`(2^{M-1}-1)\Delta`.
+    paper, midrise: :math:`2^{M-1}\Delta`; endpoint, aciq_runtime: :math:`(2^M-1)\Delta/2`; symmetric:
+    :math:`(2^{M-1}-1)\Delta`.
     """
     g = _clip._check_grid(grid)
     m = check_int(bits, "bits", 1, 16)
     half = 2 ** (m - 1)
-    f = {"paper": half, "midrise": half, "endpoint": (2**m - 1) / 2, "symmetric": half - 1}[g]
+    f = {"paper": half, "midrise": half, "endpoint": (2**m - 1) / 2, "aciq_runtime": (2**m - 1) / 2, "symmetric": half - 1}[g]
     if f <= 0:
         raise ValueError(f"bits={m} is out of range for grid={g!r}; allowed: 2 <= bits <= 16")
     return _clip._positive_array(step, "step") * f
