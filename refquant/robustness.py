@@ -1,7 +1,7 @@
 r"""Step-size robustness theory of KURE: the paper's model and the exact one.
 
 Shkolnik et al., "Robust Quantization: One Model to Rule Them All" (NeurIPS
-2020), §3; note ``shared/papers/kure.md`` §1. The paper's quantizer (eq. 1)
+2020), Sec. 3 and its supplement. The paper's quantizer (eq. 1)
 rounds to multiples of the step :math:`\Delta` and clips at
 :math:`\tau = 2^{M-1}\Delta`: **2^M + 1 levels** — refquant.clipping's
 ``grid="paper"``. Sensitivity (eqs. 2–4):
@@ -28,7 +28,8 @@ Two models, selectable everywhere with ``model=``:
   one-sided exact MSE increases.
 
 The theorem ("uniform is more robust than Gaussian", Theorem 4; its exact
-statement is *reconstructed* in the note, §1.5) holds under the paper's
+statement is reconstructed here from the paper's proof route: Lemma 1 with
+Lemma 2 and the ACIQ-form Gaussian MSE) holds under the paper's
 model and reverses under the exact one: :func:`theorem_check` returns both.
 
 In this module ``scale`` is the **standard deviation** for every
@@ -93,6 +94,26 @@ def step_to_alpha(step, bits: int, grid: str = "paper"):
 
     paper, midrise: :math:`2^{M-1}\Delta`; endpoint, aciq_runtime: :math:`(2^M-1)\Delta/2`; symmetric:
     :math:`(2^{M-1}-1)\Delta`.
+
+    Parameters
+    ----------
+    step : array_like > 0, the step :math:`\Delta`.
+    bits : int, 1..16 (2..16 for the symmetric grid).
+    grid : a grid name of :data:`refquant.clipping.GRIDS`.
+
+    Returns
+    -------
+    float64 ndarray of ``step``'s shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-positive or non-finite ``step``, ``bits`` out of range, unknown ``grid``.
+
+    Examples
+    --------
+    >>> float(step_to_alpha(0.25, 3, "paper"))
+    1.0
     """
     g = _clip._check_grid(grid)
     m = check_int(bits, "bits", 1, 16)
@@ -115,6 +136,27 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
     ACIQ form at :math:`\tau = 2^{M-1}\Delta` (``grid`` is ignored: the paper
     has one grid). ``model="exact"``: :func:`refquant.clipping.mse_exact` on ``grid``.
 
+    Parameters
+    ----------
+    step : array_like > 0, the step :math:`\Delta` (units of the data).
+    bits : int, 1..16.
+    dist : "uniform", "gaussian", "laplace" or a frozen zero-mean scipy.stats distribution.
+    scale : float > 0, the standard deviation.
+    model : {"exact", "paper"}
+    grid : a grid of :data:`refquant.clipping.GRIDS` (exact model only).
+
+    Returns
+    -------
+    float64 ndarray of ``step``'s shape, squared units of the data.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unknown ``model``/``grid``/``dist``, a non-zero-mean scipy distribution,
+        ``bits``/``scale``/``step`` out of range.
+
+    Examples
+    --------
     >>> a = 3 ** 0.5                        # U(-a, a) has unit variance
     >>> round(float(mse_vs_step(2 * a / 5, 2, "uniform", model="paper")), 12) == round((2 * a / 5) ** 2 / 12, 12)
     True
@@ -140,6 +182,25 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
 def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper", uniform_step: str = "approx") -> float:
     r"""The MSE-optimal step :math:`\tilde\Delta` under ``model`` (see the module docstring).
 
+    Parameters
+    ----------
+    bits : int, 1..16.
+    dist, scale, grid : as :func:`mse_vs_step`.
+    model : {"exact", "paper"}
+    uniform_step : {"approx", "lemma3"}: the paper model's uniform optimum,
+        :math:`2a/2^M` (Lemma 3's approximation) or :math:`2a/(2^M+1)`.
+
+    Returns
+    -------
+    float, the step in units of the data.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`mse_vs_step`; unknown ``uniform_step``.
+
+    Examples
+    --------
     >>> round(optimal_step(4, "uniform", model="paper") / 3 ** 0.5, 12)          # 2a/2^M with a = sqrt(3)
     0.125
     >>> round(optimal_step(4, "uniform", model="exact") / 3 ** 0.5, 9)           # 2a/(2^M+1): the levels tile [-a, a]
@@ -178,6 +239,24 @@ def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: s
     to the exact MSE, the exact curvature). ``model="exact"``: a central second
     difference of the exact MSE with :math:`h = 10^{-4}\Delta` (relative accuracy
     ~1e-5 where the MSE is smooth; at a kink of the MSE it is a one-sided blend).
+
+    Parameters
+    ----------
+    bits, dist, scale, model, grid, uniform_step : as :func:`optimal_step`.
+    step : float > 0, optional; default the model's optimal step.
+
+    Returns
+    -------
+    float, squared units of the data per squared step.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`optimal_step`; a non-positive ``step``.
+
+    References
+    ----------
+    Shkolnik et al., NeurIPS 2020, Lemma 1 and Lemma 2.
     """
     _check_model(model)
     d = check_dist(dist)
@@ -214,7 +293,7 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     relative : bool, whether ``eps`` is a fraction of :math:`\tilde\Delta` (default) or absolute.
     grid : clipping grid of the exact model (default the paper's 2^M+1 levels; see refquant.clipping).
     uniform_step : the paper model's uniform optimum, ``"approx"`` :math:`2a/2^M` (the
-        theorem's proof route, note §1.5; a reconstruction) or ``"lemma3"`` :math:`2a/(2^M+1)`.
+        theorem's proof route; a reconstruction) or ``"lemma3"`` :math:`2a/(2^M+1)`.
 
     Returns
     -------
@@ -224,7 +303,7 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
 
     References
     ----------
-    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1); note ``kure.md`` §1.2–§1.5.
+    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1), Lemmas 2–3 and Theorem 4.
 
     Examples
     --------
@@ -257,6 +336,26 @@ def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relati
     model and bit width: both optimal steps, both MSEs at the optimum, both
     :math:`\Gamma`, :math:`\Gamma` relative to the optimal MSE, and ``holds``.
     ``bits`` may be an int or an iterable of ints.
+
+    Parameters
+    ----------
+    bits : int or iterable of int, 1..16.
+    eps : float > 0, as :func:`sensitivity`.
+    dists : pair of distributions (names or frozen zero-mean scipy.stats distributions).
+    scale, relative, grid, uniform_step : as :func:`sensitivity`.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per (bits, model).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``dists`` not a pair; any argument :func:`sensitivity` rejects.
+
+    References
+    ----------
+    Shkolnik et al., NeurIPS 2020, Theorem 4.
     """
     import pandas as pd
 
@@ -291,6 +390,22 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
     is the standard deviation, and the penalty depends on it through where
     :math:`\log_2\tilde\Delta` falls between two integers).
 
+    Parameters
+    ----------
+    bits : int, 1..16.
+    dist, scale, grid : as :func:`mse_vs_step`.
+
+    Returns
+    -------
+    dict (keys above, plus ``bits``, ``dist``, ``grid``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`optimal_step`.
+
+    Examples
+    --------
     >>> p = pow2_penalty(4, "gaussian")
     >>> p["step_below"] <= p["step"] <= p["step_above"], p["penalty_best"] == min(p["penalty_below"], p["penalty_above"])
     (True, True)
@@ -317,6 +432,23 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
     (:func:`refquant.clipping.optimal_clip_empirical` on ``grid``), and
     ``gamma_rel`` is :math:`\max_\pm[\mathrm{MSE}(\tilde\Delta(1\pm\varepsilon)) - \mathrm{MSE}(\tilde\Delta)]/\mathrm{MSE}(\tilde\Delta)`,
     the MSEs measured with :func:`refquant.clipping.quantize_on_grid` on ``x``.
+
+    Parameters
+    ----------
+    x : array_like, real, finite, non-empty, not all zero.
+    bits : int, 1..15 (the grid's own lower bound applies).
+    eps : float in (0, 1), the relative step perturbation.
+    grid : a grid of :data:`refquant.clipping.GRIDS`.
+    n_candidates : int, 1..100000.
+
+    Returns
+    -------
+    dict with ``step``, ``mse`` (at the optimum) and ``gamma_rel``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad ``x``, ``bits``, ``eps``, ``grid`` or ``n_candidates``; an all-zero ``x``.
     """
     xa = as_real_array(x, "x").astype(np.float64).ravel()
     bits = check_int(bits, "bits", 1, 15)
@@ -333,6 +465,20 @@ def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
     """The README's theorem table (uniform vs Gaussian, equal variance, relative step error ``eps``), as markdown.
 
     Generated from :func:`theorem_check`; a test checks that README.md contains exactly this text.
+
+    Parameters
+    ----------
+    bits : iterable of int, 1..16.
+    eps : float in (0, 1).
+
+    Returns
+    -------
+    str, a markdown table.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`theorem_check`.
     """
     t = theorem_check(bits, eps)
     p, e = t[t.model == "paper"].set_index("bits"), t[t.model == "exact"].set_index("bits")
