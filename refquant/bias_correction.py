@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis
+from ._validate import as_real_array, channel_rows, check_axis
 
 __all__ = ["bias_correct", "METHODS", "activation_bias_correction", "apply_activation_bias_correction",
            "ACTIVATION_METHODS"]
@@ -130,13 +130,6 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
     return (res, mu, xi) if return_stats else res
 
 
-def _channels(a: np.ndarray, axis, name: str) -> np.ndarray:
-    if a.ndim == 0:
-        raise ValueError(f"{name} must have at least one dimension (the channel axis)")
-    ax = check_axis(axis, a.ndim, "axis")
-    return np.moveaxis(a, ax, 0).reshape(a.shape[ax], -1)
-
-
 def _check_activation_method(method) -> str:
     if not isinstance(method, str):
         raise TypeError(f"method must be one of {', '.join(map(repr, ACTIVATION_METHODS))} (str), "
@@ -196,8 +189,10 @@ def activation_bias_correction(y, y_q, axis: int = 1, *, method: str = "mean") -
     yq = as_real_array(y_q, "y_q").astype(np.float64)
     if yf.shape != yq.shape:
         raise ValueError(f"y_q has shape {yq.shape} but y has shape {yf.shape}; they must match")
-    a = _channels(yf, axis, "y")
-    aq = _channels(yq, axis, "y_q")
+    if axis is None:
+        raise TypeError("axis must be an integer (the channel axis), got axis=None")
+    a = channel_rows(yf, axis, "y")
+    aq = channel_rows(yq, axis, "y_q")
     if method == "mean":
         return a.mean(axis=1) - aq.mean(axis=1)
     diff = a.sum(axis=1) - aq.sum(axis=1)

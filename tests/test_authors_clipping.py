@@ -12,8 +12,6 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import integrate, optimize, special, stats
 
 from refquant import QuantSpec, quantize
@@ -153,19 +151,6 @@ def test_empirical_runtime_clip_converges_to_the_exact_optimum():
     x = np.random.default_rng(8).standard_normal(300_000)
     a = float(C.optimal_clip_empirical(x, 2, grid="aciq_runtime", n_candidates=400))
     assert a == pytest.approx(C.optimal_clip(2, "gaussian", model="exact", grid="aciq_runtime"), rel=0.03)
-
-
-@pytest.mark.kernel
-@settings(deadline=None, max_examples=15)
-@given(st.sampled_from(["endpoint", "aciq_runtime"]), st.sampled_from([np.float32, np.float64]),
-       st.integers(1, 3), st.integers(1, 30), st.integers(1, 9), st.integers(0, 2**32 - 1))
-def test_clip_kernel_bit_identical_to_twin_on_the_new_grids(grid, dtype, n_ch, n, bits, seed):
-    from refquant._reference.clipping import clip_search_sse
-
-    x = np.random.default_rng(seed).laplace(size=(n_ch, n)).astype(dtype)
-    _, mse = C.optimal_clip_empirical(x, bits, axis=0, grid=grid, n_candidates=11, return_mse=True)
-    s, mode, lo, hi, off = C._candidate_scales(np.ascontiguousarray(x), bits, grid, 11)
-    np.testing.assert_array_equal(mse, clip_search_sse(x, s, mode, lo, hi, off) / n)
 
 
 # ---------------------------------------------------------------- real bin counts

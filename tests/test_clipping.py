@@ -239,7 +239,7 @@ def test_empirical_clip_converges_to_exact_optimum():
 
 @pytest.mark.kernel
 @settings(deadline=None, max_examples=20)
-@given(st.sampled_from(["symmetric", "paper", "midrise"]), st.sampled_from([np.float32, np.float64]),
+@given(st.sampled_from(list(C.GRIDS)), st.sampled_from([np.float32, np.float64]),
        st.integers(1, 4), st.integers(1, 37), st.integers(2, 9), st.integers(0, 2**32 - 1))
 def test_clip_kernel_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
     from refquant._reference.clipping import clip_search_sse
