@@ -10,12 +10,18 @@ MODULES = [
     "refquant.binarize",
     "refquant.repetition",
     "refquant.distributions",
-    "refquant.clipping",
+    "refquant.clipping.grids",
+    "refquant.clipping.paper",
+    "refquant.clipping.exact",
+    "refquant.clipping.solve",
+    "refquant.clipping.empirical",
     "refquant.allocation",
     "refquant.bias_correction",
     "refquant.kurtosis",
     "refquant.robustness",
-    "refquant.imc",
+    "refquant.imc.adc",
+    "refquant.imc.crossbar",
+    "refquant.imc.theory",
 ]
 
 
