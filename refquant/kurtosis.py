@@ -125,7 +125,29 @@ def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
 
 
 def skewness_kurtosis(x, axis: int | None = None):
-    """``(skewness, kurtosis)`` (biased, Pearson) per tensor or per channel; see :func:`kurtosis`."""
+    r"""``(skewness, kurtosis)`` (biased, Pearson) per tensor or per channel; see :func:`kurtosis`.
+
+    .. math:: S = m_3 / m_2^{3/2}, \qquad K = m_4 / m_2^2
+
+    Parameters
+    ----------
+    x : array_like, real, finite.
+    axis : int or None, the channel axis (as :func:`kurtosis`).
+
+    Returns
+    -------
+    (skewness, kurtosis) : float64 ndarrays, shape ``()`` or ``(C,)``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 elements per channel, a constant channel, NaN/inf, empty input.
+
+    Examples
+    --------
+    >>> [float(v) for v in skewness_kurtosis([0.0, 0.0, 0.0, 4.0])]
+    [1.1547005383792515, 2.3333333333333335]
+    """
     n, mu, m2, m3, m4 = _central_moments(x, axis)
     _check_spread(m2, mu, "x")
     sk, ku = m3 / m2**1.5, m4 / m2**2
@@ -396,10 +418,25 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
     (``N`` elements, :math:`\sigma_0` the initial standard deviation), so the
     same ``lr`` works for any tensor size and scale. Deterministic (no randomness).
 
+    Parameters
+    ----------
+    w0 : array_like, real, finite, not constant: the initial weights.
+    target : float >= 1, :math:`K_T`.
+    lam : float >= 0, :math:`\lambda`.
+    mu : float >= 0, the proximity weight.
+    lr : float > 0, the (preconditioned) step size.
+    steps : int, 0..10^7.
+    record_every : int >= 1.
+
     Returns
     -------
     list of ``(step, kurtosis, w)`` snapshots (float64 copies), every
     ``record_every`` steps and at the last step.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Any argument of the wrong type or out of range; a constant ``w0``.
     """
     w = _as_float(w0, "w0").astype(np.float64).copy()
     kt = check_real(target, "target", lo=1.0)
