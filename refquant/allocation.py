@@ -43,6 +43,7 @@ import heapq
 import numpy as np
 
 from ._validate import as_real_array, check_bool, check_int, check_real
+from .specs import _choice
 
 __all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_allocation", "code_allocation",
            "ROUNDINGS"]
@@ -134,11 +135,7 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
 
 
 def _check_rounding(rounding) -> str:
-    if not isinstance(rounding, str):
-        raise TypeError(f"rounding must be 'round' or 'ceil' (str), got rounding={rounding!r} (type={type(rounding).__name__})")
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"rounding={rounding!r}; allowed: 'round', 'ceil'")
-    return rounding
+    return _choice(rounding, ROUNDINGS, "rounding")
 
 
 def _eq11(a: np.ndarray, total_bins: float, rounding: str, min_bits: int, max_bits: int) -> np.ndarray:

@@ -56,6 +56,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import as_real_array, channel_rows, check_axis
+from .specs import _choice
 
 __all__ = ["bias_correct", "METHODS", "activation_bias_correction", "apply_activation_bias_correction",
            "ACTIVATION_METHODS"]
@@ -131,12 +132,7 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
 
 
 def _check_activation_method(method) -> str:
-    if not isinstance(method, str):
-        raise TypeError(f"method must be one of {', '.join(map(repr, ACTIVATION_METHODS))} (str), "
-                        f"got method={method!r} (type={type(method).__name__})")
-    if method not in ACTIVATION_METHODS:
-        raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, ACTIVATION_METHODS))}")
-    return method
+    return _choice(method, ACTIVATION_METHODS, "method")
 
 
 def activation_bias_correction(y, y_q, axis: int = 1, *, method: str = "mean") -> np.ndarray:

@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from ._validate import as_real_array, check_axis, check_bool, check_int, check_real, short_repr
+from .specs import _choice
 
 __all__ = [
     "binarize",
@@ -392,12 +393,7 @@ def _check_signs(signs, lay: RegionLayout) -> np.ndarray:
 
 
 def _check_zero_rule(zero_rule) -> bool:
-    if not isinstance(zero_rule, str):
-        raise TypeError(f"zero_rule must be 'zero' or 'plum' (str), got zero_rule={zero_rule!r} "
-                        f"(type={type(zero_rule).__name__})")
-    if zero_rule not in ("zero", "plum"):
-        raise ValueError(f"zero_rule={zero_rule!r}; allowed: 'zero', 'plum'")
-    return zero_rule == "plum"
+    return _choice(zero_rule, ("zero", "plum"), "zero_rule") == "plum"
 
 
 def signed_binarize(
@@ -574,10 +570,7 @@ def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float
     g = _float_weights(grad_q, "grad_q")
     if g.shape != arr.shape:
         raise ValueError(f"grad_q has shape {g.shape}; it must match w's shape {arr.shape}")
-    if not isinstance(delta, str):
-        raise TypeError(f"delta must be 'region' or 'position' (str), got delta={delta!r} (type={type(delta).__name__})")
-    if delta not in ("region", "position"):
-        raise ValueError(f"delta={delta!r}; allowed: 'region', 'position'")
+    delta = _choice(delta, ("region", "position"), "delta")
     t, k = ede_schedule(epoch, total_epochs, t_min=t_min, t_max=t_max)
     theta = check_real(threshold, "threshold", lo=0.0, hi=1.0, hi_open=True)
     lay = region_layout(arr.shape, axis=axis, region=region)

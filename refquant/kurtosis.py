@@ -59,6 +59,7 @@ from typing import Sequence
 import numpy as np
 
 from ._validate import as_real_array, channel_rows, check_bool, check_int, check_real
+from .specs import _choice
 
 __all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping", "REDUCTIONS"]
 
@@ -279,11 +280,7 @@ def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
 
 def _reduction(reduction, n_layers, big_l: int) -> tuple[str, float]:
     """Validated (reduction, divisor) for the layer reduction; divisor is 1 except for "mean"."""
-    if not isinstance(reduction, str):
-        raise TypeError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))} (str), "
-                        f"got reduction={reduction!r} (type={type(reduction).__name__})")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction={reduction!r}; allowed: {', '.join(map(repr, REDUCTIONS))}")
+    reduction = _choice(reduction, REDUCTIONS, "reduction")
     if n_layers is None:
         return reduction, float(big_l) if reduction == "mean" else 1.0
     n = check_int(n_layers, "n_layers", 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_real_array
+from ..specs import _choice
 from .grids import _positive_array
 
 _CLIP_MODES = {"aciq": ("two_sided", "one_sided"), "distiller": ("two_sided", "one_sided", "symmetric")}
@@ -69,14 +70,8 @@ def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mod
     >>> [float(v) for v in clip_range(3.89, mean=0.4, min_value=0.0, convention="distiller", mode="one_sided")]
     [0.0, 3.89]
     """
-    for name, v in (("convention", convention), ("mode", mode)):
-        if not isinstance(v, str):
-            raise TypeError(f"{name} must be a str, got {name}={v!r} (type={type(v).__name__})")
-    if convention not in _CLIP_MODES:
-        raise ValueError(f"convention={convention!r}; allowed: 'aciq', 'distiller'")
-    if mode not in _CLIP_MODES[convention]:
-        raise ValueError(f"mode={mode!r} is not allowed with convention={convention!r}; allowed: "
-                         f"{', '.join(map(repr, _CLIP_MODES[convention]))}")
+    convention = _choice(convention, tuple(_CLIP_MODES), "convention")
+    mode = _choice(mode, _CLIP_MODES[convention], "mode")
     a = _positive_array(alpha, "alpha")
     mu = as_real_array(mean, "mean").astype(np.float64)
     m = np.float64(-np.inf) if min_value is None else as_real_array(min_value, "min_value").astype(np.float64)
