@@ -42,8 +42,7 @@ import heapq
 
 import numpy as np
 
-from ._validate import as_real_array, check_bool, check_int, check_real
-from .specs import _choice
+from ._validate import MAX_BITS, as_float_array, check_bits, check_bool, check_choice, check_int, check_real, pow2_normalize
 
 __all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_allocation", "code_allocation",
            "ROUNDINGS"]
@@ -51,14 +50,23 @@ __all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_al
 #: Rounding of :math:`\log_2` of the bin share in :func:`paper_allocation` / :func:`code_allocation`.
 ROUNDINGS = ("round", "ceil")
 
+_BUDGETS = ("bits", "bins")
 
-def _alphas(alphas) -> np.ndarray:
-    a = as_real_array(alphas, "alphas").astype(np.float64)
-    if a.ndim != 1:
-        raise ValueError(f"alphas must be 1-D (one clip per channel), got shape {a.shape}")
+
+def _alphas(alphas) -> tuple[np.ndarray, int]:
+    """The clips divided by an exact power of two ``2**e`` (max in [0.5, 1)), and ``e``.
+
+    Every allocation depends only on ratios of the clips, so working on the
+    normalised clips removes the overflow of ``alpha**2`` (1e300) and the
+    underflow of tiny clips without changing any result.
+    """
+    a = as_float_array(alphas, "alphas", ndim=1)
     if np.any(a <= 0):
         raise ValueError(f"alphas must be > 0, got alphas={a[a <= 0][0]!r} (channel {int(np.flatnonzero(a <= 0)[0])})")
-    return a
+    a, e = pow2_normalize(a)
+    if np.any(a == 0):  # ratio below 2**-1074: the tiny channel cannot be compared with the largest one
+        raise ValueError("alphas spans more than 2**1074 in ratio (max/min); the allocation is undefined in float64")
+    return a, e
 
 
 def allocation_mse(alphas, bits) -> float:
@@ -67,8 +75,9 @@ def allocation_mse(alphas, bits) -> float:
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0, per-channel clips.
-    bits : array_like of the same shape, per-channel bit widths (real values allowed).
+    alphas : 1-D array_like > 0, finite (the per-channel clips).
+    bits : 1-D array_like of the same shape, real (bit widths; non-integer values are
+        evaluated as the formula gives), within ``[0, 16]``.
 
     Returns
     -------
@@ -76,19 +85,30 @@ def allocation_mse(alphas, bits) -> float:
 
     Raises
     ------
-    TypeError, ValueError
-        Non-real input, ``alphas`` not 1-D / non-positive / non-finite, shape mismatch.
+    TypeError
+        Non-real or bool arrays.
+    ValueError
+        Wrong ndim/shape, empty, NaN/inf, ``alphas <= 0``, ``bits`` outside ``[0, 16]``, or a
+        result beyond float64 (the MSE scales as alpha**2: computed on normalised clips and
+        rescaled exactly).
 
     Examples
     --------
     >>> allocation_mse([3.0], [1])   # 9 / 12
     0.75
     """
-    a = _alphas(alphas)
-    m = as_real_array(bits, "bits").astype(np.float64)
+    a, e = _alphas(alphas)
+    m = as_float_array(bits, "bits")
     if m.shape != a.shape:
         raise ValueError(f"bits has shape {m.shape}, alphas has shape {a.shape}; they must match")
-    return float(np.sum(a**2 / (3.0 * 4.0**m)))
+    if np.any(m < 0) or np.any(m > MAX_BITS):
+        raise ValueError(f"bits must lie in [0, {MAX_BITS}], got min {m.min()!r}, max {m.max()!r}")
+    unit = float(np.sum(a**2 / (3.0 * 4.0**m)))
+    with np.errstate(over="ignore", under="ignore"):
+        r = float(np.ldexp(unit, 2 * e))
+    if not np.isfinite(r) or (r == 0 and unit > 0):
+        raise ValueError("alphas: the model MSE (alpha**2 scale) is outside the float64 range; rescale the clips")
+    return r
 
 
 def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, max_bits: float = 16.0) -> np.ndarray:
@@ -97,9 +117,9 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0, per-channel clips.
-    total_bits : real, :math:`T = \sum_i M_i`, within ``[C*min_bits, C*max_bits]``.
-    min_bits, max_bits : real bounds per channel.
+    alphas : 1-D array_like > 0 (only ratios matter).
+    total_bits : real, :math:`T = \sum_i M_i`, ``C * min_bits <= total_bits <= C * max_bits``.
+    min_bits, max_bits : real, ``0 <= min_bits <= max_bits <= 16``.
 
     Returns
     -------
@@ -107,16 +127,20 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
 
     Raises
     ------
+    TypeError
+        ``alphas`` not a real array; a bound or ``total_bits`` not a real number.
     ValueError
-        ``alphas`` not 1-D / non-positive; ``total_bits`` outside the reachable range.
+        ``alphas`` not 1-D, empty, non-finite or not positive; a bound or the budget out of range.
 
     Examples
     --------
     >>> continuous_allocation([1.0, 4.0], 8).tolist()   # 2 bits apart: log2(4)
     [3.0, 5.0]
     """
-    a = _alphas(alphas)
-    t = float(total_bits)
+    a, _ = _alphas(alphas)
+    min_bits = check_real(min_bits, "min_bits", lo=0.0, hi=float(MAX_BITS))
+    max_bits = check_real(max_bits, "max_bits", lo=min_bits, hi=float(MAX_BITS))
+    t = check_real(total_bits, "total_bits")
     c = a.size
     if not (c * min_bits <= t <= c * max_bits):
         raise ValueError(f"total_bits={t} is out of range; allowed: {c * min_bits} <= total_bits <= {c * max_bits} for {c} channels")
@@ -135,7 +159,7 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
 
 
 def _check_rounding(rounding) -> str:
-    return _choice(rounding, ROUNDINGS, "rounding")
+    return check_choice(rounding, ROUNDINGS, "rounding")
 
 
 def _eq11(a: np.ndarray, total_bins: float, rounding: str, min_bits: int, max_bits: int) -> np.ndarray:
@@ -155,7 +179,8 @@ def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16, rounding: s
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0, per-channel clips (or any per-channel scale proportional to them).
+    alphas : 1-D array_like > 0, per-channel clips (or any per-channel scale proportional to them;
+        only ratios matter).
     total_bins : int >= C, the bin budget :math:`B` (e.g. ``C * 2**M``).
     max_bits : int in [0, 16], the upper clamp.
     rounding : {"round", "ceil"}
@@ -168,9 +193,12 @@ def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16, rounding: s
 
     Raises
     ------
-    TypeError, ValueError
-        ``alphas`` not 1-D, non-positive or non-finite; ``total_bins < C``;
-        ``max_bits`` out of range; unknown ``rounding``.
+    TypeError
+        ``total_bins``/``max_bits`` not an int (``max_bits=2.7`` or NaN is refused, never truncated);
+        ``rounding`` not a str.
+    ValueError
+        ``alphas`` invalid (as :func:`allocate_bits`); ``total_bins < C``; ``max_bits`` out of range;
+        unknown ``rounding``.
 
     References
     ----------
@@ -181,9 +209,9 @@ def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16, rounding: s
     >>> paper_allocation([1.0, 8.0], 32).tolist()    # bins split 1 : 4, i.e. 6.4 : 25.6
     [3, 5]
     """
-    a = _alphas(alphas)
+    a, _ = _alphas(alphas)
     total_bins = check_int(total_bins, "total_bins", a.size)
-    max_bits = check_int(max_bits, "max_bits", 0, 16)
+    max_bits = check_bits(max_bits, "max_bits", 0, MAX_BITS)
     rounding = _check_rounding(rounding)
     return _eq11(a, float(total_bins), rounding, 0, max_bits)
 
@@ -209,13 +237,14 @@ def code_allocation(alphas, target_bits: float, *, rounding: str = "round", min_
     Parameters
     ----------
     alphas : 1-D array_like > 0
-        Per-channel scales (the code passes the per-channel std, or ``b``).
+        Per-channel scales (the code passes the per-channel std, or ``b``); only ratios matter
+        (they are divided by an exact power of two first).
     target_bits : real in [min_bits, max_bits], the goal mean bit width.
     rounding : {"round", "ceil"}
         The code's ``-bam`` option (its command-line default is ``round``).
     min_bits, max_bits : int, ``0 <= min_bits <= max_bits <= 16``; the code clamps to [0, 8].
     tol : float > 0, the stopping tolerance on the mean (0.01 in the code).
-    max_iter : int >= 1 (10 in the code).
+    max_iter : int in [1, 10**6] (10 in the code).
     return_info : bool
         Also return ``(final_target, passes)``.
 
@@ -225,9 +254,12 @@ def code_allocation(alphas, target_bits: float, *, rounding: str = "round", min_
 
     Raises
     ------
-    TypeError, ValueError
-        ``alphas`` not 1-D, non-positive or non-finite; any other argument of
-        the wrong type or out of range.
+    TypeError
+        ``alphas`` not a real array; ``min_bits``/``max_bits``/``max_iter`` not ints;
+        ``target_bits``/``tol`` not real numbers; ``rounding`` not a str; ``return_info`` not a bool.
+    ValueError
+        ``alphas`` not 1-D, empty, non-finite or not positive; any other argument out of range;
+        unknown ``rounding``.
 
     References
     ----------
@@ -239,10 +271,10 @@ def code_allocation(alphas, target_bits: float, *, rounding: str = "round", min_
     >>> code_allocation([1.0, 1.0, 8.0, 8.0], 4).tolist()
     [3, 3, 5, 5]
     """
-    a = _alphas(alphas)
+    a, _ = _alphas(alphas)
     rounding = _check_rounding(rounding)
-    min_bits = check_int(min_bits, "min_bits", 0, 16)
-    max_bits = check_int(max_bits, "max_bits", min_bits, 16)
+    min_bits = check_bits(min_bits, "min_bits", 0, MAX_BITS)
+    max_bits = check_bits(max_bits, "max_bits", min_bits, MAX_BITS)
     goal = check_real(target_bits, "target_bits", lo=float(min_bits), hi=float(max_bits))
     tol = check_real(tol, "tol", lo=0.0, lo_open=True)
     max_iter = check_int(max_iter, "max_iter", 1, 10**6)
@@ -280,10 +312,17 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
 
     Raises
     ------
-    TypeError, ValueError
-        ``alphas`` not 1-D / non-positive / non-finite; ``total_bits``,
-        ``min_bits`` or ``max_bits`` not integers or out of range; unknown
-        ``budget``; a bin budget that cannot be met exactly.
+    TypeError
+        ``alphas`` not a real array; ``total_bits``/``min_bits``/``max_bits`` not ints;
+        ``budget`` not a str.
+    ValueError
+        ``alphas`` not 1-D, empty, non-finite or not positive; bounds out of range;
+        unknown ``budget``; a budget out of range or not reachable exactly.
+
+    Notes
+    -----
+    Only ratios of the clips matter: they are divided by an exact power of two
+    first, so ``alphas * 2**k`` (even ``* 1e300``) gives the same widths.
 
     References
     ----------
@@ -295,19 +334,21 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
     >>> allocate_bits([1.0, 1.0, 4.0, 4.0], 16).tolist()   # 4-bit mean; x4 larger clips get 2 bits more
     [3, 3, 5, 5]
     """
-    a = _alphas(alphas)
+    a, _ = _alphas(alphas)
     c = a.size
-    min_bits = check_int(min_bits, "min_bits", 0, 16)
-    max_bits = check_int(max_bits, "max_bits", min_bits, 16)
-    if budget not in ("bits", "bins"):
-        raise ValueError(f"budget={budget!r}; allowed: 'bits', 'bins'")
+    min_bits = check_bits(min_bits, "min_bits", 0, MAX_BITS)
+    max_bits = check_bits(max_bits, "max_bits", min_bits, MAX_BITS)
+    check_choice(budget, _BUDGETS, "budget")
     m = np.full(c, min_bits, dtype=np.int64)
+    total_bits = check_int(total_bits, "total_bits")
+    lo_t, hi_t = (c * min_bits, c * max_bits) if budget == "bits" else (c * 2**min_bits, c * 2**max_bits)
+    if not lo_t <= total_bits <= hi_t:
+        raise ValueError(f"total_bits={total_bits} is out of range for budget={budget!r} with {c} channels, "
+                         f"min_bits={min_bits}, max_bits={max_bits}; allowed: {lo_t} <= total_bits <= {hi_t}")
     if budget == "bits":
-        total_bits = check_int(total_bits, "total_bits", c * min_bits, c * max_bits)
         left = total_bits - c * min_bits
         cost = lambda i: 1  # noqa: E731
     else:
-        total_bits = check_int(total_bits, "total_bits", c * 2**min_bits, c * 2**max_bits)
         left = total_bits - c * 2**min_bits
         cost = lambda i: 2 ** int(m[i])  # doubling channel i's bins costs its current bin count  # noqa: E731
     # max-heap of (gain per unit budget, channel); gain of one more bit = noise * 3/4

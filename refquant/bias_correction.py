@@ -55,8 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_axis
-from .specs import _choice
+from ._validate import as_float_array, channel_rows, check_axis, check_bool, check_choice, pow2_normalize
 
 __all__ = ["bias_correct", "METHODS", "activation_bias_correction", "apply_activation_bias_correction",
            "ACTIVATION_METHODS"]
@@ -84,10 +83,17 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
     Raises
     ------
     TypeError
-        Non-real arrays, a non-integer ``axis``.
+        ``w``/``w_q`` not real numeric arrays (complex, bool, object, str); ``axis`` not an int;
+        ``method`` not a str; ``return_stats`` not a bool.
     ValueError
-        Unknown ``method``, shape mismatch, NaN/inf, 0-d or empty channels,
-        ``axis`` out of range.
+        Shapes differ; 0-d, empty or non-finite input; ``axis`` out of range; empty channels;
+        unknown ``method``.
+
+    Notes
+    -----
+    Scale-equivariant: computed on ``w`` and ``w_q`` divided by one exact power
+    of two and rescaled, so magnitudes up to the float64 limit do not overflow
+    the channel norms.
 
     References
     ----------
@@ -99,14 +105,16 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
     >>> bias_correct([[0.1, 0.5, 0.3]], [[0.0, 0.5, 0.5]], method="mean").round(6).tolist()
     [[-0.033333, 0.466667, 0.466667]]
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, METHODS))}")
-    wf = as_real_array(w, "w").astype(np.float64)
-    wq = as_real_array(w_q, "w_q").astype(np.float64)
+    check_choice(method, METHODS, "method")
+    return_stats = check_bool(return_stats, "return_stats")
+    wf = as_float_array(w, "w", min_ndim=1)
+    wq = as_float_array(w_q, "w_q")
     if wf.shape != wq.shape:
         raise ValueError(f"w_q has shape {wq.shape} but w has shape {wf.shape}; they must match")
-    if wf.ndim == 0:
-        raise ValueError("w must have at least one dimension (the channel axis)")
+    # the correction is scale-equivariant: work on both tensors divided by one exact power of two
+    # (no overflow of the squared norms at 1e300, no underflow at 1e-300) and rescale the result
+    e = pow2_normalize(np.concatenate([wf.ravel(), wq.ravel()]))[1]
+    wf, wq = np.ldexp(wf, -e), np.ldexp(wq, -e)
     ax = check_axis(axis, wf.ndim, "axis")
     a = np.moveaxis(wf, ax, 0).reshape(wf.shape[ax], -1)
     aq = np.moveaxis(wq, ax, 0).reshape(wf.shape[ax], -1)
@@ -127,12 +135,13 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
         out = xi[:, None] * (aq + mu[:, None])
     moved = list(wf.shape)
     moved.insert(0, moved.pop(ax))
-    res = np.moveaxis(out.reshape(moved), 0, ax)
+    res = np.ldexp(np.moveaxis(out.reshape(moved), 0, ax), e)
+    mu = np.ldexp(mu, e)
     return (res, mu, xi) if return_stats else res
 
 
 def _check_activation_method(method) -> str:
-    return _choice(method, ACTIVATION_METHODS, "method")
+    return check_choice(method, ACTIVATION_METHODS, "method")
 
 
 def activation_bias_correction(y, y_q, axis: int = 1, *, method: str = "mean") -> np.ndarray:
@@ -161,10 +170,16 @@ def activation_bias_correction(y, y_q, axis: int = 1, *, method: str = "mean") -
     Raises
     ------
     TypeError
-        Non-real arrays, a non-integer ``axis``, a non-string ``method``.
+        ``y``/``y_q`` not real numeric arrays (complex, bool, object, str); ``axis`` not an int
+        (``None`` included); ``method`` not a str.
     ValueError
-        Shape mismatch, NaN/inf, empty or 0-d input, ``axis`` out of range,
-        unknown ``method``.
+        Shape mismatch, NaN/inf, empty or 0-d input, ``axis`` out of range, an empty channel,
+        unknown ``method``; a correction beyond the float64 range.
+
+    Notes
+    -----
+    Scale-equivariant: computed on ``y`` and ``y_q`` divided by one exact power of two and
+    rescaled, so outputs up to the float64 limit do not overflow the channel sums.
 
     References
     ----------
@@ -181,19 +196,33 @@ def activation_bias_correction(y, y_q, axis: int = 1, *, method: str = "mean") -
     [0.5, 0.0]
     """
     method = _check_activation_method(method)
-    yf = as_real_array(y, "y").astype(np.float64)
-    yq = as_real_array(y_q, "y_q").astype(np.float64)
+    yf = as_float_array(y, "y", min_ndim=1)
+    yq = as_float_array(y_q, "y_q")
     if yf.shape != yq.shape:
         raise ValueError(f"y_q has shape {yq.shape} but y has shape {yf.shape}; they must match")
     if axis is None:
         raise TypeError("axis must be an integer (the channel axis), got axis=None")
-    a = channel_rows(yf, axis, "y")
-    aq = channel_rows(yq, axis, "y_q")
+    # scale-equivariant: both tensors divided by one exact power of two (the channel sums of 1e308
+    # cannot overflow), the correction rescaled at the end
+    e = pow2_normalize(np.concatenate([yf.ravel(), yq.ravel()]))[1]
+    a = channel_rows(np.ldexp(yf, -e), axis, "y")
+    aq = channel_rows(np.ldexp(yq, -e), axis, "y_q")
     if method == "mean":
-        return a.mean(axis=1) - aq.mean(axis=1)
-    diff = a.sum(axis=1) - aq.sum(axis=1)
-    cnt = np.count_nonzero(a > 0, axis=1).astype(np.float64)
-    return np.divide(diff, cnt, out=np.zeros_like(diff), where=cnt > 0)
+        b = a.mean(axis=1) - aq.mean(axis=1)
+    else:
+        diff = a.sum(axis=1) - aq.sum(axis=1)
+        cnt = np.count_nonzero(a > 0, axis=1).astype(np.float64)
+        b = np.divide(diff, cnt, out=np.zeros_like(diff), where=cnt > 0)
+    return _rescaled(b, e, "y/y_q: the correction")
+
+
+def _rescaled(v: np.ndarray, e: int, what: str) -> np.ndarray:
+    """``v * 2**e``; a ``ValueError`` instead of inf when the result leaves the float64 range."""
+    with np.errstate(over="ignore"):
+        out = np.ldexp(v, e)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{what} exceeds the float64 range (|value| > 1.8e308); rescale the outputs")
+    return out
 
 
 def apply_activation_bias_correction(y_q, correction, axis: int = 1, *, method: str = "mean") -> np.ndarray:
@@ -213,9 +242,11 @@ def apply_activation_bias_correction(y_q, correction, axis: int = 1, *, method: 
 
     Raises
     ------
-    TypeError, ValueError
-        Non-real or non-finite input, ``correction`` not of shape ``(C,)``,
-        a bad ``axis`` or ``method``.
+    TypeError
+        ``y_q``/``correction`` not real numeric arrays; ``axis`` not an int; ``method`` not a str.
+    ValueError
+        NaN/inf, empty or 0-d ``y_q``; ``correction`` not of shape ``(C,)`` or not finite;
+        ``axis`` out of range; unknown ``method``; a corrected output beyond the float64 range.
 
     Examples
     --------
@@ -223,14 +254,16 @@ def apply_activation_bias_correction(y_q, correction, axis: int = 1, *, method: 
     [[1.0, 0.0], [3.0, 2.25]]
     """
     method = _check_activation_method(method)
-    yq = as_real_array(y_q, "y_q").astype(np.float64)
-    if yq.ndim == 0:
-        raise ValueError("y_q must have at least one dimension (the channel axis)")
+    yq = as_float_array(y_q, "y_q", min_ndim=1)
     ax = check_axis(axis, yq.ndim, "axis")
-    b = as_real_array(correction, "correction").astype(np.float64)
+    b = as_float_array(correction, "correction")
     if b.shape != (yq.shape[ax],):
         raise ValueError(f"correction has shape {b.shape}; expected ({yq.shape[ax]},), one value per channel of y_q")
     shape = [1] * yq.ndim
     shape[ax] = b.size
     bb = b.reshape(shape)
-    return yq + bb if method == "mean" else yq + np.where(yq > 0, bb, 0.0)
+    with np.errstate(over="ignore"):
+        out = yq + bb if method == "mean" else yq + np.where(yq > 0, bb, 0.0)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("y_q + correction exceeds the float64 range (|value| > 1.8e308)")
+    return out

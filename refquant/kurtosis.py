@@ -54,12 +54,9 @@ Layer reduction (``reduction=``, ``n_layers=``) of :func:`kure_loss` /
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_bool, check_int, check_real
-from .specs import _choice
+from ._validate import as_real_array, channel_rows, check_bool, check_choice, check_int, check_real, check_sequence, pow2_normalize
 
 __all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping", "REDUCTIONS"]
 
@@ -91,30 +88,72 @@ def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _central_moments(x, axis, name: str = "x"):
-    """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel."""
+    """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel (unscaled units).
+
+    For data whose moments over- or underflow float64 the unscaled values may
+    be inf or 0; the statistics use :func:`_unit_moments` instead.
+    """
+    n, mu, m2, m3, m4, e = _unit_moments(x, axis, name)
+    return n, np.ldexp(mu, e), np.ldexp(m2, 2 * e), np.ldexp(m3, 3 * e), np.ldexp(m4, 4 * e)
+
+
+def _kernel_moments(rows_in: np.ndarray):
+    """(n, mu, m2, m3, m4) of every row of a 2-D array (kernel call; no checks)."""
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
-    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
-    v = channel_rows(a, axis, name)
-    c, n = v.shape
-    if n < 2:
-        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
-    rows, r = _split_rows(np.ascontiguousarray(v))
+    c, n = rows_in.shape
+    rows, r = _split_rows(np.ascontiguousarray(rows_in))
     if r == 1:  # every row is a whole channel: both passes per row while it is in cache
         out = np.empty((c, 4), dtype=np.float64)
         fused_row_moments(rows, out)
-        if not np.all(np.isfinite(out)):
-            raise _nonfinite_error(a, name)
-        return n, out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
+        return out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
     s = np.empty(rows.shape[0], dtype=np.float64)
     row_sums(rows, s)
     mu = s.reshape(c, r).sum(axis=1) / n
     cs = np.empty((rows.shape[0], 3), dtype=np.float64)
     row_central_sums(rows, np.repeat(mu, r), cs)
     m = cs.reshape(c, r, 3).sum(axis=1) / n
-    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(mu))):
-        raise _nonfinite_error(a, name)
-    return n, mu, m[:, 0], m[:, 1], m[:, 2]
+    return mu, m[:, 0], m[:, 1], m[:, 2]
+
+
+#: Below this second moment (2**-300) the fourth-power sums may have lost precision to
+#: underflow: the channel is recomputed on data rescaled by an exact power of two.
+_M2_SAFE = 2.0**-300
+
+
+def _unit_moments(x, axis, name: str = "x"):
+    """Per-channel ``(n, mu, m2, m3, m4, e)``: the central moments of ``x_c * 2**-e_c``.
+
+    The kernel runs on the data as given; a channel whose sums overflow (|x|
+    near 1e77 and above: ``x**4`` exceeds float64) or underflow (m2 below
+    2**-300) is recomputed once on the channel rescaled by the exact power of
+    two ``2**-e_c`` that brings its max |x| into [0.5, 1). ``e_c = 0`` for
+    every ordinary channel, so ordinary data costs no extra pass. Moment
+    ratios (skewness, kurtosis) are invariant under this rescaling.
+    """
+    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
+    v = channel_rows(a, axis, name)
+    c, n = v.shape
+    if n < 2:
+        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
+    with np.errstate(all="ignore"):
+        mu, m2, m3, m4 = _kernel_moments(v)
+    e = np.zeros(c, dtype=np.int64)
+    ok = np.isfinite(mu) & np.isfinite(m2) & np.isfinite(m3) & np.isfinite(m4) & ((m2 >= _M2_SAFE) | (m2 == 0) & (mu == 0))
+    if not np.all(ok):
+        bad = np.flatnonzero(~ok)
+        sub = np.asarray(v[bad], dtype=np.float64)
+        if not np.all(np.isfinite(sub)):
+            raise _nonfinite_error(a, name)
+        mx = np.abs(sub).max(axis=1)
+        eb = np.where(mx > 0, np.frexp(mx)[1], 0).astype(np.int64)
+        with np.errstate(all="ignore"):
+            r = _kernel_moments(np.ldexp(sub, -eb[:, None]))
+        mu, m2, m3, m4 = (np.array(q, dtype=np.float64) for q in (mu, m2, m3, m4))
+        for q, rq_ in zip((mu, m2, m3, m4), r):
+            q[bad] = rq_
+        e[bad] = eb
+    return n, mu, m2, m3, m4, e
 
 
 def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
@@ -130,6 +169,9 @@ def skewness_kurtosis(x, axis: int | None = None):
 
     .. math:: S = m_3 / m_2^{3/2}, \qquad K = m_4 / m_2^2
 
+    Scale-invariant (computed on each channel rescaled by an exact power of two where its
+    moments would over- or underflow).
+
     Parameters
     ----------
     x : array_like, real, finite.
@@ -141,15 +183,18 @@ def skewness_kurtosis(x, axis: int | None = None):
 
     Raises
     ------
+    TypeError
+        ``x`` is not a real numeric array; ``axis`` not an int or None.
     ValueError
-        Fewer than 2 elements per channel, a constant channel, NaN/inf, empty input.
+        As :func:`kurtosis` with ``bias=True``: fewer than 2 elements per channel, a constant
+        channel, NaN/inf, empty input, ``axis`` out of range.
 
     Examples
     --------
     >>> [float(v) for v in skewness_kurtosis([0.0, 0.0, 0.0, 4.0])]
     [1.1547005383792515, 2.3333333333333335]
     """
-    n, mu, m2, m3, m4 = _central_moments(x, axis)
+    n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
     sk, ku = m3 / m2**1.5, m4 / m2**2
     return (sk.reshape(()), ku.reshape(())) if axis is None else (sk, ku)
@@ -188,11 +233,18 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True, ddof: int = 0):
     Raises
     ------
     TypeError
-        ``bias`` not a bool, ``ddof`` not an int.
+        ``x`` not a real numeric array (complex, bool, object, str); ``axis`` not an
+        int or None; ``bias`` not a bool; ``ddof`` not an int.
     ValueError
         Fewer than 2 elements per channel (4 with ``bias=False``), a constant
-        channel (sigma = 0), NaN/inf, empty input, ``ddof`` not 0 or 1,
-        ``ddof=1`` with ``bias=False``.
+        channel (sigma = 0), NaN/inf, empty input, ``axis`` out of range,
+        ``ddof`` not 0 or 1, ``ddof=1`` with ``bias=False``.
+
+    Notes
+    -----
+    Scale-invariant for every finite input: a channel whose moments would
+    over- or underflow float64 (max |x| above about 1e77 or below about 1e-75)
+    is computed on the channel multiplied by an exact power of two.
 
     References
     ----------
@@ -211,7 +263,7 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True, ddof: int = 0):
     ddof = check_int(ddof, "ddof", 0, 1)
     if ddof and not bias:
         raise ValueError("ddof=1 with bias=False: ddof applies to the population-moment estimator (bias=True) only")
-    n, mu, m2, m3, m4 = _central_moments(x, axis)
+    n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
     k = m4 / m2**2
     if ddof:
@@ -229,8 +281,10 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
     .. math:: \frac{\partial K}{\partial w_j} = \frac{4}{N\sigma}(z_j^3 - K z_j - S),
               \qquad z = (w - \mu)/\sigma,\ S = \mathrm{mean}(z^3)
 
-    (biased :math:`\sigma`; the derivative of eq. 13 of Shkolnik et al., NeurIPS 2020). It sums
-    to 0 (shift invariance) and is orthogonal to ``w`` (scale invariance).
+    (biased :math:`\sigma`; the derivative of eq. 13 of Shkolnik et al., NeurIPS 2020; the
+    derivation is in ``docs/theory/kure.md``). It sums to 0 (shift invariance) and is orthogonal
+    to ``w`` (scale invariance). Computed on ``w`` rescaled by an exact power of two, then
+    rescaled back exactly.
 
     Parameters
     ----------
@@ -246,33 +300,39 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
     Raises
     ------
     TypeError
-        ``w`` not real, ``ddof`` not an int.
+        ``w`` not a real numeric array; ``ddof`` not an int.
     ValueError
-        ``ddof`` not 0/1; fewer than 2 elements, a constant tensor, NaN/inf.
+        ``ddof`` not 0 or 1; fewer than 2 elements; a constant ``w``; NaN/inf; a gradient
+        beyond float64 (``w`` of subnormal magnitude).
     """
     ddof = check_int(ddof, "ddof", 0, 1)
-    a = _as_float(w, "w").astype(np.float64)
-    n, mu, m2, m3, m4 = _central_moments(a, None, "w")
+    a, e = pow2_normalize(_as_float(w, "w"))  # exact: the gradient scales as 1/scale
+    n, mu, m2, m3, m4, _ = _unit_moments(a, None, "w")
     _check_spread(m2, mu, "w")
     sigma = float(np.sqrt(m2[0]))
     z = (a - mu[0]) / sigma
     k = float(m4[0] / m2[0] ** 2)
     s = float(m3[0] / m2[0] ** 1.5)
     g = 4.0 / (n * sigma) * (z**3 - k * z - s)
-    return g * ((n - 1) / n) ** 2 if ddof else g
+    with np.errstate(over="ignore"):
+        g = np.ldexp(g * ((n - 1) / n) ** 2 if ddof else g, -e)
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"w: the gradient (which scales as 1/|w|) overflows float64 for max|w| = {float(np.ldexp(1.0, e - 1)):.3g}; rescale w")
+    return g
 
 
 def _layers(weights) -> list[np.ndarray]:
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or isinstance(weights, (str, bytes)):
-        raise TypeError(f"weights must be a list or tuple of arrays (one per layer), got {type(weights).__name__}; "
+    if isinstance(weights, np.ndarray):
+        raise TypeError("weights must be a list or tuple of arrays (one per layer), got numpy.ndarray; "
                         "for a single tensor pass [w]")
-    if len(weights) == 0:
+    items = check_sequence(weights, "weights")
+    if len(items) == 0:
         raise ValueError("weights is an empty list of layers; KURE averages over at least one layer")
-    return [_as_float(w, f"weights[{i}]") for i, w in enumerate(weights)]
+    return [_as_float(w, f"weights[{i}]") for i, w in enumerate(items)]
 
 
 def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
-    n, mu, m2, m3, m4 = _central_moments(w, None, f"weights[{i}]")
+    n, mu, m2, m3, m4, _ = _unit_moments(w, None, f"weights[{i}]")
     _check_spread(m2, mu, f"weights[{i}]")
     k = float(m4[0] / m2[0] ** 2)
     return k * ((n - 1) / n) ** 2 if ddof else k
@@ -280,7 +340,7 @@ def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
 
 def _reduction(reduction, n_layers, big_l: int) -> tuple[str, float]:
     """Validated (reduction, divisor) for the layer reduction; divisor is 1 except for "mean"."""
-    reduction = _choice(reduction, REDUCTIONS, "reduction")
+    reduction = check_choice(reduction, REDUCTIONS, "reduction")
     if n_layers is None:
         return reduction, float(big_l) if reduction == "mean" else 1.0
     n = check_int(n_layers, "n_layers", 1)
@@ -322,12 +382,14 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "
     Raises
     ------
     TypeError
-        ``weights`` not a list/tuple; a non-real layer; ``target``, ``ddof``,
-        ``n_layers`` or ``reduction`` of the wrong type.
+        ``weights`` not a list/tuple (a bare ndarray is refused: pass ``[w]``); a layer not a
+        real numeric array; ``target``, ``ddof`` or ``n_layers`` of the wrong type; ``reduction``
+        not a str.
     ValueError
-        No layers; a layer with < 2 elements, constant or with NaN/inf;
-        ``target < 1``; ``ddof`` not 0/1; unknown ``reduction``;
-        ``n_layers < 1`` or given with another reduction.
+        No layers; a layer with fewer than 2 elements, constant, or holding NaN/inf;
+        ``target < 1``; ``ddof`` not 0 or 1; unknown ``reduction``; ``n_layers < 1`` or given
+        with another reduction. Scale-invariant: each layer's kurtosis is computed as in
+        :func:`kurtosis`, with exact power-of-two rescaling where needed.
 
     References
     ----------
@@ -376,7 +438,8 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "
     Raises
     ------
     TypeError, ValueError
-        As :func:`kure_loss`.
+        As :func:`kure_loss`; also a ``ValueError`` when a gradient (which scales as
+        1/|w|) exceeds float64 (layers of subnormal magnitude).
 
     References
     ----------
@@ -430,12 +493,24 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
     list of ``(step, kurtosis, w)`` snapshots (float64 copies), every
     ``record_every`` steps and at the last step.
 
+    Notes
+    -----
+    The descent is scale-equivariant (the preconditioned step scales with
+    ``w0``): it runs on ``w0`` rescaled by an exact power of two and the
+    snapshots are rescaled back exactly, so ``w0 * 2**k`` gives ``2**k`` times
+    the same trajectory for any finite ``w0``.
+
     Raises
     ------
-    TypeError, ValueError
-        Any argument of the wrong type or out of range; a constant ``w0``.
+    TypeError
+        ``w0`` not a real numeric array; a numeric parameter of the wrong type
+        (``steps=2.7`` is not truncated).
+    ValueError
+        ``w0`` constant, empty or holding NaN/inf; ``target < 1``; ``lam``/``mu``
+        negative; ``lr <= 0``; ``steps``/``record_every`` out of range; an ``lr`` so
+        large that the descent diverges (the error names ``lr`` and the step).
     """
-    w = _as_float(w0, "w0").astype(np.float64).copy()
+    w, e = pow2_normalize(_as_float(w0, "w0"))
     kt = check_real(target, "target", lo=1.0)
     lam = check_real(lam, "lam", lo=0.0)
     mu = check_real(mu, "mu", lo=0.0)
@@ -444,15 +519,25 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
     record_every = check_int(record_every, "record_every", 1)
     start = w.copy()
     n = w.size
+    if n < 2:
+        raise ValueError(f"w0 needs at least 2 elements for a kurtosis, got {n}")
     var0 = float(np.var(start))
     if var0 == 0:
         raise ValueError("w0 is constant (sigma = 0): kurtosis is undefined")
     snaps = []
     for t in range(steps + 1):
+        try:
+            k = float(kurtosis(w))
+        except ValueError as exc:
+            raise ValueError(f"lr={lr!r} makes the descent diverge (step {t}: {exc}); use a smaller lr") from exc
         if t % record_every == 0 or t == steps:
-            snaps.append((t, float(kurtosis(w)), w.copy()))
+            snaps.append((t, k, np.ldexp(w, e)))
         if t == steps:
             break
-        g = lam * 2.0 * (float(kurtosis(w)) - kt) * kurtosis_grad(w) + mu * (w - start) / (n * var0)
-        w -= lr * n * var0 * g
+        g = lam * 2.0 * (k - kt) * kurtosis_grad(w) + mu * (w - start) / (n * var0)
+        with np.errstate(all="ignore"):
+            w = w - lr * n * var0 * g
+        if not np.all(np.isfinite(w)) or float(np.max(np.abs(w))) > 2.0**500:
+            raise ValueError(f"lr={lr!r} makes the descent diverge (weights beyond 2**500 times their initial "
+                             f"scale at step {t + 1}); use a smaller lr")
     return snaps

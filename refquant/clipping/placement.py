@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_real_array
-from ..specs import _choice
+from .._validate import as_float_array, check_choice
 from .grids import _positive_array
 
 _CLIP_MODES = {"aciq": ("two_sided", "one_sided"), "distiller": ("two_sided", "one_sided", "symmetric")}
@@ -53,10 +52,12 @@ def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mod
     Raises
     ------
     TypeError
-        Non-real arrays; non-string ``convention``/``mode``.
+        ``alpha``/``mean``/``min_value`` not real numeric arrays (bool, complex, object, str);
+        non-string ``convention``/``mode``.
     ValueError
-        Non-positive ``alpha``, NaN/inf, unknown ``convention``/``mode``,
-        ``mode="symmetric"`` with ``convention="aciq"``.
+        Non-positive ``alpha``, NaN/inf or empty arrays, shapes that do not broadcast, unknown
+        ``convention``/``mode``, ``mode="symmetric"`` with ``convention="aciq"``, a range end
+        beyond the float64 range.
 
     References
     ----------
@@ -70,16 +71,25 @@ def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mod
     >>> [float(v) for v in clip_range(3.89, mean=0.4, min_value=0.0, convention="distiller", mode="one_sided")]
     [0.0, 3.89]
     """
-    convention = _choice(convention, tuple(_CLIP_MODES), "convention")
-    mode = _choice(mode, _CLIP_MODES[convention], "mode")
+    convention = check_choice(convention, tuple(_CLIP_MODES), "convention")
+    mode = check_choice(mode, _CLIP_MODES[convention], "mode")
     a = _positive_array(alpha, "alpha")
-    mu = as_real_array(mean, "mean").astype(np.float64)
-    m = np.float64(-np.inf) if min_value is None else as_real_array(min_value, "min_value").astype(np.float64)
-    a, mu, m = np.broadcast_arrays(a, mu, m)
-    if mode == "symmetric":
-        hi = np.abs(mu) + a
-        return -hi, hi
-    if convention == "aciq" and mode == "one_sided":
-        return np.zeros(a.shape), np.maximum(mu, 0.0) + a
-    lo = np.maximum(m, mu - a)
-    return lo, lo + (2.0 * a if mode == "two_sided" else a)
+    mu = as_float_array(mean, "mean")
+    m = np.float64(-np.inf) if min_value is None else as_float_array(min_value, "min_value")
+    try:
+        a, mu, m = np.broadcast_arrays(a, mu, m)
+    except ValueError:
+        raise ValueError(f"alpha, mean and min_value must broadcast to one shape; got shapes {np.shape(a)}, "
+                         f"{np.shape(mu)}, {np.shape(m)}") from None
+    with np.errstate(over="ignore"):
+        if mode == "symmetric":
+            hi = np.abs(mu) + a
+            lo = -hi
+        elif convention == "aciq" and mode == "one_sided":
+            lo, hi = np.zeros(a.shape), np.maximum(mu, 0.0) + a
+        else:
+            lo = np.maximum(m, mu - a)
+            hi = lo + (2.0 * a if mode == "two_sided" else a)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise ValueError("alpha/mean: the clip range leaves the float64 range (|mean| + 2 * alpha > 1.8e308)")
+    return lo, hi
