@@ -1,7 +1,7 @@
 r"""Bias correction of quantized weights and activations per output channel (ACIQ, Banner et al. NeurIPS 2019,
 eqs. 12–13, and its released code ``submission2019/cnn-quantization``).
 
-Weights (:func:`bias_correct`). For channel ``c`` with float weights
+Weights (:func:`bias_correct`; theory page ``docs/theory/aciq.md``, section "Bias correction"). For channel ``c`` with float weights
 :math:`W_c` and quantized weights :math:`W^q_c` (eq. 12):
 
 .. math::

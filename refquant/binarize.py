@@ -5,11 +5,13 @@ Unlocking Efficiency Through Repetition-Sparsity Trade-Off" (ICLR 2024
 submission; arXiv 2312.01581; TMLR 2024 as "PLUM") as released in the
 authors' code (``sachitkuhar/PLUM``), plus the binary (XNOR-Net) and ternary
 (TWN) baselines it is compared with, and Larq's ``ste_tern`` ternarizer
-(:func:`ste_tern`). The forward pass below follows the released code
-(``quant/binary/ste.py``, ``STESign``), which the paper's public reviews
-corroborate; the backward rules are the released code's straight-through
-estimator (:func:`ste_grad`, what its training loop runs) and its ``ede``
-function (:func:`ede_grad`, defined but not called by that loop).
+(:func:`ste_tern`). Theory page: ``docs/theory/signed_binary.md``. The paper's
+own equations could not be read (only its abstract and public reviews); the
+forward pass below follows the released code (``quant/binary/ste.py``,
+``STESign``), which the reviews corroborate; the backward rules are the
+released code's straight-through estimator (:func:`ste_grad`, what its
+training loop runs) and its ``ede`` function (:func:`ede_grad`, defined but
+not called by that loop).
 
 Layout conventions
 ------------------
@@ -505,14 +507,14 @@ def signed_binarize(
     signs : array_like of ±1, shape ``(n_filters, n_tiles)`` (or ``(n_filters,)``), optional
         Explicit sign map; default :func:`default_signs` (first half positive).
     threshold : float in [0, 1)
-        Fraction of each region's max |w| (the code's 0.05).
+        Fraction of each region's ``max|w|`` (the code's 0.05).
     axis : int or None
         Output-filter axis.
     region : int or None
         ``None``: whole filters; ``c``: tiles of ``c`` input channels (unverified reading of the paper).
     scale : "none", "mean" or a positive float
         ``"none"``: alpha = 1, as the released code (BatchNorm absorbs the
-        scale). ``"mean"``: alpha = mean |w| over the region's non-zero
+        scale). ``"mean"``: alpha = ``mean|w|`` over the region's non-zero
         support, the MSE-optimal value for that support (refquant's choice;
         neither paper nor code states one). A float: that alpha everywhere.
     return_scale : also return the per-region alphas, shape ``(n_filters, n_tiles)``.

@@ -29,7 +29,7 @@ rounded fma), ``rounding="floor_plus_half"``, ``reciprocal_dtype``,
 ``domain="float_shifted"`` (TensorFlow's float-domain clamp shifted by the
 nudged minimum) and ``block_size`` (ONNX opset-21 blocked parameters).
 
-Small inputs (< :data:`PARALLEL_THRESHOLD` elements) run on one Numba thread.
+Small inputs (fewer than ``PARALLEL_THRESHOLD`` elements) run on one Numba thread.
 """
 from __future__ import annotations
 
@@ -326,11 +326,12 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     mode, recip, zp_op, shifted = _spec_flags(spec)
     lo, hi = _shifted_bounds(spec, s, z, cdtype) if shifted else (s, s)
     u = _draw_uniforms(spec, rng, arr.size)
-    if arr.dtype == cdtype and arr.flags.c_contiguous:
+    # A read-only array is a different Numba type (one more compiled signature): copy it, as other layouts.
+    if arr.dtype == cdtype and arr.flags.c_contiguous and arr.flags.writeable:
         xc = arr.reshape(-1)
     else:
         with np.errstate(over="ignore"):
-            xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
+            xc = np.array(arr, dtype=cdtype, order="C").reshape(-1)  # always a fresh, writeable copy
     out_dtype = cdtype if dequant else spec.code_dtype
     if out is None:
         result = np.empty(arr.shape, dtype=out_dtype)
@@ -512,7 +513,7 @@ def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
 
     Notes
     -----
-    ``q - z`` is exact (|q - z| < 2**17); the product is rounded once.
+    ``q - z`` is exact (``|q - z| < 2**17``); the product is rounded once.
 
     Examples
     --------

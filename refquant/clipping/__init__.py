@@ -26,30 +26,31 @@ at :math:`\pm\alpha` and quantizing with ``M`` bits:
   approximation. Grids, each the exact image of
   :mod:`refquant.uniform` (see :func:`quantize_on_grid`):
 
-  * ``paper``: levels :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,
-    :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one more than M bits hold;
-    the paper's simulation); image
-    ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``.
-  * ``midrise``: :math:`(k+\frac12)\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,
-    :math:`\Delta = 2\alpha/2^M`; image
-    ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2``.
-  * ``endpoint``: :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,
-    :math:`\Delta = 2\alpha/(2^M-1)`; image
-    ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2`` (the levels
-    are :math:`(k+\frac12)\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`).
-  * ``symmetric``: :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,
-    :math:`\Delta = \alpha/(2^{M-1}-1)`; image
-    ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``.
-  * ``aciq_runtime``: :math:`k\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,
-    :math:`\Delta = 2\alpha/(2^M-1)`; image ``fake_quant(x, D, 0, QuantSpec(M))``.
-    The grid the ACIQ code's quantizer (and Distiller's SYMMETRIC mode) ran
-    for a zero-mean tensor clipped to :math:`[-\alpha, \alpha]`: range
-    :math:`2\alpha` over :math:`2^M-1` steps, zero point
-    :math:`\mathrm{round}(\alpha/\Delta) = 2^{M-1}`, so its lowest level lies
-    :math:`\Delta/2` beyond :math:`-\alpha` and its highest :math:`\Delta/2`
-    inside :math:`\alpha`. Ties round half to even, as the ACIQ clip path's
-    ``torch.round`` (``docs/authors_code.md``: the CUDA kernel's half-up ties,
-    the float32 zero point that can select the mirror grid).
+  ================ ===================================================== ====================================================
+  grid             levels (signed)                                       refquant.uniform image
+  ================ ===================================================== ====================================================
+  ``paper``        :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,             ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
+                   :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one
+                   more than M bits hold; the paper's simulation)
+  ``midrise``      :math:`(k+\frac12)\Delta`,                            ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor"))``
+                   :math:`-2^{M-1} \le k < 2^{M-1}`,                     ``+ D/2``
+                   :math:`\Delta = 2\alpha/2^M`
+  ``endpoint``     :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,     ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False))``
+                   :math:`\Delta = 2\alpha/(2^M-1)`                      ``- a``
+  ``symmetric``    :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,           ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
+                   :math:`\Delta = \alpha/(2^{M-1}-1)`
+  ``aciq_runtime`` :math:`k\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,    ``fake_quant(x, D, 0, QuantSpec(M))``
+                   :math:`\Delta = 2\alpha/(2^M-1)`
+  ================ ===================================================== ====================================================
+
+  ``aciq_runtime`` is the grid the ACIQ code's quantizer (and Distiller's SYMMETRIC mode) ran
+  for a zero-mean tensor clipped to :math:`[-\alpha, \alpha]`: range
+  :math:`2\alpha` over :math:`2^M-1` steps, zero point
+  :math:`\mathrm{round}(\alpha/\Delta) = 2^{M-1}`, so its lowest level lies
+  :math:`\Delta/2` beyond :math:`-\alpha` and its highest :math:`\Delta/2`
+  inside :math:`\alpha`. Ties round half to even, as the ACIQ clip path's
+  ``torch.round`` (``docs/authors_code.md``: the CUDA kernel's half-up ties,
+  the float32 zero point that can select the mirror grid).
 
   ``endpoint`` is the symmetric endpoint-inclusive grid (the usual
   min/max-calibrated grid with ``2^M`` levels). refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`
