@@ -249,7 +249,7 @@ def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: s
     Defaults follow TWN (Li & Liu, "Ternary Weight Networks", 2016, eqs. 6
     and 7 with the approximation :math:`\Delta^* \approx 0.7\,E|w|`):
     ``threshold=0.7`` relative to each filter's mean absolute weight.
-    ``relative_to="max"`` (a fraction of each filter's max |w|, e.g. 0.05 as
+    ``relative_to="max"`` (a fraction of each filter's ``max|w|``, e.g. 0.05 as
     the signed-binary threshold) is refquant's own option: no released code
     base we know of ships that ternarizer. Larq's ``ste_tern`` is a different
     rule -- an *absolute* threshold (0.05 by default) or TWN's over the whole
