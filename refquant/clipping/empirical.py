@@ -7,9 +7,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import as_real_array, channel_rows, check_bool, check_choice, check_int
-from .grids import _check_bits
+from .grids import GRIDS, _check_bits
 
-_EMPIRICAL_GRIDS = ("symmetric", "paper", "midrise")
+_EMPIRICAL_GRIDS = GRIDS
 
 
 def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_candidates: int = 100, return_mse: bool = False):
@@ -19,10 +19,12 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     ``k = 1..n``; each is scored by the exact squared error of
     :func:`quantize_on_grid` (refquant's quantizer, computed in the input's
     float dtype with scale ``s_k`` rounded once to that dtype) summed in
-    float64, and the smallest minimiser is returned. Signed grids
-    ``"symmetric"`` (refquant's narrow signed grid, the usual weight grid),
-    ``"paper"`` and ``"midrise"`` are supported (``"endpoint"`` shifts ``x``
-    before quantizing, which is not one fake-quant of ``x``).
+    float64, and the smallest minimiser is returned. Every named signed grid
+    is supported: ``"symmetric"`` (refquant's narrow signed grid, the usual
+    weight grid), ``"paper"``, ``"midrise"``, ``"endpoint"`` and
+    ``"aciq_runtime"`` (the grid the ACIQ code ran). The candidate scale is
+    :math:`\alpha_k/2^{M-1}` (paper, midrise), :math:`2\alpha_k/(2^M-1)`
+    (endpoint, aciq_runtime) or :math:`\alpha_k/(2^{M-1}-1)` (symmetric).
 
     A Numba kernel evaluates all candidates in one pass over each channel
     (parallel over channels); its NumPy twin
@@ -31,7 +33,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     Parameters
     ----------
     x : array_like, float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
-    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 ("midrise").
+    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
     axis : channel axis, or None for one clip for the whole tensor.
     grid : see above.
     n_candidates : int, 1..100000.
@@ -74,8 +76,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     clip_search_kernel(*args)
     v, scales, sse = args.v, args.scales, args.sse
     best = np.argmin(sse, axis=1)
-    qmax_like = {"symmetric": 2 ** (bits - 1) - 1, "paper": 2 ** (bits - 1), "midrise": 2 ** (bits - 1)}[grid]
-    alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * qmax_like
+    alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * _alpha_per_step(bits, grid)
     alpha[np.abs(v).max(axis=1) == 0] = 0.0
     alpha = np.ldexp(alpha, e)  # exact: e = 0 unless the channel was rescaled
     alpha = alpha.reshape(()) if axis is None else alpha
@@ -87,6 +88,12 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
                              "return_mse=False (the clip itself is exact) or rescale x")
         return alpha, mse
     return alpha
+
+
+def _alpha_per_step(bits: int, grid: str) -> float:
+    """alpha / step of a signed grid."""
+    half = 2 ** (bits - 1)
+    return {"symmetric": half - 1, "paper": half, "midrise": half, "endpoint": half - 0.5, "aciq_runtime": half - 0.5}[grid]
 
 
 #: Channel maxima outside these bounds are rescaled by a power of two before the search: squared
@@ -120,12 +127,15 @@ def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int):
     frac = np.arange(1, n + 1, dtype=np.float64) / n
     alphas = amax[:, None] * frac[None, :]
     half = 2 ** (bits - 1)
+    s = alphas / _alpha_per_step(bits, grid)
     if grid == "symmetric":
-        s, mode, lo, hi, offset = alphas / (half - 1), 0, -(half - 1), half - 1, 0
+        mode, lo, hi, offset = 0, -(half - 1), half - 1, 0
     elif grid == "paper":
-        s, mode, lo, hi, offset = alphas / half, 0, -half, half, 0
-    else:
-        s, mode, lo, hi, offset = alphas / half, 1, -half, half - 1, 1
+        mode, lo, hi, offset = 0, -half, half, 0
+    elif grid == "aciq_runtime":
+        mode, lo, hi, offset = 0, -half, half - 1, 0
+    else:  # midrise, endpoint: floor, then half a step up
+        mode, lo, hi, offset = 1, -half, half - 1, 1
     s = s.astype(v.dtype)
     tiny = np.finfo(v.dtype).tiny
     s = np.maximum(s, tiny)  # never a zero scale after the cast
