@@ -109,7 +109,10 @@ class _CentralSumsArgs(NamedTuple):
 def _prepare_moment_rows(rows_in: np.ndarray) -> tuple[np.ndarray, int]:
     """Channel rows (C, n) -> ``(rows, r)``: C-contiguous float32/float64 rows (the moment kernels' ``v``), each
     channel split into ``r`` consecutive rows when the channel count is small (:func:`_split_rows`)."""
-    return _split_rows(np.ascontiguousarray(rows_in))
+    rows = np.ascontiguousarray(rows_in)
+    if not rows.flags.writeable:  # a read-only array is another Numba type (one more compiled signature)
+        rows = rows.copy()
+    return _split_rows(rows)
 
 
 def _prepare_fused_row_moments(rows: np.ndarray) -> _RowsArgs:

@@ -162,6 +162,8 @@ def _prepare_clip_search(xa: np.ndarray, bits: int, grid: str, n_candidates: int
     grid's integer semantics (:func:`_candidate_scales`), the output table.
     """
     v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
+    if not v.flags.writeable:  # a read-only array is another Numba type (one more compiled signature)
+        v = v.copy()
     v, e = _normalise_rows(v)
     scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates)
     return _ClipSearchArgs(v, scales, mode, lo, hi, offset, np.zeros(scales.shape, dtype=np.float64)), e
