@@ -16,6 +16,7 @@ MODULES = [
     "refquant.kurtosis",
     "refquant.robustness",
     "refquant.imc",
+    "refquant.ptq",
 ]
 
 
