@@ -83,7 +83,7 @@ PTQ_GRIDS = ("symmetric", "endpoint", "midrise", "paper", "asymmetric")
 #: Methods of :func:`channel_clips`.
 CLIP_METHODS = ("minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "empirical")
 #: Methods of :meth:`ActivationObserver.params`.
-OBSERVER_METHODS = ("minmax", "aciq_laplace", "aciq_gaussian", "mse")
+OBSERVER_METHODS = ("minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "mse")
 
 _CLIP_GRIDS = ("symmetric", "endpoint", "midrise", "paper")
 
@@ -728,6 +728,9 @@ class ActivationObserver:
         ``"minmax"``: :math:`\max(|\min|, |\max|)`. ``"aciq_laplace"`` /
         ``"aciq_gaussian"``: the paper's :math:`\alpha^*` for the fitted scale
         (one- or two-sided model), capped at the observed maximum magnitude.
+        ``"exact_laplace"`` / ``"exact_gaussian"``: the exact optimum on ``grid``
+        for the fitted scale (:func:`refquant.clipping.optimal_clip`,
+        ``model="exact"``), capped likewise.
         ``"mse"``: the clip minimising the squared error of the accumulated
         histogram, each bin's count placed at its centre, quantized through
         refquant.uniform on ``grid`` (default: the carrier of
@@ -746,20 +749,22 @@ class ActivationObserver:
             return 1.0
         if method == "minmax":
             return amax
+        sided = self.signed if signed is None else check_bool(signed, "signed")
         if method.startswith("aciq"):
             from . import clipping as C
 
             bits = check_int(bits, "bits", 0, 16)
-            dist = method.split("_")[1]
-            b = self.fitted_scale(dist)
-            if b == 0:
-                return amax
-            return min(C.optimal_clip(bits, dist, b, model="aciq", signed=self.signed), amax)
-        sided = self.signed if signed is None else check_bool(signed, "signed")
+            b = self.fitted_scale(method.split("_")[1])
+            return amax if b == 0 else min(C.optimal_clip(bits, method.split("_")[1], b, model="aciq", signed=sided), amax)
         grid = ("symmetric" if sided else "endpoint") if grid is None else _check_grid(grid)
         if grid == "endpoint" and sided:
             raise ValueError("grid='endpoint' two-sided is not a zero-point-0 grid; use grid='symmetric' or signed=False")
         bits = _check_grid_bits(bits, grid, sided)
+        if method.startswith("exact"):
+            from . import clipping as C
+
+            b = self.fitted_scale(method.split("_")[1])
+            return amax if b == 0 else min(C.optimal_clip(bits, method.split("_")[1], b, model="exact", grid=grid, signed=sided), amax)
         n_candidates = self.bins if n_candidates is None else check_int(n_candidates, "n_candidates", 1, 100000)
         return self._mse_clip(bits, grid, sided, n_candidates)
 
@@ -785,7 +790,7 @@ class ActivationObserver:
           concatenated data with ``symmetric=spec.signed`` (signed: ``z = 0``,
           :math:`s = \max|x|/q_{max}`; unsigned: the asymmetric grid over
           :math:`[\min(x, 0), \max(x, 0)]`), rounded to float64.
-        * ``"aciq_laplace"``, ``"aciq_gaussian"``, ``"mse"``: :math:`\alpha` from
+        * ``"aciq_*"``, ``"exact_*"``, ``"mse"``: :math:`\alpha` from
           :meth:`clip` with ``bits = spec.bits`` and
           :func:`scale_from_clip` ``(alpha, spec, grid="symmetric")``. The spec
           must be narrow range (the symmetric grid) when signed; an unsigned
