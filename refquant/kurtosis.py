@@ -69,11 +69,26 @@ def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
     return v, 1
 
 
+#: Elements below which the moment kernels run on one Numba thread (``threads_for``). Measured with
+#: ``python3 -m benchmarks compile_overhead`` (rows "kurtosis serial vs parallel"): one thread takes ~2 ms
+#: at 2^20 elements, so below it a second thread can save at most ~1 ms, while waking it costs 20-50 ms
+#: per call on a loaded 2-core machine (and ~0.05 ms on an idle one).
+PARALLEL_MIN_ELEMENTS = 1 << 20
+
+
 def _central_moments(x, axis, name: str = "x"):
     """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel."""
+    from ._kernels._threads import threads_for
+
+    a = _as_float(x, name, allow_nonfinite=True)
+    with threads_for(a.size, PARALLEL_MIN_ELEMENTS):
+        return _central_moments_kernel(a, axis, name)
+
+
+def _central_moments_kernel(a, axis, name: str):
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
-    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
+    # NaN/inf are detected from the sums: no extra pass over a
     v = channel_rows(a, axis, name)
     c, n = v.shape
     if n < 2:

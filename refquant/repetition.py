@@ -192,6 +192,11 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
 # Repetition-aware matmul: "programming" (once per weight) and execution.
 # ---------------------------------------------------------------------------
 
+#: Additions + multiplications (batch x program size) below which the matmul kernels run on one Numba
+#: thread (``threads_for``): one thread does ~2^21 of them in ~2 ms here, so below that a second thread
+#: saves at most ~1 ms while waking it costs 20-50 ms on a loaded 2-core machine (see benchmarks/results.md).
+PARALLEL_MIN_OPS = 1 << 21
+
 #: Batch rows per kernel task (keeps a K x _CHUNK block of activations in cache; no effect on results).
 _CHUNK = 64
 
@@ -280,10 +285,13 @@ class FactorizedWeights:
         """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`."""
         from ._kernels.repetition import factorized_kernel
 
+        from ._kernels._threads import threads_for
+
         xd, dt = _activations(x, self.shape, self.integer, self.max_col_abs_sum)
         xT = np.ascontiguousarray(xd.T)
         yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
-        factorized_kernel(xT, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.grp_split, self.idx, yT, _CHUNK)
+        with threads_for(xd.shape[0] * (self.idx.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+            factorized_kernel(xT, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.grp_split, self.idx, yT, _CHUNK)
         return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
 
 
@@ -402,13 +410,16 @@ class SharedSumProgram:
         """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`."""
         from ._kernels.repetition import shared_groups_kernel, shared_nodes_kernel
 
+        from ._kernels._threads import threads_for
+
         xd, dt = _activations(x, self.shape, self.integer, self.max_col_abs_sum)
         xT = np.ascontiguousarray(xd.T)
         vals = np.empty((self.shape[0] + self.nodes.shape[0], xd.shape[0]), dtype=dt)
         nd = self.nodes
-        shared_nodes_kernel(xT, nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(), nd[:, 3].copy(), vals)
         yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
-        shared_groups_kernel(vals, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.term, self.term_sign, yT)
+        with threads_for(xd.shape[0] * (self.nodes.shape[0] + self.term.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+            shared_nodes_kernel(xT, nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(), nd[:, 3].copy(), vals)
+            shared_groups_kernel(vals, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.term, self.term_sign, yT)
         return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
 
 
