@@ -37,6 +37,7 @@ gradient) by :math:`((N-1)/N)^2`: ``ddof=1`` reproduces that; ``ddof=0``
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -61,13 +62,15 @@ def _nonfinite_error(a: np.ndarray, name: str) -> ValueError:
 def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
     """Reshape (C, n) into (C*R, n/R) with R | n so that small channel counts still use every core."""
     c, n = v.shape
-    if c >= 16:
+    if c >= 16 or n < 8192:  # n < 2 * 4096: no split gives rows of >= 4096 elements
         return v, 1
     for r in (64, 32, 16, 8, 4, 2):
         if n % r == 0 and n // r >= 4096:
             return v.reshape(c * r, n // r), r
     return v, 1
 
+
+_EPS = float(np.finfo(np.float64).eps)
 
 #: Elements below which the moment kernels run on one Numba thread (``threads_for``). Measured with
 #: ``python3 -m benchmarks compile_overhead`` (rows "kurtosis serial vs parallel"): one thread takes ~2 ms
@@ -97,9 +100,12 @@ def _central_moments_kernel(a, axis, name: str):
     if r == 1:  # every row is a whole channel: both passes per row while it is in cache
         out = np.empty((c, 4), dtype=np.float64)
         fused_row_moments(rows, out)
-        if not np.all(np.isfinite(out)):
+        out /= n
+        # one channel: four Python floats are checked faster than a NumPy reduction (small-call overhead)
+        finite = all(math.isfinite(v) for v in out[0].tolist()) if c == 1 else bool(np.isfinite(out).all())
+        if not finite:
             raise _nonfinite_error(a, name)
-        return n, out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
+        return n, out[:, 0], out[:, 1], out[:, 2], out[:, 3]
     s = np.empty(rows.shape[0], dtype=np.float64)
     row_sums(rows, s)
     mu = s.reshape(c, r).sum(axis=1) / n
@@ -113,6 +119,11 @@ def _central_moments_kernel(a, axis, name: str):
 
 def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
     # a channel is constant when its spread is zero, or only rounding noise of its mean
+    if m2.size == 1:  # the same test on Python floats (small-call overhead)
+        v, u = float(m2[0]), float(mu[0])
+        if v == 0 or v <= (8 * _EPS * abs(u)) ** 2:
+            raise ValueError(f"{name} has a constant channel (index 0, sigma = 0): kurtosis is undefined")
+        return
     tiny = (m2 <= (8 * np.finfo(np.float64).eps * np.abs(mu)) ** 2) | (m2 == 0)
     if np.any(tiny):
         ch = int(np.flatnonzero(tiny)[0])
@@ -179,14 +190,23 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
     """
     ddof = check_int(ddof, "ddof", 0, 1)
     a = _as_float(w, "w").astype(np.float64)
-    n, mu, m2, m3, m4 = _central_moments(a, None, "w")
-    _check_spread(m2, mu, "w")
+    return _kurtosis_and_grad(a, "w", ddof)[1]
+
+
+def _kurtosis_and_grad(a: np.ndarray, name: str, ddof: int) -> tuple[float, np.ndarray]:
+    """(Kurt, dKurt/dw) of a float64 tensor from one moment pass (``ddof=1``: both times ((N-1)/N)^2)."""
+    n, mu, m2, m3, m4 = _central_moments(a, None, name)
+    _check_spread(m2, mu, name)
     sigma = float(np.sqrt(m2[0]))
     z = (a - mu[0]) / sigma
+    z2 = z * z
     k = float(m4[0] / m2[0] ** 2)
     s = float(m3[0] / m2[0] ** 1.5)
-    g = 4.0 / (n * sigma) * (z**3 - k * z - s)
-    return g * ((n - 1) / n) ** 2 if ddof else g
+    g = 4.0 / (n * sigma) * (z2 * z - k * z - s)
+    if ddof:
+        f = ((n - 1) / n) ** 2
+        return k * f, g * f
+    return k, g
 
 
 def _layers(weights) -> list[np.ndarray]:
@@ -276,8 +296,8 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     big_l = len(layers)
     out = []
     for i, w in enumerate(layers):
-        k = _layer_kurtosis(w, i, ddof)
-        out.append(2.0 / big_l * (k - kt) * kurtosis_grad(w, ddof=ddof))
+        k, g = _kurtosis_and_grad(w.astype(np.float64), f"weights[{i}]", ddof)
+        out.append(2.0 / big_l * (k - kt) * g)
     return out
 
 
