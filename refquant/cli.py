@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import platform
 import sys
@@ -43,7 +42,12 @@ def _repo_module(name: str, cmd: str):
 
 def _need_extras(cmd: str) -> None:
     """One-line message when the plotting/table stack of the [figures] extra is missing."""
-    missing = [m for m in ("matplotlib", "pandas") if importlib.util.find_spec(m) is None]
+    missing = []
+    for m in ("matplotlib", "pandas"):
+        try:
+            importlib.import_module(m)
+        except ImportError:
+            missing.append(m)
     if missing:
         raise SystemExit(
             f"refquant {cmd}: needs {' and '.join(missing)} (the [figures] extra): python3 -m pip install 'refquant[figures]' "
