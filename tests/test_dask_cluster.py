@@ -5,8 +5,8 @@ The workers run an interpreter where refquant is *installed* and nothing else of
 importable: a virtual environment on top of this interpreter's site-packages (for numpy, numba,
 distributed) whose own site-packages holds a ``.pth`` entry exposing only this checkout's ``refquant``
 package (what an editable install does), so the test checks the code under test, not whatever refquant
-the base interpreter has installed. A third worker started later in an environment where
-``import refquant`` fails must make the CLI stop with one clear line.
+the base interpreter has installed. A second cluster, whose only worker runs in an environment where
+``import refquant`` fails, must make the CLI stop with one clear line.
 """
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def cluster(tmp_path_factory):
     py_bare = _venv(base / "bare", ["import sys; sys.modules['refquant'] = None"])
     run = base / "run"
     run.mkdir()
-    port = _free_port()
-    addr = f"tcp://127.0.0.1:{port}"
+    port, port_bare = _free_port(), _free_port()
+    addr, addr_bare = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port_bare}"
     procs: list[subprocess.Popen] = []
 
     def start(python, *args, name):
@@ -64,13 +64,18 @@ def cluster(tmp_path_factory):
         procs.append(p)
         return p
 
+    worker = ("--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1")
     try:
         start(py, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard", name="scheduler")
+        # a second cluster whose only worker cannot import refquant
+        start(py, "scheduler", "--host", "127.0.0.1", "--port", str(port_bare), "--no-dashboard", name="scheduler_bare")
         for i in range(2):
-            start(py, "worker", addr, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", name=f"worker{i}")
-        with distributed.Client(addr, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield {"addr": addr, "start": start, "py_bare": py_bare, "run": run}
+            start(py, "worker", addr, *worker, name=f"worker{i}")
+        start(py_bare, "worker", addr_bare, *worker, name="worker_bare")
+        for a, n in ((addr, 2), (addr_bare, 1)):
+            with distributed.Client(a, timeout=60) as client:
+                client.wait_for_workers(n, timeout=60)
+        yield {"addr": addr, "addr_bare": addr_bare}
     finally:
         for p in reversed(procs):  # stop exactly the processes this fixture started, by process id
             if p.poll() is None:
@@ -84,8 +89,19 @@ def cluster(tmp_path_factory):
                 p.wait()
 
 
-def _cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "refquant.cli", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300)
+def _cli(*args):
+    """Start ``refquant ...`` from the repository root (the client side of a user's session)."""
+    return subprocess.Popen([sys.executable, "-m", "refquant.cli", *args], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(p: subprocess.Popen) -> tuple[int, str]:
+    try:
+        _, err = p.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    return p.returncode, err
 
 
 def test_figures_on_a_real_cluster_match_the_local_run_byte_for_byte(cluster, tmp_path):
@@ -108,21 +124,20 @@ def test_figures_on_a_real_cluster_match_the_local_run_byte_for_byte(cluster, tm
         assert pathlib.Path(rq_file).resolve() == (ROOT / "refquant" / "__init__.py").resolve()
         assert exe != sys.executable
 
-    remote = _cli("figures", "uniform", "--scheduler", addr, "--outdir", str(tmp_path / "cluster"))
-    assert remote.returncode == 0, remote.stderr[-3000:]
-    local = _cli("figures", "uniform", "--outdir", str(tmp_path / "local"))
-    assert local.returncode == 0, local.stderr[-3000:]
+    # the cluster run, the local run and a run against the cluster without refquant, concurrently
+    runs = {"cluster": _cli("figures", "uniform", "--scheduler", addr, "--outdir", str(tmp_path / "cluster")),
+            "local": _cli("figures", "uniform", "--outdir", str(tmp_path / "local")),
+            "bad": _cli("figures", "uniform", "--scheduler", cluster["addr_bare"], "--outdir", str(tmp_path / "bad"))}
+    res = {k: _finish(p) for k, p in runs.items()}
+    assert res["cluster"][0] == 0, res["cluster"][1][-3000:]
+    assert res["local"][0] == 0, res["local"][1][-3000:]
     a = (tmp_path / "cluster" / "uniform_mse_vs_step.csv").read_bytes()
     b = (tmp_path / "local" / "uniform_mse_vs_step.csv").read_bytes()
     assert len(a) > 10_000 and a == b
 
-    # a worker that cannot import refquant joins: the CLI refuses with one line naming it and the fix
-    cluster["start"](cluster["py_bare"], "worker", addr, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--host", "127.0.0.1", name="bare")
-    with distributed.Client(addr, timeout=60) as client:
-        client.wait_for_workers(3, timeout=60)
-    bad = _cli("figures", "uniform", "--scheduler", addr, "--outdir", str(tmp_path / "bad"))
-    assert bad.returncode == 2
-    lines = [ln for ln in bad.stderr.splitlines() if ln.startswith("refquant figures:")]
-    assert len(lines) == 1 and "cannot import refquant" in lines[0] and "pip install" in lines[0], bad.stderr[-2000:]
+    # the worker that cannot import refquant: the CLI refuses with one line naming it and the fix
+    code, err = res["bad"]
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.startswith("refquant figures:")]
+    assert len(lines) == 1 and "cannot import refquant" in lines[0] and "pip install" in lines[0], err[-2000:]
     assert not (tmp_path / "bad" / "uniform_mse_vs_step.csv").exists()
