@@ -1,7 +1,8 @@
 r"""Weight repetition and sparsity statistics, and repetition-aware matmul with operation counts.
 
-Concepts from Kuhar et al., "Signed-Binarization" (ICLR 2024 submission;
-note ``shared/papers/signed_binary.md`` §2–§3, §7) and the kernels it relies on:
+Concepts from Kuhar et al., "Signed-Binarization" (ICLR 2024 submission; its
+definitions of repetition and its worked example from the public review discussion)
+and the kernels it relies on:
 UCNN (Hegde et al., ISCA 2018) factorised dot products. The paper's counting
 rules are *reconstructed* (its text was not accessible); every count below
 states its rule.
@@ -20,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ._validate import as_real_array, check_int
+from ._validate import as_real_array, check_bool, check_int, check_real
 from .binarize import region_layout
 
 __all__ = [
@@ -85,7 +86,7 @@ def pigeonhole_bound(k: int, scheme: str, *, shared_zero: bool = False) -> int:
     binary ``2^k``; ternary ``3^k``; signed-binary ``2·2^k`` (a block is
     ``{0,+a}^k`` or ``{0,-a}^k``), the count the paper quotes. With
     ``shared_zero=True`` the all-zero block, common to both signs, is counted
-    once: ``2^(k+1) - 1`` (note §2).
+    once: ``2^(k+1) - 1``.
 
     >>> pigeonhole_bound(9, "binary"), pigeonhole_bound(9, "ternary"), pigeonhole_bound(9, "signed_binary")
     (512, 19683, 1024)
@@ -128,7 +129,7 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     One row per scheme: block size ``K = R·S``, number of kernels
     ``C_in·C_out``, the bound, and the average repetition per possible pattern
     (kernels / bound). For [3,3,256,256]: 512 / 1024 / 19683 patterns and
-    128× / 64× / 3.33× (note §2 and §7). Returns a pandas DataFrame.
+    128× / 64× / 3.33× (the paper's quoted repetition figures). Returns a pandas DataFrame.
     """
     import pandas as pd
 
@@ -236,6 +237,71 @@ def _activations(x, shape: tuple[int, int], integer_w: bool, colsum) -> tuple[np
     return xa.astype(np.float64, copy=False), np.float64
 
 
+def _index_array(v, name: str, length: int | None = None) -> np.ndarray:
+    """A private, read-only 1-D int64 copy of an integer index array (optionally of a given length)."""
+    a = as_real_array(v, name, allow_empty=True)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array, got dtype={a.dtype}")
+    if a.ndim != 1 or (length is not None and a.size != length):
+        want = "1-D" if length is None else f"1-D of length {length}"
+        raise ValueError(f"{name} must be {want}, got shape={a.shape}")
+    out = np.array(a, dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+def _check_ptr(ptr: np.ndarray, name: str, end: int, what: str) -> None:
+    """``ptr`` starts at 0, never decreases and ends at ``end`` (the CSR pointer invariant)."""
+    if ptr[0] != 0 or ptr[-1] != end or np.any(np.diff(ptr) < 0):
+        raise ValueError(f"{name} must start at 0, be non-decreasing and end at {end} ({what}), "
+                         f"got {name}[0]={int(ptr[0])}, {name}[-1]={int(ptr[-1])}")
+
+
+def _check_in_range(a: np.ndarray, name: str, lo: int, hi: int) -> None:
+    """Every entry of ``a`` in ``[lo, hi)``."""
+    if a.size and (a.min() < lo or a.max() >= hi):
+        bad = int(a.min()) if a.min() < lo else int(a.max())
+        raise ValueError(f"{name} has entry {bad} outside its allowed range [{lo}, {hi - 1}]")
+
+
+def _check_program_header(obj, n_groups_name: str = "grp_mag") -> tuple[int, int]:
+    """Validate ``shape``, ``integer``, ``grp_mag`` and ``max_col_abs_sum`` of a programmed weight (in place)."""
+    set_ = object.__setattr__
+    shape = obj.shape
+    if not isinstance(shape, tuple) or len(shape) != 2:
+        raise TypeError(f"shape must be a tuple (K, out), got shape={shape!r}")
+    k, out = check_int(shape[0], "shape[0]", 1), check_int(shape[1], "shape[1]", 1)
+    set_(obj, "shape", (k, out))
+    integer = check_bool(obj.integer, "integer")
+    set_(obj, "integer", integer)
+    mag = as_real_array(obj.grp_mag, "grp_mag", allow_empty=True)
+    if mag.ndim != 1:
+        raise ValueError(f"grp_mag must be 1-D, got shape={mag.shape}")
+    if integer and mag.dtype.kind not in "iu":
+        raise TypeError(f"grp_mag must be an integer array when integer=True, got dtype={mag.dtype}")
+    mag = np.array(mag, dtype=np.int64 if integer else np.float64)
+    if mag.size and not mag.min() > 0:
+        raise ValueError(f"grp_mag must hold magnitudes > 0, got {mag.min()!r}")
+    if integer and mag.size and int(mag.max()) > _INT64_BOUND:
+        raise ValueError(f"grp_mag has a magnitude beyond 2**62: {int(mag.max())}")
+    mag.flags.writeable = False
+    set_(obj, "grp_mag", mag)
+    colsum = obj.max_col_abs_sum
+    if integer:
+        colsum = check_int(colsum, "max_col_abs_sum", 0)
+    else:
+        colsum = check_real(colsum, "max_col_abs_sum", lo=0.0)
+    set_(obj, "max_col_abs_sum", colsum)
+    return k, out
+
+
+def _check_colsum(obj, col_bound: np.ndarray) -> None:
+    """``max_col_abs_sum`` must bound every column's sum of |weights| (it guards exact int64 accumulation)."""
+    if obj.integer and col_bound.size and obj.max_col_abs_sum < float(col_bound.max()) * (1 - 2.0**-40):
+        raise ValueError(f"max_col_abs_sum={obj.max_col_abs_sum} is smaller than the programmed weights' largest "
+                         f"column sum of |w| ({float(col_bound.max()):.17g}); it must bound it")
+
+
 def _column_groups(w: np.ndarray):
     """Per column: ascending distinct non-zero magnitudes with their plus / minus row indices."""
     wz = w + 0  # -0.0 -> 0.0 (no effect on integers)
@@ -256,6 +322,35 @@ class FactorizedWeights:
     magnitudes ``u`` in ascending order; for each, the rows with weight
     ``+u`` then the rows with weight ``-u``, both ascending. Built once by
     :func:`factorize`; :meth:`matmul` runs the Numba kernel.
+
+    Every field is validated in ``__post_init__`` (and the index arrays stored as private read-only
+    int64 copies), so :meth:`matmul` can never index out of bounds or overflow int64 silently.
+
+    Attributes
+    ----------
+    shape : tuple[int, int]
+        ``(K, out)`` of the weight, both >= 1.
+    integer : bool
+        Integer weights (exact int64 execution) or float64.
+    max_col_abs_sum : int or float
+        An upper bound (>= 0) on ``max_j sum_i |w_ij|``; for integer weights it must bound the
+        programmed groups' column sums (it guards exact int64 accumulation).
+    col_ptr : int64 ndarray (out + 1,)
+        Groups of column ``j`` are ``col_ptr[j]:col_ptr[j+1]``; starts at 0, non-decreasing, ends at
+        the number of groups.
+    grp_mag : ndarray (n_groups,)
+        Magnitude ``u > 0`` of each group (int64 when ``integer``, else float64).
+    grp_ptr : int64 ndarray (n_groups + 1,)
+        Rows of group ``g`` are ``idx[grp_ptr[g]:grp_ptr[g+1]]``; starts at 0, ends at ``idx.size``.
+    grp_split : int64 ndarray (n_groups,)
+        Plus rows before ``grp_split[g]``, minus rows after; in ``[grp_ptr[g], grp_ptr[g+1]]``.
+    idx : int64 ndarray (nnz,)
+        Row indices, each in ``[0, K)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type, shape or range (named in the message).
     """
 
     shape: tuple[int, int]
@@ -267,8 +362,27 @@ class FactorizedWeights:
     grp_split: np.ndarray
     idx: np.ndarray
 
+    def __post_init__(self) -> None:
+        k, out = _check_program_header(self)
+        set_ = object.__setattr__
+        n_groups = self.grp_mag.size
+        col_ptr = _index_array(self.col_ptr, "col_ptr", out + 1)
+        _check_ptr(col_ptr, "col_ptr", n_groups, "the number of groups, grp_mag.size")
+        idx = _index_array(self.idx, "idx")
+        _check_in_range(idx, "idx", 0, k)
+        grp_ptr = _index_array(self.grp_ptr, "grp_ptr", n_groups + 1)
+        _check_ptr(grp_ptr, "grp_ptr", idx.size, "the number of rows, idx.size")
+        split = _index_array(self.grp_split, "grp_split", n_groups)
+        if np.any(split < grp_ptr[:-1]) or np.any(split > grp_ptr[1:]):
+            raise ValueError("grp_split[g] must lie in [grp_ptr[g], grp_ptr[g+1]] for every group g")
+        for name, v in (("col_ptr", col_ptr), ("idx", idx), ("grp_ptr", grp_ptr), ("grp_split", split)):
+            set_(self, name, v)
+        per_group = self.grp_mag.astype(np.float64) * np.diff(grp_ptr)
+        _check_colsum(self, np.bincount(np.repeat(np.arange(out), np.diff(col_ptr)), weights=per_group, minlength=out))
+
     @property
     def nnz(self) -> int:
+        """Number of non-zero weights programmed."""
         return int(self.idx.size)
 
     def op_counts(self, batch: int = 1) -> OpCounts:
@@ -332,8 +446,8 @@ def factorized_matmul(x, w_q):
 
     Per output column ``j``, the non-zero weights are grouped by magnitude
     ``u``; each group's activations are added with their signs, multiplied
-    once by ``u``, and the group products added (UCNN, Hegde et al. ISCA 2018;
-    note ``signed_binary.md`` §3.1):
+    once by ``u``, and the group products added (the factorised dot product of
+    UCNN, Hegde et al., ISCA 2018):
 
     .. math:: y_{bj} = \sum_{u \in U_j} u \sum_{i:\,|w_{ij}| = u} \mathrm{sign}(w_{ij})\,x_{bi}
 
@@ -363,7 +477,7 @@ def factorized_matmul(x, w_q):
 
     Examples
     --------
-    The authors' example (note §7) without partial-sum sharing:
+    The authors' example from the public review discussion, without partial-sum sharing:
 
     >>> w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T
     >>> y, ops = factorized_matmul(np.array([[1, 2, 3, 4, 5, 6]]), w)
@@ -384,6 +498,38 @@ class SharedSumProgram:
     earlier partial sums). Group ``g`` (column ``j``, magnitude ``u``) sums
     its terms ``term_sign[p]·v[term[p]]`` for ``p`` in
     ``grp_ptr[g]:grp_ptr[g+1]``, is multiplied by ``u`` and added into ``y[j]``.
+
+    Every field is validated in ``__post_init__`` (index arrays stored as private read-only int64
+    copies), so :meth:`matmul` can never index out of bounds or overflow int64 silently.
+
+    Attributes
+    ----------
+    shape : tuple[int, int]
+        ``(K, out)``, both >= 1.
+    tile : int
+        Rows per reduction tile the plan was made with (>= 1).
+    integer : bool
+        Integer weights (exact int64 execution) or float64.
+    max_col_abs_sum : int or float
+        Upper bound (>= 0) on ``max_j sum_i |w_ij|``; for integer weights it must bound the program's
+        column sums and every partial sum (it guards exact int64 accumulation).
+    nodes : int64 ndarray (n_nodes, 4)
+        ``(a, s_a, b, s_b)`` per partial sum: operands in ``[0, K + n)`` for node ``n``, signs +-1.
+    col_ptr : int64 ndarray (out + 1,)
+        Groups of column ``j`` are ``col_ptr[j]:col_ptr[j+1]`` (starts at 0, ends at the group count).
+    grp_mag : ndarray (n_groups,)
+        Magnitude ``u > 0`` per group (int64 when ``integer``, else float64).
+    grp_ptr : int64 ndarray (n_groups + 1,)
+        Terms of group ``g`` are ``grp_ptr[g]:grp_ptr[g+1]`` (starts at 0, ends at ``term.size``).
+    term : int64 ndarray (n_terms,)
+        Operand of each term, in ``[0, K + n_nodes)``.
+    term_sign : int64 ndarray (n_terms,)
+        Sign of each term, +-1.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type, shape or range (named in the message).
     """
 
     shape: tuple[int, int]
@@ -396,6 +542,49 @@ class SharedSumProgram:
     grp_ptr: np.ndarray
     term: np.ndarray
     term_sign: np.ndarray
+
+    def __post_init__(self) -> None:
+        k, out = _check_program_header(self)
+        set_ = object.__setattr__
+        set_(self, "tile", check_int(self.tile, "tile", 1))
+        nodes = as_real_array(self.nodes, "nodes", allow_empty=True)
+        if nodes.dtype.kind not in "iu":
+            raise TypeError(f"nodes must be an integer array, got dtype={nodes.dtype}")
+        if nodes.ndim != 2 or nodes.shape[1] != 4:
+            raise ValueError(f"nodes must have shape (n_nodes, 4), got shape={nodes.shape}")
+        nodes = np.array(nodes, dtype=np.int64)
+        n_nodes = nodes.shape[0]
+        limit = k + np.arange(n_nodes)  # node n may read activations and earlier nodes only
+        for col, name in ((0, "nodes[:, 0]"), (2, "nodes[:, 2]")):
+            if n_nodes and (np.any(nodes[:, col] < 0) or np.any(nodes[:, col] >= limit)):
+                raise ValueError(f"{name} (operands) must index an activation (< K={k}) or an earlier node "
+                                 f"(< K + n for node n)")
+        for col, name in ((1, "nodes[:, 1]"), (3, "nodes[:, 3]")):
+            if n_nodes and not np.all(np.abs(nodes[:, col]) == 1):
+                raise ValueError(f"{name} (signs) must be +1 or -1")
+        nodes.flags.writeable = False
+        set_(self, "nodes", nodes)
+        n_groups = self.grp_mag.size
+        col_ptr = _index_array(self.col_ptr, "col_ptr", out + 1)
+        _check_ptr(col_ptr, "col_ptr", n_groups, "the number of groups, grp_mag.size")
+        term = _index_array(self.term, "term")
+        _check_in_range(term, "term", 0, k + n_nodes)
+        sign = _index_array(self.term_sign, "term_sign", term.size)
+        if not np.all(np.abs(sign) == 1):
+            raise ValueError("term_sign must hold +1 or -1 only")
+        grp_ptr = _index_array(self.grp_ptr, "grp_ptr", n_groups + 1)
+        _check_ptr(grp_ptr, "grp_ptr", term.size, "the number of terms, term.size")
+        for name, v in (("col_ptr", col_ptr), ("term", term), ("term_sign", sign), ("grp_ptr", grp_ptr)):
+            set_(self, name, v)
+        # |value| of every operand in units of max|x|: 1 for an activation, the sum of its operands' for a node
+        weight = np.ones(k + n_nodes)
+        for n in range(n_nodes):
+            weight[k + n] = weight[nodes[n, 0]] + weight[nodes[n, 2]]
+        per_group = self.grp_mag.astype(np.float64) * np.add.reduceat(np.append(weight[term], 0.0), grp_ptr[:-1]) \
+            if n_groups else np.zeros(0)
+        per_group[np.diff(grp_ptr) == 0] = 0.0  # reduceat of an empty range returns the next element
+        col_bound = np.bincount(np.repeat(np.arange(out), np.diff(col_ptr)), weights=per_group, minlength=out)
+        _check_colsum(self, np.append(col_bound, weight[k:].max(initial=0.0)))
 
     def op_counts(self, batch: int = 1) -> OpCounts:
         """ADDs = partial sums + Σ_groups (terms − 1) + Σ_columns (groups − 1); MULs = groups; × batch."""
@@ -470,7 +659,7 @@ def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
     r"""Program ``w_q`` (shape ``(K, out)``) for partial-sum sharing across filters (done once per weight).
 
     SumMerge-style (Prabhakar et al., ICS 2021; the algorithm is *our
-    documented reconstruction*, note ``signed_binary.md`` §3.2/§3.4: the
+    documented reconstruction* from the SumMerge abstract and the paper's op counts: the
     paper's own merger is not public):
 
     1. Group each column's non-zero weights by magnitude ``u`` (as in
@@ -552,7 +741,7 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
 
     Examples
     --------
-    The authors' worked example (note §7): ``PS0 = a + c``, ``out1 = (PS0 + e)·x``,
+    The authors' worked example from the public review discussion: ``PS0 = a + c``, ``out1 = (PS0 + e)·x``,
     ``out2 = (PS0 + b)·y`` — 3 ADDs and 2 MULs:
 
     >>> w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T
@@ -575,7 +764,7 @@ def count_ops(w_q, method: str, *, tile: int = 8, batch: int = 1) -> OpCounts:
     ``K`` MULs), ``"zero_skip"`` (one MAC per non-zero weight: ``nnz−1`` ADDs,
     ``nnz`` MULs per output), ``"factorized"`` (:func:`factorized_matmul`) or
     ``"shared_sum"`` (:func:`shared_sum_matmul` with ``tile``). The paper's
-    "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (note §3.4).
+    "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (the paper does not state its rule).
     """
     w = _weights_2d(w_q)
     batch = check_int(batch, "batch", 1)

@@ -47,6 +47,7 @@ import math
 import numpy as np
 
 from . import clipping as _clip
+from .clipping import grids as _clip_grids
 from ._validate import as_real_array, check_bool, check_int, check_real
 from .distributions import STD_PER_SCALE, check_dist
 
@@ -93,13 +94,13 @@ def step_to_alpha(step, bits: int, grid: str = "paper"):
 
     paper, midrise: :math:`2^{M-1}\Delta`; endpoint: :math:`(2^M-1)\Delta/2`; symmetric: :math:`(2^{M-1}-1)\Delta`.
     """
-    g = _clip._check_grid(grid)
+    g = _clip_grids._check_grid(grid)
     m = check_int(bits, "bits", 1, 16)
     half = 2 ** (m - 1)
     f = {"paper": half, "midrise": half, "endpoint": (2**m - 1) / 2, "symmetric": half - 1}[g]
     if f <= 0:
         raise ValueError(f"bits={m} is out of range for grid={g!r}; allowed: 2 <= bits <= 16")
-    return _clip._positive_array(step, "step") * f
+    return _clip_grids._positive_array(step, "step") * f
 
 
 def _lemma2(step: np.ndarray, bits: int, a: float) -> np.ndarray:
@@ -122,7 +123,7 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
     d = check_dist(dist)
     bits = check_int(bits, "bits", 1, 16)
     std = check_real(scale, "scale", lo=0.0, lo_open=True)
-    st = _clip._positive_array(step, "step")
+    st = _clip_grids._positive_array(step, "step")
     s = _clip_scale(d, std)
     if model == "exact":
         return _clip.mse_exact(step_to_alpha(st, bits, grid), bits, d, s, grid=grid)

@@ -1,7 +1,7 @@
-"""Tests for refquant.clipping (issue 3: ACIQ's MSE model, the exact MSE, optimal clipping).
+"""Tests for refquant.clipping (ACIQ's MSE model, the exact MSE, optimal clipping).
 
-Oracles: values the note recomputed independently (aciq.md §2.1, §2.2; bounded minimisation and
-brentq, tolerance <= 1e-10), the code's published 2-decimal tables (§2.1), a brentq solution of
+Oracles: values recomputed independently of this code (bounded minimisation and
+brentq, tolerance <= 1e-10), the ACIQ code's published 2-decimal tables, a brentq solution of
 u·e^u = 3·4^M (independent of scipy's lambertw), scipy.integrate.quad per quantization cell,
 Monte Carlo through refquant.uniform (10^6 samples, |z| < 5: false-alarm rate 5.7e-7 per check),
 closed forms (1-bit midrise: E[(X - sign(X)·a/2)^2]), and a brute-force scan of the real quantizer.
@@ -19,14 +19,14 @@ from scipy import integrate, optimize, stats
 from refquant import clipping as C
 from refquant.uniform import fake_quant
 
-# aciq.md §2.1, "recomputed" columns (4 decimals), signed
+# alpha* of the paper's model recomputed independently (4 decimals), signed
 NOTE_ACIQ = {
     "laplace": [1.8628, 2.8307, 3.8972, 5.0286, 6.2048, 7.4131, 8.6456, 9.8968, 11.1627, 12.4406, 13.7284, 15.0245,
                 16.3276, 17.6367, 18.9512, 20.2702],
     "gaussian": [1.2399, 1.7106, 2.1516, 2.5591, 2.9362, 3.2869, 3.6151, 3.9240, 4.2163, 4.4942, 4.7593, 5.0132, 5.2571,
                  5.4920, 5.7188, 5.9382],
 }
-# aciq.md §2.2: exact optima on real grids, M = 1..8, (laplace, gaussian); symmetric starts at M = 2
+# exact optima on real grids recomputed independently by quadrature, M = 1..8, (laplace, gaussian); symmetric starts at M = 2
 NOTE_EXACT = {
     "midrise": [(2.0000, 1.5958), (3.0756, 1.9914), (4.1348, 2.3441), (5.2156, 2.6816), (6.3354, 3.0102), (7.4979, 3.3300), (8.6979, 3.6395), (9.9279, 3.9376)],
     "paper": [(2.0000, 1.2240), (2.8978, 1.6860), (3.9257, 2.1353), (5.0395, 2.5512), (6.2087, 2.9330), (7.4144, 3.2857), (8.6461, 3.6147), (9.8969, 3.9239)],
@@ -47,7 +47,7 @@ def test_laplace_optimum_is_lambert_w_closed_form():
     for m in range(0, 17):
         u = optimize.brentq(lambda u: u * math.exp(u) - 3 * 4.0**m, 0.0, 40.0, xtol=1e-15, rtol=1e-15)
         assert C.optimal_clip(m, "laplace", 2.5) == pytest.approx(2.5 * u, rel=1e-12)
-        # one-sided (post-ReLU) M bits == signed M + 1 bits (note §1.5)
+        # one-sided (post-ReLU) M bits == signed M + 1 bits (the rounding terms agree)
         u1 = optimize.brentq(lambda u: u * math.exp(u) - 3 * 4.0 ** (m + 1), 0.0, 40.0, xtol=1e-15, rtol=1e-15)
         assert C.optimal_clip(m, "laplace", signed=False) == pytest.approx(u1, rel=1e-12)
 
@@ -153,7 +153,7 @@ def test_solvers_return_true_minima(dist, grid, bits, signed, scale):
 
 
 def test_one_sided_is_half_of_signed_with_one_more_bit():
-    """ReLU'd input on refquant's unsigned grid == half the signed grid with one more bit (note §2.2)."""
+    """ReLU'd input on refquant's unsigned grid == half the signed grid with one more bit (checked by quadrature)."""
     for dist in ("gaussian", "laplace"):
         for m in (2, 4, 7):
             for a in (1.0, 3.0):
@@ -245,7 +245,9 @@ def test_clip_kernel_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
 
     x = np.random.default_rng(seed).laplace(size=(n_ch, n)).astype(dtype)
     _, mse = C.optimal_clip_empirical(x, bits, axis=0, grid=grid, n_candidates=13, return_mse=True)
-    s, mode, lo, hi, off = C._candidate_scales(np.ascontiguousarray(x), bits, grid, 13)
+    from refquant.clipping.empirical import _candidate_scales
+
+    s, mode, lo, hi, off = _candidate_scales(np.ascontiguousarray(x), bits, grid, 13)
     np.testing.assert_array_equal(mse, clip_search_sse(x, s, mode, lo, hi, off) / n)
 
 

@@ -1,10 +1,10 @@
-"""Tests for refquant.imc (issue 5): exactness with lossless ADCs, A-shift, ADC error bounds, kernel vs twin,
+"""Tests for refquant.imc: exactness with lossless ADCs, A-shift, ADC error bounds, kernel vs twin,
 closed-form SQNR vs simulation, spec round trips, bad input.
 
 Oracles: exact int64 matmul ``x @ w``; the NumPy twin (int64 matmuls per tile/plane/slice and the ADC
 formula; bit-identical by the stated accumulation order); the ADC's definition (error bounds); the
-note's Gaussian clipping constants (raoq_imc.md §1.2); Monte Carlo for the closed forms (tolerance 0.5 dB
-where the model's assumptions hold, as the issue states).
+published Gaussian clipping constants of OCC/ACIQ; Monte Carlo for the closed forms (tolerance 0.5 dB
+where the model's assumptions hold); the specs' stated ranges and round trips.
 """
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_a_shift_exact_when_lossless_and_never_worse_when_lossy(mode):
         # the paper's model (multi-bit sums, ReLU'd Gaussian 4-bit activations): per-column error never worse than +10 %
         assert np.all(errs[True] <= 1.10 * errs[False])
     # (BPBS: A-shift makes the MSB plane mostly ones; with a clipped range (k > 1) that saturates and the error
-    # grows by orders of magnitude — measured in the analysis, not assumed; the note §1.2 warns about exactly this.)
+    # grows by orders of magnitude — measured in the analysis, not assumed; figures/imc_* show it.)
 
 
 def test_closed_form_multibit_sqnr_matches_simulation():
@@ -154,7 +154,7 @@ def test_closed_form_bpbs_sqnr_matches_simulation(n, bits, transfer):
 
 def test_slice_covariance_against_enumeration():
     """The covariance term for two 1-bit-cell conversions sharing rows, against all 2^9 input-bit patterns."""
-    from refquant.imc import _slice_covariances
+    from refquant.imc.theory import _slice_covariances
 
     spec = I.CrossbarSpec(rows=9, input_bits=1, weight_bits=2, mode="bpbs", adc=I.ADCSpec(2))  # step 9/4
     cells = np.array([[1, 1, 1, 1, 1, 0, 0, 1, 0],   # conversion u
@@ -189,7 +189,7 @@ def test_full_range_step_is_raoq_eq3_and_gaussian_range_uses_aciq_constants():
     assert d == 2 * 512 * 15 * 7 / (2**8 * 4) and o == -512 * 15 * 7 / 4 and n == 256
     shifted = I.CrossbarSpec(rows=512, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, k=4.0), a_shift=True)
     assert I.adc_params(shifted)[1] == 2 * 512 * 8 * 7 / (2**8 * 4)  # signed x_max = 2^(Bx-1) after A-shift
-    # OCC / ACIQ clip constants c_B for B = 2..8 (raoq_imc.md §1.2, CSNR repo): 1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92
+    # OCC / ACIQ clip constants c_B for B = 2..8 (the OCC / CSNR reference code's table): 1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92
     for b, c in zip(range(2, 9), (1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92)):
         sp = I.CrossbarSpec(rows=64, input_bits=1, weight_bits=2, mode="bpbs",
                             adc=I.ADCSpec(b, range_policy="gaussian", mu=10.0, sigma=2.0))
@@ -240,7 +240,7 @@ SPEC = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3)
     (lambda: I.ADCSpec(8, range_policy="calibrated"), ValueError, "needs lo and hi"),
     (lambda: I.ADCSpec(8, range_policy="calibrated", lo=1.0, hi=1.0), ValueError, "hi=1.0 must be > lo=1.0"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="bpbs", slice_bits=2), ValueError, "needs slice_bits=1"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, weight_encoding="offset"), ValueError, "mode='multibit' stores"),
+    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, weight_encoding="offset"), ValueError, "not allowed with mode='multibit'"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, input_signed=True, a_shift=True), ValueError, "needs input_signed=False"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="analog"), ValueError, "mode='analog'"),
     (lambda: I.sqnr(np.ones((2, 2)), np.ones((2, 3))), ValueError, "same shape"),
@@ -311,8 +311,10 @@ def test_bpbs_divides_where_a_reciprocal_would_change_a_code():
 
 def test_bpbs_reciprocal_check_is_needed(monkeypatch):
     """Planted bug: skipping the exhaustive check (always multiplying) must change the output."""
+    from refquant.imc import crossbar as crossbar_mod
+
     spec, x, w = _step_needing_division()
-    monkeypatch.setattr(I, "_inv_step_exact", lambda spec, adc: True)
+    monkeypatch.setattr(crossbar_mod, "_inv_step_exact", lambda spec, adc: True)
     assert not np.array_equal(I.imc_matmul(x, w, spec), _twin(x, w, spec))
 
 
@@ -355,13 +357,15 @@ def test_packing_kernels_match_packbits_twin(n_l, k, rows, nbits, n_pol, seed):
     from refquant._reference.imc import packed_planes_ref
 
     rng = np.random.default_rng(seed)
-    tiles = I._tiles(k, rows)
+    from refquant.imc._packing import _column_panels, _packed_planes, _tiles
+
+    tiles = _tiles(k, rows)
     wpt = -(-rows // 64)
     u = rng.integers(0, 2**nbits, size=(n_l, k))
-    assert np.array_equal(I._packed_planes(u, nbits, tiles, wpt), packed_planes_ref(u, nbits, tiles, wpt))
+    assert np.array_equal(_packed_planes(u, nbits, tiles, wpt), packed_planes_ref(u, nbits, tiles, wpt))
     n_out = int(rng.integers(1, 300))
     mags = rng.integers(0, 2**nbits, size=(n_pol, k, n_out))
-    pan = I._column_panels(mags, nbits, 1, tiles, wpt)  # (tiles, blocks, pol, S, 1, wpt, P)
+    pan = _column_panels(mags, nbits, 1, tiles, wpt)  # (tiles, blocks, pol, S, 1, wpt, P)
     n_t, n_b, _, _, _, _, pw = pan.shape
     got = pan[:, :, :, :, 0].transpose(2, 1, 5, 3, 0, 4).reshape(n_pol, n_b * pw, nbits, n_t * wpt)[:, :n_out]
     want = packed_planes_ref(np.swapaxes(mags, 1, 2).reshape(-1, k), nbits, tiles, wpt).reshape(n_pol, n_out, nbits, -1)
@@ -396,3 +400,114 @@ def test_imc_cases_rejects_empty_limits(kw):
     with pytest.raises(ValueError, match=f"{name}={value}"):
         draw()
 
+
+
+# ---------------------------------------------------------------------------------------------- specs and results
+def test_specs_are_keyword_only_and_importable_from_both_paths():
+    import refquant.specs as S
+
+    assert I.ADCSpec is S.ADCSpec and I.CrossbarSpec is S.CrossbarSpec
+    with pytest.raises(TypeError):
+        I.CrossbarSpec(4, 2, 3)  # noqa: the fields are keyword-only
+    with pytest.raises(TypeError):
+        I.ADCSpec(8, "floor")  # only bits may be positional
+    assert I.ADCSpec(8) == I.ADCSpec(bits=8)
+
+
+@pytest.mark.parametrize("cls, d, exc, match", [
+    ("CrossbarSpec", {"type": "ADCSpec", "rows": 4, "input_bits": 2, "weight_bits": 3}, ValueError, "expected 'CrossbarSpec'"),
+    ("CrossbarSpec", {"rows": 4, "input_bits": 2, "weight_bits": 3, "colums": 5}, ValueError, r"unknown CrossbarSpec field\(s\) \['colums'\]"),
+    ("CrossbarSpec", [("rows", 4)], TypeError, "d must be a dict"),
+    ("ADCSpec", {"type": "QuantSpec", "bits": 8}, ValueError, "expected 'ADCSpec'"),
+    ("ADCSpec", {"bits": 8, "step": 1.0}, ValueError, r"unknown ADCSpec field\(s\) \['step'\]"),
+])
+def test_spec_from_dict_rejects_unknown_keys_and_wrong_tags(cls, d, exc, match):
+    with pytest.raises(exc, match=match):
+        getattr(I, cls).from_dict(d)
+
+
+def test_spec_dicts_carry_type_tags_and_untagged_dicts_still_load():
+    spec = I.CrossbarSpec(rows=33, input_bits=4, weight_bits=4, mode="bpbs", input_signed=True,
+                          weight_encoding="differential", slice_bits=3,
+                          adc=I.ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0))
+    d = spec.to_dict()
+    assert d["type"] == "CrossbarSpec" and d["adc"]["type"] == "ADCSpec"
+    untagged = {k: v for k, v in d.items() if k != "type"}
+    untagged["adc"] = {k: v for k, v in d["adc"].items() if k != "type"}
+    assert I.CrossbarSpec.from_dict(untagged) == spec == I.CrossbarSpec.from_json(json.dumps(d))
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda: I.ADCSpec(8, range_policy="calibrated", lo=-1e308, hi=1e308), ValueError, "step .* must be finite"),
+    (lambda: I.ADCSpec(8, lo=0.0), ValueError, "lo=0.0 is not read by range_policy='full'"),
+    (lambda: I.ADCSpec(8, range_policy="granular", k=2.0), ValueError, "k=2.0 is only read by range_policy='full'"),
+    (lambda: I.ADCSpec(8, range_policy="gaussian", mu=0.0, sigma=1e308), ValueError, "mu=0.0, sigma=1e"),
+    (lambda: I.ADCSpec(8, transfer=1), TypeError, "transfer must be one of"),
+    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, a_shift=1), TypeError, "a_shift must be True or False"),
+    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc="8"), TypeError, "adc must be an ADCSpec"),
+    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding=3), TypeError,
+     "weight_encoding must be one of"),
+    (lambda: I.CrossbarSpec.from_json("{"), ValueError, "s is not valid JSON"),
+])
+def test_spec_fields_validated_with_named_errors(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_adc_convert_rejects_nan_instead_of_returning_int64_min():
+    with pytest.raises(ValueError, match="a contains 1 NaN"):
+        I.adc_convert([0.0, np.nan], SPEC)
+
+
+def test_programmed_crossbar_only_from_its_factory():
+    with pytest.raises(TypeError, match="program_crossbar"):
+        I.ProgrammedCrossbar(SPEC, np.zeros((2, 1), np.int64), np.zeros(1), ((0, 2),), (0.0, 1.0, 256))
+    prog = I.program_crossbar(np.array([[1], [-2]]), SPEC)
+    with pytest.raises(AttributeError, match="read-only"):
+        prog.w = np.zeros((2, 1), np.int64)
+    with pytest.raises(ValueError, match="read-only"):
+        prog.w[0, 0] = 10**9
+
+
+def test_operand_moments_rejects_mismatched_inner_dimensions():
+    with pytest.raises(ValueError, match="x_codes has 3 columns but w_codes has 2 rows"):
+        I.operand_moments(np.ones((2, 3), int), np.ones((2, 1), int), SPEC)
+
+
+def test_predicted_sqnr_checks_moments_and_does_not_enumerate_tiles():
+    spec = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs")
+    mom = I.operand_moments(np.array([[1, 2, 3, 0]]), np.array([[1], [-1], [2], [0]]), spec)
+    assert mom["p_x"] is mom.p_x and "cell_counts" in mom  # dict-style access kept
+    with pytest.raises(ValueError, match="moments were computed for 1 tiles, but k_total=1099511627776"):
+        I.predicted_sqnr(spec, 2**40, mom)  # answered from the tile count, without building 2^38 tiles
+    with pytest.raises(ValueError, match="moments were computed for mode='bpbs'"):
+        I.predicted_sqnr(SPEC, 4, mom)
+    with pytest.raises(TypeError, match="moments must be the OperandMoments"):
+        I.predicted_sqnr(spec, 4, {"var_x": 1.0})
+    with pytest.raises(TypeError, match="details must be the CrossbarDetails"):
+        I.adc_stats({"pre_adc": np.zeros(1)})
+
+
+@settings(deadline=None, max_examples=30)
+@given(crossbars())
+def test_details_recombine_to_y_exactly(case):
+    """The returned diagnostics rebuild y: multi-bit, tiles' reconstructions summed in tile order; BPBS,
+    coef-weighted reconstructions in (tile, plane, slice, polarity) order, minus the offset encoding's digital
+    term; both plus the compensation. Exact float64 equality (same additions, same order)."""
+    spec, x, w = case
+    y, det = I.imc_matmul(x, w, spec, return_details=True)
+    rec = det.adc_out
+    acc = np.zeros(y.shape)
+    if spec.mode == "multibit":
+        for t in range(rec.shape[1]):
+            acc = acc + rec[:, t]
+    else:
+        for t in range(rec.shape[1]):
+            for b in range(rec.shape[2]):
+                for c in range(rec.shape[4]):
+                    for p in range(rec.shape[3]):
+                        acc = acc + det.coef[p, b, c] * rec[:, t, b, p, c]
+        if spec.weight_encoding == "offset":
+            xe = x.astype(np.int64) - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)
+            acc = acc - (2 ** (spec.weight_bits - 1) - 1) * xe.sum(axis=1).astype(np.float64)[:, None]
+    assert np.array_equal(acc + det.compensation, y)

@@ -1,7 +1,7 @@
-"""Tests for refquant.repetition (issue 6, statistics and the factorised kernel's reference).
+"""Tests for refquant.repetition (statistics and the factorised kernel's reference).
 
 Oracles: exact integer matmul (x @ w in int64), closed-form op counts on
-constructed cases, the authors' worked example (note §7), exact pigeonhole
+constructed cases, the authors' worked example from the public review discussion, exact pigeonhole
 numbers (Python ints), and brute-force distinct-block counting with Python sets.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_factorized_float_within_tolerance(x, seed):
 
 
 def test_authors_worked_example_without_sharing():
-    """Note §7: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}: 4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
+    """The authors' worked example: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}: 4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
     w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
     a = np.array([[1, 10, 100, 1000, 10000, 100000]])
     y, c = R.factorized_matmul(a, w)
@@ -60,7 +60,7 @@ def test_authors_worked_example_without_sharing():
 
 
 def test_single_filter_reconstruction_8_4_6():
-    """Note §3.4 [reconstruction, not the paper's figure]: one 3x3 filter, m effectual terms cost m - 1 ADDs:
+    """Reconstructed counting rule (not the paper's figure): one 3x3 filter, m effectual terms cost m - 1 ADDs:
     binary 9 non-zeros -> 8, signed-binary 5 -> 4, ternary 7 -> 6."""
     binary = np.array([1, -1, 1, 1, -1, -1, 1, 1, -1])
     signed = np.array([1, 0, 1, 1, 0, 0, 1, 1, 0])
@@ -195,7 +195,7 @@ def test_kernels_match_twins_on_integers(p):
 
 
 def test_authors_worked_example_with_sharing():
-    """Note §7: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y — 3 ADDs + 2 MULs, exact outputs."""
+    """The authors' worked example: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y — 3 ADDs + 2 MULs, exact outputs."""
     w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
     a = np.array([[1, 10, 100, 1000, 10000, 100000]])  # decimal digits make every partial sum visible
     y, c = R.shared_sum_matmul(a, w)
@@ -288,3 +288,57 @@ def test_empirical_table_bad_input():
         R.empirical_repetition_table(weights={"binary": np.ones((3, 3))})
     with pytest.raises(ValueError, match="rng=None"):
         R.empirical_repetition_table((3, 3, 2, 2))
+
+
+def test_factorized_weights_out_of_range_index_raises_instead_of_crashing():
+    """A hand-built FactorizedWeights with a row index far outside K used to reach the Numba kernel unchecked
+    (a segfault); its fields are validated at construction now."""
+    with pytest.raises(ValueError, match=r"idx has entry 1000000000 outside its allowed range \[0, 1\]"):
+        R.FactorizedWeights((2, 1), True, 1, np.array([0, 1]), np.array([1]), np.array([0, 1]), np.array([1]),
+                             np.array([10**9])).matmul(np.ones((1, 2), dtype=np.int64))
+
+
+@pytest.mark.parametrize("field, value, exc, match", [
+    ("col_ptr", np.array([0, 2]), ValueError, "col_ptr must start at 0"),
+    ("grp_ptr", np.array([0, 3]), ValueError, "grp_ptr must start at 0"),
+    ("grp_split", np.array([5]), ValueError, "grp_split"),
+    ("idx", np.array([-1]), ValueError, "idx has entry -1"),
+    ("idx", np.array([0.0]), TypeError, "idx must be an integer array"),
+    ("grp_mag", np.array([0]), ValueError, "grp_mag must hold magnitudes > 0"),
+    ("max_col_abs_sum", 0, ValueError, "max_col_abs_sum=0 is smaller"),
+    ("integer", 1, TypeError, "integer must be True or False"),
+    ("shape", (2, 0), ValueError, r"shape\[1\]=0"),
+])
+def test_factorized_weights_fields_validated(field, value, exc, match):
+    good = R.factorize(np.array([[1], [0]]))  # one group {row 0}, magnitude 1
+    fields = {f: getattr(good, f) for f in ("shape", "integer", "max_col_abs_sum", "col_ptr", "grp_mag", "grp_ptr",
+                                             "grp_split", "idx")}
+    R.FactorizedWeights(**fields)  # the factory's own fields pass
+    fields[field] = value
+    with pytest.raises(exc, match=match):
+        R.FactorizedWeights(**fields)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("nodes", np.array([[0, 1, 3, 1]]), r"nodes\[:, 2\] \(operands\)"),   # node 0 reading itself (index K + 0)
+    ("nodes", np.array([[0, 2, 1, 1]]), r"nodes\[:, 1\] \(signs\)"),
+    ("term", np.array([0, 99, 1]), "term has entry 99"),
+    ("term_sign", np.array([1, 0, 1]), "term_sign must hold"),
+    ("max_col_abs_sum", 1, "max_col_abs_sum=1 is smaller"),
+])
+def test_shared_sum_program_fields_validated(field, value, match):
+    good = R.plan_shared_sums(np.array([[1, 1], [1, 1], [0, 1]]))  # one shared partial sum x0 + x1
+    names = ("shape", "tile", "integer", "max_col_abs_sum", "nodes", "col_ptr", "grp_mag", "grp_ptr", "term",
+             "term_sign")
+    fields = {f: getattr(good, f) for f in names}
+    assert fields["nodes"].shape == (1, 4) and fields["term"].size == 3  # the case exercises nodes and terms
+    R.SharedSumProgram(**fields)
+    fields[field] = value
+    with pytest.raises(ValueError, match=match):
+        R.SharedSumProgram(**fields)
+
+
+def test_programmed_weights_are_read_only():
+    prog = R.factorize(np.array([[1], [2]]))
+    with pytest.raises(ValueError, match="read-only"):
+        prog.idx[0] = 10**9

@@ -4,7 +4,7 @@ Private: no validation; refquant.imc prepares every argument. Twin:
 refquant._reference.imc (shares no code; computes with int64 matmuls and
 the ADC formula directly).
 
-ADC semantics (see refquant.imc.ADCSpec): codes ``0 .. n_codes-1``, offset ``o``,
+ADC semantics (see refquant.specs.ADCSpec): codes ``0 .. n_codes-1``, offset ``o``,
 step ``D``; floor: ``q = clip(floor((a - o) / D))``, ``a_hat = o + (q + 0.5) * D``;
 round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
 
@@ -46,6 +46,26 @@ else:
         return sig, codegen
 
 
+@njit(cache=True, inline="always")
+def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
+    """ADC reconstruction of one pre-ADC value ``a`` (the formula of the module docstring; its one statement in
+    the kernels).
+
+    ``(a - o) / step`` is evaluated as ``(a - o) * inv_step`` when ``use_inv``: the caller sets it only after
+    checking, for every plane sum the crossbar can produce, that both give the same code (so the
+    reconstruction, ``o + q * step`` or ``o + (q + 0.5) * step``, is the same float).
+    """
+    if use_inv:
+        t = (np.float64(a) - o) * inv_step
+    else:
+        t = (np.float64(a) - o) / step  # explicit float64: pure Python (no JIT) would keep a float32 a
+    if floor_mode:
+        q = min(max(np.floor(t), 0.0), top)
+        return o + (q + 0.5) * step
+    q = min(max(np.rint(t), 0.0), top)
+    return o + q * step
+
+
 @njit(cache=True)
 def adc_convert_accumulate(y, o, step, n_codes, floor_mode, acc):
     """acc[i, j] += ADC(y[i, j]) for one tile; y float32/float64 holding exact integers.
@@ -57,35 +77,26 @@ def adc_convert_accumulate(y, o, step, n_codes, floor_mode, acc):
     top = float(n_codes - 1)
     for i in range(batch):
         for j in range(out):
-            t = (np.float64(y[i, j]) - o) / step  # explicit: pure Python (no JIT) would keep float32
-            if floor_mode:
-                q = np.floor(t)
-            else:
-                q = np.rint(t)
-            q = min(max(q, 0.0), top)
-            if floor_mode:
-                acc[i, j] += o + (q + 0.5) * step
-            else:
-                acc[i, j] += o + q * step
+            acc[i, j] += _adc_reconstruct(y[i, j], o, step, 1.0, top, floor_mode, False)
 
 
 @njit(cache=True, inline="always")
-def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
-    """ADC reconstruction of one plane sum ``a`` (the formula of the module docstring).
+def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
+    """``sums_cp[b, j] += (sum over words w .. w+width-1 of popcount(xt[b, word] & blk[word, j])) << k``.
 
-    ``(a - o) / step`` is evaluated as ``(a - o) * inv_step`` when ``use_inv``: the caller sets it only after
-    checking, for every plane sum the crossbar can produce, that both give the same code (so the
-    reconstruction, ``o + q * step`` or ``o + (q + 0.5) * step``, is the same float).
+    The one statement of the plane-sum inner loop. The caller passes ``width`` = 8, 4 or 1 as a literal
+    (inlined, so the word loop has a constant trip count that LLVM unrolls); the words' popcounts are added
+    in a register before one store per column, the columns being the vectorised loop. Measured against the
+    former three hand-unrolled blocks in one process, interleaved (batch 256, K = N = 512, 512 columns,
+    8b x 8b): same outputs, no slower.
     """
-    if use_inv:
-        t = (np.float64(a) - o) * inv_step
-    else:
-        t = (np.float64(a) - o) / step
-    if floor_mode:
-        q = min(max(np.floor(t), 0.0), top)
-        return o + (q + 0.5) * step
-    q = min(max(np.rint(t), 0.0), top)
-    return o + q * step
+    for b in range(n_planes):
+        s = sums_cp[b]
+        for j in range(s.shape[0]):
+            a = np.int64(0)
+            for u in range(width):
+                a += np.int64(popcount64(xt[b, w + u] & blk[w + u, j]))
+            s[j] += a << k
 
 
 @njit(cache=True, parallel=True)
@@ -126,42 +137,11 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                         for k in range(beta):
                             blk = wpan[t, q, p, c, k]  # (wpt, P), C-contiguous
                             for w in range(0, w8, 8):
-                                for b in range(n_planes):
-                                    x0 = xt[b, w]
-                                    x1 = xt[b, w + 1]
-                                    x2 = xt[b, w + 2]
-                                    x3 = xt[b, w + 3]
-                                    x4 = xt[b, w + 4]
-                                    x5 = xt[b, w + 5]
-                                    x6 = xt[b, w + 6]
-                                    x7 = xt[b, w + 7]
-                                    s = sums[b, c, p]
-                                    for j in range(pw):
-                                        s[j] += (np.int64(popcount64(x0 & blk[w, j])) + np.int64(popcount64(x1 & blk[w + 1, j]))
-                                                 + np.int64(popcount64(x2 & blk[w + 2, j]))
-                                                 + np.int64(popcount64(x3 & blk[w + 3, j]))
-                                                 + np.int64(popcount64(x4 & blk[w + 4, j]))
-                                                 + np.int64(popcount64(x5 & blk[w + 5, j]))
-                                                 + np.int64(popcount64(x6 & blk[w + 6, j]))
-                                                 + np.int64(popcount64(x7 & blk[w + 7, j]))) << k
+                                _popcount_block(xt, blk, w, 8, n_planes, sums[:, c, p], k)
                             for w in range(w8, w4, 4):
-                                for b in range(n_planes):
-                                    x0 = xt[b, w]
-                                    x1 = xt[b, w + 1]
-                                    x2 = xt[b, w + 2]
-                                    x3 = xt[b, w + 3]
-                                    s = sums[b, c, p]
-                                    for j in range(pw):
-                                        s[j] += (np.int64(popcount64(x0 & blk[w, j])) + np.int64(popcount64(x1 & blk[w + 1, j]))
-                                                 + np.int64(popcount64(x2 & blk[w + 2, j]))
-                                                 + np.int64(popcount64(x3 & blk[w + 3, j]))) << k
+                                _popcount_block(xt, blk, w, 4, n_planes, sums[:, c, p], k)
                             for w in range(w4, wpt):
-                                row = blk[w]
-                                for b in range(n_planes):
-                                    xv = xt[b, w]
-                                    s = sums[b, c, p]
-                                    for j in range(pw):
-                                        s[j] += np.int64(popcount64(xv & row[j])) << k
+                                _popcount_block(xt, blk, w, 1, n_planes, sums[:, c, p], k)
                 tq = tot[q * pw:(q + 1) * pw]
                 for b in range(n_planes):
                     for c in range(n_slices):
