@@ -476,15 +476,10 @@ def channel_clips(x, bits, *, axis: int | None = 0, method: str = "aciq_laplace"
 
 
 def _empirical(v: np.ndarray, bits: int, grid: str, signed: bool, n: int) -> np.ndarray:
-    """Per-row empirical optimum (refquant.clipping's search), with the one-sided and dead-row conventions."""
+    """Per-row empirical optimum (refquant.clipping's search; one- or two-sided)."""
     from . import clipping as C
-    import inspect
 
-    if "signed" in inspect.signature(C.optimal_clip_empirical).parameters:
-        return np.asarray(C.optimal_clip_empirical(v, bits, axis=0, grid=grid, signed=signed, n_candidates=n), dtype=np.float64)
-    if not signed or grid == "endpoint":  # pragma: no cover - older clipping module
-        raise ValueError("this refquant.clipping has no one-sided empirical search")
-    return np.asarray(C.optimal_clip_empirical(v, bits, axis=0, grid=grid, n_candidates=n), dtype=np.float64)
+    return np.asarray(C.optimal_clip_empirical(v, bits, axis=0, grid=grid, signed=signed, n_candidates=n), dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------- per-channel bits

@@ -8,9 +8,20 @@ from .._validate import as_real_array, channel_rows, check_bool, check_int
 from .grids import _check_bits
 
 _EMPIRICAL_GRIDS = ("symmetric", "paper", "midrise")
+_EMPIRICAL_GRIDS_ONE_SIDED = ("symmetric", "paper", "midrise", "endpoint")
+
+#: Element x candidate evaluations below which the search kernel runs on one Numba thread
+#: (``threads_for``): one thread does ~2^21 of them in ~2 ms, so below that a second thread saves at most
+#: ~1 ms while waking it costs 20-50 ms per call on a loaded 2-core machine.
+PARALLEL_MIN_EVALUATIONS = 1 << 21
+
+#: The clip reported for an all-zero channel: every clip is optimal there (the error is 0); a positive
+#: value keeps the scale derived from it valid for refquant.uniform.
+DEAD_CHANNEL_CLIP = 1.0
 
 
-def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_candidates: int = 100, return_mse: bool = False):
+def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_candidates: int = 100, return_mse: bool = False,
+                           signed: bool = True):
     r"""MSE-optimal clip of an actual tensor with the actual quantizer, per tensor or per channel.
 
     For each channel ``c`` the candidates are :math:`\alpha_k = (k/n)\max|x_c|`,
@@ -19,8 +30,15 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     float dtype with scale ``s_k`` rounded once to that dtype) summed in
     float64, and the smallest minimiser is returned. Signed grids
     ``"symmetric"`` (refquant's narrow signed grid, the usual weight grid),
-    ``"paper"`` and ``"midrise"`` are supported (``"endpoint"`` shifts ``x``
-    before quantizing, which is not one fake-quant of ``x``).
+    ``"paper"`` and ``"midrise"`` are supported (the two-sided ``"endpoint"``
+    grid shifts ``x`` before quantizing, which is not one fake-quant of ``x``).
+
+    ``signed=False`` is the one-sided (post-ReLU) search: ``x >= 0`` and the
+    unsigned grids of :func:`quantize_on_grid` with ``signed=False`` on
+    :math:`[0, \alpha]` -- ``"symmetric"`` (unsigned narrow range, step
+    :math:`\alpha/(2^M-2)`), ``"endpoint"`` (unsigned full range, step
+    :math:`\alpha/(2^M-1)`, refquant's usual activation grid), ``"midrise"``
+    and ``"paper"`` (step :math:`\alpha/2^M`).
 
     A Numba kernel evaluates all candidates in one pass over each channel
     (parallel over channels); its NumPy twin
@@ -34,11 +52,15 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     grid : see above.
     n_candidates : int, 1..100000.
     return_mse : also return the (C, n) table of mean squared errors.
+    signed : bool, default True; False = one-sided data and grid (above).
 
     Returns
     -------
-    alpha : float64 array, shape ``()`` or ``(C,)``; 0.0 for an all-zero
-        channel (every clip is optimal there). With ``return_mse``, ``(alpha, mse)``.
+    alpha : float64 array, shape ``()`` or ``(C,)``, every entry > 0. For an
+        all-zero ("dead") channel every clip is optimal; it gets
+        ``DEAD_CHANNEL_CLIP`` = 1.0, so that a scale derived from it is valid
+        (the channel then quantizes to zeros exactly). With ``return_mse``,
+        ``(alpha, mse)``.
 
     Raises
     ------
@@ -46,50 +68,76 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
         Non-real ``x``, non-integer ``bits``/``n_candidates``, a non-bool flag.
     ValueError
         Empty or non-finite ``x``, a bad ``axis``, ``bits``/``n_candidates`` out of range, an unsupported
-        ``grid``.
+        ``grid``, negative ``x`` with ``signed=False``.
+
+    Notes
+    -----
+    Inputs below ``PARALLEL_MIN_EVALUATIONS`` element-candidate evaluations run
+    on one Numba thread (the result does not depend on the thread count).
 
     Examples
     --------
     >>> float(optimal_clip_empirical([1.0, -1.0, 0.5], 8))   # the max-abs clip loses nothing here
     1.0
     """
+    from .._kernels._threads import threads_for
     from .._kernels.clipping import clip_search_kernel
 
-    if grid not in _EMPIRICAL_GRIDS:
-        raise ValueError(f"grid={grid!r}; allowed for the empirical solver: {', '.join(map(repr, _EMPIRICAL_GRIDS))}")
-    bits = _check_bits(bits, grid, True, hi=15 if grid == "paper" else 16)
+    signed = check_bool(signed, "signed")
+    allowed = _EMPIRICAL_GRIDS if signed else _EMPIRICAL_GRIDS_ONE_SIDED
+    if grid not in allowed:
+        raise ValueError(f"grid={grid!r}; allowed for the empirical solver with signed={signed}: {', '.join(map(repr, allowed))}")
+    bits = _check_bits(bits, grid, signed, hi=15 if grid == "paper" else 16)
     n_candidates = check_int(n_candidates, "n_candidates", 1, 100000)
     check_bool(return_mse, "return_mse")
     xa = as_real_array(x, "x")
     if xa.dtype not in (np.float32, np.float64):
         xa = xa.astype(np.float64)
     v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
-    scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates)
+    if not signed and v.min() < 0:
+        raise ValueError(f"x has negative values (min {float(v.min())!r}) but signed=False (one-sided data); use signed=True")
+    scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates, signed=signed)
     sse = np.zeros(scales.shape, dtype=np.float64)
-    clip_search_kernel(v, scales, mode, lo, hi, offset, sse)
+    with threads_for(v.size * n_candidates, PARALLEL_MIN_EVALUATIONS):
+        clip_search_kernel(v, scales, mode, lo, hi, offset, sse)
     best = np.argmin(sse, axis=1)
-    qmax_like = {"symmetric": 2 ** (bits - 1) - 1, "paper": 2 ** (bits - 1), "midrise": 2 ** (bits - 1)}[grid]
-    alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * qmax_like
-    alpha[np.abs(v).max(axis=1) == 0] = 0.0
+    alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * _steps_per_clip(bits, grid, signed)
+    alpha[np.abs(v).max(axis=1) == 0] = DEAD_CHANNEL_CLIP
     alpha = alpha.reshape(()) if axis is None else alpha
     if return_mse:
         return alpha, sse / v.shape[1]
     return alpha
 
 
-def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int):
+def _steps_per_clip(bits: int, grid: str, signed: bool) -> int:
+    """alpha / scale of the grid (the clip in steps)."""
+    if signed:
+        half = 2 ** (bits - 1)
+        return half - 1 if grid == "symmetric" else half
+    n = 2**bits
+    return {"symmetric": n - 2, "endpoint": n - 1, "paper": n, "midrise": n}[grid]
+
+
+def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int, *, signed: bool = True):
     """Per-channel candidate scales in v's dtype, and the grid's integer semantics for the kernel."""
     amax = np.abs(v).max(axis=1).astype(np.float64)
-    amax = np.where(amax > 0, amax, 1.0)  # all-zero channel: any positive scale (result reported as 0)
+    amax = np.where(amax > 0, amax, 1.0)  # all-zero channel: any positive scale (result reported as DEAD_CHANNEL_CLIP)
     frac = np.arange(1, n + 1, dtype=np.float64) / n
     alphas = amax[:, None] * frac[None, :]
-    half = 2 ** (bits - 1)
-    if grid == "symmetric":
-        s, mode, lo, hi, offset = alphas / (half - 1), 0, -(half - 1), half - 1, 0
-    elif grid == "paper":
-        s, mode, lo, hi, offset = alphas / half, 0, -half, half, 0
-    else:
-        s, mode, lo, hi, offset = alphas / half, 1, -half, half - 1, 1
+    steps = _steps_per_clip(bits, grid, signed)
+    if signed:
+        half = 2 ** (bits - 1)
+        if grid == "symmetric":
+            s, mode, lo, hi, offset = alphas / steps, 0, -(half - 1), half - 1, 0
+        elif grid == "paper":
+            s, mode, lo, hi, offset = alphas / steps, 0, -half, half, 0
+        else:
+            s, mode, lo, hi, offset = alphas / steps, 1, -half, half - 1, 1
+    else:  # one-sided: codes 0..steps (midrise: 0..2^M - 1 with floor rounding and the half-step offset)
+        if grid == "midrise":
+            s, mode, lo, hi, offset = alphas / steps, 1, 0, steps - 1, 1
+        else:
+            s, mode, lo, hi, offset = alphas / steps, 0, 0, steps, 0
     s = s.astype(v.dtype)
     tiny = np.finfo(v.dtype).tiny
     s = np.maximum(s, tiny)  # never a zero scale after the cast
