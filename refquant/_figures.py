@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import allocation as A
-from . import binarize as B
-from . import clipping as C
-from . import imc as I
-from . import repetition as R
 from .specs import QuantSpec
 from .uniform import fake_quant
+
+# Concept modules are imported inside each task (a worker running one family imports only that family).
 
 #: Samples per Monte Carlo point of the ACIQ figure.
 ACIQ_N_MC = 10**6
@@ -44,6 +41,8 @@ def uniform_mse_task(*, rng: np.random.Generator, bits: int, n: int) -> list[dic
 
 # ---------------------------------------------------------------------------------------------- aciq
 def aciq_mc_task(*, rng: np.random.Generator, dist: str, bits: int, alphas: list) -> list[dict]:
+    from . import clipping as C
+
     x = rng.standard_normal(ACIQ_N_MC) if dist == "gaussian" else rng.laplace(size=ACIQ_N_MC)
     rows = []
     for a in alphas:
@@ -53,6 +52,9 @@ def aciq_mc_task(*, rng: np.random.Generator, dist: str, bits: int, alphas: list
 
 
 def aciq_alloc_task(*, rng: np.random.Generator, mean_bits: int, sigmas: list, n: int) -> list[dict]:
+    from . import allocation as A
+    from . import clipping as C
+
     sig = np.asarray(sigmas)
     c = sig.size
     x = rng.standard_normal((c, n)) * sig[:, None]
@@ -87,6 +89,8 @@ def imc_weights(rng, n, out, uniform, bits=4):
 
 
 def imc_run(x, w, spec):
+    from . import imc as I
+
     y, det = I.imc_matmul(x, w, spec, return_details=True)
     comp = det["compensation"]
     mom = I.operand_moments(x, w, spec)
@@ -99,6 +103,8 @@ def imc_run(x, w, spec):
 
 def imc_sqnr_bits_task(*, rng: np.random.Generator, weights: str, a_shift: bool, n: int) -> list[dict]:
     """SQNR (pooled and per column, simulation and closed form) for ADC bits 4..10 (one refquant.sweep task)."""
+    from . import imc as I
+
     x = imc_acts(rng, n)
     w = imc_weights(rng, n, 64, weights == "uniform")
     rows = []
@@ -112,6 +118,8 @@ def imc_sqnr_bits_task(*, rng: np.random.Generator, weights: str, a_shift: bool,
 # ---------------------------------------------------------------------------------------------- sb_repetition
 def sb_quantize(scheme: str, latent: np.ndarray, threshold: float | None = None) -> np.ndarray:
     """Pattern in {0, ±1} of the library's quantizers (filters on axis 0)."""
+    from . import binarize as B
+
     if scheme == "binary":
         return np.sign(B.binarize(latent))
     if scheme == "ternary":
@@ -120,6 +128,8 @@ def sb_quantize(scheme: str, latent: np.ndarray, threshold: float | None = None)
 
 
 def sb_unique_task(*, rng: np.random.Generator, scheme: str, k: int) -> dict:
+    from . import repetition as R
+
     q = sb_quantize(scheme, rng.standard_normal((SB_N_FILTERS, k)))
     s = R.unique_filters(q)
     bound = R.pigeonhole_bound(k, scheme)
@@ -129,6 +139,8 @@ def sb_unique_task(*, rng: np.random.Generator, scheme: str, k: int) -> dict:
 
 
 def sb_plane_task(*, rng: np.random.Generator, scheme: str, cin: int, cout: int, threshold: float | None) -> dict:
+    from . import repetition as R
+
     q = sb_quantize(scheme, rng.standard_normal((cout, cin, 3, 3)), threshold)
     s = R.unique_filters(q, block=1)  # 3x3 kernels
     return {"scheme": scheme, "shape": f"[3,3,{cin},{cout}]", "threshold": np.nan if threshold is None else threshold,
@@ -145,6 +157,8 @@ def sb_iid_weights(rng, scheme: str, density: float, k: int, out: int) -> np.nda
 
 
 def sb_ops_task(*, rng: np.random.Generator, c: int, scheme: str, density: float, tiles: tuple) -> list[dict]:
+    from . import repetition as R
+
     w = sb_iid_weights(rng, scheme, density, 9 * c, c)  # im2col layout (C_in*3*3, C_out)
     rows = []
     for method in ("zero_skip", "factorized"):
@@ -230,6 +244,7 @@ def ptq_forward(x: np.ndarray, layers, act_quant=None) -> np.ndarray:
 
 def ptq_quantize_weights(w: np.ndarray, bits: int, clip: str, bias_corr: bool, allocate: bool) -> np.ndarray:
     """One layer's weights (out, in) fake-quantized per output channel on PTQ_WEIGHT_GRID."""
+    from . import allocation as A
     from . import ptq as P
     from .bias_correction import bias_correct
 
