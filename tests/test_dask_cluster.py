@@ -80,7 +80,7 @@ def cluster(tmp_path_factory):
         for p in reversed(procs):  # stop exactly the processes this fixture started, by process id
             if p.poll() is None:
                 p.terminate()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 5  # then SIGKILL: nothing of theirs needs a clean shutdown
         for p in procs:
             try:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
