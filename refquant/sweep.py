@@ -126,6 +126,8 @@ def check_cluster(client) -> dict:
 
     Raises
     ------
+    TypeError
+        If ``client`` is not a ``distributed.Client`` (has no ``run`` method).
     ClusterMismatch
         One line naming the first bad worker and what to install, if a worker
         cannot import refquant or holds a different version or source.
@@ -134,6 +136,8 @@ def check_cluster(client) -> dict:
     """
     import refquant
 
+    if not callable(getattr(client, "run", None)):
+        raise TypeError(f"client must be a distributed.Client, got type={type(client).__name__}")
     info = client.run(_make_probe())
     if not info:
         raise ValueError("the Dask cluster has no workers; start some with: dask worker <scheduler address>")

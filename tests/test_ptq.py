@@ -307,6 +307,16 @@ def test_bad_inputs_name_the_parameter():
     obs.update([1.0, 2.0])
     with pytest.raises(ValueError, match="method='max'"):
         obs.params(rq.QuantSpec(8, signed=False), "max")
+    with pytest.raises(ValueError, match="method='nope'"):
+        obs.clip(3, "nope")
+    with pytest.raises(ValueError, match="dist='cauchy'"):
+        obs.fitted_scale("cauchy")
+    with pytest.raises(TypeError, match="spec must be"):
+        obs.params("spec")
+    with pytest.raises(TypeError, match="bits must be an integer"):
+        obs.clip(3.0, "aciq_laplace")
+    with pytest.raises(ValueError, match="no data"):
+        P.ActivationObserver().edges()
     with pytest.raises(ValueError, match="spec.axis=0"):
         obs.params(rq.QuantSpec(8, signed=False, axis=0))
     with pytest.raises(ValueError, match="bits=1"):
