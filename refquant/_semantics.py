@@ -68,6 +68,61 @@ def order_table() -> str:
     return _table(["scale_op (float32, s = 0.05)", "x = 4.075: v -> code -> fake_quant", "x = -4.575: v -> code -> fake_quant"], rows)
 
 
+def zero_point_table() -> str:
+    rows = []
+    for mode in ("half_even", "half_away", "floor_plus_half"):
+        for zp_op in ("after_round", "before_round", "fused"):
+            spec = QuantSpec(8, rounding=mode, scale_op="reciprocal", zero_point_op=zp_op)
+            q = quantize(np.array(_TIES), 1.0, 1, spec)
+            rows.append([f"`{mode}`", f"`{zp_op}`"] + [int(v) for v in q])
+    return _table(["rounding", "zero_point_op"] + [f"x/s = {t}" for t in _TIES], rows)
+
+
+def near_tie_table() -> str:
+    cases = [
+        ("float32", np.array([0.5 - 2.0**-25, -0.5 - 2.0**-24, 2.5], dtype=np.float32)),
+        ("float64", np.array([0.5 - 2.0**-54, -0.5 - 2.0**-53, 2.5], dtype=np.float64)),
+    ]
+    rows = []
+    for name, x in cases:
+        for mode in ("half_up", "floor_plus_half"):
+            q = quantize(x, 1.0, 0, QuantSpec(8, rounding=mode))
+            rows.append([name, f"`{mode}`"] + [int(v) for v in q])
+    head = ["compute dtype", "rounding", "x = 0.5 - ulp/2 (0.49999997 / 0.49999999999999994)", "x = -0.5 - ulp", "x = 2.5"]
+    return _table(head, rows)
+
+
+def fused_table() -> str:
+    # float32, found by a seeded search of x near a tie of x*r + z (tests/test_uniform_knobs.py checks such
+    # cases against exact rational arithmetic): the unfused sum rounds onto the tie, the fused one does not.
+    x = np.array([-0.9803908], dtype=np.float32)
+    s = np.float32(0.05941763)
+    rows = []
+    for zp_op in ("after_round", "before_round", "fused"):
+        spec = QuantSpec(16, scale_op="reciprocal", zero_point_op=zp_op)
+        rows.append([f"`{zp_op}`", int(quantize(x, s, -39, spec)[0])])
+    return _table(["zero_point_op (float32, x = -0.9803908, s = 0.05941763, z = -39; x*r + z = -55.4999974...)", "code"], rows)
+
+
+def shifted_table() -> str:
+    x = np.array([-7.0, -0.625, -0.125, 0.125, 0.375, 1000.0])
+    rows = []
+    for domain, mode in (("code", "half_up"), ("float_shifted", "floor_plus_half")):
+        spec = QuantSpec(8, signed=False, rounding=mode, domain=domain)
+        q = quantize(x, 0.25, 4, spec)
+        y = fake_quant(x, 0.25, 4, spec)
+        rows.append([f"`{domain}`", f"`{mode}`"] + [f"{int(a)} / {b!r}" for a, b in zip(q, y.tolist())])
+    return _table(["domain", "rounding"] + [f"x = {v}" for v in x.tolist()], rows)
+
+
+def block_table() -> str:
+    x = np.arange(10, dtype=np.float32).reshape(2, 5)
+    s = np.array([[1.0, 2.0, 4.0], [0.5, 1.0, 8.0]], dtype=np.float32)
+    q = quantize(x, s, 0, QuantSpec(8, axis=1, block_size=2))
+    rows = [[f"row {i}", str(x[i].tolist()), str(s[i].tolist()), str([j // 2 for j in range(5)]), str(q[i].tolist())] for i in range(2)]
+    return _table(["x (2, 5), axis=1, block_size=2", "x", "scale (2, 3)", "block of each column", "code"], rows)
+
+
 def generated_block() -> str:
     return "\n\n".join(
         [
@@ -75,6 +130,11 @@ def generated_block() -> str:
             "### Code ranges `[qmin, qmax]`\n\n" + code_range_table(),
             "### Ties: codes for x/s exactly at ±0.5, ±1.5, ±2.5 (s = 1, z = 0)\n\n" + tie_table(),
             "### Operation order matters: division vs reciprocal multiplication\n\n" + order_table(),
+            "### `zero_point_op`: codes for x/s = ±0.5, ±1.5, ±2.5 with z = 1 (s = 1, reciprocal)\n\n" + zero_point_table(),
+            "### `fused` vs `before_round`: one rounding of x·r + z vs two\n\n" + fused_table(),
+            "### `floor_plus_half` vs `half_up` next to a tie (s = 1, z = 0)\n\n" + near_tie_table(),
+            "### `domain`: unsigned 8 bits, s = 0.25, z = 4 (code / fake_quant; at a power-of-two scale the two shapes agree, at others `fl(k·s) + lo` and `(q - z)·s` part)\n\n" + shifted_table(),
+            "### `block_size`: ONNX opset-21 blocked layout\n\n" + block_table(),
             END,
         ]
     )

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._validate import check_bool, check_enum, check_int, check_real, short_repr
 
-__all__ = ["Rounding", "ScaleOp", "QuantSpec", "ADCSpec", "CrossbarSpec", "MIN_BITS", "MAX_BITS"]
+__all__ = ["Rounding", "ScaleOp", "ZeroPointOp", "Domain", "QuantSpec", "ADCSpec", "CrossbarSpec", "MIN_BITS", "MAX_BITS"]
 
 MIN_BITS = 1
 MAX_BITS = 16
@@ -34,9 +34,12 @@ MAX_BITS = 16
 class Rounding(str, enum.Enum):
     """Rounding mode applied to ``v = x / s`` (or ``x * (1/s)``).
 
-    All deterministic modes are exact (no intermediate rounding): ties are
-    detected exactly, never via ``floor(v + 0.5)``, which rounds
-    0.49999999999999994 up.
+    The modes ``half_even``, ``half_away``, ``half_up`` and ``floor`` are
+    exact (no intermediate rounding): ties are detected exactly on the
+    computed ``v``. ``floor_plus_half`` is the one mode with an intermediate
+    rounding, on purpose: it reproduces runtimes that compute
+    ``floor(v + 0.5)`` in floating point (which rounds float32
+    0.49999997 and float64 0.49999999999999994 *up*, to 1).
     """
 
     HALF_EVEN = "half_even"
@@ -49,6 +52,12 @@ class Rounding(str, enum.Enum):
     """Largest integer <= v (not round-to-nearest: error up to one step)."""
     STOCHASTIC = "stochastic"
     """``floor(v) + 1`` with probability ``v - floor(v)``, else ``floor(v)``; needs an explicit ``rng``."""
+    FLOOR_PLUS_HALF = "floor_plus_half"
+    """``floor(fl(v + 0.5))``: the addition is rounded to the compute dtype, then floored (TensorFlow's
+    ``fake_quant_*`` and ``quantize_and_dequantize``). Equals ``half_up`` except where ``v + 0.5`` is not
+    representable and its rounding reaches the next integer: float32 ``v = 0.49999997`` (``0.5 - 2^-25``) gives
+    1 where ``half_up`` gives 0 (float64: ``0.49999999999999994``), and float32 odd integers
+    ``v >= 2^23`` give ``v + 1`` (the sum ties to even)."""
 
     def __repr__(self) -> str:  # so that repr(QuantSpec(...)) is valid constructor code
         return repr(self.value)
@@ -66,10 +75,46 @@ class ScaleOp(str, enum.Enum):
         return repr(self.value)
 
 
+class ZeroPointOp(str, enum.Enum):
+    """Where the zero point ``z`` enters the quantize equation (``QuantSpec.zero_point_op``)."""
+
+    AFTER_ROUND = "after_round"
+    """``q = clamp(round(x ⊘ s) + z)``: ``z`` added to the rounded integer, exactly (ONNX QuantizeLinear,
+    PyTorch ``fake_quantize_*``, TFLite). The default."""
+    BEFORE_ROUND = "before_round"
+    """``q = clamp(round(fl(x ⊘ s + z)))``: ``z`` added to ``v = x ⊘ s`` and the sum rounded once to the
+    compute dtype before the rounding mode applies (PyTorch ``quantize_per_channel``). x = 0.5, s = 1, z = 1
+    gives 2 with half-even (``after_round`` gives 1)."""
+    FUSED = "fused"
+    """``q = clamp(round(fma(x, r, z)))`` with ``r = fl(1/s)``: ``x·r + z`` computed exactly and rounded once to
+    the compute dtype (a correctly rounded fused multiply-add; PyTorch ``quantize_per_tensor``). Needs
+    ``scale_op="reciprocal"``."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class Domain(str, enum.Enum):
+    """Shape of the equation (``QuantSpec.domain``): where the clamp and the zero point act."""
+
+    CODE = "code"
+    """The clamp acts on integer codes and ``z`` is added to them:
+    ``q = clamp(round(x ⊘ s) + z, qmin, qmax)``, ``y = (q - z)·s``. The default."""
+    FLOAT_SHIFTED = "float_shifted"
+    """The clamp acts on ``x`` in the float domain and the grid is shifted by its nudged minimum
+    ``lo = fl((qmin - z)·s)``, ``hi = fl((qmax - z)·s)``:
+    ``k = round((clamp(x, lo, hi) - lo) ⊘ s)``, ``q = clamp(k + qmin, qmin, qmax)``,
+    ``y = fl(fl((q - qmin)·s) + lo)`` (TensorFlow ``fake_quant_with_min_max_args/vars``, whose min/max
+    nudging gives ``s`` and ``z``). Every subtraction, product and sum is rounded to the compute dtype."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 _COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _normalize_compute_dtype(value: Any) -> str | None:
+def _normalize_compute_dtype(value: Any, name: str = "compute_dtype") -> str | None:
     if value is None:
         return None
     if isinstance(value, str) and value in _COMPUTE_DTYPES:
@@ -81,14 +126,35 @@ def _normalize_compute_dtype(value: Any) -> str | None:
     if dt is not None and dt in (np.dtype(np.float32), np.dtype(np.float64)) and not isinstance(value, str):
         return dt.name
     raise ValueError(
-        f"compute_dtype={short_repr(value)} is not allowed; use None, 'float32', 'float64', "
+        f"{name}={short_repr(value)} is not allowed; use None, 'float32', 'float64', "
         "np.float32 or np.float64"
     )
 
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """The integer grid and rounding rule of a uniform affine quantizer.
+    r"""The integer grid and rounding rule of a uniform affine quantizer.
+
+    The one equation, for an element ``x`` with scale ``s > 0`` and integer
+    zero point ``z`` (docs/SEMANTICS.md is the full contract; every operation
+    is an IEEE operation of the compute dtype, ``fl(.)`` marks a rounding to
+    it)::
+
+        r      = fl(1 / fl_rd(s))  (reciprocal only; fl_rd = rounding to reciprocal_dtype)
+        x ⊘ s  = fl(x / s)                 scale_op="divide"
+               = fl(x · r)                 scale_op="reciprocal"
+
+        domain="code":
+          after_round   q = clamp(round(x ⊘ s) + z)
+          before_round  q = clamp(round(fl(x ⊘ s + z)))
+          fused         q = clamp(round(fma(x, r, z)))        (one rounding of x·r + z)
+          y = fl((q - z) · s)
+        domain="float_shifted":
+          lo = fl((qmin - z)·s),  hi = fl((qmax - z)·s)
+          k  = round(fl(clamp(x, lo, hi) - lo) ⊘ s),  q = clamp(k + qmin)
+          y  = fl(fl((q - qmin)·s) + lo)
+
+    ``clamp`` is to ``[qmin, qmax]``; ``round`` is the rounding mode.
 
     Parameters
     ----------
@@ -100,13 +166,15 @@ class QuantSpec:
         Drop the most negative signed code (``[-2^(b-1)+1, 2^(b-1)-1]``, e.g.
         [-127, 127]) or, for unsigned codes, the largest one
         (``[0, 2^b-2]``, as Brevitas; TensorFlow instead uses ``[1, 2^b-1]``
-        for unsigned narrow range). Signed narrow range needs ``bits >= 2``.
+        for unsigned narrow range, which is the same grid shifted by one code:
+        use ``z - 1``). Signed narrow range needs ``bits >= 2``.
     axis : int or None
         ``None``: one scale and zero point for the whole tensor. An int:
         per-channel quantization along that axis of ``x`` (negative values
         count from the end), with 1-D scale / zero-point arrays of length
-        ``x.shape[axis]``.
-    rounding : {"half_even", "half_away", "half_up", "floor", "stochastic"}
+        ``x.shape[axis]``; or, with *block_size*, blocked quantization along
+        that axis.
+    rounding : {"half_even", "half_away", "half_up", "floor", "stochastic", "floor_plus_half"}
         See :class:`Rounding`. Default "half_even".
     scale_op : {"divide", "reciprocal"}
         See :class:`ScaleOp`. Default "divide".
@@ -114,6 +182,44 @@ class QuantSpec:
         Floating-point type every operation is done in. ``None``: float32
         for float32 input, float64 for anything else. Stored as the string
         name (or ``None``).
+    zero_point_op : {"after_round", "before_round", "fused"}
+        Where ``z`` enters (:class:`ZeroPointOp`). Default "after_round".
+        ``"fused"`` needs ``scale_op="reciprocal"``; ``domain="float_shifted"``
+        needs ``"after_round"`` (its zero point acts through ``lo``).
+    reciprocal_dtype : None, "float32", "float64", np.float32 or np.float64
+        The dtype the reciprocal is computed and rounded in: the scale (already
+        in the compute dtype) is rounded to it and ``1 / s`` is one IEEE
+        division there; the result is then converted to the compute dtype for
+        the product. ``None`` (default): the compute dtype. Only meaningful with
+        ``scale_op="reciprocal"`` (``ValueError`` otherwise). float32 with a
+        float64 compute dtype is PyTorch on float64 input (float64 product,
+        float32 reciprocal). float64 with a float32 compute dtype gives the
+        same bits as ``None``: ``fl32(fl64(1/s)) = fl32(1/s)`` because a
+        double rounding of a quotient is innocuous when the wide precision is
+        at least ``2p + 2`` bits (53 >= 2·24 + 2; Figueroa, "When is double
+        rounding innocuous?", SIGNUM Newsletter 30(3), 1995).
+    block_size : int or None
+        ``None`` (default): per tensor or per channel as *axis* says. An int
+        ``B >= 1``: blocked quantization along *axis* (required), with ONNX
+        QuantizeLinear/DequantizeLinear (opset 21) semantics: scale and zero
+        point have ``x``'s shape with dimension ``axis`` replaced by
+        ``ceil(x.shape[axis] / B)``; element ``i`` along the axis uses block
+        ``i // B`` (the last block may be partial), at the same index on every
+        other axis.
+    domain : {"code", "float_shifted"}
+        Shape of the equation (:class:`Domain`). Default "code".
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong type (e.g. ``bits=8.0``, ``signed=1``).
+    ValueError
+        A field out of range or an unknown string, naming the field:
+        ``zero_point_op="fused"`` without ``scale_op="reciprocal"``,
+        *reciprocal_dtype* without ``scale_op="reciprocal"``, ``block_size < 1``
+        or *block_size* without *axis*, ``domain="float_shifted"`` with a
+        *zero_point_op* other than "after_round", signed narrow range with
+        ``bits=1``.
 
     Notes
     -----
@@ -135,6 +241,8 @@ class QuantSpec:
     -127
     >>> QuantSpec(4, signed=False).qmax, QuantSpec(4, signed=False).code_dtype
     (15, dtype('uint8'))
+    >>> QuantSpec(4, axis=1, block_size=32).block_size
+    32
     """
 
     bits: int
@@ -144,6 +252,10 @@ class QuantSpec:
     rounding: Rounding = Rounding.HALF_EVEN
     scale_op: ScaleOp = ScaleOp.DIVIDE
     compute_dtype: str | None = None
+    zero_point_op: ZeroPointOp = ZeroPointOp.AFTER_ROUND
+    reciprocal_dtype: str | None = None
+    block_size: int | None = None
+    domain: Domain = Domain.CODE
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -155,10 +267,34 @@ class QuantSpec:
         set_(self, "rounding", check_enum(self.rounding, Rounding, "rounding"))
         set_(self, "scale_op", check_enum(self.scale_op, ScaleOp, "scale_op"))
         set_(self, "compute_dtype", _normalize_compute_dtype(self.compute_dtype))
+        set_(self, "zero_point_op", check_enum(self.zero_point_op, ZeroPointOp, "zero_point_op"))
+        set_(self, "reciprocal_dtype", _normalize_compute_dtype(self.reciprocal_dtype, "reciprocal_dtype"))
+        if self.block_size is not None:
+            set_(self, "block_size", check_int(self.block_size, "block_size", 1))
+        set_(self, "domain", check_enum(self.domain, Domain, "domain"))
         if self.signed and self.narrow_range and self.bits < 2:
             raise ValueError(
                 "bits=1 with signed=True, narrow_range=True leaves the single code 0; "
                 "use bits >= 2 or narrow_range=False"
+            )
+        if self.zero_point_op is ZeroPointOp.FUSED and self.scale_op is not ScaleOp.RECIPROCAL:
+            raise ValueError(
+                f"zero_point_op='fused' is a fused multiply-add fma(x, 1/s, z) and needs scale_op='reciprocal', "
+                f"got scale_op={self.scale_op.value!r}; use zero_point_op='before_round' with scale_op='divide'"
+            )
+        if self.reciprocal_dtype is not None and self.scale_op is not ScaleOp.RECIPROCAL:
+            raise ValueError(
+                f"reciprocal_dtype={self.reciprocal_dtype!r} is only used by scale_op='reciprocal', got "
+                f"scale_op={self.scale_op.value!r}; set reciprocal_dtype=None or scale_op='reciprocal'"
+            )
+        if self.block_size is not None and self.axis is None:
+            raise ValueError(
+                f"block_size={self.block_size} needs axis (the dimension that is split into blocks), got axis=None"
+            )
+        if self.domain is Domain.FLOAT_SHIFTED and self.zero_point_op is not ZeroPointOp.AFTER_ROUND:
+            raise ValueError(
+                f"domain='float_shifted' applies the zero point through the shifted minimum lo = (qmin - z)*s; "
+                f"zero_point_op must be 'after_round' there, got zero_point_op={self.zero_point_op.value!r}"
             )
 
     # ---- the grid -----------------------------------------------------
@@ -210,11 +346,20 @@ class QuantSpec:
             "rounding": self.rounding.value,
             "scale_op": self.scale_op.value,
             "compute_dtype": self.compute_dtype,
+            "zero_point_op": self.zero_point_op.value,
+            "reciprocal_dtype": self.reciprocal_dtype,
+            "block_size": self.block_size,
+            "domain": self.domain.value,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "QuantSpec":
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
+
+        Keys missing from *d* take their defaults, so dicts written before a
+        field existed (e.g. without ``zero_point_op``, ``reciprocal_dtype``,
+        ``block_size``, ``domain``) still load, with the semantics they had.
+        """
         if not isinstance(d, dict):
             raise TypeError(f"d must be a dict, got type={type(d).__name__}")
         return cls(**_fields_from_dict(cls, d))

@@ -21,10 +21,20 @@ compute dtype (float32 or float64), in exactly this order.
 
 ``fake_quant(x) == dequantize(quantize(x))`` bit for bit, whenever both
 resolve the same compute dtype (see :func:`dequantize`).
+
+The :class:`~refquant.specs.QuantSpec` knobs state the variants real runtimes
+compute, each as part of this one equation (never a separate quantizer):
+``zero_point_op`` (z added after the rounding, before it, or inside an exactly
+rounded fma), ``rounding="floor_plus_half"``, ``reciprocal_dtype``,
+``domain="float_shifted"`` (TensorFlow's float-domain clamp shifted by the
+nudged minimum) and ``block_size`` (ONNX opset-21 blocked parameters).
+
+Small inputs (< :data:`PARALLEL_THRESHOLD` elements) run on one Numba thread.
 """
 from __future__ import annotations
 
 import enum
+import math
 
 import numpy as np
 
@@ -37,7 +47,7 @@ from ._validate import (
     check_positive,
     short_repr,
 )
-from .specs import QuantSpec, Rounding, ScaleOp
+from .specs import Domain, QuantSpec, Rounding, ScaleOp, ZeroPointOp
 
 __all__ = [
     "NonFinite",
@@ -51,13 +61,24 @@ __all__ = [
 #: Elements per parallel work item of the fused kernel (tuned in benchmarks/bench_uniform.py).
 KERNEL_CHUNK = 1 << 16
 
+#: Inputs with fewer elements run the kernel on one Numba thread (refquant._kernels._threads.threads_for).
+#: Below 2 * KERNEL_CHUNK there is at most one work item, so threads cannot help at all. Measured on the
+#: 2-core development machine while other jobs ran (fake_quant, float32, per tensor, median of 30 calls,
+#: serial vs 2 threads): 2^10: 0.094 vs 32 ms; 2^14: 0.11 vs 28 ms; 2^18: 0.61 vs 28 ms; 2^20: 1.7 vs
+#: 32 ms -- waking a second, busy core costs ~30 ms, so parallel pays only beyond ~2^24 elements there.
+#: The threshold 2^20 keeps every call below ~2 ms serial; on an idle machine the parallel path wins from
+#: about 2 chunks on, and the large-array rows of benchmarks/bench_uniform.py (>= 10^7 elements) stay parallel.
+PARALLEL_THRESHOLD = 1 << 20
+
 _MODE_CODE = {
     Rounding.HALF_EVEN: 0,
     Rounding.HALF_AWAY: 1,
     Rounding.HALF_UP: 2,
     Rounding.FLOOR: 3,
     Rounding.STOCHASTIC: 4,
+    Rounding.FLOOR_PLUS_HALF: 5,
 }
+_ZP_CODE = {ZeroPointOp.AFTER_ROUND: 0, ZeroPointOp.BEFORE_ROUND: 1, ZeroPointOp.FUSED: 2}
 
 
 class NonFinite(str, enum.Enum):
@@ -81,11 +102,11 @@ def channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, 
     Element with flat C-order index ``t`` belongs to channel
     ``(t // inner) % channels``. ``axis=None`` gives ``(1, 1, size)``.
     """
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(int(d) for d in shape)  # (math.prod: no array round trip on every call)
     if axis is None:
         return 1, 1, size
-    outer = int(np.prod(shape[:axis], dtype=np.int64))
-    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    outer = math.prod(int(d) for d in shape[:axis])
+    inner = math.prod(int(d) for d in shape[axis + 1 :])
     return outer, int(shape[axis]), inner
 
 
@@ -97,27 +118,90 @@ def _resolve_axis(spec: QuantSpec, ndim: int, name: str = "x") -> int | None:
     return check_axis(spec.axis, ndim, "spec.axis")
 
 
-def _channel_param(value, name: str, n_channels: int, per_channel: bool, allow_nonfinite: bool = True) -> np.ndarray:
+class _Layout:
+    """Where each element's scale / zero point sits (see refquant._kernels.uniform, "Parameter layout")."""
+
+    __slots__ = ("n", "inner", "blk", "ob", "ip", "js", "param_shape", "kind")
+
+    def __init__(self, shape: tuple[int, ...], axis: int | None, block_size: int | None):
+        _, n, inner = channel_layout(shape, axis)
+        self.n, self.inner = n, inner
+        if axis is None:
+            self.blk, self.ob, self.ip, self.js = 1, 0, 0, 0
+            self.param_shape: tuple[int, ...] = ()
+            self.kind = "tensor"
+        elif block_size is None:
+            self.blk, self.ob, self.ip, self.js = 1, 0, 1, 0
+            self.param_shape = (n,)
+            self.kind = "channel"
+        else:
+            nb = -(-n // block_size)
+            self.blk, self.ob, self.ip, self.js = block_size, nb, inner, 1
+            self.param_shape = tuple(shape[:axis]) + (nb,) + tuple(shape[axis + 1 :])
+            self.kind = "block"
+
+    @property
+    def n_params(self) -> int:
+        return int(np.prod(self.param_shape, dtype=np.int64))
+
+
+def _param(value, name: str, lay: _Layout, allow_nonfinite: bool = True) -> np.ndarray:
+    """*value* as a flat C-order array with one entry per parameter position of *lay*."""
     arr = as_real_array(value, name, allow_nonfinite=allow_nonfinite)
-    if per_channel:
-        if arr.ndim == 0:
-            return np.full(n_channels, arr[()], dtype=arr.dtype)
-        if arr.ndim != 1 or arr.size != n_channels:
+    if lay.kind == "tensor":
+        if arr.size != 1 or arr.ndim > 1:
+            raise ValueError(
+                f"{name} has shape {arr.shape}; per-tensor quantization (spec.axis=None) needs a scalar. "
+                "Set spec.axis for per-channel parameters"
+            )
+        return arr.reshape(1)
+    if arr.ndim == 0:
+        return np.full(lay.n_params, arr[()], dtype=arr.dtype)
+    if lay.kind == "channel":
+        if arr.ndim != 1 or arr.size != lay.n:
             raise ValueError(
                 f"{name} has shape {arr.shape}; per-channel quantization along spec.axis needs a scalar "
-                f"or a 1-D array of length {n_channels} (the channel count)"
+                f"or a 1-D array of length {lay.n} (the channel count)"
             )
         return arr
-    if arr.size != 1 or arr.ndim > 1:
+    if arr.shape != lay.param_shape:
         raise ValueError(
-            f"{name} has shape {arr.shape}; per-tensor quantization (spec.axis=None) needs a scalar. "
-            "Set spec.axis for per-channel parameters"
+            f"{name} has shape {arr.shape}; blocked quantization (spec.block_size={lay.blk}) needs a scalar or "
+            f"an array of shape {lay.param_shape}: x's shape with dimension spec.axis replaced by "
+            f"ceil({lay.n} / {lay.blk}) = {lay.ob}"
         )
-    return arr.reshape(1)
+    return arr.reshape(-1)
 
 
-def _prepare_scale(scale, spec: QuantSpec, n_channels: int, cdtype: np.dtype):
-    s_in = _channel_param(scale, "scale", n_channels, spec.axis is not None)
+_SCALAR_TYPES = (float, int, np.floating, np.integer)
+
+
+def _scalar_scale(scale, spec: QuantSpec, cdtype: np.dtype):
+    """Fast path of :func:`_prepare_scale` for a per-tensor Python/NumPy real scalar (same checks, same values)."""
+    sf = float(scale)
+    if not (math.isfinite(sf) and sf > 0):
+        return None  # the general path raises with the full message
+    s_c = cdtype.type(scale)
+    if not (math.isfinite(float(s_c)) and s_c > 0):
+        return None
+    s = np.full(1, s_c, dtype=cdtype)
+    if spec.scale_op is not ScaleOp.RECIPROCAL:
+        return s, s
+    rdtype = cdtype if spec.reciprocal_dtype is None else np.dtype(spec.reciprocal_dtype)
+    s_r = rdtype.type(s_c)
+    fin = np.finfo(rdtype)
+    if not (s_r > 0 and math.isfinite(float(s_r))) or 1.0 / float(s_r) > float(fin.max) * 0.5:
+        return None  # near or beyond overflow: the general path decides exactly
+    r = np.full(1, rdtype.type(1) / s_r, dtype=rdtype).astype(cdtype)
+    return s, r
+
+
+def _prepare_scale(scale, spec: QuantSpec, lay: _Layout, cdtype: np.dtype):
+    if lay.kind == "tensor" and isinstance(scale, _SCALAR_TYPES) and not isinstance(scale, (bool, np.bool_)):
+        fast = _scalar_scale(scale, spec, cdtype)
+        if fast is not None:
+            return fast
+    s_in = _param(scale, "scale", lay)
     check_positive(s_in.astype(np.float64), "scale")
     s = s_in.astype(cdtype)
     if not np.all(np.isfinite(s)) or not np.all(s > 0):
@@ -125,18 +209,30 @@ def _prepare_scale(scale, spec: QuantSpec, n_channels: int, cdtype: np.dtype):
             f"scale={short_repr(s_in)} is not representable as a positive finite {cdtype.name} "
             f"(it under- or overflows); allowed: {np.finfo(cdtype).tiny} <= scale <= {np.finfo(cdtype).max}"
         )
-    with np.errstate(over="ignore", divide="ignore"):
-        r = (cdtype.type(1) / s).astype(cdtype)
-    if spec.scale_op is ScaleOp.RECIPROCAL and not np.all(np.isfinite(r)):
+    if spec.scale_op is not ScaleOp.RECIPROCAL:
+        return s, s  # r is never read
+    rdtype = cdtype if spec.reciprocal_dtype is None else np.dtype(spec.reciprocal_dtype)
+    with np.errstate(over="ignore", divide="ignore", under="ignore"):
+        s_r = s.astype(rdtype)
+        r = (rdtype.type(1) / s_r).astype(cdtype)
+    if not np.all(s_r > 0) or not np.all(np.isfinite(s_r)) or not np.all(np.isfinite(r)):
         raise ValueError(
-            f"scale={short_repr(s_in)}: 1/scale overflows {cdtype.name}, so scale_op='reciprocal' is undefined; "
-            "use a larger scale or scale_op='divide'"
+            f"scale={short_repr(s_in)}: 1/scale overflows (or the scale underflows) in {rdtype.name} "
+            f"(reciprocal_dtype={spec.reciprocal_dtype!r}), so scale_op='reciprocal' is undefined; use a scale with "
+            f"{np.finfo(rdtype).tiny} <= scale and 1/scale <= {np.finfo(rdtype).max}, or scale_op='divide'"
         )
     return s, r
 
 
-def _prepare_zero_point(zero_point, spec: QuantSpec, n_channels: int) -> np.ndarray:
-    z = _channel_param(zero_point, "zero_point", n_channels, spec.axis is not None, allow_nonfinite=False)
+def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout) -> np.ndarray:
+    if (
+        lay.kind == "tensor"
+        and isinstance(zero_point, (int, np.integer))
+        and not isinstance(zero_point, (bool, np.bool_))
+        and spec.qmin <= zero_point <= spec.qmax
+    ):  # fast path for the common per-tensor integer zero point (the general path below raises for the rest)
+        return np.full(1, float(zero_point))
+    z = _param(zero_point, "zero_point", lay, allow_nonfinite=False)
     if z.dtype.kind == "f":
         if not np.all(z == np.round(z)):
             raise ValueError(f"zero_point={short_repr(z)} must hold integers (integer-valued floats are accepted)")
@@ -149,14 +245,11 @@ def _prepare_zero_point(zero_point, spec: QuantSpec, n_channels: int) -> np.ndar
     return z64
 
 
-def _prepare_x(x, spec: QuantSpec) -> tuple[np.ndarray, np.dtype]:
-    # NaN/inf are counted inside the kernel (one pass over x), see _check_counts.
-    arr = as_real_array(x, "x", allow_nonfinite=True)
-    return arr, spec.resolve_compute_dtype(arr.dtype)
-
-
 def _check_counts(counts: np.ndarray, policy: NonFinite, converted: bool) -> None:
-    n_bad, n_nan = (int(v) for v in counts.sum(axis=0))
+    if counts.shape[0] == 1:
+        n_bad, n_nan = int(counts[0, 0]), int(counts[0, 1])
+    else:
+        n_bad, n_nan = (int(v) for v in counts.sum(axis=0))
     if n_nan or (n_bad and policy is NonFinite.RAISE):
         extra = " (counted after conversion to the compute dtype: finite values beyond its range become inf)" if converted else ""
         raise ValueError(
@@ -175,20 +268,50 @@ def _draw_uniforms(spec: QuantSpec, rng, size: int) -> np.ndarray:
         return gen.random(size, dtype=np.float64)
     if rng is not None:
         as_rng(rng)  # type-check even when unused, so mistakes surface early
-    return np.zeros(1, dtype=np.float64)
+    return _NO_UNIFORMS
+
+
+_NO_UNIFORMS = np.zeros(1, dtype=np.float64)
+_NONFINITE = {m.value: m for m in NonFinite}
+
+
+def _spec_flags(spec: QuantSpec) -> tuple[int, bool, int, int]:
+    """(mode, recip, zp_op, shifted) kernel flags of *spec* (cheap; no validation needed, spec is frozen)."""
+    return (
+        _MODE_CODE[spec.rounding],
+        spec.scale_op is ScaleOp.RECIPROCAL,
+        _ZP_CODE[spec.zero_point_op],
+        int(spec.domain is Domain.FLOAT_SHIFTED),
+    )
+
+
+def _shifted_bounds(spec: QuantSpec, s: np.ndarray, z: np.ndarray, cdtype: np.dtype):
+    """``lo = fl((qmin - z)·s)``, ``hi = fl((qmax - z)·s)`` in the compute dtype (``q - z`` is exact)."""
+    lo = (cdtype.type(spec.qmin) - z) * s
+    hi = (cdtype.type(spec.qmax) - z) * s
+    return lo.astype(cdtype), hi.astype(cdtype)
 
 
 def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     spec = _check_spec(spec)
-    policy = check_enum(nonfinite, NonFinite, "nonfinite")
-    arr, cdtype = _prepare_x(x, spec)
+    policy = _NONFINITE.get(nonfinite) if isinstance(nonfinite, str) else None
+    if policy is None:
+        policy = check_enum(nonfinite, NonFinite, "nonfinite")
+    # NaN/inf are counted inside the kernel (one pass over x), see _check_counts.
+    arr = as_real_array(x, "x", allow_nonfinite=True)
+    cdtype = spec.resolve_compute_dtype(arr.dtype)
     axis = _resolve_axis(spec, arr.ndim)
-    _, n_channels, inner = channel_layout(arr.shape, axis)
-    s, r = _prepare_scale(scale, spec, n_channels, cdtype)
-    z = _prepare_zero_point(zero_point, spec, n_channels).astype(cdtype)
+    lay = _Layout(arr.shape, axis, spec.block_size)
+    s, r = _prepare_scale(scale, spec, lay, cdtype)
+    z = _prepare_zero_point(zero_point, spec, lay).astype(cdtype)
+    mode, recip, zp_op, shifted = _spec_flags(spec)
+    lo, hi = _shifted_bounds(spec, s, z, cdtype) if shifted else (s, s)
     u = _draw_uniforms(spec, rng, arr.size)
-    with np.errstate(over="ignore"):
-        xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
+    if arr.dtype == cdtype and arr.flags.c_contiguous:
+        xc = arr.reshape(-1)
+    else:
+        with np.errstate(over="ignore"):
+            xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
     out_dtype = cdtype if dequant else spec.code_dtype
     if out is None:
         result = np.empty(arr.shape, dtype=out_dtype)
@@ -201,33 +324,27 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
                 f"got shape {out.shape}, dtype {out.dtype}, c_contiguous={out.flags.c_contiguous}"
             )
         result = out
+    from ._kernels._threads import threads_for
     from ._kernels.uniform import affine_quant_kernel
 
     chunk = KERNEL_CHUNK
     counts = np.empty(((xc.size + chunk - 1) // chunk, 2), dtype=np.int64)
-    affine_quant_kernel(
-        xc,
-        n_channels,
-        inner,
-        s,
-        r,
-        z,
-        cdtype.type(spec.qmin),
-        cdtype.type(spec.qmax),
-        _MODE_CODE[spec.rounding],
-        spec.scale_op is ScaleOp.RECIPROCAL,
-        u,
-        chunk,
-        dequant,
-        result.reshape(-1),
-        counts,
-    )
+    # errstate: with NUMBA_DISABLE_JIT=1 the kernel runs as Python on NumPy scalars, whose overflow to inf
+    # (saturated by the clamp, as the contract says) would otherwise warn; compiled code never warns.
+    with threads_for(xc.size, PARALLEL_THRESHOLD), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        affine_quant_kernel(
+            xc, lay.n, lay.inner, s, r, z,
+            cdtype.type(spec.qmin), cdtype.type(spec.qmax), mode, recip, u, chunk, dequant,
+            result.reshape(-1), counts,
+            zp_op, shifted, lo, hi, cdtype.type(0.5),
+            lay.blk, lay.ob, lay.ip, lay.js, cdtype == np.float32,
+        )
     _check_counts(counts, policy, converted=arr.dtype != cdtype)
     return result
 
 
 def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str = "raise") -> np.ndarray:
-    r"""Integer codes ``clamp(round(x / s) + z, qmin, qmax)``.
+    r"""Integer codes ``clamp(round(x ⊘ s) + z, qmin, qmax)`` (or the variant *spec* selects).
 
     Parameters
     ----------
@@ -238,12 +355,15 @@ def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str 
         Step size :math:`s > 0`, finite, representable as a positive finite
         number of the compute dtype (it is rounded once to that dtype).
         A scalar for ``spec.axis=None``; a scalar or a 1-D array of length
-        ``x.shape[spec.axis]`` for per-channel.
+        ``x.shape[spec.axis]`` for per-channel; a scalar or an array of
+        ``x``'s shape with dimension ``spec.axis`` replaced by
+        ``ceil(x.shape[spec.axis] / spec.block_size)`` for blocked specs.
     zero_point : int or array_like of ints
         Integer(-valued) zero point(s) with ``qmin <= z <= qmax``; same shape
         rules as *scale*.
     spec : QuantSpec
-        Grid, rounding mode, scale operation, compute dtype, channel axis.
+        Grid, rounding mode, scale operation, compute dtype, channel axis,
+        block size, zero-point placement, reciprocal dtype, domain.
     rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Required for ``rounding="stochastic"``: one uniform float64 in [0, 1)
         is drawn per element, in C order of ``x``, as
@@ -257,11 +377,34 @@ def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str 
     -------
     numpy.ndarray of ``spec.code_dtype`` (int8/uint8/int16/uint16), shape of ``x``.
 
+    Raises
+    ------
+    TypeError
+        *spec* not a QuantSpec; non-real *x*, *scale* or *zero_point*; a bad *rng*.
+    ValueError
+        Empty *x*; NaN in *x* (and ±inf with ``nonfinite="raise"``); a scale
+        that is not positive and finite in the compute dtype (or whose
+        reciprocal overflows, with ``scale_op="reciprocal"``, in the reciprocal
+        dtype); a zero point outside ``[qmin, qmax]`` or not integral;
+        parameters of the wrong shape (the message names ``scale`` /
+        ``zero_point`` and the required shape); ``spec.axis`` out of range;
+        stochastic rounding without *rng*; unknown *nonfinite*.
+
     Notes
     -----
-    Arithmetic in the compute dtype (``spec.resolve_compute_dtype(x.dtype)``):
-    ``v = x / s`` or ``v = x * (1/s)``; ``q = round(v) + z``; clamp. The
-    rounding of ``v`` is exact for every mode (docs/SEMANTICS.md).
+    Arithmetic in the compute dtype (``spec.resolve_compute_dtype(x.dtype)``),
+    ``fl`` a rounding to it, ``r = fl(1 / fl_rd(s))`` (``rd`` =
+    ``spec.reciprocal_dtype`` or the compute dtype), ``x ⊘ s`` = ``fl(x / s)``
+    (``scale_op="divide"``) or ``fl(x · r)`` (``"reciprocal"``)::
+
+        zero_point_op="after_round"  q = clamp(round(x ⊘ s) + z)
+        zero_point_op="before_round" q = clamp(round(fl(x ⊘ s + z)))
+        zero_point_op="fused"        q = clamp(round(fl(x·r + z)))      (exact x·r + z, one rounding)
+        domain="float_shifted"       q = clamp(round(fl(fl(clamp(x, lo, hi) - lo) ⊘ s)) + qmin),
+                                     lo = fl((qmin - z)·s), hi = fl((qmax - z)·s)
+
+    ``round`` is exact for every mode except ``floor_plus_half``, which is
+    ``floor(fl(v + 0.5))`` by definition (docs/SEMANTICS.md).
 
     Examples
     --------
@@ -279,7 +422,12 @@ def quantize(x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str 
 def fake_quant(
     x, scale, zero_point, spec: QuantSpec, *, rng=None, nonfinite: str = "raise", out: np.ndarray | None = None
 ) -> np.ndarray:
-    r"""Quantize then dequantize: ``(clamp(round(x / s) + z, qmin, qmax) - z) * s``.
+    r"""Quantize then dequantize: ``(clamp(round(x ⊘ s) + z, qmin, qmax) - z) * s``.
+
+    With ``spec.domain="float_shifted"`` the result is ``fl(fl((q - qmin)·s) + lo)``
+    (TensorFlow's ``floor((clamp(x, lo, hi) - lo)·inv + 0.5)·s + lo``), with
+    ``lo = fl((qmin - z)·s)``; *q* as in :func:`quantize` for every knob.
+    Raises what :func:`quantize` raises, and for a bad *out*.
 
     Same parameters and semantics as :func:`quantize`; additionally
 
@@ -308,7 +456,18 @@ def fake_quant(
 
 
 def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
-    r"""Real values ``(q - z) * s`` of integer codes.
+    r"""Real values ``(q - z) * s`` of integer codes (``fl(fl((q - qmin)·s) + fl((qmin - z)·s))`` when
+    ``spec.domain="float_shifted"``).
+
+    Per tensor, per channel or blocked (``spec.block_size``, ONNX
+    DequantizeLinear opset 21) as for :func:`quantize`.
+
+    Raises
+    ------
+    TypeError
+        Non-integer *codes*; *spec* not a QuantSpec.
+    ValueError
+        Codes outside ``[qmin, qmax]``; scale / zero point as in :func:`quantize`.
 
     Parameters
     ----------
@@ -345,19 +504,31 @@ def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
             f"[{spec.qmin}, {spec.qmax}] of spec (bits={spec.bits}, signed={spec.signed}, narrow_range={spec.narrow_range})"
         )
     axis = _resolve_axis(spec, q.ndim, "codes")
-    _, n_channels, _ = channel_layout(q.shape, axis)
+    lay = _Layout(q.shape, axis, spec.block_size)
     scale_arr = np.asarray(scale)
     if spec.compute_dtype is not None:
         cdtype = np.dtype(spec.compute_dtype)
     else:
         cdtype = np.dtype(np.float32) if scale_arr.dtype == np.float32 else np.dtype(np.float64)
-    s, _ = _prepare_scale(scale, spec, n_channels, cdtype)
-    z = _prepare_zero_point(zero_point, spec, n_channels).astype(cdtype)
-    shape = [1] * q.ndim
-    if axis is not None:
-        shape[axis] = n_channels
+    s, _ = _prepare_scale(scale, spec, lay, cdtype)
+    z = _prepare_zero_point(zero_point, spec, lay).astype(cdtype)
     qf = q.astype(cdtype)
-    return (qf - z.reshape(shape)) * s.reshape(shape)
+    if spec.domain is Domain.FLOAT_SHIFTED:
+        lo, _ = _shifted_bounds(spec, s, z, cdtype)
+        step = ((qf - cdtype.type(spec.qmin)) * _expand(s, lay, q.shape, axis)).astype(cdtype)
+        return (step + _expand(lo, lay, q.shape, axis)).astype(cdtype)
+    return (qf - _expand(z, lay, q.shape, axis)) * _expand(s, lay, q.shape, axis)
+
+
+def _expand(p: np.ndarray, lay: _Layout, shape: tuple[int, ...], axis: int | None) -> np.ndarray:
+    """Flat parameters of *lay* as an array that broadcasts against *shape*."""
+    if lay.kind == "tensor":
+        return p.reshape(())
+    if lay.kind == "channel":
+        view = [1] * len(shape)
+        view[axis] = lay.n
+        return p.reshape(view)
+    return np.take(p.reshape(lay.param_shape), np.arange(lay.n) // lay.blk, axis=axis)
 
 
 def _pow2_ceil(s: np.ndarray) -> np.ndarray:
@@ -367,38 +538,70 @@ def _pow2_ceil(s: np.ndarray) -> np.ndarray:
 
 
 def calibrate_minmax(x, spec: QuantSpec, *, symmetric: bool = True, power_of_two: bool = False):
-    r"""Scale and zero point from the range of ``x`` (per tensor or per channel).
+    r"""Scale and zero point from the range of ``x`` (per tensor, per channel or per block).
 
     The range always includes 0 (so that 0 is exactly representable):
     ``lo = min(min(x), 0)``, ``hi = max(max(x), 0)``, reduced over all axes
-    (``spec.axis=None``) or over all axes but ``spec.axis``.
+    (``spec.axis=None``), over all axes but ``spec.axis`` (per channel), or,
+    with ``spec.block_size = B``, over each block of ``B`` consecutive
+    elements along ``spec.axis`` at each index of the other axes (the last
+    block may be shorter; ONNX opset-21 blocked layout).
 
     * ``symmetric=True``: ``z = 0`` and ``s = max(|lo|, hi) / qmax`` (signed),
       so both ``-max|x|`` and ``+max|x|`` map inside the grid without
-      clipping. (PyTorch divides by ``(qmax - qmin) / 2`` = 127.5 instead,
-      which clips the top value by one code; refquant does not.) Unsigned
-      symmetric means scale-only quantization of non-negative data
-      (``s = hi / qmax``); negative values then raise ``ValueError``.
+      clipping. Unsigned symmetric means scale-only quantization of
+      non-negative data (``s = hi / qmax``); negative values then raise
+      ``ValueError``.
     * ``symmetric=False`` (asymmetric): ``s = (hi - lo) / (qmax - qmin)``,
-      ``z = clamp(qmin - round_half_even(lo / s), qmin, qmax)`` (as PyTorch's
-      observers).
+      ``z = clamp(qmin - round_half_even(lo / s), qmin, qmax)``.
     * ``power_of_two=True``: ``s`` is rounded *up* to the next power of two
       (exactly, via ``frexp``), so the range stays covered; ``z`` is then
       recomputed from the new ``s``.
     * A zero range (all-zero data) gives ``s = 1`` (any positive scale
       represents it exactly); a positive scale below the smallest normal
-      number of the compute dtype is raised to it (as PyTorch's observers
-      clamp to ``eps``), so the scale and its reciprocal stay finite.
+      number of the compute dtype is raised to it, so the scale and its
+      reciprocal stay finite.
 
     The scale is computed in float64 and rounded once to the compute dtype
-    (``spec.resolve_compute_dtype(x.dtype)``).
+    (``spec.resolve_compute_dtype(x.dtype)``): it is the correctly rounded
+    value of the formula (for float64 data up to the one rounding of the
+    float64 quotient).
+
+    This is *not* PyTorch's observer arithmetic, which differs in three
+    ways: ``MinMaxObserver`` / ``PerChannelMinMaxObserver`` compute step by
+    step in float32 (``fl32(fl32(max - min) / fl32(qmax - qmin))``, 1 ulp away
+    from the correctly rounded scale on about a quarter of random ranges),
+    floor the scale at float32 ``eps`` (``2^-23``, not the smallest normal
+    number), and divide symmetric ranges by ``(qmax - qmin) / 2`` (127.5 for 8
+    bits, which clips the largest value by one code). ``refquant.profiles``
+    reproduces backends' own calibration arithmetic.
+
+    Parameters
+    ----------
+    x : array_like of real numbers
+        Finite data, non-empty; for per channel / blocked ``ndim >= 1``.
+    spec : QuantSpec
+        Grid, axis, block size and compute dtype.
+    symmetric : bool
+        Zero point 0 (default) or an asymmetric range.
+    power_of_two : bool
+        Round the scale up to a power of two.
 
     Returns
     -------
     (scale, zero_point)
         Per tensor: a compute-dtype NumPy scalar and a Python ``int``. Per
         channel: a 1-D compute-dtype array and a 1-D int64 array, length
-        ``x.shape[spec.axis]``.
+        ``x.shape[spec.axis]``. Blocked: arrays of ``x``'s shape with
+        dimension ``spec.axis`` replaced by ``ceil(x.shape[spec.axis] / B)``.
+
+    Raises
+    ------
+    TypeError
+        *spec* not a QuantSpec, *symmetric*/*power_of_two* not bool, *x* not real.
+    ValueError
+        Non-finite or empty *x*, negative data with an unsigned symmetric
+        spec, a range whose scale is not representable.
 
     Examples
     --------
@@ -406,6 +609,9 @@ def calibrate_minmax(x, spec: QuantSpec, *, symmetric: bool = True, power_of_two
     (np.float64(0.02), 0)
     >>> calibrate_minmax([0.0, 1.0], QuantSpec(8, signed=False), symmetric=False)
     (np.float64(0.00392156862745098), 0)
+    >>> s, z = calibrate_minmax([[1.0, -2.0, 4.0]], QuantSpec(8, axis=1, block_size=2))
+    >>> s.shape, (s * 127).tolist()
+    ((1, 2), [[2.0, 4.0]])
     """
     spec = _check_spec(spec)
     symmetric = check_bool(symmetric, "symmetric")
@@ -414,9 +620,14 @@ def calibrate_minmax(x, spec: QuantSpec, *, symmetric: bool = True, power_of_two
     cdtype = spec.resolve_compute_dtype(arr.dtype)
     axis = _resolve_axis(spec, arr.ndim)
     a64 = arr.astype(np.float64)
-    red = None if axis is None else tuple(i for i in range(arr.ndim) if i != axis)
-    lo = np.minimum(a64.min(axis=red), 0.0)
-    hi = np.maximum(a64.max(axis=red), 0.0)
+    if axis is not None and spec.block_size is not None:
+        starts = np.arange(0, arr.shape[axis], spec.block_size)
+        lo = np.minimum(np.minimum.reduceat(a64, starts, axis=axis), 0.0)
+        hi = np.maximum(np.maximum.reduceat(a64, starts, axis=axis), 0.0)
+    else:
+        red = None if axis is None else tuple(i for i in range(arr.ndim) if i != axis)
+        lo = np.minimum(a64.min(axis=red), 0.0)
+        hi = np.maximum(a64.max(axis=red), 0.0)
     qmin, qmax = float(spec.qmin), float(spec.qmax)
     with np.errstate(over="ignore"):
         if symmetric:

@@ -91,12 +91,13 @@ def test_planted_fake_quant_bug_is_caught(bug):
     cand, specs = PLANTED[bug]
     per_channel = True if "axis" in bug else None
     with pytest.raises(ConformanceError, match="first mismatch at index"):
-        check_fake_quant(cand, specs=specs, per_channel=per_channel, max_examples=EXAMPLES)
+        check_fake_quant(cand, specs=specs, per_channel=per_channel, max_examples=EXAMPLES, shrink_seconds=2.0)
 
 
 def test_planted_quantize_bug_is_caught():
     with pytest.raises(ConformanceError, match="quantize: candidate does not conform"):
-        check_quantize(lambda *a: naive_codes(*a, rnd=np.floor)[0], specs=HALF_EVEN, max_examples=EXAMPLES)
+        check_quantize(lambda *a: naive_codes(*a, rnd=np.floor)[0], specs=HALF_EVEN, max_examples=EXAMPLES,
+                       shrink_seconds=2.0)
 
 
 def test_planted_dequantize_bug_is_caught():
@@ -105,7 +106,7 @@ def test_planted_dequantize_bug_is_caught():
         return q * s_
 
     with pytest.raises(ConformanceError, match="dequantize"):
-        check_dequantize(no_zero_point, specs=quant_specs(signed=False), max_examples=EXAMPLES)
+        check_dequantize(no_zero_point, specs=quant_specs(signed=False), max_examples=EXAMPLES, shrink_seconds=2.0)
 
 
 def test_signed_zero_only_when_requested():

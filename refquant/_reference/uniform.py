@@ -1,19 +1,26 @@
 """Plain-NumPy twin of :mod:`refquant._kernels.uniform` (the oracle).
 
 Written for obviousness: whole-array NumPy operations on the *original*
-N-d shape, with per-channel parameters broadcast along ``axis`` (the kernel
-instead walks a flat array and tracks the channel index). The rounding
-modes are formulated differently from the kernel on purpose (``trunc`` /
-``floor`` fraction tests instead of the kernel's ``rint`` residual), so a
-shared mistake is unlikely. Both formulations are exact: a fraction
-``v - trunc(v)`` or ``v - floor(v)`` of a float is compared with 0.5, and
-that comparison is decided exactly (see docs/SEMANTICS.md).
+N-d shape, with the parameters expanded to the full shape of ``x`` (the
+kernel instead walks a flat array and computes a parameter index). The
+rounding modes are formulated differently from the kernel on purpose
+(``trunc`` / ``floor`` fraction tests instead of the kernel's ``rint``
+residual), so a shared mistake is unlikely. Both formulations are exact: a
+fraction ``v - trunc(v)`` or ``v - floor(v)`` of a float is compared with
+0.5, and that comparison is decided exactly (see docs/SEMANTICS.md).
+
+The fused multiply-add is computed element by element with exact rational
+arithmetic (:class:`fractions.Fraction`) and an explicit round-to-nearest-even
+onto the compute dtype's grid (the kernel uses error-free float
+transformations instead). Slow, and only used in tests.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
-_MODES = ("half_even", "half_away", "half_up", "floor", "stochastic")
+_MODES = ("half_even", "half_away", "half_up", "floor", "stochastic", "floor_plus_half")
 
 
 def round_values(v: np.ndarray, mode: str, u: np.ndarray | None = None) -> np.ndarray:
@@ -30,6 +37,9 @@ def round_values(v: np.ndarray, mode: str, u: np.ndarray | None = None) -> np.nd
             return np.where(v - f >= 0.5, f + 1, f)
         if mode == "floor":
             return np.floor(v)
+        if mode == "floor_plus_half":
+            # the sum is an IEEE addition of the array's own dtype (NumPy keeps float32 + float32 in float32)
+            return np.floor(np.add(v, np.asarray(0.5, dtype=v.dtype), dtype=v.dtype))
         if mode == "stochastic":
             f = np.floor(v)
             up = u.reshape(v.shape) < (v - f)
@@ -37,45 +47,116 @@ def round_values(v: np.ndarray, mode: str, u: np.ndarray | None = None) -> np.nd
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def _channel_view(p: np.ndarray, ndim: int, axis: int | None) -> np.ndarray:
+def expand(p, shape: tuple[int, ...], axis: int | None, block_size: int | None, dtype) -> np.ndarray:
+    """Parameters as an array of the full *shape* of ``x``.
+
+    Per tensor: any size-1 array. Per channel: 1-D, length ``shape[axis]``.
+    Blocked: ``shape`` with ``shape[axis]`` replaced by ``ceil(shape[axis] / block_size)``,
+    each entry repeated ``block_size`` times along the axis and cut to ``shape[axis]``.
+    """
+    a = np.asarray(p, dtype=dtype)
     if axis is None:
-        return p.reshape(())
-    shape = [1] * ndim
-    shape[axis] = p.size
-    return p.reshape(shape)
+        return np.broadcast_to(a.reshape(()), shape)
+    if block_size is None:
+        view = [1] * len(shape)
+        view[axis] = shape[axis]
+        return np.broadcast_to(a.reshape(view), shape)
+    rep = np.repeat(a, block_size, axis=axis)
+    return np.moveaxis(np.moveaxis(rep, axis, 0)[: shape[axis]], 0, axis)
 
 
-def quantize_codes(x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u=None):
-    """Float-valued codes ``clip(round(x/s) + z, qmin, qmax)`` in ``x.dtype``.
+def _round_fraction(q: Fraction, dt: np.dtype) -> float:
+    """The float of dtype *dt* nearest to the rational *q* (ties to an even significand)."""
+    if q == 0:
+        return 0.0
+    info = np.finfo(dt)
+    p = info.nmant + 1  # significand bits
+    emin = info.minexp  # smallest normal exponent: 2**emin
+    a = abs(q)
+    e = a.numerator.bit_length() - a.denominator.bit_length()  # 2**e is within a factor 2 of a
+    if Fraction(2) ** e > a:
+        e -= 1
+    e = max(e, emin)  # subnormals share the quantum 2**(emin - p + 1)
+    quantum = Fraction(2) ** (e - p + 1)
+    m = a / quantum
+    k = m.numerator // m.denominator
+    rest = m - k
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and k % 2 == 1):
+        k += 1
+    val = k * quantum
+    if val > Fraction(float(info.max)):  # beyond the largest finite value: rounds to inf (only for huge x*r)
+        out = np.inf
+    else:
+        out = float(val)  # k * 2**n with k < 2**p is exact in float64
+    return out if q > 0 else -out
 
-    ``x`` float32/float64 (the compute dtype); ``scale``/``zero_point`` 1-D
-    arrays of the same dtype (length 1 per tensor, C per channel).
+
+def _fma(x: np.ndarray, r: np.ndarray, z: np.ndarray, dt: np.dtype) -> np.ndarray:
+    out = np.empty(x.shape, dtype=dt)
+    for idx in np.ndindex(x.shape):
+        xv, rv, zv = float(x[idx]), float(r[idx]), float(z[idx])
+        if not np.isfinite(xv):
+            out[idx] = xv * rv + zv  # inf/NaN propagate as the IEEE operations do
+            continue
+        out[idx] = _round_fraction(Fraction(xv) * Fraction(rv) + Fraction(zv), dt)
+    return out
+
+
+def _positive_zero(q: np.ndarray) -> np.ndarray:
+    """A rounded -0.0 becomes +0.0 (the integer code 0 has no sign; its dequantized value is +0.0)."""
+    return np.where(q == 0, np.zeros((), q.dtype), q)
+
+
+def quantize_codes(
+    x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u=None, *,
+    zero_point_op="after_round", reciprocal_dtype=None, block_size=None, domain="code",
+):
+    """Float-valued codes in ``x.dtype`` (the compute dtype) by the equation of docs/SEMANTICS.md.
+
+    ``scale``/``zero_point``: as :func:`expand` takes them, in any float dtype.
     """
     dt = x.dtype
-    s = _channel_view(np.asarray(scale, dtype=dt), x.ndim, axis)
-    z = _channel_view(np.asarray(zero_point, dtype=dt), x.ndim, axis)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if scale_op == "divide":
-            v = x / s
+    s = expand(scale, x.shape, axis, block_size, dt)
+    z = expand(zero_point, x.shape, axis, block_size, dt)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        if scale_op == "reciprocal":
+            rdt = dt if reciprocal_dtype is None else np.dtype(reciprocal_dtype)
+            r = (np.ones((), dtype=rdt) / s.astype(rdt)).astype(dt)
+        if domain == "float_shifted":
+            lo = ((np.asarray(qmin, dtype=dt) - z) * s).astype(dt)
+            hi = ((np.asarray(qmax, dtype=dt) - z) * s).astype(dt)
+            w = (np.clip(x, lo, hi) - lo).astype(dt)
+            v = w / s if scale_op == "divide" else w * r
+            q = round_values(v.astype(dt), mode, u) + dt.type(qmin)
+        elif zero_point_op == "fused":
+            q = _positive_zero(round_values(_fma(x, r, z, dt), mode, u))
         else:
-            v = x * (dt.type(1) / s)
-        q = round_values(v, mode, u) + z
+            v = (x / s if scale_op == "divide" else x * r).astype(dt)
+            if zero_point_op == "before_round":
+                q = _positive_zero(round_values((v + z).astype(dt), mode, u))
+            else:
+                q = round_values(v, mode, u) + z
     return np.clip(q, dt.type(qmin), dt.type(qmax)).astype(dt)
 
 
-def fake_quant(x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u=None):
-    """``(quantize_codes(...) - z) * s`` in ``x.dtype``."""
+def fake_quant(x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u=None, **knobs):
+    """Codes of :func:`quantize_codes` mapped back to reals, in ``x.dtype``."""
     dt = x.dtype
-    q = quantize_codes(x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u)
-    s = _channel_view(np.asarray(scale, dtype=dt), x.ndim, axis)
-    z = _channel_view(np.asarray(zero_point, dtype=dt), x.ndim, axis)
-    return ((q - z) * s).astype(dt)
+    q = quantize_codes(x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u, **knobs)
+    return dequantize(q, scale, zero_point, axis, dt, qmin=qmin, qmax=qmax, **_layout_knobs(knobs))
 
 
-def dequantize(codes, scale, zero_point, axis, dtype):
-    """``(codes - z) * s`` computed in *dtype*."""
+def _layout_knobs(knobs: dict) -> dict:
+    return {k: v for k, v in knobs.items() if k in ("block_size", "domain")}
+
+
+def dequantize(codes, scale, zero_point, axis, dtype, *, qmin=None, qmax=None, block_size=None, domain="code"):
+    """``(codes - z) * s`` computed in *dtype*; ``fl(fl((codes - qmin)*s) + fl((qmin - z)*s))`` when shifted."""
     dt = np.dtype(dtype)
     q = np.asarray(codes).astype(dt)
-    s = _channel_view(np.asarray(scale, dtype=dt), q.ndim, axis)
-    z = _channel_view(np.asarray(zero_point, dtype=dt), q.ndim, axis)
+    s = expand(scale, q.shape, axis, block_size, dt)
+    z = expand(zero_point, q.shape, axis, block_size, dt)
+    if domain == "float_shifted":
+        lo = ((dt.type(qmin) - z) * s).astype(dt)
+        return (((q - dt.type(qmin)) * s).astype(dt) + lo).astype(dt)
     return ((q - z) * s).astype(dt)

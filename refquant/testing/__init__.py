@@ -1,7 +1,9 @@
 """Tools for testing quantizers against refquant.
 
 * :mod:`refquant.testing.strategies` — Hypothesis strategies (tie-heavy inputs, valid specs);
-* :mod:`refquant.testing.conformance` — ``check_<op>(candidate)`` checkers with minimal counterexamples;
+* :mod:`refquant.testing.conformance` — ``check_<op>(candidate)`` checkers with minimal counterexamples,
+  options that fit real backends (pinned zero point, fixed or calibrated scale, restricted specs),
+  :class:`Unsupported` for cases outside a backend, ``check_calibration`` for calibrators;
 * :mod:`refquant.testing.golden` — golden-vector export / verify (no Hypothesis needed);
 * :mod:`refquant.testing.pytest_plugin` — the ``refquant_check`` fixture (auto-registered with pytest).
 
@@ -28,10 +30,16 @@ _EXPORTS = {
     "IMCCase": "strategies",
     "imc_cases": "strategies",
     "weight_layers": "strategies",
+    "spec_strategy": "strategies",
     "ConformanceError": "_compare",
+    "Unsupported": "_compare",
     "Tolerance": "_compare",
     "EXACT": "_compare",
+    "STRICT": "_compare",
     "compare_arrays": "_compare",
+    "CheckReport": "conformance",
+    "run_property": "conformance",
+    "check_calibration": "conformance",
     "check_fake_quant": "conformance",
     "check_quantize": "conformance",
     "check_dequantize": "conformance",
@@ -44,10 +52,54 @@ _EXPORTS = {
     "check_optimal_clip": "conformance",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    # modules
+    "golden",
+    # strategies
+    "QuantCase",
+    "float_arrays",
+    "order_sensitive_values",
+    "quant_cases",
+    "quant_specs",
+    "scales",
+    "spec_strategy",
+    "SignedBinaryCase",
+    "region_layouts",
+    "signed_binary_cases",
+    "MatmulCase",
+    "ternary_matmul_cases",
+    "adc_specs",
+    "crossbar_specs",
+    "IMCCase",
+    "imc_cases",
+    "weight_layers",
+    # comparison
+    "ConformanceError",
+    "Unsupported",
+    "Tolerance",
+    "EXACT",
+    "STRICT",
+    "compare_arrays",
+    # checkers
+    "CheckReport",
+    "run_property",
+    "check_fake_quant",
+    "check_quantize",
+    "check_dequantize",
+    "check_calibration",
+    "check_signed_binarize",
+    "check_repetition_matmul",
+    "check_imc_matmul",
+    "check_kurtosis",
+    "check_kure_grad",
+    "check_mse_exact",
+    "check_optimal_clip",
+]
 
 
 def __getattr__(name: str):
+    if name == "golden":
+        return importlib.import_module(f"{__name__}.golden")
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'refquant.testing' has no attribute {name!r}")

@@ -10,21 +10,61 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ConformanceError", "Tolerance", "EXACT", "compare_arrays"]
+from .._validate import check_bool, check_int, check_real
+
+__all__ = ["ConformanceError", "Unsupported", "Tolerance", "EXACT", "STRICT", "compare_arrays", "mismatch_mask"]
 
 
 class ConformanceError(AssertionError):
     """A candidate implementation disagrees with refquant (message holds the diff)."""
 
 
+class Unsupported(Exception):
+    """Raised by a *candidate* to say "this case is outside my backend".
+
+    A conformance checker catches it, does not compare that case, and counts
+    it (with the exception's message as the reason) in the
+    :class:`~refquant.testing.conformance.CheckReport` it returns. The check
+    still fails when more than ``max_unsupported`` (a fraction, default 0.5)
+    of the cases, or all of them, were unsupported: a candidate cannot pass by
+    declining everything.
+
+    Examples
+    --------
+    >>> def my_fq(x, scale, zero_point, spec):
+    ...     if spec.axis is not None:
+    ...         raise Unsupported("per-channel not implemented")
+    ...     ...
+    """
+
+
 @dataclasses.dataclass(frozen=True)
 class Tolerance:
     """How closely a candidate must match.
 
-    kind : "exact" (bit for bit, after casting the candidate to refquant's dtype
-        when that cast is lossless), "ulp" (|a - b| <= ulps units in the last place of
-        refquant's value, in refquant's dtype) or "rel" (|a - b| <= atol + rtol·|b|).
-    signed_zero : if True, -0.0 and +0.0 differ under "exact".
+    Parameters
+    ----------
+    kind : {"exact", "ulp", "rel"}
+        "exact": equal values (NaN equals NaN; compared in float64 after
+        converting the candidate, which is lossless for float32/float64 and
+        integer codes); "ulp": ``|a - b| <= ulps`` units in the last place of
+        refquant's value, in refquant's dtype; "rel": ``|a - b| <= atol +
+        rtol*|b|``.
+    ulps : int >= 0
+    rtol, atol : finite float >= 0
+    signed_zero : bool
+        If True, wherever refquant's value is a zero the candidate's must be a
+        zero of the same sign (for every *kind*). :data:`STRICT` is
+        ``Tolerance("exact", signed_zero=True)``.
+
+    Raises
+    ------
+    ValueError
+        Unknown *kind*; negative, NaN or infinite ``ulps``/``rtol``/``atol``
+        (the message names the parameter).
+    TypeError
+        ``signed_zero`` not a bool, ``ulps`` not an integer, ``rtol``/``atol``
+        not real numbers.
     """
 
     kind: str = "exact"
@@ -36,18 +76,27 @@ class Tolerance:
     def __post_init__(self) -> None:
         if self.kind not in ("exact", "ulp", "rel"):
             raise ValueError(f"kind={self.kind!r}; allowed 'exact', 'ulp', 'rel'")
-        if self.ulps < 0 or self.rtol < 0 or self.atol < 0:
-            raise ValueError("ulps, rtol and atol must be >= 0")
+        object.__setattr__(self, "ulps", check_int(self.ulps, "ulps", 0))
+        object.__setattr__(self, "rtol", check_real(self.rtol, "rtol", lo=0.0))
+        object.__setattr__(self, "atol", check_real(self.atol, "atol", lo=0.0))
+        object.__setattr__(self, "signed_zero", check_bool(self.signed_zero, "signed_zero"))
 
     def describe(self) -> str:
+        """One line for error messages, e.g. ``"bit-exact (signed zeros distinguished)"``."""
+        sz = " (signed zeros distinguished)" if self.signed_zero else ""
         if self.kind == "exact":
-            return "bit-exact" + (" (signed zeros distinguished)" if self.signed_zero else "")
+            return "bit-exact" + sz
         if self.kind == "ulp":
-            return f"within {self.ulps} ulp"
-        return f"|a - b| <= {self.atol} + {self.rtol}*|b|"
+            return f"within {self.ulps} ulp" + sz
+        return f"|a - b| <= {self.atol} + {self.rtol}*|b|" + sz
 
 
 EXACT = Tolerance("exact")
+"""Equal values; ``-0.0 == +0.0`` (for outputs whose contract does not state the sign of zero)."""
+
+STRICT = Tolerance("exact", signed_zero=True)
+"""Equal values *and* equal signs of zero: the contract of ``fake_quant`` and ``dequantize``
+(docs/SEMANTICS.md: a zero result is always ``+0.0``). NaN equals NaN."""
 
 
 def _fmt(v: Any) -> str:
@@ -97,22 +146,35 @@ def compare_arrays(
         fail(f"dtype {g.dtype} != refquant's {exp.dtype}")
     if g.dtype.kind not in "fiub":
         fail(f"candidate dtype {g.dtype} is not numeric")
+    bad = mismatch_mask(exp, g, tol)
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if exp.ndim else ()
+        fail(f"{int(np.count_nonzero(bad))} of {exp.size} element(s) differ", idx)
+
+
+def mismatch_mask(expected: np.ndarray, got: np.ndarray, tol: Tolerance = EXACT) -> np.ndarray:
+    """Boolean mask of the elements of *got* that do not match *expected* under *tol*.
+
+    Both arrays must have the same shape and a numeric dtype (the checks of
+    :func:`compare_arrays` come first). Integer *expected*: equal values, and a
+    float *got* must hold integers. Float *expected*: see :class:`Tolerance`.
+    """
+    exp, g = np.asarray(expected), np.asarray(got)
     if exp.dtype.kind in "iub":
         bad = g.astype(np.float64) != exp.astype(np.float64)
         if g.dtype.kind == "f":
             bad |= g != np.round(g)
-    else:
-        e64 = exp.astype(np.float64)
-        g64 = g.astype(np.float64)
+        return bad
+    e64 = exp.astype(np.float64)
+    g64 = g.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
         if tol.kind == "exact":
             bad = ~((e64 == g64) | (np.isnan(e64) & np.isnan(g64)))
-            if tol.signed_zero:
-                bad |= (e64 == 0) & (np.signbit(e64) != np.signbit(g64))
         elif tol.kind == "ulp":
             spacing = np.abs(np.spacing(exp.astype(exp.dtype))).astype(np.float64)
             bad = ~(np.abs(e64 - g64) <= tol.ulps * spacing)
         else:
             bad = ~(np.abs(e64 - g64) <= tol.atol + tol.rtol * np.abs(e64))
-    if np.any(bad):
-        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if exp.ndim else ()
-        fail(f"{int(np.count_nonzero(bad))} of {exp.size} element(s) differ", idx)
+    if tol.signed_zero:
+        bad |= (e64 == 0) & (np.signbit(e64) != np.signbit(g64))
+    return bad

@@ -3,60 +3,194 @@
 Each ``check_<op>(candidate, ...)`` generates cases with Hypothesis
 (tie-heavy, edge-heavy inputs from :mod:`refquant.testing.strategies`), runs
 ``candidate`` and refquant on each, and raises :class:`ConformanceError` on
-the first disagreement. Hypothesis then *shrinks* the case, so the error you
-see is a minimal counterexample, with a readable diff: the first mismatching
-index, the input there, refquant's value and yours (with their bit
-patterns), the spec, and how many elements disagree.
+the first disagreement. The case is then made small: for the elementwise
+quantizer ops the failing element alone (a 1-element array, with its
+channel's scale and zero point) is re-checked and reported when it still
+fails, and Hypothesis shrinks the rest (spec, scale) within a time budget
+(``shrink_seconds``). The error shows the first mismatching index, the input
+there, refquant's value and yours (with their bit patterns), the spec, and
+how many elements disagree.
 
 Exactness is per operation and stated by a :class:`Tolerance`: bit-exact
-(``exact``) where the semantics are integer or exactly rounded (the uniform
-quantizer), a ULP or relative bound otherwise.
+where the semantics are integer or exactly rounded (the uniform quantizer;
+for ``fake_quant`` and ``dequantize`` also the sign of zero, :data:`STRICT`,
+because the contract promises ``+0.0``), a ULP or relative bound otherwise.
+
+Each checker returns a :class:`CheckReport` (cases run, compared, declared
+:class:`Unsupported`, with reasons). A candidate raises
+:class:`Unsupported` for a case outside its backend; the check fails when
+more than ``max_unsupported`` of the cases (default half), or all of them,
+were declined.
 
 Candidate signatures
 --------------------
 A candidate is any callable with the signature of the refquant operation it
 is checked against, returning something :func:`numpy.asarray` accepts (a
 NumPy array, a torch tensor on the CPU, a JAX array ...). Write a small
-adapter for other APIs, e.g. for PyTorch (documentation only; refquant does
-not depend on torch)::
+adapter for other APIs. Restrict the specs to what the backend computes:
+drawing every spec fails at once for any real backend (PyTorch's
+fake-quantize multiplies by a float32 reciprocal and rounds half to even;
+it has no ``floor`` or ``divide`` spec). For PyTorch (documentation only;
+refquant does not depend on torch; the full script is
+``docs/torch_conformance_example.py``)::
+
+    import numpy as np, torch
+    from refquant import QuantSpec
+    from refquant.testing import check_fake_quant
 
     def torch_fq(x, scale, zero_point, spec):
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         return torch.fake_quantize_per_tensor_affine(t, float(scale), int(zero_point), spec.qmin, spec.qmax)
 
-    check_fake_quant(torch_fq, specs=quant_specs(min_bits=8, max_bits=8, scale_ops=["reciprocal"],
-                                                  compute_dtypes=["float32"]),
-                     per_channel=False, dtype=np.float32)
+    TORCH_SPECS = [QuantSpec(8, signed=s, rounding="half_even", scale_op="reciprocal", compute_dtype="float32")
+                   for s in (True, False)]
+    check_fake_quant(torch_fq, specs=TORCH_SPECS, per_channel=False, dtype=np.float32)
+
+A symmetric int8 backend whose scale comes from its own calibration::
+
+    check_fake_quant(my_fq, specs=[QuantSpec(8, narrow_range=True)], per_channel=False,
+                     zero_point=0, scale=lambda x, spec: my_calibration(x))
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
 from typing import Any, Callable
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hyp_seed
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from .. import uniform as _uniform
-from .._validate import check_int
-from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
-from .strategies import imc_cases, quant_cases, quant_specs, signed_binary_cases, ternary_matmul_cases, weight_layers
+from .._validate import check_bool, check_int, check_real
+from ._compare import EXACT, STRICT, ConformanceError, Tolerance, Unsupported, compare_arrays, mismatch_mask
+from .strategies import (
+    QuantCase,
+    imc_cases,
+    quant_cases,
+    signed_binary_cases,
+    spec_strategy,
+    ternary_matmul_cases,
+    weight_layers,
+)
 
 __all__ = [
     "ConformanceError",
+    "Unsupported",
     "Tolerance",
     "EXACT",
+    "STRICT",
     "compare_arrays",
+    "CheckReport",
     "run_property",
     "check_quantize",
     "check_dequantize",
     "check_fake_quant",
+    "check_calibration",
+    "check_signed_binarize",
+    "check_repetition_matmul",
+    "check_imc_matmul",
+    "check_kurtosis",
+    "check_kure_grad",
+    "check_mse_exact",
+    "check_optimal_clip",
 ]
 
 
-def run_property(strategy: st.SearchStrategy, body: Callable[[Any], None], *, max_examples: int, seed: int | None) -> None:
-    """Run ``body`` on ``max_examples`` draws of *strategy* (shrinking failures), without a database."""
+@dataclasses.dataclass
+class CheckReport:
+    """What a conformance check did: returned by every ``check_<op>``.
+
+    Attributes
+    ----------
+    op : str
+        The operation checked.
+    cases : int
+        Cases handed to the candidate while generating (including the ones it declined).
+    unsupported : int
+        Cases where the candidate raised :class:`Unsupported`.
+    reasons : collections.Counter
+        ``str(exception)`` of each :class:`Unsupported` -> count.
+    max_unsupported : float
+        The largest allowed fraction of unsupported cases.
+    """
+
+    op: str
+    cases: int = 0
+    unsupported: int = 0
+    reasons: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    max_unsupported: float = 0.5
+
+    @property
+    def compared(self) -> int:
+        """Cases compared with refquant (``cases - unsupported``)."""
+        return self.cases - self.unsupported
+
+    @property
+    def unsupported_fraction(self) -> float:
+        """``unsupported / cases`` (0.0 when no case ran)."""
+        return self.unsupported / self.cases if self.cases else 0.0
+
+    def summary(self) -> str:
+        """One line per fact, e.g. ``"fake_quant: 200 case(s), 200 compared, 0 unsupported"``."""
+        lines = [f"{self.op}: {self.cases} case(s), {self.compared} compared, {self.unsupported} unsupported"
+                 f" ({100 * self.unsupported_fraction:.1f} %; allowed {100 * self.max_unsupported:.1f} %)"]
+        lines += [f"  unsupported x{n}: {why}" for why, n in self.reasons.most_common(10)]
+        return "\n".join(lines)
+
+    def _check(self) -> None:
+        if self.cases == 0:
+            raise ConformanceError(f"{self.op}: no case was run")
+        if self.unsupported == self.cases:
+            raise ConformanceError(f"{self.op}: the candidate declined every case (raised Unsupported), so nothing "
+                                   f"was compared; restrict the options (specs=, dtype=, per_channel= ...) to what "
+                                   f"it supports\n{self.summary()}")
+        if self.unsupported_fraction > self.max_unsupported:
+            raise ConformanceError(f"{self.op}: the candidate declined {self.unsupported} of {self.cases} cases "
+                                   f"(more than max_unsupported={self.max_unsupported}); restrict the options to "
+                                   f"what it supports or raise max_unsupported\n{self.summary()}")
+
+
+def run_property(strategy: st.SearchStrategy, body: Callable[[Any], None], *, max_examples: int, seed: int | None,
+                 op: str = "property", max_unsupported: float = 0.5, shrink_seconds: float = 10.0) -> CheckReport:
+    """Run ``body`` on ``max_examples`` draws of *strategy* (shrinking failures), without a database.
+
+    Parameters
+    ----------
+    strategy : SearchStrategy
+    body : callable(case)
+        Raises (typically :class:`ConformanceError`) on a failing case. An
+        :class:`Unsupported` escaping *body* is counted, not compared.
+    max_examples : int >= 1
+    seed : int >= 0 or None
+        ``None`` derandomizes (Hypothesis' fixed seed).
+    op : str
+        Name used in the report and messages.
+    max_unsupported : float in [0, 1]
+        Largest allowed fraction of :class:`Unsupported` cases; the check
+        fails above it, and always when every case was unsupported.
+    shrink_seconds : float > 0
+        Time budget for Hypothesis' shrinking of a failure (its own limit is
+        300 s); after it, the smallest failure found so far is reported.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        A failing case (minimal as far as shrinking got), or too many unsupported cases.
+    """
     max_examples = check_int(max_examples, "max_examples", 1, 10**7)
+    max_unsupported = check_real(max_unsupported, "max_unsupported", lo=0.0, hi=1.0)
+    shrink_seconds = check_real(shrink_seconds, "shrink_seconds", lo=0.0, lo_open=True)
+    if seed is not None:
+        seed = check_int(seed, "seed", 0)
+    report = CheckReport(op=op, max_unsupported=max_unsupported)
+    counting = [True]
     cfg = settings(
         max_examples=max_examples,
         deadline=None,
@@ -69,108 +203,448 @@ def run_property(strategy: st.SearchStrategy, body: Callable[[Any], None], *, ma
     @cfg
     @given(strategy)
     def prop(case):
-        body(case)
+        try:
+            body(case)
+        except Unsupported as exc:
+            if counting[0]:
+                report.unsupported += 1
+                report.reasons[str(exc) or type(exc).__name__] += 1
+        finally:
+            if counting[0]:
+                report.cases += 1
 
     if seed is not None:
-        prop = hyp_seed(check_int(seed, "seed", 0))(prop)
-    prop()
+        prop = hyp_seed(seed)(prop)
+    from hypothesis.internal.conjecture import engine as _engine
+
+    old = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+    try:
+        if old is not None:  # documented as monkeypatchable in Hypothesis' engine module
+            _engine.MAX_SHRINKING_SECONDS = min(old, shrink_seconds)
+        prop()
+    except ConformanceError:
+        counting[0] = False
+        raise
+    finally:
+        if old is not None:
+            _engine.MAX_SHRINKING_SECONDS = old
+    report._check()
+    return report
 
 
-def _ctx(case) -> dict[str, Any]:
-    return {"spec": case.spec, "scale": case.scale, "zero_point": case.zero_point, "x dtype/shape": f"{case.x.dtype} {case.x.shape}"}
+def _uniform_strategy(*, specs=None, per_channel=None, dtype=None, zero_point=None, scale=None, calibrate=None,
+                      power_of_two_scales=None, max_dims=3, max_side=6, allow_subnormal=True,
+                      max_magnitude=None) -> st.SearchStrategy:
+    """The one place the uniform checkers turn their options into cases (specs, scale source, zero-point policy)."""
+    if per_channel is not None:
+        check_bool(per_channel, "per_channel")
+    return quant_cases(specs=spec_strategy(specs), per_channel=per_channel, dtype=dtype, zero_point=zero_point,
+                       scale=scale, calibrate=calibrate, power_of_two_scales=power_of_two_scales,
+                       max_dims=max_dims, max_side=max_side, allow_subnormal=allow_subnormal,
+                       max_magnitude=max_magnitude)
 
 
-def _cases(specs, per_channel, dtype) -> st.SearchStrategy:
-    return quant_cases(specs=specs if specs is not None else quant_specs(), per_channel=per_channel, dtype=dtype)
+_CASE_OPTIONS = ("specs", "per_channel", "dtype", "zero_point", "scale", "calibrate", "power_of_two_scales",
+                 "max_dims", "max_side", "allow_subnormal", "max_magnitude")
+"""The options of the uniform checkers that :func:`_uniform_strategy` turns into cases."""
 
 
-def _check_forward(ref_fn, op, candidate, specs, per_channel, dtype, max_examples, seed, tolerance, check_dtype):
-    """Shared body of check_fake_quant / check_quantize: same inputs to refquant and the candidate."""
+def _ctx(case, note: str | None = None) -> dict[str, Any]:
+    ctx = {"spec": case.spec, "scale": case.scale, "zero_point": case.zero_point,
+           "x dtype/shape": f"{case.x.dtype} {case.x.shape}"}
+    if note:
+        ctx["note"] = note
+    return ctx
+
+
+def _one_element(case: QuantCase, idx: tuple) -> QuantCase | None:
+    """The failing element alone: a 1-element 1-D case with its channel's scale and zero point."""
+    if getattr(case.spec, "block_size", None) is not None or not idx:
+        return None
+    x1 = np.asarray(case.x[idx], dtype=case.x.dtype).reshape(1)
+    if case.spec.axis is None:
+        return QuantCase(x1, case.scale, case.zero_point, case.spec)
+    c = idx[case.spec.axis % case.x.ndim]
+    return QuantCase(x1, np.asarray(case.scale)[c:c + 1], np.asarray(case.zero_point)[c:c + 1],
+                     case.spec.replace(axis=0))
+
+
+def _run_uniform(case: QuantCase, ref_fn, candidate, tolerance, check_dtype, op, note=None, inputs_name="x"):
+    """Compare one case; on a mismatch re-check the failing element alone and report that when it still fails."""
+    ref = ref_fn(case)
+    got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
+    err = None
+    try:
+        compare_arrays(ref, got, tolerance, op=op, context=_ctx(case, note), inputs={inputs_name: case.x},
+                       check_dtype=check_dtype)
+    except ConformanceError as exc:
+        err = exc
+    if err is None:
+        return
+    # (outside the except block, so that every failure reaches Hypothesis as one kind of error, not a chain)
+    if note is None and np.shape(got) == ref.shape and ref.size > 1:
+        bad = np.argwhere(mismatch_mask(ref, np.asarray(got), tolerance))
+        small = _one_element(case, tuple(int(i) for i in bad[0])) if bad.size else None
+        if small is not None:
+            try:
+                _run_uniform(small, ref_fn, candidate, tolerance, check_dtype, op,
+                             note=f"the failing element alone (found in a {case.x.dtype} {case.x.shape} array)",
+                             inputs_name=inputs_name)
+            except (ConformanceError, Unsupported) as exc:
+                err = exc if isinstance(exc, ConformanceError) else err
+            # a 1-element case that passes means the failure needs its neighbours: report the whole array
+    err.__context__ = None
+    raise err
+
+
+def _uniform_check(op, candidate, ref_fn, *, tolerance, check_dtype, max_examples, seed, max_unsupported,
+                   shrink_seconds, options, prepare=None, inputs_name="x") -> CheckReport:
+    if not callable(candidate):
+        raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
+    if not isinstance(tolerance, Tolerance):
+        raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
+    check_bool(check_dtype, "check_dtype")
+    strategy = _uniform_strategy(**options)
 
     def body(case):
-        ref = ref_fn(case.x, case.scale, case.zero_point, case.spec)
-        got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
-        compare_arrays(ref, got, tolerance, op=op, context=_ctx(case), inputs={"x": case.x}, check_dtype=check_dtype)
+        if prepare is not None:
+            case = prepare(case)
+        _run_uniform(case, ref_fn, candidate, tolerance, check_dtype, op, inputs_name=inputs_name)
 
-    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
+    return run_property(strategy, body, max_examples=max_examples, seed=seed, op=op,
+                        max_unsupported=max_unsupported, shrink_seconds=shrink_seconds)
+
+
+_OPTIONS_DOC = """
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, scale, zero_point, spec)`` (for dequantize: ``codes``
+        instead of ``x``); per tensor ``scale`` is a float / compute-dtype
+        scalar and ``zero_point`` an int, per channel both are 1-D arrays of
+        length ``x.shape[spec.axis]``. It may raise :class:`Unsupported`.
+    specs : None, strategy of QuantSpec, QuantSpec or list of QuantSpec
+        Restrict to the configurations your implementation supports (default:
+        every deterministic spec, :func:`~refquant.testing.strategies.quant_specs`,
+        which no single real backend supports).
+    per_channel : bool or None
+        Only per-tensor (False), only per-channel (True) or both (None).
+    dtype : float32, float64 or None (both)
+        Input dtype.
+    zero_point : None or int
+        Pin the zero point of every case (``0`` for symmetric backends); it
+        must lie in every drawn spec's code range. ``None`` draws it.
+    scale : None, positive float or callable
+        A fixed scale (rounded to the compute dtype), or ``scale(x, spec)``
+        computing it from the drawn input (a scalar per tensor, a length-C
+        array per channel), e.g. your backend's calibration. ``None`` draws it.
+    calibrate : None or callable
+        ``calibrate(x, spec) -> (scale, zero_point)`` supplies both (e.g.
+        ``refquant.calibrate_minmax``); exclusive with *scale* and *zero_point*.
+    power_of_two_scales : bool or None
+        Drawn scales only powers of two (True), never (False) or both (None).
+    max_dims, max_side : int
+        Largest rank (1..6) and side (1..64) of the drawn arrays.
+    allow_subnormal : bool
+        Include subnormal inputs.
+    max_magnitude : float or None
+        Largest ``|x|`` drawn (default: a quarter of the compute dtype's range).
+    max_examples : int
+        Number of cases (Hypothesis budget).
+    seed : int or None
+        Hypothesis seed; ``None`` derandomizes.
+    max_unsupported : float in [0, 1]
+        Largest fraction of cases the candidate may decline with
+        :class:`Unsupported` (default 0.5); all declined always fails.
+    shrink_seconds : float
+        Time budget for shrinking a failure (default 10 s).
+"""
 
 
 def check_fake_quant(
     candidate: Callable,
     *,
-    specs: st.SearchStrategy | None = None,
+    specs=None,
     per_channel: bool | None = None,
     dtype=None,
+    zero_point: int | None = None,
+    scale=None,
+    calibrate=None,
+    power_of_two_scales: bool | None = None,
+    max_dims: int = 3,
+    max_side: int = 6,
+    allow_subnormal: bool = True,
+    max_magnitude: float | None = None,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = EXACT,
+    tolerance: Tolerance = STRICT,
     check_dtype: bool = False,
-) -> None:
+    max_unsupported: float = 0.5,
+    shrink_seconds: float = 10.0,
+) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> fake-quantized x`` against :func:`refquant.fake_quant`.
+{options}
+    tolerance : Tolerance
+        Default :data:`STRICT`: bit-exact *and* a zero result must be
+        ``+0.0`` (docs/SEMANTICS.md promises ``+0.0``; ``-0.4 -> +0.0``). This
+        default distinguishes signed zeros (before, ``EXACT`` did not); pass
+        ``tolerance=EXACT`` to accept ``-0.0``.
+    check_dtype : bool
+        Also require refquant's output dtype.
 
-    Parameters
-    ----------
-    candidate : callable
-    specs : strategy of QuantSpec, optional
-        Restrict to the configurations your implementation supports
-        (default: every deterministic spec; see :func:`quant_specs`).
-    per_channel : bool or None
-        Only per-tensor (False), only per-channel (True) or both (None).
-    dtype : float32, float64 or None (both).
-    max_examples, seed : Hypothesis budget; ``seed=None`` derandomizes.
-    tolerance : default bit-exact (signed zeros not distinguished).
-    check_dtype : also require refquant's output dtype.
+    Returns
+    -------
+    CheckReport
+        Counts of cases run, compared and unsupported (with reasons).
 
     Raises
     ------
     ConformanceError
-        With the minimal counterexample and the diff.
-    """
+        With the minimal counterexample and the diff; or when the candidate
+        declined too many cases.
+    ValueError, TypeError
+        Bad options (the message names the parameter).
 
-    _check_forward(_uniform.fake_quant, "fake_quant", candidate, specs, per_channel, dtype, max_examples, seed, tolerance, check_dtype)
+    Examples
+    --------
+    >>> import numpy as np, refquant as rq
+    >>> from refquant.testing import check_fake_quant
+    >>> rep = check_fake_quant(rq.fake_quant, specs=[rq.QuantSpec(8)], per_channel=False, zero_point=0,
+    ...                        max_examples=10)
+    >>> rep.compared, rep.unsupported
+    (10, 0)
+    """
+    options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
+    return _uniform_check("fake_quant", candidate, lambda c: _uniform.fake_quant(c.x, c.scale, c.zero_point, c.spec),
+                          tolerance=tolerance, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
+                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options)
 
 
 def check_quantize(
     candidate: Callable,
     *,
-    specs: st.SearchStrategy | None = None,
+    specs=None,
     per_channel: bool | None = None,
     dtype=None,
+    zero_point: int | None = None,
+    scale=None,
+    calibrate=None,
+    power_of_two_scales: bool | None = None,
+    max_dims: int = 3,
+    max_side: int = 6,
+    allow_subnormal: bool = True,
+    max_magnitude: float | None = None,
     max_examples: int = 200,
     seed: int | None = 0,
     check_dtype: bool = False,
-) -> None:
-    """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact)."""
+    max_unsupported: float = 0.5,
+    shrink_seconds: float = 10.0,
+) -> CheckReport:
+    """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact).
+{options}
+    check_dtype : bool
+        Also require refquant's code dtype (``spec.code_dtype``).
 
-    _check_forward(_uniform.quantize, "quantize", candidate, specs, per_channel, dtype, max_examples, seed, EXACT, check_dtype)
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        With the minimal counterexample and the diff; or when the candidate
+        declined too many cases.
+    ValueError, TypeError
+        Bad options.
+    """
+    options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
+    return _uniform_check("quantize", candidate, lambda c: _uniform.quantize(c.x, c.scale, c.zero_point, c.spec),
+                          tolerance=EXACT, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
+                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options)
+
+
+def _codes_case(case: QuantCase) -> QuantCase:
+    """Replace x by refquant's codes of x, scales by compute-dtype values (dequantize's inputs)."""
+    cdt = case.spec.resolve_compute_dtype(case.x.dtype)
+    s = np.asarray(case.scale, dtype=cdt)
+    s = s[()] if s.ndim == 0 else s
+    codes = _uniform.quantize(case.x, s, case.zero_point, case.spec, nonfinite="saturate")
+    return QuantCase(codes, s, case.zero_point, case.spec)
 
 
 def check_dequantize(
     candidate: Callable,
     *,
-    specs: st.SearchStrategy | None = None,
+    specs=None,
     per_channel: bool | None = None,
     dtype=None,
+    zero_point: int | None = None,
+    scale=None,
+    calibrate=None,
+    power_of_two_scales: bool | None = None,
+    max_dims: int = 3,
+    max_side: int = 6,
+    allow_subnormal: bool = True,
+    max_magnitude: float | None = None,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = EXACT,
-) -> None:
+    tolerance: Tolerance = STRICT,
+    max_unsupported: float = 0.5,
+    shrink_seconds: float = 10.0,
+) -> CheckReport:
     """Check ``candidate(codes, scale, zero_point, spec) -> values`` against :func:`refquant.dequantize`.
 
     Codes are refquant's codes of generated inputs; scales are passed in the
     compute dtype, so refquant's dequantize works in that dtype.
+{options}
+    tolerance : Tolerance
+        Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0``
+        as the contract promises; pass ``EXACT`` to accept ``-0.0``).
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        With the minimal counterexample and the diff; or when the candidate
+        declined too many cases.
+    ValueError, TypeError
+        Bad options.
     """
+    options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
+    return _uniform_check("dequantize", candidate,
+                          lambda c: _uniform.dequantize(c.x, c.scale, c.zero_point, c.spec),
+                          tolerance=tolerance, check_dtype=False, max_examples=max_examples, seed=seed,
+                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
+                          prepare=_codes_case, inputs_name="codes")
+
+
+for _f in (check_fake_quant, check_quantize, check_dequantize):
+    if _f.__doc__:  # None under python -OO
+        _f.__doc__ = _f.__doc__.replace("{options}", _OPTIONS_DOC.rstrip("\n"))
+
+
+# ---------------------------------------------------------------- calibration
+@st.composite
+def _calibration_cases(draw, specs, per_channel, dtype, nonnegative_unsigned, max_dims, max_side):
+    dt = np.dtype(draw(st.sampled_from([np.float32, np.float64]) if dtype is None else st.just(dtype)))
+    spec = draw(specs.filter(lambda sp: sp.qmax >= 1))  # a grid whose largest code is 0 has no range to calibrate
+    ndim = draw(st.integers(1, max_dims))
+    shape = tuple(draw(st.integers(1, max_side)) for _ in range(ndim))
+    pc = draw(st.booleans()) if per_channel is None else per_channel
+    spec = spec.replace(axis=draw(st.integers(0, ndim - 1)) if pc else None)
+    width = 32 if dt == np.float32 else 64
+    mag = draw(st.one_of(st.integers(-20, 20).map(lambda e: 2.0**e), st.floats(2.0**-17, 2.0**17, width=width)))
+    nonneg = nonnegative_unsigned and not spec.signed
+    lo = 0.0 if nonneg else -mag
+    on_grid = st.integers(0 if nonneg else -128, 128).map(lambda k: float(dt.type(k * mag / 128)))
+    elems = st.one_of(st.floats(lo, mag, width=width), st.just(0.0), on_grid)
+    x = draw(hnp.arrays(dt, shape, elements=elems))
+    return x, spec
+
+
+def check_calibration(
+    candidate: Callable,
+    specs=None,
+    *,
+    reference: Callable | None = None,
+    symmetric: bool = True,
+    per_channel: bool | None = None,
+    dtype=None,
+    max_dims: int = 3,
+    max_side: int = 6,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = EXACT,
+    max_unsupported: float = 0.5,
+    shrink_seconds: float = 10.0,
+) -> CheckReport:
+    """Check a calibrator ``candidate(x, spec) -> (scale, zero_point)`` against a reference calibrator.
+
+    The reference is :func:`refquant.calibrate_minmax` with ``symmetric``
+    by default, or any callable with the same signature (e.g. a backend
+    profile's ``calibrate``). The scale must match under *tolerance* (exact
+    by default: the reference's scale is correctly rounded in the compute
+    dtype), the zero point exactly. Inputs: arrays of every magnitude from
+    ``2**-20`` to ``2**20`` (and arbitrary ones), with exact zeros and values
+    on a grid of the range, per tensor and per channel.
+
+    Parameters
+    ----------
+    candidate : callable ``(x, spec) -> (scale, zero_point)``
+        Per tensor a scalar scale and an integer zero point; per channel two
+        1-D arrays of length ``x.shape[spec.axis]``. May raise :class:`Unsupported`.
+    specs : None, strategy of QuantSpec, QuantSpec or list of QuantSpec
+        Default every deterministic spec (their axis is replaced). Specs whose
+        largest code is 0 (1-bit signed; 1-bit unsigned narrow range) are
+        skipped: they have no range to calibrate.
+    reference : callable or None
+        ``reference(x, spec) -> (scale, zero_point)``; default
+        ``calibrate_minmax(x, spec, symmetric=symmetric)``.
+    symmetric : bool
+        Passed to the default reference. With ``symmetric=True`` inputs for
+        unsigned specs are non-negative (scale-only calibration of
+        non-negative data), as :func:`refquant.calibrate_minmax` requires.
+    per_channel, dtype, max_dims, max_side, max_examples, seed, max_unsupported, shrink_seconds
+        As for :func:`check_fake_quant`.
+    tolerance : Tolerance
+        For the scale (default :data:`EXACT`).
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        A differing scale or zero point (minimal counterexample), a
+        malformed return value, or too many unsupported cases.
+    ValueError, TypeError
+        Bad options (the message names the parameter).
+
+    Examples
+    --------
+    >>> import refquant as rq
+    >>> from refquant.testing import check_calibration
+    >>> check_calibration(rq.calibrate_minmax, [rq.QuantSpec(8)], max_examples=10).compared
+    10
+    """
+    from ..uniform import calibrate_minmax
+
+    if not callable(candidate):
+        raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
+    if reference is not None and not callable(reference):
+        raise TypeError(f"reference must be None or a callable (x, spec) -> (scale, zero_point), got "
+                        f"type={type(reference).__name__}")
+    symmetric = check_bool(symmetric, "symmetric")
+    if per_channel is not None:
+        check_bool(per_channel, "per_channel")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype={dtype}: allowed float32, float64 or None")
+    if not isinstance(tolerance, Tolerance):
+        raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
+    max_dims = check_int(max_dims, "max_dims", 1, 6)
+    max_side = check_int(max_side, "max_side", 1, 64)
+    ref_fn = reference if reference is not None else (lambda x, spec: calibrate_minmax(x, spec, symmetric=symmetric))
+    strategy = _calibration_cases(spec_strategy(specs), per_channel, dtype, reference is None and symmetric,
+                                  max_dims, max_side)
 
     def body(case):
-        cdt = case.spec.resolve_compute_dtype(case.x.dtype)
-        s = np.asarray(case.scale, dtype=cdt)
-        codes = _uniform.quantize(case.x, s, case.zero_point, case.spec, nonfinite="saturate")
-        ref = _uniform.dequantize(codes, s, case.zero_point, case.spec)
-        got = candidate(codes.copy(), s, case.zero_point, case.spec)
-        compare_arrays(ref, got, tolerance, op="dequantize", context=_ctx(case), inputs={"codes": codes})
+        x, spec = case
+        s_ref, z_ref = ref_fn(x.copy(), spec)
+        out = candidate(x.copy(), spec)
+        ctx = {"spec": spec, "x dtype/shape": f"{x.dtype} {x.shape}", "x": np.array2string(x, precision=17, threshold=40)}
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ConformanceError(f"calibration: candidate must return (scale, zero_point), got {out!r}")
+        compare_arrays(np.asarray(s_ref), out[0], tolerance, op="calibration scale", context=ctx)
+        compare_arrays(np.asarray(z_ref, dtype=np.int64), out[1], EXACT, op="calibration zero point", context=ctx)
 
-    run_property(_cases(specs, per_channel, dtype), body, max_examples=max_examples, seed=seed)
-
+    return run_property(strategy, body, max_examples=max_examples, seed=seed, op="calibration",
+                        max_unsupported=max_unsupported, shrink_seconds=shrink_seconds)
 
 
 def check_signed_binarize(
@@ -179,7 +653,7 @@ def check_signed_binarize(
     explicit_signs: bool | None = None,
     max_examples: int = 200,
     seed: int | None = 0,
-) -> None:
+) -> CheckReport:
     """Check ``candidate(w, *, signs=None, threshold, axis, region) -> q`` against
     :func:`refquant.binarize.signed_binarize` (exact: values are 0 and ±1).
 
@@ -200,7 +674,8 @@ def check_signed_binarize(
             ctx["signs"] = case.kwargs["signs"].tolist()
         compare_arrays(ref, got, EXACT, op="signed_binarize", context=ctx, inputs={"w": case.w})
 
-    run_property(signed_binary_cases(explicit_signs=explicit_signs), body, max_examples=max_examples, seed=seed)
+    return run_property(signed_binary_cases(explicit_signs=explicit_signs), body, max_examples=max_examples, seed=seed,
+                        op="signed_binarize")
 
 
 def check_repetition_matmul(
@@ -210,7 +685,7 @@ def check_repetition_matmul(
     tile: int = 8,
     max_examples: int = 200,
     seed: int | None = 0,
-) -> None:
+) -> CheckReport:
     """Check a repetition-aware ``candidate(x, w_q)`` against ``x @ w_q`` (exact, integer operands).
 
     ``candidate`` returns ``y`` or ``(y, counts)``. ``y`` must equal the exact
@@ -249,11 +724,11 @@ def check_repetition_matmul(
                     f"candidate = {got}\n  w_q =\n{case.w_q}\n  context: {ctx}"
                 )
 
-    run_property(ternary_matmul_cases(), body, max_examples=max_examples, seed=seed)
+    return run_property(ternary_matmul_cases(), body, max_examples=max_examples, seed=seed, op="repetition matmul")
 
 
 def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = None, max_examples: int = 200,
-                     seed: int | None = 0) -> None:
+                     seed: int | None = 0) -> "CheckReport":
     """Check ``candidate(x_codes, w_codes, spec) -> y`` against :func:`refquant.imc.imc_matmul` (bit-exact).
 
     Cases (:func:`~refquant.testing.strategies.imc_cases`): both compute modes, every weight encoding,
@@ -268,14 +743,14 @@ def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = N
         compare_arrays(ref, got, EXACT, op="imc_matmul", context={"spec": case.spec},
                        inputs={"x_codes": case.x_codes})
 
-    run_property(imc_cases(specs=specs), body, max_examples=max_examples, seed=seed)
+    return run_property(imc_cases(specs=specs), body, max_examples=max_examples, seed=seed, op="imc_matmul")
 
 
 _KURT_TOL = Tolerance("rel", rtol=1e-10, atol=0.0)
 
 
 def check_kurtosis(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
-                   tolerance: Tolerance = _KURT_TOL) -> None:
+                   tolerance: Tolerance = _KURT_TOL) -> CheckReport:
     """Check ``candidate(x) -> Pearson kurtosis of the whole tensor`` against :func:`refquant.kurtosis.kurtosis`
     (relative 1e-10 by default: summation orders differ between implementations)."""
     from .. import kurtosis as _k
@@ -285,11 +760,11 @@ def check_kurtosis(candidate: Callable, *, max_examples: int = 200, seed: int | 
             compare_arrays(np.asarray(_k.kurtosis(w)), np.asarray(candidate(w.copy()), dtype=np.float64), tolerance,
                            op="kurtosis", context={"shape": w.shape}, inputs=None)
 
-    run_property(weight_layers(), body, max_examples=max_examples, seed=seed)
+    return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kurtosis")
 
 
 def check_kure_grad(candidate: Callable, *, target: float = 1.8, max_examples: int = 200, seed: int | None = 0,
-                    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> None:
+                    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> CheckReport:
     """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`
     (the golden values an autograd implementation of the KURE loss must reproduce; relative 1e-8 by default,
     plus an absolute floor of 1e-12 times the layer's largest gradient)."""
@@ -305,7 +780,7 @@ def check_kure_grad(candidate: Callable, *, target: float = 1.8, max_examples: i
             compare_arrays(r, np.asarray(g, dtype=np.float64), tol, op=f"kure_grad layer {i}",
                            context={"layers": [w.shape for w in layers], "target": target})
 
-    run_property(weight_layers(), body, max_examples=max_examples, seed=seed)
+    return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kure_grad")
 
 
 def _clip_cases():
@@ -316,7 +791,7 @@ def _clip_cases():
 
 
 def check_mse_exact(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
-                    tolerance: Tolerance = Tolerance("rel", rtol=1e-9)) -> None:
+                    tolerance: Tolerance = Tolerance("rel", rtol=1e-9)) -> CheckReport:
     """Check ``candidate(alpha, bits, dist, scale, grid=..., signed=...) -> float`` against
     :func:`refquant.clipping.mse_exact` (relative 1e-9)."""
     from .. import clipping as _c
@@ -328,11 +803,11 @@ def check_mse_exact(candidate: Callable, *, max_examples: int = 200, seed: int |
         compare_arrays(ref, got, tolerance, op="mse_exact",
                        context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "alpha": a * scale, "scale": scale})
 
-    run_property(_clip_cases(), body, max_examples=max_examples, seed=seed)
+    return run_property(_clip_cases(), body, max_examples=max_examples, seed=seed, op="mse_exact")
 
 
 def check_optimal_clip(candidate: Callable, *, model: str = "exact", max_examples: int = 50, seed: int | None = 0,
-                       tolerance: Tolerance = Tolerance("rel", rtol=1e-6)) -> None:
+                       tolerance: Tolerance = Tolerance("rel", rtol=1e-6)) -> CheckReport:
     """Check ``candidate(bits, dist, scale, grid=..., signed=...) -> alpha*`` against
     :func:`refquant.clipping.optimal_clip` with ``model`` (relative 1e-6, the solver's stated accuracy)."""
     from .. import clipping as _c
@@ -344,4 +819,4 @@ def check_optimal_clip(candidate: Callable, *, model: str = "exact", max_example
         compare_arrays(ref, got, tolerance, op=f"optimal_clip (model={model!r})",
                        context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "scale": scale})
 
-    run_property(_clip_cases(), body, max_examples=max_examples, seed=seed)
+    return run_property(_clip_cases(), body, max_examples=max_examples, seed=seed, op="optimal_clip")

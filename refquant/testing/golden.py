@@ -1,6 +1,6 @@
 """Golden test vectors: export refquant's answers, verify them later or elsewhere.
 
-File format (version 1; full description in docs/GOLDEN.md)::
+File format (version 2; full description in docs/GOLDEN.md)::
 
     DIR/manifest.json                 one JSON document describing every case
     DIR/raw/<case-id>/<name>.bin      each array as raw little-endian bytes, C order
@@ -9,8 +9,12 @@ File format (version 1; full description in docs/GOLDEN.md)::
 A C++/CUDA test needs only ``manifest.json`` and the ``.bin`` files: each
 array entry gives ``dtype`` (NumPy type string, always little-endian:
 ``<f4``, ``<f8``, ``|i1``, ``|u1``, ``<i2``, ``<u2``, ``<i8``), ``shape``,
-``file`` and ``sha256``. Each case entry carries its own ``case_sha256`` over
-its canonical JSON, so an edited manifest field is detected too.
+``file`` and ``sha256``. Each case entry carries its own ``case_sha256`` over a
+canonical byte form (a canonical JSON of the entry with every float written as
+its IEEE-754 bits, then each array's header line and raw bytes; see
+:func:`case_sha256`), which a C++ reader can recompute without Python's float
+formatting. Version-1 directories (``case_sha256`` over Python's JSON text) are
+still verified.
 
 Operations are registered in :data:`REGISTRY`; each knows how to make its
 cases deterministically from a seed, how to recompute its outputs from the
@@ -29,13 +33,19 @@ import numpy as np
 
 from .. import SEMANTICS_VERSION, __version__
 from .. import uniform as _uniform
-from ..specs import QuantSpec, Rounding
-from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
+from ..specs import QuantSpec
+from ._compare import EXACT, STRICT, ConformanceError, Tolerance, compare_arrays
 
-__all__ = ["GoldenOp", "REGISTRY", "register", "export", "verify", "VerifyReport", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["GoldenOp", "REGISTRY", "register", "export", "verify", "VerifyReport", "FORMAT", "FORMAT_VERSION",
+           "READABLE_VERSIONS", "canonical_json", "case_bytes", "case_sha256"]
 
 FORMAT = "refquant-golden"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version written by :func:`export`. 2: ``case_sha256`` over :func:`case_bytes`; reciprocal/half-even,
+divide/half-away and backend-style (ONNX QuantizeLinear, PyTorch fake-quantize) uniform cases; fake_quant and
+dequantize compared with signed zeros."""
+READABLE_VERSIONS = (1, 2)
+"""Versions :func:`verify` reads (1: ``case_sha256`` over Python's ``json.dumps`` text of the entry)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,18 +75,31 @@ def register(op: GoldenOp) -> GoldenOp:
 
 # ---------------------------------------------------------------- uniform quantizer cases
 def _uniform_specs() -> list[QuantSpec]:
+    """Every (rounding, scale_op) pair twice across bit widths, signedness, narrow range, axis and compute
+    dtype; then the configurations of real backends (ONNX QuantizeLinear, PyTorch fake-quantize, C ``round``)."""
     specs = []
-    modes = [m.value for m in Rounding if m is not Rounding.STOCHASTIC]
-    i = 0
-    for bits in (2, 4, 8, 16):
-        for signed in (True, False):
-            for op in ("divide", "reciprocal"):
-                mode = modes[i % len(modes)]
-                narrow = bool(i % 3 == 0) and not (signed and bits < 2)
-                axis = None if i % 2 == 0 else (i // 2) % 2
-                dtype = ("float32", "float64")[(i // 4) % 2]
-                specs.append(QuantSpec(bits, signed=signed, narrow_range=narrow, axis=axis, rounding=mode, scale_op=op, compute_dtype=dtype))
-                i += 1
+    modes = ["half_even", "half_away", "half_up", "floor"]
+    for i in range(4 * len(modes)):
+        bits = (2, 4, 8, 16)[(i // 4) % 4]
+        signed = (i // 8) % 2 == 0
+        op = ("divide", "reciprocal")[i % 2]
+        mode = modes[(i // 2) % len(modes)]
+        narrow = bool(i % 3 == 0) and not (signed and bits < 2)
+        axis = None if (i // 2) % 2 == 0 else (i // 4) % 2
+        dtype = ("float32", "float64")[(i // 3) % 2]
+        specs.append(QuantSpec(bits, signed=signed, narrow_range=narrow, axis=axis, rounding=mode, scale_op=op,
+                               compute_dtype=dtype))
+    f32 = "float32"
+    # ONNX QuantizeLinear / DequantizeLinear: x / y_scale, round half to even, saturate (int8 and uint8)
+    for signed, axis in ((True, None), (True, 0), (True, 1), (False, None), (False, 1)):
+        specs.append(QuantSpec(8, signed=signed, axis=axis, rounding="half_even", scale_op="divide", compute_dtype=f32))
+    # PyTorch fake_quantize_per_tensor/per_channel_affine: x * float32(1/scale), round half to even
+    for signed, axis in ((True, None), (False, None), (True, 0), (False, 1)):
+        specs.append(QuantSpec(8, signed=signed, axis=axis, rounding="half_even", scale_op="reciprocal",
+                               compute_dtype=f32))
+    # C round() (half away from zero) after a division, symmetric narrow int8 and int4
+    for bits in (8, 4):
+        specs.append(QuantSpec(bits, narrow_range=True, rounding="half_away", scale_op="divide", compute_dtype=f32))
     return specs
 
 
@@ -137,9 +160,9 @@ def _dq(inputs, spec_d, params):
     return {"y": _uniform.dequantize(inputs["codes"], s, z, spec)}
 
 
-register(GoldenOp("fake_quant", _uniform_cases, _fq))
+register(GoldenOp("fake_quant", _uniform_cases, _fq, STRICT))
 register(GoldenOp("quantize", _uniform_cases, _q))
-register(GoldenOp("dequantize", _dq_cases, _dq))
+register(GoldenOp("dequantize", _dq_cases, _dq, STRICT))
 
 
 # ---------------------------------------------------------------- signed-binary and repetition cases
@@ -325,9 +348,86 @@ def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def _canonical(entry: dict) -> bytes:
+def _canonical_v1(entry: dict) -> bytes:
+    """Format version 1: Python's JSON text of the entry without ``case_sha256``."""
     e = {k: v for k, v in entry.items() if k != "case_sha256"}
     return json.dumps(e, sort_keys=True, separators=(",", ":")).encode()
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of *value* that :func:`case_bytes` hashes (no Python float formatting).
+
+    Objects: keys sorted by their bytes, ``{"k":v,...}`` with no whitespace. Arrays: ``[a,b]``. ``null``,
+    ``true``, ``false``. Integers: decimal (``-12``). Floats: the string ``"f64:"`` followed by the 16
+    lowercase hex digits of the value's IEEE-754 binary64 bit pattern (``1.5`` -> ``"f64:3ff8000000000000"``).
+    Strings: written between double quotes verbatim; they must be printable ASCII without ``"`` or ``\\``
+    (so no escaping rule is needed), which holds for every key and value refquant writes.
+
+    Raises
+    ------
+    ValueError
+        A string outside that alphabet, or a non-finite float.
+    TypeError
+        A value of another type.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if not np.isfinite(v):
+            raise ValueError(f"value={v!r}: golden manifests hold finite floats only")
+        return '"f64:%016x"' % int(np.array(v, dtype="<f8").view("<u8"))
+    if isinstance(value, str):
+        if not all(32 <= ord(c) < 127 for c in value) or '"' in value or "\\" in value:
+            raise ValueError(f"string {value!r}: canonical JSON allows printable ASCII without quotes or backslashes")
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: k.encode("ascii") if isinstance(k, str) else b"")
+        return "{" + ",".join(canonical_json(str(k)) + ":" + canonical_json(value[k]) for k in keys) + "}"
+    raise TypeError(f"type={type(value).__name__} cannot appear in a golden manifest")
+
+
+_CASE_MAGIC = b"refquant-golden-case-v2\n"
+
+
+def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
+    """The canonical byte form of one case (format version 2), whose SHA-256 is ``case_sha256``.
+
+    Concatenation of: the ASCII line ``refquant-golden-case-v2``; the :func:`canonical_json` of the entry
+    without its ``case_sha256`` key and a newline; then for ``inputs`` and then ``outputs``, for each array
+    name in sorted (byte) order, the ASCII header line ``"<input|output> <name> <dtype> <shape>\\n"`` (shape
+    as comma-separated decimal sides, empty for a 0-d array) followed by the array's raw bytes (its ``.bin``
+    file: little-endian, C order).
+
+    Parameters
+    ----------
+    entry : dict
+        A case entry of ``manifest.json``.
+    arrays : {"inputs": {name: bytes}, "outputs": {name: bytes}}
+        The raw bytes of every array.
+    """
+    e = {k: v for k, v in entry.items() if k != "case_sha256"}
+    parts = [_CASE_MAGIC, canonical_json(e).encode("ascii"), b"\n"]
+    for kind in ("inputs", "outputs"):
+        for name in sorted(entry[kind], key=lambda k: k.encode("ascii")):
+            meta = entry[kind][name]
+            shape = ",".join(str(int(d)) for d in meta["shape"])
+            parts.append(f"{kind[:-1]} {name} {meta['dtype']} {shape}\n".encode("ascii"))
+            parts.append(arrays[kind][name])
+    return b"".join(parts)
+
+
+def case_sha256(entry: dict, directory) -> str:
+    """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files."""
+    root = pathlib.Path(directory)
+    arrays = {kind: {n: (root / m["file"]).read_bytes() for n, m in entry[kind].items()} for kind in ("inputs", "outputs")}
+    return _sha(case_bytes(entry, arrays))
 
 
 def _tol_dict(t: Tolerance) -> dict:
@@ -375,7 +475,7 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0) -> dict:
             (root / rel_npz).write_bytes(buf.getvalue())
             entry["npz"] = rel_npz
             entry["npz_sha256"] = _sha(buf.getvalue())
-            entry["case_sha256"] = _sha(_canonical(entry))
+            entry["case_sha256"] = case_sha256(entry, root)
             cases_out.append(entry)
     manifest = {
         "format": FORMAT,
@@ -420,15 +520,38 @@ def _load_array(root: pathlib.Path, meta: dict) -> np.ndarray:
 
 
 def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
-    """Check integrity of the vectors in *directory* and recompute every case with this refquant."""
+    """Check integrity of the vectors in *directory* and recompute every case with this refquant.
+
+    Reads format versions :data:`READABLE_VERSIONS` (each by its own ``case_sha256`` rule; an older
+    version adds a note to the report). A newer or unknown version raises ``ValueError`` saying so.
+
+    Returns
+    -------
+    VerifyReport
+        ``ok`` when every case's files, hashes and recomputed outputs match.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``manifest.json`` in *directory*.
+    ValueError
+        Not a golden manifest, or a format version this refquant cannot read.
+    """
     root = pathlib.Path(directory)
     report = VerifyReport()
     mpath = root / "manifest.json"
     if not mpath.is_file():
         raise FileNotFoundError(f"{mpath} does not exist; export first (refquant golden export DIR)")
     manifest = json.loads(mpath.read_text())
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{mpath}: not a {FORMAT} v{FORMAT_VERSION} manifest")
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{mpath}: not a {FORMAT} manifest (format={manifest.get('format')!r})")
+    version = manifest.get("format_version")
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"{mpath}: format_version={version!r} cannot be read by this refquant "
+                         f"(it reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
+                         "use the refquant version that wrote it, or export again")
+    if version != FORMAT_VERSION:
+        report.notes.append(f"format version {version} (this refquant writes {FORMAT_VERSION}); verified by its own rules")
     if manifest.get("semantics_version") != SEMANTICS_VERSION:
         report.notes.append(
             f"vectors were made under semantics version {manifest.get('semantics_version')}, this refquant has {SEMANTICS_VERSION}"
@@ -439,13 +562,14 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
             continue
         report.checked += 1
         try:
-            if _sha(_canonical(entry)) != entry.get("case_sha256"):
+            inputs = {k: _load_array(root, m) for k, m in entry["inputs"].items()}
+            stored = {k: _load_array(root, m) for k, m in entry["outputs"].items()}
+            want = _sha(_canonical_v1(entry)) if version == 1 else case_sha256(entry, root)
+            if want != entry.get("case_sha256"):
                 raise ValueError("manifest entry was modified (case_sha256 mismatch)")
             op = REGISTRY.get(entry["op"])
             if op is None:
                 raise ValueError(f"unknown op {entry['op']!r}")
-            inputs = {k: _load_array(root, m) for k, m in entry["inputs"].items()}
-            stored = {k: _load_array(root, m) for k, m in entry["outputs"].items()}
             npz_bytes = (root / entry["npz"]).read_bytes()
             if _sha(npz_bytes) != entry["npz_sha256"]:
                 raise ValueError(f"{entry['npz']}: sha256 mismatch")
@@ -458,6 +582,6 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
             tol = Tolerance(**entry["tolerance"])
             for k, a in stored.items():
                 compare_arrays(a, fresh[k], tol, op=f"{entry['op']} output {k!r}", context={"case": cid, "spec": entry["spec"]})
-        except (ValueError, KeyError, ConformanceError, OSError) as exc:
+        except (ValueError, TypeError, KeyError, ConformanceError, OSError) as exc:
             report.failures.append((cid, str(exc).splitlines()[0]))
     return report

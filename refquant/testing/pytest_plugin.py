@@ -1,12 +1,19 @@
 """pytest plugin (registered through the ``pytest11`` entry point): the ``refquant_check`` fixture.
 
-A downstream test is one line::
+A downstream test is one line, restricted to the specs the backend implements (the default
+draws every spec, which no real backend supports)::
+
+    from refquant import QuantSpec
+
+    MY_SPECS = [QuantSpec(8, rounding="half_even", scale_op="reciprocal", compute_dtype="float32")]
 
     def test_my_fake_quant(refquant_check):
-        refquant_check.fake_quant(my_fake_quant)
+        refquant_check.fake_quant(my_fake_quant, specs=MY_SPECS, per_channel=False, zero_point=0)
 
 ``refquant_check`` exposes every ``check_<op>`` of :mod:`refquant.testing.conformance`
-without the prefix (``fake_quant``, ``quantize``, ``dequantize`` ...). Nothing is imported
+without the prefix (``fake_quant``, ``quantize``, ``dequantize``, ``calibration`` ...), with
+all their options (``zero_point=``, ``scale=``, ``calibrate=``, ``specs=``, ``max_unsupported=`` ...);
+each returns a :class:`~refquant.testing.conformance.CheckReport`. Nothing is imported
 at plugin load time, so installing refquant never slows down or breaks unrelated pytest runs.
 """
 from __future__ import annotations

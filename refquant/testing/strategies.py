@@ -21,13 +21,15 @@ Example
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import NamedTuple, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .._validate import check_bool, check_int
+from .._validate import check_bool, check_int, check_real
 from ..specs import MAX_BITS, MIN_BITS, QuantSpec, Rounding, ScaleOp
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "quant_specs",
     "float_arrays",
     "quant_cases",
+    "spec_strategy",
     "order_sensitive_values",
     "SignedBinaryCase",
     "region_layouts",
@@ -49,7 +52,8 @@ __all__ = [
     "weight_layers",
 ]
 
-_DETERMINISTIC = tuple(m.value for m in Rounding if m is not Rounding.STOCHASTIC)
+# the classic deterministic modes; modes added later (e.g. a backend's "floor_plus_half") are drawn only when asked
+_DETERMINISTIC = ("half_even", "half_away", "half_up", "floor")
 _ALL_SCALE_OPS = tuple(m.value for m in ScaleOp)
 
 
@@ -99,12 +103,34 @@ def quant_specs(
     roundings: Sequence[str] = _DETERMINISTIC,
     scale_ops: Sequence[str] = _ALL_SCALE_OPS,
     compute_dtypes: Sequence = (None, "float32", "float64"),
+    **knobs: Sequence,
 ) -> st.SearchStrategy:
     """Valid :class:`~refquant.specs.QuantSpec` objects.
 
-    ``signed``/``narrow_range`` ``None`` draws both values; ``axis`` may be a
-    fixed value or a strategy. Stochastic rounding is excluded by default
-    (add ``"stochastic"`` to *roundings*; such specs need an ``rng``).
+    Parameters
+    ----------
+    min_bits, max_bits : int
+        Code width range (1..16).
+    signed, narrow_range : bool or None
+        ``None`` draws both values.
+    axis : int, None or a strategy
+    roundings : sequence of str
+        Default the four classic deterministic modes (``half_even``,
+        ``half_away``, ``half_up``, ``floor``). Stochastic rounding (specs that
+        need an ``rng``) and any later-added mode are drawn only when listed.
+    scale_ops : sequence of str
+    compute_dtypes : sequence of None, "float32", "float64"
+    **knobs : sequence
+        Further ``QuantSpec`` fields by their plural name, each a non-empty
+        sequence of values to draw from (e.g. ``zero_point_ops=["after_round",
+        "before_round"]`` for a ``zero_point_op`` field). Fields not named keep
+        ``QuantSpec``'s default, so new knobs are off unless asked for.
+
+    Raises
+    ------
+    ValueError
+        Empty sequences, unknown enum values, ``min_bits > max_bits``, or a
+        knob that is not a field of this refquant's ``QuantSpec``.
     """
     lo = check_int(min_bits, "min_bits", MIN_BITS, MAX_BITS)
     hi = check_int(max_bits, "max_bits", MIN_BITS, MAX_BITS)
@@ -116,6 +142,20 @@ def quant_specs(
         ScaleOp(o)
     if not roundings or not scale_ops or not compute_dtypes:
         raise ValueError("roundings, scale_ops and compute_dtypes must be non-empty")
+    fields = {f.name for f in dataclasses.fields(QuantSpec)}
+    knob_st = {}
+    for plural, values in knobs.items():
+        field = plural[:-1] if plural.endswith("s") else plural
+        if field not in fields or field in ("bits", "signed", "narrow_range", "axis", "rounding", "scale_op",
+                                            "compute_dtype"):
+            extra = sorted(f + "s" for f in fields - {"bits", "signed", "narrow_range", "axis", "rounding", "scale_op",
+                                                      "compute_dtype"})
+            raise ValueError(f"{plural}=: QuantSpec has no field {field!r} to draw; allowed knobs: {extra}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"{plural}={values!r} must be a non-empty sequence of {field} values")
+        for v in values:  # validate each value once, here, with QuantSpec's own checks
+            QuantSpec(8, **{field: v})
+        knob_st[field] = st.sampled_from(list(values))
     signed_st = st.booleans() if signed is None else st.just(check_bool(signed, "signed"))
     narrow_st = st.booleans() if narrow_range is None else st.just(check_bool(narrow_range, "narrow_range"))
     axis_st = axis if isinstance(axis, st.SearchStrategy) else st.just(axis)
@@ -135,6 +175,7 @@ def quant_specs(
             rounding=draw(st.sampled_from(list(roundings))),
             scale_op=draw(st.sampled_from(list(scale_ops))),
             compute_dtype=draw(st.sampled_from(list(compute_dtypes))),
+            **{f: draw(k) for f, k in knob_st.items()},
         )
 
     return build()
@@ -164,6 +205,7 @@ def order_sensitive_values(dtype, scale: float, k_lo: int, k_hi: int, max_ulps: 
     return np.unique(x[differ & np.isfinite(x)])
 
 
+@functools.lru_cache(maxsize=512)
 def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qmax: int, allow_subnormal: bool, max_magnitude: float):
     width = 32 if dt == np.float32 else 64
     tiny = float(np.finfo(dt).tiny)
@@ -197,7 +239,10 @@ def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qm
         parts += [st.sampled_from([float(v) for v in sensitive])] * 2
     if allow_subnormal:
         parts.append(st.floats(-tiny, tiny, width=width, allow_subnormal=True, exclude_min=True, exclude_max=True))
-    return st.one_of(*parts)
+    if limit > max_magnitude:  # the cast rounded up: step back to a dtype value inside the cap
+        limit = float(np.nextafter(dt.type(limit), dt.type(0)))
+    # every element (ties and grid points of a coarse grid too) stays within the cap
+    return st.one_of(*parts).map(lambda v: v if abs(v) <= limit else float(np.copysign(limit, v)))
 
 
 def float_arrays(
@@ -240,60 +285,217 @@ def float_arrays(
     return hnp.arrays(dt, shape, elements=elems)
 
 
+def spec_strategy(specs, *, name: str = "specs") -> st.SearchStrategy:
+    """Normalise a *specs* option to a strategy of :class:`~refquant.specs.QuantSpec`.
+
+    Accepts ``None`` (every deterministic spec: :func:`quant_specs`), a
+    strategy, one ``QuantSpec``, or a non-empty list/tuple of ``QuantSpec``
+    (drawn with ``sampled_from``, shrinking towards the first).
+
+    Raises
+    ------
+    TypeError
+        Anything else, or a sequence holding a non-``QuantSpec`` (names *name*).
+    ValueError
+        An empty sequence.
+    """
+    if specs is None:
+        return quant_specs()
+    if isinstance(specs, st.SearchStrategy):
+        return specs
+    if isinstance(specs, QuantSpec):
+        return st.just(specs)
+    if isinstance(specs, (list, tuple)):
+        if not specs:
+            raise ValueError(f"{name}=[] is empty; give at least one QuantSpec")
+        for i, sp in enumerate(specs):
+            if not isinstance(sp, QuantSpec):
+                raise TypeError(f"{name}[{i}] must be a QuantSpec, got type={type(sp).__name__}")
+        return st.sampled_from(list(specs))
+    raise TypeError(
+        f"{name} must be None, a Hypothesis strategy of QuantSpec, a QuantSpec or a list of QuantSpec; "
+        f"got type={type(specs).__name__}"
+    )
+
+
+def _check_scale_option(scale):
+    if scale is None or callable(scale):
+        return scale
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"scale must be None, a positive float or a callable (x, spec) -> scale; got type={type(scale).__name__}")
+    v = float(scale)
+    if not (np.isfinite(v) and v > 0 and np.isfinite(1.0 / v)):
+        raise ValueError(f"scale={scale!r} must be finite and > 0 with a finite reciprocal")
+    return v
+
+
+def _fixed_scale(v: float, cdt: np.dtype) -> float:
+    with np.errstate(over="ignore", under="ignore"):
+        c = cdt.type(v)
+        r = cdt.type(1) / c if c > 0 else cdt.type(np.inf)
+    if not (np.isfinite(c) and c > 0 and np.isfinite(r)):
+        raise ValueError(f"scale={v!r} is not a positive {cdt.name} with a finite reciprocal")
+    return float(c)
+
+
+def _as_channel_values(value, n: int, axis, dtype, what: str, spec) -> object:
+    """Check a supplied scale / zero point: a scalar per tensor, n values per channel."""
+    a = np.asarray(value)
+    if axis is None:
+        if a.size != 1:
+            raise ValueError(f"{what} returned shape {a.shape} for a per-tensor spec; expected one value ({spec})")
+        return a.reshape(()).astype(dtype)[()]
+    if a.shape not in ((n,), ()):
+        raise ValueError(f"{what} returned shape {a.shape} for a per-channel spec with {n} channel(s) ({spec})")
+    return np.broadcast_to(a, (n,)).astype(dtype)
+
+
 def quant_cases(
     *,
     dtype=None,
-    specs: st.SearchStrategy | None = None,
+    specs=None,
     per_channel: bool | None = None,
     max_dims: int = 3,
     max_side: int = 6,
     power_of_two_scales: bool | None = None,
     allow_subnormal: bool = True,
+    max_magnitude: float | None = None,
+    scale=None,
+    zero_point: int | None = None,
+    calibrate=None,
 ) -> st.SearchStrategy:
     """Matched :class:`QuantCase` draws ``(x, scale, zero_point, spec)``.
 
-    ``dtype=None`` draws float32 or float64 inputs. ``per_channel=None``
-    draws both per-tensor and per-channel specs (per-channel along a random
-    axis, with independent scales and zero points per channel). A custom
-    *specs* strategy may be given; its ``axis`` is replaced to fit ``x``.
-    Values never overflow the compute dtype (so every case is valid input
-    under refquant's default ``nonfinite="raise"``).
+    Parameters
+    ----------
+    dtype : float32, float64 or None
+        Input dtype (``None`` draws both).
+    specs : None, strategy, QuantSpec or list of QuantSpec
+        The configurations to draw (see :func:`spec_strategy`; default every
+        deterministic spec). Their ``axis`` is replaced to fit ``x``.
+    per_channel : bool or None
+        Only per-tensor (False), only per-channel along a random axis (True,
+        independent scales and zero points per channel) or both (None).
+    max_dims : int, 1..6
+        Largest rank of ``x``. Shapes shrink towards 1-D and sides towards 1.
+    max_side : int, 1..64
+        Largest side of ``x``.
+    power_of_two_scales : bool or None
+        Drawn scales are powers of two (True: ties are exact), arbitrary
+        (False) or both (None). Ignored when *scale* or *calibrate* is given.
+    allow_subnormal : bool
+        Include subnormal input values.
+    max_magnitude : float > 0 or None
+        Largest ``|x|`` drawn (default: a quarter of the compute dtype's
+        largest value, so that nothing overflows the compute dtype).
+    scale : None, positive float or callable
+        ``None``: drawn. A float: every case (and every channel) uses this
+        scale, rounded to the compute dtype (it must be a positive value there
+        with a finite reciprocal); inputs are laid out around its grid. A
+        callable ``scale(x, spec)`` is called on the drawn ``x`` and returns
+        the scale (a scalar per tensor, a length-C array per channel), e.g. a
+        backend's calibration.
+    zero_point : None or int
+        ``None``: drawn in ``[qmin, qmax]``. An int pins the zero point of
+        every case and channel (``0`` for symmetric backends); it must lie in
+        the code range of every drawn spec.
+    calibrate : None or callable
+        ``calibrate(x, spec) -> (scale, zero_point)`` supplies both from the
+        drawn ``x`` (e.g. :func:`refquant.calibrate_minmax` or a backend's
+        observer). Exclusive with *scale* and *zero_point*.
+
+    Returns
+    -------
+    SearchStrategy of QuantCase
+        Values never overflow the compute dtype (so every case is valid input
+        under refquant's default ``nonfinite="raise"``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad options (names the parameter). A pinned *zero_point* outside a
+        drawn spec's code range, or a *scale*/*calibrate* callable returning
+        a non-positive, non-finite or wrongly shaped value, raises
+        ``ValueError`` when the case is drawn.
     """
     dtypes = st.sampled_from([np.float32, np.float64]) if dtype is None else st.just(_check_dtype(dtype))
     max_dims = check_int(max_dims, "max_dims", 1, 6)
     max_side = check_int(max_side, "max_side", 1, 64)
-    specs = quant_specs() if specs is None else specs
+    specs = spec_strategy(specs)
     pc = st.booleans() if per_channel is None else st.just(check_bool(per_channel, "per_channel"))
+    if power_of_two_scales is not None:
+        check_bool(power_of_two_scales, "power_of_two_scales")
+    allow_subnormal = check_bool(allow_subnormal, "allow_subnormal")
+    if max_magnitude is not None:
+        max_magnitude = check_real(max_magnitude, "max_magnitude", lo=0.0, lo_open=True)
+    scale = _check_scale_option(scale)
+    if zero_point is not None:
+        zero_point = check_int(zero_point, "zero_point", -(2**16), 2**16)
+    if calibrate is not None:
+        if not callable(calibrate):
+            raise TypeError(f"calibrate must be a callable (x, spec) -> (scale, zero_point), got type={type(calibrate).__name__}")
+        if scale is not None or zero_point is not None:
+            raise ValueError("calibrate supplies both scale and zero_point; do not also pass scale= or zero_point=")
 
     @st.composite
     def build(draw):
         dt = np.dtype(draw(dtypes))
-        shape = draw(hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=max_side))
+        # rank first, then each side, all shrinking towards 1: a failure ends as a short 1-D array
+        ndim = draw(st.integers(1, max_dims))
+        shape = tuple(draw(st.integers(1, max_side)) for _ in range(ndim))
         spec = draw(specs)
         if draw(pc):
-            if len(shape) > 1 and draw(st.booleans()):
+            if ndim > 1 and draw(st.booleans()):
                 # equal sides: a per-channel implementation that uses the wrong axis still broadcasts
                 # (no shape error to save it), so the value mismatch is what exposes it
-                shape = (shape[0],) * len(shape)
-            axis = draw(st.integers(-len(shape), len(shape) - 1))
+                shape = (shape[0],) * ndim
+            axis = draw(st.integers(0, ndim - 1))
+            if draw(st.booleans()):
+                axis -= ndim  # the same axis counted from the end
             spec = spec.replace(axis=axis)
             n = shape[axis]
         else:
             spec = spec.replace(axis=None)
             n = 1
+        if zero_point is not None and not spec.qmin <= zero_point <= spec.qmax:
+            raise ValueError(f"zero_point={zero_point} is outside the code range [{spec.qmin}, {spec.qmax}] of {spec}; "
+                             "restrict specs to ones that contain it")
         cdt = spec.resolve_compute_dtype(dt)
-        ss = [draw(scales(dtype=cdt, power_of_two=power_of_two_scales)) for _ in range(n)]
-        zs = [draw(st.integers(spec.qmin, spec.qmax)) for _ in range(n)]
+        if isinstance(scale, float):
+            ss = [_fixed_scale(scale, cdt)] * n
+        else:
+            ss = [draw(scales(dtype=cdt, power_of_two=power_of_two_scales)) for _ in range(n)]
+        if zero_point is not None:
+            zs = [zero_point] * n
+        else:
+            zs = [draw(st.integers(spec.qmin, spec.qmax)) for _ in range(n)]
+        cap = float(np.finfo(cdt).max) / 4
+        cap = cap if max_magnitude is None else min(cap, max_magnitude)
         # values are laid out around channel 0's grid; other channels see near-ties too when scales agree
         x = draw(
             float_arrays(
                 dtype=dt, shape=shape, scale=ss[0], zero_point=zs[0], qmin=spec.qmin, qmax=spec.qmax,
-                allow_subnormal=allow_subnormal, max_magnitude=float(np.finfo(cdt).max) / 4,
+                allow_subnormal=allow_subnormal, max_magnitude=cap,
             )
         )
-        if spec.axis is None:
-            return QuantCase(x, ss[0], zs[0], spec)
-        return QuantCase(x, np.array(ss, dtype=cdt), np.array(zs, dtype=np.int64), spec)
+        s_out = ss[0] if spec.axis is None else np.array(ss, dtype=cdt)
+        z_out = zs[0] if spec.axis is None else np.array(zs, dtype=np.int64)
+        if callable(scale):
+            s_out = _as_channel_values(scale(x.copy(), spec), n, spec.axis, cdt, "scale(x, spec)", spec)
+        elif calibrate is not None:
+            got = calibrate(x.copy(), spec)
+            if not (isinstance(got, tuple) and len(got) == 2):
+                raise ValueError(f"calibrate(x, spec) must return (scale, zero_point), got {type(got).__name__}")
+            s_out = _as_channel_values(got[0], n, spec.axis, cdt, "calibrate(x, spec) scale", spec)
+            z_raw = np.asarray(got[1])
+            if z_raw.dtype.kind not in "iu" and not np.all(np.round(z_raw) == z_raw):
+                raise ValueError(f"calibrate(x, spec) returned a non-integer zero point {z_raw!r}")
+            z_out = _as_channel_values(z_raw, n, spec.axis, np.int64, "calibrate(x, spec) zero point", spec)
+            z_out = int(z_out) if spec.axis is None else z_out
+        s_chk = np.asarray(s_out, dtype=np.float64)
+        if not np.all(np.isfinite(s_chk) & (s_chk > 0)):
+            raise ValueError(f"the supplied scale {s_out!r} is not finite and > 0 ({spec})")
+        return QuantCase(x, s_out, z_out, spec)
 
     return build()
 
