@@ -143,8 +143,9 @@ def grid_spec(bits: int, grid: str = "symmetric", *, signed: bool = True, axis: 
 
     Examples
     --------
-    >>> grid_spec(4, "symmetric")
-    QuantSpec(bits=4, signed=True, narrow_range=True, axis=None, rounding='half_even', scale_op='divide', compute_dtype=None)
+    >>> s = grid_spec(4, "symmetric")
+    >>> s.bits, s.signed, s.narrow_range, s.rounding.value
+    (4, True, True, 'half_even')
     >>> grid_spec(3, "paper", signed=False).bits
     4
     """
