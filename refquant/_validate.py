@@ -19,7 +19,16 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "MIN_BITS",
+    "MAX_BITS",
     "as_real_array",
+    "as_float_array",
+    "check_bits",
+    "check_choice",
+    "check_frozen_dist",
+    "check_sequence",
+    "check_mapping",
+    "check_no_overlap",
     "check_int",
     "check_bool",
     "check_real",
@@ -30,6 +39,12 @@ __all__ = [
     "as_rng",
     "short_repr",
 ]
+
+
+#: Bit widths of a uniform quantizer grid, declared once for every module (``QuantSpec.bits``,
+#: the clipping grids, the robustness theory, bit allocation).
+MIN_BITS = 1
+MAX_BITS = 16
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
@@ -209,3 +224,169 @@ def channel_rows(a: np.ndarray, axis: Any, name: str = "x") -> np.ndarray:
     if v.shape[1] == 0:
         raise ValueError(f"{name} has an empty channel (shape {a.shape}, axis={axis})")
     return v
+
+
+def check_bits(value: Any, name: str = "bits", lo: int = MIN_BITS, hi: int = MAX_BITS) -> int:
+    """Return a bit width as ``int`` within ``[lo, hi]`` (default the shared range ``MIN_BITS..MAX_BITS``).
+
+    Raises ``TypeError`` for non-integers (``2.7`` is never truncated to 2, ``True`` is not 1) and
+    ``ValueError`` outside the range.
+    """
+    return check_int(value, name, lo, hi)
+
+
+def check_choice(value: Any, choices: Any, name: str) -> str:
+    """Return *value* if it is one of the strings *choices*.
+
+    Raises ``TypeError`` for a non-string and ``ValueError`` of the form
+    ``grid='foo' is not one of 'midrise', 'paper', ...`` for an unknown string.
+    """
+    allowed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {allowed}; got {name}={short_repr(value)} "
+                        f"(type={type(value).__name__})")
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not one of {allowed}")
+    return value
+
+
+def as_float_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | None = None,
+    min_ndim: int = 0,
+    allow_empty: bool = False,
+    allow_nonfinite: bool = False,
+    positive: bool = False,
+) -> np.ndarray:
+    """A *fresh* float64 copy of a real, finite array (the caller may write to it).
+
+    The dtype policy, the same in every statistics function: bool, complex,
+    object and string arrays are rejected (``TypeError``); integers and float16
+    are promoted to float64 exactly (every float16 and every integer below
+    2**53 is a float64); float32/float64 are converted to float64. ``ndim``
+    fixes the number of dimensions, ``min_ndim`` bounds it from below;
+    ``positive`` requires every element > 0. NaN/inf and empty arrays raise
+    ``ValueError`` unless allowed.
+    """
+    arr = as_real_array(x, name, allow_empty=allow_empty, allow_nonfinite=allow_nonfinite)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got {name}.shape={arr.shape}")
+    if arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got {name}.shape={arr.shape}")
+    out = np.array(arr, dtype=np.float64, copy=True, order="C")
+    if positive and out.size and not np.all(out > 0):
+        bad = out[~(out > 0)][0]
+        raise ValueError(f"{name} must be > 0 everywhere, got an element {bad!r}")
+    return out
+
+
+def check_frozen_dist(dist: Any, name: str = "dist", *, finite_variance: bool = False) -> Any:
+    """Check a frozen ``scipy.stats`` continuous distribution and return it unchanged.
+
+    Rejects (``TypeError``) anything that is not a frozen ``rv_continuous``
+    and (``ValueError``) one with invalid parameters (``stats.norm(0, -1)``:
+    scipy marks them by a NaN support), and, with ``finite_variance=True``,
+    one whose variance is not finite (``stats.cauchy()``, ``stats.t(1.5)``):
+    the mean squared error of any finite quantizer is then infinite, so no
+    MSE, optimal clip or equal-variance comparison exists.
+    """
+    from scipy import stats
+
+    base = getattr(dist, "dist", None)
+    if not (hasattr(dist, "support") and hasattr(dist, "cdf") and isinstance(base, (stats.rv_continuous, stats.rv_discrete))):
+        raise TypeError(f"{name} must be a frozen scipy.stats continuous distribution (e.g. scipy.stats.norm(0, 1)), "
+                        f"got {name}={short_repr(dist)} (type={type(dist).__name__})")
+    if not isinstance(base, stats.rv_continuous):
+        raise TypeError(f"{name} must be a frozen *continuous* scipy.stats distribution, got the discrete {base.name!r}")
+    with np.errstate(all="ignore"):
+        lo, hi = (float(v) for v in dist.support())
+    if np.isnan(lo) or np.isnan(hi):
+        raise ValueError(f"{name}=scipy.stats.{base.name}(args={dist.args}, kwds={dist.kwds}) has invalid parameters "
+                         "(scipy rejects them: e.g. scale <= 0 or a shape parameter out of its domain)")
+    if finite_variance:
+        with np.errstate(all="ignore"):
+            var = float(dist.var())
+        if not np.isfinite(var):
+            raise ValueError(f"{name}=scipy.stats.{base.name}(args={dist.args}, kwds={dist.kwds}) has infinite or "
+                             "undefined variance: its quantization MSE is infinite for every clip value; allowed: "
+                             "distributions with a finite second moment")
+    return dist
+
+
+def check_sequence(value: Any, name: str, *, min_len: int = 0, allow_array: bool = False) -> list:
+    """Return a list of the items of a list or tuple (or, with ``allow_array``, a 1-D array).
+
+    Rejects strings, bytes, dicts, sets, generators and scalars with ``TypeError``
+    (a set has no order, a generator would be consumed), and fewer than
+    ``min_len`` items with ``ValueError``.
+    """
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif allow_array and isinstance(value, (np.ndarray, range)) and np.ndim(value) == 1:
+        items = list(value)
+    else:
+        kinds = "a list, a tuple" + (" or a 1-D array" if allow_array else "")
+        raise TypeError(f"{name} must be {kinds}, got {name}={short_repr(value)} (type={type(value).__name__})")
+    if len(items) < min_len:
+        raise ValueError(f"{name} must have at least {min_len} item(s), got {len(items)}")
+    return items
+
+
+def check_mapping(value: Any, name: str, *, required: Any = (), optional: Any = ()) -> dict:
+    """Return a ``dict`` copy of a mapping with exactly the *required* keys and possibly *optional* ones.
+
+    ``TypeError`` for a non-mapping, ``ValueError`` naming the missing or unknown keys
+    (instead of a bare ``KeyError`` deep inside the computation).
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict, got {name}={short_repr(value)} (type={type(value).__name__})")
+    d = dict(value)
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise ValueError(f"{name} is missing the key(s) {', '.join(map(repr, missing))}; required: "
+                         f"{', '.join(map(repr, required))}")
+    if required or optional:
+        unknown = [k for k in d if k not in required and k not in optional]
+        if unknown:
+            raise ValueError(f"{name} has unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
+                             f"{', '.join(map(repr, list(required) + list(optional)))}")
+    return d
+
+
+def check_no_overlap(out: np.ndarray, arr: np.ndarray, name: str = "out", other: str = "x") -> None:
+    """Raise ``ValueError`` if *out* shares memory with *arr* without being exactly the same array layout.
+
+    Writing a result element-wise into a buffer that partially overlaps its
+    input reads already-overwritten values; an identical view (``out is x`` or
+    the same memory, shape and strides) is safe for element-wise kernels.
+    """
+    if not np.may_share_memory(out, arr):
+        return
+    same = (
+        out.__array_interface__["data"][0] == arr.__array_interface__["data"][0]
+        and out.shape == arr.shape and out.strides == arr.strides and out.dtype == arr.dtype
+    )
+    if not same:
+        raise ValueError(f"{name} partially overlaps {other} (they share memory but are not the same elements); "
+                         f"pass a separate buffer or {other} itself")
+
+
+def pow2_normalize(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(a * 2**-e, e)`` with ``e`` chosen so that ``max|a * 2**-e|`` lies in ``[0.5, 1)``.
+
+    Multiplying by a power of two is exact (except for results below the
+    smallest normal number, which are irrelevant next to a maximum near 1), so
+    statistics that are scale-equivariant can be computed on the normalised
+    array without overflow (``x**4`` of ``1e100``) or underflow (``x**2`` of
+    ``1e-200``) and rescaled exactly by ``2**(k*e)``. ``e = 0`` for an all-zero array.
+    *a* must be a finite float array; a new array is returned.
+    """
+    m = float(np.max(np.abs(a))) if a.size else 0.0
+    if m == 0.0 or not np.isfinite(m):
+        return np.array(a, dtype=np.float64), 0
+    e = int(np.frexp(m)[1])
+    return np.ldexp(np.asarray(a, dtype=np.float64), -e), e

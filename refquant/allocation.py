@@ -26,34 +26,82 @@ import heapq
 
 import numpy as np
 
-from ._validate import as_real_array, check_int
+from ._validate import MAX_BITS, as_float_array, check_bits, check_choice, check_int, check_real, pow2_normalize
 
 __all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_allocation"]
 
+_BUDGETS = ("bits", "bins")
 
-def _alphas(alphas) -> np.ndarray:
-    a = as_real_array(alphas, "alphas").astype(np.float64)
-    if a.ndim != 1:
-        raise ValueError(f"alphas must be 1-D (one clip per channel), got shape {a.shape}")
+
+def _alphas(alphas) -> tuple[np.ndarray, int]:
+    """The clips divided by an exact power of two ``2**e`` (max in [0.5, 1)), and ``e``.
+
+    Every allocation depends only on ratios of the clips, so working on the
+    normalised clips removes the overflow of ``alpha**2`` (1e300) and the
+    underflow of tiny clips without changing any result.
+    """
+    a = as_float_array(alphas, "alphas", ndim=1)
     if np.any(a <= 0):
         raise ValueError(f"alphas must be > 0, got alphas={a[a <= 0][0]!r} (channel {int(np.flatnonzero(a <= 0)[0])})")
-    return a
+    a, e = pow2_normalize(a)
+    if np.any(a == 0):  # ratio below 2**-1074: the tiny channel cannot be compared with the largest one
+        raise ValueError("alphas spans more than 2**1074 in ratio (max/min); the allocation is undefined in float64")
+    return a, e
 
 
 def allocation_mse(alphas, bits) -> float:
-    r"""Model MSE summed over channels: :math:`\sum_i \alpha_i^2/(3\cdot4^{M_i})`."""
-    a = _alphas(alphas)
-    m = as_real_array(bits, "bits").astype(np.float64)
+    r"""Model MSE summed over channels: :math:`\sum_i \alpha_i^2/(3\cdot4^{M_i})`.
+
+    Parameters
+    ----------
+    alphas : 1-D array_like > 0, finite (the per-channel clips).
+    bits : 1-D array_like of the same shape, real (bit widths; non-integer values are
+        evaluated as the formula gives), within ``[0, 16]``.
+
+    Raises
+    ------
+    TypeError
+        Non-real or bool arrays.
+    ValueError
+        Wrong ndim/shape, empty, NaN/inf, ``alphas <= 0``, ``bits`` outside ``[0, 16]``, or a
+        result beyond float64 (the MSE scales as alpha**2: computed on normalised clips and
+        rescaled exactly).
+    """
+    a, e = _alphas(alphas)
+    m = as_float_array(bits, "bits")
     if m.shape != a.shape:
         raise ValueError(f"bits has shape {m.shape}, alphas has shape {a.shape}; they must match")
-    return float(np.sum(a**2 / (3.0 * 4.0**m)))
+    if np.any(m < 0) or np.any(m > MAX_BITS):
+        raise ValueError(f"bits must lie in [0, {MAX_BITS}], got min {m.min()!r}, max {m.max()!r}")
+    unit = float(np.sum(a**2 / (3.0 * 4.0**m)))
+    with np.errstate(over="ignore", under="ignore"):
+        r = float(np.ldexp(unit, 2 * e))
+    if not np.isfinite(r) or (r == 0 and unit > 0):
+        raise ValueError("alphas: the model MSE (alpha**2 scale) is outside the float64 range; rescale the clips")
+    return r
 
 
 def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, max_bits: float = 16.0) -> np.ndarray:
     r"""Real-valued optimum of the bit budget, :math:`M_i = T/C + \log_2\alpha_i - \overline{\log_2\alpha}`,
-    with water-filling at the bounds (channels that hit a bound are fixed and the rest re-solved)."""
-    a = _alphas(alphas)
-    t = float(total_bits)
+    with water-filling at the bounds (channels that hit a bound are fixed and the rest re-solved).
+
+    Parameters
+    ----------
+    alphas : 1-D array_like > 0 (only ratios matter).
+    total_bits : real, ``C * min_bits <= total_bits <= C * max_bits``.
+    min_bits, max_bits : real, ``0 <= min_bits <= max_bits <= 16``.
+
+    Raises
+    ------
+    TypeError
+        ``alphas`` not a real array; a bound or ``total_bits`` not a real number.
+    ValueError
+        ``alphas`` not 1-D, empty, non-finite or not positive; a bound or the budget out of range.
+    """
+    a, _ = _alphas(alphas)
+    min_bits = check_real(min_bits, "min_bits", lo=0.0, hi=float(MAX_BITS))
+    max_bits = check_real(max_bits, "max_bits", lo=min_bits, hi=float(MAX_BITS))
+    t = check_real(total_bits, "total_bits")
     c = a.size
     if not (c * min_bits <= t <= c * max_bits):
         raise ValueError(f"total_bits={t} is out of range; allowed: {c * min_bits} <= total_bits <= {c * max_bits} for {c} channels")
@@ -76,9 +124,23 @@ def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16) -> np.ndarr
 
     Half-way cases round half to even (``np.rint``). The bin budget ``B`` is
     generally *not* met exactly; see :func:`allocate_bits`.
+
+    Parameters
+    ----------
+    alphas : 1-D array_like > 0 (only ratios matter).
+    total_bins : int >= C, the bin budget ``B``.
+    max_bits : int, ``0 <= max_bits <= 16``.
+
+    Raises
+    ------
+    TypeError
+        ``total_bins``/``max_bits`` not an int (``max_bits=2.7`` or NaN is refused, never truncated).
+    ValueError
+        ``alphas`` invalid (as :func:`allocate_bits`); ``total_bins < C``; ``max_bits`` out of range.
     """
-    a = _alphas(alphas)
+    a, _ = _alphas(alphas)
     total_bins = check_int(total_bins, "total_bins", a.size)
+    max_bits = check_bits(max_bits, "max_bits", 0, MAX_BITS)
     w = a ** (2.0 / 3.0)
     return np.clip(np.rint(np.log2(total_bins * w / w.sum())), 0, max_bits).astype(np.int64)
 
@@ -104,24 +166,40 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
     int64 array of bit widths, shape ``(C,)``; ties are broken toward the
     lower channel index, so the result is deterministic.
 
+    Raises
+    ------
+    TypeError
+        ``alphas`` not a real array; ``total_bits``/``min_bits``/``max_bits`` not ints;
+        ``budget`` not a str.
+    ValueError
+        ``alphas`` not 1-D, empty, non-finite or not positive; bounds out of range;
+        unknown ``budget``; a budget out of range or not reachable exactly.
+
+    Notes
+    -----
+    Only ratios of the clips matter: they are divided by an exact power of two
+    first, so ``alphas * 2**k`` (even ``* 1e300``) gives the same widths.
+
     Examples
     --------
     >>> allocate_bits([1.0, 1.0, 4.0, 4.0], 16).tolist()   # 4-bit mean; x4 larger clips get 2 bits more
     [3, 3, 5, 5]
     """
-    a = _alphas(alphas)
+    a, _ = _alphas(alphas)
     c = a.size
-    min_bits = check_int(min_bits, "min_bits", 0, 16)
-    max_bits = check_int(max_bits, "max_bits", min_bits, 16)
-    if budget not in ("bits", "bins"):
-        raise ValueError(f"budget={budget!r}; allowed: 'bits', 'bins'")
+    min_bits = check_bits(min_bits, "min_bits", 0, MAX_BITS)
+    max_bits = check_bits(max_bits, "max_bits", min_bits, MAX_BITS)
+    check_choice(budget, _BUDGETS, "budget")
     m = np.full(c, min_bits, dtype=np.int64)
+    total_bits = check_int(total_bits, "total_bits")
+    lo_t, hi_t = (c * min_bits, c * max_bits) if budget == "bits" else (c * 2**min_bits, c * 2**max_bits)
+    if not lo_t <= total_bits <= hi_t:
+        raise ValueError(f"total_bits={total_bits} is out of range for budget={budget!r} with {c} channels, "
+                         f"min_bits={min_bits}, max_bits={max_bits}; allowed: {lo_t} <= total_bits <= {hi_t}")
     if budget == "bits":
-        total_bits = check_int(total_bits, "total_bits", c * min_bits, c * max_bits)
         left = total_bits - c * min_bits
         cost = lambda i: 1  # noqa: E731
     else:
-        total_bits = check_int(total_bits, "total_bits", c * 2**min_bits, c * 2**max_bits)
         left = total_bits - c * 2**min_bits
         cost = lambda i: 2 ** int(m[i])  # doubling channel i's bins costs its current bin count  # noqa: E731
     # max-heap of (gain per unit budget, channel); gain of one more bit = noise * 3/4

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis
+from ._validate import as_float_array, check_axis, check_bool, check_choice, pow2_normalize
 
 __all__ = ["bias_correct", "METHODS"]
 
@@ -49,19 +49,36 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
     Corrected weights, float64 (no longer on the quantization grid: the
     correction is meant to be folded into the layer's scale and bias).
 
+    Raises
+    ------
+    TypeError
+        ``w``/``w_q`` not real numeric arrays (complex, bool, object, str); ``axis`` not an int;
+        ``method`` not a str; ``return_stats`` not a bool.
+    ValueError
+        Shapes differ; 0-d, empty or non-finite input; ``axis`` out of range; empty channels;
+        unknown ``method``.
+
+    Notes
+    -----
+    Scale-equivariant: computed on ``w`` and ``w_q`` divided by one exact power
+    of two and rescaled, so magnitudes up to the float64 limit do not overflow
+    the channel norms.
+
     Examples
     --------
     >>> bias_correct([[0.1, 0.5, 0.3]], [[0.0, 0.5, 0.5]], method="mean").round(6).tolist()
     [[-0.033333, 0.466667, 0.466667]]
     """
-    if method not in METHODS:
-        raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, METHODS))}")
-    wf = as_real_array(w, "w").astype(np.float64)
-    wq = as_real_array(w_q, "w_q").astype(np.float64)
+    check_choice(method, METHODS, "method")
+    return_stats = check_bool(return_stats, "return_stats")
+    wf = as_float_array(w, "w", min_ndim=1)
+    wq = as_float_array(w_q, "w_q")
     if wf.shape != wq.shape:
         raise ValueError(f"w_q has shape {wq.shape} but w has shape {wf.shape}; they must match")
-    if wf.ndim == 0:
-        raise ValueError("w must have at least one dimension (the channel axis)")
+    # the correction is scale-equivariant: work on both tensors divided by one exact power of two
+    # (no overflow of the squared norms at 1e300, no underflow at 1e-300) and rescale the result
+    e = pow2_normalize(np.concatenate([wf.ravel(), wq.ravel()]))[1]
+    wf, wq = np.ldexp(wf, -e), np.ldexp(wq, -e)
     ax = check_axis(axis, wf.ndim, "axis")
     a = np.moveaxis(wf, ax, 0).reshape(wf.shape[ax], -1)
     aq = np.moveaxis(wq, ax, 0).reshape(wf.shape[ax], -1)
@@ -80,5 +97,6 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
         out = xi[:, None] * (aq + mu[:, None])
     moved = list(wf.shape)
     moved.insert(0, moved.pop(ax))
-    res = np.moveaxis(out.reshape(moved), 0, ax)
+    res = np.ldexp(np.moveaxis(out.reshape(moved), 0, ax), e)
+    mu = np.ldexp(mu, e)
     return (res, mu, xi) if return_stats else res

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis, check_int, check_real, short_repr
+from ._validate import as_real_array, check_axis, check_bool, check_choice, check_int, check_real, check_sequence, short_repr
 
 __all__ = [
     "binarize",
@@ -50,6 +50,18 @@ def _float_weights(w, name: str = "w") -> np.ndarray:
     return arr.astype(arr.dtype if arr.dtype.kind == "f" and arr.dtype.itemsize >= 4 else np.float64)
 
 
+def _exponent(arr: np.ndarray) -> int:
+    """``e`` with ``max|arr| * 2**-e`` in [0.5, 1) (0 for an all-zero array): statistics (means of
+    |w|) are taken on ``|w| * 2**-e`` and multiplied back by ``2**e``, exactly, so a sum of values
+    near the float limit (1e308 in float64, 3e38 in float32) cannot overflow."""
+    m = float(np.max(np.abs(arr))) if arr.size else 0.0
+    return int(np.frexp(m)[1]) if m > 0 else 0
+
+
+def _scaled_abs(v: np.ndarray, e: int) -> np.ndarray:
+    return np.ldexp(np.abs(v), -e).astype(v.dtype, copy=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class RegionLayout:
     """How a weight tensor is cut into regions.
@@ -65,11 +77,45 @@ class RegionLayout:
     tile: int
     rest: int
 
+    def __post_init__(self) -> None:
+        """Validate the fields (built by :func:`region_layout`; direct construction is checked the same way).
+
+        Raises ``TypeError`` for non-integer fields and ``ValueError`` when the sizes do not
+        factor the shape (``n_filters * n_tiles * tile * rest`` must equal the element count and
+        ``n_filters`` the size of ``axis``).
+        """
+        dims = tuple(check_int(v, f"shape[{i}]", 0) for i, v in enumerate(check_sequence(self.shape, "shape")))
+        object.__setattr__(self, "shape", dims)
+        if self.axis is not None:
+            object.__setattr__(self, "axis", check_int(self.axis, "axis", 0, max(len(dims) - 1, 0)))
+        sizes = [check_int(getattr(self, f), f, 0) for f in ("n_filters", "n_tiles", "tile", "rest")]
+        if math.prod(sizes) != math.prod(dims):
+            raise ValueError(f"n_filters * n_tiles * tile * rest = {math.prod(sizes)} != {math.prod(dims)} elements of shape {dims}")
+        if sizes[0] != (1 if self.axis is None else dims[self.axis]):
+            raise ValueError(f"n_filters={sizes[0]} does not match shape {dims} along axis={self.axis}")
+
     def view(self, w: np.ndarray) -> np.ndarray:
+        """``w`` (an ndarray of exactly ``self.shape``) as ``(n_filters, n_tiles, tile, rest)``; a copy.
+
+        Raises ``TypeError`` if ``w`` is not an ndarray, ``ValueError`` if its shape differs.
+        """
+        if not isinstance(w, np.ndarray):
+            raise TypeError(f"w must be a numpy.ndarray, got type={type(w).__name__}")
+        if w.shape != self.shape:
+            raise ValueError(f"w has shape {w.shape}; this layout is for shape {self.shape}")
         m = w.reshape(1, *w.shape) if self.axis is None else np.moveaxis(w, self.axis, 0)
         return np.ascontiguousarray(m).reshape(self.n_filters, self.n_tiles, self.tile, self.rest)
 
     def restore(self, v: np.ndarray) -> np.ndarray:
+        """Invert :meth:`view`: ``v`` of shape ``(n_filters, n_tiles, tile, rest)`` back to ``self.shape``.
+
+        Raises ``TypeError`` if ``v`` is not an ndarray, ``ValueError`` if its shape differs.
+        """
+        want = (self.n_filters, self.n_tiles, self.tile, self.rest)
+        if not isinstance(v, np.ndarray):
+            raise TypeError(f"v must be a numpy.ndarray, got type={type(v).__name__}")
+        if v.shape != want:
+            raise ValueError(f"v has shape {v.shape}; expected {want} (n_filters, n_tiles, tile, rest)")
         if self.axis is None:
             return v.reshape(self.shape)
         moved = list(self.shape)
@@ -80,10 +126,15 @@ class RegionLayout:
 def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int | None = None) -> RegionLayout:
     """Region layout of a weight of *shape* (see the module docstring).
 
-    Raises ``ValueError`` if ``region`` does not divide the input-channel count
-    or the tensor has no input-channel axis to tile.
+    Raises
+    ------
+    TypeError
+        ``shape`` not a list/tuple of ints; ``axis``/``region`` not ints (or None).
+    ValueError
+        A negative dimension; ``axis`` out of range; ``region < 1``; ``region`` does not divide
+        the input-channel count or the tensor has no input-channel axis to tile.
     """
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(check_int(v, f"shape[{i}]", 0) for i, v in enumerate(check_sequence(shape, "shape")))
     if axis is None:
         n_f, inner = 1, shape
     else:
@@ -92,7 +143,7 @@ def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int |
         inner = shape[:ax] + shape[ax + 1 :]
         axis = ax
     n_in = inner[0] if inner else 1
-    rest = int(np.prod(inner[1:], dtype=np.int64)) if len(inner) > 1 else 1
+    rest = math.prod(inner[1:]) if len(inner) > 1 else 1
     if region is None:
         return RegionLayout(shape, axis, n_f, 1, n_in, rest)
     c = check_int(region, "region", 1)
@@ -130,16 +181,31 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
     alpha : positive float, optional
     return_scale : also return the per-filter scales (shape ``(n_filters,)``).
 
+    Raises
+    ------
+    TypeError
+        ``w`` not a real numeric array (complex, bool, object, str); ``axis`` not an int or None;
+        ``alpha`` not a real number; ``return_scale`` not a bool.
+    ValueError
+        Empty ``w`` or NaN/inf in it; ``axis`` out of range; ``alpha <= 0`` or non-finite.
+
+    Notes
+    -----
+    The mean of ``|w|`` is taken on ``|w|`` divided by an exact power of two and
+    multiplied back, so weights near the float limit do not overflow it.
+
     Examples
     --------
     >>> binarize([[1.0, -3.0], [0.0, 2.0]], axis=0).tolist()
     [[2.0, -2.0], [1.0, 1.0]]
     """
     arr = _float_weights(w)
+    return_scale = check_bool(return_scale, "return_scale")
     lay = region_layout(arr.shape, axis=axis)
     v = lay.view(arr)
     if alpha is None:
-        a = v.reshape(lay.n_filters, -1).__abs__().mean(axis=1).astype(arr.dtype)
+        e = _exponent(arr)
+        a = np.ldexp(_scaled_abs(v.reshape(lay.n_filters, -1), e).mean(axis=1), e).astype(arr.dtype)
     else:
         a = np.full(lay.n_filters, check_real(alpha, "alpha", lo=0.0, lo_open=True), dtype=arr.dtype)
     q = np.where(v >= 0, 1, -1).astype(arr.dtype) * a[:, None, None, None]
@@ -157,8 +223,18 @@ def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: s
 
     Defaults follow TWN (Li & Liu 2016): ``threshold=0.7`` relative to the
     mean absolute weight. ``relative_to="max"`` with ``threshold=0.05`` is the
-    ``ste_tern`` rule the signed-binary code base ships (note §5). A filter with
-    no weight above its threshold becomes all zeros (``alpha = 0``).
+    ``ste_tern`` rule the signed-binary code base ships (the authors' ``ste_tern``). A filter with
+    no weight above its threshold becomes all zeros (``alpha = 0``). Means of ``|w|`` are taken
+    on ``|w|`` divided by an exact power of two (no overflow near the float limit).
+
+    Raises
+    ------
+    TypeError
+        ``w`` not a real numeric array; ``threshold`` not a real number; ``axis`` not an int or
+        None; ``relative_to`` not a str; ``return_scale`` not a bool.
+    ValueError
+        Empty/non-finite ``w``; ``threshold < 0`` (or ``> 1`` with ``relative_to="max"``);
+        unknown ``relative_to``; ``axis`` out of range.
 
     Examples
     --------
@@ -166,18 +242,19 @@ def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: s
     [[2.0, -2.0, 0.0, 0.0]]
     """
     arr = _float_weights(w)
-    theta = check_real(threshold, "threshold", lo=0.0)
-    if relative_to not in ("mean", "max"):
-        raise ValueError(f"relative_to={relative_to!r}; allowed: 'mean', 'max'")
-    if relative_to == "max" and theta > 1:
-        raise ValueError(f"threshold={theta} with relative_to='max' must be <= 1 (a fraction of max|w|)")
+    return_scale = check_bool(return_scale, "return_scale")
+    check_choice(relative_to, ("mean", "max"), "relative_to")
+    theta = check_real(threshold, "threshold", lo=0.0, hi=1.0 if relative_to == "max" else None)
     lay = region_layout(arr.shape, axis=axis)
     v = lay.view(arr)
-    flat = np.abs(v.reshape(lay.n_filters, -1))
+    e = _exponent(arr)
+    flat = _scaled_abs(v.reshape(lay.n_filters, -1), e)  # |w| * 2**-e: its sums cannot overflow
     base = flat.mean(axis=1) if relative_to == "mean" else flat.max(axis=1)
-    delta = (theta * base)[:, None, None, None]
+    with np.errstate(over="ignore"):  # a threshold beyond the float range keeps nothing, as documented
+        delta = np.ldexp(theta * base, e)[:, None, None, None]  # back in the units of w (exact)
     keep = np.abs(v) > delta
-    a = _per_region_abs_mean(v.reshape(lay.n_filters, 1, -1, 1), keep.reshape(lay.n_filters, 1, -1, 1))[:, 0].astype(arr.dtype)
+    a = _per_region_abs_mean(flat.reshape(lay.n_filters, 1, -1, 1), keep.reshape(lay.n_filters, 1, -1, 1))[:, 0]
+    a = np.ldexp(a, e).astype(arr.dtype)
     q = np.where(keep, np.sign(v), 0).astype(arr.dtype) * a[:, None, None, None]
     out = lay.restore(q)
     return (out, a) if return_scale else out
@@ -190,9 +267,18 @@ def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
     ``o < floor(C_out/2)`` positive). Its extension to tiles is refquant's
     choice (the paper's tile rule is unverified); pass ``signs=`` to override.
     Returns an int8 array of shape ``(n_filters, n_tiles)``.
+
+    Raises
+    ------
+    TypeError
+        ``n_filters``/``n_tiles`` not ints.
+    ValueError
+        Either < 1, or more than 2**40 regions.
     """
-    n_f = check_int(n_filters, "n_filters", 1)
-    n_t = check_int(n_tiles, "n_tiles", 1)
+    n_f = check_int(n_filters, "n_filters", 1, 2**40)
+    n_t = check_int(n_tiles, "n_tiles", 1, 2**40)
+    if n_f * n_t > 2**40:
+        raise ValueError(f"n_filters * n_tiles = {n_f * n_t} regions exceeds 2**40 (the sign map would not fit in memory)")
     r = np.arange(n_f * n_t)
     return np.where(r < (n_f * n_t) // 2, 1, -1).astype(np.int8).reshape(n_f, n_t)
 
@@ -252,12 +338,23 @@ def signed_binarize(
         neither paper nor code states one). A float: that alpha everywhere.
     return_scale : also return the per-region alphas, shape ``(n_filters, n_tiles)``.
 
+    Raises
+    ------
+    TypeError
+        ``w``/``signs`` not real numeric arrays; ``threshold`` or a float ``scale`` not a real
+        number; ``axis``/``region`` not ints (or None); ``return_scale`` not a bool.
+    ValueError
+        Empty/non-finite ``w``; ``threshold`` outside ``[0, 1)``; ``signs`` of the wrong shape
+        or not all ±1; an unknown ``scale`` string or ``scale <= 0``; ``region`` not dividing
+        the input channels; ``axis`` out of range.
+
     Examples
     --------
     >>> signed_binarize([[0.5, -1.0, 0.02], [0.3, -0.2, -0.01]], axis=0).tolist()
     [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]
     """
     arr = _float_weights(w)
+    return_scale = check_bool(return_scale, "return_scale")
     theta = check_real(threshold, "threshold", lo=0.0, hi=1.0, hi_open=True)
     lay = region_layout(arr.shape, axis=axis, region=region)
     s = _check_signs(signs, lay)
@@ -267,12 +364,12 @@ def signed_binarize(
     d = delta[:, :, None, None]
     keep = np.where(sb > 0, (v >= d) & (v > 0), (v <= -d) & (v < 0))
     if isinstance(scale, str):
+        check_choice(scale, ("none", "mean"), "scale")
         if scale == "none":
             a = np.ones((lay.n_filters, lay.n_tiles), dtype=arr.dtype)
-        elif scale == "mean":
-            a = _per_region_abs_mean(v, keep).astype(arr.dtype)
         else:
-            raise ValueError(f"scale={scale!r}; allowed: 'none', 'mean' or a positive float")
+            e = _exponent(arr)
+            a = np.ldexp(_per_region_abs_mean(_scaled_abs(v, e), keep), e).astype(arr.dtype)
     else:
         a = np.full((lay.n_filters, lay.n_tiles), check_real(scale, "scale", lo=0.0, lo_open=True), dtype=arr.dtype)
     q = np.where(keep, sb * a[:, :, None, None], 0).astype(arr.dtype)
@@ -286,6 +383,14 @@ def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0
     .. math:: t = T_{min}\cdot 10^{(e/E)\log_{10}(T_{max}/T_{min})}, \qquad k = \max(1/t, 1)
 
     Returns ``(t, k)``. ``0 <= epoch <= total_epochs``.
+
+    Raises
+    ------
+    TypeError
+        ``total_epochs`` not an int; ``epoch``/``t_min``/``t_max`` not real numbers.
+    ValueError
+        ``total_epochs < 1``; ``epoch`` outside ``[0, total_epochs]``; ``t_min <= 0``;
+        ``t_max < t_min``; non-finite values.
     """
     E = check_int(total_epochs, "total_epochs", 1)
     e = check_real(epoch, "epoch", lo=0.0, hi=float(E))
@@ -308,6 +413,13 @@ def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float
     output-channel axis instead, one Delta per input position, and is not called
     in the shipped training loop; note §1.2 lists both discrepancies.) This is
     the derivative of the surrogate ``k * tanh(t * (w - s_r * Delta_r))``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`signed_binarize` and :func:`ede_schedule` for the shared parameters;
+        ``grad_q`` not a real array, of another shape than ``w``, or so large that the
+        product overflows float (``ValueError`` naming ``grad_q``).
     """
     arr = _float_weights(w)
     g = _float_weights(grad_q, "grad_q")
@@ -320,5 +432,9 @@ def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float
     v = lay.view(arr)
     delta = theta * np.abs(v).max(axis=(2, 3))
     center = (s * delta)[:, :, None, None]
-    slope = k * t * (1.0 - np.tanh(t * (v - center)) ** 2)
-    return lay.restore(slope) * g
+    with np.errstate(over="ignore"):
+        slope = k * t * (1.0 - np.tanh(t * (v - center)) ** 2)
+        out = lay.restore(slope) * g
+    if not np.all(np.isfinite(out)):
+        raise ValueError("grad_q: dL/dw = slope * grad_q overflows the float range (|grad_q| too large)")
+    return out

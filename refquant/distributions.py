@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_real
+from ._validate import as_real_array, channel_rows, check_bool, check_choice, check_frozen_dist, check_real, pow2_normalize, short_repr
 
 __all__ = ["DISTRIBUTIONS", "STD_PER_SCALE", "KURTOSIS", "fit", "frozen", "check_dist"]
 
@@ -50,22 +50,45 @@ KURTOSIS = {"gaussian": 3.0, "laplace": 6.0, "uniform": 1.8}
 _ESTIMATORS = {"gaussian": ("aciq",), "laplace": ("aciq", "mle"), "uniform": ("moments", "range")}
 
 
-def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True):
-    """Return the lower-case distribution name, or a frozen scipy.stats continuous distribution unchanged."""
+def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True, finite_variance: bool = False):
+    """Return the lower-case distribution name, or a frozen scipy.stats continuous distribution unchanged.
+
+    Parameters
+    ----------
+    dist : str or frozen scipy.stats distribution
+        One of :data:`DISTRIBUTIONS` (case-insensitive), or (with ``allow_scipy``) a frozen
+        ``rv_continuous`` with valid parameters.
+    name : str
+        The parameter name used in error messages.
+    allow_scipy : bool
+        Whether a scipy distribution is accepted.
+    finite_variance : bool
+        Also require a finite variance (needed by every MSE: with an infinite second moment,
+        e.g. ``scipy.stats.cauchy()`` or ``scipy.stats.t(1.5)``, the quantization MSE is infinite).
+
+    Raises
+    ------
+    TypeError
+        ``dist`` is neither a string nor a frozen continuous scipy distribution; a flag is not a bool.
+    ValueError
+        Unknown name; invalid scipy parameters (``scipy.stats.norm(0, -1)``); infinite variance
+        when ``finite_variance`` is set.
+    """
+    check_bool(allow_scipy, "allow_scipy")
+    check_bool(finite_variance, "finite_variance")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
     if isinstance(dist, str):
         d = dist.lower()
         if d not in DISTRIBUTIONS:
             raise ValueError(f"{name}={dist!r} is not a known distribution; allowed: {', '.join(map(repr, DISTRIBUTIONS))}"
                              + (" or a frozen scipy.stats continuous distribution" if allow_scipy else ""))
         return d
-    if allow_scipy and hasattr(dist, "dist") and hasattr(dist, "pdf") and hasattr(dist, "cdf"):
-        from scipy import stats
-
-        if not isinstance(dist.dist, stats.rv_continuous):
-            raise TypeError(f"{name} must be a frozen *continuous* scipy.stats distribution, got {dist.dist.name!r}")
-        return dist
-    raise TypeError(f"{name} must be one of {DISTRIBUTIONS}" + (" or a frozen scipy.stats continuous distribution" if allow_scipy else "")
-                    + f", got {type(dist).__name__}")
+    if allow_scipy and hasattr(dist, "dist"):
+        return check_frozen_dist(dist, name, finite_variance=finite_variance)
+    raise TypeError(f"{name} must be one of {', '.join(map(repr, DISTRIBUTIONS))} (str)"
+                    + (" or a frozen scipy.stats continuous distribution" if allow_scipy else "")
+                    + f", got {name}={short_repr(dist)} (type={type(dist).__name__})")
 
 
 def frozen(dist: str, scale: float = 1.0, loc: float = 0.0):
@@ -97,7 +120,18 @@ def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) 
     Returns
     -------
     (loc, scale) : float64 arrays of shape ``()`` (per tensor) or ``(C,)``.
-    ``scale`` is 0 for a constant channel.
+    ``scale`` is 0 for a constant channel. The estimates are computed on
+    ``x`` rescaled by an exact power of two, so they are scale-equivariant
+    (``fit(x * 2**k)`` is ``2**k`` times ``fit(x)``) up to the float64 limits.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a real numeric array (complex, bool, object, str); ``dist`` or
+        ``estimator`` not a str; ``axis`` not an int or None.
+    ValueError
+        Unknown ``dist``/``estimator``; empty ``x`` or an empty channel; NaN/inf in ``x``;
+        ``axis`` out of range; fewer than 2 values per channel for the gaussian estimator.
 
     Examples
     --------
@@ -106,10 +140,8 @@ def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) 
     (1.0, 2.0)
     """
     d = check_dist(dist, allow_scipy=False)
-    est = _ESTIMATORS[d][0] if estimator is None else estimator
-    if est not in _ESTIMATORS[d]:
-        raise ValueError(f"estimator={est!r} is not available for dist={d!r}; allowed: {', '.join(map(repr, _ESTIMATORS[d]))}")
-    a = as_real_array(x, "x").astype(np.float64)
+    est = _ESTIMATORS[d][0] if estimator is None else check_choice(estimator, _ESTIMATORS[d], "estimator")
+    a, e = pow2_normalize(as_real_array(x, "x"))  # exact power-of-two rescaling: no overflow of (x - mean)**2
     v = channel_rows(a, axis, "x")
     if d == "gaussian":
         if v.shape[1] < 2:
@@ -125,6 +157,9 @@ def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) 
     else:
         lo, hi = v.min(axis=1), v.max(axis=1)
         loc, scale = (hi + lo) / 2, (hi - lo) / 2
+    loc, scale = np.ldexp(loc, e), np.ldexp(scale, e)
+    if not (np.all(np.isfinite(loc)) and np.all(np.isfinite(scale))):
+        raise ValueError("x: the fitted loc/scale overflow float64 (values near the float64 limit); rescale x first")
     if axis is None:
         return loc.reshape(()), scale.reshape(())
     return loc, scale

@@ -38,11 +38,10 @@ gradient) by :math:`((N-1)/N)^2`: ``ddof=1`` reproduces that; ``ddof=0``
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_int, check_real
+from ._validate import as_real_array, channel_rows, check_bool, check_int, check_real, check_sequence, pow2_normalize
 
 __all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping"]
 
@@ -80,41 +79,85 @@ PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 def _central_moments(x, axis, name: str = "x"):
-    """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel."""
+    """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel (unscaled units).
+
+    For data whose moments over- or underflow float64 the unscaled values may
+    be inf or 0; the statistics use :func:`_unit_moments` instead.
+    """
+    n, mu, m2, m3, m4, e = _unit_moments(x, axis, name)
+    return n, np.ldexp(mu, e), np.ldexp(m2, 2 * e), np.ldexp(m3, 3 * e), np.ldexp(m4, 4 * e)
+
+
+def _kernel_moments(rows_in: np.ndarray):
+    """(n, mu, m2, m3, m4) of every row of a 2-D array (kernel call; no checks; one Numba thread below
+    ``PARALLEL_MIN_ELEMENTS``)."""
     from ._kernels._threads import threads_for
 
-    a = _as_float(x, name, allow_nonfinite=True)
-    with threads_for(a.size, PARALLEL_MIN_ELEMENTS):
-        return _central_moments_kernel(a, axis, name)
+    with threads_for(rows_in.size, PARALLEL_MIN_ELEMENTS):
+        return _kernel_moments_call(rows_in)
 
 
-def _central_moments_kernel(a, axis, name: str):
+def _kernel_moments_call(rows_in: np.ndarray):
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
-    # NaN/inf are detected from the sums: no extra pass over a
-    v = channel_rows(a, axis, name)
-    c, n = v.shape
-    if n < 2:
-        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
-    rows, r = _split_rows(np.ascontiguousarray(v))
+    c, n = rows_in.shape
+    rows, r = _split_rows(np.ascontiguousarray(rows_in))
     if r == 1:  # every row is a whole channel: both passes per row while it is in cache
         out = np.empty((c, 4), dtype=np.float64)
         fused_row_moments(rows, out)
         out /= n
-        # one channel: four Python floats are checked faster than a NumPy reduction (small-call overhead)
-        finite = all(math.isfinite(v) for v in out[0].tolist()) if c == 1 else bool(np.isfinite(out).all())
-        if not finite:
-            raise _nonfinite_error(a, name)
-        return n, out[:, 0], out[:, 1], out[:, 2], out[:, 3]
+        return out[:, 0], out[:, 1], out[:, 2], out[:, 3]
     s = np.empty(rows.shape[0], dtype=np.float64)
     row_sums(rows, s)
     mu = s.reshape(c, r).sum(axis=1) / n
     cs = np.empty((rows.shape[0], 3), dtype=np.float64)
     row_central_sums(rows, np.repeat(mu, r), cs)
     m = cs.reshape(c, r, 3).sum(axis=1) / n
-    if not (np.all(np.isfinite(m)) and np.all(np.isfinite(mu))):
-        raise _nonfinite_error(a, name)
-    return n, mu, m[:, 0], m[:, 1], m[:, 2]
+    return mu, m[:, 0], m[:, 1], m[:, 2]
+
+
+#: Below this second moment (2**-300) the fourth-power sums may have lost precision to
+#: underflow: the channel is recomputed on data rescaled by an exact power of two.
+_M2_SAFE = 2.0**-300
+
+
+def _unit_moments(x, axis, name: str = "x"):
+    """Per-channel ``(n, mu, m2, m3, m4, e)``: the central moments of ``x_c * 2**-e_c``.
+
+    The kernel runs on the data as given; a channel whose sums overflow (|x|
+    near 1e77 and above: ``x**4`` exceeds float64) or underflow (m2 below
+    2**-300) is recomputed once on the channel rescaled by the exact power of
+    two ``2**-e_c`` that brings its max |x| into [0.5, 1). ``e_c = 0`` for
+    every ordinary channel, so ordinary data costs no extra pass. Moment
+    ratios (skewness, kurtosis) are invariant under this rescaling.
+    """
+    a = _as_float(x, name, allow_nonfinite=True)  # NaN/inf are detected from the sums: no extra pass over x
+    v = channel_rows(a, axis, name)
+    c, n = v.shape
+    if n < 2:
+        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
+    with np.errstate(all="ignore"):
+        mu, m2, m3, m4 = _kernel_moments(v)
+    e = np.zeros(c, dtype=np.int64)
+    if c == 1:  # one channel: four Python floats are checked faster than NumPy reductions (small-call overhead)
+        u, v2, v3, v4 = float(mu[0]), float(m2[0]), float(m3[0]), float(m4[0])
+        if all(map(math.isfinite, (u, v2, v3, v4))) and (v2 >= _M2_SAFE or v2 == 0 and u == 0):
+            return n, mu, m2, m3, m4, e
+    ok = np.isfinite(mu) & np.isfinite(m2) & np.isfinite(m3) & np.isfinite(m4) & ((m2 >= _M2_SAFE) | (m2 == 0) & (mu == 0))
+    if not np.all(ok):
+        bad = np.flatnonzero(~ok)
+        sub = np.asarray(v[bad], dtype=np.float64)
+        if not np.all(np.isfinite(sub)):
+            raise _nonfinite_error(a, name)
+        mx = np.abs(sub).max(axis=1)
+        eb = np.where(mx > 0, np.frexp(mx)[1], 0).astype(np.int64)
+        with np.errstate(all="ignore"):
+            r = _kernel_moments(np.ldexp(sub, -eb[:, None]))
+        mu, m2, m3, m4 = (np.array(q, dtype=np.float64) for q in (mu, m2, m3, m4))
+        for q, rq_ in zip((mu, m2, m3, m4), r):
+            q[bad] = rq_
+        e[bad] = eb
+    return n, mu, m2, m3, m4, e
 
 
 def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
@@ -131,8 +174,19 @@ def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
 
 
 def skewness_kurtosis(x, axis: int | None = None):
-    """``(skewness, kurtosis)`` (biased, Pearson) per tensor or per channel; see :func:`kurtosis`."""
-    n, mu, m2, m3, m4 = _central_moments(x, axis)
+    """``(skewness, kurtosis)`` (biased, Pearson) per tensor or per channel; see :func:`kurtosis`.
+
+    Scale-invariant (computed on each channel rescaled by an exact power of two where its
+    moments would over- or underflow).
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not a real numeric array; ``axis`` not an int or None.
+    ValueError
+        As :func:`kurtosis` with ``bias=True``.
+    """
+    n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
     sk, ku = m3 / m2**1.5, m4 / m2**2
     return (sk.reshape(()), ku.reshape(())) if axis is None else (sk, ku)
@@ -158,9 +212,18 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
 
     Raises
     ------
+    TypeError
+        ``x`` not a real numeric array (complex, bool, object, str); ``axis`` not an
+        int or None; ``bias`` not a bool.
     ValueError
         Fewer than 2 elements per channel (4 with ``bias=False``), a constant
-        channel (sigma = 0), NaN/inf, empty input.
+        channel (sigma = 0), NaN/inf, empty input, ``axis`` out of range.
+
+    Notes
+    -----
+    Scale-invariant for every finite input: a channel whose moments would
+    over- or underflow float64 (max |x| above about 1e77 or below about 1e-75)
+    is computed on the channel multiplied by an exact power of two.
 
     Examples
     --------
@@ -169,9 +232,8 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
     >>> kurtosis([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 4.0]], axis=0).tolist()
     [1.0, 2.3333333333333335]
     """
-    if not isinstance(bias, (bool, np.bool_)):
-        raise TypeError(f"bias must be True or False, got {bias!r}")
-    n, mu, m2, m3, m4 = _central_moments(x, axis)
+    bias = check_bool(bias, "bias")
+    n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
     k = m4 / m2**2
     if not bias:
@@ -184,42 +246,60 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
 def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
     r"""Gradient of the whole-tensor kurtosis with respect to every element (float64, shape of ``w``).
 
-    :math:`\partial K/\partial w_j = \frac{4}{N\sigma}(z_j^3 - K z_j - S)` (note §3); it sums to 0
-    (shift invariance) and is orthogonal to ``w`` (scale invariance). ``ddof=1``: the
-    gradient of the released code's kurtosis, :math:`((N-1)/N)^2` times this.
+    :math:`\partial K/\partial w_j = \frac{4}{N\sigma}(z_j^3 - K z_j - S)` (the derivation is in
+    ``docs/theory/kure.md``); it sums to 0 (shift invariance) and is orthogonal to ``w`` (scale
+    invariance). ``ddof=1``: the gradient of the released code's kurtosis, :math:`((N-1)/N)^2` times
+    this. Computed on ``w`` rescaled by an exact power of two, then rescaled back exactly.
+
+    Raises
+    ------
+    TypeError
+        ``w`` not a real numeric array; ``ddof`` not an int.
+    ValueError
+        ``ddof`` not 0 or 1; fewer than 2 elements; a constant ``w``; NaN/inf; a gradient
+        beyond float64 (``w`` of subnormal magnitude).
     """
     ddof = check_int(ddof, "ddof", 0, 1)
-    a = _as_float(w, "w").astype(np.float64)
-    return _kurtosis_and_grad(a, "w", ddof)[1]
+    return _kurtosis_and_grad(_as_float(w, "w"), "w", ddof)[1]
 
 
-def _kurtosis_and_grad(a: np.ndarray, name: str, ddof: int) -> tuple[float, np.ndarray]:
-    """(Kurt, dKurt/dw) of a float64 tensor from one moment pass (``ddof=1``: both times ((N-1)/N)^2)."""
-    n, mu, m2, m3, m4 = _central_moments(a, None, name)
+def _kurtosis_and_grad(w: np.ndarray, name: str, ddof: int) -> tuple[float, np.ndarray]:
+    """(Kurt, dKurt/dw) of a finite float tensor from one moment pass (``ddof=1``: both times ((N-1)/N)^2).
+
+    The moments are taken on ``w`` rescaled by an exact power of two (the kurtosis is unchanged, the
+    gradient scales as 1/scale and is rescaled back exactly).
+    """
+    a, e = pow2_normalize(w)
+    n, mu, m2, m3, m4, _ = _unit_moments(a, None, name)
     _check_spread(m2, mu, name)
     sigma = float(np.sqrt(m2[0]))
     z = (a - mu[0]) / sigma
-    z2 = z * z
     k = float(m4[0] / m2[0] ** 2)
     s = float(m3[0] / m2[0] ** 1.5)
-    g = 4.0 / (n * sigma) * (z2 * z - k * z - s)
+    g = 4.0 / (n * sigma) * (z * z * z - k * z - s)
     if ddof:
         f = ((n - 1) / n) ** 2
-        return k * f, g * f
+        k, g = k * f, g * f
+    with np.errstate(over="ignore"):
+        g = np.ldexp(g, -e)
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"{name}: the gradient (which scales as 1/|w|) overflows float64 for max|{name}| = "
+                         f"{float(np.ldexp(1.0, e - 1)):.3g}; rescale {name}")
     return k, g
 
 
 def _layers(weights) -> list[np.ndarray]:
-    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or isinstance(weights, (str, bytes)):
-        raise TypeError(f"weights must be a list or tuple of arrays (one per layer), got {type(weights).__name__}; "
+    if isinstance(weights, np.ndarray):
+        raise TypeError("weights must be a list or tuple of arrays (one per layer), got numpy.ndarray; "
                         "for a single tensor pass [w]")
-    if len(weights) == 0:
+    items = check_sequence(weights, "weights")
+    if len(items) == 0:
         raise ValueError("weights is an empty list of layers; KURE averages over at least one layer")
-    return [_as_float(w, f"weights[{i}]") for i, w in enumerate(weights)]
+    return [_as_float(w, f"weights[{i}]") for i, w in enumerate(items)]
 
 
 def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
-    n, mu, m2, m3, m4 = _central_moments(w, None, f"weights[{i}]")
+    n, mu, m2, m3, m4, _ = _unit_moments(w, None, f"weights[{i}]")
     _check_spread(m2, mu, f"weights[{i}]")
     k = float(m4[0] / m2[0] ** 2)
     return k * ((n - 1) / n) ** 2 if ddof else k
@@ -244,6 +324,16 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
     -------
     float
         The regulariser; the training loss is ``task + lambda * kure_loss`` (lambda = 1 in the paper).
+
+    Raises
+    ------
+    TypeError
+        ``weights`` not a list/tuple (a bare ndarray is refused: pass ``[w]``); a layer not a
+        real numeric array; ``target``/``ddof`` of the wrong type.
+    ValueError
+        No layers; a layer with fewer than 2 elements, constant, or holding NaN/inf;
+        ``target < 1``; ``ddof`` not 0 or 1. Scale-invariant: each layer's kurtosis is
+        computed as in :func:`kurtosis`, with exact power-of-two rescaling where needed.
 
     References
     ----------
@@ -280,6 +370,12 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     list of float64 ndarray
         One array per layer, with that layer's shape (float64 whatever the input dtype).
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`kure_loss`; also a ``ValueError`` when a gradient (which scales as
+        1/|w|) exceeds float64 (layers of subnormal magnitude).
+
     Examples
     --------
     >>> # one outlier: the largest kurtosis N - 2 + 1/(N - 1), a stationary point (zero up to rounding)
@@ -295,8 +391,8 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     ddof = check_int(ddof, "ddof", 0, 1)
     big_l = len(layers)
     out = []
-    for i, w in enumerate(layers):
-        k, g = _kurtosis_and_grad(w.astype(np.float64), f"weights[{i}]", ddof)
+    for i, w in enumerate(layers):  # each layer's moments computed once, for its kurtosis and its gradient
+        k, g = _kurtosis_and_grad(w, f"weights[{i}]", ddof)
         out.append(2.0 / big_l * (k - kt) * g)
     return out
 
@@ -315,8 +411,25 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
     -------
     list of ``(step, kurtosis, w)`` snapshots (float64 copies), every
     ``record_every`` steps and at the last step.
+
+    Notes
+    -----
+    The descent is scale-equivariant (the preconditioned step scales with
+    ``w0``): it runs on ``w0`` rescaled by an exact power of two and the
+    snapshots are rescaled back exactly, so ``w0 * 2**k`` gives ``2**k`` times
+    the same trajectory for any finite ``w0``.
+
+    Raises
+    ------
+    TypeError
+        ``w0`` not a real numeric array; a numeric parameter of the wrong type
+        (``steps=2.7`` is not truncated).
+    ValueError
+        ``w0`` constant, empty or holding NaN/inf; ``target < 1``; ``lam``/``mu``
+        negative; ``lr <= 0``; ``steps``/``record_every`` out of range; an ``lr`` so
+        large that the descent diverges (the error names ``lr`` and the step).
     """
-    w = _as_float(w0, "w0").astype(np.float64).copy()
+    w, e = pow2_normalize(_as_float(w0, "w0"))
     kt = check_real(target, "target", lo=1.0)
     lam = check_real(lam, "lam", lo=0.0)
     mu = check_real(mu, "mu", lo=0.0)
@@ -325,15 +438,25 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
     record_every = check_int(record_every, "record_every", 1)
     start = w.copy()
     n = w.size
+    if n < 2:
+        raise ValueError(f"w0 needs at least 2 elements for a kurtosis, got {n}")
     var0 = float(np.var(start))
     if var0 == 0:
         raise ValueError("w0 is constant (sigma = 0): kurtosis is undefined")
     snaps = []
     for t in range(steps + 1):
+        try:
+            k = float(kurtosis(w))
+        except ValueError as exc:
+            raise ValueError(f"lr={lr!r} makes the descent diverge (step {t}: {exc}); use a smaller lr") from exc
         if t % record_every == 0 or t == steps:
-            snaps.append((t, float(kurtosis(w)), w.copy()))
+            snaps.append((t, k, np.ldexp(w, e)))
         if t == steps:
             break
-        g = lam * 2.0 * (float(kurtosis(w)) - kt) * kurtosis_grad(w) + mu * (w - start) / (n * var0)
-        w -= lr * n * var0 * g
+        g = lam * 2.0 * (k - kt) * kurtosis_grad(w) + mu * (w - start) / (n * var0)
+        with np.errstate(all="ignore"):
+            w = w - lr * n * var0 * g
+        if not np.all(np.isfinite(w)) or float(np.max(np.abs(w))) > 2.0**500:
+            raise ValueError(f"lr={lr!r} makes the descent diverge (weights beyond 2**500 times their initial "
+                             f"scale at step {t + 1}); use a smaller lr")
     return snaps

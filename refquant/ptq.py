@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis, check_bool, check_int, check_real, short_repr
+from ._validate import as_real_array, check_axis, check_bool, check_choice, check_int, check_real, short_repr
 from .specs import QuantSpec, Rounding
 
 __all__ = [
@@ -90,11 +90,7 @@ _CLIP_GRIDS = ("symmetric", "endpoint", "midrise", "paper")
 
 # ---------------------------------------------------------------------------------------------- grids
 def _check_grid(grid: Any, allowed=_CLIP_GRIDS) -> str:
-    if not isinstance(grid, str):
-        raise TypeError(f"grid must be a str, got grid={short_repr(grid)} (type={type(grid).__name__})")
-    if grid not in allowed:
-        raise ValueError(f"grid={grid!r} is not a valid choice; allowed: {', '.join(map(repr, allowed))}")
-    return grid
+    return check_choice(grid, allowed, "grid")
 
 
 def _grid_min_bits(grid: str, signed: bool) -> int:
@@ -365,8 +361,7 @@ def fit_scale(x, dist: str, *, axis: int | None = None, signed: bool = True):
     >>> float(fit_scale([-1.0, 1.0, -3.0, 3.0], "laplace"))
     2.0
     """
-    if dist not in ("laplace", "gaussian"):
-        raise ValueError(f"dist={dist!r} is not a valid choice; allowed: 'laplace', 'gaussian'")
+    check_choice(dist, ("laplace", "gaussian"), "dist")
     signed = check_bool(signed, "signed")
     v, ax = _channel_view(x, axis)
     if signed:
@@ -445,8 +440,7 @@ def channel_clips(x, bits, *, axis: int | None = 0, method: str = "aciq_laplace"
     """
     from . import clipping as C
 
-    if method not in CLIP_METHODS:
-        raise ValueError(f"method={method!r} is not a valid choice; allowed: {', '.join(map(repr, CLIP_METHODS))}")
+    check_choice(method, CLIP_METHODS, "method")
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
     n_candidates = check_int(n_candidates, "n_candidates", 1, 100000)
@@ -708,8 +702,7 @@ class ActivationObserver:
         One-sided: :math:`b = \sqrt{E[X^2]}`, :math:`\sigma = \sqrt{2E[X^2]}`
         (as :func:`fit_scale`).
         """
-        if dist not in ("laplace", "gaussian"):
-            raise ValueError(f"dist={dist!r} is not a valid choice; allowed: 'laplace', 'gaussian'")
+        check_choice(dist, ("laplace", "gaussian"), "dist")
         self._need_data()
         if self.signed:
             sd = math.sqrt(self.var)
@@ -737,8 +730,7 @@ class ActivationObserver:
         exact for the histogram and within one bin width of the data's.
         An all-zero record gives 1.0.
         """
-        if method not in OBSERVER_METHODS:
-            raise ValueError(f"method={method!r} is not a valid choice; allowed: {', '.join(map(repr, OBSERVER_METHODS))}")
+        check_choice(method, OBSERVER_METHODS, "method")
         self._need_data()
         amax = max(abs(self.min), abs(self.max))
         if amax == 0:
@@ -799,8 +791,7 @@ class ActivationObserver:
             raise TypeError(f"spec must be a refquant.QuantSpec, got type={type(spec).__name__}")
         if spec.axis is not None:
             raise ValueError(f"spec.axis={spec.axis}: the observer is per tensor; use a spec with axis=None")
-        if method not in OBSERVER_METHODS:
-            raise ValueError(f"method={method!r} is not a valid choice; allowed: {', '.join(map(repr, OBSERVER_METHODS))}")
+        check_choice(method, OBSERVER_METHODS, "method")
         self._need_data()
         if method == "minmax":
             from .uniform import calibrate_minmax

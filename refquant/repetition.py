@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ._validate import as_real_array, check_bool, check_int, check_real
+from ._validate import as_real_array, check_bool, check_choice, check_int, check_mapping, check_real, check_sequence
 from .binarize import region_layout
 
 __all__ = [
@@ -90,10 +90,17 @@ def pigeonhole_bound(k: int, scheme: str, *, shared_zero: bool = False) -> int:
 
     >>> pigeonhole_bound(9, "binary"), pigeonhole_bound(9, "ternary"), pigeonhole_bound(9, "signed_binary")
     (512, 19683, 1024)
+
+    Raises
+    ------
+    TypeError
+        ``k`` not an int; ``scheme`` not a str; ``shared_zero`` not a bool.
+    ValueError
+        ``k`` outside ``1..4096``; unknown ``scheme``.
     """
     k = check_int(k, "k", 1, 4096)
-    if scheme not in _SCHEMES:
-        raise ValueError(f"scheme={scheme!r}; allowed: {', '.join(map(repr, _SCHEMES))}")
+    check_choice(scheme, _SCHEMES, "scheme")
+    shared_zero = check_bool(shared_zero, "shared_zero")
     if scheme == "binary":
         return 2**k
     if scheme == "ternary":
@@ -108,6 +115,8 @@ def unique_filters(w_q, *, block: int | None = None, axis: int | None = 0) -> Re
     ``-0.0 -> +0.0``).
     """
     w = as_real_array(w_q, "w_q")
+    if block is not None:
+        check_int(block, "block", 1)
     lay = region_layout(w.shape, axis=axis, region=block)
     v = lay.view(w).reshape(lay.n_filters * lay.n_tiles, lay.tile * lay.rest) + 0.0
     _, counts = np.unique(v, axis=0, return_counts=True)
@@ -123,6 +132,13 @@ def unique_filters(w_q, *, block: int | None = None, axis: int | None = 0) -> Re
     )
 
 
+def _layer_shape(shape) -> tuple[int, int, int, int]:
+    dims = check_sequence(shape, "shape")
+    if len(dims) != 4:
+        raise ValueError(f"shape={shape!r}: expected [R, S, C_in, C_out] (4 entries)")
+    return tuple(check_int(v, f"shape[{i}]", 1) for i, v in enumerate(dims))
+
+
 def paper_repetition_table(shape=(3, 3, 256, 256)):
     """The paper's table for an ``[R, S, C_in, C_out]`` layer, from the pigeonhole bounds.
 
@@ -130,12 +146,17 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     ``C_in·C_out``, the bound, and the average repetition per possible pattern
     (kernels / bound). For [3,3,256,256]: 512 / 1024 / 19683 patterns and
     128× / 64× / 3.33× (the paper's quoted repetition figures). Returns a pandas DataFrame.
+
+    Raises
+    ------
+    TypeError
+        ``shape`` not a list/tuple, or an entry not an int.
+    ValueError
+        ``shape`` without exactly 4 entries, or an entry < 1.
     """
     import pandas as pd
 
-    if len(shape) != 4:
-        raise ValueError(f"shape={shape!r}: expected [R, S, C_in, C_out]")
-    r, s, cin, cout = (check_int(v, "shape entry", 1) for v in shape)
+    r, s, cin, cout = _layer_shape(shape)
     k = r * s
     n = cin * cout
     rows = [{"scheme": sc, "K": k, "kernels": n, "bound": pigeonhole_bound(k, sc), "avg_repetition": n / pigeonhole_bound(k, sc)} for sc in _SCHEMES]
@@ -153,6 +174,15 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
     compared as value patterns ``sign(w)`` (a per-filter scale would make
     every filter distinct). Returns a DataFrame with, per scheme, the bound,
     the distinct kernels found, the mean repetition and the sparsity.
+
+    Raises
+    ------
+    TypeError
+        ``shape`` not a list/tuple of ints; ``rng`` not a seed or Generator; ``weights`` not a dict, or a
+        weight not a real numeric array.
+    ValueError
+        ``shape`` not 4 positive entries; ``rng=None`` without ``weights``; an unknown scheme key; a
+        weight that is not 4-D, empty or non-finite.
     """
     import pandas as pd
 
@@ -160,9 +190,7 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
     from ._validate import as_rng
 
     if weights is None:
-        if len(shape) != 4:
-            raise ValueError(f"shape={shape!r}: expected [R, S, C_in, C_out]")
-        r, s_, cin, cout = (check_int(v, "shape entry", 1) for v in shape)
+        r, s_, cin, cout = _layer_shape(shape)
         gen = as_rng(rng, "rng")
         latent = gen.standard_normal((cout, cin, r, s_))  # OIHW: filters on axis 0
         weights = {
@@ -171,12 +199,12 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
             "signed_binary": _b.signed_binarize(latent),
         }
         weights = {k: np.transpose(v, (2, 3, 1, 0)) for k, v in weights.items()}
-    elif not isinstance(weights, dict) or not weights:
-        raise TypeError("weights must be a non-empty dict {scheme: array [R, S, C_in, C_out]}")
+    else:
+        weights = check_mapping(weights, "weights", optional=_SCHEMES)
+        if not weights:
+            raise ValueError("weights must be a non-empty dict {scheme: array [R, S, C_in, C_out]}")
     rows = []
     for scheme, w in weights.items():
-        if scheme not in _SCHEMES:
-            raise ValueError(f"weights key {scheme!r}; allowed: {', '.join(map(repr, _SCHEMES))}")
         wa = as_real_array(w, f"weights[{scheme!r}]")
         if wa.ndim != 4:
             raise ValueError(f"weights[{scheme!r}] must be [R, S, C_in, C_out], got shape {wa.shape}")
@@ -765,11 +793,19 @@ def count_ops(w_q, method: str, *, tile: int = 8, batch: int = 1) -> OpCounts:
     ``nnz`` MULs per output), ``"factorized"`` (:func:`factorized_matmul`) or
     ``"shared_sum"`` (:func:`shared_sum_matmul` with ``tile``). The paper's
     "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (the paper does not state its rule).
+
+    Raises
+    ------
+    TypeError
+        ``w_q`` not a real numeric array; ``method`` not a str; ``tile``/``batch`` not ints.
+    ValueError
+        ``w_q`` not 2-D, empty or non-finite; unknown ``method``; ``tile``/``batch`` < 1 (``tile`` is
+        validated for every method, though only ``"shared_sum"`` uses it).
     """
     w = _weights_2d(w_q)
     batch = check_int(batch, "batch", 1)
-    if method not in METHODS:
-        raise ValueError(f"method={method!r}; allowed: {', '.join(map(repr, METHODS))}")
+    check_choice(method, METHODS, "method")
+    tile = check_int(tile, "tile", 1)  # validated in every mode, though only "shared_sum" uses it
     k, out = w.shape
     if method == "dense":
         return OpCounts(adds=(k - 1) * out * batch, muls=k * out * batch, dense_macs=k * out * batch)

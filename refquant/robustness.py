@@ -47,8 +47,16 @@ import math
 import numpy as np
 
 from . import clipping as _clip
-from .clipping import grids as _clip_grids
-from ._validate import as_real_array, check_bool, check_int, check_real
+from ._validate import (
+    MAX_BITS,
+    as_float_array,
+    check_bits,
+    check_bool,
+    check_choice,
+    check_real,
+    check_sequence,
+    pow2_normalize,
+)
 from .distributions import STD_PER_SCALE, check_dist
 
 __all__ = [
@@ -69,9 +77,39 @@ _UNIFORM_STEPS = ("approx", "lemma3")
 
 
 def _check_model(model):
-    if model not in MODELS:
-        raise ValueError(f"model={model!r}; allowed: {', '.join(map(repr, MODELS))}")
-    return model
+    return check_choice(model, MODELS, "model")
+
+
+def _check_grid(grid):
+    return check_choice(grid, _clip.GRIDS, "grid")
+
+
+def _check_std(scale) -> float:
+    return check_real(scale, "scale", lo=0.0, lo_open=True)
+
+
+def _scaled(value, factor: float, what: str):
+    """``value * factor`` (float or array) with a clear error when it leaves the float64 range.
+
+    Every quantity here is computed at unit standard deviation and rescaled: MSE and Gamma by
+    ``scale**2``, steps by ``scale``. A result that over- or underflows is an error naming
+    ``scale``, never a silent 0, inf or NaN.
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.asarray(value, dtype=np.float64) * factor
+    unit = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(out)) or np.any((out == 0) & (unit != 0)):
+        raise ValueError(f"scale: the {what} ({factor:.3g} times its unit-scale value) is outside the float64 range; "
+                         "rescale the problem (the unit-scale result is scale-free)")
+    return out if out.ndim else float(out)
+
+
+def _ldexp_checked(v: float, k: int, name: str, what: str) -> float:
+    with np.errstate(over="ignore", under="ignore"):
+        out = float(np.ldexp(v, k))
+    if not np.isfinite(out) or (out == 0 and v != 0):
+        raise ValueError(f"{name}: the {what} (2**{k} times its value on the normalised data) is outside the float64 range")
+    return out
 
 
 def _clip_scale(d, std: float) -> float:
@@ -89,18 +127,39 @@ def _clip_scale(d, std: float) -> float:
     return std / sd
 
 
+def _dist(dist, name: str = "dist"):
+    return check_dist(dist, name, finite_variance=True)
+
+
+def _grid_factor(bits: int, grid: str) -> float:
+    half = 2 ** (bits - 1)
+    f = {"paper": half, "midrise": half, "endpoint": (2**bits - 1) / 2, "symmetric": half - 1}[grid]
+    if f <= 0:
+        raise ValueError(f"bits={bits} is out of range for grid={grid!r}; allowed: 2 <= bits <= {MAX_BITS}")
+    return f
+
+
 def step_to_alpha(step, bits: int, grid: str = "paper"):
     r"""Clipping value :math:`\alpha` of a grid with step :math:`\Delta` (inverse of the grid table in refquant.clipping).
 
     paper, midrise: :math:`2^{M-1}\Delta`; endpoint: :math:`(2^M-1)\Delta/2`; symmetric: :math:`(2^{M-1}-1)\Delta`.
+
+    Raises
+    ------
+    TypeError
+        ``step`` not a real array; ``bits`` not an int; ``grid`` not a str.
+    ValueError
+        ``step`` empty, non-finite or not > 0; ``bits`` out of range for ``grid``; unknown
+        ``grid``; a result beyond float64.
     """
-    g = _clip_grids._check_grid(grid)
-    m = check_int(bits, "bits", 1, 16)
-    half = 2 ** (m - 1)
-    f = {"paper": half, "midrise": half, "endpoint": (2**m - 1) / 2, "symmetric": half - 1}[g]
-    if f <= 0:
-        raise ValueError(f"bits={m} is out of range for grid={g!r}; allowed: 2 <= bits <= 16")
-    return _clip_grids._positive_array(step, "step") * f
+    g = _check_grid(grid)
+    m = check_bits(bits)
+    st = as_float_array(step, "step", positive=True)
+    with np.errstate(over="ignore"):
+        out = st * _grid_factor(m, g)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"step: alpha = step * {_grid_factor(m, g)} overflows float64")
+    return out
 
 
 def _lemma2(step: np.ndarray, bits: int, a: float) -> np.ndarray:
@@ -108,37 +167,75 @@ def _lemma2(step: np.ndarray, bits: int, a: float) -> np.ndarray:
     return (a - tau) ** 3 / (3 * a) + 2**bits * step**3 / (24 * a)
 
 
+def _mse_unit(u: np.ndarray, bits: int, d, model: str, grid: str) -> np.ndarray:
+    """MSE at unit standard deviation for unit-scale steps ``u`` (float64 array)."""
+    s = _clip_scale(d, 1.0)
+    if model == "exact":
+        return np.asarray(_clip.mse_exact(u * _grid_factor(bits, grid), bits, d, s, grid=grid), dtype=np.float64)
+    tau = 2 ** (bits - 1) * u
+    if d == "uniform":
+        out = _lemma2(u, bits, s)
+        beyond = tau > s
+        if np.any(beyond):
+            out = np.where(beyond, _clip.mse_exact(np.where(beyond, tau, s), bits, d, s, grid="paper"), out)
+        return np.asarray(out, dtype=np.float64)
+    return np.asarray(_clip.mse_aciq(tau, bits, d, s), dtype=np.float64)
+
+
 def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper"):
     r"""MSE as a function of the step :math:`\Delta` (float64 array, shape of ``step``).
 
     ``model="paper"``: Lemma 2 (uniform, :math:`\tau \le a`; exact beyond) or the
-    ACIQ form at :math:`\tau = 2^{M-1}\Delta` (``grid`` is ignored: the paper
+    ACIQ form at :math:`\tau = 2^{M-1}\Delta` (``grid`` is ignored, but validated: the paper
     has one grid). ``model="exact"``: :func:`refquant.clipping.mse_exact` on ``grid``.
+    Computed at unit standard deviation (steps ``step / scale``) and multiplied by ``scale**2``.
+
+    Raises
+    ------
+    TypeError
+        ``step`` not a real array; ``bits`` not an int; ``scale`` not a real number; ``dist`` not
+        a name or a frozen continuous scipy distribution; ``model``/``grid`` not str.
+    ValueError
+        ``step`` empty, non-finite or not > 0; ``bits`` out of range; ``scale <= 0``; unknown
+        name/model/grid; invalid scipy parameters or infinite variance; a result outside float64.
 
     >>> a = 3 ** 0.5                        # U(-a, a) has unit variance
     >>> round(float(mse_vs_step(2 * a / 5, 2, "uniform", model="paper")), 12) == round((2 * a / 5) ** 2 / 12, 12)
     True
     """
     _check_model(model)
-    d = check_dist(dist)
-    bits = check_int(bits, "bits", 1, 16)
-    std = check_real(scale, "scale", lo=0.0, lo_open=True)
-    st = _clip_grids._positive_array(step, "step")
-    s = _clip_scale(d, std)
+    g = _check_grid(grid)
+    d = _dist(dist)
+    bits = check_bits(bits)
+    std = _check_std(scale)
+    st = as_float_array(step, "step", positive=True)
+    with np.errstate(over="ignore", under="ignore"):
+        u = st / std
+    if not np.all(np.isfinite(u)) or np.any(u == 0):
+        raise ValueError("step: step / scale is outside the float64 range")
+    m = _mse_unit(u, bits, d, model, g if model == "exact" else "paper")
+    return _scaled(_scaled(m, std, "MSE"), std, "MSE")
+
+
+def _optimal_step_unit(bits: int, d, model: str, grid: str, uniform_step: str) -> float:
+    s = _clip_scale(d, 1.0)
     if model == "exact":
-        return _clip.mse_exact(step_to_alpha(st, bits, grid), bits, d, s, grid=grid)
-    tau = 2 ** (bits - 1) * st
+        alpha = _clip.optimal_clip(bits, d, s, model="exact", grid=grid)
+        return float(alpha / _grid_factor(bits, grid))
     if d == "uniform":
-        out = _lemma2(st, bits, s)
-        beyond = tau > s
-        if np.any(beyond):
-            out = np.where(beyond, _clip.mse_exact(np.where(beyond, tau, s), bits, d, s, grid="paper"), out)
-        return np.asarray(out, dtype=np.float64)
-    return _clip.mse_aciq(tau, bits, d, s)
+        return 2 * s / (2**bits if uniform_step == "approx" else 2**bits + 1)
+    return _clip.optimal_clip(bits, d, s, model="aciq") / 2 ** (bits - 1)
 
 
 def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper", uniform_step: str = "approx") -> float:
     r"""The MSE-optimal step :math:`\tilde\Delta` under ``model`` (see the module docstring).
+
+    Computed at unit standard deviation and multiplied by ``scale`` (the optimum is scale-equivariant).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`mse_vs_step`; ``uniform_step`` not one of ``"approx"``, ``"lemma3"``.
 
     >>> round(optimal_step(4, "uniform", model="paper") / 3 ** 0.5, 12)          # 2a/2^M with a = sqrt(3)
     0.125
@@ -146,18 +243,12 @@ def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "pa
     0.117647059
     """
     _check_model(model)
-    d = check_dist(dist)
-    bits = check_int(bits, "bits", 1, 16)
-    std = check_real(scale, "scale", lo=0.0, lo_open=True)
-    if uniform_step not in _UNIFORM_STEPS:
-        raise ValueError(f"uniform_step={uniform_step!r}; allowed: {', '.join(map(repr, _UNIFORM_STEPS))}")
-    s = _clip_scale(d, std)
-    if model == "exact":
-        alpha = _clip.optimal_clip(bits, d, s, model="exact", grid=grid)
-        return float(alpha / step_to_alpha(1.0, bits, grid))
-    if d == "uniform":
-        return 2 * s / (2**bits if uniform_step == "approx" else 2**bits + 1)
-    return _clip.optimal_clip(bits, d, s, model="aciq") / 2 ** (bits - 1)
+    g = _check_grid(grid)
+    d = _dist(dist)
+    bits = check_bits(bits)
+    std = _check_std(scale)
+    check_choice(uniform_step, _UNIFORM_STEPS, "uniform_step")
+    return _scaled(_optimal_step_unit(bits, d, model, g, uniform_step), std, "optimal step")
 
 
 def _tail_prob(d, tau: float, s: float) -> float:
@@ -170,6 +261,20 @@ def _tail_prob(d, tau: float, s: float) -> float:
     return float(d.sf(tau / s) + d.cdf(-tau / s))
 
 
+def _curvature_unit(bits: int, d, u: float, model: str, grid: str) -> float:
+    s = _clip_scale(d, 1.0)
+    tau = 2 ** (bits - 1) * u
+    if model == "paper" and not (d == "uniform" and tau > s):
+        c = 2 ** (bits - 2) * u / s if d == "uniform" else 1.0 / 6.0
+        return 2 * 4.0 ** (bits - 1) * _tail_prob(d, tau, s) + c
+    # the exact model, and the paper model of a uniform beyond Lemma 2's range (tau > a: nothing is clipped and the
+    # paper has no formula, so mse_vs_step(model="paper") is the exact MSE there): a central second difference
+    h = 1e-4 * u
+    g = "paper" if model == "paper" else grid
+    f = lambda v: float(_mse_unit(np.asarray(v), bits, d, model, g))  # noqa: E731
+    return (f(u + h) - 2 * f(u) + f(u - h)) / (h * h)
+
+
 def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: str = "paper", uniform_step: str = "approx") -> float:
     r"""Second derivative :math:`\partial^2\mathrm{MSE}/\partial\Delta^2` at ``step`` (default: the model's optimum).
 
@@ -178,23 +283,27 @@ def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: s
     to the exact MSE, the exact curvature). ``model="exact"``: a central second
     difference of the exact MSE with :math:`h = 10^{-4}\Delta` (relative accuracy
     ~1e-5 where the MSE is smooth; at a kink of the MSE it is a one-sided blend).
+    Dimensionless (MSE in squared units over a squared step), so it is computed at
+    unit standard deviation with ``step / scale``: scale-invariant for every ``scale``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`optimal_step`; ``step`` (when given) not a finite real > 0.
     """
     _check_model(model)
-    d = check_dist(dist)
-    bits = check_int(bits, "bits", 1, 16)
-    std = check_real(scale, "scale", lo=0.0, lo_open=True)
-    st = optimal_step(bits, d, std, model=model, grid=grid, uniform_step=uniform_step) if step is None else check_real(step, "step", lo=0.0, lo_open=True)
-    s = _clip_scale(d, std)
-    tau = 2 ** (bits - 1) * st
-    if model == "paper" and not (d == "uniform" and tau > s):
-        c = 2 ** (bits - 2) * st / s if d == "uniform" else 1.0 / 6.0
-        return 2 * 4.0 ** (bits - 1) * _tail_prob(d, tau, s) + c
-    # the exact model, and the paper model of a uniform beyond Lemma 2's range (tau > a: nothing is clipped and the
-    # paper has no formula, so mse_vs_step(model="paper") is the exact MSE there): a central second difference
-    h = 1e-4 * st
-    g = "paper" if model == "paper" else grid
-    f = lambda v: float(mse_vs_step(v, bits, d, std, model=model, grid=g))  # noqa: E731
-    return (f(st + h) - 2 * f(st) + f(st - h)) / (h * h)
+    g = _check_grid(grid)
+    d = _dist(dist)
+    bits = check_bits(bits)
+    std = _check_std(scale)
+    check_choice(uniform_step, _UNIFORM_STEPS, "uniform_step")
+    if step is None:
+        u = _optimal_step_unit(bits, d, model, g, uniform_step)
+    else:
+        u = check_real(step, "step", lo=0.0, lo_open=True) / std
+        if not (np.isfinite(u) and u > 0):
+            raise ValueError(f"step={step!r}: step / scale = {u!r} is outside the float64 range")
+    return float(_curvature_unit(bits, d, u, model, g))
 
 
 def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: bool = True, grid: str = "paper",
@@ -204,7 +313,7 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     Parameters
     ----------
     bits : int, 1..16 (2..16 for the symmetric grid).
-    dist : "uniform", "gaussian", "laplace" or a frozen scipy.stats distribution.
+    dist : "uniform", "gaussian", "laplace" or a frozen scipy.stats distribution (finite variance, mean 0).
     eps : float > 0, the step perturbation: a fraction of :math:`\tilde\Delta`
         (``relative=True``, must be < 1) or an absolute step change (< :math:`\tilde\Delta`).
     scale : standard deviation (> 0).
@@ -214,17 +323,26 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     relative : bool, whether ``eps`` is a fraction of :math:`\tilde\Delta` (default) or absolute.
     grid : clipping grid of the exact model (default the paper's 2^M+1 levels; see refquant.clipping).
     uniform_step : the paper model's uniform optimum, ``"approx"`` :math:`2a/2^M` (the
-        theorem's proof route, note §1.5; a reconstruction) or ``"lemma3"`` :math:`2a/(2^M+1)`.
+        theorem's proof route; a reconstruction, see ``docs/theory/kure.md``) or ``"lemma3"`` :math:`2a/(2^M+1)`.
 
     Returns
     -------
     float
         :math:`\Gamma` in squared data units (absolute, not normalised by the MSE, as the
         paper defines it; :func:`theorem_check` also reports :math:`\Gamma/\mathrm{MSE}`).
+        Computed at unit standard deviation and multiplied by ``scale**2``.
+
+    Raises
+    ------
+    TypeError
+        A parameter of the wrong type (``relative`` must be a bool).
+    ValueError
+        As :func:`optimal_step`; ``eps <= 0`` or a perturbation >= the optimal step; a result
+        outside float64.
 
     References
     ----------
-    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1); note ``kure.md`` §1.2–§1.5.
+    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1).
 
     Examples
     --------
@@ -234,18 +352,24 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     True
     """
     _check_model(model)
-    d = check_dist(dist)
-    check_bool(relative, "relative")
+    g = _check_grid(grid)
+    d = _dist(dist)
+    bits = check_bits(bits)
+    std = _check_std(scale)
+    relative = check_bool(relative, "relative")
+    check_choice(uniform_step, _UNIFORM_STEPS, "uniform_step")
     e = check_real(eps, "eps", lo=0.0, lo_open=True)
-    st = optimal_step(bits, d, scale, model=model, grid=grid, uniform_step=uniform_step)
-    ea = e * st if relative else e
-    if ea >= st:
-        raise ValueError(f"eps={e!r} perturbs the step by {ea:.6g} >= the optimal step {st:.6g}; allowed: eps < "
-                         + ("1 (relative)" if relative else f"{st:.6g}"))
+    u = _optimal_step_unit(bits, d, model, g, uniform_step)
+    ea = e * u if relative else e / std
+    if not ea < u:
+        raise ValueError(f"eps={e!r} perturbs the step by {ea * std:.6g} >= the optimal step {u * std:.6g}; allowed: eps < "
+                         + ("1 (relative)" if relative else f"{u * std:.6g}"))
     if model == "paper":
-        return abs(curvature(bits, d, scale, st, model="paper", uniform_step=uniform_step)) * ea * ea / 2
-    m = mse_vs_step(np.array([st - ea, st, st + ea]), bits, d, scale, model="exact", grid=grid)
-    return float(max(m[0] - m[1], m[2] - m[1]))
+        gam = abs(_curvature_unit(bits, d, u, "paper", "paper")) * ea * ea / 2
+    else:
+        m = _mse_unit(np.array([u - ea, u, u + ea]), bits, d, "exact", g)
+        gam = float(max(m[0] - m[1], m[2] - m[1]))
+    return _scaled(_scaled(gam, std, "sensitivity"), std, "sensitivity")
 
 
 def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relative: bool = True, grid: str = "paper",
@@ -256,24 +380,41 @@ def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relati
     Gaussian, the paper's claim). Returns a pandas DataFrame with one row per
     model and bit width: both optimal steps, both MSEs at the optimum, both
     :math:`\Gamma`, :math:`\Gamma` relative to the optimal MSE, and ``holds``.
-    ``bits`` may be an int or an iterable of ints.
+    ``bits`` may be an int or a list/tuple/range/1-D array of ints.
+
+    Raises
+    ------
+    TypeError
+        ``bits`` not an int or a sequence of ints; ``dists`` not a list/tuple; other parameters
+        as :func:`sensitivity`.
+    ValueError
+        ``dists`` not of length 2; empty ``bits``; otherwise as :func:`sensitivity`.
     """
     import pandas as pd
 
-    if len(dists) != 2:
-        raise ValueError(f"dists must name exactly two distributions, got {dists!r}")
-    d1, d2 = check_dist(dists[0], "dists[0]"), check_dist(dists[1], "dists[1]")
+    pair = check_sequence(dists, "dists")
+    if len(pair) != 2:
+        raise ValueError(f"dists must name exactly two distributions, got {len(pair)}: {dists!r}")
+    d1, d2 = _dist(pair[0], "dists[0]"), _dist(pair[1], "dists[1]")
+    if isinstance(bits, (int, np.integer)) and not isinstance(bits, (bool, np.bool_)):
+        bit_list = [check_bits(bits)]
+    else:
+        bit_list = [check_bits(m, f"bits[{i}]") for i, m in enumerate(check_sequence(bits, "bits", min_len=1, allow_array=True))]
+    relative = check_bool(relative, "relative")
+    e = check_real(eps, "eps", lo=0.0, lo_open=True)
+    std = _check_std(scale)
+    _check_grid(grid)
+    check_choice(uniform_step, _UNIFORM_STEPS, "uniform_step")
     names = [d if isinstance(d, str) else d.dist.name for d in (d1, d2)]
     rows = []
-    for m in ([bits] if isinstance(bits, (int, np.integer)) else list(bits)):
-        m = check_int(m, "bits", 1, 16)
+    for m in bit_list:
         for model in MODELS:
-            row = {"bits": m, "model": model, "eps": eps, "relative": relative}
+            row = {"bits": m, "model": model, "eps": e, "relative": relative}
             for tag, d, nm in (("1", d1, names[0]), ("2", d2, names[1])):
-                st = optimal_step(m, d, scale, model=model, grid=grid, uniform_step=uniform_step)
-                mse0 = float(mse_vs_step(st, m, d, scale, model=model, grid=grid))
-                g = sensitivity(m, d, eps, scale, model=model, relative=relative, grid=grid, uniform_step=uniform_step)
-                row.update({f"dist{tag}": nm, f"step{tag}": st, f"mse{tag}": mse0, f"gamma{tag}": g, f"gamma_rel{tag}": g / mse0})
+                st = optimal_step(m, d, std, model=model, grid=grid, uniform_step=uniform_step)
+                mse0 = float(mse_vs_step(st, m, d, std, model=model, grid=grid))
+                gam = sensitivity(m, d, e, std, model=model, relative=relative, grid=grid, uniform_step=uniform_step)
+                row.update({f"dist{tag}": nm, f"step{tag}": st, f"mse{tag}": mse0, f"gamma{tag}": gam, f"gamma_rel{tag}": gam / mse0})
             row["holds"] = bool(row["gamma1"] < row["gamma2"])
             rows.append(row)
     return pd.DataFrame(rows)
@@ -289,22 +430,33 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
     ``best`` (whichever of below/above has the lower MSE) the step and the
     relative MSE increase ``penalty_<mode>`` (exact MSE on ``grid``; ``scale``
     is the standard deviation, and the penalty depends on it through where
-    :math:`\log_2\tilde\Delta` falls between two integers).
+    :math:`\log_2\tilde\Delta` falls between two integers). The MSEs are computed at
+    unit standard deviation (steps divided by ``scale``), so tiny and huge scales work.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`mse_vs_step`; also ``ValueError`` when the absolute ``mse`` (scale**2 times the
+        unit-scale MSE) is outside the float64 range.
 
     >>> p = pow2_penalty(4, "gaussian")
     >>> p["step_below"] <= p["step"] <= p["step_above"], p["penalty_best"] == min(p["penalty_below"], p["penalty_above"])
     (True, True)
     """
-    d = check_dist(dist)
-    bits = check_int(bits, "bits", 1, 16)
-    st = optimal_step(bits, d, scale, model="exact", grid=grid)
-    best = float(mse_vs_step(st, bits, d, scale, model="exact", grid=grid))
-    out = {"bits": bits, "dist": d if isinstance(d, str) else d.dist.name, "grid": grid, "step": st, "mse": best}
+    g = _check_grid(grid)
+    d = _dist(dist)
+    bits = check_bits(bits)
+    std = _check_std(scale)
+    u = _optimal_step_unit(bits, d, "exact", g, "approx")
+    best = float(_mse_unit(np.asarray(u), bits, d, "exact", g))
+    st = _scaled(u, std, "optimal step")
+    out = {"bits": bits, "dist": d if isinstance(d, str) else d.dist.name, "grid": g, "step": st,
+           "mse": _scaled(_scaled(best, std, "MSE"), std, "MSE")}
     lg = math.log2(st)
     for mode, e in (("nearest", round(lg)), ("below", math.floor(lg)), ("above", math.ceil(lg))):
         p = 2.0**e
         out[f"step_{mode}"] = p
-        out[f"penalty_{mode}"] = float(mse_vs_step(p, bits, d, scale, model="exact", grid=grid)) / best - 1.0
+        out[f"penalty_{mode}"] = float(_mse_unit(np.asarray(p / std), bits, d, "exact", g)) / best - 1.0
     mode = "below" if out["penalty_below"] <= out["penalty_above"] else "above"
     out["step_best"], out["penalty_best"] = out[f"step_{mode}"], out[f"penalty_{mode}"]
     return out
@@ -317,15 +469,33 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
     (:func:`refquant.clipping.optimal_clip_empirical` on ``grid``), and
     ``gamma_rel`` is :math:`\max_\pm[\mathrm{MSE}(\tilde\Delta(1\pm\varepsilon)) - \mathrm{MSE}(\tilde\Delta)]/\mathrm{MSE}(\tilde\Delta)`,
     the MSEs measured with :func:`refquant.clipping.quantize_on_grid` on ``x``.
+    Computed on ``x`` divided by an exact power of two (the search is scale-equivariant), with
+    ``step`` and ``mse`` multiplied back.
+
+    Raises
+    ------
+    TypeError
+        ``x`` not a real array; ``bits``/``n_candidates`` not ints; ``eps`` not a real number;
+        ``grid`` not a str.
+    ValueError
+        ``x`` empty, non-finite or all zeros; ``bits``/``n_candidates`` out of range; ``eps``
+        outside (0, 1); unknown ``grid``; ``x`` represented exactly by the grid at its optimal
+        step (MSE = 0, e.g. binary or ternary weights: the relative sensitivity divides by
+        zero and is undefined); an absolute ``mse`` outside the float64 range.
     """
-    xa = as_real_array(x, "x").astype(np.float64).ravel()
-    bits = check_int(bits, "bits", 1, 15)
+    xa, ex = pow2_normalize(as_float_array(x, "x").ravel())
+    bits = check_bits(bits, "bits", 1, MAX_BITS - 1)
     e = check_real(eps, "eps", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
-    alpha = float(_clip.optimal_clip_empirical(xa, bits, grid=grid, n_candidates=n_candidates))
+    g = _check_grid(grid)
+    alpha = float(_clip.optimal_clip_empirical(xa, bits, grid=g, n_candidates=n_candidates))
     if alpha == 0:
         raise ValueError("x is all zeros: its step-size sensitivity is undefined")
-    mse = [float(np.mean((_clip.quantize_on_grid(xa, alpha * f, bits, grid) - xa) ** 2)) for f in (1 - e, 1.0, 1 + e)]
-    return {"step": alpha / float(step_to_alpha(1.0, bits, grid)), "mse": mse[1],
+    mse = [float(np.mean((_clip.quantize_on_grid(xa, alpha * f, bits, g) - xa) ** 2)) for f in (1 - e, 1.0, 1 + e)]
+    if mse[1] == 0:
+        raise ValueError("x is represented exactly by the grid at its optimal step (MSE = 0, e.g. binary or ternary "
+                         "weights): the relative sensitivity gamma_rel = increase / MSE is undefined")
+    return {"step": float(np.ldexp(alpha / _grid_factor(bits, g), ex)),
+            "mse": _ldexp_checked(mse[1], 2 * ex, "x", "MSE"),
             "gamma_rel": max(mse[0] - mse[1], mse[2] - mse[1]) / mse[1]}
 
 

@@ -23,12 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_bool, check_enum, check_int, check_real, short_repr
+from ._validate import MAX_BITS, MIN_BITS, check_bool, check_choice, check_enum, check_int, check_real, short_repr
 
 __all__ = ["Rounding", "ScaleOp", "ZeroPointOp", "Domain", "QuantSpec", "ADCSpec", "CrossbarSpec", "MIN_BITS", "MAX_BITS"]
 
-MIN_BITS = 1
-MAX_BITS = 16
+# MIN_BITS / MAX_BITS (1, 16): the shared bit-width range, declared once in refquant._validate.
 
 
 class Rounding(str, enum.Enum):
@@ -381,16 +380,6 @@ def _fields_from_dict(cls: type, d: Any) -> dict[str, Any]:
     return d
 
 
-def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
-    """*value* if it is one of the strings *allowed*, else a ``TypeError``/``ValueError`` naming *name*."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {', '.join(map(repr, allowed))} (str), got {name}={short_repr(value)} "
-                        f"(type={type(value).__name__})")
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not a valid choice; allowed: {', '.join(map(repr, allowed))}")
-    return value
-
-
 ADC_TRANSFERS = ("round", "floor")
 ADC_RANGE_POLICIES = ("full", "granular", "calibrated", "gaussian")
 CROSSBAR_MODES = ("multibit", "bpbs")
@@ -468,8 +457,8 @@ class ADCSpec:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "bits", check_int(self.bits, "bits", 1, ADC_MAX_BITS))
-        _choice(self.transfer, ADC_TRANSFERS, "transfer")
-        policy = _choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
+        check_choice(self.transfer, ADC_TRANSFERS, "transfer")
+        policy = check_choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
         set_(self, "k", check_real(self.k, "k", lo=0.0, lo_open=True))
         used = _POLICY_FIELDS[policy]
         if "k" not in used and self.k != 1.0:
@@ -587,7 +576,7 @@ class CrossbarSpec:
         set_(self, "rows", check_int(self.rows, "rows", 1, CROSSBAR_MAX_ROWS))
         set_(self, "input_bits", check_int(self.input_bits, "input_bits", 1, MAX_BITS))
         set_(self, "weight_bits", check_int(self.weight_bits, "weight_bits", 2, MAX_BITS))
-        _choice(self.mode, CROSSBAR_MODES, "mode")
+        check_choice(self.mode, CROSSBAR_MODES, "mode")
         set_(self, "input_signed", check_bool(self.input_signed, "input_signed"))
         set_(self, "a_shift", check_bool(self.a_shift, "a_shift"))
         set_(self, "slice_bits", check_int(self.slice_bits, "slice_bits", 1, 8))
@@ -603,7 +592,7 @@ class CrossbarSpec:
                                  "the signed multi-bit weight; allowed: 'signed' or None")
             set_(self, "weight_encoding", "signed")
         else:
-            enc = "twos_complement" if enc is None else _choice(enc, WEIGHT_ENCODINGS, "weight_encoding")
+            enc = "twos_complement" if enc is None else check_choice(enc, WEIGHT_ENCODINGS, "weight_encoding")
             if enc == "twos_complement" and self.slice_bits != 1:
                 raise ValueError(f"weight_encoding='twos_complement' needs slice_bits=1 (a multi-bit cell cannot hold "
                                  f"the negative top slice), got slice_bits={self.slice_bits}; use 'offset' or "

@@ -44,7 +44,9 @@ from ._validate import (
     check_axis,
     check_bool,
     check_enum,
+    check_int,
     check_positive,
+    check_sequence,
     short_repr,
 )
 from .specs import Domain, QuantSpec, Rounding, ScaleOp, ZeroPointOp
@@ -101,12 +103,29 @@ def channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, 
 
     Element with flat C-order index ``t`` belongs to channel
     ``(t // inner) % channels``. ``axis=None`` gives ``(1, 1, size)``.
+
+    Parameters
+    ----------
+    shape : tuple or list of non-negative ints (an array's ``shape``).
+    axis : int or None, ``-len(shape) <= axis < len(shape)``; a negative axis counts from the end.
+
+    Raises
+    ------
+    TypeError
+        ``shape`` is not a list/tuple of integers, or ``axis`` is not an int or None.
+    ValueError
+        A negative dimension, or ``axis`` out of range for ``len(shape)`` dimensions.
     """
-    size = math.prod(int(d) for d in shape)  # (math.prod: no array round trip on every call)
+    dims = check_sequence(shape, "shape")
+    shape = tuple(check_int(v, f"shape[{i}]", 0) for i, v in enumerate(dims))
+    size = math.prod(shape)  # (math.prod: no array round trip on every call)
     if axis is None:
         return 1, 1, size
-    outer = math.prod(int(d) for d in shape[:axis])
-    inner = math.prod(int(d) for d in shape[axis + 1 :])
+    if not shape:
+        raise ValueError("axis is set but shape=() has no dimensions; allowed: axis=None")
+    axis = check_axis(axis, len(shape), "axis")
+    outer = math.prod(shape[:axis])
+    inner = math.prod(shape[axis + 1 :])
     return outer, int(shape[axis]), inner
 
 
@@ -324,6 +343,10 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
                 f"got shape {out.shape}, dtype {out.dtype}, c_contiguous={out.flags.c_contiguous}"
             )
         result = out
+        if np.may_share_memory(result, xc) and not (
+            result.__array_interface__["data"][0] == xc.__array_interface__["data"][0] and result.shape == arr.shape
+        ):
+            xc = xc.copy()  # out partially overlaps x: read from a copy so no input element is overwritten first
     from ._kernels._threads import threads_for
     from ._kernels.uniform import affine_quant_kernel
 
@@ -436,7 +459,9 @@ def fake_quant(
     out : numpy.ndarray, optional
         C-contiguous, writeable, shape of ``x``, dtype = compute dtype. The
         result is written there (avoiding an allocation) and returned.
-        ``out`` may be ``x`` itself (explicit in-place use). If the call
+        ``out`` may be ``x`` itself (explicit in-place use); an ``out`` that
+        partially overlaps ``x`` (e.g. ``x=b[:-1], out=b[1:]``) gives the
+        same result as a separate buffer (``x`` is read from a copy first). If the call
         raises because ``x`` holds NaN/inf, ``out``'s contents are
         unspecified (the check is fused into the kernel's single pass).
 

@@ -282,7 +282,7 @@ def test_empirical_table_counts_against_python_sets():
 
 
 def test_empirical_table_bad_input():
-    with pytest.raises(ValueError, match="weights key 'quaternary'"):
+    with pytest.raises(ValueError, match="weights has unknown key\\(s\\) 'quaternary'"):
         R.empirical_repetition_table(weights={"quaternary": np.ones((3, 3, 1, 1))})
     with pytest.raises(ValueError, match=r"must be \[R, S, C_in, C_out\]"):
         R.empirical_repetition_table(weights={"binary": np.ones((3, 3))})

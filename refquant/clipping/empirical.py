@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_real_array, channel_rows, check_bool, check_int
+from .._validate import as_real_array, channel_rows, check_bool, check_choice, check_int
 from .grids import _check_bits
 
 _EMPIRICAL_GRIDS = ("symmetric", "paper", "midrise")
@@ -68,10 +68,15 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
         Non-real ``x``, non-integer ``bits``/``n_candidates``, a non-bool flag.
     ValueError
         Empty or non-finite ``x``, a bad ``axis``, ``bits``/``n_candidates`` out of range, an unsupported
-        ``grid``, negative ``x`` with ``signed=False``.
+        ``grid`` (``"endpoint"`` only with ``signed=False``), negative ``x`` with ``signed=False``;
+        with ``return_mse``, mean squared errors outside the float64 range.
 
     Notes
     -----
+    Scale-equivariant for every finite input: a channel whose max |x| lies outside the range where
+    its squared errors are representable (float64 beyond 2**400 or below 2**-400, float32 below
+    2**-100) is searched on the channel times an exact power of two, and its clip multiplied back.
+
     Inputs below ``PARALLEL_MIN_EVALUATIONS`` element-candidate evaluations run
     on one Numba thread (the result does not depend on the thread count).
 
@@ -84,28 +89,33 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     from .._kernels.clipping import clip_search_kernel
 
     signed = check_bool(signed, "signed")
-    allowed = _EMPIRICAL_GRIDS if signed else _EMPIRICAL_GRIDS_ONE_SIDED
-    if grid not in allowed:
-        raise ValueError(f"grid={grid!r}; allowed for the empirical solver with signed={signed}: {', '.join(map(repr, allowed))}")
+    check_choice(grid, _EMPIRICAL_GRIDS if signed else _EMPIRICAL_GRIDS_ONE_SIDED, "grid")
     bits = _check_bits(bits, grid, signed, hi=15 if grid == "paper" else 16)
     n_candidates = check_int(n_candidates, "n_candidates", 1, 100000)
-    check_bool(return_mse, "return_mse")
+    return_mse = check_bool(return_mse, "return_mse")
     xa = as_real_array(x, "x")
     if xa.dtype not in (np.float32, np.float64):
         xa = xa.astype(np.float64)
     v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
     if not signed and v.min() < 0:
         raise ValueError(f"x has negative values (min {float(v.min())!r}) but signed=False (one-sided data); use signed=True")
+    v, e = _normalise_rows(v)
     scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates, signed=signed)
     sse = np.zeros(scales.shape, dtype=np.float64)
     with threads_for(v.size * n_candidates, PARALLEL_MIN_EVALUATIONS):
         clip_search_kernel(v, scales, mode, lo, hi, offset, sse)
     best = np.argmin(sse, axis=1)
     alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * _steps_per_clip(bits, grid, signed)
-    alpha[np.abs(v).max(axis=1) == 0] = DEAD_CHANNEL_CLIP
+    alpha[np.abs(v).max(axis=1) == 0] = DEAD_CHANNEL_CLIP  # e = 0 there: the ldexp below keeps it
+    alpha = np.ldexp(alpha, e)  # exact: e = 0 unless the channel was rescaled
     alpha = alpha.reshape(()) if axis is None else alpha
     if return_mse:
-        return alpha, sse / v.shape[1]
+        with np.errstate(over="ignore", under="ignore"):
+            mse = np.ldexp(sse / v.shape[1], 2 * e[:, None])
+        if not np.all(np.isfinite(mse)) or np.any((mse == 0) & (sse > 0)):
+            raise ValueError("x: the mean squared errors (|x|**2 scale) are outside the float64 range; use "
+                             "return_mse=False (the clip itself is exact) or rescale x")
+        return alpha, mse
     return alpha
 
 
@@ -116,6 +126,30 @@ def _steps_per_clip(bits: int, grid: str, signed: bool) -> int:
         return half - 1 if grid == "symmetric" else half
     n = 2**bits
     return {"symmetric": n - 2, "endpoint": n - 1, "paper": n, "midrise": n}[grid]
+
+
+#: Channel maxima outside these bounds are rescaled by a power of two before the search: squared
+#: errors of float64 data beyond 2**400 overflow, below 2**-400 underflow; float32 data below 2**-100
+#: reaches the subnormal range in its scales (float32 squares are summed in float64 and cannot overflow).
+_SAFE = {np.dtype(np.float64): (2.0**-400, 2.0**400), np.dtype(np.float32): (2.0**-100, np.inf)}
+
+
+def _normalise_rows(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of *v* times ``2**-e_c`` where a row's max |x| is outside the safe range (``e_c = 0`` elsewhere).
+
+    A power of two commutes with every rounding of the search (candidate scales ``(k/n) max|x| / qmax``
+    and the quantizer), so the chosen candidate index is the same as on exact arithmetic of the
+    unscaled row, and ``alpha * 2**e_c`` is exact. Ordinary data is not copied.
+    """
+    m = np.abs(v).max(axis=1)
+    lo, hi = _SAFE[v.dtype]
+    out = (m > 0) & ((m < lo) | (m > hi))
+    e = np.zeros(v.shape[0], dtype=np.int64)
+    if not np.any(out):
+        return v, e
+    e[out] = np.frexp(m[out].astype(np.float64))[1]
+    scaled = np.ldexp(v.astype(np.float64), -e[:, None]).astype(v.dtype)
+    return np.ascontiguousarray(scaled), e
 
 
 def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int, *, signed: bool = True):

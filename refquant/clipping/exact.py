@@ -10,6 +10,7 @@ from scipy import special
 from .._validate import check_bool
 from ..distributions import check_dist
 from .grids import _bits_array, _check_grid, _min_bits, _positive_array, grid_levels
+from .paper import _check_mse_range
 
 _GL_X16, _GL_W16 = np.polynomial.legendre.leggauss(16)
 _GL_X8, _GL_W8 = np.polynomial.legendre.leggauss(8)
@@ -146,7 +147,9 @@ def mse_exact(alpha, bits, dist, scale=1.0, *, grid: str = "midrise", signed: bo
         Non-real ``alpha``/``scale``, non-integer ``bits``, non-bool flags, an unusable ``dist``.
     ValueError
         ``alpha`` or ``scale`` not > 0 or not finite, ``bits`` out of range for ``grid``, an unknown
-        ``grid`` or distribution name.
+        ``grid`` or distribution name; a scipy distribution with invalid parameters or infinite
+        variance (the MSE is infinite; quadrature would return a meaningless, even negative, number);
+        an MSE outside the float64 range.
 
     Examples
     --------
@@ -154,10 +157,10 @@ def mse_exact(alpha, bits, dist, scale=1.0, *, grid: str = "midrise", signed: bo
     >>> round(float(mse_exact(1.0, 1, "gaussian", grid="midrise")), 6)  # E[(X - sign(X)/2)^2] = 1.25 - sqrt(2/pi)
     0.452115
     """
-    d = check_dist(dist)
+    d = check_dist(dist, finite_variance=True)
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
-    check_bool(return_error, "return_error")
+    return_error = check_bool(return_error, "return_error")
     a = _positive_array(alpha, "alpha")
     m = _bits_array(bits, _min_bits(grid, signed), 16)
     s = _positive_array(scale, "scale")
@@ -165,7 +168,13 @@ def mse_exact(alpha, bits, dist, scale=1.0, *, grid: str = "midrise", signed: bo
     out = np.empty(a.shape, dtype=np.float64)
     err = np.empty(a.shape, dtype=np.float64)
     for idx in np.ndindex(a.shape):
-        v, e = _mse_exact_unit(float(a[idx] / s[idx]), int(m[idx]), grid, signed, d)
-        out[idx] = v * s[idx] ** 2
-        err[idx] = e * s[idx] ** 2
+        with np.errstate(over="ignore", under="ignore"):
+            u = float(a[idx] / s[idx])
+        if not (np.isfinite(u) and u > 0):
+            raise ValueError(f"alpha/scale: alpha / scale = {u!r} is outside the float64 range")
+        v, e = _mse_exact_unit(u, int(m[idx]), grid, signed, d)
+        with np.errstate(over="ignore", under="ignore"):
+            out[idx] = (v * s[idx]) * s[idx]
+            err[idx] = (e * s[idx]) * s[idx]
+    _check_mse_range(out, "alpha/scale")
     return (out, err) if return_error else out

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_real_array, check_bool, check_int, check_real
+from .._validate import as_real_array, check_bool, check_choice, check_int, check_real
 from ..specs import QuantSpec
 
 GRIDS = ("paper", "midrise", "endpoint", "symmetric")
 
 
-def _check_grid(grid) -> str:
-    if grid not in GRIDS:
-        raise ValueError(f"grid={grid!r}; allowed: {', '.join(map(repr, GRIDS))}")
-    return grid
+def _check_grid(grid, name: str = "grid") -> str:
+    return check_choice(grid, GRIDS, name)
 
 
 def _min_bits(grid: str, signed: bool) -> int:

@@ -24,7 +24,9 @@ PUBLISHED_ALPHA = {
 def _tail2_unit(u: np.ndarray, dist) -> np.ndarray:
     """Two-sided clipping term E[(|X| - u)_+^2] for a unit-scale named distribution."""
     if dist == "gaussian":
-        return (u**2 + 1.0) * special.erfc(u / _SQRT2) - math.sqrt(2.0 / math.pi) * u * np.exp(-(u**2) / 2)
+        # beyond u = 40 the term is below 1e-340 (0 in float64); the guard avoids inf * 0 for u near the float limit
+        uu = np.minimum(u, 40.0)
+        return np.where(u < 40.0, (uu**2 + 1.0) * special.erfc(uu / _SQRT2) - math.sqrt(2.0 / math.pi) * uu * np.exp(-(uu**2) / 2), 0.0)
     if dist == "laplace":
         return 2.0 * np.exp(-u)
     # uniform on [-1, 1]: 2 * int_u^1 (x - u)^2 / 2 dx
@@ -74,7 +76,10 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
         Non-real ``alpha``/``scale``, non-integer ``bits``, non-bool ``signed``, or a ``dist`` that is
         neither a known name nor a frozen scipy distribution.
     ValueError
-        ``alpha`` or ``scale`` not > 0 or not finite, ``bits`` outside 0..32, an unknown distribution name.
+        ``alpha`` or ``scale`` not > 0 or not finite, ``bits`` outside 0..32, an unknown distribution name;
+        a scipy distribution with invalid parameters (``scipy.stats.norm(0, -1)``) or infinite variance
+        (``scipy.stats.cauchy()``, ``scipy.stats.t(1.5)``: the MSE is infinite, the model would return a
+        negative number); an MSE outside the float64 range.
 
     Examples
     --------
@@ -82,20 +87,31 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
     >>> round(float(mse_aciq(2.83068, 2, "laplace")), 6)  # eq. 5 at the 2-bit optimum: 2e^-a + a^2/48
     0.284878
     """
-    d = check_dist(dist)
+    d = check_dist(dist, finite_variance=True)
     signed = check_bool(signed, "signed")
     a = _positive_array(alpha, "alpha")
     m = _bits_array(bits, 0, 32)
     s = _positive_array(scale, "scale")
     a, m, s = np.broadcast_arrays(a, m, s)
-    u = a / s
-    if isinstance(d, str):
-        tail = _tail2_unit(u, d)
-    else:
-        tail = np.vectorize(lambda uu: _tail2_scipy(float(uu), d), otypes=[float])(u)
-    rounding = u**2 / (3.0 * 4.0 ** m.astype(np.float64))
-    unit = tail + rounding if signed else 0.5 * tail + rounding / 8.0
-    return (s**2 * unit).astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        u = a / s
+        if isinstance(d, str):
+            tail = _tail2_unit(u, d)
+        else:
+            tail = np.vectorize(lambda uu: _tail2_scipy(float(uu), d), otypes=[float])(u)
+        # each term in the units of the data, never through scale**2 or u**2 alone (1e-300 and 1e300 stay finite)
+        clip_term = (s * tail) * s
+        rounding = (a / (3.0 * 4.0 ** m.astype(np.float64))) * a
+        out = clip_term + rounding if signed else 0.5 * clip_term + rounding / 8.0
+    _check_mse_range(out, "alpha/scale")
+    return np.asarray(out, dtype=np.float64)
+
+
+def _check_mse_range(out: np.ndarray, names: str) -> None:
+    """An MSE (a positive quantity) that over- or underflows float64 is an error, never inf or 0."""
+    if not np.all(np.isfinite(out)) or np.any(np.asarray(out) <= 0):
+        raise ValueError(f"{names}: the MSE is outside the float64 range (it scales as scale**2 and alpha**2); "
+                         "rescale the data (the MSE of X/c is the MSE of X divided by c**2)")
 
 
 def _aciq_optimum_unit(bits: int, d, signed: bool) -> float:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_bool, check_int, check_real
+from .._validate import check_bool, check_choice, check_int, check_real, check_sequence
 from ..distributions import check_dist
 from .exact import _mse_exact_unit, mse_exact
 from .grids import GRIDS, _check_bits, _check_grid, _min_bits
@@ -39,7 +39,9 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     TypeError
         Non-integer ``bits``, non-real ``scale``, non-bool ``signed``, an unusable ``dist``.
     ValueError
-        ``bits`` or ``scale`` out of range, an unknown ``model``, ``grid`` or distribution name.
+        ``bits`` or ``scale`` out of range, an unknown ``model``, ``grid`` or distribution name; a scipy
+        distribution with invalid parameters or infinite variance (no finite MSE to minimise; this used
+        to surface as an error about ``alpha``).
 
     Examples
     --------
@@ -47,9 +49,8 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     >>> round(optimal_clip(4, "laplace"), 4)  # W0(3 * 4^4); the ACIQ code's table prints 5.03
     5.0286
     """
-    if model not in MODELS:
-        raise ValueError(f"model={model!r}; allowed: {', '.join(map(repr, MODELS))}")
-    d = check_dist(dist)
+    check_choice(model, MODELS, "model")
+    d = check_dist(dist, finite_variance=True)
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
     scale = check_real(scale, "scale", lo=0.0, lo_open=True)
@@ -70,9 +71,9 @@ def optimal_clip_table(dist, bits=range(1, 9), *, grids=GRIDS, signed: bool = Tr
     ----------
     dist : "gaussian", "laplace", "uniform" or a frozen scipy.stats continuous distribution
         As :func:`mse_exact`.
-    bits : iterable of int
+    bits : list, tuple, range or 1-D array of int
         Bit widths, each 1..16 (default 1..8).
-    grids : iterable of str
+    grids : list or tuple of str
         Grids to solve exactly on (default all of ``GRIDS``); NaN where a grid has no such bit width.
     signed : bool
         ``False``: the one-sided variant (no published column).
@@ -85,16 +86,22 @@ def optimal_clip_table(dist, bits=range(1, 9), *, grids=GRIDS, signed: bool = Tr
 
     Raises
     ------
-    TypeError, ValueError
-        As :func:`optimal_clip` for each entry.
+    TypeError
+        ``bits``/``grids`` not a list, tuple or range (a set has no order, a string is not a list of
+        grids); an entry of the wrong type; as :func:`optimal_clip`.
+    ValueError
+        An empty ``bits``/``grids``; an entry out of range or unknown (named ``bits[i]``/``grids[i]``);
+        as :func:`optimal_clip`.
     """
     import pandas as pd
 
-    d = check_dist(dist)
+    d = check_dist(dist, finite_variance=True)
+    signed = check_bool(signed, "signed")
     name = d if isinstance(d, str) else d.dist.name
+    bit_list = [check_int(m, f"bits[{i}]", 1, 16) for i, m in enumerate(check_sequence(bits, "bits", min_len=1, allow_array=True))]
+    grids = [_check_grid(g, f"grids[{i}]") for i, g in enumerate(check_sequence(grids, "grids", min_len=1))]
     rows = []
-    for m in bits:
-        m = check_int(m, "bits", 1, 16)
+    for m in bit_list:
         a_paper = optimal_clip(m, d, model="aciq", signed=signed)
         row = {"bits": m, "dist": name, "aciq": a_paper, "published": PUBLISHED_ALPHA.get(name, {}).get(m, np.nan) if signed else np.nan}
         for g in grids:

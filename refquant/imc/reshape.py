@@ -40,6 +40,7 @@ def w_reshape(w, bits: int, *, target: float = 1.8, steps: int = 300, lr: float 
 
     wa = as_real_array(w, "w").astype(np.float64)
     bits = check_int(bits, "bits", 2, 16)
+    steps = check_int(steps, "steps", 0, 10**7)  # checked here: record_every=max(steps, 1) below needs an int
     spec = QuantSpec(bits, narrow_range=True)
     wmax = 2 ** (bits - 1) - 1
 

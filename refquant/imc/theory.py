@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .._validate import as_real_array, check_bool, check_int, check_real
+from .._validate import as_real_array, check_bool, check_int, check_real, pow2_normalize
 from ..specs import CrossbarSpec
 from ._packing import _cell_values, _input_planes, _n_tiles, _plane_signs, _tiles, _weight_magnitudes
 from .adc import _check_spec, adc_convert, adc_params
@@ -42,6 +42,10 @@ def sqnr(y_ideal, y_adc, *, per_column: bool = False) -> float:
     ValueError
         NaN/inf, empty arrays, or shapes not equal and 2-D.
 
+    Notes
+    -----
+    Scale-invariant: computed on both arrays divided by one exact power of two.
+
     Examples
     --------
     >>> import numpy as np
@@ -49,17 +53,25 @@ def sqnr(y_ideal, y_adc, *, per_column: bool = False) -> float:
     >>> round(sqnr([[0.0], [2.0]], [[0.0], [2.1]]), 3)   # Var = 1, MSE = 0.005
     23.01
     """
-    check_bool(per_column, "per_column")
+    per_column = check_bool(per_column, "per_column")
     yi = as_real_array(y_ideal, "y_ideal").astype(np.float64)
     ya = as_real_array(y_adc, "y_adc").astype(np.float64)
     if yi.shape != ya.shape or yi.ndim != 2:
         raise ValueError(f"y_ideal and y_adc must be 2-D arrays of the same shape, got {yi.shape} and {ya.shape}")
-    err = ((ya - yi) ** 2).mean(axis=0)
+    # a ratio of squares: signal and error are each divided by their own exact power of two (after one common
+    # power of two that keeps ya - yi finite), and the exponents are added back in the log domain, so values
+    # near the float limit or far below 1e-154 neither overflow nor underflow
+    e = pow2_normalize(np.concatenate([yi.ravel(), ya.ravel()]))[1]
+    yi, ya = np.ldexp(yi, -e), np.ldexp(ya, -e)
+    yi, ei = pow2_normalize(yi)
+    dn, ed = pow2_normalize(ya - np.ldexp(yi, ei))
+    err = (dn**2).mean(axis=0)
     sig = yi.var(axis=0).sum() if per_column else yi.var() * yi.shape[1]
     noise = err.sum()
     if noise == 0:
         return math.inf
-    return float(10 * np.log10(sig / noise))
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(sig / noise) + 20 * math.log10(2.0) * (ei - ed))
 
 
 @dataclasses.dataclass(frozen=True)
