@@ -1,4 +1,4 @@
-"""ACIQ (issue 3): MSE vs clipping value, alpha* tables, per-channel bit allocation.
+"""ACIQ: MSE vs clipping value, alpha* tables, per-channel bit allocation.
 
 Writes to figures/:
 

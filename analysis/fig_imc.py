@@ -1,6 +1,6 @@
-"""IMC crossbars with ADCs (issue 5): RAOQ's multi-bit model and bit-sliced (BPBS) arrays.
+"""IMC crossbars with ADCs: RAOQ's multi-bit model and bit-sliced (BPBS) arrays.
 
-Operand model (raoq_imc.md §2.4): 4-bit activations = ReLU'd N(0, 1) quantized with the
+Operand model (as in docs/theory/raoq.md, "RAOQ's mechanisms, measured"): 4-bit activations = ReLU'd N(0, 1) quantized with the
 99.9th-percentile scale (unsigned codes), 4-bit max-abs weights from Gaussian latents ("Gaussian") or
 from uniform latents ("uniform", the W-reshape target, kurtosis 1.8). Writes to figures/:
 

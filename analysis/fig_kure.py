@@ -1,4 +1,4 @@
-"""KURE theory (issue 4): the paper's figures redrawn, exact overlays, sensitivity, power-of-two steps, shaping.
+"""KURE theory: the paper's figures redrawn, exact overlays, sensitivity, power-of-two steps, shaping.
 
 Writes to figures/ (unit variance for every distribution unless stated; the
 paper's quantizer = the 2^M+1-level grid, refquant.clipping grid "paper"):
@@ -8,7 +8,7 @@ paper's quantizer = the 2^M+1-level grid, refquant.clipping grid "paper"):
 * ``kure_mse_vs_step.{png,csv}`` — MSE(Delta) and its curvature for uniform and
   Gaussian at 2/3/4 bits: the paper's model (Lemma 2 / ACIQ form) and the exact
   MSE, with both optima marked.
-* ``kure_mse_vs_bits.{png,csv}`` — the paper's §3.2 figure: U(-2, 2) vs N(0, 2^2)
+* ``kure_mse_vs_bits.{png,csv}`` — the MSE-versus-bit-width figure of the paper's Sec. 3.2: U(-2, 2) vs N(0, 2^2)
   at their optimal steps, bits 2..8 (paper model and exact).
 * ``kure_sensitivity.{png,csv}`` — theorem check, bits 2..8, step perturbed by 5 %:
   Gamma under both models (refquant.robustness.theorem_check).
@@ -110,7 +110,7 @@ def main(outdir: pathlib.Path) -> None:
         ax.plot(t.bits, t.mse_paper, "o--", color=col, label=f"{name}: paper model")
         ax.plot(t.bits, t.mse_exact, "s-", color=col, ms=4, label=f"{name}: exact")
     ax.invert_xaxis()
-    ax.set(xlabel="bit width", ylabel="MSE at the optimal step", title="U(-2, 2) vs N(0, 2^2) (the paper's §3.2 figure)")
+    ax.set(xlabel="bit width", ylabel="MSE at the optimal step", title="U(-2, 2) vs N(0, 2^2) (the figure of the paper's Sec. 3.2)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(outdir / "kure_mse_vs_bits.png", dpi=120)
@@ -154,7 +154,7 @@ def main(outdir: pathlib.Path) -> None:
             r = pw[(pw.dist == d) & (pw.bits == b)].iloc[0]
             cells += [f"{100 * r['penalty_nearest_mean_over_scales']:,.0f} %", f"{100 * r['penalty_best_mean_over_scales']:.0f} %"]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
-    (outdir / "kure_pow2.md").write_text("\n".join(lines) + "\n")  # the README section's table, verbatim (tested)
+    (outdir / "kure_pow2.md").write_text("\n".join(lines) + "\n")  # docs/theory/kure.md's table, verbatim (tested)
     print(pw[["dist", "bits", "penalty_nearest_mean_over_scales", "penalty_nearest_worst_over_scales",
               "penalty_best_mean_over_scales", "penalty_best_worst_over_scales"]].to_string(index=False))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)

@@ -46,7 +46,7 @@ def main(outdir: pathlib.Path) -> None:
     for _, r in df.iterrows():
         lines.append(f"| {r['distribution']} | {r['kurtosis']:.2f} | {r['mse_exact']:.4f} | {100 * r['gamma_rel_paper']:.2f} % "
                      f"| {100 * r['gamma_rel_exact']:.2f} % |")
-    (outdir / "kure_why_kurtosis.md").write_text("\n".join(lines) + "\n")  # the README section's table, verbatim (tested)
+    (outdir / "kure_why_kurtosis.md").write_text("\n".join(lines) + "\n")  # docs/theory/kure.md's table, verbatim (tested)
     print(df[["distribution", "kurtosis", "mse_exact", "gamma_rel_paper", "gamma_rel_exact"]].to_string(index=False))
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))

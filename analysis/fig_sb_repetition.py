@@ -1,4 +1,4 @@
-"""Signed-binary, binary and ternary weights: repetition, sparsity and repetition-aware op counts (issue 6).
+"""Signed-binary, binary and ternary weights: repetition, sparsity and repetition-aware op counts.
 
 Writes to figures/:
 
@@ -12,9 +12,9 @@ Writes to figures/:
   dense MACs / effectual MACs) of zero-skipping,
   factorised (UCNN) and shared-sum (SumMerge-style, best reduction tile) kernels
   for [3,3,64,64] and [3,3,256,256] layers with i.i.d. random weights, next to
-  the paper's numbers (5.3x / 6.65x / 4.52x, [3,3,64,64]; note §3.4, §7).
-* ``sb_toy_example.{png,csv}`` — the authors' worked example (note §7) and the
-  reconstructed single-filter 8 / 4 / 6 ADD example (note §3.4).
+  the paper's numbers (5.3x / 6.65x / 4.52x, [3,3,64,64]).
+* ``sb_toy_example.{png,csv}`` — the authors' worked example (from their reply to
+  the reviewers) and the reconstructed single-filter 8 / 4 / 6 ADD example (the paper's toy figure).
 
 Repetition counts compare value *patterns*: filters are taken as
 ``np.sign(w_q)`` (a per-filter scale would make every filter distinct, and the
@@ -36,7 +36,7 @@ from refquant.sweep import run_sweep
 
 K_VALUES = tuple(range(1, 17))
 SCHEMES = ("binary", "signed_binary", "ternary")
-PAPER_64 = {"binary": 5.3, "signed_binary": 6.65, "ternary": 4.52}  # note §3.4 / §7 [brief]
+PAPER_64 = {"binary": 5.3, "signed_binary": 6.65, "ternary": 4.52}  # the paper's reported reductions for [3,3,64,64]
 
 
 def toy_table() -> pd.DataFrame:
@@ -47,7 +47,7 @@ def toy_table() -> pd.DataFrame:
         y, fac = R.factorized_matmul(a, w)
         _, shr = R.shared_sum_matmul(a, w)
         exact = bool(np.array_equal(y, a @ w))
-        rows.append({"example": label, "source": "note §7 (authors' reply)", "adds_no_sharing": fac.adds, "muls_no_sharing": fac.muls,
+        rows.append({"example": label, "source": "authors' reply to the reviewers", "adds_no_sharing": fac.adds, "muls_no_sharing": fac.muls,
                      "adds_sharing": shr.adds, "muls_sharing": shr.muls, "dense_macs": fac.dense_macs, "exact": exact,
                      "paper_adds_no_sharing": 4, "paper_adds_sharing": 3})
     filters = {"binary": [1, -1, 1, 1, -1, -1, 1, 1, -1], "signed_binary": [1, 0, 1, 1, 0, 0, 1, 1, 0], "ternary": [1, 0, -1, 1, 0, -1, 1, 1, -1]}
@@ -57,7 +57,7 @@ def toy_table() -> pd.DataFrame:
         x = np.arange(1, 10)[None]
         y, fac = R.factorized_matmul(x, w)
         _, shr = R.shared_sum_matmul(x, w)
-        rows.append({"example": f"one 3x3 filter, {scheme} (reconstruction)", "source": "note §3.4 (RECONSTRUCTION of the toy figure)",
+        rows.append({"example": f"one 3x3 filter, {scheme} (reconstruction)", "source": "RECONSTRUCTION of the paper's toy figure",
                      "adds_no_sharing": fac.adds, "muls_no_sharing": fac.muls, "adds_sharing": shr.adds, "muls_sharing": shr.muls,
                      "dense_macs": fac.dense_macs, "exact": bool(np.array_equal(y, x @ w)), "paper_adds_no_sharing": paper[scheme],
                      "paper_adds_sharing": "—"})
@@ -124,7 +124,7 @@ def main(outdir: pathlib.Path) -> None:
     params = [{"c": 64, "scheme": s, "density": d, "tiles": (4, 6, 8, 9)} for s, d in configs]
     params += [{"c": 256, "scheme": s, "density": d, "tiles": (8, 9)} for s, d in configs]
     ops = run_sweep(ops_task, params, seed=8, progress=True, desc="op counts")
-    # op reduction = dense MACs / kernel ops; a zero-skipping MAC counts as one op, like a dense MAC (note §3.4)
+    # op reduction = dense MACs / kernel ops; a zero-skipping MAC counts as one op, like a dense MAC (the paper's rule as reconstructed)
     ops["reduction"] = np.where(ops.method == "zero_skip", ops.dense_macs / ops.muls, ops.dense_macs / (ops.adds + ops.muls))
     ops.to_csv(outdir / "sb_op_reduction.csv", index=False)
     best = ops.loc[ops.groupby(["layer", "scheme", "density", "method"]).reduction.idxmax()]
@@ -160,7 +160,7 @@ def main(outdir: pathlib.Path) -> None:
     tab.auto_set_font_size(False)
     tab.set_fontsize(7)
     tab.auto_set_column_width(list(range(len(cols))))
-    ax.set_title("Worked examples: authors' (note §7) and the reconstructed single-filter toy (note §3.4)", fontsize=9)
+    ax.set_title("Worked examples: the authors' (reply to the reviewers) and the reconstructed single-filter toy", fontsize=9)
     fig.tight_layout()
     fig.savefig(outdir / "sb_toy_example.png", dpi=120)
     plt.close(fig)

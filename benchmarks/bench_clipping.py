@@ -1,6 +1,6 @@
 """Data-driven clip search: refquant's fused kernel vs a straightforward NumPy grid search.
 
-Method (issue 3): x float32 N(0, 1) of shape (4096, 4096), one clip per row
+Method: x float32 N(0, 1) of shape (4096, 4096), one clip per row
 (4096 channels), 8-bit symmetric grid, the same 100 candidates
 alpha_k = (k/100)·max|x_c| for both. The NumPy baseline loops over the
 candidates and evaluates each on all channels at once

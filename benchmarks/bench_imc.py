@@ -1,6 +1,6 @@
-"""IMC crossbar simulation speed (issue 5): BPBS and multi-bit modes vs NumPy baselines.
+"""IMC crossbar simulation speed: BPBS and multi-bit modes vs NumPy baselines.
 
-Shape (issue 5): batch 256, N = 512 rows (one tile, K = 512), 512 columns, 8-bit unsigned inputs,
+Shape: batch 256, N = 512 rows (one tile, K = 512), 512 columns, 8-bit unsigned inputs,
 8-bit symmetric weights, 1-bit two's-complement slices, 8-bit round ADC over the full range.
 Weights are programmed once (refquant.imc.program_crossbar, as in hardware; the end-to-end
 imc_matmul including programming is reported too). Baselines measured in the same run: (a) a

@@ -1,6 +1,6 @@
 """Per-channel kurtosis: refquant's two-pass kernel vs the NumPy equivalent and one np.copyto pass.
 
-Method (issue 4): x float32 N(0, 1) of shape (4096, 4096), one kurtosis per row
+Method: x float32 N(0, 1) of shape (4096, 4096), one kurtosis per row
 (4096 channels). "NumPy equivalent": the same two-pass float64 computation
 with whole-array NumPy (mean, then (x - mean)^2 and ^4 means), which is what a
 careful user writes; scipy.stats.kurtosis (float32 arithmetic, less accurate)

@@ -1,6 +1,6 @@
 """Repetition-aware matmul kernels vs dense NumPy (BLAS) and scipy.sparse CSR, on the same weights.
 
-Layers (issue 6): a linear layer 1024 -> 1024 on a batch of 256 rows, and a
+Layers: a linear layer 1024 -> 1024 on a batch of 256 rows, and a
 3x3 conv 64 -> 64 on a 56x56 input as an im2col matmul (3136 x 576) @ (576 x 64).
 Weights: Gaussian latents quantized by refquant.binarize with its defaults
 (binary = sign; ternary = TWN rule 0.7·mean|w|; signed-binary = one sign per
@@ -16,7 +16,7 @@ in the same run. Numba uses all available threads; scipy's CSR product is
 single-threaded (so the factorised kernel is also timed on 1 Numba thread) and
 NumPy's BLAS uses its own threads.
 
-Target (issue 6): the factorised kernel faster than scipy.sparse CSR on
+Target: the factorised kernel faster than scipy.sparse CSR on
 signed-binary and ternary weights at their natural densities.
 """
 from __future__ import annotations

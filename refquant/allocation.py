@@ -1,4 +1,6 @@
-r"""Per-channel bit allocation (ACIQ, Banner et al. NeurIPS 2019, §4 of the paper; note ``aciq.md`` §3).
+r"""Per-channel bit allocation (ACIQ, Banner et al. NeurIPS 2019, Sec. 4 of the paper).
+
+Theory page: ``docs/theory/aciq.md``, section "Per-channel bit allocation".
 
 Model: channel ``i`` clipped at :math:`\alpha_i` with :math:`M_i` bits has
 rounding noise :math:`\alpha_i^2 / (3\cdot 4^{M_i})` (the paper's model; the
@@ -7,7 +9,7 @@ clipping term is ignored, as in the paper). Two budgets:
 * **bins** (the paper's eq. 10): :math:`\sum_i 2^{M_i} = B`. Lagrange gives
   :math:`2^{M_i^*} = B\,\alpha_i^{2/3} / \sum_j \alpha_j^{2/3}` and eq. 11 rounds
   :math:`M_i = \lfloor\log_2(\cdot)\rceil`, which does not meet the budget exactly.
-* **bits** (what the ACIQ code enforces: mean bit width; note §3.2):
+* **bits** (what the ACIQ code enforces: a mean bit width):
   :math:`\sum_i M_i = T`. The continuous optimum is
   :math:`M_i^* = T/C + \log_2\alpha_i - \overline{\log_2\alpha}` (reverse
   water-filling, clamped to ``[min_bits, max_bits]``).

@@ -1,6 +1,6 @@
 r"""Bias correction of quantized weights per output channel (ACIQ, Banner et al. NeurIPS 2019, eqs. 12–13).
 
-Note ``shared/papers/aciq.md`` §4. For channel ``c`` with float weights
+Theory page: ``docs/theory/aciq.md``, section "Bias correction". For channel ``c`` with float weights
 :math:`W_c` and quantized weights :math:`W^q_c` (eq. 12):
 
 .. math::

@@ -4,8 +4,7 @@ Implements the quantization function of Kuhar et al., "Signed-Binarization:
 Unlocking Efficiency Through Repetition-Sparsity Trade-Off" (ICLR 2024
 submission; arXiv 2312.01581; TMLR 2024 as "PLUM") as released in the
 authors' code (``sachitkuhar/PLUM``), plus the binary (XNOR-Net) and ternary
-(TWN) baselines it is compared with. Facts and their sources:
-``shared/papers/signed_binary.md`` §1–§2. The paper's own equations could not
+(TWN) baselines it is compared with. Theory page: ``docs/theory/signed_binary.md``. The paper's own equations could not
 be read (only its abstract and public reviews); the forward pass below follows
 the released code, which the reviews corroborate.
 
@@ -307,7 +306,7 @@ def signed_binarize(
 ):
     r"""Signed-binary weights: each region is {0, +alpha} or {0, -alpha}.
 
-    As released (note §1.1): for region ``r`` with sign ``s_r`` and
+    As released in the authors' code: for region ``r`` with sign ``s_r`` and
     ``Delta_r = threshold * max_{i in r} |w_i|``,
 
     .. math:: q(w) = \begin{cases} \alpha_r\,[\,w \ge \Delta_r \wedge w > 0\,] & s_r = +1 \\
@@ -326,14 +325,14 @@ def signed_binarize(
     signs : array_like of ±1, shape ``(n_filters, n_tiles)`` (or ``(n_filters,)``), optional
         Explicit sign map; default :func:`default_signs` (first half positive).
     threshold : float in [0, 1)
-        Fraction of each region's max |w| (the code's 0.05).
+        Fraction of each region's ``max|w|`` (the code's 0.05).
     axis : int or None
         Output-filter axis.
     region : int or None
         ``None``: whole filters; ``c``: tiles of ``c`` input channels (unverified reading of the paper).
     scale : "none", "mean" or a positive float
         ``"none"``: alpha = 1, as the released code (BatchNorm absorbs the
-        scale). ``"mean"``: alpha = mean |w| over the region's non-zero
+        scale). ``"mean"``: alpha = ``mean|w|`` over the region's non-zero
         support, the MSE-optimal value for that support (refquant's choice;
         neither paper nor code states one). A float: that alpha everywhere.
     return_scale : also return the per-region alphas, shape ``(n_filters, n_tiles)``.
@@ -378,7 +377,7 @@ def signed_binarize(
 
 
 def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0) -> tuple[float, float]:
-    r"""IR-Net's Error Decay Estimator schedule (note §1.2).
+    r"""IR-Net's Error Decay Estimator schedule (Qin et al., CVPR 2020), as the signed-binary code uses it.
 
     .. math:: t = T_{min}\cdot 10^{(e/E)\log_{10}(T_{max}/T_{min})}, \qquad k = \max(1/t, 1)
 
@@ -411,7 +410,7 @@ def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float
     sign and ``Delta_r = threshold * max_r |w|`` — one Delta per *region*, as
     the forward pass uses. (The released ``ede`` function takes the max over the
     output-channel axis instead, one Delta per input position, and is not called
-    in the shipped training loop; note §1.2 lists both discrepancies.) This is
+    in the shipped training loop.) This is
     the derivative of the surrogate ``k * tanh(t * (w - s_r * Delta_r))``.
 
     Raises

@@ -1,7 +1,6 @@
 r"""Distribution models of weight and activation tensors: Gaussian, Laplace, uniform.
 
-ACIQ (Banner, Nahshan & Soudry, NeurIPS 2019; note ``shared/papers/aciq.md``
-§1, §5) models a tensor as zero-mean (or shifted) Gaussian :math:`N(\mu,
+ACIQ (Banner, Nahshan & Soudry, NeurIPS 2019; theory page ``docs/theory/aciq.md``) models a tensor as zero-mean (or shifted) Gaussian :math:`N(\mu,
 \sigma^2)` or Laplace :math:`L(\mu, b)`; KURE (Shkolnik et al., NeurIPS 2020)
 adds the uniform :math:`U(\mu - a, \mu + a)`. This module names them, fits
 their parameters to data with stated estimators, and converts them to frozen
@@ -9,22 +8,22 @@ their parameters to data with stated estimators, and converts them to frozen
 
 Scale conventions (the ``scale`` argument everywhere in refquant.clipping):
 
-=========== ======================= ================= =====================
+=========== ======================= ================== =====================
 name        scale parameter         standard deviation Pearson kurtosis
-=========== ======================= ================= =====================
-gaussian    :math:`\sigma`          :math:`\sigma`     3
-laplace     :math:`b`               :math:`\sqrt2\,b`  6
-uniform     half-width :math:`a`    :math:`a/\sqrt3`   1.8
-=========== ======================= ================= =====================
+=========== ======================= ================== =====================
+gaussian    :math:`\sigma`          :math:`\sigma`      3
+laplace     :math:`b`               :math:`\sqrt2\,b`   6
+uniform     half-width :math:`a`    :math:`a/\sqrt3`    1.8
+=========== ======================= ================== =====================
 
 Estimators (:func:`fit`), per tensor or per channel along any axis,
 accumulated in float64:
 
 * gaussian: :math:`\hat\mu` = mean, :math:`\hat\sigma` = standard deviation
-  with ``ddof=1`` (as the ACIQ code, note §5);
+  with ``ddof=1`` (as the ACIQ code);
 * laplace: ``estimator="aciq"`` (default) :math:`\hat\mu` = mean,
-  :math:`\hat b` = mean :math:`|x - \hat\mu|` (the ACIQ code's estimator, note
-  §5; not the MLE); ``estimator="mle"``: :math:`\hat\mu` = median,
+  :math:`\hat b` = mean :math:`|x - \hat\mu|` (the ACIQ code's estimator;
+  not the MLE); ``estimator="mle"``: :math:`\hat\mu` = median,
   :math:`\hat b` = mean :math:`|x - \hat\mu|` (the maximum-likelihood estimate);
 * uniform: ``estimator="moments"`` (default) :math:`\hat\mu` = mean,
   :math:`\hat a = \sqrt3\,\hat\sigma`; ``estimator="range"``:

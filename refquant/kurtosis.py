@@ -1,7 +1,7 @@
 r"""Kurtosis statistics, the KURE regulariser and its closed-form gradient.
 
 Shkolnik et al., "Robust Quantization: One Model to Rule Them All" (NeurIPS
-2020); note ``shared/papers/kure.md`` §3–§4.
+2020). Theory page: ``docs/theory/kure.md`` (the gradient is derived there).
 
 Kurtosis (paper eq. 13, Pearson, non-excess):
 
@@ -29,7 +29,8 @@ KURE (paper eqs. 14–15):
           \qquad \frac{\partial L_K}{\partial W_i} = \frac2L (K_i - K_T)\frac{\partial K_i}{\partial W_i}
 
 with :math:`z = (w - \mu)/\sigma` (biased :math:`\sigma`), :math:`S =
-\mathrm{mean}(z^3)` (note §3, [recon], finite-difference verified). Each
+\mathrm{mean}(z^3)` (derived in ``docs/theory/kure.md``, section "Kurtosis, the KURE
+loss and its gradient"; checked against finite differences). Each
 :math:`W_i` is a whole layer tensor (not per channel), as in the paper. The
 released code uses PyTorch's *unbiased* std, which multiplies K (and its
 gradient) by :math:`((N-1)/N)^2`: ``ddof=1`` reproduces that; ``ddof=0``
@@ -222,7 +223,7 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
     Notes
     -----
     Scale-invariant for every finite input: a channel whose moments would
-    over- or underflow float64 (max |x| above about 1e77 or below about 1e-75)
+    over- or underflow float64 (``max|x|`` above about 1e77 or below about 1e-75)
     is computed on the channel multiplied by an exact power of two.
 
     Examples
@@ -313,7 +314,7 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
     weights : list or tuple of array_like
         One whole weight tensor per layer (any shape, >= 2 elements, not
         constant, finite). ``L = len(weights)``; the average is over layers
-        (the released code divides by a hard-coded layer count, note §3).
+        (the released code divides by a hard-coded layer count).
     target : float >= 1
         :math:`K_T` (the paper uses 1.8, the uniform's kurtosis).
     ddof : {0, 1}
@@ -356,7 +357,7 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     .. math:: \frac{\partial L_K}{\partial W_i} = \frac2L(K_i - K_T)\,\frac{\partial K_i}{\partial W_i},
               \qquad \frac{\partial K}{\partial w_j} = \frac{4}{N\sigma}(z_j^3 - K z_j - S)
 
-    (:func:`kurtosis_grad`; note §3, derived there and checked here against
+    (:func:`kurtosis_grad`; derived in ``docs/theory/kure.md`` and checked against
     finite differences): the golden values an autograd implementation of the
     loss must reproduce. Each layer's gradient sums to 0 and is orthogonal to
     the layer's weights (shift and scale invariance of the kurtosis).
@@ -374,7 +375,7 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     ------
     TypeError, ValueError
         As :func:`kure_loss`; also a ``ValueError`` when a gradient (which scales as
-        1/|w|) exceeds float64 (layers of subnormal magnitude).
+        ``1/|w|``) exceeds float64 (layers of subnormal magnitude).
 
     Examples
     --------

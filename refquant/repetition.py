@@ -489,7 +489,7 @@ def factorized_matmul(x, w_q):
 
     Arithmetic: int64, exact, when ``x`` and ``w_q`` are both integer arrays
     (``ValueError`` if ``max|x| · max_j Σ_i |w_ij| > 2^62`` rather than wrap);
-    float64 otherwise, in the fixed order of :mod:`refquant._kernels.repetition`
+    float64 otherwise, in the fixed order of ``refquant._kernels.repetition``
     (plus rows ascending, minus rows ascending, groups by ascending ``u``),
     so ``|y - x @ w_q| <= (K+1)·eps·(|x| @ |w_q|)`` (standard summation bound).
 
@@ -694,7 +694,7 @@ def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
        :func:`factorized_matmul`); a group is a set of signed activation terms.
     2. Cut the reduction axis into tiles of ``tile`` consecutive rows. Inside
        each tile, run greedy pairwise common-subexpression extraction over all
-       groups of all columns (:func:`_merge_tile`): the pair of terms (with
+       groups of all columns (``_merge_tile``): the pair of terms (with
        relative sign) shared by the most groups becomes a partial sum, computed
        once and reused; repeat while some pair is shared by two or more groups.
        Identical sub-patterns (cross-filter repetition, also up to sign)

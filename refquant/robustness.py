@@ -1,7 +1,7 @@
 r"""Step-size robustness theory of KURE: the paper's model and the exact one.
 
 Shkolnik et al., "Robust Quantization: One Model to Rule Them All" (NeurIPS
-2020), §3; note ``shared/papers/kure.md`` §1. The paper's quantizer (eq. 1)
+2020), Sec. 3; theory page ``docs/theory/kure.md``. The paper's quantizer (eq. 1)
 rounds to multiples of the step :math:`\Delta` and clips at
 :math:`\tau = 2^{M-1}\Delta`: **2^M + 1 levels** — refquant.clipping's
 ``grid="paper"``. Sensitivity (eqs. 2–4):
@@ -28,7 +28,8 @@ Two models, selectable everywhere with ``model=``:
   one-sided exact MSE increases.
 
 The theorem ("uniform is more robust than Gaussian", Theorem 4; its exact
-statement is *reconstructed* in the note, §1.5) holds under the paper's
+statement is *reconstructed*, see ``docs/theory/kure.md``, section "Readings that had
+to be reconstructed") holds under the paper's
 model and reverses under the exact one: :func:`theorem_check` returns both.
 
 In this module ``scale`` is the **standard deviation** for every
@@ -500,9 +501,9 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
 
 
 def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
-    """The README's theorem table (uniform vs Gaussian, equal variance, relative step error ``eps``), as markdown.
+    """The theorem table of ``docs/theory/kure.md`` (uniform vs Gaussian, equal variance, relative step error ``eps``), as markdown.
 
-    Generated from :func:`theorem_check`; a test checks that README.md contains exactly this text.
+    Generated from :func:`theorem_check`; a test checks that ``docs/theory/kure.md`` contains exactly this text.
     """
     t = theorem_check(bits, eps)
     p, e = t[t.model == "paper"].set_index("bits"), t[t.model == "exact"].set_index("bits")

@@ -29,7 +29,7 @@ rounded fma), ``rounding="floor_plus_half"``, ``reciprocal_dtype``,
 ``domain="float_shifted"`` (TensorFlow's float-domain clamp shifted by the
 nudged minimum) and ``block_size`` (ONNX opset-21 blocked parameters).
 
-Small inputs (< :data:`PARALLEL_THRESHOLD` elements) run on one Numba thread.
+Small inputs (fewer than ``PARALLEL_THRESHOLD`` elements) run on one Numba thread.
 """
 from __future__ import annotations
 
@@ -512,7 +512,7 @@ def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
 
     Notes
     -----
-    ``q - z`` is exact (|q - z| < 2**17); the product is rounded once.
+    ``q - z`` is exact (``|q - z| < 2**17``); the product is rounded once.
 
     Examples
     --------

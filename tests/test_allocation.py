@@ -40,7 +40,7 @@ def test_bins_budget_met_exactly(alphas, mean_bits):
 
 
 def test_paper_eq10_ratio_and_rounding():
-    """Eq. 10: bins proportional to alpha^(2/3); sigma ratio 2.828 gives a 2:1 bin split (note §3.3)."""
+    """Eq. 10: bins proportional to alpha^(2/3); sigma ratio 2.828 gives a 2:1 bin split (2.828^(2/3) = 2)."""
     a = np.array([2.828427125, 1.0])
     w = a ** (2 / 3)
     assert w[0] / w[1] == pytest.approx(2.0, rel=1e-9)

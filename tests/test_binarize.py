@@ -1,8 +1,8 @@
-"""Tests for refquant.binarize (issue 6, quantizer part).
+"""Tests for refquant.binarize (the signed-binary, binary and ternary quantizers).
 
-Oracles: explicit Python loops over filters/tiles written from the note's
-definitions (shared/papers/signed_binary.md §1.1–1.2, XNOR-Net and TWN
-rules), a closed-form derivative for the EDE rule checked against central
+Oracles: explicit Python loops over filters/tiles written from the
+definitions (the authors' released signed-binary rule and EDE schedule, XNOR-Net and TWN
+rules; docs/theory/signed_binary.md), a closed-form derivative for the EDE rule checked against central
 finite differences of its surrogate, and structural properties (one non-zero
 value per region, the sign map, idempotence) over Hypothesis inputs.
 """
@@ -204,7 +204,7 @@ def test_bad_input_raises(name, fn, args, kwargs, exc, match):
 
 
 def test_density_at_init_near_note_reconstruction():
-    """Note §1.1 [recon]: Gaussian latents, C_in = 64, 3x3 -> max|w| ~ 3.3 sigma, Delta ~ 0.16 sigma, density ~ 0.435.
+    """Reconstructed from the released rule: Gaussian latents, C_in = 64, 3x3 -> max|w| ~ 3.3 sigma, Delta ~ 0.16 sigma, density ~ 0.435.
 
     Independent expectation: for each filter, P(kept) = P(w >= Delta) = 1 - Phi(Delta/sigma) with the
     filter's own Delta; averaged over 256 filters. Tolerance 0.01 (binomial s.e. of 147k weights is 0.0013).

@@ -1,4 +1,4 @@
-"""Conformance checkers for signed-binary quantization and repetition-aware matmul (issue 7 × issue 6).
+"""Conformance checkers for signed-binary quantization and repetition-aware matmul.
 
 They accept refquant and an independent loop implementation, and reject
 planted bugs: a strict ``>`` at the region threshold, one threshold for the
@@ -19,7 +19,7 @@ EXAMPLES = 120
 
 
 def loop_signed_binarize(w, *, signs=None, threshold=0.05, axis=0, region=None, bug=None):
-    """Independent per-element loop implementation of the released rule (note §1.1), with switchable bugs."""
+    """Independent per-element loop implementation of the authors' released rule, with switchable bugs."""
     w = np.asarray(w, dtype=np.float64)
     m = np.moveaxis(w, axis, 0)
     n_f = m.shape[0]

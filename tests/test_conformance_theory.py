@@ -1,4 +1,4 @@
-"""Conformance checkers for the paper operations (issue 7 x issues 3, 4, 5): they accept refquant (and an
+"""Conformance checkers for the paper operations (ACIQ, KURE, RAOQ): they accept refquant (and an
 independent implementation where one is cheap) and reject planted bugs: an IMC model that forgets A-shift's
 compensation or drops the last tile, a KURE gradient without the 1/L averaging, excess instead of Pearson
 kurtosis, an exact MSE on the wrong grid, and the paper's alpha* passed off as the exact optimum.

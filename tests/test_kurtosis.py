@@ -218,7 +218,7 @@ def test_shaping_drives_kurtosis_to_target():
 
 
 def test_shaping_raises_the_measured_step_sensitivity():
-    """The README's claim (figures/kure_shaping.csv): flattening a Gaussian tensor raises its 4-bit sensitivity to a
+    """The claim of docs/theory/kure.md (figures/kure_shaping.csv): flattening a Gaussian tensor raises its 4-bit sensitivity to a
     5 % step error (exact-model reversal of the theorem, measured on the tensor). Deterministic: fixed seed, no MC."""
     from refquant.robustness import empirical_sensitivity
 

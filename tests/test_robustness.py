@@ -1,7 +1,7 @@
 """Tests for refquant.robustness (KURE theory): Lemma 2/3, the curvature, the theorem under both models.
 
 Oracles: scipy quadrature per cell of the paper's 2^M+1 grid (independent of refquant.clipping's
-Gauss-Legendre sums), the note's recomputed tables (kure.md §1.3-§1.5, §2.2), Monte Carlo through
+Gauss-Legendre sums), tables recomputed independently of refquant (4-5 digits), Monte Carlo through
 refquant.uniform (10^6 draws, |z| < 5), finite differences of the closed forms.
 """
 from __future__ import annotations
@@ -50,12 +50,12 @@ def test_lemma3_optimum_and_curvatures():
         assert float(R.mse_vs_step(st, m, "uniform")) == pytest.approx((2 * A / (2**m + 1)) ** 2 / 12, rel=1e-9)
         assert R.optimal_step(m, "uniform", model="paper") == pytest.approx(2 * A / 2**m, rel=1e-15)
         assert R.optimal_step(m, "uniform", model="paper", uniform_step="lemma3") == pytest.approx(2 * A / (2**m + 1))
-        assert R.curvature(m, "uniform", model="paper") == pytest.approx(0.5)  # at 2a/2^M (note §1.3)
+        assert R.curvature(m, "uniform", model="paper") == pytest.approx(0.5)  # at 2a/2^M: c = 2^(M-2)·Delta/a = 1/2, no mass beyond tau
         assert R.curvature(m, "uniform", model="exact") == pytest.approx(2 ** (m - 1), rel=1e-5)  # at 2a/(2^M+1)
 
 
 def test_gaussian_paper_model_matches_note_table():
-    """kure.md §1.4: Delta*, MSE*, curvature of the ACIQ form at sigma = 1; exact (2^M+1)-grid Delta*, MSE*."""
+    """Recomputed independently: Delta*, MSE*, curvature of the ACIQ form at sigma = 1; exact (2^M+1)-grid Delta*, MSE*."""
     table = {2: (0.85532, 8.7149e-2, 0.8639, 0.84299, 8.2178e-2), 4: (0.31989, 1.0493e-2, 1.5098, 0.31890, 1.0405e-2),
              8: (0.03066, 8.7078e-5, 3.0200, 0.03066, 8.7071e-5)}
     for m, (d, mse, curv, d_ex, mse_ex) in table.items():
@@ -67,8 +67,8 @@ def test_gaussian_paper_model_matches_note_table():
 
 
 def test_mse_vs_bits_figure_matches_note_table():
-    """kure.md §2.2 (recomputed by the note's author, 4-5 digits): U(-2, 2) at Lemma 3's optimum, 4/(3(2^M+1)^2), and
-    N(0, 2^2) at the ACIQ-form and exact (2^M+1)-grid optima; the values the paper's §3.2 figure plots."""
+    """Recomputed independently (4-5 digits): U(-2, 2) at Lemma 3's optimum, 4/(3(2^M+1)^2), and
+    N(0, 2^2) at the ACIQ-form and exact (2^M+1)-grid optima; the values the MSE-versus-bits figure of the paper's Sec. 3.2 plots."""
     std_u = 2 / math.sqrt(3)
     for m, (u, g_aciq, g_exact) in {2: (0.05333, 0.34859, 0.32871), 3: (0.01646, 0.12572, 0.12278), 4: (0.004614, 0.04197, 0.04162)}.items():
         st = R.optimal_step(m, "uniform", std_u, model="paper", uniform_step="lemma3")
@@ -111,7 +111,7 @@ def test_theorem_holds_under_paper_model_and_reverses_exactly():
     paper, exact = t[t.model == "paper"], t[t.model == "exact"]
     assert paper.holds.all() and len(paper) == 7
     assert not exact.holds.any()
-    # the note's table (kure.md §1.5): relative MSE increase for growing/shrinking the step by 5 %, M = 4
+    # recomputed independently: relative MSE increase for growing/shrinking the step by 5 %, M = 4
     row = exact[exact.bits == 4].iloc[0]
     assert row.gamma_rel1 == pytest.approx(0.150, abs=0.002) and row.gamma_rel2 == pytest.approx(0.021, abs=0.001)
     # with absolute eps the paper's claim is a pure curvature comparison: 1/2 < Gaussian curvature
@@ -195,23 +195,23 @@ def test_bad_input(call, exc, match):
 
 
 def test_readme_theorem_table_is_generated_by_the_library():
-    """docs/readme/kure.md (the README section) carries exactly the generated table; so does README.md once merged."""
+    """docs/theory/kure.md carries exactly the generated theorem table (and README.md too, wherever it shows it)."""
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1]
     table = R.theorem_table_markdown()
-    assert table in (root / "docs" / "readme" / "kure.md").read_text()
+    assert table in (root / "docs" / "theory" / "kure.md").read_text()
     readme = (root / "README.md").read_text()
     if "<!-- kure theorem table -->" in readme:
         assert table in readme
 
 
 def test_readme_tables_are_the_analysis_outputs():
-    """The README section's power-of-two and why-kurtosis tables are the committed analysis outputs, verbatim."""
+    """docs/theory/kure.md's power-of-two and why-kurtosis tables are the committed analysis outputs, verbatim."""
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[1]
-    section = (root / "docs" / "readme" / "kure.md").read_text()
+    section = (root / "docs" / "theory" / "kure.md").read_text()
     for name in ("kure_pow2.md", "kure_why_kurtosis.md"):
         assert (root / "figures" / name).read_text() in section, name
     # and the unit-variance pow2 numbers in the committed CSV are the library's (spot check, exact model)

@@ -24,19 +24,20 @@ at :math:`\pm\alpha` and quantizing with ``M`` bits:
   approximation. Grids, each the exact image of
   :mod:`refquant.uniform` (see :func:`quantize_on_grid`):
 
-  ============= =============================================== ==========================================
-  grid          levels (signed)                                 refquant.uniform image
-  ============= =============================================== ==========================================
-  ``paper``     :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,        ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
+  ============= ===================================================== ====================================================
+  grid          levels (signed)                                       refquant.uniform image
+  ============= ===================================================== ====================================================
+  ``paper``     :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,             ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
                 :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one
                 more than M bits hold; the paper's simulation)
-  ``midrise``   :math:`(k+\frac12)\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,  ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor")) + D/2``
+  ``midrise``   :math:`(k+\frac12)\Delta`,                            ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor"))``
+                :math:`-2^{M-1} \le k < 2^{M-1}`,                     ``+ D/2``
                 :math:`\Delta = 2\alpha/2^M`
-  ``endpoint``  :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,  ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False)) - a``
-                :math:`\Delta = 2\alpha/(2^M-1)`
-  ``symmetric`` :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,        ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
+  ``endpoint``  :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,     ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False))``
+                :math:`\Delta = 2\alpha/(2^M-1)`                      ``- a``
+  ``symmetric`` :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,           ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
                 :math:`\Delta = \alpha/(2^{M-1}-1)`
-  ============= =============================================== ==========================================
+  ============= ===================================================== ====================================================
 
   ``endpoint`` is the symmetric endpoint-inclusive grid (the usual
   min/max-calibrated grid with ``2^M`` levels). refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`

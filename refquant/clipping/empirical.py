@@ -73,7 +73,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
 
     Notes
     -----
-    Scale-equivariant for every finite input: a channel whose max |x| lies outside the range where
+    Scale-equivariant for every finite input: a channel whose ``max|x|`` lies outside the range where
     its squared errors are representable (float64 beyond 2**400 or below 2**-400, float32 below
     2**-100) is searched on the channel times an exact power of two, and its clip multiplied back.
 

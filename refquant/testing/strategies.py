@@ -266,7 +266,7 @@ def float_arrays(
         (ties at ``(k + 1/2)·scale`` for codes ``k + zero_point`` from
         ``qmin - 3`` to ``qmax + 3``).
     allow_subnormal : include subnormal values.
-    max_magnitude : largest |value| drawn for the "far beyond the clamp range"
+    max_magnitude : largest ``|value|`` drawn for the "far beyond the clamp range"
         elements (default: a quarter of the dtype's max). Pass the compute
         dtype's range when it is narrower than *dtype* (float64 data, float32
         arithmetic), so that no value overflows on conversion.

@@ -1,0 +1,106 @@
+"""The repository is self-contained: no tracked file points a reader at something outside it.
+
+Three rules, checked on the text of every tracked file (``git ls-files``; binary files — any NUL byte or
+invalid UTF-8 — are skipped):
+
+1. **No path into the project's private notes**: no occurrence of the word "shared" followed by a slash at
+   the start of a path component (a notes folder of that name beside the repository is not part of it,
+   however it is spelled: relative, absolute or quoted). Names that merely end in "shared", such as
+   ``shared_sum_matmul`` or "unshared" folders, are not matched.
+2. **No issue-tracker references**: the word "issue" or "issues" directly followed by a number, with an
+   optional space, hyphen or number sign between them ("issue N", "issues N", "issue-N", "issue #N" with N
+   digits), and a bare number sign followed by digits that stands on its own (preceded by a space, a bracket
+   or the start of a line and not followed by a letter, digit or underscore, so "see #N" matches but the
+   colour "#1f77b4" and the format spec "#04x" do not). Write the fact, the derivation or the paper's
+   equation number instead.
+3. **No section sign**: the character U+00A7 does not occur. Refer to a paper as "Sec. 3.2 of <paper>" or
+   "eq. (11) of <paper>", and to this project's documentation by page path and heading
+   (``docs/theory/raoq.md``, "Slice covariance"); links between documentation pages are checked by the
+   documentation build (``tests/test_docs.py``), so every such reference resolves.
+"""
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+SHARED = re.compile(r"(?<![\w-])shared" "/")  # split so that this line does not match itself
+ISSUE = re.compile(r"\bissues?[ \-#]{0,2}\d+\b|(?:(?<=\s)|(?<=[(\[])|^)#\d+(?![\w])", re.I | re.M)
+SECTION_SIGN = "\u00a7"
+
+
+def tracked_files() -> list[pathlib.Path]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return [ROOT / p for p in out.decode().split("\0") if p]
+
+
+def text_of(path: pathlib.Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def violations(text: str) -> list[tuple[int, str, str]]:
+    """(line number, rule, matched text) for every violation in ``text``."""
+    found = []
+    for no, line in enumerate(text.splitlines(), 1):
+        for m in SHARED.finditer(line):
+            found.append((no, "shared", m.group(0)))
+        for m in ISSUE.finditer(line):
+            found.append((no, "issue", m.group(0)))
+        if SECTION_SIGN in line:
+            found.append((no, "section sign", SECTION_SIGN))
+    return found
+
+
+def test_git_lists_the_repository():
+    files = tracked_files()
+    assert any(p.name == "README.md" for p in files) and any(p.suffix == ".py" for p in files)
+
+
+def test_no_tracked_file_refers_outside_the_repository():
+    bad = []
+    for path in tracked_files():
+        text = text_of(path)
+        if text is None:
+            continue
+        for no, rule, what in violations(text):
+            bad.append(f"{path.relative_to(ROOT)}:{no}: {rule}: {what!r}")
+    assert bad == [], "references a reader cannot follow:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("text, rule", [
+    ("facts in `" + "shared" + "/papers/aciq.md`", "shared"),
+    ("see /work/" + "shared" + "/STYLE.md", "shared"),
+    ("as in " + "issue" + " 5", "issue"),
+    ("(" + "Issue" + "-12)", "issue"),
+    ("fixed in " + "issues" + " #" + "7", "issue"),
+    ("closes " + "#" + "31", "issue"),
+    ("note " + SECTION_SIGN + "2.2", "section sign"),
+])
+def test_planted_references_are_caught(text, rule):
+    assert [r for _, r, _ in violations(text)] == [rule]
+
+
+@pytest.mark.parametrize("text", [
+    "shared_sum_matmul(x, w_q, tile=8)",
+    "an unshared/ folder",
+    "color='#1f77b4'",
+    "f'{code:#04x}'",
+    "## 2. Rounding modes",
+    "the reissue of 2024",
+    "tissue 5",
+])
+def test_ordinary_text_is_not_flagged(text):
+    assert violations(text) == []
