@@ -26,20 +26,20 @@ Grids and their refquant.uniform image
 With :math:`n = 2^M` (``M`` bits), clip :math:`\alpha`, and ``fq = refquant.fake_quant``
 (see ``docs/ptq.md`` for the same table with pictures):
 
-============= ========== =============================== ======================================= =====================================
-grid          sides      carrier spec (``grid_spec``)    scale ``s`` (``scale_from_clip``)       levels = image of refquant.uniform
-============= ========== =============================== ======================================= =====================================
-``symmetric`` two-sided  ``QuantSpec(M, narrow_range)``  :math:`\alpha/(n/2-1)`                  ``fq(x, s, 0, spec)``
-``symmetric`` one-sided  ``QuantSpec(M, False, True)``   :math:`\alpha/(n-2)`                    ``fq(x, s, 0, spec)``
-``endpoint``  two-sided  ``QuantSpec(M, signed=False)``  :math:`2\alpha/(n-1)`                   ``fq(x + alpha, s, 0, spec) - alpha``
-``endpoint``  one-sided  ``QuantSpec(M, signed=False)``  :math:`\alpha/(n-1)`                    ``fq(x, s, 0, spec)``
-``midrise``   two-sided  ``QuantSpec(M, rounding=floor)`` :math:`2\alpha/n`                      ``fq(x, s, 0, spec) + s/2``
-``midrise``   one-sided  ``QuantSpec(M, False, floor)``  :math:`\alpha/n`                        ``fq(x, s, 0, spec) + s/2``
-``paper``     two-sided  ``QuantSpec(M + 1)``            :math:`2\alpha/n`                       ``fq(clip(x, -alpha, alpha), s, 0, spec)``
-``paper``     one-sided  ``QuantSpec(M + 1, False)``     :math:`\alpha/n`                        ``fq(clip(x, 0, alpha), s, 0, spec)``
-``asymmetric`` [lo, hi]  any spec                        :math:`(hi - lo)/(q_{max} - q_{min})`   ``fq(x, s, z, spec)``,
-                                                                                                 :math:`z = q_{min} - \mathrm{rint}(lo/s)`
-============= ========== =============================== ======================================= =====================================
+============== ========= ================================ ===================================== ==========================================
+grid           sides     carrier spec (``grid_spec``)     scale ``s`` (``scale_from_clip``)     levels = image of refquant.uniform
+============== ========= ================================ ===================================== ==========================================
+``symmetric``  two-sided ``QuantSpec(M, narrow_range)``   :math:`\alpha/(n/2-1)`                ``fq(x, s, 0, spec)``
+``symmetric``  one-sided ``QuantSpec(M, False, True)``    :math:`\alpha/(n-2)`                  ``fq(x, s, 0, spec)``
+``endpoint``   two-sided ``QuantSpec(M, signed=False)``   :math:`2\alpha/(n-1)`                 ``fq(x + alpha, s, 0, spec) - alpha``
+``endpoint``   one-sided ``QuantSpec(M, signed=False)``   :math:`\alpha/(n-1)`                  ``fq(x, s, 0, spec)``
+``midrise``    two-sided ``QuantSpec(M, rounding=floor)`` :math:`2\alpha/n`                     ``fq(x, s, 0, spec) + s/2``
+``midrise``    one-sided ``QuantSpec(M, False, floor)``   :math:`\alpha/n`                      ``fq(x, s, 0, spec) + s/2``
+``paper``      two-sided ``QuantSpec(M + 1)``             :math:`2\alpha/n`                     ``fq(clip(x, -alpha, alpha), s, 0, spec)``
+``paper``      one-sided ``QuantSpec(M + 1, False)``      :math:`\alpha/n`                      ``fq(clip(x, 0, alpha), s, 0, spec)``
+``asymmetric`` [lo, hi]  any spec                         :math:`(hi - lo)/(q_{max} - q_{min})` ``fq(x, s, z, spec)``,
+                                                                                                :math:`z = q_{min} - \mathrm{rint}(lo/s)`
+============== ========= ================================ ===================================== ==========================================
 
 Only ``symmetric`` (both sides), one-sided ``endpoint`` and ``asymmetric`` are a
 plain affine quantizer ``fq(x, s, z, spec)`` — deployable as one ONNX
