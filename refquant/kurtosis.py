@@ -39,6 +39,7 @@ gradient) by :math:`((N-1)/N)^2`: ``ddof=1`` reproduces that; ``ddof=0``
 from __future__ import annotations
 
 import math
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -79,6 +80,44 @@ _EPS = float(np.finfo(np.float64).eps)
 PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
+class _RowsArgs(NamedTuple):
+    """The exact arguments of ``row_sums`` and ``fused_row_moments`` (``out``: (rows,) resp. (rows, 4), allocated)."""
+
+    v: np.ndarray
+    out: np.ndarray
+
+
+class _CentralSumsArgs(NamedTuple):
+    """The exact arguments of ``row_central_sums`` (``mu``: each row's channel mean; ``out`` (rows, 3) allocated)."""
+
+    v: np.ndarray
+    mu: np.ndarray
+    out: np.ndarray
+
+
+def _prepare_moment_rows(rows_in: np.ndarray) -> tuple[np.ndarray, int]:
+    """Channel rows (C, n) -> ``(rows, r)``: C-contiguous float32/float64 rows (the moment kernels' ``v``), each
+    channel split into ``r`` consecutive rows when the channel count is small (:func:`_split_rows`)."""
+    return _split_rows(np.ascontiguousarray(rows_in))
+
+
+def _prepare_fused_row_moments(rows: np.ndarray) -> _RowsArgs:
+    """Arguments of ``fused_row_moments`` (used when every row is a whole channel)."""
+    return _RowsArgs(rows, np.empty((rows.shape[0], 4), dtype=np.float64))
+
+
+def _prepare_row_sums(rows: np.ndarray) -> _RowsArgs:
+    """Arguments of ``row_sums`` (pass 1 of split channels)."""
+    return _RowsArgs(rows, np.empty(rows.shape[0], dtype=np.float64))
+
+
+def _prepare_row_central_sums(rows: np.ndarray, r: int, sums: np.ndarray, n: int):
+    """Pass 2 of split channels: the channel means ``mu`` from pass 1's row sums (``r`` rows per channel, summed
+    in order by NumPy), and ``(mu, the arguments of row_central_sums)`` with ``mu`` repeated per row."""
+    mu = sums.reshape(-1, r).sum(axis=1) / n
+    return mu, _CentralSumsArgs(rows, np.repeat(mu, r), np.empty((rows.shape[0], 3), dtype=np.float64))
+
+
 def _central_moments(x, axis, name: str = "x"):
     """Per-channel (n, mu, m2, m3, m4) in float64, by the two-pass Numba kernel (unscaled units).
 
@@ -102,18 +141,17 @@ def _kernel_moments_call(rows_in: np.ndarray):
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
     c, n = rows_in.shape
-    rows, r = _split_rows(np.ascontiguousarray(rows_in))
+    rows, r = _prepare_moment_rows(rows_in)
     if r == 1:  # every row is a whole channel: both passes per row while it is in cache
-        out = np.empty((c, 4), dtype=np.float64)
-        fused_row_moments(rows, out)
-        out /= n
-        return out[:, 0], out[:, 1], out[:, 2], out[:, 3]
-    s = np.empty(rows.shape[0], dtype=np.float64)
-    row_sums(rows, s)
-    mu = s.reshape(c, r).sum(axis=1) / n
-    cs = np.empty((rows.shape[0], 3), dtype=np.float64)
-    row_central_sums(rows, np.repeat(mu, r), cs)
-    m = cs.reshape(c, r, 3).sum(axis=1) / n
+        args = _prepare_fused_row_moments(rows)
+        fused_row_moments(*args)
+        out = args.out
+        return out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
+    args = _prepare_row_sums(rows)
+    row_sums(*args)
+    mu, cargs = _prepare_row_central_sums(rows, r, args.out, n)
+    row_central_sums(*cargs)
+    m = cargs.out.reshape(c, r, 3).sum(axis=1) / n
     return mu, m[:, 0], m[:, 1], m[:, 2]
 
 

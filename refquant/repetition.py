@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
@@ -429,12 +430,10 @@ class FactorizedWeights:
 
         from ._kernels._threads import threads_for
 
-        xd, dt = _activations(x, self.shape, self.integer, self.max_col_abs_sum)
-        xT = np.ascontiguousarray(xd.T)
-        yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
-        with threads_for(xd.shape[0] * (self.idx.size + self.grp_mag.size), PARALLEL_MIN_OPS):
-            factorized_kernel(xT, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.grp_split, self.idx, yT, _CHUNK)
-        return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
+        args = _prepare_factorized(self, x)
+        with threads_for(args.xT.shape[1] * (self.idx.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+            factorized_kernel(*args)
+        return np.ascontiguousarray(args.yT.T), self.op_counts(args.xT.shape[1])
 
 
 def factorize(w_q) -> FactorizedWeights:
@@ -629,15 +628,72 @@ class SharedSumProgram:
 
         from ._kernels._threads import threads_for
 
-        xd, dt = _activations(x, self.shape, self.integer, self.max_col_abs_sum)
-        xT = np.ascontiguousarray(xd.T)
-        vals = np.empty((self.shape[0] + self.nodes.shape[0], xd.shape[0]), dtype=dt)
-        nd = self.nodes
-        yT = np.zeros((self.shape[1], xd.shape[0]), dtype=dt)
-        with threads_for(xd.shape[0] * (self.nodes.shape[0] + self.term.size + self.grp_mag.size), PARALLEL_MIN_OPS):
-            shared_nodes_kernel(xT, nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(), nd[:, 3].copy(), vals)
-            shared_groups_kernel(vals, self.col_ptr, self.grp_mag.astype(dt), self.grp_ptr, self.term, self.term_sign, yT)
-        return np.ascontiguousarray(yT.T), self.op_counts(xd.shape[0])
+        nargs = _prepare_shared_nodes(self, x)
+        with threads_for(nargs.xT.shape[1] * (self.nodes.shape[0] + self.term.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+            shared_nodes_kernel(*nargs)
+            gargs = _prepare_shared_groups(self, nargs.vals)
+            shared_groups_kernel(*gargs)
+        return np.ascontiguousarray(gargs.yT.T), self.op_counts(nargs.xT.shape[1])
+
+
+class _FactorizedArgs(NamedTuple):
+    """The exact arguments of ``factorized_kernel`` (same names, same order); ``yT`` allocated (zeros)."""
+
+    xT: np.ndarray
+    col_ptr: np.ndarray
+    grp_mag: np.ndarray
+    grp_ptr: np.ndarray
+    grp_split: np.ndarray
+    idx: np.ndarray
+    yT: np.ndarray
+    chunk: int
+
+
+def _prepare_factorized(fw: "FactorizedWeights", x) -> _FactorizedArgs:
+    """Activations ``x`` (validated and typed against the programmed weights) -> the factorised kernel's arguments."""
+    xd, dt = _activations(x, fw.shape, fw.integer, fw.max_col_abs_sum)
+    yT = np.zeros((fw.shape[1], xd.shape[0]), dtype=dt)
+    return _FactorizedArgs(np.ascontiguousarray(xd.T), fw.col_ptr, fw.grp_mag.astype(dt), fw.grp_ptr, fw.grp_split,
+                           fw.idx, yT, _CHUNK)
+
+
+class _SharedNodesArgs(NamedTuple):
+    """The exact arguments of ``shared_nodes_kernel`` (same names, same order); ``vals`` allocated."""
+
+    xT: np.ndarray
+    node_a: np.ndarray
+    node_sa: np.ndarray
+    node_b: np.ndarray
+    node_sb: np.ndarray
+    vals: np.ndarray
+
+
+class _SharedGroupsArgs(NamedTuple):
+    """The exact arguments of ``shared_groups_kernel`` (same names, same order); ``yT`` allocated (zeros)."""
+
+    vals: np.ndarray
+    col_ptr: np.ndarray
+    grp_mag: np.ndarray
+    grp_ptr: np.ndarray
+    term: np.ndarray
+    term_sign: np.ndarray
+    yT: np.ndarray
+
+
+def _prepare_shared_nodes(prog: "SharedSumProgram", x) -> _SharedNodesArgs:
+    """Activations ``x`` -> the node kernel's arguments (node columns as contiguous int64 arrays)."""
+    xd, dt = _activations(x, prog.shape, prog.integer, prog.max_col_abs_sum)
+    vals = np.empty((prog.shape[0] + prog.nodes.shape[0], xd.shape[0]), dtype=dt)
+    nd = prog.nodes
+    return _SharedNodesArgs(np.ascontiguousarray(xd.T), nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(),
+                            nd[:, 3].copy(), vals)
+
+
+def _prepare_shared_groups(prog: "SharedSumProgram", vals: np.ndarray) -> _SharedGroupsArgs:
+    """The node values (output of the node kernel) -> the group kernel's arguments."""
+    yT = np.zeros((prog.shape[1], vals.shape[1]), dtype=vals.dtype)
+    return _SharedGroupsArgs(vals, prog.col_ptr, prog.grp_mag.astype(vals.dtype), prog.grp_ptr, prog.term,
+                             prog.term_sign, yT)
 
 
 def _merge_tile(sets: list[dict], next_id: int, nodes: list) -> int:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -311,13 +312,46 @@ def _shifted_bounds(spec: QuantSpec, s: np.ndarray, z: np.ndarray, cdtype: np.dt
     return lo.astype(cdtype), hi.astype(cdtype)
 
 
-def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
-    spec = _check_spec(spec)
-    policy = _NONFINITE.get(nonfinite) if isinstance(nonfinite, str) else None
-    if policy is None:
-        policy = check_enum(nonfinite, NonFinite, "nonfinite")
-    # NaN/inf are counted inside the kernel (one pass over x), see _check_counts.
-    arr = as_real_array(x, "x", allow_nonfinite=True)
+class _AffineQuantArgs(NamedTuple):
+    """The exact arguments of ``affine_quant_kernel`` (same names, same order); outputs ``out``/``counts`` allocated."""
+
+    x: np.ndarray
+    n: int
+    inner: int
+    s: np.ndarray
+    r: np.ndarray
+    z: np.ndarray
+    qmin: np.floating
+    qmax: np.floating
+    mode: int
+    recip: bool
+    u: np.ndarray
+    chunk: int
+    dequant: bool
+    out: np.ndarray
+    counts: np.ndarray
+    zp_op: int
+    shifted: int
+    lo: np.ndarray
+    hi: np.ndarray
+    half: np.floating
+    blk: int
+    ob: int
+    ip: int
+    js: int
+    f32: bool
+
+
+def _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out=None, chunk=None):
+    """Validated public arguments -> (the kernel's exact arguments, the result array ``out`` views).
+
+    ``arr`` is the real input array (``as_real_array``). Validates scale, zero point, rng and ``out``; converts
+    ``x`` to the compute dtype (C order, flat), lays out the parameters (module ``_Layout``), draws the
+    stochastic uniforms, computes the reciprocal and the shifted bounds, and allocates the outputs.
+    ``chunk`` (default :data:`KERNEL_CHUNK`) is the kernel's work-item size (no effect on results).
+    The kernel (``refquant._kernels.uniform.affine_quant_kernel``) and its twin
+    (``refquant._reference.uniform.affine_quant_prepared``) both consume the returned arguments.
+    """
     cdtype = spec.resolve_compute_dtype(arr.dtype)
     axis = _resolve_axis(spec, arr.ndim)
     lay = _Layout(arr.shape, axis, spec.block_size)
@@ -326,11 +360,12 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     mode, recip, zp_op, shifted = _spec_flags(spec)
     lo, hi = _shifted_bounds(spec, s, z, cdtype) if shifted else (s, s)
     u = _draw_uniforms(spec, rng, arr.size)
-    if arr.dtype == cdtype and arr.flags.c_contiguous:
+    # A read-only array is a different Numba type (one more compiled signature): copy it, as other layouts.
+    if arr.dtype == cdtype and arr.flags.c_contiguous and arr.flags.writeable:
         xc = arr.reshape(-1)
     else:
         with np.errstate(over="ignore"):
-            xc = np.ascontiguousarray(arr, dtype=cdtype).reshape(-1)
+            xc = np.array(arr, dtype=cdtype, order="C").reshape(-1)  # always a fresh, writeable copy
     out_dtype = cdtype if dequant else spec.code_dtype
     if out is None:
         result = np.empty(arr.shape, dtype=out_dtype)
@@ -347,22 +382,34 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
             result.__array_interface__["data"][0] == xc.__array_interface__["data"][0] and result.shape == arr.shape
         ):
             xc = xc.copy()  # out partially overlaps x: read from a copy so no input element is overwritten first
+    chunk = KERNEL_CHUNK if chunk is None else chunk
+    counts = np.empty(((xc.size + chunk - 1) // chunk, 2), dtype=np.int64)
+    args = _AffineQuantArgs(
+        xc, lay.n, lay.inner, s, r, z,
+        cdtype.type(spec.qmin), cdtype.type(spec.qmax), mode, recip, u, chunk, dequant,
+        result.reshape(-1), counts,
+        zp_op, shifted, lo, hi, cdtype.type(0.5),
+        lay.blk, lay.ob, lay.ip, lay.js, cdtype == np.float32,
+    )
+    return args, result
+
+
+def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
+    spec = _check_spec(spec)
+    policy = _NONFINITE.get(nonfinite) if isinstance(nonfinite, str) else None
+    if policy is None:
+        policy = check_enum(nonfinite, NonFinite, "nonfinite")
+    # NaN/inf are counted inside the kernel (one pass over x), see _check_counts.
+    arr = as_real_array(x, "x", allow_nonfinite=True)
+    args, result = _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out)
     from ._kernels._threads import threads_for
     from ._kernels.uniform import affine_quant_kernel
 
-    chunk = KERNEL_CHUNK
-    counts = np.empty(((xc.size + chunk - 1) // chunk, 2), dtype=np.int64)
     # errstate: with NUMBA_DISABLE_JIT=1 the kernel runs as Python on NumPy scalars, whose overflow to inf
     # (saturated by the clamp, as the contract says) would otherwise warn; compiled code never warns.
-    with threads_for(xc.size, PARALLEL_THRESHOLD), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        affine_quant_kernel(
-            xc, lay.n, lay.inner, s, r, z,
-            cdtype.type(spec.qmin), cdtype.type(spec.qmax), mode, recip, u, chunk, dequant,
-            result.reshape(-1), counts,
-            zp_op, shifted, lo, hi, cdtype.type(0.5),
-            lay.blk, lay.ob, lay.ip, lay.js, cdtype == np.float32,
-        )
-    _check_counts(counts, policy, converted=arr.dtype != cdtype)
+    with threads_for(args.x.size, PARALLEL_THRESHOLD), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        affine_quant_kernel(*args)
+    _check_counts(args.counts, policy, converted=arr.dtype != args.x.dtype)
     return result
 
 

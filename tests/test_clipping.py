@@ -245,10 +245,10 @@ def test_clip_kernel_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
 
     x = np.random.default_rng(seed).laplace(size=(n_ch, n)).astype(dtype)
     _, mse = C.optimal_clip_empirical(x, bits, axis=0, grid=grid, n_candidates=13, return_mse=True)
-    from refquant.clipping.empirical import _candidate_scales
+    from refquant.clipping.empirical import _prepare_clip_search
 
-    s, mode, lo, hi, off = _candidate_scales(np.ascontiguousarray(x), bits, grid, 13)
-    np.testing.assert_array_equal(mse, clip_search_sse(x, s, mode, lo, hi, off) / n)
+    a, _ = _prepare_clip_search(x, bits, grid, 13, 0)
+    np.testing.assert_array_equal(mse, clip_search_sse(a.v, a.scales, a.mode, a.lo, a.hi, a.offset) / n)
 
 
 def test_empirical_zero_channel_and_axis_layout():

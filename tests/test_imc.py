@@ -20,6 +20,9 @@ from refquant import imc as I
 
 
 def _twin(x, w, spec):
+    """The end-to-end twin from (x, w, spec) and the ADC's public parameters: it does not consume the kernels'
+    prepared arguments (tests/test_kernel_registry.py compares each kernel with its twin on those), so it also
+    checks the prepare steps (A-shift, packing, reciprocal decision; see the planted bug below)."""
     from refquant._reference.imc import imc_matmul_ref
 
     o, d, n = I.adc_params(spec)
@@ -348,29 +351,7 @@ def test_multibit_tile_gemm_exact_at_its_bound(rows, gemm_dtype):
     assert np.array_equal(y.view(np.int64), _twin(x, w, spec).view(np.int64))
 
 
-@pytest.mark.kernel
-@settings(deadline=None, max_examples=40)
-@given(st.integers(1, 5), st.integers(1, 300), st.integers(1, 700), st.integers(1, 9), st.integers(1, 3),
-       st.integers(0, 2**32 - 1))
-def test_packing_kernels_match_packbits_twin(n_l, k, rows, nbits, n_pol, seed):
-    """Both packing kernels against np.packbits: input planes (L, K) and weight column panels (pol, K, out)."""
-    from refquant._reference.imc import packed_planes_ref
-
-    rng = np.random.default_rng(seed)
-    from refquant.imc._packing import _column_panels, _packed_planes, _tiles
-
-    tiles = _tiles(k, rows)
-    wpt = -(-rows // 64)
-    u = rng.integers(0, 2**nbits, size=(n_l, k))
-    assert np.array_equal(_packed_planes(u, nbits, tiles, wpt), packed_planes_ref(u, nbits, tiles, wpt))
-    n_out = int(rng.integers(1, 300))
-    mags = rng.integers(0, 2**nbits, size=(n_pol, k, n_out))
-    pan = _column_panels(mags, nbits, 1, tiles, wpt)  # (tiles, blocks, pol, S, 1, wpt, P)
-    n_t, n_b, _, _, _, _, pw = pan.shape
-    got = pan[:, :, :, :, 0].transpose(2, 1, 5, 3, 0, 4).reshape(n_pol, n_b * pw, nbits, n_t * wpt)[:, :n_out]
-    want = packed_planes_ref(np.swapaxes(mags, 1, 2).reshape(-1, k), nbits, tiles, wpt).reshape(n_pol, n_out, nbits, -1)
-    assert np.array_equal(got, want)
-    assert not pan[:, :, :, :, 0].transpose(2, 1, 5, 3, 0, 4).reshape(n_pol, n_b * pw, -1)[:, n_out:].any()  # zero padding
+# The packing kernels (planes and column panels, against np.packbits) are checked by tests/test_kernel_registry.py.
 
 
 def _long_cases():

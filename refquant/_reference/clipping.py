@@ -31,3 +31,8 @@ def clip_search_sse(v: np.ndarray, scales: np.ndarray, mode: int, lo: int, hi: i
                 tot = tot + (np.cumsum(part)[-1] if part.size else 0.0)
             out[c, k] = tot
     return out
+
+
+def clip_search_prepared(v, scales, mode, lo, hi, offset, sse) -> None:
+    """The twin on the kernel's own (prepared) arguments: fills ``sse`` as ``clip_search_kernel`` does."""
+    sse[...] = clip_search_sse(v, scales, mode, lo, hi, offset)

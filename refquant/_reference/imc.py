@@ -80,3 +80,65 @@ def packed_planes_ref(u, nbits, tiles, wpt):
             by = np.packbits(((pad >> p) & 1).astype(np.uint8), axis=1, bitorder="little")  # (L, wpt * 8)
             out[:, p, t * wpt:(t + 1) * wpt] = by.reshape(n_l, wpt, 8).view("<u8")[..., 0]
     return out
+
+
+def _unpack_words(words: np.ndarray, axis: int) -> np.ndarray:
+    """uint64 words along ``axis`` -> their bits along that axis (64 per word, least significant first), uint8."""
+    w = np.ascontiguousarray(np.moveaxis(words, axis, -1)).astype("<u8")
+    bits = np.unpackbits(w.view(np.uint8), axis=-1, bitorder="little")
+    return np.moveaxis(bits, -1, axis)
+
+
+def _adc_t(a, o, step, inv_step, n, floor_mode, use_inv):
+    """The ADC of the module docstring, with ``(a - o) * inv_step`` instead of ``(a - o) / step`` when ``use_inv``."""
+    t = (a - o) * inv_step if use_inv else (a - o) / step
+    if floor_mode:
+        return o + (np.clip(np.floor(t), 0, n - 1) + 0.5) * step
+    return o + np.clip(np.rint(t), 0, n - 1) * step
+
+
+def adc_convert_accumulate_prepared(y, o, step, n_codes, floor_mode, acc) -> None:
+    """Twin of ``adc_convert_accumulate`` on its own arguments: ``acc += ADC(y)`` (y promoted to float64)."""
+    acc[...] = acc + _adc(np.asarray(y, dtype=np.float64), o, step, n_codes, floor_mode)
+
+
+def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, acc) -> None:
+    """Twin of ``bpbs_kernel`` on its own (packed) arguments, written from the definitions.
+
+    Unpacks the input planes and the weight panels with ``np.unpackbits`` (cell value = sum_k 2^k bit_k),
+    forms every plane sum with an int64 matmul per (tile, panel, plane, slice, polarity), and adds
+    ``coef[p, b, c] * ADC(a)`` in the order tile, plane, slice, polarity (ascending), starting from 0.
+    """
+    batch, nb, _ = xbits.shape
+    n_tiles, n_blocks, n_pol, n_sl, beta, wpt, pw = wpan.shape
+    xb = _unpack_words(xbits.reshape(batch, nb, n_tiles, wpt), 3).astype(np.int64)  # (batch, nb, tiles, wpt*64)
+    wb = _unpack_words(wpan, 5).astype(np.int64)  # (tiles, blocks, pol, S, beta, wpt*64, P)
+    cells = sum(wb[:, :, :, :, k] << k for k in range(beta))  # (tiles, blocks, pol, S, wpt*64, P)
+    tot = np.zeros((batch, n_blocks * pw))
+    for t in range(n_tiles):
+        for b in range(nb):
+            for c in range(n_sl):
+                for p in range(n_pol):
+                    a = np.concatenate([xb[:, b, t] @ cells[t, q, p, c] for q in range(n_blocks)], axis=1)
+                    tot = tot + coef[p, b, c] * _adc_t(a.astype(np.float64), o, step, inv_step, n_codes, floor_mode, use_inv)
+    acc[...] = tot[:, :acc.shape[1]]
+
+
+def _tiles_of(tile_starts, tile_lens):
+    return [(int(a), int(a + n)) for a, n in zip(tile_starts, tile_lens)]
+
+
+def pack_planes_prepared(u, nbits, tile_starts, tile_lens, words_per_tile, out) -> None:
+    """Twin of ``pack_planes_kernel`` on its own arguments (:func:`packed_planes_ref`)."""
+    out[...] = packed_planes_ref(u, nbits, _tiles_of(tile_starts, tile_lens), words_per_tile)
+
+
+def pack_panels_prepared(mags, nbits, tile_starts, tile_lens, out) -> None:
+    """Twin of ``pack_panels_kernel``: every (polarity, column) packed as a plane row by :func:`packed_planes_ref`,
+    columns zero padded to ``n_blocks * P`` and rearranged to ``out[t, q, p, bit, word, j]``."""
+    n_pol, k, n_out = mags.shape
+    n_tiles, n_blocks, _, _, wpt, pw = out.shape
+    planes = packed_planes_ref(np.swapaxes(mags, 1, 2).reshape(-1, k), nbits, _tiles_of(tile_starts, tile_lens), wpt)
+    full = np.zeros((n_pol, n_blocks * pw, nbits, n_tiles * wpt), dtype=np.uint64)
+    full[:, :n_out] = planes.reshape(n_pol, n_out, nbits, n_tiles * wpt)
+    out[...] = full.reshape(n_pol, n_blocks, pw, nbits, n_tiles, wpt).transpose(4, 1, 0, 3, 5, 2)

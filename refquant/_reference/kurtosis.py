@@ -20,3 +20,21 @@ def central_moments(x: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.nda
     m3 = (d**3).mean(axis=red)
     m4 = (d**4).mean(axis=red)
     return mu.reshape(m2.shape), m2, m3, m4
+
+
+def row_sums_prepared(v: np.ndarray, out: np.ndarray) -> None:
+    """Twin of ``row_sums`` on its own arguments: ``out[r]`` = float64 sum of row ``r`` (NumPy pairwise sum)."""
+    out[...] = np.asarray(v, dtype=np.float64).sum(axis=1)
+
+
+def row_central_sums_prepared(v: np.ndarray, mu: np.ndarray, out: np.ndarray) -> None:
+    """Twin of ``row_central_sums``: ``out[r]`` = sums of ``d**2, d**3, d**4``, ``d = float64(v[r]) - mu[r]``."""
+    d = np.asarray(v, dtype=np.float64) - mu[:, None]
+    out[...] = np.stack([(d**2).sum(axis=1), (d**3).sum(axis=1), (d**4).sum(axis=1)], axis=1)
+
+
+def fused_row_moments_prepared(v: np.ndarray, out: np.ndarray) -> None:
+    """Twin of ``fused_row_moments``: ``out[r]`` = (sum x, then the central sums about the row mean sum/n)."""
+    s = np.asarray(v, dtype=np.float64).sum(axis=1)
+    out[:, 0] = s
+    row_central_sums_prepared(v, s / v.shape[1], out[:, 1:])

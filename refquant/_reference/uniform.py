@@ -109,17 +109,21 @@ def _positive_zero(q: np.ndarray) -> np.ndarray:
 
 def quantize_codes(
     x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u=None, *,
-    zero_point_op="after_round", reciprocal_dtype=None, block_size=None, domain="code",
+    zero_point_op="after_round", reciprocal_dtype=None, block_size=None, domain="code", reciprocal=None,
 ):
     """Float-valued codes in ``x.dtype`` (the compute dtype) by the equation of docs/SEMANTICS.md.
 
-    ``scale``/``zero_point``: as :func:`expand` takes them, in any float dtype.
+    ``scale``/``zero_point``: as :func:`expand` takes them, in any float dtype. ``reciprocal``: the reciprocal
+    scale already in the compute dtype, laid out as ``scale`` (used instead of computing ``1/scale`` in
+    ``reciprocal_dtype``; the prepared kernel arguments carry it).
     """
     dt = x.dtype
     s = expand(scale, x.shape, axis, block_size, dt)
     z = expand(zero_point, x.shape, axis, block_size, dt)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        if scale_op == "reciprocal":
+        if scale_op == "reciprocal" and reciprocal is not None:
+            r = expand(reciprocal, x.shape, axis, block_size, dt)
+        elif scale_op == "reciprocal":
             rdt = dt if reciprocal_dtype is None else np.dtype(reciprocal_dtype)
             r = (np.ones((), dtype=rdt) / s.astype(rdt)).astype(dt)
         if domain == "float_shifted":
@@ -160,3 +164,42 @@ def dequantize(codes, scale, zero_point, axis, dtype, *, qmin=None, qmax=None, b
         lo = ((dt.type(qmin) - z) * s).astype(dt)
         return (((q - dt.type(qmin)) * s).astype(dt) + lo).astype(dt)
     return ((q - z) * s).astype(dt)
+
+
+_ZP_OPS = ("after_round", "before_round", "fused")
+
+
+def affine_quant_prepared(x, n, inner, s, r, z, qmin, qmax, mode, recip, u, chunk, dequant, out, counts,
+                          zp_op, shifted, lo, hi, half, blk, ob, ip, js, f32):
+    """The twin on the kernel's own (prepared) arguments: fills ``out`` and ``counts`` as the kernel does.
+
+    Decodes the flat parameter layout back to the N-d form of :func:`expand` (``x`` as ``(outer, n, inner)``,
+    channel axis 1: per tensor when ``ip == 0``, per channel when ``js == 0``, else blocks of ``blk`` along the
+    axis with parameters of shape ``(outer, ob, inner)``), maps the integer flags to the named modes and runs
+    :func:`quantize_codes` / :func:`fake_quant`. ``lo``/``hi``, ``half``, ``f32`` are not read: the twin derives
+    them from ``qmin``, ``z``, ``s`` and the dtype itself. ``counts[k]`` = (non-finite, NaN) inputs of chunk
+    ``k``; a NaN input gives the code ``qmin`` (codes) or an unspecified value (dequantized; the caller raises).
+    """
+    dt = x.dtype
+    x3 = x.reshape(-1, n, inner)
+    if ip == 0:
+        axis, block, pshape = None, None, (1,)
+    elif js == 0:
+        axis, block, pshape = 1, None, (n,)
+    else:
+        axis, block, pshape = 1, blk, (x3.shape[0], ob, inner)
+    m = s.size if ip == 0 else int(np.prod(pshape))
+    sp, rp, zp = (a[:m].reshape(pshape) for a in (s, r, z))
+    knobs = dict(zero_point_op=_ZP_OPS[zp_op], block_size=block, domain="float_shifted" if shifted else "code",
+                 reciprocal=rp if recip else None)
+    args = (x3, sp, zp, qmin, qmax, _MODES[mode], "reciprocal" if recip else "divide", axis, u if mode == 4 else None)
+    if dequant:
+        out[...] = fake_quant(*args, **knobs).reshape(-1)
+    else:
+        q = quantize_codes(*args, **knobs).reshape(-1)
+        out[...] = np.where(np.isnan(x), qmin, q)
+    bad = ~np.isfinite(x)
+    nan = np.isnan(x)
+    for k in range(counts.shape[0]):
+        counts[k, 0] = np.count_nonzero(bad[k * chunk:(k + 1) * chunk])
+        counts[k, 1] = np.count_nonzero(nan[k * chunk:(k + 1) * chunk])

@@ -2,6 +2,8 @@
 grid of candidate clips (Numba kernel ``refquant._kernels.clipping``, twin ``refquant._reference.clipping``)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._validate import as_real_array, channel_rows, check_bool, check_choice, check_int
@@ -96,14 +98,12 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     xa = as_real_array(x, "x")
     if xa.dtype not in (np.float32, np.float64):
         xa = xa.astype(np.float64)
-    v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
-    if not signed and v.min() < 0:
-        raise ValueError(f"x has negative values (min {float(v.min())!r}) but signed=False (one-sided data); use signed=True")
-    v, e = _normalise_rows(v)
-    scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates, signed=signed)
-    sse = np.zeros(scales.shape, dtype=np.float64)
-    with threads_for(v.size * n_candidates, PARALLEL_MIN_EVALUATIONS):
-        clip_search_kernel(v, scales, mode, lo, hi, offset, sse)
+    if not signed and xa.size and xa.min() < 0:
+        raise ValueError(f"x has negative values (min {float(xa.min())!r}) but signed=False (one-sided data); use signed=True")
+    args, e = _prepare_clip_search(xa, bits, grid, n_candidates, axis, signed=signed)
+    with threads_for(args.v.size * n_candidates, PARALLEL_MIN_EVALUATIONS):
+        clip_search_kernel(*args)
+    v, scales, sse = args.v, args.scales, args.sse
     best = np.argmin(sse, axis=1)
     alpha = scales[np.arange(v.shape[0]), best].astype(np.float64) * _steps_per_clip(bits, grid, signed)
     alpha[np.abs(v).max(axis=1) == 0] = DEAD_CHANNEL_CLIP  # e = 0 there: the ldexp below keeps it
@@ -176,3 +176,28 @@ def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int, *, signed: bo
     tiny = np.finfo(v.dtype).tiny
     s = np.maximum(s, tiny)  # never a zero scale after the cast
     return np.ascontiguousarray(s), mode, lo, hi, offset
+
+
+class _ClipSearchArgs(NamedTuple):
+    """The exact arguments of ``clip_search_kernel`` (same names, same order); ``sse`` allocated (zeros)."""
+
+    v: np.ndarray
+    scales: np.ndarray
+    mode: int
+    lo: int
+    hi: int
+    offset: int
+    sse: np.ndarray
+
+
+def _prepare_clip_search(xa: np.ndarray, bits: int, grid: str, n_candidates: int, axis, *, signed: bool = True):
+    """Validated float32/float64 ``xa`` -> (the clip-search kernel's arguments, the rows' exponents ``e``).
+
+    The arguments (its twin, ``refquant._reference.clipping.clip_search_prepared``, takes the same): channel
+    rows (C-contiguous, rescaled by ``2**-e`` where :func:`_normalise_rows` says so), candidate scales and the
+    grid's integer semantics (:func:`_candidate_scales`; one-sided grids with ``signed=False``), the output table.
+    """
+    v = np.ascontiguousarray(channel_rows(xa, axis, "x"))
+    v, e = _normalise_rows(v)
+    scales, mode, lo, hi, offset = _candidate_scales(v, bits, grid, n_candidates, signed=signed)
+    return _ClipSearchArgs(v, scales, mode, lo, hi, offset, np.zeros(scales.shape, dtype=np.float64)), e

@@ -2,6 +2,8 @@
 moments (private to refquant.imc; twin of the packing kernels: ``refquant._reference.imc.packed_planes_ref``)."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from ..specs import CrossbarSpec
@@ -26,6 +28,25 @@ def _tile_bounds(tiles) -> tuple[np.ndarray, np.ndarray]:
     return starts, lens
 
 
+class _PackPlanesArgs(NamedTuple):
+    """The exact arguments of ``pack_planes_kernel`` (same names, same order); ``out`` allocated (zeros)."""
+
+    u: np.ndarray
+    nbits: int
+    tile_starts: np.ndarray
+    tile_lens: np.ndarray
+    words_per_tile: int
+    out: np.ndarray
+
+
+def _prepare_pack_planes(u: np.ndarray, nbits: int, tiles, wpt: int) -> _PackPlanesArgs:
+    """Codes ``u`` (..., K) -> the plane-packing kernel's arguments (codes flattened to (L, K) int64)."""
+    flat = np.ascontiguousarray(u.reshape(-1, u.shape[-1]), dtype=np.int64)
+    starts, lens = _tile_bounds(tiles)
+    out = np.zeros((flat.shape[0], nbits, len(tiles) * wpt), dtype=np.uint64)
+    return _PackPlanesArgs(flat, nbits, starts, lens, wpt, out)
+
+
 def _packed_planes(u: np.ndarray, nbits: int, tiles, wpt: int) -> np.ndarray:
     """Bit-planes of non-negative codes ``u`` (..., K), packed: uint64 (..., nbits, n_tiles * wpt).
 
@@ -34,12 +55,30 @@ def _packed_planes(u: np.ndarray, nbits: int, tiles, wpt: int) -> np.ndarray:
     """
     from .._kernels.imc import pack_planes_kernel
 
-    lead = u.shape[:-1]
-    flat = np.ascontiguousarray(u.reshape(-1, u.shape[-1]), dtype=np.int64)
-    out = np.zeros((flat.shape[0], nbits, len(tiles) * wpt), dtype=np.uint64)
+    args = _prepare_pack_planes(u, nbits, tiles, wpt)
+    pack_planes_kernel(*args)
+    return args.out.reshape(u.shape[:-1] + (nbits, len(tiles) * wpt))
+
+
+class _PackPanelsArgs(NamedTuple):
+    """The exact arguments of ``pack_panels_kernel`` (same names, same order); ``out`` allocated (zeros)."""
+
+    mags: np.ndarray
+    nbits: int
+    tile_starts: np.ndarray
+    tile_lens: np.ndarray
+    out: np.ndarray
+
+
+def _prepare_pack_panels(mags: np.ndarray, n_sl: int, beta: int, tiles, wpt: int) -> _PackPanelsArgs:
+    """Cell magnitudes (pol, K, out) -> the panel-packing kernel's arguments; ``out`` is
+    (n_tiles, n_blocks, pol, S * beta, wpt, P) with ``P = min(_PANEL, out rounded up to 8)``."""
+    n_pol, _, out = mags.shape
+    pw = min(_PANEL, -(-out // 8) * 8)
+    n_blocks = -(-out // pw)
+    panels = np.zeros((len(tiles), n_blocks, n_pol, n_sl * beta, wpt, pw), dtype=np.uint64)
     starts, lens = _tile_bounds(tiles)
-    pack_planes_kernel(flat, nbits, starts, lens, wpt, out)
-    return out.reshape(lead + (nbits, len(tiles) * wpt))
+    return _PackPanelsArgs(np.ascontiguousarray(mags, dtype=np.int64), n_sl * beta, starts, lens, panels)
 
 
 def _column_panels(mags: np.ndarray, n_sl: int, beta: int, tiles, wpt: int) -> np.ndarray:
@@ -52,13 +91,10 @@ def _column_panels(mags: np.ndarray, n_sl: int, beta: int, tiles, wpt: int) -> n
     """
     from .._kernels.imc import pack_panels_kernel
 
-    n_pol, _, out = mags.shape
-    pw = min(_PANEL, -(-out // 8) * 8)
-    n_blocks = -(-out // pw)
-    panels = np.zeros((len(tiles), n_blocks, n_pol, n_sl * beta, wpt, pw), dtype=np.uint64)
-    starts, lens = _tile_bounds(tiles)
-    pack_panels_kernel(np.ascontiguousarray(mags, dtype=np.int64), n_sl * beta, starts, lens, panels)
-    return panels.reshape(len(tiles), n_blocks, n_pol, n_sl, beta, wpt, pw)
+    args = _prepare_pack_panels(mags, n_sl, beta, tiles, wpt)
+    pack_panels_kernel(*args)
+    n_t, n_blocks, n_pol, _, _, pw = args.out.shape
+    return args.out.reshape(n_t, n_blocks, n_pol, n_sl, beta, wpt, pw)
 
 
 def _plane_signs(nbits: int, signed: bool) -> np.ndarray:

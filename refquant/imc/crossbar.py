@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
@@ -206,8 +207,7 @@ class ProgrammedCrossbar:
         if x.shape[1] != self.w.shape[0]:
             raise ValueError(f"x_codes has {x.shape[1]} columns but w_codes has {self.w.shape[0]} rows "
                              f"(shapes {x.shape} @ {self.w.shape})")
-        c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
-        xe = x - c_shift if c_shift else x
+        xe = _shift_input(x, spec)
         if spec.mode == "multibit":
             y, pre = _multibit(xe, self, return_details)
         else:
@@ -220,6 +220,12 @@ class ProgrammedCrossbar:
         return y, CrossbarDetails(pre_adc=pre, adc_out=rec, error=rec - pre, codes=codes, step=d, offset=o,
                                   n_codes=n, transfer=spec.adc.transfer, compensation=self.comp.copy(),
                                   coef=None if self.coef is None else self.coef.copy())
+
+
+def _shift_input(x: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
+    """The codes the array sees: ``x - 2^(B_x - 1)`` with A-shift (``spec.a_shift``), else ``x`` itself."""
+    c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
+    return x - c_shift if c_shift else x
 
 
 def _inv_step_exact(spec: CrossbarSpec, adc: tuple) -> bool:
@@ -282,22 +288,70 @@ def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
                               offset=offset, inv_step_exact=_inv_step_exact(spec, adc), _token=_TOKEN)
 
 
-def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
-    """Multi-bit mode: one float GEMM per tile (exact), converted and accumulated by the kernel."""
-    from .._kernels.imc import adc_convert_accumulate
+class _ADCAccumulateArgs(NamedTuple):
+    """The exact arguments of ``adc_convert_accumulate`` for one tile (same names, same order)."""
 
+    y: np.ndarray
+    o: float
+    step: float
+    n_codes: int
+    floor_mode: bool
+    acc: np.ndarray
+
+
+def _prepare_multibit(xe, prog: ProgrammedCrossbar):
+    """Multi-bit mode: yields, tile by tile in ascending order, the conversion kernel's arguments: the tile's
+    exact integer partial sums (one float32/float64 GEMM, C-contiguous) and the ADC; every tile shares one
+    zero-initialised ``acc`` (batch, out), which holds the output after the last tile."""
     spec, w = prog.spec, prog.w
     o, d, n = prog.adc
     floor_mode = spec.adc.transfer == "floor"
     acc = np.zeros((xe.shape[0], w.shape[1]), dtype=np.float64)
-    pre = []
     xf = xe.astype(prog.wf.dtype)
     for t0, t1 in prog.tiles:
-        yt = xf[:, t0:t1] @ prog.wf[t0:t1]
+        yield _ADCAccumulateArgs(np.ascontiguousarray(xf[:, t0:t1] @ prog.wf[t0:t1]), o, d, n, floor_mode, acc)
+
+
+def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
+    """Multi-bit mode: one float GEMM per tile (exact), converted and accumulated by the kernel."""
+    from .._kernels.imc import adc_convert_accumulate
+
+    acc = None
+    pre = []
+    for args in _prepare_multibit(xe, prog):
         if details_wanted:
-            pre.append(yt.astype(np.float64))  # exact integers: exact conversion
-        adc_convert_accumulate(np.ascontiguousarray(yt), o, d, n, floor_mode, acc)  # float32 y: promoted exactly
+            pre.append(args.y.astype(np.float64))  # exact integers: exact conversion
+        adc_convert_accumulate(*args)  # float32 y: promoted exactly
+        acc = args.acc
     return acc, (np.stack(pre, axis=1) if details_wanted else None)
+
+
+class _BPBSArgs(NamedTuple):
+    """The exact arguments of ``bpbs_kernel`` (same names, same order); ``acc`` allocated (overwritten)."""
+
+    xbits: np.ndarray
+    wpan: np.ndarray
+    coef: np.ndarray
+    o: float
+    step: float
+    inv_step: float
+    n_codes: int
+    floor_mode: bool
+    use_inv: bool
+    acc: np.ndarray
+
+
+def _prepare_bpbs(xe, prog: ProgrammedCrossbar) -> _BPBSArgs:
+    """BPBS mode: the popcount kernel's arguments: packed input planes (two's-complement bits of a signed
+    array input), the programmed weight panels and shift-and-add coefficients, the ADC, the output."""
+    spec = prog.spec
+    wpt = -(-spec.rows // 64)
+    nb = spec.input_bits
+    xbits = _packed_planes(xe & ((1 << nb) - 1) if spec.array_input_signed else xe, nb, prog.tiles, wpt)
+    o, d, n = prog.adc
+    acc = np.empty((xe.shape[0], prog.w.shape[1]), dtype=np.float64)
+    return _BPBSArgs(xbits, prog.wpan, prog.coef, o, d, 1.0 / d, n, spec.adc.transfer == "floor",
+                     prog.inv_step_exact, acc)
 
 
 def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
@@ -305,12 +359,10 @@ def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
     from .._kernels.imc import bpbs_kernel
 
     spec, w, tiles = prog.spec, prog.w, prog.tiles
-    wpt = -(-spec.rows // 64)
     nb = spec.input_bits
-    xbits = _packed_planes(xe & ((1 << nb) - 1) if spec.array_input_signed else xe, nb, tiles, wpt)  # (batch, nb, words)
-    acc = np.empty((xe.shape[0], w.shape[1]), dtype=np.float64)
-    o, d, n = prog.adc
-    bpbs_kernel(xbits, prog.wpan, prog.coef, o, d, 1.0 / d, n, spec.adc.transfer == "floor", prog.inv_step_exact, acc)
+    args = _prepare_bpbs(xe, prog)
+    bpbs_kernel(*args)
+    acc = args.acc
     if prog.offset:
         acc -= prog.offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
     if not details_wanted:
