@@ -14,6 +14,7 @@ first access so that ``import refquant`` stays cheap and compiles nothing::
     refquant.imc             in-memory-computing crossbars with ADCs (RAOQ)
     refquant.binarize        binary / ternary / signed-binary quantizers
     refquant.repetition      weight repetition statistics and kernels
+    refquant.profiles        backend profiles: the QuantSpec and calibration of ONNX, PyTorch, TensorFlow, TFLite, JAX
     refquant.testing         Hypothesis strategies, conformance checks, golden vectors
     refquant.sweep           one sweep runner over any concurrent.futures Executor (Dask optional)
 """
@@ -51,6 +52,7 @@ _SUBMODULES = frozenset(
         "distributions",
         "imc",
         "kurtosis",
+        "profiles",
         "ptq",
         "repetition",
         "robustness",

@@ -5,7 +5,8 @@
   lives: an installed wheel does not ship it, and the command says so in one line).
   With ``--scheduler tcp://host:port`` every sweep runs on that Dask cluster; its workers
   need only an installed refquant of the same source (checked first; docs/distributed.md).
-* ``refquant golden export DIR [--ops OP ...]`` writes golden vectors;
+* ``refquant golden export DIR [--ops OP ...] [--profile NAME]`` writes golden vectors (for one backend
+  profile's semantics with ``--profile``);
   ``refquant golden verify DIR`` recomputes them and reports mismatches (exit 1 on any).
 * ``refquant bench [NAME ...]`` runs the benchmark suite (``python -m benchmarks``).
 * ``refquant info`` prints versions, Numba's threading layer, cache location and CPU count.
@@ -90,7 +91,7 @@ def _golden(args) -> int:
 
     if args.golden_cmd == "export":
         try:
-            manifest = golden.export(args.dir, ops=args.ops, seed=args.seed)
+            manifest = golden.export(args.dir, ops=args.ops, seed=args.seed, profile=args.profile)
         except ValueError as exc:
             print(f"refquant golden export: {exc}", file=sys.stderr)
             return 2
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     g_exp.add_argument("dir", help="output folder (created if missing)")
     g_exp.add_argument("--ops", nargs="+", metavar="OP", help="operations to export (default: all)")
     g_exp.add_argument("--seed", type=int, default=0, help="seed of the case generators (default 0)")
+    g_exp.add_argument("--profile", metavar="NAME", help="only the uniform quantizer's vectors for this backend "
+                       "profile's semantics (refquant.profiles.names(); docs/PROFILES.md)")
     g_ver = gsub.add_parser("verify", help="recompute the vectors in DIR and report mismatches")
     g_ver.add_argument("dir", help="folder written by 'refquant golden export'")
     g_ver.add_argument("--ops", nargs="+", metavar="OP", help="operations to verify (default: all in the manifest)")

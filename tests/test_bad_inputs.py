@@ -729,6 +729,24 @@ _reg("refquant.testing.golden.register", E(_register_and_remove,
                                            dict(op=("none", "int", "str", "dict"))))
 _reg("refquant.testing.golden.VerifyReport", E(lambda **kw: _golden().VerifyReport(**kw), {}))
 _reg("refquant.testing.golden.VerifyReport.summary", E(lambda: _golden().VerifyReport().summary(), {}))
+_PR = importlib.import_module("refquant.profiles")
+_reg("refquant.profiles.names", E(lambda: _PR.names(), {}))
+_reg("refquant.profiles.get", E(lambda **kw: _PR.get(**kw), dict(name="onnx"), dict(name=("int", "none", "enum"))))
+_reg("refquant.profiles.Profile", E(lambda: _PR.get("onnx"), {}))
+_reg("refquant.profiles.Profile.specs", E(lambda: _PR.get("onnx").specs(), {}))
+_reg("refquant.profiles.Profile.spec", E(lambda **kw: _PR.get("torch.fake_quantize").spec(**kw),
+                                         dict(bits=8, signed=True, axis=0, narrow_range=False),
+                                         dict(bits=BITS, signed=FLAG, narrow_range=FLAG, axis=("float", "bool", "str"))))
+_reg("refquant.profiles.Profile.calibrate", E(lambda **kw: _PR.get("torch.fake_quantize").calibrate(**kw),
+                                              dict(x=X2.astype(np.float32), spec=_PR.get("torch.fake_quantize").spec(8, signed=True)),
+                                              dict(x=ARR, spec=SPEC)))
+_reg("refquant.profiles.tf_fake_quant_model", E(lambda **kw: _PR.tf_fake_quant_model(**kw),
+                                                dict(x=X1.astype(np.float32), min=-1.0, max=2.0, num_bits=8,
+                                                     narrow_range=False, variant="args"),
+                                                dict(x=ARR, min=REAL, max=REAL, num_bits=BITS, narrow_range=FLAG,
+                                                     variant=CHOICE)))
+_reg("refquant.testing.golden.profile_specs", E(lambda **kw: importlib.import_module("refquant.testing.golden").profile_specs(**kw),
+                                                dict(name="onnx"), dict(name=("int", "enum"))))
 _reg("refquant.testing.golden.export", E(_export, dict(ops=["dequantize"]),
                                          dict(ops=("str", "int", "dict", "set"), seed=INT + ("neg",), directory=("int", "none"))))
 _reg("refquant.testing.golden.verify", E(_verify, dict(), dict(ops=("str", "int", "dict", "set"), directory=("int",))))

@@ -7,6 +7,7 @@ import pytest
 MODULES = [
     "refquant.specs",
     "refquant.uniform",
+    "refquant.profiles",
     "refquant.binarize",
     "refquant.repetition",
     "refquant.distributions",

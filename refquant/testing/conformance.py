@@ -297,13 +297,71 @@ def _run_uniform(case: QuantCase, ref_fn, candidate, tolerance, check_dtype, op,
     raise err
 
 
+def _get_profile(profile):
+    """The :class:`refquant.profiles.Profile` named by a checker's ``profile=`` option (errors name ``profile``)."""
+    from .. import profiles as _profiles
+
+    if not isinstance(profile, str):
+        raise TypeError(f"profile must be None or a profile name (str), got type={type(profile).__name__}")
+    if profile not in _profiles.names():
+        raise ValueError(f"profile={profile!r} is not a known profile; allowed: "
+                         f"{', '.join(repr(n) for n in _profiles.names())} (refquant.profiles.names())")
+    return _profiles.get(profile)
+
+
+def _profile_options(profile, options: dict):
+    """Apply ``profile=``: the profile's specs, layouts and calibration; a per-case spec/scale adjustment.
+
+    * ``specs=None`` draws :meth:`Profile.specs` (the per-tensor specs the backend supports); a per-channel
+      case gets the profile's spec for its axis (PyTorch's quantize adds the zero point differently per
+      channel), and a case whose axis the backend does not take is :class:`Unsupported`;
+    * ``per_channel`` defaults to False for a backend without per-channel quantization (True is an error);
+    * scales are rounded to float32 values (every profiled backend takes its scale as float32);
+    * a backend that derives scale and zero point itself (``needs_calibration``, TensorFlow's fake-quant)
+      gets them from the profile's :meth:`~refquant.profiles.Profile.calibrate` unless given.
+    """
+    prof = _get_profile(profile)
+    options = dict(options)
+    if options.get("specs") is None:
+        options["specs"] = prof.specs()
+    if "per_channel" not in prof.layouts:
+        if options.get("per_channel"):
+            raise ValueError(f"per_channel=True: profile {profile!r} has no per-channel quantization "
+                             f"(layouts: {', '.join(prof.layouts)})")
+        options["per_channel"] = False
+    if prof.needs_calibration and all(options.get(k) is None for k in ("scale", "zero_point", "calibrate")):
+        options["calibrate"] = lambda x, spec: prof.calibrate(x, spec)
+
+    def prepare(case: QuantCase) -> QuantCase:
+        sp = case.spec
+        axis = sp.axis
+        if axis is not None and axis % case.x.ndim == case.x.ndim - 1:
+            axis = -1  # the last axis, as backends restricted to it name it
+        try:
+            spec = prof.spec(sp.bits, signed=sp.signed, narrow_range=sp.narrow_range, axis=axis,
+                             block_size=getattr(sp, "block_size", None))
+        except ValueError as exc:
+            raise Unsupported(f"profile {profile!r}: {exc}") from None
+        spec = spec.replace(axis=sp.axis)
+        cdt = spec.resolve_compute_dtype(case.x.dtype)
+        s32 = np.asarray(case.scale, dtype=np.float32).astype(cdt)
+        scale = s32[()] if s32.ndim == 0 else s32
+        return QuantCase(case.x, scale, case.zero_point, spec)
+
+    return prof, options, prepare
+
+
 def _uniform_check(op, candidate, ref_fn, *, tolerance, check_dtype, max_examples, seed, max_unsupported,
-                   shrink_seconds, options, prepare=None, inputs_name="x") -> CheckReport:
+                   shrink_seconds, options, prepare=None, inputs_name="x", profile=None) -> CheckReport:
     if not callable(candidate):
         raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
     if not isinstance(tolerance, Tolerance):
         raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
     check_bool(check_dtype, "check_dtype")
+    if profile is not None:
+        _, options, profile_prepare = _profile_options(profile, options)
+        inner = prepare
+        prepare = profile_prepare if inner is None else (lambda case: inner(profile_prepare(case)))
     strategy = _uniform_strategy(**options)
 
     def body(case):
@@ -323,6 +381,17 @@ _OPTIONS_DOC = """
         instead of ``x``); per tensor ``scale`` is a float / compute-dtype
         scalar and ``zero_point`` an int, per channel both are 1-D arrays of
         length ``x.shape[spec.axis]``. It may raise :class:`Unsupported`.
+    profile : None or str
+        A backend profile (:func:`refquant.profiles.names`), e.g.
+        ``"torch.fake_quantize"``: the specs drawn are the ones that backend
+        supports (:meth:`~refquant.profiles.Profile.specs`; a per-channel
+        case gets the profile's spec for its axis, a case whose axis the
+        backend does not take counts as :class:`Unsupported`), per-channel
+        cases only where the backend has them, scales rounded to float32
+        values (each profiled backend takes a float32 scale), and scale and
+        zero point from the profile's calibration where the backend derives
+        them itself (TensorFlow's fake-quant). Explicit *specs*, *scale*,
+        *zero_point* and *calibrate* still apply. docs/PROFILES.md.
     specs : None, strategy of QuantSpec, QuantSpec or list of QuantSpec
         Restrict to the configurations your implementation supports (default:
         every deterministic spec, :func:`~refquant.testing.strategies.quant_specs`,
@@ -364,6 +433,7 @@ _OPTIONS_DOC = """
 def check_fake_quant(
     candidate: Callable,
     *,
+    profile: str | None = None,
     specs=None,
     per_channel: bool | None = None,
     dtype=None,
@@ -417,12 +487,14 @@ def check_fake_quant(
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check("fake_quant", candidate, lambda c: _uniform.fake_quant(c.x, c.scale, c.zero_point, c.spec),
                           tolerance=tolerance, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
-                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options)
+                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
+                          profile=profile)
 
 
 def check_quantize(
     candidate: Callable,
     *,
+    profile: str | None = None,
     specs=None,
     per_channel: bool | None = None,
     dtype=None,
@@ -460,7 +532,8 @@ def check_quantize(
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check("quantize", candidate, lambda c: _uniform.quantize(c.x, c.scale, c.zero_point, c.spec),
                           tolerance=EXACT, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
-                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options)
+                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
+                          profile=profile)
 
 
 def _codes_case(case: QuantCase) -> QuantCase:
@@ -475,6 +548,7 @@ def _codes_case(case: QuantCase) -> QuantCase:
 def check_dequantize(
     candidate: Callable,
     *,
+    profile: str | None = None,
     specs=None,
     per_channel: bool | None = None,
     dtype=None,
@@ -518,7 +592,7 @@ def check_dequantize(
                           lambda c: _uniform.dequantize(c.x, c.scale, c.zero_point, c.spec),
                           tolerance=tolerance, check_dtype=False, max_examples=max_examples, seed=seed,
                           max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
-                          prepare=_codes_case, inputs_name="codes")
+                          prepare=_codes_case, inputs_name="codes", profile=profile)
 
 
 for _f in (check_fake_quant, check_quantize, check_dequantize):
@@ -549,6 +623,7 @@ def check_calibration(
     candidate: Callable,
     specs=None,
     *,
+    profile: str | None = None,
     reference: Callable | None = None,
     symmetric: bool = True,
     per_channel: bool | None = None,
@@ -580,6 +655,12 @@ def check_calibration(
         Default every deterministic spec (their axis is replaced). Specs whose
         largest code is 0 (1-bit signed; 1-bit unsigned narrow range) are
         skipped: they have no range to calibrate.
+    profile : None or str
+        A backend profile (:func:`refquant.profiles.names`): the reference is
+        that profile's :meth:`~refquant.profiles.Profile.calibrate` (with
+        ``symmetric`` where the profile takes it, e.g. PyTorch's observers),
+        and *specs* defaults to the profile's specs that it calibrates.
+        Exclusive with *reference*.
     reference : callable or None
         ``reference(x, spec) -> (scale, zero_point)``; default
         ``calibrate_minmax(x, spec, symmetric=symmetric)``.
@@ -629,6 +710,33 @@ def check_calibration(
         raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
     max_dims = check_int(max_dims, "max_dims", 1, 6)
     max_side = check_int(max_side, "max_side", 1, 64)
+    if profile is not None:
+        if reference is not None:
+            raise ValueError("profile= and reference= are exclusive: the profile's calibrate is the reference")
+        prof = _get_profile(profile)
+        kw = {"symmetric": symmetric} if "symmetric" in prof._calibrate_options else {}
+        probe = np.array([-1.0, 0.5, 1.0], dtype=np.float32)
+        usable = []
+        for sp in prof.specs():
+            try:
+                prof.calibrate(probe, sp, **kw)
+            except ValueError:
+                continue
+            usable.append(sp)
+        if not usable:
+            raise ValueError(f"profile={profile!r} has no calibration of its own (refquant.profiles: {prof.calibration})")
+        if specs is None:
+            specs = usable
+        reference = lambda x, spec: prof.calibrate(x, spec, **kw)  # noqa: E731
+        try:  # a profile may calibrate per tensor only (ONNX's DynamicQuantizeLinear)
+            prof.calibrate(probe.reshape(1, 3), usable[0].replace(axis=1), **kw)
+            channels = "per_channel" in prof.layouts
+        except ValueError:
+            channels = False
+        if not channels:
+            if per_channel:
+                raise ValueError(f"per_channel=True: profile {profile!r} has no per-channel calibration")
+            per_channel = False
     ref_fn = reference if reference is not None else (lambda x, spec: calibrate_minmax(x, spec, symmetric=symmetric))
     strategy = _calibration_cases(spec_strategy(specs), per_channel, dtype, reference is None and symmetric,
                                   max_dims, max_side)

@@ -36,7 +36,7 @@ from .. import uniform as _uniform
 from ..specs import QuantSpec
 from ._compare import EXACT, STRICT, ConformanceError, Tolerance, compare_arrays
 
-__all__ = ["GoldenOp", "REGISTRY", "register", "export", "verify", "VerifyReport", "FORMAT", "FORMAT_VERSION",
+__all__ = ["GoldenOp", "REGISTRY", "register", "export", "verify", "profile_specs", "VerifyReport", "FORMAT", "FORMAT_VERSION",
            "READABLE_VERSIONS", "canonical_json", "case_bytes", "case_sha256"]
 
 FORMAT = "refquant-golden"
@@ -100,13 +100,59 @@ def _uniform_specs() -> list[QuantSpec]:
     # C round() (half away from zero) after a division, symmetric narrow int8 and int4
     for bits in (8, 4):
         specs.append(QuantSpec(bits, narrow_range=True, rounding="half_away", scale_op="divide", compute_dtype=f32))
+    # every backend profile (refquant.profiles): its specs per tensor, per channel and blocked
+    for s in profile_specs():
+        if s not in specs:
+            specs.append(s)
     return specs
 
 
+def profile_specs(name: str | None = None) -> list[QuantSpec]:
+    """Representative specs of one backend profile (or of every profile, ``name=None``) for golden vectors.
+
+    For each profile: its 8-bit full-range specs (or, for a backend without 8-bit codes, its first two) and
+    its narrowest and widest supported grids, each per tensor, per channel (along axis 1, or the last axis
+    for TensorFlow) where the backend has it, and blocked (``block_size=16`` along axis 1 of the (3, 40)
+    case arrays, so the last block is partial) where it has that.
+
+    Raises
+    ------
+    ValueError
+        Unknown profile *name* (the message lists the allowed names).
+    """
+    from .. import profiles
+
+    names = profiles.names() if name is None else [profiles.get(name).name]
+    out: list[QuantSpec] = []
+    for n in names:
+        p = profiles.get(n)
+        base = p.specs()
+        picks = [s for s in base if s.bits == 8 and not s.narrow_range] or base[:2]
+        for s in picks + [base[0], base[-1]]:
+            kw = dict(signed=s.signed, narrow_range=s.narrow_range)
+            layouts = [{}]
+            if "per_channel" in p.layouts:
+                layouts.append({"axis": -1 if n == "tf.fake_quant" else 1})
+            if "blocked" in p.layouts:
+                layouts.append({"axis": 1, "block_size": 16})
+            for lay in layouts:
+                try:
+                    c = p.spec(s.bits, **kw, **lay)
+                except ValueError:  # e.g. no per-channel kernel for this code width
+                    continue
+                if c not in out:
+                    out.append(c)
+    return out
+
+
 def _uniform_inputs(spec: QuantSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    cdt = np.dtype(spec.compute_dtype)
+    cdt = spec.resolve_compute_dtype(np.float32)  # compute_dtype=None (input-dtype profiles): float32 data
     shape = (3, 40)
-    n_ch = 1 if spec.axis is None else shape[spec.axis]
+    pshape = None
+    if spec.axis is not None and getattr(spec, "block_size", None):
+        pshape = list(shape)
+        pshape[spec.axis] = -(-shape[spec.axis] // spec.block_size)
+    n_ch = 1 if spec.axis is None else (int(np.prod(pshape)) if pshape else shape[spec.axis])
     scale = np.where(rng.random(n_ch) < 0.5, 2.0 ** rng.integers(-6, 2, n_ch), rng.uniform(0.01, 0.5, n_ch)).astype(cdt)
     zp = rng.integers(spec.qmin, spec.qmax + 1, n_ch).astype(np.int64)
     if spec.signed and rng.random() < 0.5:
@@ -120,11 +166,14 @@ def _uniform_inputs(spec: QuantSpec, rng: np.random.Generator) -> dict[str, np.n
     x = x.reshape(shape)
     if spec.axis is None:
         scale, zp = scale[:1], zp[:1]
+    elif pshape:
+        scale, zp = scale.reshape(pshape), zp.reshape(pshape)
     return {"x": x, "scale": scale, "zero_point": zp}
 
 
-def _uniform_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
-    return [{"spec": s.to_dict(), "params": {}, "inputs": _uniform_inputs(s, rng)} for s in _uniform_specs()]
+def _uniform_cases(rng: np.random.Generator, specs: list[QuantSpec] | None = None) -> list[dict[str, Any]]:
+    specs = _uniform_specs() if specs is None else specs
+    return [{"spec": s.to_dict(), "params": {}, "inputs": _uniform_inputs(s, rng)} for s in specs]
 
 
 def _sz(inputs, spec: QuantSpec):
@@ -144,9 +193,9 @@ def _q(inputs, spec_d, params):
     return {"codes": _uniform.quantize(inputs["x"], s, z, spec)}
 
 
-def _dq_cases(rng):
+def _dq_cases(rng, specs: list[QuantSpec] | None = None):
     cases = []
-    for c in _uniform_cases(rng):
+    for c in _uniform_cases(rng, specs):
         spec = QuantSpec.from_dict(c["spec"])
         s, z = _sz(c["inputs"], spec)
         codes = _uniform.quantize(c["inputs"]["x"], s, z, spec)
@@ -163,6 +212,34 @@ def _dq(inputs, spec_d, params):
 register(GoldenOp("fake_quant", _uniform_cases, _fq, STRICT))
 register(GoldenOp("quantize", _uniform_cases, _q))
 register(GoldenOp("dequantize", _dq_cases, _dq, STRICT))
+
+
+def _tf_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """TensorFlow 2.21 fake_quant_with_min_max_{args, vars, vars_per_channel} (refquant.profiles.tf_fake_quant_model)."""
+    cases = []
+    for variant in ("args", "vars", "per_channel"):
+        for num_bits, narrow in ((8, False), (8, True), (4, False), (2, False), (16, True)):
+            n = 40 if variant == "per_channel" else 1
+            lo = (-rng.integers(0, 200, n) * rng.uniform(0.001, 0.05, n)).astype(np.float32)
+            hi = (rng.integers(1, 200, n) * rng.uniform(0.001, 0.05, n)).astype(np.float32)
+            if variant != "per_channel":
+                lo, hi = lo.reshape(()), hi.reshape(())
+            span = float(np.max(hi - lo))
+            k = rng.integers(-3, (1 << num_bits) + 3, 120)
+            x = (float(np.min(lo)) + (k + rng.choice([0.0, 0.5], k.size)) * span / ((1 << num_bits) - 1)).astype(np.float32)
+            cases.append({"spec": None, "params": {"num_bits": num_bits, "narrow_range": narrow, "variant": variant},
+                          "inputs": {"x": x.reshape(3, 40), "min": lo, "max": hi}})
+    return cases
+
+
+def _tf_fq(inputs, spec_d, params):
+    from ..profiles import tf_fake_quant_model
+
+    return {"y": tf_fake_quant_model(inputs["x"], inputs["min"], inputs["max"], params["num_bits"],
+                                     params["narrow_range"], params["variant"])}
+
+
+register(GoldenOp("tf_fake_quant", _tf_cases, _tf_fq, STRICT))
 
 
 # ---------------------------------------------------------------- signed-binary and repetition cases
@@ -434,10 +511,46 @@ def _tol_dict(t: Tolerance) -> dict:
     return dataclasses.asdict(t)
 
 
-def export(directory, *, ops: list[str] | None = None, seed: int = 0) -> dict:
-    """Write golden vectors for *ops* (default: all registered) into *directory*; return the manifest."""
+_PROFILE_OPS = ("fake_quant", "quantize", "dequantize")
+
+
+def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: str | None = None) -> dict:
+    """Write golden vectors for *ops* (default: all registered) into *directory*; return the manifest.
+
+    Parameters
+    ----------
+    directory : path
+        Output folder (created if missing).
+    ops : list of str or None
+        Operations (names in :data:`REGISTRY`); default all (with *profile*: the uniform quantizer's
+        ``fake_quant``, ``quantize``, ``dequantize``, and ``tf_fake_quant`` for ``"tf.fake_quant"``).
+    seed : int
+        Seed of the case generators.
+    profile : str or None
+        A backend profile (:func:`refquant.profiles.names`): the uniform cases use only that profile's
+        specs (:func:`profile_specs`: per tensor, per channel and blocked where the backend has them), so
+        the vectors state that backend's semantics. The manifest records ``"profile"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown op or profile names (listing the allowed ones).
+    """
     root = pathlib.Path(directory)
-    names = list(REGISTRY) if ops is None else list(ops)
+    makers = {n: op.make_cases for n, op in REGISTRY.items()}
+    if profile is not None:
+        from .. import profiles
+
+        if not isinstance(profile, str) or profile not in profiles.names():
+            raise ValueError(f"profile={profile!r} is not a known profile; allowed: "
+                             f"{', '.join(repr(n) for n in profiles.names())}")
+        pspecs = profile_specs(profile)
+        makers["fake_quant"] = makers["quantize"] = lambda rng: _uniform_cases(rng, pspecs)
+        makers["dequantize"] = lambda rng: _dq_cases(rng, pspecs)
+        default = list(_PROFILE_OPS) + (["tf_fake_quant"] if profile == "tf.fake_quant" else [])
+    else:
+        default = list(REGISTRY)
+    names = default if ops is None else list(ops)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"ops={unknown}: unknown; available: {sorted(REGISTRY)}")
@@ -447,7 +560,7 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0) -> dict:
     for oi, name in enumerate(names):
         op = REGISTRY[name]
         rng = np.random.default_rng([seed, oi])
-        for i, case in enumerate(op.make_cases(rng)):
+        for i, case in enumerate(makers[name](rng)):
             cid = f"{name}-{i:04d}"
             outputs = op.compute(case["inputs"], case["spec"], case["params"])
             entry: dict[str, Any] = {
@@ -485,6 +598,8 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0) -> dict:
         "seed": seed,
         "cases": cases_out,
     }
+    if profile is not None:
+        manifest["profile"] = profile
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return manifest
 

@@ -1,0 +1,340 @@
+"""The backend suite's comparison core: runs one row (a candidate against a profile) and renders the matrix.
+
+Runtime-free (NumPy, Hypothesis and refquant only), so the default test run can plant a wrong
+candidate and show that a row catches it (tests/test_profiles.py). The real adapters live in
+adapters.py, the rows in suite.py.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hyp_seed
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import refquant
+from refquant import profiles
+from refquant.testing import ConformanceError, Tolerance, compare_arrays
+from refquant.testing.strategies import float_arrays, scales
+
+try:  # the checkers' own "outside my backend" signal
+    from refquant.testing import Unsupported
+except ImportError:  # pragma: no cover - before refquant.testing.Unsupported existed
+    class Unsupported(Exception):
+        """Raised by a candidate for a case outside its backend operation."""
+
+STRICT = Tolerance("exact", signed_zero=True)
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the conformance matrix.
+
+    kind : "quantize", "fake_quant", "dequantize" (candidate(x or codes, scale, zero_point, spec)),
+        "calibrate" (candidate(x, spec) -> (scale, zero_point)), "calibrate+fake_quant"
+        (candidate(x, spec) -> y, e.g. FakeQuantize's forward) or "range_fake_quant"
+        (candidate(x, min, max, spec) -> y, TensorFlow's fake_quant).
+    choices : the (bits, signed, narrow_range) triples drawn, as dicts for Profile.spec.
+    layout : "per tensor", "per channel" (any axis; "last axis" for TensorFlow) or "blocked".
+    expect : "conforms"; "diverges" for a probe of a documented backend divergence; "gap" for a documented
+        computation the profile's spec does not express yet (the row must still diverge).
+    max_ratio : cap on |x / s| for the drawn inputs (None: up to a quarter of the dtype's max).
+    options : keyword options for Profile.calibrate (e.g. symmetric=True).
+    """
+
+    backend: str
+    operation: str
+    profile: str
+    kind: str
+    layout: str
+    choices: Sequence[dict]
+    candidate: Callable | None = None
+    dtype: Any = np.float32
+    expect: str = "conforms"
+    max_ratio: float | None = None
+    options: dict = dataclasses.field(default_factory=dict)
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Result:
+    row: Row
+    cases: int
+    unsupported: int
+    diverged: bool
+    counterexample: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        want = self.row.expect in ("diverges", "gap")
+        return self.diverged == want and self.cases > 0
+
+    @property
+    def status(self) -> str:
+        if self.cases == 0:
+            return "no case ran"
+        if self.row.expect == "diverges":
+            return "diverges (documented backend divergence)" if self.diverged else "DID NOT REPRODUCE"
+        if self.row.expect == "gap":
+            return "diverges (profile gap, documented)" if self.diverged else "GAP CLOSED: update the profile"
+        return "conforms" if not self.diverged else "DIVERGES"
+
+
+def _codes_desc(choices) -> str:
+    out = []
+    for c in choices:
+        s = f"{'int' if c['signed'] else 'uint'}{c['bits']}"
+        out.append(s + (" narrow" if c.get("narrow_range") else ""))
+    return ", ".join(out)
+
+
+def _param_shape(shape, spec) -> tuple:
+    if spec.axis is None:
+        return ()
+    ax = spec.axis % len(shape)
+    bs = getattr(spec, "block_size", None)
+    if bs:
+        out = list(shape)
+        out[ax] = -(-shape[ax] // bs)
+        return tuple(out)
+    return (shape[ax],)
+
+
+@st.composite
+def profile_cases(draw, row: Row):
+    """(x, scale, zero_point, spec) for *row*: the profile's spec, float32 scales, tie-rich x."""
+    prof = profiles.get(row.profile)
+    choice = draw(st.sampled_from(list(row.choices)))
+    dt = np.dtype(row.dtype)
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=ndim, max_size=ndim)))
+    axis = block = None
+    if row.layout == "per channel":
+        axis = -1 if row.profile == "tf.fake_quant" else draw(st.integers(-ndim, ndim - 1))
+    elif row.layout == "blocked":
+        axis = draw(st.integers(-ndim, ndim - 1))
+        shape = list(shape)
+        shape[axis % ndim] = draw(st.integers(2, 9))
+        shape = tuple(shape)
+        block = draw(st.integers(1, shape[axis % ndim]))
+    spec = prof.spec(choice["bits"], signed=choice["signed"], narrow_range=choice.get("narrow_range", False),
+                     axis=axis, block_size=block)
+    pshape = _param_shape(shape, spec)
+    n = int(np.prod(pshape)) if pshape else 1
+    ss = np.array([draw(scales(dtype=np.float32)) for _ in range(n)], dtype=np.float32)
+    if row.options.get("zero_point") == 0:
+        zs = np.zeros(n, dtype=np.int64)
+    else:
+        zs = np.array([draw(st.integers(spec.qmin, spec.qmax)) for _ in range(n)], dtype=np.int64)
+    cap = None
+    if row.max_ratio is not None:
+        cap = float(row.max_ratio) * float(ss.min())
+    x = draw(float_arrays(dtype=dt, shape=shape, scale=float(ss[0]), zero_point=int(zs[0]), qmin=spec.qmin,
+                          qmax=spec.qmax, max_magnitude=cap if cap is not None else float(np.finfo(np.float32).max) / 4))
+    if pshape:
+        return x, ss.reshape(pshape), zs.reshape(pshape), spec
+    return x, ss[0], int(zs[0]), spec
+
+
+@st.composite
+def calibration_inputs(draw, row: Row):
+    """(x, spec): arrays whose ranges exercise the observers' arithmetic (ties of min/scale, tiny and huge ranges)."""
+    prof = profiles.get(row.profile)
+    choice = draw(st.sampled_from(list(row.choices)))
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=ndim, max_size=ndim)))
+    axis = None
+    if row.layout == "per channel":
+        axis = -1 if row.profile == "tf.fake_quant" else draw(st.integers(-ndim, ndim - 1))
+    spec = prof.spec(choice["bits"], signed=choice["signed"], narrow_range=choice.get("narrow_range", False), axis=axis)
+    mag = float(np.float32(draw(st.sampled_from([1.0, 2.0 ** draw(st.integers(-30, 30)), 1e-38, 3e38 / 4]))))
+    elem = st.one_of(
+        st.floats(-mag, mag, width=32),
+        st.sampled_from([0.0, -0.0, mag, -mag, mag / 3, -mag * 0.5]),
+        st.integers(-300, 300).map(lambda k: float(np.float32(k * mag / 255))),
+    )
+    x = draw(hnp.arrays(np.dtype(row.dtype), shape, elements=elem))
+    return x, spec
+
+
+def _counted(fn, counter):
+    def call(*a, **k):
+        try:
+            out = fn(*a, **k)
+        except Unsupported:
+            counter["unsupported"] += 1
+            raise
+        counter["cases"] += 1
+        return out
+
+    return call
+
+
+def _body(row: Row, counter):
+    prof = profiles.get(row.profile)
+    cand = _counted(row.candidate, counter)
+    ctx = lambda spec, s, z: {"profile": row.profile, "spec": spec, "scale": s, "zero_point": z}  # noqa: E731
+
+    if row.kind in ("quantize", "fake_quant", "dequantize"):
+        def body(case):
+            x, s, z, spec = case
+            if row.kind == "dequantize":
+                codes = refquant.quantize(x, s, z, spec, nonfinite="saturate")
+                ref = refquant.dequantize(codes, np.asarray(s, np.float32), z, spec)
+                try:
+                    got = cand(codes.copy(), s, z, spec)
+                except Unsupported:
+                    return
+                compare_arrays(ref, got, STRICT, op=f"dequantize [{row.profile}]", context=ctx(spec, s, z),
+                               inputs={"codes": codes})
+                return
+            ref_fn = refquant.quantize if row.kind == "quantize" else refquant.fake_quant
+            ref = ref_fn(x, s, z, spec)
+            try:
+                got = cand(x.copy(), s, z, spec)
+            except Unsupported:
+                return
+            compare_arrays(ref, got, STRICT, op=f"{row.kind} [{row.profile}]", context=ctx(spec, s, z), inputs={"x": x})
+
+        return profile_cases(row), body
+
+    if row.kind == "range_fake_quant":
+        @st.composite
+        def tf_cases(draw):
+            x, s, _, spec = draw(profile_cases(row))
+            n = 1 if spec.axis is None else x.shape[-1]
+            lo = np.array([-draw(scales(dtype=np.float32)) * draw(st.integers(0, 300)) for _ in range(n)], np.float32)
+            hi = np.array([draw(scales(dtype=np.float32)) * draw(st.integers(1, 300)) for _ in range(n)], np.float32)
+            if spec.axis is None:
+                lo, hi = lo[0], hi[0]
+            return x, lo, hi, spec
+
+        def body(case):
+            x, lo, hi, spec = case
+            s, z = prof.calibrate(x, spec, min=lo, max=hi)
+            if "variant" in row.options:  # the NumPy transcription of the backend, not a spec
+                ref = profiles.tf_fake_quant_model(x, lo, hi, spec.bits, spec.narrow_range, row.options["variant"])
+            else:
+                ref = refquant.fake_quant(x, s, z, spec)
+            try:
+                got = cand(x.copy(), lo, hi, spec)
+            except Unsupported:
+                return
+            compare_arrays(ref, got, STRICT, op=f"fake_quant [{row.profile}]",
+                           context={"min": lo, "max": hi, **ctx(spec, s, z)}, inputs={"x": x})
+
+        return tf_cases(), body
+
+    if row.kind == "calibrate":
+        def body(case):
+            x, spec = case
+            want = prof.calibrate(x, spec, **row.options)
+            try:
+                got = cand(x.copy(), spec)
+            except Unsupported:
+                return
+            for name, w, g in (("scale", want[0], got[0]), ("zero_point", want[1], got[1])):
+                compare_arrays(np.asarray(w), np.asarray(g), STRICT, op=f"calibrate {name} [{row.profile}]",
+                               context={"spec": spec, "options": row.options, "x": x.tolist()})
+
+        return calibration_inputs(row), body
+
+    if row.kind == "calibrate+fake_quant":
+        def body(case):
+            x, spec = case
+            s, z = prof.calibrate(x, spec, **row.options)
+            ref = refquant.fake_quant(x, s, z, spec)
+            try:
+                got = cand(x.copy(), spec)
+            except Unsupported:
+                return
+            compare_arrays(ref, got, STRICT, op=f"calibrate+fake_quant [{row.profile}]",
+                           context={"spec": spec, "options": row.options, "scale": s, "zero_point": z}, inputs={"x": x})
+
+        @st.composite
+        def fq_cases(draw):
+            x, spec = draw(calibration_inputs(row))
+            return x, spec
+
+        return fq_cases(), body
+
+    raise ValueError(f"row.kind={row.kind!r} is not a known kind")
+
+
+def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0, shrink: bool = True) -> Result:
+    """Run *row*'s candidate on ``max_examples`` generated cases; shrink the first divergence to a minimal one
+    (``shrink=False``: report it as found, for quick tests of the harness itself)."""
+    counter = {"cases": 0, "unsupported": 0}
+    strategy, body = _body(row, counter)
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+    cfg = settings(max_examples=max_examples, deadline=None, database=None, print_blob=False, phases=phases,
+                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+
+    @hyp_seed(seed)
+    @cfg
+    @given(strategy)
+    def prop(case):
+        body(case)
+
+    from hypothesis.internal.conjecture import engine as _engine
+
+    t0 = time.perf_counter()
+    counterexample = None
+    old_budget = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+    if old_budget is not None:  # shrinking on a loaded machine: a bounded budget, the case is small by then
+        _engine.MAX_SHRINKING_SECONDS = min(old_budget, 120)
+    try:
+        prop()
+    except ConformanceError as exc:
+        counterexample = str(exc)
+    except Exception as exc:  # the backend raised on a case it should take: a divergence too
+        counterexample = f"{type(exc).__name__}: {exc}"
+    finally:
+        if old_budget is not None:
+            _engine.MAX_SHRINKING_SECONDS = old_budget
+    return Result(row, counter["cases"], counter["unsupported"], counterexample is not None, counterexample,
+                  time.perf_counter() - t0)
+
+
+def render(results: Sequence[Result], versions: dict[str, str], total_seconds: float, command: str,
+           cases_per_row: int | None = None) -> str:
+    """docs/CONFORMANCE.md: the matrix, then the minimal counterexample of every divergence."""
+    lines = [
+        "# Conformance matrix: refquant's backend profiles against the real runtimes",
+        "",
+        f"Generated by `{command}` (tests/backends/suite.py); do not edit by hand.",
+        "Each row ran the profile's checker against the real backend operation on generated, tie-rich cases",
+        "(exact half-steps, values 1-4 ulp from ties, operation-order-sensitive values, grid points, +-0,",
+        "subnormals, clamp edges and values far outside the range), compared bit for bit with signed zeros",
+        "distinguished. *cases* counts the cases compared; *unsupported* the cases the adapter declined",
+        "(outside the backend operation, e.g. a dtype it has no kernel for). A row marked *diverges* probes a",
+        "documented backend divergence (listed in the profile); its minimal counterexample is below.",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        f"Wall time of the whole suite: {total_seconds:.0f} s on this 2-core machine."
+        + (f" Cases generated per row: {cases_per_row}." if cases_per_row else ""),
+        "",
+        "| # | backend | operation | profile | check | layout | codes | input | cases | unsupported | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(results, 1):
+        row = r.row
+        lines.append(
+            f"| {i} | {row.backend} | {row.operation.replace('|', chr(92) + '|')} | `{row.profile}` | {row.kind} | {row.layout} | "
+            f"{_codes_desc(row.choices)} | {np.dtype(row.dtype).name} | {r.cases} | {r.unsupported} | {r.status} |"
+        )
+    div = [(i, r) for i, r in enumerate(results, 1) if r.diverged or not r.ok]
+    lines += ["", "## Divergences: minimal counterexamples", ""]
+    if not div:
+        lines.append("None.")
+    for i, r in div:
+        lines += [f"### Row {i}: {r.row.backend}, {r.row.operation} ({r.status})", ""]
+        if r.row.note:
+            lines += [r.row.note, ""]
+        lines += ["```", (r.counterexample or "(no counterexample)").strip(), "```", ""]
+    return "\n".join(lines) + "\n"
