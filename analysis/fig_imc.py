@@ -10,11 +10,17 @@ from uniform latents ("uniform", the W-reshape target, kurtosis 1.8). Writes to 
   array's analog sums and per column (input-dependent part); closed form (lines) vs simulation (points);
   run through refquant.sweep (one task per combination, seeded operands).
 * ``imc_sqnr_vs_n_k.{png,csv}`` — SQNR vs rows N (64..2304, 8-bit ADC, k = 4) and vs k (1..256, N = 512),
-  with the clipping rate: the onset of clipping ends the gain of shrinking the range.
+  with the clipping rate: the onset of clipping ends the gain of shrinking the range. The closed form
+  includes the clipping error (exact tile-sum pmfs); RAOQ's uniform-noise model (``tail=False``, dotted)
+  is shown beside it and misses the clipped points by 20-50 dB.
 * ``imc_bpbs.{png,csv}`` — BPBS with 1-bit cells: pmfs of the plane sums (N = 1152) against four ADC
   ranges (full, k = 4, Gaussian-optimal, granular) at 8 bits, and the output SQNR vs ADC bits for
   N in {256, 1152, 2304}, closed form (exact per-plane pmfs and the covariance of the slices of one input
   plane) vs simulation, and the independent-errors closed form (dotted) to show what the covariance adds.
+* ``imc_bpbs_clip_ashift.{png,csv}`` — BPBS (N = 256, 1-bit cells, 6-bit ADC) vs k: closed form vs simulation
+  with clipped points, and A-shift with two's-complement planes and with sign-magnitude planes (bipolar ADC):
+  in bit-serial mode A-shift turns sparse ReLU bit-planes into dense ones (x = 0 becomes -2^(Bx-1), whose
+  top plane is 1), so under a reduced range it clips and loses 20-30 dB; neither plane encoding rescues it.
 """
 from __future__ import annotations
 
@@ -104,7 +110,8 @@ def main(outdir: pathlib.Path) -> None:
     axes[0].legend(fontsize=8)
     t = nk[nk.sweep == "k"]
     axes[1].semilogx(t.k, t.col_sim, "o-", label="simulation (per column)")
-    axes[1].semilogx(t.k, t.col_pred, "--", label="closed form (no clipping)")
+    axes[1].semilogx(t.k, t.col_pred, "--", label="closed form (exact tile pmfs, clipping included)")
+    axes[1].semilogx(t.k, t.col_pred_uniform, ":", color="0.5", label="RAOQ uniform-noise model (no clipping term)")
     ax2 = axes[1].twinx()
     ax2.semilogx(t.k, 100 * t.clip_rate, "s:", color="C3", label="clipped conversions (%)")
     ax2.set_ylabel("clipped conversions (%)", color="C3")
@@ -158,3 +165,37 @@ def main(outdir: pathlib.Path) -> None:
     bp = pd.DataFrame(rows)
     bp.to_csv(outdir / "imc_bpbs.csv", index=False)
     print(bp.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+    # (5) BPBS under clipping, and A-shift in bit-serial mode
+    rows = []
+    nc = 256
+    xc = _acts(rng, nc)
+    wc = _weights(rng, nc, 16, False)
+    for kk in (1, 2, 4, 8, 16):
+        base = dict(rows=nc, input_bits=4, weight_bits=4, mode="bpbs", adc=I.ADCSpec(6, k=float(kk)))
+        spec = I.CrossbarSpec(**base)
+        y, det = I.imc_matmul(xc, wc, spec, return_details=True)
+        r = {"k": float(kk), "clip_rate": I.adc_stats(det).clip_rate, "sim": I.sqnr(xc @ wc, y, per_column=True),
+             "pred": I.predicted_sqnr(spec, nc, I.operand_moments(xc, wc, spec), per_column=True)}
+        for name, extra in (("ashift_twos", {}), ("ashift_signmag", {"input_encoding": "sign_magnitude"})):
+            sp = I.CrossbarSpec(**base, a_shift=True, **extra)
+            r[f"sim_{name}"] = I.sqnr(xc @ wc, I.imc_matmul(xc, wc, sp), per_column=True)
+        rows.append(r)
+    cl = pd.DataFrame(rows)
+    cl.to_csv(outdir / "imc_bpbs_clip_ashift.csv", index=False)
+    print(cl.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    fig, ax = plt.subplots(figsize=(7, 4.3))
+    fin = cl[np.isfinite(cl.sim)]
+    ax.semilogx(fin.k, fin.sim, "o", color="C0", label="no shift: simulation")
+    ax.semilogx(cl.k, cl.pred.clip(upper=80), "-", color="C0", label="no shift: closed form (exact pmfs, clipping)")
+    ax.semilogx(cl.k, cl.sim_ashift_twos.clip(upper=80), "s--", color="C3", label="A-shift, two's-complement planes")
+    ax.semilogx(cl.k, cl.sim_ashift_signmag.clip(upper=80), "^--", color="C1", label="A-shift, sign-magnitude planes")
+    ax2 = ax.twinx()
+    ax2.semilogx(cl.k, 100 * cl.clip_rate, "x:", color="0.5")
+    ax2.set_ylabel("clipped conversions, no shift (%)", color="0.5")
+    ax.set(xlabel="k (range = full / k)", ylabel="SQNR per column (dB; lossless points at 80)",
+           title="BPBS N = 256, 6-bit ADC: clipped points, and A-shift in bit-serial mode")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(outdir / "imc_bpbs_clip_ashift.png", dpi=110)
+    plt.close(fig)

@@ -98,6 +98,7 @@ def imc_run(x, w, spec):
     k = x.shape[1]
     return {"pooled_sim": I.sqnr(x @ w - comp, y - comp), "pooled_pred": I.predicted_sqnr(spec, k, mom),
             "col_sim": I.sqnr(x @ w, y, per_column=True), "col_pred": I.predicted_sqnr(spec, k, mom, per_column=True),
+            "col_pred_uniform": I.predicted_sqnr(spec, k, mom, per_column=True, tail=False),
             "sigma_over_step": st["sigma_over_step"], "codes_used": st["codes_used"], "clip_rate": st["clip_rate"]}, det
 
 

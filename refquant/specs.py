@@ -381,6 +381,10 @@ def _fields_from_dict(cls: type, d: Any) -> dict[str, Any]:
 
 
 ADC_TRANSFERS = ("round", "floor")
+ADC_FLOOR_THRESHOLDS = ("step", "half_unit")
+INPUT_ENCODINGS = ("twos_complement", "sign_magnitude")
+WEIGHT_OFFSETS = ("w_max", "half_range")
+TILINGS = ("full_first", "even")
 ADC_RANGE_POLICIES = ("full", "granular", "calibrated", "gaussian")
 CROSSBAR_MODES = ("multibit", "bpbs")
 WEIGHT_ENCODINGS = ("twos_complement", "offset", "differential")
@@ -400,7 +404,9 @@ class ADCSpec:
     :math:`q = \mathrm{clip}(\mathrm{rint}((a - o)/\Delta), 0, n-1)` (ties to even),
     :math:`\hat a = o + q\Delta`; ``transfer="floor"`` (RAOQ eq. 2):
     :math:`q = \mathrm{clip}(\lfloor (a - o)/\Delta \rfloor, 0, n-1)`,
-    :math:`\hat a = o + (q + \frac12)\Delta`. All in float64.
+    :math:`\hat a = o + (q + \frac12)\Delta`. All in float64. ``floor_threshold="half_unit"`` moves the
+    floor ADC's thresholds down by half an *analog unit* (one LSB of the integer pre-ADC sum): the offset
+    becomes :math:`o - \frac12` (see the parameter).
 
     ``bits`` may be given by position (``ADCSpec(8)``, as ``QuantSpec(8)``); every other field is
     keyword-only. Each range policy reads only its own fields: ``k`` ("full"), ``lo``/``hi``
@@ -414,6 +420,18 @@ class ADCSpec:
         ADC resolution, 1 <= bits <= 24 (``2^bits`` codes).
     transfer : {"round", "floor"}
         Transfer function (above). Default "round".
+    floor_threshold : {"step", "half_unit"}
+        Where a floor ADC's thresholds sit (read only by ``transfer="floor"``; leave "step" for "round").
+        "step" (default; RAOQ eq. 2 and the usual model of a flash/SAR ADC whose first threshold is at the
+        range's lower end): thresholds at :math:`o + q\Delta`. On *integer* pre-ADC sums (every
+        bit-serial plane sum, every multi-bit tile sum) this floor is biased: with :math:`\Delta = 1` every
+        conversion errs by exactly :math:`+\frac12`, and in general each step's integers sit in its lower
+        part. "half_unit": thresholds at :math:`o - \frac12 + q\Delta` (the offset is lowered by half a unit
+        of the integer sum, as in hardware that places the comparator references between two adjacent
+        integer charge levels, e.g. capacitive-DAC SAR readouts built for integer bit-line counts); with an
+        integer step every step then holds :math:`\Delta` consecutive integers centred on its mid-step
+        reconstruction, so floor is unbiased on uniformly spread integer sums and lossless at
+        :math:`\Delta = 1`.
     range_policy : {"full", "granular", "calibrated", "gaussian"}
         How the offset and step are chosen (:func:`refquant.imc.adc_params`): "full" = the largest
         possible pre-ADC range divided by ``k`` (RAOQ eq. 3); "granular" = a step of one unit
@@ -453,11 +471,15 @@ class ADCSpec:
     hi: float | None = None
     mu: float | None = None
     sigma: float | None = None
+    floor_threshold: str = "step"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "bits", check_int(self.bits, "bits", 1, ADC_MAX_BITS))
         check_choice(self.transfer, ADC_TRANSFERS, "transfer")
+        if check_choice(self.floor_threshold, ADC_FLOOR_THRESHOLDS, "floor_threshold") != "step" and self.transfer != "floor":
+            raise ValueError(f"floor_threshold={self.floor_threshold!r} is only read by transfer='floor'; leave "
+                             f"floor_threshold='step' for transfer={self.transfer!r}")
         policy = check_choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
         set_(self, "k", check_real(self.k, "k", lo=0.0, lo_open=True))
         used = _POLICY_FIELDS[policy]
@@ -544,6 +566,39 @@ class CrossbarSpec:
     a_shift : bool
         Shift unsigned input codes by ``-2^(Bx-1)`` before the array and add the constant back
         digitally (RAOQ eq. 4); needs ``input_signed=False``. Default False.
+    input_encoding : {"twos_complement", "sign_magnitude"}
+        How signed array inputs (``input_signed`` or ``a_shift``) are cut into bit-planes in BPBS mode.
+        "twos_complement" (default; refquant, CrossSim's default input slicing, NeuroSim): planes of the
+        two's-complement code, the MSB plane weighted :math:`-2^{B_x-1}`; every plane sum is
+        non-negative and the ADC is unipolar. "sign_magnitude" (aihwkit's bit-wise mode: "7-bit signed
+        -> 6 magnitude planes, sign kept per plane"; a bipolar ADC): plane ``b`` drives row ``i`` with
+        :math:`\mathrm{sign}(x_i)\cdot\mathrm{bit}_b(|x_i|) \in \{-1, 0, 1\}`, so a plane sum lies in
+        :math:`[-M, M]` (:math:`M` = ``max_plane_sum``) and the ADC is bipolar ("full":
+        :math:`o = -M/k`, :math:`\Delta = 2M/(kn)`; "granular": :math:`o = -n/2`); all plane coefficients are
+        positive. Signed inputs then use ``Bx - 1`` magnitude planes and the symmetric range
+        :math:`[-(2^{B_x-1}-1), 2^{B_x-1}-1]` (needs ``input_bits >= 2``); A-shifted inputs
+        (:math:`|x - C| \le 2^{B_x-1}`) use ``Bx`` planes. Only in BPBS mode with signed array inputs.
+    weight_offset : {"w_max", "half_range"}
+        The constant the "offset" weight encoding adds to every weight before slicing (read only by
+        ``weight_encoding="offset"``). "w_max" (default, refquant): :math:`w + 2^{B_w-1} - 1 \in
+        [0, 2^{B_w} - 2]` (zero weight at mid-range, the top code unused). "half_range" (CrossSim's
+        offset cells): :math:`w + 2^{B_w-1} \in [1, 2^{B_w} - 1]`. The digital correction subtracts
+        the constant times :math:`\sum_i x_i` exactly in both, so only the converted values (and under a
+        clipped ADC the result) differ.
+    tiling : {"full_first", "even"}
+        How a dot product of length ``K`` is cut into ``T = ceil(K / rows)`` tiles. "full_first"
+        (default, refquant and aihwkit): full tiles of ``rows`` rows, the remainder in a last, shorter
+        tile (300 rows at ``rows=128``: 128 + 128 + 44). "even" (CrossSim's matrix partitioning): ``T``
+        tiles of nearly equal length, the first ``K mod T`` one row longer (``numpy.array_split``;
+        300 rows at ``rows=128``: 100 + 100 + 100). The ADC range ("full" policy) is that of a
+        ``rows``-row array in both.
+    slice_ranges : None or sequence of (lo, hi) pairs
+        BPBS only: one calibrated ADC input range per weight slice (slice 0 = least significant),
+        replacing the ADC's range policy for that slice's conversions (bits and transfer stay those of
+        ``adc``; offset ``lo``, step ``(hi - lo)/2^bits``). CrossSim's bit-sliced core and NeuroSim
+        calibrate each slice's ADC separately; a low slice then keeps its fine step while a high one
+        gets the wide range it needs. Length ``n_slices``; each pair finite with ``lo < hi``. Stored
+        as a tuple of float pairs. Default ``None`` (one range for all slices).
 
     Raises
     ------
@@ -570,6 +625,10 @@ class CrossbarSpec:
     slice_bits: int = 1
     adc: ADCSpec = dataclasses.field(default_factory=lambda: ADCSpec(8))
     a_shift: bool = False
+    input_encoding: str = "twos_complement"
+    weight_offset: str = "w_max"
+    tiling: str = "full_first"
+    slice_ranges: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -600,6 +659,45 @@ class CrossbarSpec:
             set_(self, "weight_encoding", enc)
         if self.a_shift and self.input_signed:
             raise ValueError("a_shift=True shifts *unsigned* input codes to signed ones; it needs input_signed=False")
+        check_choice(self.tiling, TILINGS, "tiling")
+        if check_choice(self.input_encoding, INPUT_ENCODINGS, "input_encoding") == "sign_magnitude":
+            if self.mode != "bpbs" or not self.array_input_signed:
+                raise ValueError("input_encoding='sign_magnitude' cuts *signed* array inputs into magnitude planes; it "
+                                 "needs mode='bpbs' and input_signed=True or a_shift=True, got "
+                                 f"mode={self.mode!r}, input_signed={self.input_signed}, a_shift={self.a_shift}")
+            if self.input_signed and self.input_bits < 2:
+                raise ValueError("input_encoding='sign_magnitude' with input_signed=True needs input_bits >= 2 "
+                                 "(one sign bit and at least one magnitude bit), got input_bits=1")
+        if check_choice(self.weight_offset, WEIGHT_OFFSETS, "weight_offset") != "w_max" and enc != "offset":
+            raise ValueError(f"weight_offset={self.weight_offset!r} is only read by weight_encoding='offset'; leave "
+                             f"weight_offset='w_max' for weight_encoding={self.weight_encoding!r}")
+        if self.slice_ranges is not None:
+            set_(self, "slice_ranges", self._check_slice_ranges(self.slice_ranges))
+
+    def _check_slice_ranges(self, value: Any) -> tuple[tuple[float, float], ...]:
+        """``slice_ranges`` as a tuple of ``(lo, hi)`` float pairs, one per weight slice (BPBS only)."""
+        if self.mode != "bpbs":
+            raise ValueError(f"slice_ranges is only read by mode='bpbs' (one ADC range per weight slice); leave "
+                             f"slice_ranges=None for mode={self.mode!r}")
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+            raise TypeError(f"slice_ranges must be a sequence of (lo, hi) pairs, got {short_repr(value)} "
+                            f"(type={type(value).__name__})")
+        if len(value) != self.n_slices:
+            raise ValueError(f"slice_ranges must hold one (lo, hi) pair per weight slice: n_slices={self.n_slices}, "
+                             f"got {len(value)} pairs")
+        out = []
+        n = 2.0 ** self.adc.bits
+        for c, pair in enumerate(value):
+            name = f"slice_ranges[{c}]"
+            if isinstance(pair, (str, bytes, dict)) or not hasattr(pair, "__len__") or len(pair) != 2:
+                raise TypeError(f"{name} must be a (lo, hi) pair, got {short_repr(pair)}")
+            lo, hi = check_real(pair[0], f"{name}[0] (lo)"), check_real(pair[1], f"{name}[1] (hi)")
+            if not hi > lo:
+                raise ValueError(f"{name}=({lo!r}, {hi!r}): hi must be > lo")
+            if not (math.isfinite(hi - lo) and (hi - lo) / n > 0):
+                raise ValueError(f"{name}=({lo!r}, {hi!r}): the step (hi - lo) / 2^bits must be finite and > 0")
+            out.append((float(lo), float(hi)))
+        return tuple(out)
 
     # ---- derived quantities ---------------------------------------------
     @property
@@ -608,10 +706,23 @@ class CrossbarSpec:
         return self.input_signed or self.a_shift
 
     @property
+    def sign_magnitude(self) -> bool:
+        """Whether BPBS input planes are sign-magnitude (``input_encoding="sign_magnitude"``; bipolar ADC)."""
+        return self.input_encoding == "sign_magnitude"
+
+    @property
+    def n_planes(self) -> int:
+        """Input bit-planes in BPBS mode: ``Bx`` (two's complement or unsigned), ``Bx - 1`` magnitude planes
+        (sign-magnitude, signed inputs) or ``Bx`` (sign-magnitude, A-shifted inputs, ``|x'| <= 2^(Bx-1)``)."""
+        return self.input_bits - 1 if (self.sign_magnitude and self.input_signed) else self.input_bits
+
+    @property
     def x_range(self) -> tuple[int, int]:
-        """Allowed input codes ``(lo, hi)`` (before any A-shift)."""
+        """Allowed input codes ``(lo, hi)`` (before any A-shift); symmetric for signed sign-magnitude inputs."""
         b = self.input_bits
-        return (-(2 ** (b - 1)), 2 ** (b - 1) - 1) if self.input_signed else (0, 2**b - 1)
+        if not self.input_signed:
+            return (0, 2**b - 1)
+        return (-(2 ** (b - 1)) + (1 if self.sign_magnitude else 0), 2 ** (b - 1) - 1)
 
     @property
     def w_range(self) -> tuple[int, int]:
@@ -621,7 +732,10 @@ class CrossbarSpec:
 
     @property
     def x_max(self) -> int:
-        """Largest input magnitude the array sees: ``2^(Bx-1)`` signed or A-shifted, ``2^Bx - 1`` unsigned."""
+        """Largest input magnitude the array sees: ``2^(Bx-1)`` signed or A-shifted, ``2^Bx - 1`` unsigned
+        (``2^(Bx-1) - 1`` for signed sign-magnitude inputs)."""
+        if self.input_signed and self.sign_magnitude:
+            return 2 ** (self.input_bits - 1) - 1
         return 2 ** (self.input_bits - 1) if self.array_input_signed else 2**self.input_bits - 1
 
     @property
@@ -637,6 +751,14 @@ class CrossbarSpec:
         return -(-mag_bits.get(self.weight_encoding, self.weight_bits) // self.slice_bits)
 
     @property
+    def offset_constant(self) -> int:
+        """The constant the "offset" encoding adds to each weight: ``2^(Bw-1) - 1`` ("w_max") or ``2^(Bw-1)``
+        ("half_range"); 0 for the other encodings."""
+        if self.weight_encoding != "offset":
+            return 0
+        return 2 ** (self.weight_bits - 1) - (1 if self.weight_offset == "w_max" else 0)
+
+    @property
     def max_plane_sum(self) -> int:
         """Largest BPBS plane sum of one tile, ``rows * (2^slice_bits - 1)``."""
         return self.rows * (2**self.slice_bits - 1)
@@ -646,6 +768,8 @@ class CrossbarSpec:
         """A JSON-serialisable dict with a ``"type": "CrossbarSpec"`` tag and the ADC nested as its own ``to_dict``."""
         d = {"type": "CrossbarSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
         d["adc"] = self.adc.to_dict()
+        if self.slice_ranges is not None:
+            d["slice_ranges"] = [list(p) for p in self.slice_ranges]
         return d
 
     @classmethod

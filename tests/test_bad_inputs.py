@@ -587,6 +587,43 @@ _reg("refquant.imc.w_reshape", E(M.w_reshape, dict(w=X1, bits=4, steps=3),
                                       lr=POS + ("huge",), mu=REAL + ("neg",)),
                                  expect={("w", "huge"): "finite", ("w", "tiny"): "finite", ("lr", "huge"): "finite"}))
 
+# RAOQ training pieces (refquant.imc.training)
+_ARRT = ("nan", "inf", "complex", "object", "str", "bool", "none", "noncontig", "readonly", "list")
+_XF = np.abs(X2[:, :6]) * 2  # (3, 6) float activations
+_WF = X2[:, :6].T[:, :2] * 0.3  # (6, 2) float weights
+_AF, _BF = X2[:, :6].T[:, :1] * 0.05, X2[:1, :2] * 0.05  # (6, 1), (1, 2)
+_SPT = lambda: _imc().CrossbarSpec(rows=4, input_bits=3, weight_bits=3, adc=_imc().ADCSpec(4))  # noqa: E731
+_ADCKW = dict(offset=-2.0, step=0.5, n_codes=8)
+_reg("refquant.imc.adc_fake_quant", E(M.adc_fake_quant, dict(a=np.array([0.1, 3.3, -9.0]), **_ADCKW),
+                                      dict(a=_ARRT, offset=REAL, step=POS, n_codes=INT + ("neg", "zero"), transfer=CHOICE)))
+_reg("refquant.imc.adc_ste_grad", E(M.adc_ste_grad, dict(a=np.array([0.1, 3.3, -9.0]), grad_out=np.ones(3), **_ADCKW),
+                                    dict(a=_ARRT, grad_out=_ARRT, offset=REAL, step=POS, n_codes=INT + ("neg", "zero"),
+                                         transfer=CHOICE)))
+_reg("refquant.imc.crossbar_forward", E(M.crossbar_forward, dict(x=_XF, w=_WF, spec=_SPT(), x_scale=0.5, w_scale=0.1),
+                                        dict(x=_ARRT, w=_ARRT, spec=SPEC, x_scale=POS, w_scale=POS)))
+_reg("refquant.imc.crossbar_ste_grad", E(M.crossbar_ste_grad, dict(x=_XF, w=_WF, grad_y=np.ones((3, 2)), spec=_SPT(),
+                                                                   x_scale=0.5, w_scale=0.1),
+                                         dict(x=_ARRT, w=_ARRT, grad_y=_ARRT, spec=SPEC, x_scale=POS, w_scale=POS)))
+_reg("refquant.imc.bitaug_weight", E(M.bitaug_weight, dict(epoch=2, n_epochs=20, hold_epochs=5),
+                                     dict(epoch=INT + ("neg",), n_epochs=INT + ("neg", "zero"), hold_epochs=INT + ("neg",))))
+_reg("refquant.imc.bitaug_sample", E(M.bitaug_sample, dict(rng=np.random.default_rng(0), candidates=(7, 9, 10)),
+                                     dict(rng=("str", "float"), candidates=("none", "int", "str", "empty"))))
+_reg("refquant.imc.adc_lora_merge", E(M.adc_lora_merge, dict(w=_WF, a=_AF, b=_BF), dict(w=_ARRT, a=_ARRT, b=_ARRT)))
+_reg("refquant.imc.adc_lora_forward", E(M.adc_lora_forward, dict(x=_XF, w=_WF, a=_AF, b=_BF, spec=_SPT(), x_scale=0.5, w_scale=0.1),
+                                        dict(x=_ARRT, w=_ARRT, a=_ARRT, b=_ARRT, spec=SPEC, x_scale=POS, w_scale=POS)))
+_reg("refquant.imc.adc_lora_objective", E(M.adc_lora_objective, dict(x=_XF, w=_WF, a=_AF, b=_BF, spec=_SPT(), x_scale=0.5,
+                                                                     w_scale=0.1),
+                                          dict(x=_ARRT, w=_ARRT, a=_ARRT, b=_ARRT, spec=SPEC, x_scale=POS, w_scale=POS)))
+_reg("refquant.imc.adc_lora_grad", E(M.adc_lora_grad, dict(x=_XF, w=_WF, a=_AF, b=_BF, spec=_SPT(), x_scale=0.5, w_scale=0.1),
+                                     dict(x=_ARRT, w=_ARRT, a=_ARRT, b=_ARRT, spec=SPEC, x_scale=POS, w_scale=POS)))
+_reg("refquant.imc.adc_lora_init", E(M.adc_lora_init, dict(x=_XF, w=_WF, rank=1, spec=_SPT(), x_scale=0.5, w_scale=0.1, rng=0,
+                                                           steps=2),
+                                     dict(x=_ARRT, w=_ARRT, rank=INT + ("neg", "zero"), spec=SPEC, x_scale=POS, w_scale=POS,
+                                          rng=("str", "float"), steps=INT + ("neg",), lr=POS, init_scale=POS)))
+_reg("refquant.imc.w_reshape_penalty", E(M.w_reshape_penalty, dict(weights=[X1, X2]),
+                                         dict(target=REAL + ("zero",), lam=REAL + ("neg",))))
+_reg("refquant.imc.w_reshape_penalty_grad", E(M.w_reshape_penalty_grad, dict(weights=[X1, X2]),
+                                              dict(target=REAL + ("zero",), lam=REAL + ("neg",))))
 
 # ---------------------------------------------------------------- sweep
 import refquant.sweep as SW  # noqa: E402

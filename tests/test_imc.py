@@ -26,10 +26,17 @@ def _twin(x, w, spec):
     from refquant._reference.imc import imc_matmul_ref
 
     o, d, n = I.adc_params(spec)
-    return imc_matmul_ref(x, w, rows=spec.rows, mode=spec.mode, input_bits=spec.input_bits,
+    k = x.shape[1]
+    ends = np.cumsum([len(p) for p in np.array_split(np.arange(k), -(-k // spec.rows))]) if spec.tiling == "even" else None
+    tiles = None if ends is None else list(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist()))
+    sm = spec.input_encoding == "sign_magnitude"
+    planes = spec.input_bits - 1 if (sm and spec.input_signed) else spec.input_bits
+    off = None if spec.weight_offset == "w_max" else 2 ** (spec.weight_bits - 1)
+    return imc_matmul_ref(x, w, rows=spec.rows, mode=spec.mode, input_bits=planes,
                           input_signed_array=spec.array_input_signed, weight_bits=spec.weight_bits,
                           encoding=spec.weight_encoding, slice_bits=spec.slice_bits, o=o, d=d, n=n,
-                          floor_mode=spec.adc.transfer == "floor", shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0)
+                          floor_mode=spec.adc.transfer == "floor", shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0,
+                          sign_magnitude=sm, offset_constant=off, tiles=tiles)
 
 
 def crossbars(lossless=False):
@@ -423,11 +430,11 @@ def test_spec_dicts_carry_type_tags_and_untagged_dicts_still_load():
     (lambda: I.ADCSpec(8, lo=0.0), ValueError, "lo=0.0 is not read by range_policy='full'"),
     (lambda: I.ADCSpec(8, range_policy="granular", k=2.0), ValueError, "k=2.0 is only read by range_policy='full'"),
     (lambda: I.ADCSpec(8, range_policy="gaussian", mu=0.0, sigma=1e308), ValueError, "mu=0.0, sigma=1e"),
-    (lambda: I.ADCSpec(8, transfer=1), TypeError, "transfer must be one of"),
+    (lambda: I.ADCSpec(8, transfer=1), TypeError, "transfer must be a str"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, a_shift=1), TypeError, "a_shift must be True or False"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc="8"), TypeError, "adc must be an ADCSpec"),
     (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding=3), TypeError,
-     "weight_encoding must be one of"),
+     "weight_encoding must be a str"),
     (lambda: I.CrossbarSpec.from_json("{"), ValueError, "s is not valid JSON"),
 ])
 def test_spec_fields_validated_with_named_errors(make, exc, match):
@@ -490,5 +497,6 @@ def test_details_recombine_to_y_exactly(case):
                         acc = acc + det.coef[p, b, c] * rec[:, t, b, p, c]
         if spec.weight_encoding == "offset":
             xe = x.astype(np.int64) - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)
-            acc = acc - (2 ** (spec.weight_bits - 1) - 1) * xe.sum(axis=1).astype(np.float64)[:, None]
+            off = 2 ** (spec.weight_bits - 1) - (1 if spec.weight_offset == "w_max" else 0)
+            acc = acc - off * xe.sum(axis=1).astype(np.float64)[:, None]
     assert np.array_equal(acc + det.compensation, y)

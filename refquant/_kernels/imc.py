@@ -18,7 +18,8 @@ round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
   (exact integer; ``k`` runs over the bits of a multi-bit cell), ``a_hat`` = the ADC
   formula above applied to ``a``, and ``acc += coef[b, c] * a_hat`` with
   ``coef = s_b * s_c * 2^(b + c*beta)`` (signed shift-and-add, exact
-  power-of-two scaling). Accumulation order: tiles, then ``b``, then ``c``
+  power-of-two scaling; ``o``, ``D`` may differ per weight slice ``c``; with sign-magnitude
+  planes ``a`` is the positive rows' sum minus the negative rows' sum). Accumulation order: tiles, then ``b``, then ``c``
   (then polarity +, -), all ascending. ``prange`` over batch rows; no
   cross-iteration reduction.
 """
@@ -100,17 +101,23 @@ def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
 
 
 @njit(cache=True, parallel=True)
-def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, acc):
+def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, acc):
     """Bit-parallel / bit-serial crossbar with per-(tile, plane, slice, polarity) ADC conversion.
 
-    xbits : uint64 (batch, n_planes, n_tiles * wpt)                 bit-packed input bit-planes; tile t owns words
-                                                                     [t*wpt, (t+1)*wpt) (zero padded)
+    xbits : uint64 (batch, n_xp, n_tiles * wpt)                      bit-packed input bit-planes; tile t owns words
+                                                                     [t*wpt, (t+1)*wpt) (zero padded). n_xp = n_planes,
+                                                                     or 2 * n_planes when ``signmag``: the magnitude
+                                                                     planes of the positive inputs, then of the
+                                                                     negative ones
     wpan  : uint64 (n_tiles, n_blocks, n_pol, n_slices, beta, wpt, P) bit-packed weight cells in column panels:
                                                                      block q holds output columns [q*P, (q+1)*P)
                                                                      (zero padded), one plane per cell bit, columns
                                                                      innermost (the vectorised loop)
     coef  : float64 (n_pol, n_planes, n_slices)                      signed shift-and-add weights (polarity sign incl.)
-    o, step, n_codes, floor_mode : the ADC (module docstring); inv_step, use_inv: see ``_adc_reconstruct``
+    o, step, inv_step : float64 (n_slices,)                          the ADC of each weight slice (module docstring)
+    n_codes, floor_mode : the ADC; use_inv: see ``_adc_reconstruct``
+    signmag : bool                                                   plane sum = positive-row sum - negative-row sum
+                                                                     (sign-magnitude planes, bipolar ADC)
     acc   : float64 (batch, out)                                     output (overwritten), out <= n_blocks * P
 
     The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). Per batch
@@ -119,14 +126,15 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
     then converted and shift-added; per output the terms are added in the order tile, plane, slice,
     polarity (ascending), exactly as documented in the module docstring.
     """
-    batch, n_planes, n_words = xbits.shape
+    batch, n_xp, n_words = xbits.shape
     n_tiles, n_blocks, n_pol, n_slices, beta, wpt, pw = wpan.shape
+    n_planes = coef.shape[1]
     out = acc.shape[1]
     top = float(n_codes - 1)
     w8 = wpt - wpt % 8
     w4 = wpt - wpt % 4
     for i in prange(batch):
-        sums = np.empty((n_planes, n_slices, n_pol, pw), dtype=np.int64)
+        sums = np.empty((n_xp, n_slices, n_pol, pw), dtype=np.int64)
         tot = np.zeros(n_blocks * pw, dtype=np.float64)
         for t in range(n_tiles):
             xt = xbits[i, :, t * wpt:(t + 1) * wpt]
@@ -137,19 +145,25 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                         for k in range(beta):
                             blk = wpan[t, q, p, c, k]  # (wpt, P), C-contiguous
                             for w in range(0, w8, 8):
-                                _popcount_block(xt, blk, w, 8, n_planes, sums[:, c, p], k)
+                                _popcount_block(xt, blk, w, 8, n_xp, sums[:, c, p], k)
                             for w in range(w8, w4, 4):
-                                _popcount_block(xt, blk, w, 4, n_planes, sums[:, c, p], k)
+                                _popcount_block(xt, blk, w, 4, n_xp, sums[:, c, p], k)
                             for w in range(w4, wpt):
-                                _popcount_block(xt, blk, w, 1, n_planes, sums[:, c, p], k)
+                                _popcount_block(xt, blk, w, 1, n_xp, sums[:, c, p], k)
+                if signmag:
+                    for b in range(n_planes):
+                        sums[b] -= sums[b + n_planes]
                 tq = tot[q * pw:(q + 1) * pw]
                 for b in range(n_planes):
                     for c in range(n_slices):
+                        oc = o[c]
+                        sc = step[c]
+                        ic = inv_step[c]
                         for p in range(n_pol):
                             cf = coef[p, b, c]
                             s = sums[b, c, p]
                             for j in range(pw):
-                                tq[j] += cf * _adc_reconstruct(s[j], o, step, inv_step, top, floor_mode, use_inv)
+                                tq[j] += cf * _adc_reconstruct(s[j], oc, sc, ic, top, floor_mode, use_inv)
         for j in range(out):
             acc[i, j] = tot[j]
 

@@ -20,12 +20,19 @@ def _adc(a, o, d, n, floor_mode):
 
 
 def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_bits, encoding, slice_bits,
-                   o, d, n, floor_mode, shift):
+                   o, d, n, floor_mode, shift, sign_magnitude=False, offset_constant=None, tiles=None):
+    """The crossbar from its definitions. ``o, d``: scalars, or one value per weight slice (BPBS);
+    ``sign_magnitude``: planes ``sign(x) * bit_b(|x|)`` (as many as the largest magnitude needs, given by
+    ``input_bits`` minus one for signed codes whose magnitude fits ``input_bits - 1`` bits: the caller passes
+    the plane count as ``input_bits``) with all-positive coefficients; ``offset_constant``: the offset
+    encoding's constant (default ``2^(Bw-1) - 1``); ``tiles``: explicit ``(t0, t1)`` bounds (default: full
+    tiles of ``rows`` then the remainder)."""
     x = x.astype(np.int64) - shift
     w = w.astype(np.int64)
     batch, k = x.shape
     out = w.shape[1]
-    tiles = [(t0, min(t0 + rows, k)) for t0 in range(0, k, rows)]
+    if tiles is None:
+        tiles = [(t0, min(t0 + rows, k)) for t0 in range(0, k, rows)]
     comp = (shift * w.sum(axis=0)).astype(np.float64)
     if mode == "multibit":
         acc = np.zeros((batch, out))
@@ -33,15 +40,19 @@ def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_b
             acc = acc + _adc((x[:, t0:t1] @ w[t0:t1]).astype(np.float64), o, d, n, floor_mode)
         return acc + comp
     # BPBS from the definitions
-    u = x & ((1 << input_bits) - 1)
-    xb = [(u >> b) & 1 for b in range(input_bits)]
-    sb = [(-1.0 if (input_signed_array and b == input_bits - 1) else 1.0) for b in range(input_bits)]
+    if sign_magnitude:
+        xb = [np.sign(x) * ((np.abs(x) >> b) & 1) for b in range(input_bits)]
+        sb = [1.0] * input_bits
+    else:
+        u = x & ((1 << input_bits) - 1)
+        xb = [(u >> b) & 1 for b in range(input_bits)]
+        sb = [(-1.0 if (input_signed_array and b == input_bits - 1) else 1.0) for b in range(input_bits)]
     if encoding == "twos_complement":
         mags, pols, offset = [w & ((1 << weight_bits) - 1)], [1.0], 0
         n_sl = weight_bits
         sc = [1.0] * (n_sl - 1) + [-1.0]
     elif encoding == "offset":
-        offset = 2 ** (weight_bits - 1) - 1
+        offset = 2 ** (weight_bits - 1) - 1 if offset_constant is None else offset_constant
         mags, pols = [w + offset], [1.0]
         n_sl = -(-weight_bits // slice_bits)
         sc = [1.0] * n_sl
@@ -49,6 +60,8 @@ def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_b
         mags, pols, offset = [np.maximum(w, 0), np.maximum(-w, 0)], [1.0, -1.0], 0
         n_sl = -(-(weight_bits - 1) // slice_bits)
         sc = [1.0] * n_sl
+    o_s = np.broadcast_to(np.asarray(o, dtype=np.float64), (n_sl,))
+    d_s = np.broadcast_to(np.asarray(d, dtype=np.float64), (n_sl,))
     cell_mask = (1 << slice_bits) - 1
     acc = np.zeros((batch, out))
     for t0, t1 in tiles:
@@ -58,7 +71,7 @@ def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_b
                     cells = (m[t0:t1] >> (c * slice_bits)) & cell_mask
                     a = (xb[b][:, t0:t1] @ cells).astype(np.float64)
                     coef = pols[p] * sb[b] * sc[c] * 2.0 ** (b + c * slice_bits)
-                    acc = acc + coef * _adc(a, o, d, n, floor_mode)
+                    acc = acc + coef * _adc(a, o_s[c], d_s[c], n, floor_mode)
     if offset:
         acc = acc - offset * x.sum(axis=1).astype(np.float64)[:, None]
     return acc + comp
@@ -102,16 +115,21 @@ def adc_convert_accumulate_prepared(y, o, step, n_codes, floor_mode, acc) -> Non
     acc[...] = acc + _adc(np.asarray(y, dtype=np.float64), o, step, n_codes, floor_mode)
 
 
-def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, acc) -> None:
+def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, acc) -> None:
     """Twin of ``bpbs_kernel`` on its own (packed) arguments, written from the definitions.
 
     Unpacks the input planes and the weight panels with ``np.unpackbits`` (cell value = sum_k 2^k bit_k),
     forms every plane sum with an int64 matmul per (tile, panel, plane, slice, polarity), and adds
     ``coef[p, b, c] * ADC(a)`` in the order tile, plane, slice, polarity (ascending), starting from 0.
+    With ``signmag`` the input holds 2 * n_planes planes (magnitudes of the positive inputs, then of the
+    negative ones) and the plane sum is the positive-row sum minus the negative-row sum (bipolar ADC).
     """
-    batch, nb, _ = xbits.shape
+    batch, n_xp, _ = xbits.shape
+    nb = coef.shape[1]
     n_tiles, n_blocks, n_pol, n_sl, beta, wpt, pw = wpan.shape
-    xb = _unpack_words(xbits.reshape(batch, nb, n_tiles, wpt), 3).astype(np.int64)  # (batch, nb, tiles, wpt*64)
+    xb = _unpack_words(xbits.reshape(batch, n_xp, n_tiles, wpt), 3).astype(np.int64)  # (batch, n_xp, tiles, wpt*64)
+    if signmag:
+        xb = xb[:, :nb] - xb[:, nb:]  # per row: +bit for a positive input, -bit for a negative one
     wb = _unpack_words(wpan, 5).astype(np.int64)  # (tiles, blocks, pol, S, beta, wpt*64, P)
     cells = sum(wb[:, :, :, :, k] << k for k in range(beta))  # (tiles, blocks, pol, S, wpt*64, P)
     tot = np.zeros((batch, n_blocks * pw))

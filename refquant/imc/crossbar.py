@@ -7,11 +7,20 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._kernels._threads import threads_for
 from .._validate import as_real_array, check_bool
 from ..specs import CrossbarSpec
-from ._packing import (_cell_values, _column_panels, _input_planes, _packed_planes, _shift_add_coef, _tiles,
+from ._packing import (_cell_values, _column_panels, _input_planes, _kernel_planes, _shift_add_coef, _tiles,
                        _weight_magnitudes)
-from .adc import _adc_levels, _check_spec, adc_convert, adc_params
+from .adc import _adc_levels, _check_spec, _convert, _slice_params, adc_params
+
+
+#: BPBS calls with fewer simulated bit-level MACs (batch x K x out x planes x slices x polarities) run the
+#: popcount kernel on one Numba thread (refquant._kernels._threads.threads_for). Measured on the shared 2-core
+#: machine under load 12-13 (medians of 15): batch 32, K 256, 64 columns, 4b x 4b (8.4 M): 0.32 ms on one thread,
+#: 144 ms on two; batch 128, K 512, 128 columns (134 M): 52 ms vs 148 ms. Above 2^26 the parallel path is kept
+#: for idle machines, where two threads halve the time of large calls.
+BPBS_PARALLEL_THRESHOLD = 2**26
 
 
 def _codes(v, name: str, lo: int, hi: int) -> np.ndarray:
@@ -58,8 +67,9 @@ class CrossbarDetails(_KeyAccess):
         ``adc_out - pre_adc``.
     codes : int64 ndarray
         The ADC codes (same shape).
-    step, offset : float
-        The ADC's step and offset (:func:`refquant.imc.adc_params`).
+    step, offset : float, or float64 ndarray (n_slices,)
+        The ADC's step and offset (:func:`refquant.imc.adc_params`); per weight slice (arrays) when
+        ``spec.slice_ranges`` is set.
     n_codes : int
         ``2^bits``.
     transfer : str
@@ -216,7 +226,14 @@ class ProgrammedCrossbar:
         if not return_details:
             return y
         o, d, n = self.adc
-        codes, rec = adc_convert(pre, spec)
+        if spec.mode == "bpbs":  # per-slice ADC on the slice axis (pre: batch, tile, plane, pol, slice, out)
+            codes, rec = _convert(pre, o[:, None], d[:, None], n, spec.adc.transfer)
+            if spec.slice_ranges is None:
+                o, d = float(o[0]), float(d[0])
+            else:
+                o, d = o.copy(), d.copy()
+        else:
+            codes, rec = _convert(pre, o, d, n, spec.adc.transfer)
         return y, CrossbarDetails(pre_adc=pre, adc_out=rec, error=rec - pre, codes=codes, step=d, offset=o,
                                   n_codes=n, transfer=spec.adc.transfer, compensation=self.comp.copy(),
                                   coef=None if self.coef is None else self.coef.copy())
@@ -231,13 +248,16 @@ def _shift_input(x: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
 def _inv_step_exact(spec: CrossbarSpec, adc: tuple) -> bool:
     """True when ``(a - o) * (1 / step)`` gives the same ADC code as ``(a - o) / step`` for every plane sum.
 
-    Checked exhaustively over ``a = 0 .. max_plane_sum`` (all the values a BPBS conversion can see), so the
-    kernel may multiply instead of divide without changing a single output bit; otherwise it divides.
+    Checked exhaustively over every value a BPBS conversion can see (``0 .. max_plane_sum``, or
+    ``-max_plane_sum .. max_plane_sum`` for sign-magnitude planes) and every slice's ADC, so the kernel may
+    multiply instead of divide without changing a single output bit; otherwise it divides.
     """
     o, d, n = adc
-    a = np.arange(spec.max_plane_sum + 1, dtype=np.float64) - o
+    m = spec.max_plane_sum
+    a = np.arange(-m if spec.sign_magnitude else 0, m + 1, dtype=np.float64)
     t = spec.adc.transfer
-    return bool(np.array_equal(_adc_levels(a / d, t, n)[0], _adc_levels(a * (1.0 / d), t, n)[0]))
+    return all(bool(np.array_equal(_adc_levels((a - oc) / dc, t, n)[0], _adc_levels((a - oc) * (1.0 / dc), t, n)[0]))
+               for oc, dc in zip(o, d))
 
 
 def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
@@ -275,12 +295,13 @@ def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
     w = np.array(_codes(w_codes, "w_codes", *spec.w_range), dtype=np.int64)  # private copy
     c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
     comp = (c_shift * w.sum(axis=0)).astype(np.float64)  # exact: |C * sum w| < 2^53 for every allowed size
-    tiles = tuple(_tiles(w.shape[0], spec.rows))
-    adc = adc_params(spec)
+    tiles = tuple(_tiles(w.shape[0], spec.rows, spec.tiling))
     if spec.mode == "multibit":
+        adc = adc_params(spec)
         bound = spec.rows * spec.x_max * spec.w_max  # largest |partial sum| of a tile GEMM (module docstring)
         wf = w.astype(np.float32 if bound <= 2**24 else np.float64)  # rows <= 2^20, codes <= 2^16: < 2^53, exact
         return ProgrammedCrossbar(spec, w, comp, tiles, adc, wf=wf, _token=_TOKEN)
+    adc = _slice_params(spec)  # per-slice (o, step) arrays
     wpt = -(-spec.rows // 64)
     mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
     wpan = _column_panels(mags, spec.n_slices, spec.slice_bits, tiles, wpt)
@@ -338,6 +359,7 @@ class _BPBSArgs(NamedTuple):
     n_codes: int
     floor_mode: bool
     use_inv: bool
+    signmag: bool
     acc: np.ndarray
 
 
@@ -346,12 +368,11 @@ def _prepare_bpbs(xe, prog: ProgrammedCrossbar) -> _BPBSArgs:
     array input), the programmed weight panels and shift-and-add coefficients, the ADC, the output."""
     spec = prog.spec
     wpt = -(-spec.rows // 64)
-    nb = spec.input_bits
-    xbits = _packed_planes(xe & ((1 << nb) - 1) if spec.array_input_signed else xe, nb, prog.tiles, wpt)
+    xbits = _kernel_planes(xe, spec, prog.tiles, wpt)  # (batch, n_planes or 2 n_planes, words)
     o, d, n = prog.adc
     acc = np.empty((xe.shape[0], prog.w.shape[1]), dtype=np.float64)
     return _BPBSArgs(xbits, prog.wpan, prog.coef, o, d, 1.0 / d, n, spec.adc.transfer == "floor",
-                     prog.inv_step_exact, acc)
+                     prog.inv_step_exact, spec.sign_magnitude, acc)
 
 
 def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
@@ -359,16 +380,18 @@ def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
     from .._kernels.imc import bpbs_kernel
 
     spec, w, tiles = prog.spec, prog.w, prog.tiles
-    nb = spec.input_bits
+    nb = spec.n_planes
     args = _prepare_bpbs(xe, prog)
-    bpbs_kernel(*args)
+    work = xe.shape[0] * xe.shape[1] * w.shape[1] * prog.coef.size  # simulated bit-level MACs
+    with threads_for(work, BPBS_PARALLEL_THRESHOLD):
+        bpbs_kernel(*args)
     acc = args.acc
     if prog.offset:
         acc -= prog.offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
     if not details_wanted:
         return acc, None
     # exact plane sums for the details (int64 matmuls; reported, not used for y)
-    planes, _ = _input_planes(xe, nb, spec.array_input_signed)
+    planes, _ = _input_planes(xe, spec)
     cell_val = _cell_values(w, spec)  # (out, pol, S, K)
     n_pol = cell_val.shape[1]
     pre = np.zeros((xe.shape[0], len(tiles), nb, n_pol, spec.n_slices, w.shape[1]))

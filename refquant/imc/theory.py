@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validate import as_real_array, check_bool, check_int, check_real, pow2_normalize
 from ..specs import CrossbarSpec
-from ._packing import _cell_values, _input_planes, _n_tiles, _plane_signs, _tiles, _weight_magnitudes
+from ._packing import _cell_values, _input_planes, _n_tiles, _spec_plane_signs, _tiles, _weight_magnitudes
 from .adc import _check_spec, adc_convert, adc_params
 from .crossbar import CrossbarDetails, _codes, _KeyAccess
 
@@ -167,6 +167,20 @@ class OperandMoments(_KeyAccess):
     cell_overlap : int64 ndarray (n_tiles, out, n_pol*n_slices, n_pol*n_slices) or None
         BPBS with 1-bit cells: rows of tile ``t`` whose cells are 1 in both conversions ``u`` and ``v``
         (flattened (polarity, slice)) of column ``j``.
+    tile_colsum, tile_colsq : float64 ndarray (n_tiles, out) or None
+        Per tile and column, :math:`\\sum_{i \\in t} w_{ij}` and :math:`\\sum_{i \\in t} w_{ij}^2` (the mean and
+        variance of a multi-bit tile sum are :math:`E[X]\\,\\cdot` the first and :math:`\\mathrm{Var}[X]\\,\\cdot`
+        the second).
+    x_pmf : float64 ndarray or None
+        Multi-bit: the empirical pmf of the array's input codes, ``x_pmf[i]`` = P(x = ``x_lo`` + i).
+    x_lo : int
+        The code of ``x_pmf[0]``.
+    w_counts : int64 ndarray (n_tiles, out, 2 w_max + 1) or None
+        Multi-bit: per tile and column, how many weights hold each code (index ``w + w_max``).
+    cell_pairs : int64 ndarray (n_tiles, out, U, U, V, V) or None
+        BPBS with 2- or 3-bit cells (:math:`U` = n_pol*n_slices conversions, :math:`V = 2^\\beta` cell
+        values): rows of tile ``t`` whose cell is ``a`` in conversion ``u`` and ``b`` in conversion ``v``
+        (the joint law of two conversions of one input plane; see :func:`predicted_sqnr`).
     """
 
     mode: str
@@ -182,6 +196,12 @@ class OperandMoments(_KeyAccess):
     coef: np.ndarray | None = None
     cell_counts: np.ndarray | None = None
     cell_overlap: np.ndarray | None = None
+    tile_colsum: np.ndarray | None = None
+    tile_colsq: np.ndarray | None = None
+    cell_pairs: np.ndarray | None = None
+    x_pmf: np.ndarray | None = None
+    x_lo: int = 0
+    w_counts: np.ndarray | None = None
 
 
 def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
@@ -228,18 +248,28 @@ def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
                          f"(shapes {x.shape} @ {w.shape})")
     xe = (x - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)).astype(np.float64)
     wf = w.astype(np.float64)
-    tl = _tiles(w.shape[0], spec.rows)
+    tl = _tiles(w.shape[0], spec.rows, spec.tiling)
     out = dict(mode=spec.mode, n_tiles=len(tl), ex2=float((xe**2).mean()), var_x=float(xe.var()),
                mean_x=float(xe.mean()), ew=float(wf.mean()), ew2=float((wf**2).mean()), var_w=float(wf.var()),
-               colsum_var=float(wf.sum(axis=0).var()))
+               colsum_var=float(wf.sum(axis=0).var()),
+               tile_colsum=np.stack([wf[t0:t1].sum(axis=0) for t0, t1 in tl]),
+               tile_colsq=np.stack([(wf[t0:t1] ** 2).sum(axis=0) for t0, t1 in tl]))
+    if spec.mode == "multibit":
+        xi = xe.astype(np.int64)
+        lo_x = int(xi.min())
+        out["x_pmf"] = np.bincount((xi - lo_x).ravel()) / xi.size
+        out["x_lo"] = lo_x
+        wm = spec.w_max
+        out["w_counts"] = np.stack([np.stack([np.bincount(w[t0:t1, j] + wm, minlength=2 * wm + 1) for j in range(w.shape[1])])
+                                    for t0, t1 in tl])
     if spec.mode == "bpbs":
-        planes, _ = _input_planes(xe.astype(np.int64), spec.input_bits, spec.array_input_signed)
+        planes, _ = _input_planes(xe.astype(np.int64), spec)
         cell_val = _cell_values(w, spec)  # (out, pol, S, K)
         out["p_x"] = planes.mean(axis=(0, 2))
         vals = np.arange(2**spec.slice_bits)
         _, slice_sign, pol, _ = _weight_magnitudes(w, spec)
-        out["coef"] = (pol[:, None, None] * _plane_signs(spec.input_bits, spec.array_input_signed)[None, :, None]
-                       * slice_sign[None, None, :] * 2.0 ** (np.arange(spec.input_bits)[None, :, None]
+        out["coef"] = (pol[:, None, None] * _spec_plane_signs(spec)[None, :, None]
+                       * slice_sign[None, None, :] * 2.0 ** (np.arange(spec.n_planes)[None, :, None]
                                                              + spec.slice_bits * np.arange(spec.n_slices)[None, None, :]))
         out["cell_counts"] = np.stack([np.stack([(cell_val[..., t0:t1] == v).sum(axis=3) for v in vals], axis=-1)
                                        for t0, t1 in tl])  # (n_tiles, out, pol, S, 2^beta)
@@ -247,6 +277,11 @@ def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
             flat = cell_val.reshape(cell_val.shape[0], -1, cell_val.shape[-1])  # (out, pol*S, K)
             out["cell_overlap"] = np.stack([np.einsum("juk,jvk->juv", flat[..., t0:t1], flat[..., t0:t1])
                                             for t0, t1 in tl])  # (n_tiles, out, pol*S, pol*S)
+        elif spec.slice_bits <= 3:  # joint cell values of two conversions, per row pair type
+            flat = cell_val.reshape(cell_val.shape[0], -1, cell_val.shape[-1])  # (out, U, K)
+            onehot = (flat[..., None] == vals).astype(np.int64)  # (out, U, K, V)
+            out["cell_pairs"] = np.stack([np.einsum("juka,jvkb->juvab", onehot[:, :, t0:t1], onehot[:, :, t0:t1])
+                                          for t0, t1 in tl])
     return OperandMoments(**out)
 
 
@@ -306,30 +341,46 @@ def plane_sum_pmf(p_x: float, cell_counts) -> np.ndarray:
 
 
 def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *, per_column: bool = False,
-                   given_weights: bool = True, slice_covariance: bool = True) -> float:
-    r"""Closed-form SQNR (dB) of ``imc_matmul`` for i.i.d. operands with the given moments.
+                   given_weights: bool = True, slice_covariance: bool = True, tail: bool = True) -> float:
+    r"""Closed-form SQNR (dB) of ``imc_matmul`` for i.i.d. inputs with the given moments, clipping included.
 
     Signal: pooled, for i.i.d. weights (``given_weights=False``)
     :math:`\mathrm{Var}[Y] = K(\mathrm{Var}[W]E[X^2] + E[W]^2\mathrm{Var}[X])`; for the given weight
     matrix (default) :math:`K\,\mathrm{Var}[X]E[W^2] + E[X]^2\,\mathrm{Var}_j[\sum_i w_{ij}]` (equal in
     expectation, without the sampling error of a finite number of columns); per column
-    :math:`K\,\mathrm{Var}[X]\,E[W^2]`. Noise: the sum of independent conversion
-    errors. Multi-bit: :math:`\Delta^2/12` per tile (uniform error, no clipping; valid when
-    :math:`\sigma_Y/\Delta \gtrsim 1`). BPBS: per (tile, plane b, slice c, polarity) the *exact*
-    mean squared ADC error of the plane sum under its binomial-type distribution
-    (:func:`plane_sum_pmf`: input bit probability ``p_x[b]`` and each column's actual cells in each
-    tile, averaged over columns; input bits independent across rows), combined as
-    :math:`\mathrm{mean}_j[\sum c_{bc}^2\,\mathrm{Var}[e_{bc}] + 2\sum_{c<c'} c_{bc}c_{bc'}\,
-    \mathrm{Cov}[e_{bc}, e_{bc'}] + (\sum c_{bc}\,E[e_{bc}])^2]` with :math:`c_{bc} = \pm 2^{b + c\beta}`
-    (polarities count as further slices). The covariance term (``slice_covariance=True``, exact for 1-bit
-    cells) couples the conversions of one input plane, which read the *same* input bits: with
-    :math:`n_{11}` rows whose cells are 1 in both and :math:`n_{10}, n_{01}` in one only,
-    :math:`a = S + B_{10}`, :math:`a' = S + B_{01}` with independent binomials, so
-    :math:`E[e\,e'] = \sum_k P(S{=}k)\,g(k)\,g'(k)`, :math:`g(k) = E[e(k + B_{10})]`. Errors of different
-    planes or tiles are taken as independent (different bits or rows). Without it (or for multi-bit cells,
-    where it is omitted) this is the independent-errors model, which is pessimistic by up to ~3 dB when the
-    step is close to a whole number of units (``figures/imc_bpbs.csv``: the errors of one plane's slices are
-    then negatively correlated).
+    :math:`K\,\mathrm{Var}[X]\,E[W^2]`. Noise: per column, the mean square of the sum of the conversion
+    errors, :math:`\mathrm{mean}_j[\sum \mathrm{Var}[e] + 2\sum\mathrm{Cov}[e, e'] + (\sum E[e])^2]`, errors of
+    different tiles independent (different rows).
+
+    **Multi-bit** (``tail=True``, default): each tile sum :math:`y_{tj}` is modelled as an integer-valued
+    Gaussian (central limit over the tile's rows) with mean :math:`E[X]\sum_{i\in t} w_{ij}` and variance
+    :math:`\mathrm{Var}[X]\sum_{i\in t} w_{ij}^2` (the given weights; i.i.d. moments when
+    ``given_weights=False``), discretised with continuity correction,
+    :math:`P(y) = \Phi((y + \frac12 - \mu)/\sigma) - \Phi((y - \frac12 - \mu)/\sigma)`, and the ADC error
+    :math:`E[e]`, :math:`E[e^2]` is summed *exactly* over that lattice pmf, so the granular error (its
+    :math:`\Delta^2/12` and the integer-lattice effects of small steps) and the clipping error of the tails
+    (saturation at the end codes) are both included. Where the lattice window (:math:`\mu \pm 9\sigma`)
+    would exceed 200 000 integers the same expectation is taken over the continuous Gaussian, bin by bin
+    in closed form (relative error :math:`\lesssim 1/\Delta^2`, the lattice being then much finer than
+    the step). ``tail=False`` is the former, clipping-blind model: :math:`\Delta^2/12` per tile (RAOQ's
+    uniform-noise assumption); it is off by 20-40 dB once 10-25 % of conversions clip.
+
+    **BPBS**: per (tile, plane b, slice c, polarity) the *exact* mean and mean square of the ADC error of
+    the plane sum under its exact pmf (:func:`plane_sum_pmf`: input bit probability ``p_x[b]`` and each
+    column's actual cells in each tile; input bits independent across rows), which include every clipped
+    value exactly; combined with :math:`c_{bc} = \pm 2^{b + c\beta}` (polarities count as further slices).
+    The covariance term (``slice_covariance=True``) couples the conversions of one input plane, which
+    read the *same* input bits. 1-bit cells: with :math:`n_{11}` rows whose cells are 1 in both and
+    :math:`n_{10}, n_{01}` in one only, :math:`a = S + B_{10}`, :math:`a' = S + B_{01}` with independent
+    binomials, so :math:`E[e\,e'] = \sum_k P(S{=}k)\,g(k)\,g'(k)`, :math:`g(k) = E[e(k + B_{10})]`.
+    Multi-bit cells (2 or 3 bits; from ``moments.cell_pairs``): the shared rows' joint sum
+    :math:`(S, S') = \sum_{(v, v')} (v, v')\,\mathrm{Binomial}(n_{vv'}, p)` over the row types with both
+    cells non-zero (a 2-D pmf by convolution), the others' independent parts as above,
+    :math:`E[e\,e'] = \sum_{s,s'} P(s, s')\,g(s)\,g'(s')`; skipped (independent errors) where the 2-D
+    pmf would exceed 4 million cells, and for cells of more than 3 bits. Errors of different planes or
+    tiles are taken as independent. Without the covariance this is the independent-errors model, which
+    is pessimistic by up to ~3 dB when the step is close to a whole number of units
+    (``figures/imc_bpbs.csv``). One ADC range per slice (``spec.slice_ranges``) is honoured.
 
     The pooled signal is that of the *array's* analog sums (after A-shift, before compensation):
     compare it with ``sqnr(x_eff @ w, y - compensation)``; see :func:`sqnr`.
@@ -337,13 +388,17 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *,
     Parameters
     ----------
     spec : CrossbarSpec
-        The crossbar.
+        The crossbar. Sign-magnitude input planes are not modelled (``ValueError``).
     k_total : int >= 1
-        Dot-product length. In BPBS mode it must give the tile count the moments were computed for.
+        Dot-product length. In BPBS mode it must give the tile count the moments were computed for; in
+        multi-bit mode, when it does not, the tiles' moments come from the i.i.d. model.
     moments : OperandMoments
         From :func:`operand_moments` for the same ``spec`` (mode and, in BPBS, cell layout).
     per_column, given_weights, slice_covariance : bool
         See above.
+    tail : bool
+        Multi-bit mode: include the clipping (tail) error and the lattice (default) or use
+        :math:`\Delta^2/12` per tile (RAOQ's uniform-noise model, blind to clipping).
 
     Returns
     -------
@@ -355,18 +410,23 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *,
     TypeError
         ``spec`` or ``moments`` of the wrong type, non-integer ``k_total`` or a non-bool flag.
     ValueError
-        ``k_total < 1``, or moments computed for another mode, cell layout or tile count.
+        ``k_total < 1``, moments computed for another mode, cell layout or tile count, or sign-magnitude
+        input planes.
     """
     spec = _check_spec(spec)
     k_total = check_int(k_total, "k_total", 1)
     check_bool(per_column, "per_column")
     check_bool(given_weights, "given_weights")
     check_bool(slice_covariance, "slice_covariance")
+    check_bool(tail, "tail")
     if not isinstance(moments, OperandMoments):
         raise TypeError(f"moments must be the OperandMoments returned by operand_moments, got "
                         f"type={type(moments).__name__}")
     if moments.mode != spec.mode:
         raise ValueError(f"moments were computed for mode={moments.mode!r}, but spec.mode={spec.mode!r}")
+    if spec.sign_magnitude:
+        raise ValueError("predicted_sqnr does not model input_encoding='sign_magnitude' (signed plane sums); "
+                         "use input_encoding='twos_complement' or simulate")
     if per_column:
         sig = k_total * moments.var_x * moments.ew2
     elif given_weights:
@@ -374,67 +434,294 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *,
     else:
         sig = k_total * (moments.var_w * moments.ex2 + moments.ew ** 2 * moments.var_x)
     n_tiles = _n_tiles(k_total, spec.rows)
-    o, d, n = adc_params(spec)
     if spec.mode == "multibit":
-        noise = n_tiles * d * d / 12.0
+        noise = _multibit_noise(spec, k_total, moments, given_weights, tail)
     else:
-        noise = 0.0
-        s_beta = spec.slice_bits
-        cc = moments.cell_counts  # (n_tiles, out, pol, S, 2^beta)
-        want = (spec.input_bits, spec.n_slices, 2**s_beta)
-        if (moments.p_x.shape[0], cc.shape[3], cc.shape[4]) != want or cc.shape[2] != moments.coef.shape[0]:
-            raise ValueError(f"moments were computed for another cell layout (planes, slices, cell values) = "
-                             f"{(moments.p_x.shape[0], cc.shape[3], cc.shape[4])}; spec has {want}")
-        if cc.shape[0] != n_tiles:
-            raise ValueError(f"moments were computed for {cc.shape[0]} tiles, but k_total={k_total} with rows={spec.rows} "
-                             f"gives {n_tiles}")
-        n_out = cc.shape[1]
-        bias = np.zeros(n_out)
-        var = np.zeros(n_out)
-        for t in range(n_tiles):
-            for b, pxb in enumerate(moments.p_x):
-                for p in range(cc.shape[2]):
-                    for c in range(cc.shape[3]):
-                        cf = moments.coef[p, b, c]
-                        for j in range(n_out):
-                            pmf = plane_sum_pmf(float(pxb), cc[t, j, p, c])
-                            a = np.arange(pmf.size, dtype=np.float64)
-                            _, rec = adc_convert(a, spec)
-                            m1 = float(np.sum(pmf * (rec - a)))
-                            m2 = float(np.sum(pmf * (rec - a) ** 2))
-                            bias[j] += cf * m1
-                            var[j] += cf * cf * (m2 - m1 * m1)
-                if slice_covariance and s_beta == 1:
-                    var += _slice_covariances(spec, float(pxb), cc[t, :, :, :, 1].reshape(n_out, -1),
-                                              moments.cell_overlap[t], moments.coef[:, b, :].reshape(-1))
-        noise = float(np.mean(var + bias**2))
+        noise = _bpbs_noise(spec, n_tiles, moments, slice_covariance)
     if noise == 0:
         return math.inf
     return float(10 * np.log10(sig / noise))
 
 
-def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef) -> np.ndarray:
+def _multibit_noise(spec: CrossbarSpec, k_total: int, m: OperandMoments, given_weights: bool, tail: bool) -> float:
+    """Mean over columns of E[(sum of the tiles' ADC errors)^2] in multi-bit mode (see :func:`predicted_sqnr`)."""
+    o, d, n = adc_params(spec)
+    tiles = _tiles(k_total, spec.rows, spec.tiling) if k_total <= 64 * spec.rows else None
+    n_tiles = _n_tiles(k_total, spec.rows)
+    if not tail:
+        return n_tiles * d * d / 12.0
+    if given_weights and m.tile_colsum is not None and m.tile_colsum.shape[0] == n_tiles:
+        mu = m.mean_x * m.tile_colsum
+        var = m.var_x * m.tile_colsq
+    else:  # i.i.d. model: a tile of L rows has mean L E[X]E[W] and variance L (E[X^2]E[W^2] - E[X]^2 E[W]^2)
+        lens = (np.array([t1 - t0 for t0, t1 in tiles], dtype=np.float64) if tiles is not None
+                else np.full(n_tiles, k_total / n_tiles))
+        mu = (lens * m.mean_x * m.ew)[:, None]
+        var = (lens * max(m.ex2 * m.ew2 - m.mean_x**2 * m.ew**2, 0.0))[:, None]
+    if given_weights and m.w_counts is not None and m.w_counts.shape[0] == n_tiles:
+        ex = _multibit_exact_error(m, spec, o, d, n)
+        if ex is not None:
+            e1, e2 = ex
+            return float(np.mean((e2 - e1**2).sum(axis=0) + e1.sum(axis=0) ** 2))
+    e1, e2 = _gauss_lattice_error(mu.ravel(), np.sqrt(var.ravel()), o, d, n, spec.adc.transfer)
+    e1, e2 = e1.reshape(mu.shape), e2.reshape(mu.shape)
+    return float(np.mean((e2 - e1**2).sum(axis=0) + e1.sum(axis=0) ** 2))
+
+
+def _multibit_exact_error(m: OperandMoments, spec: CrossbarSpec, o, d, n, max_support: int = 1 << 22):
+    r"""E[e], E[e^2] per (tile, column) from the exact pmf of the tile sum :math:`\sum_i x_i w_{ij}` for i.i.d.
+    inputs with the empirical pmf ``m.x_pmf`` and the column's fixed weights (``m.w_counts``): the product of
+    the characteristic functions of the terms, one FFT per distinct weight multiset. ``None`` where a
+    support would exceed ``max_support`` values (then the Gaussian lattice is used)."""
+    from .adc import _convert
+
+    px = m.x_pmf
+    span = px.size - 1
+    wm = (m.w_counts.shape[2] - 1) // 2
+    n_t, n_out = m.w_counts.shape[:2]
+    e1 = np.empty((n_t, n_out))
+    e2 = np.empty((n_t, n_out))
+    cache = {}
+    for t in range(n_t):
+        for j in range(n_out):
+            cnt = m.w_counts[t, j]
+            key = cnt.tobytes()
+            if key not in cache:
+                vals = np.nonzero(cnt)[0] - wm
+                length = int(sum(cnt[v + wm] * abs(v) * span for v in vals)) + 1
+                if length > max_support:
+                    return None
+                offset = int(sum(cnt[v + wm] * v * (m.x_lo if v > 0 else m.x_lo + span) for v in vals))
+                nfft = 1 << int(np.ceil(np.log2(max(length, 2))))
+                spec_f = np.ones(nfft // 2 + 1, dtype=np.complex128)
+                for v in vals:
+                    if v == 0:
+                        continue
+                    base = np.zeros(abs(int(v)) * span + 1)
+                    base[::abs(int(v))] = px if v > 0 else px[::-1]
+                    spec_f *= np.fft.rfft(base, nfft) ** int(cnt[v + wm])
+                pmf = np.clip(np.fft.irfft(spec_f, nfft)[:length], 0.0, None)
+                pmf /= pmf.sum()
+                y = offset + np.arange(length, dtype=np.float64)
+                err = _convert(y, o, d, n, spec.adc.transfer)[1] - y
+                cache[key] = (float(pmf @ err), float(pmf @ (err * err)))
+            e1[t, j], e2[t, j] = cache[key]
+    return e1, e2
+
+
+def _gauss_lattice_error(mu, sd, o, d, n, transfer, max_points=200_000):
+    """E[e] and E[e^2] of the ADC error for integer-valued Y ~ N(mu, sd^2) discretised with continuity
+    correction (exact sum over the lattice window mu +- 9 sd), or over the continuous Gaussian, bin by bin
+    in closed form, where the window is wider than ``max_points`` integers."""
+    from scipy import special
+
+    from .adc import _convert
+
+    e1 = np.empty(mu.size)
+    e2 = np.empty(mu.size)
+    cache = {}
+    for i, (m, s) in enumerate(zip(mu, sd)):
+        key = (float(m), float(s))
+        if key in cache:
+            e1[i], e2[i] = cache[key]
+            continue
+        if s == 0:
+            y = np.array([float(np.rint(m))])
+            p = np.ones(1)
+        elif 18 * s + 2 <= max_points:
+            y = np.arange(np.floor(m - 9 * s), np.ceil(m + 9 * s) + 1)
+            cdf = special.ndtr((np.r_[y - 0.5, y[-1] + 0.5] - m) / s)
+            p = np.diff(cdf)
+            p /= p.sum()
+        else:
+            cache[key] = _gauss_continuous_error(m, s, o, d, n, transfer)
+            e1[i], e2[i] = cache[key]
+            continue
+        err = _convert(y, o, d, n, transfer)[1] - y
+        cache[key] = (float(p @ err), float(p @ (err * err)))
+        e1[i], e2[i] = cache[key]
+    return e1, e2
+
+
+def _gauss_continuous_error(m, s, o, d, n, transfer):
+    """E[e], E[e^2] for continuous Y ~ N(m, s^2): per code bin [lo, hi) with reconstruction r,
+    the truncated-normal moments of (r - Y) in closed form; bins outside m +- 10 s merged into the end ones."""
+    from scipy import special
+
+    if transfer == "floor":
+        edges = o + d * np.arange(1, n)  # thresholds between codes q-1 and q
+        rec = o + (np.arange(n) + 0.5) * d
+    else:
+        edges = o + d * (np.arange(1, n) - 0.5)
+        rec = o + np.arange(n) * d
+    q0 = int(np.clip(np.searchsorted(edges, m - 10 * s), 0, n - 1))
+    q1 = int(np.clip(np.searchsorted(edges, m + 10 * s), 0, n - 1))
+    lo = np.r_[-np.inf, edges[q0:q1]]
+    hi = np.r_[edges[q0:q1], np.inf]
+    r = rec[q0:q1 + 1]
+    za, zb = (lo - m) / s, (hi - m) / s
+    phi = lambda z: np.where(np.isfinite(z), np.exp(-0.5 * np.where(np.isfinite(z), z, 0.0) ** 2) / math.sqrt(2 * math.pi), 0.0)
+    zphi = lambda z: np.where(np.isfinite(z), np.where(np.isfinite(z), z, 0.0) * phi(z), 0.0)
+    p0 = special.ndtr(zb) - special.ndtr(za)
+    p1 = phi(za) - phi(zb)  # int z phi
+    p2 = p0 + zphi(za) - zphi(zb)  # int z^2 phi
+    c = r - m
+    return float(np.sum(c * p0 - s * p1)), float(np.sum(c * c * p0 - 2 * c * s * p1 + s * s * p2))
+
+
+def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice_covariance: bool) -> float:
+    """Mean over columns of the BPBS output's mean squared error (see :func:`predicted_sqnr`)."""
+    s_beta = spec.slice_bits
+    cc = moments.cell_counts  # (n_tiles, out, pol, S, 2^beta)
+    want = (spec.n_planes, spec.n_slices, 2**s_beta)
+    if (moments.p_x.shape[0], cc.shape[3], cc.shape[4]) != want or cc.shape[2] != moments.coef.shape[0]:
+        raise ValueError(f"moments were computed for another cell layout (planes, slices, cell values) = "
+                         f"{(moments.p_x.shape[0], cc.shape[3], cc.shape[4])}; spec has {want}")
+    if cc.shape[0] != n_tiles:
+        raise ValueError(f"moments were computed for {cc.shape[0]} tiles, but k_total={n_tiles * spec.rows} and "
+                         f"rows={spec.rows} give {n_tiles}")
+    n_t, n_out, n_pol, n_sl, _ = cc.shape
+    a_all = np.arange(spec.max_plane_sum + 1, dtype=np.float64)
+    err = np.stack([adc_convert(a_all, spec, slice_index=c)[1] - a_all for c in range(n_sl)])  # (S, M+1)
+    lf = _log_factorials(spec.max_plane_sum)
+    bias = np.zeros(n_out)
+    var = np.zeros(n_out)
+    for b, pxb in enumerate(moments.p_x):
+        pxb = float(pxb)
+        cache = {}
+        win = _binom_windows(cc[..., 1], pxb, lf) if s_beta == 1 else {}
+        for t in range(n_t):
+            for p in range(n_pol):
+                for c in range(n_sl):
+                    cf = moments.coef[p, b, c]
+                    for j in range(n_out):
+                        key = (c, cc[t, j, p, c].tobytes())
+                        if key not in cache:
+                            if s_beta == 1:
+                                k0, pmf = win[int(cc[t, j, p, c, 1])]
+                            else:
+                                k0, pmf = 0, plane_sum_pmf(pxb, cc[t, j, p, c])
+                            e = err[c, k0:k0 + pmf.size]
+                            m1 = float(pmf @ e)
+                            cache[key] = (m1, float(pmf @ (e * e)) - m1 * m1)
+                        m1, v = cache[key]
+                        bias[j] += cf * m1
+                        var[j] += cf * cf * v
+            if slice_covariance:
+                coef_u = moments.coef[:, b, :].reshape(-1)
+                if s_beta == 1:
+                    var += _slice_covariances(spec, pxb, cc[t, :, :, :, 1].reshape(n_out, -1), moments.cell_overlap[t],
+                                              coef_u, err=err, lf=lf)
+                elif moments.cell_pairs is not None:
+                    var += _slice_covariances_cells(pxb, moments.cell_pairs[t], coef_u, err, n_sl)
+    return float(np.mean(var + bias**2))
+
+
+def _log_factorials(n_max: int) -> np.ndarray:
+    """``log m!`` for ``m = 0 .. n_max`` (float64, from ``scipy.special.gammaln``)."""
+    from scipy import special
+
+    return special.gammaln(np.arange(n_max + 1, dtype=np.float64) + 1.0)
+
+
+def _binom_windows(ns, p: float, lf: np.ndarray, width: float = 10.0) -> dict:
+    """Binomial(n, p) pmfs for every distinct count ``n`` in ``ns`` at once (one vectorised evaluation from the
+    log-factorial table ``lf``), each restricted to its mass, mean +- ``width`` sd clipped to [0, n] (the
+    mass left out is below 1e-20): ``{n: (start, pmf)}``."""
+    ns = np.unique(np.asarray(ns, dtype=np.int64).ravel())
+    if ns.size == 0:
+        return {}
+    if p <= 0.0 or p >= 1.0:
+        return {int(n): ((int(n) if p >= 1.0 else 0), np.ones(1)) for n in ns}
+    sd = np.sqrt(ns * p * (1 - p))
+    lo = np.maximum(0, (ns * p - width * sd - 1).astype(np.int64))
+    hi = np.minimum(ns, (ns * p + width * sd + 2).astype(np.int64))
+    k = lo[:, None] + np.arange(int((hi - lo).max()) + 1)[None, :]
+    valid = k <= hi[:, None]
+    kc = np.where(valid, k, lo[:, None])
+    logp = lf[ns][:, None] - lf[kc] - lf[ns[:, None] - kc] + kc * math.log(p) + (ns[:, None] - kc) * math.log1p(-p)
+    pmf = np.where(valid, np.exp(logp), 0.0)
+    return {int(n): (int(l), pmf[i, :int(h - l) + 1]) for i, (n, l, h) in enumerate(zip(ns, lo, hi))}
+
+
+def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=None, lf=None) -> np.ndarray:
     r"""Per column, :math:`2\sum_{u<v} c_u c_v \mathrm{Cov}[e_u, e_v]` over the 1-bit-cell conversions ``u, v`` of
     one input plane and tile (see :func:`predicted_sqnr`). ``ones[j, u]``: rows with cell 1 in conversion
-    ``u``; ``overlap[j, u, v]``: rows with cell 1 in both; ``coef[u]``: shift-and-add weights."""
-    from scipy import stats
-
-    n_max = int(ones.max(initial=0))
-    a = np.arange(n_max + 1, dtype=np.float64)
-    _, rec = adc_convert(a, spec)
-    err = rec - a  # conversion error of every possible plane sum
+    ``u``; ``overlap[j, u, v]``: rows with cell 1 in both; ``coef[u]``: shift-and-add weights; ``err``: the
+    conversion error of every plane sum per slice (S, M+1) (default: from ``spec``; conversion ``u`` uses
+    slice ``u mod S``). Binomials are summed over their mass (mean +- 10 sd)."""
+    n_sl = spec.n_slices
+    if err is None:
+        n_max = spec.max_plane_sum
+        a = np.arange(n_max + 1, dtype=np.float64)
+        err = np.stack([adc_convert(a, spec, slice_index=c)[1] - a for c in range(n_sl)])
+    if lf is None:
+        lf = _log_factorials(err.shape[1])
     out = np.zeros(ones.shape[0])
+    cache = {}
+    iu, iv = np.triu_indices(ones.shape[1], 1)
+    win = _binom_windows(np.concatenate([overlap[:, iu, iv].ravel(), (ones[:, iu] - overlap[:, iu, iv]).ravel(),
+                                         (ones[:, iv] - overlap[:, iu, iv]).ravel()]), p_x, lf)
     for j in range(ones.shape[0]):
         for u in range(ones.shape[1]):
             for v in range(u + 1, ones.shape[1]):
                 n11 = int(overlap[j, u, v])
                 if n11 == 0:
                     continue  # no shared rows: independent
-                p11 = stats.binom.pmf(np.arange(n11 + 1), n11, p_x)
+                key = (n11, int(ones[j, u]), int(ones[j, v]), u % n_sl, v % n_sl)
+                if key not in cache:
+                    s0, p11 = win[n11]
+                    ks = np.arange(s0, s0 + p11.size)
+                    g = []
+                    for n1, c in ((key[1], key[3]), (key[2], key[4])):
+                        r0, q = win[n1 - n11]
+                        seg = err[c, s0 + r0:s0 + r0 + ks.size + q.size - 1]  # err[k + r], k in ks, r in window
+                        g.append(np.correlate(seg, q, mode="valid"))  # g(k) = E[err(k + B_own)]
+                    cache[key] = float(p11 @ (g[0] * g[1]) - (p11 @ g[0]) * (p11 @ g[1]))
+                out[j] += 2.0 * coef[u] * coef[v] * cache[key]
+    return out
+
+
+def _slice_covariances_cells(p_x: float, pairs, coef, err, n_sl: int, max_cells: int = 4_000_000) -> np.ndarray:
+    r"""As :func:`_slice_covariances` for multi-bit cells: ``pairs[j, u, v, a, b]`` rows of one tile whose cell is
+    ``a`` in conversion ``u`` and ``b`` in ``v``. The shared rows (both cells non-zero) give a 2-D pmf of
+    ``(S_u, S_v)`` by convolution; each conversion's own rows an independent 1-D pmf (:func:`plane_sum_pmf`)."""
+    from scipy import signal, stats
+
+    n_out, n_u, _, n_v, _ = pairs.shape
+    out = np.zeros(n_out)
+    for j in range(n_out):
+        for u in range(n_u):
+            for v in range(u + 1, n_u):
+                pr = pairs[j, u, v]
+                shared = pr[1:, 1:]
+                if shared.sum() == 0:
+                    continue
+                mu_max = int((np.arange(1, n_v)[:, None] * shared).sum())
+                mv_max = int((np.arange(1, n_v)[None, :] * shared).sum())
+                if (mu_max + 1) * (mv_max + 1) > max_cells:
+                    continue
+                joint = np.ones((1, 1))
+                for a in range(1, n_v):
+                    for b in range(1, n_v):
+                        nab = int(shared[a - 1, b - 1])
+                        if nab == 0:
+                            continue
+                        part = np.zeros((a * nab + 1, b * nab + 1))
+                        kk = np.arange(nab + 1)
+                        part[a * kk, b * kk] = stats.binom.pmf(kk, nab, p_x)
+                        joint = signal.fftconvolve(joint, part) if joint.size > 1 else part
+                joint = np.clip(joint, 0.0, None)
                 g = []
-                for n1 in (int(ones[j, u]), int(ones[j, v])):
-                    p_own = stats.binom.pmf(np.arange(n1 - n11 + 1), n1 - n11, p_x)
-                    g.append(np.convolve(err[:n1 + 1], p_own[::-1], mode="valid"))  # g(k) = E[err(k + B_own)]
-                cov = float(p11 @ (g[0] * g[1]) - (p11 @ g[0]) * (p11 @ g[1]))
-                out[j] += 2.0 * coef[u] * coef[v] * cov
+                for own_counts, c, size in ((pr[:, 0], u % n_sl, joint.shape[0]), (pr[0, :], v % n_sl, joint.shape[1])):
+                    # the conversion's own rows: cells non-zero here and zero in the other conversion
+                    counts = np.zeros(n_v, dtype=np.int64)
+                    counts[1:] = own_counts[1:]
+                    q = plane_sum_pmf(p_x, counts)
+                    seg = err[c, :size + q.size - 1]
+                    g.append(signal.correlate(seg, q, mode="valid", method="auto"))
+                e_uv = float(g[0] @ joint @ g[1])
+                e_u = float(joint.sum(axis=1) @ g[0])
+                e_v = float(joint.sum(axis=0) @ g[1])
+                out[j] += 2.0 * coef[u] * coef[v] * (e_uv - e_u * e_v)
     return out

@@ -4,6 +4,8 @@
 * :mod:`refquant.testing.conformance` — ``check_<op>(candidate)`` checkers with minimal counterexamples,
   options that fit real backends (pinned zero point, fixed or calibrated scale, restricted specs),
   :class:`Unsupported` for cases outside a backend, ``check_calibration`` for calibrators;
+* :mod:`refquant.testing.conformance_imc` — checkers for RAOQ's training pieces (STE gradients, BitAug,
+  ADC-LoRA, the W-reshape regulariser);
 * :mod:`refquant.testing.golden` — golden-vector export / verify (no Hypothesis needed);
 * :mod:`refquant.testing.pytest_plugin` — the ``refquant_check`` fixture (auto-registered with pytest).
 
@@ -50,6 +52,11 @@ _EXPORTS = {
     "check_kure_grad": "conformance",
     "check_mse_exact": "conformance",
     "check_optimal_clip": "conformance",
+    "check_adc_ste_grad": "conformance_imc",
+    "check_crossbar_ste_grad": "conformance_imc",
+    "check_bitaug_weight": "conformance_imc",
+    "check_adc_lora_forward": "conformance_imc",
+    "check_w_reshape_grad": "conformance_imc",
 }
 
 __all__ = [
@@ -94,6 +101,12 @@ __all__ = [
     "check_kure_grad",
     "check_mse_exact",
     "check_optimal_clip",
+    # checkers of RAOQ's training pieces
+    "check_adc_ste_grad",
+    "check_crossbar_ste_grad",
+    "check_bitaug_weight",
+    "check_adc_lora_forward",
+    "check_w_reshape_grad",
 ]
 
 

@@ -391,6 +391,10 @@ def _imc_cases(rng):
         CrossbarSpec(rows=33, input_bits=4, weight_bits=4, mode="bpbs", input_signed=True, weight_encoding="differential",
                      slice_bits=3, adc=ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0)),
         CrossbarSpec(rows=100, input_bits=4, weight_bits=4, mode="bpbs", adc=ADCSpec(24, range_policy="granular")),
+        CrossbarSpec(rows=50, input_bits=4, weight_bits=5, mode="bpbs", input_signed=True, input_encoding="sign_magnitude",
+                     weight_encoding="offset", slice_bits=2, weight_offset="half_range", tiling="even",
+                     slice_ranges=[(0.0, 60.0), (0.0, 100.0), (0.0, 40.0)],
+                     adc=ADCSpec(5, transfer="floor", floor_threshold="half_unit")),
     ]
     cases = []
     for sp in specs:

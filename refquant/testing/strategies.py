@@ -596,19 +596,18 @@ def ternary_matmul_cases(draw, *, max_k: int = 40, max_out: int = 8, max_batch: 
 
 
 def adc_specs(*, lossless: bool | None = False) -> st.SearchStrategy:
-    """:class:`refquant.imc.ADCSpec` draws: every transfer and range policy (``lossless=True``: only
+    """:class:`refquant.imc.ADCSpec` draws: every transfer, floor threshold placement and range policy (``lossless=True``: only
     24-bit granular ADCs; ``None``: both kinds)."""
     from ..imc import ADCSpec
 
+    transfers = st.sampled_from([("round", "step"), ("floor", "step"), ("floor", "half_unit")])
     lossy = st.builds(
-        ADCSpec,
-        bits=st.integers(1, 10),
-        transfer=st.sampled_from(["round", "floor"]),
-        range_policy=st.just("full"),
-        k=st.sampled_from([1.0, 2.0, 4.0, 16.0]),
+        lambda b, tf, k: ADCSpec(b, transfer=tf[0], floor_threshold=tf[1], range_policy="full", k=k),
+        st.integers(1, 10), transfers, st.sampled_from([1.0, 2.0, 4.0, 16.0]),
     )
-    calibrated = st.builds(lambda b, t, lo, w: ADCSpec(b, transfer=t, range_policy="calibrated", lo=lo, hi=lo + w),
-                           st.integers(2, 10), st.sampled_from(["round", "floor"]), st.floats(-200, 0), st.floats(1, 400))
+    calibrated = st.builds(lambda b, tf, lo, w: ADCSpec(b, transfer=tf[0], floor_threshold=tf[1],
+                                                        range_policy="calibrated", lo=lo, hi=lo + w),
+                           st.integers(2, 10), transfers, st.floats(-200, 0), st.floats(1, 400))
     exact = st.just(ADCSpec(24, range_policy="granular"))
     if lossless is None:
         return st.one_of(lossy, calibrated, exact)
@@ -617,7 +616,8 @@ def adc_specs(*, lossless: bool | None = False) -> st.SearchStrategy:
 
 @st.composite
 def crossbar_specs(draw, *, adcs: st.SearchStrategy | None = None, modes=("multibit", "bpbs"), max_rows: int = 80):
-    """Consistent :class:`refquant.imc.CrossbarSpec` draws (both modes, every encoding, A-shift, tile sizes)."""
+    """Consistent :class:`refquant.imc.CrossbarSpec` draws (both modes, every weight and input encoding, both
+    offset constants and tiling rules, A-shift, tile sizes; ADCs from ``adcs``, default :func:`adc_specs`)."""
     from ..imc import CrossbarSpec
 
     max_rows = check_int(max_rows, "max_rows", 1, 4096)
@@ -628,9 +628,15 @@ def crossbar_specs(draw, *, adcs: st.SearchStrategy | None = None, modes=("multi
     if mode == "bpbs":
         enc = draw(st.sampled_from(["twos_complement", "offset", "differential"]))
         beta = 1 if enc == "twos_complement" else draw(st.integers(1, 3))
-    return CrossbarSpec(rows=draw(st.integers(1, max_rows)), input_bits=draw(st.integers(1, 6)),
+    bx = draw(st.integers(1, 6))
+    in_enc = "twos_complement"
+    if mode == "bpbs" and (signed or a_shift) and (bx >= 2 or a_shift):
+        in_enc = draw(st.sampled_from(["twos_complement", "sign_magnitude"]))
+    w_off = draw(st.sampled_from(["w_max", "half_range"])) if enc == "offset" else "w_max"
+    return CrossbarSpec(rows=draw(st.integers(1, max_rows)), input_bits=bx,
                         weight_bits=draw(st.integers(2, 6)), mode=mode, input_signed=signed, weight_encoding=enc,
-                        slice_bits=beta, adc=draw(adcs if adcs is not None else adc_specs(lossless=None)), a_shift=a_shift)
+                        slice_bits=beta, adc=draw(adcs if adcs is not None else adc_specs(lossless=None)), a_shift=a_shift,
+                        input_encoding=in_enc, weight_offset=w_off, tiling=draw(st.sampled_from(["full_first", "even"])))
 
 
 class IMCCase(NamedTuple):
