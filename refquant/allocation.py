@@ -1,4 +1,4 @@
-r"""Per-channel bit allocation (ACIQ, Banner et al. NeurIPS 2019, Sec. 4 of the paper).
+r"""Per-channel bit allocation (ACIQ, Banner et al. NeurIPS 2019, Sec. 4, eqs. 10–11, and its released code).
 
 Theory page: ``docs/theory/aciq.md``, section "Per-channel bit allocation".
 
@@ -21,6 +21,22 @@ channel whose noise drops most per unit of budget. The noise is separable
 and convex in :math:`M_i`, so for the bit budget the greedy result is the
 integer optimum (Fox 1966); for the bin budget it is a documented heuristic
 (a knapsack in general), compared with eq. 11 in the tests and analysis.
+
+Which function is which:
+
+* :func:`allocate_bits` -- **the true optimum** of the model under an exact
+  budget (for ``budget="bits"`` it matches a brute-force search).
+* :func:`paper_allocation` -- eq. 10–11 **as printed**: one pass, rounded
+  (or ceiled) :math:`\log_2` of the bin share, clamped; the budget is not met
+  exactly.
+* :func:`code_allocation` -- **what the released ACIQ code runs**
+  (``get_bits_alloc_fixed_target``): eq. 10–11 with round or ceil and a
+  ``[0, 8]`` clamp, re-run with an adjusted target
+  :math:`T \leftarrow T + (\bar M^* - \bar M)/2` until the mean bit width
+  is within 0.01 of the goal or 10 passes have run. Its result can miss the
+  goal and is not the optimum of the model (see ``figures/allocation_compare.md``,
+  written by ``python -m analysis allocation_compare``).
+* :func:`continuous_allocation` -- the real-valued optimum of the bit budget.
 """
 from __future__ import annotations
 
@@ -28,9 +44,13 @@ import heapq
 
 import numpy as np
 
-from ._validate import MAX_BITS, as_float_array, check_bits, check_choice, check_int, check_real, pow2_normalize
+from ._validate import MAX_BITS, as_float_array, check_bits, check_bool, check_choice, check_int, check_real, pow2_normalize
 
-__all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_allocation"]
+__all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_allocation", "code_allocation",
+           "ROUNDINGS"]
+
+#: Rounding of :math:`\log_2` of the bin share in :func:`paper_allocation` / :func:`code_allocation`.
+ROUNDINGS = ("round", "ceil")
 
 _BUDGETS = ("bits", "bins")
 
@@ -52,13 +72,18 @@ def _alphas(alphas) -> tuple[np.ndarray, int]:
 
 
 def allocation_mse(alphas, bits) -> float:
-    r"""Model MSE summed over channels: :math:`\sum_i \alpha_i^2/(3\cdot4^{M_i})`.
+    r"""Model MSE summed over channels: :math:`\sum_i \alpha_i^2/(3\cdot4^{M_i})` (the rounding-noise term of
+    the paper's model, eq. 10's objective; the clipping term is ignored as in the paper).
 
     Parameters
     ----------
     alphas : 1-D array_like > 0, finite (the per-channel clips).
     bits : 1-D array_like of the same shape, real (bit widths; non-integer values are
         evaluated as the formula gives), within ``[0, 16]``.
+
+    Returns
+    -------
+    float
 
     Raises
     ------
@@ -68,6 +93,11 @@ def allocation_mse(alphas, bits) -> float:
         Wrong ndim/shape, empty, NaN/inf, ``alphas <= 0``, ``bits`` outside ``[0, 16]``, or a
         result beyond float64 (the MSE scales as alpha**2: computed on normalised clips and
         rescaled exactly).
+
+    Examples
+    --------
+    >>> allocation_mse([3.0], [1])   # 9 / 12
+    0.75
     """
     a, e = _alphas(alphas)
     m = as_float_array(bits, "bits")
@@ -90,8 +120,12 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
     Parameters
     ----------
     alphas : 1-D array_like > 0 (only ratios matter).
-    total_bits : real, ``C * min_bits <= total_bits <= C * max_bits``.
+    total_bits : real, :math:`T = \sum_i M_i`, ``C * min_bits <= total_bits <= C * max_bits``.
     min_bits, max_bits : real, ``0 <= min_bits <= max_bits <= 16``.
+
+    Returns
+    -------
+    float64 ndarray of shape ``(C,)`` summing to ``total_bits``.
 
     Raises
     ------
@@ -99,6 +133,11 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
         ``alphas`` not a real array; a bound or ``total_bits`` not a real number.
     ValueError
         ``alphas`` not 1-D, empty, non-finite or not positive; a bound or the budget out of range.
+
+    Examples
+    --------
+    >>> continuous_allocation([1.0, 4.0], 8).tolist()   # 2 bits apart: log2(4)
+    [3.0, 5.0]
     """
     a, _ = _alphas(alphas)
     min_bits = check_real(min_bits, "min_bits", lo=0.0, hi=float(MAX_BITS))
@@ -121,30 +160,135 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
     return m
 
 
-def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16) -> np.ndarray:
-    r"""Paper eq. 10–11: :math:`M_i = \mathrm{round}(\log_2(B\,\alpha_i^{2/3}/\sum_j\alpha_j^{2/3}))`, clamped to ``[0, max_bits]``.
+def _check_rounding(rounding) -> str:
+    return check_choice(rounding, ROUNDINGS, "rounding")
 
-    Half-way cases round half to even (``np.rint``). The bin budget ``B`` is
-    generally *not* met exactly; see :func:`allocate_bits`.
+
+def _eq11(a: np.ndarray, total_bins: float, rounding: str, min_bits: int, max_bits: int) -> np.ndarray:
+    w = a ** (2.0 / 3.0)
+    share = np.log2(total_bins * w / w.sum())
+    m = np.rint(share) if rounding == "round" else np.ceil(share)
+    return np.clip(m, min_bits, max_bits).astype(np.int64)
+
+
+def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16, rounding: str = "round") -> np.ndarray:
+    r"""Paper eq. 10–11 as printed: :math:`M_i = \mathrm{round}(\log_2(B\,\alpha_i^{2/3}/\sum_j\alpha_j^{2/3}))`,
+    clamped to ``[0, max_bits]``.
+
+    One pass, no budget matching: the bin budget ``B`` is generally *not* met
+    exactly (see :func:`allocate_bits` for the optimum and
+    :func:`code_allocation` for what the released code iterates).
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0 (only ratios matter).
-    total_bins : int >= C, the bin budget ``B``.
-    max_bits : int, ``0 <= max_bits <= 16``.
+    alphas : 1-D array_like > 0, per-channel clips (or any per-channel scale proportional to them;
+        only ratios matter).
+    total_bins : int >= C, the bin budget :math:`B` (e.g. ``C * 2**M``).
+    max_bits : int in [0, 16], the upper clamp.
+    rounding : {"round", "ceil"}
+        ``"round"``: nearest integer, half to even (``np.rint``, as ``torch.round``);
+        ``"ceil"``: the released code's default for its helper (``-bam ceil``).
+
+    Returns
+    -------
+    int64 ndarray of shape ``(C,)``.
 
     Raises
     ------
     TypeError
-        ``total_bins``/``max_bits`` not an int (``max_bits=2.7`` or NaN is refused, never truncated).
+        ``total_bins``/``max_bits`` not an int (``max_bits=2.7`` or NaN is refused, never truncated);
+        ``rounding`` not a str.
     ValueError
-        ``alphas`` invalid (as :func:`allocate_bits`); ``total_bins < C``; ``max_bits`` out of range.
+        ``alphas`` invalid (as :func:`allocate_bits`); ``total_bins < C``; ``max_bits`` out of range;
+        unknown ``rounding``.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019, eqs. 10–11.
+
+    Examples
+    --------
+    >>> paper_allocation([1.0, 8.0], 32).tolist()    # bins split 1 : 4, i.e. 6.4 : 25.6
+    [3, 5]
     """
     a, _ = _alphas(alphas)
     total_bins = check_int(total_bins, "total_bins", a.size)
     max_bits = check_bits(max_bits, "max_bits", 0, MAX_BITS)
-    w = a ** (2.0 / 3.0)
-    return np.clip(np.rint(np.log2(total_bins * w / w.sum())), 0, max_bits).astype(np.int64)
+    rounding = _check_rounding(rounding)
+    return _eq11(a, float(total_bins), rounding, 0, max_bits)
+
+
+def code_allocation(alphas, target_bits: float, *, rounding: str = "round", min_bits: int = 0, max_bits: int = 8,
+                    tol: float = 0.01, max_iter: int = 10, return_info: bool = False):
+    r"""Bit allocation as the released ACIQ code runs it (``get_bits_alloc_fixed_target``; not the optimum).
+
+    With goal :math:`\bar M^*` = ``target_bits`` and :math:`T_0 = \bar M^*`,
+    pass ``k`` computes eq. 10–11 with bin budget :math:`B_k = C\,2^{T_k}`,
+
+    .. math:: M_i^{(k)} = \mathrm{clamp}\Big(\mathrm{rnd}\big(\log_2\frac{B_k\,\alpha_i^{2/3}}{\sum_j \alpha_j^{2/3}}\big),
+              m_{lo}, m_{hi}\Big), \qquad
+              T_{k+1} = T_k + \frac{\bar M^* - \mathrm{mean}_i M_i^{(k)}}{2}
+
+    and stops after the first pass with :math:`|\bar M^* - \mathrm{mean}\,M^{(k)}| \le` ``tol``
+    or after ``max_iter`` passes, returning that pass's :math:`M^{(k)}`
+    (which may miss the goal). ``rnd`` is round-half-to-even (``torch.round``)
+    or ceil. The code runs this in float32 on the GPU; here float64 (a
+    different result only when a :math:`\log_2` lands within float32
+    rounding of a rounding boundary).
+
+    Parameters
+    ----------
+    alphas : 1-D array_like > 0
+        Per-channel scales (the code passes the per-channel std, or ``b``); only ratios matter
+        (they are divided by an exact power of two first).
+    target_bits : real in [min_bits, max_bits], the goal mean bit width.
+    rounding : {"round", "ceil"}
+        The code's ``-bam`` option (its command-line default is ``round``).
+    min_bits, max_bits : int, ``0 <= min_bits <= max_bits <= 16``; the code clamps to [0, 8].
+    tol : float > 0, the stopping tolerance on the mean (0.01 in the code).
+    max_iter : int in [1, 10**6] (10 in the code).
+    return_info : bool
+        Also return ``(final_target, passes)``.
+
+    Returns
+    -------
+    int64 ndarray of shape ``(C,)``; with ``return_info``, ``(bits, target, passes)``.
+
+    Raises
+    ------
+    TypeError
+        ``alphas`` not a real array; ``min_bits``/``max_bits``/``max_iter`` not ints;
+        ``target_bits``/``tol`` not real numbers; ``rounding`` not a str; ``return_info`` not a bool.
+    ValueError
+        ``alphas`` not 1-D, empty, non-finite or not positive; any other argument out of range;
+        unknown ``rounding``.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019, eqs. 10–11; ``submission2019/cnn-quantization``,
+    ``IntQuantizer.get_bits_alloc_fixed_target``.
+
+    Examples
+    --------
+    >>> code_allocation([1.0, 1.0, 8.0, 8.0], 4).tolist()
+    [3, 3, 5, 5]
+    """
+    a, _ = _alphas(alphas)
+    rounding = _check_rounding(rounding)
+    min_bits = check_bits(min_bits, "min_bits", 0, MAX_BITS)
+    max_bits = check_bits(max_bits, "max_bits", min_bits, MAX_BITS)
+    goal = check_real(target_bits, "target_bits", lo=float(min_bits), hi=float(max_bits))
+    tol = check_real(tol, "tol", lo=0.0, lo_open=True)
+    max_iter = check_int(max_iter, "max_iter", 1, 10**6)
+    check_bool(return_info, "return_info")
+    target = goal
+    for it in range(1, max_iter + 1):
+        m = _eq11(a, a.size * 2.0**target, rounding, min_bits, max_bits)
+        miss = goal - m.mean()
+        target += miss / 2
+        if abs(miss) <= tol:
+            break
+    return (m, target, it) if return_info else m
 
 
 def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: int = 0, max_bits: int = 8) -> np.ndarray:
@@ -181,6 +325,11 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
     -----
     Only ratios of the clips matter: they are divided by an exact power of two
     first, so ``alphas * 2**k`` (even ``* 1e300``) gives the same widths.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019, eq. 10 (the bin budget); Fox,
+    "Discrete optimization via marginal analysis", Management Science 1966 (greedy optimality).
 
     Examples
     --------

@@ -4,9 +4,14 @@ Implements the quantization function of Kuhar et al., "Signed-Binarization:
 Unlocking Efficiency Through Repetition-Sparsity Trade-Off" (ICLR 2024
 submission; arXiv 2312.01581; TMLR 2024 as "PLUM") as released in the
 authors' code (``sachitkuhar/PLUM``), plus the binary (XNOR-Net) and ternary
-(TWN) baselines it is compared with. Theory page: ``docs/theory/signed_binary.md``. The paper's own equations could not
-be read (only its abstract and public reviews); the forward pass below follows
-the released code, which the reviews corroborate.
+(TWN) baselines it is compared with, and Larq's ``ste_tern`` ternarizer
+(:func:`ste_tern`). Theory page: ``docs/theory/signed_binary.md``. The paper's
+own equations could not be read (only its abstract and public reviews); the
+forward pass below follows the released code (``quant/binary/ste.py``,
+``STESign``), which the reviews corroborate; the backward rules are the
+released code's straight-through estimator (:func:`ste_grad`, what its
+training loop runs) and its ``ede`` function (:func:`ede_grad`, defined but
+not called by that loop).
 
 Layout conventions
 ------------------
@@ -35,6 +40,8 @@ from ._validate import as_real_array, check_axis, check_bool, check_choice, chec
 __all__ = [
     "binarize",
     "ternarize",
+    "ste_tern",
+    "ste_grad",
     "signed_binarize",
     "default_signs",
     "region_layout",
@@ -125,6 +132,16 @@ class RegionLayout:
 def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int | None = None) -> RegionLayout:
     """Region layout of a weight of *shape* (see the module docstring).
 
+    Parameters
+    ----------
+    shape : list or tuple of int >= 0, the weight's shape.
+    axis : int or None, the output-filter axis (None: the whole tensor is one filter).
+    region : int >= 1 or None, input channels per tile (None: whole filters).
+
+    Returns
+    -------
+    RegionLayout
+
     Raises
     ------
     TypeError
@@ -180,6 +197,11 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
     alpha : positive float, optional
     return_scale : also return the per-filter scales (shape ``(n_filters,)``).
 
+    Returns
+    -------
+    ndarray of ``w``'s float dtype (float64 for integer input), shape of
+    ``w``; with ``return_scale``, ``(q, alpha)``.
+
     Raises
     ------
     TypeError
@@ -192,6 +214,10 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
     -----
     The mean of ``|w|`` is taken on ``|w|`` divided by an exact power of two and
     multiplied back, so weights near the float limit do not overflow it.
+
+    References
+    ----------
+    Rastegari et al., "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural Networks", ECCV 2016, eq. 4.
 
     Examples
     --------
@@ -220,11 +246,32 @@ def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: s
               q(w) = \alpha_f\,\mathrm{sign}(w)\,[\,|w| > \Delta_f\,],
               \qquad \alpha_f = \mathrm{mean}\{|w| : |w| > \Delta_f\}
 
-    Defaults follow TWN (Li & Liu 2016): ``threshold=0.7`` relative to the
-    mean absolute weight. ``relative_to="max"`` with ``threshold=0.05`` is the
-    ``ste_tern`` rule the signed-binary code base ships (the authors' ``ste_tern``). A filter with
-    no weight above its threshold becomes all zeros (``alpha = 0``). Means of ``|w|`` are taken
-    on ``|w|`` divided by an exact power of two (no overflow near the float limit).
+    Defaults follow TWN (Li & Liu, "Ternary Weight Networks", 2016, eqs. 6
+    and 7 with the approximation :math:`\Delta^* \approx 0.7\,E|w|`):
+    ``threshold=0.7`` relative to each filter's mean absolute weight.
+    ``relative_to="max"`` (a fraction of each filter's ``max|w|``, e.g. 0.05 as
+    the signed-binary threshold) is refquant's own option: no released code
+    base we know of ships that ternarizer. Larq's ``ste_tern`` is a different
+    rule -- an *absolute* threshold (0.05 by default) or TWN's over the whole
+    tensor, outputs ±1 unscaled, ties at :math:`\pm\Delta` kept -- see
+    :func:`ste_tern`. A filter with no weight above its threshold becomes all
+    zeros (``alpha = 0``). Means of ``|w|`` are taken on ``|w|`` divided by an
+    exact power of two (no overflow near the float limit).
+
+    Parameters
+    ----------
+    w : array_like, real, finite, non-empty.
+    threshold : float >= 0 (<= 1 with ``relative_to="max"``).
+    axis : int or None
+        Output-filter axis; ``None``: one filter for the whole tensor.
+    relative_to : {"mean", "max"}
+    return_scale : bool
+        Also return the per-filter ``alpha`` (shape ``(n_filters,)``).
+
+    Returns
+    -------
+    ndarray of ``w``'s float dtype (float64 for integer input), shape of ``w``;
+    with ``return_scale``, ``(q, alpha)``.
 
     Raises
     ------
@@ -259,13 +306,138 @@ def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: s
     return (out, a) if return_scale else out
 
 
+def ste_tern(w, *, threshold: float = 0.05, ternary_weight_networks: bool = False):
+    r"""Larq's ``ste_tern`` forward rule: unscaled ternary values with an absolute threshold.
+
+    .. math:: q(w) = \mathrm{sign}\big(\mathrm{sign}(w + \Delta) + \mathrm{sign}(w - \Delta)\big)
+              = \begin{cases} +1 & w \ge \Delta \\ 0 & |w| < \Delta \\ -1 & w \le -\Delta \end{cases}
+              \quad (\Delta > 0)
+
+    with :math:`\Delta` = ``threshold`` (an absolute value in the units of
+    ``w``, not a fraction), or, with ``ternary_weight_networks=True``,
+    :math:`\Delta = 0.7\,\mathrm{mean}|w|` over the **whole tensor** (TWN's
+    rule, not per filter). Weights exactly at :math:`\pm\Delta` map to
+    :math:`\pm1` (the nested sign gives :math:`\mathrm{sign}(1 + 0)`); with
+    :math:`\Delta = 0` the rule is :math:`\mathrm{sign}(w)` with
+    :math:`\mathrm{sign}(0) = 0`. There is no scale: outputs are -1, 0, +1.
+    The backward pass of Larq's quantizer is the clipped identity,
+    :func:`ste_grad` with ``clip_value=1``.
+
+    This is not :func:`ternarize` (per-filter relative threshold, scaled
+    outputs): on N(0, 0.05²) weights of 576 per filter, ``ternarize(w,
+    threshold=0.05, relative_to="max")`` and ``ste_tern(w)`` give different
+    values for most weights (measured in ``docs/authors_code.md``).
+
+    Parameters
+    ----------
+    w : array_like, real, finite, non-empty.
+    threshold : float >= 0
+        Absolute threshold :math:`\Delta` (Larq's ``threshold_value``);
+        ignored with ``ternary_weight_networks=True``.
+    ternary_weight_networks : bool
+        Use :math:`\Delta = 0.7\,\mathrm{mean}|w|` over the whole tensor.
+
+    Returns
+    -------
+    ndarray of ``w``'s float dtype (float64 for integer input), values in
+    {-1, 0, +1}, shape of ``w``.
+
+    Raises
+    ------
+    TypeError
+        ``w`` not a real numeric array (complex, bool, object, str); ``threshold`` not a real
+        number; ``ternary_weight_networks`` not a bool.
+    ValueError
+        Empty ``w``, NaN/inf in it; ``threshold < 0`` or non-finite.
+
+    References
+    ----------
+    Larq (``larq/larq``), ``larq.quantizers.ste_tern``; Li & Liu, "Ternary Weight Networks" (2016).
+
+    Examples
+    --------
+    >>> ste_tern([-0.2, -0.05, -0.01, 0.0, 0.03, 0.05, 0.3]).tolist()
+    [-1.0, -1.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    """
+    arr = _float_weights(w)
+    twn = check_bool(ternary_weight_networks, "ternary_weight_networks")
+    theta = check_real(threshold, "threshold", lo=0.0)
+    if twn:
+        e = _exponent(arr)  # mean |w| on |w| * 2**-e: no overflow near the float limit
+        delta = float(np.ldexp(0.7 * _scaled_abs(arr, e).astype(np.float64).mean(), e))
+    else:
+        delta = theta
+    with np.errstate(over="ignore"):  # a threshold beyond the dtype's range is inf: every weight maps to 0
+        d = arr.dtype.type(delta)
+        return (np.sign(np.sign(arr + d) + np.sign(arr - d))).astype(arr.dtype)
+
+
+def ste_grad(w, grad_q, *, clip_value: float = 1.0, grad_clip: float | None = None):
+    r"""Straight-through estimator backward pass: ``dL/dw`` from ``dL/dq``.
+
+    .. math:: \frac{\partial L}{\partial w} = \mathrm{clip}\Big(\frac{\partial L}{\partial q}, -g_c, g_c\Big)
+              \cdot \mathbf 1\{|w| \le c\}
+
+    with :math:`c` = ``clip_value`` and :math:`g_c` = ``grad_clip`` (no
+    clipping of the gradient value when ``None``). Two released rules:
+
+    * the signed-binary code (``STESign.backward``, the rule its training loop
+      actually uses; its ``ede`` is commented out): ``clip_value=1,
+      grad_clip=1`` -- the incoming gradient is clamped to [-1, 1], then
+      zeroed where ``|w| > 1``;
+    * Larq's ``ste_tern`` / ``ste_sign``: ``clip_value=1, grad_clip=None``.
+
+    Weights with ``|w| = c`` pass the gradient (``<=``, as both codes).
+
+    Parameters
+    ----------
+    w : array_like, real, finite, non-empty: the latent (float) weights.
+    grad_q : array_like, same shape: the gradient with respect to the quantized weights.
+    clip_value : float > 0
+    grad_clip : float > 0 or None
+
+    Returns
+    -------
+    ndarray of ``w``'s float dtype (float64 for integer input), shape of ``w``.
+
+    Raises
+    ------
+    TypeError
+        ``w``/``grad_q`` not real numeric arrays; ``clip_value``/``grad_clip`` not real numbers.
+    ValueError
+        Empty or non-finite arrays; ``grad_q`` of another shape than ``w``; ``clip_value`` or
+        ``grad_clip`` not > 0 or non-finite.
+
+    Examples
+    --------
+    >>> ste_grad([0.5, -1.0, 1.5], [3.0, -0.25, 2.0], grad_clip=1.0).tolist()   # signed-binary code
+    [1.0, -0.25, 0.0]
+    """
+    arr = _float_weights(w)
+    g = _float_weights(grad_q, "grad_q")
+    if g.shape != arr.shape:
+        raise ValueError(f"grad_q has shape {g.shape}; it must match w's shape {arr.shape}")
+    c = check_real(clip_value, "clip_value", lo=0.0, lo_open=True)
+    if grad_clip is not None:
+        gc = check_real(grad_clip, "grad_clip", lo=0.0, lo_open=True)
+        g = np.clip(g, -gc, gc)
+    return np.where(np.abs(arr) <= c, g, 0).astype(np.result_type(arr.dtype, g.dtype))
+
+
 def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
     """The deterministic sign map: first ``floor(R/2)`` regions (row-major over (filter, tile)) +1, the rest -1.
 
     With one region per filter this is the released code's rule (filters
     ``o < floor(C_out/2)`` positive). Its extension to tiles is refquant's
     choice (the paper's tile rule is unverified); pass ``signs=`` to override.
-    Returns an int8 array of shape ``(n_filters, n_tiles)``.
+
+    Parameters
+    ----------
+    n_filters, n_tiles : int >= 1, at most 2**40 regions in all.
+
+    Returns
+    -------
+    int8 ndarray of shape ``(n_filters, n_tiles)``, values ±1.
 
     Raises
     ------
@@ -294,6 +466,10 @@ def _check_signs(signs, lay: RegionLayout) -> np.ndarray:
     return s.reshape(want).astype(np.int8)
 
 
+def _check_zero_rule(zero_rule) -> bool:
+    return check_choice(zero_rule, ("zero", "plum"), "zero_rule") == "plum"
+
+
 def signed_binarize(
     w,
     *,
@@ -303,10 +479,11 @@ def signed_binarize(
     region: int | None = None,
     scale="none",
     return_scale: bool = False,
+    zero_rule: str = "zero",
 ):
     r"""Signed-binary weights: each region is {0, +alpha} or {0, -alpha}.
 
-    As released in the authors' code: for region ``r`` with sign ``s_r`` and
+    As released (``STESign.forward`` of the signed-binary code): for region ``r`` with sign ``s_r`` and
     ``Delta_r = threshold * max_{i in r} |w_i|``,
 
     .. math:: q(w) = \begin{cases} \alpha_r\,[\,w \ge \Delta_r \wedge w > 0\,] & s_r = +1 \\
@@ -317,7 +494,12 @@ def signed_binarize(
     released code (``w >= Delta`` alone) only when ``Delta_r = 0`` — with
     ``threshold=0`` or an all-zero region — where the code would turn zero
     weights into ``±alpha`` (a dead filter into a dense one). So a region
-    whose weights are all zero stays all zero.
+    whose weights are all zero stays all zero. ``zero_rule="plum"`` selects
+    the released code's comparison instead, :math:`[\,w \ge \Delta_r\,]` /
+    :math:`[\,w \le -\Delta_r\,]`: identical whenever
+    :math:`\Delta_r > 0`; with :math:`\Delta_r = 0` every zero weight of the
+    region becomes :math:`s_r\alpha_r` (an all-zero filter becomes all
+    :math:`\pm1`).
 
     Parameters
     ----------
@@ -336,32 +518,52 @@ def signed_binarize(
         support, the MSE-optimal value for that support (refquant's choice;
         neither paper nor code states one). A float: that alpha everywhere.
     return_scale : also return the per-region alphas, shape ``(n_filters, n_tiles)``.
+    zero_rule : {"zero", "plum"}
+        ``"zero"`` (default): a zero weight always maps to 0. ``"plum"``: the
+        released code's ``>=`` / ``<=`` comparison alone (see above).
+
+    Returns
+    -------
+    ndarray of ``w``'s float dtype (float64 for integer input), shape of
+    ``w``; with ``return_scale``, ``(q, alphas)``.
 
     Raises
     ------
     TypeError
         ``w``/``signs`` not real numeric arrays; ``threshold`` or a float ``scale`` not a real
-        number; ``axis``/``region`` not ints (or None); ``return_scale`` not a bool.
+        number; ``axis``/``region`` not ints (or None); ``return_scale`` not a bool;
+        ``zero_rule`` not a str.
     ValueError
         Empty/non-finite ``w``; ``threshold`` outside ``[0, 1)``; ``signs`` of the wrong shape
         or not all ±1; an unknown ``scale`` string or ``scale <= 0``; ``region`` not dividing
-        the input channels; ``axis`` out of range.
+        the input channels; ``axis`` out of range; unknown ``zero_rule``.
+
+    References
+    ----------
+    Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging
+    Repetition-Sparsity Trade-Off", TMLR 2024 (arXiv 2312.01581); code ``sachitkuhar/PLUM``.
 
     Examples
     --------
     >>> signed_binarize([[0.5, -1.0, 0.02], [0.3, -0.2, -0.01]], axis=0).tolist()
     [[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]
+    >>> signed_binarize([[0.0, 0.0], [0.0, 0.0]], axis=0, zero_rule="plum").tolist()   # all-zero filters
+    [[1.0, 1.0], [-1.0, -1.0]]
     """
     arr = _float_weights(w)
     return_scale = check_bool(return_scale, "return_scale")
     theta = check_real(threshold, "threshold", lo=0.0, hi=1.0, hi_open=True)
+    plum = _check_zero_rule(zero_rule)
     lay = region_layout(arr.shape, axis=axis, region=region)
     s = _check_signs(signs, lay)
     v = lay.view(arr)
     delta = theta * np.abs(v).max(axis=(2, 3))
     sb = s[:, :, None, None]
     d = delta[:, :, None, None]
-    keep = np.where(sb > 0, (v >= d) & (v > 0), (v <= -d) & (v < 0))
+    if plum:
+        keep = np.where(sb > 0, v >= d, v <= -d)
+    else:
+        keep = np.where(sb > 0, (v >= d) & (v > 0), (v <= -d) & (v < 0))
     if isinstance(scale, str):
         check_choice(scale, ("none", "mean"), "scale")
         if scale == "none":
@@ -377,11 +579,20 @@ def signed_binarize(
 
 
 def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0) -> tuple[float, float]:
-    r"""IR-Net's Error Decay Estimator schedule (Qin et al., CVPR 2020), as the signed-binary code uses it.
+    r"""IR-Net's Error Decay Estimator schedule (Qin et al., "Forward and Backward Information Retention
+    for Accurate Binary Neural Networks", CVPR 2020, eq. 10), as the signed-binary code's ``ede`` uses it.
 
     .. math:: t = T_{min}\cdot 10^{(e/E)\log_{10}(T_{max}/T_{min})}, \qquad k = \max(1/t, 1)
 
-    Returns ``(t, k)``. ``0 <= epoch <= total_epochs``.
+    Parameters
+    ----------
+    epoch : real, ``0 <= epoch <= total_epochs``.
+    total_epochs : int >= 1 (the signed-binary code passes 320).
+    t_min, t_max : float, ``0 < t_min <= t_max`` (0.1 and 10 in both codes).
+
+    Returns
+    -------
+    (t, k) : tuple of float.
 
     Raises
     ------
@@ -400,37 +611,59 @@ def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0
 
 
 def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float = 10.0, threshold: float = 0.05,
-             signs=None, axis: int | None = 0, region: int | None = None) -> np.ndarray:
+             signs=None, axis: int | None = 0, region: int | None = None, delta: str = "region") -> np.ndarray:
     r"""The signed-binary EDE backward rule: ``dL/dw`` from ``dL/dq``.
 
-    .. math:: \frac{\partial L}{\partial w} = k\,t\,\bigl(1 - \tanh^2(t\,(w - s_r \Delta_r))\bigr)\,
+    .. math:: \frac{\partial L}{\partial w} = k\,t\,\bigl(1 - \tanh^2(t\,(w - s_r \Delta))\bigr)\,
               \frac{\partial L}{\partial q}
 
-    with ``(t, k) = ede_schedule(epoch, total_epochs)``, ``s_r`` the region's
-    sign and ``Delta_r = threshold * max_r |w|`` — one Delta per *region*, as
-    the forward pass uses. (The released ``ede`` function takes the max over the
-    output-channel axis instead, one Delta per input position, and is not called
-    in the shipped training loop.) This is
-    the derivative of the surrogate ``k * tanh(t * (w - s_r * Delta_r))``.
+    with ``(t, k) = ede_schedule(epoch, total_epochs)`` and ``s_r`` the
+    region's sign: the derivative of the surrogate ``k * tanh(t * (w - s_r * Delta))``.
+
+    ``delta="region"`` (default): :math:`\Delta_r = \theta\max_{i\in r}|w_i|`,
+    one per region, the threshold the forward pass (:func:`signed_binarize`)
+    uses. ``delta="position"``: the released ``ede`` function's
+    :math:`\Delta_p = \theta\max_f |w_{f,p}|`, the max over the
+    *output-filter* axis, one per input position ``p`` (input channel and
+    kernel offset) shared by all filters. The released training loop calls
+    neither (its ``ede`` call is commented out; it trains with
+    :func:`ste_grad`).
+
+    Parameters
+    ----------
+    w : array_like, real, finite, non-empty: latent weights.
+    grad_q : array_like, same shape: gradient with respect to the quantized weights.
+    epoch, total_epochs, t_min, t_max : see :func:`ede_schedule`.
+    threshold : float in [0, 1): :math:`\theta`.
+    signs, axis, region : as :func:`signed_binarize`.
+    delta : {"region", "position"}
+
+    Returns
+    -------
+    ndarray (float dtype of ``w`` and ``grad_q`` combined), shape of ``w``.
 
     Raises
     ------
     TypeError, ValueError
         As :func:`signed_binarize` and :func:`ede_schedule` for the shared parameters;
         ``grad_q`` not a real array, of another shape than ``w``, or so large that the
-        product overflows float (``ValueError`` naming ``grad_q``).
+        product overflows float (``ValueError`` naming ``grad_q``); ``delta`` not a str
+        (``TypeError``) or unknown (``ValueError``).
     """
     arr = _float_weights(w)
     g = _float_weights(grad_q, "grad_q")
     if g.shape != arr.shape:
         raise ValueError(f"grad_q has shape {g.shape}; it must match w's shape {arr.shape}")
+    delta = check_choice(delta, ("region", "position"), "delta")
     t, k = ede_schedule(epoch, total_epochs, t_min=t_min, t_max=t_max)
     theta = check_real(threshold, "threshold", lo=0.0, hi=1.0, hi_open=True)
     lay = region_layout(arr.shape, axis=axis, region=region)
     s = _check_signs(signs, lay)
     v = lay.view(arr)
-    delta = theta * np.abs(v).max(axis=(2, 3))
-    center = (s * delta)[:, :, None, None]
+    if delta == "region":
+        center = (s * (theta * np.abs(v).max(axis=(2, 3))))[:, :, None, None]
+    else:  # one Delta per input position, max over the filters
+        center = s[:, :, None, None] * (theta * np.abs(v).max(axis=0))[None]
     with np.errstate(over="ignore"):
         slope = k * t * (1.0 - np.tanh(t * (v - center)) ** 2)
         out = lay.restore(slope) * g

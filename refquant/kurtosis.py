@@ -1,7 +1,9 @@
 r"""Kurtosis statistics, the KURE regulariser and its closed-form gradient.
 
 Shkolnik et al., "Robust Quantization: One Model to Rule Them All" (NeurIPS
-2020). Theory page: ``docs/theory/kure.md`` (the gradient is derived there).
+2020), eqs. 13–15, and its released training code (``RobustQuantization``,
+``KurtosisWeight`` in ``image_classifier.py``). Theory page: ``docs/theory/kure.md``
+(the gradient is derived there).
 
 Kurtosis (paper eq. 13, Pearson, non-excess):
 
@@ -34,7 +36,23 @@ loss and its gradient"; checked against finite differences). Each
 :math:`W_i` is a whole layer tensor (not per channel), as in the paper. The
 released code uses PyTorch's *unbiased* std, which multiplies K (and its
 gradient) by :math:`((N-1)/N)^2`: ``ddof=1`` reproduces that; ``ddof=0``
-(default) is the paper's definition.
+(default) is the paper's definition. :func:`kurtosis` takes the same ``ddof``.
+
+Layer reduction (``reduction=``, ``n_layers=``) of :func:`kure_loss` /
+:func:`kure_grad`, with :math:`\ell_i = (K_i - K_T)^2`:
+
+* ``"mean"`` (default): :math:`\frac1n\sum_i \ell_i` with ``n = n_layers``
+  (default ``L``, the paper's eq. 14). The released training script's
+  ``--kurtosis-mode avg`` sums the per-layer terms and divides by a
+  hard-coded per-architecture count (19 for resnet18, 51 for mobilenet_v2,
+  52 for resnet50; any other architecture is not divided at all, i.e. gets
+  ``"sum"``): pass that count as ``n_layers``.
+* ``"sum"``: :math:`\sum_i \ell_i` (``--kurtosis-mode sum``).
+* ``"max"``: :math:`\max_i \ell_i` (``--kurtosis-mode max``, a Python
+  ``max`` over the per-layer terms). Its gradient is the gradient of the
+  **first** (lowest-index) layer attaining the maximum and zero for every
+  other layer -- the subgradient Python's ``max(a, b)`` (which keeps ``a``
+  unless ``b > a``) passes to autograd at a tie.
 """
 from __future__ import annotations
 
@@ -43,9 +61,12 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_bool, check_int, check_real, check_sequence, pow2_normalize
+from ._validate import as_real_array, channel_rows, check_bool, check_choice, check_int, check_real, check_sequence, pow2_normalize
 
-__all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping"]
+__all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping", "REDUCTIONS"]
+
+#: Layer reductions of :func:`kure_loss` / :func:`kure_grad` (module docstring).
+REDUCTIONS = ("mean", "sum", "max")
 
 
 def _as_float(x, name: str, allow_nonfinite: bool = False) -> np.ndarray:
@@ -213,17 +234,34 @@ def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
 
 
 def skewness_kurtosis(x, axis: int | None = None):
-    """``(skewness, kurtosis)`` (biased, Pearson) per tensor or per channel; see :func:`kurtosis`.
+    r"""``(skewness, kurtosis)`` (biased, Pearson) per tensor or per channel; see :func:`kurtosis`.
+
+    .. math:: S = m_3 / m_2^{3/2}, \qquad K = m_4 / m_2^2
 
     Scale-invariant (computed on each channel rescaled by an exact power of two where its
     moments would over- or underflow).
+
+    Parameters
+    ----------
+    x : array_like, real, finite.
+    axis : int or None, the channel axis (as :func:`kurtosis`).
+
+    Returns
+    -------
+    (skewness, kurtosis) : float64 ndarrays, shape ``()`` or ``(C,)``.
 
     Raises
     ------
     TypeError
         ``x`` is not a real numeric array; ``axis`` not an int or None.
     ValueError
-        As :func:`kurtosis` with ``bias=True``.
+        As :func:`kurtosis` with ``bias=True``: fewer than 2 elements per channel, a constant
+        channel, NaN/inf, empty input, ``axis`` out of range.
+
+    Examples
+    --------
+    >>> [float(v) for v in skewness_kurtosis([0.0, 0.0, 0.0, 4.0])]
+    [1.1547005383792515, 2.3333333333333335]
     """
     n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
@@ -231,8 +269,13 @@ def skewness_kurtosis(x, axis: int | None = None):
     return (sk.reshape(()), ku.reshape(())) if axis is None else (sk, ku)
 
 
-def kurtosis(x, axis: int | None = None, *, bias: bool = True):
+def kurtosis(x, axis: int | None = None, *, bias: bool = True, ddof: int = 0):
     r"""Pearson (non-excess) kurtosis :math:`m_4/m_2^2`, per tensor or per channel (module docstring).
+
+    .. math:: K = \frac{\frac1N\sum_j (x_j - \mu)^4}{\big(\frac{1}{N - d}\sum_j (x_j - \mu)^2\big)^2}
+              = \frac{m_4}{m_2^2}\Big(\frac{N - d}{N}\Big)^2, \qquad d = \texttt{ddof}
+
+    (paper eq. 13 of Shkolnik et al. for ``ddof=0``).
 
     Parameters
     ----------
@@ -244,6 +287,13 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
         True: the population-moment estimator (the paper's, KURE's,
         ``scipy.stats.kurtosis(fisher=False, bias=True)``). False: the
         bias-corrected estimator (needs >= 4 elements per channel).
+    ddof : {0, 1}
+        Delta degrees of freedom of the second moment (the variance in the
+        denominator): 0 divides by ``N`` (the paper's definition), 1 by
+        ``N - 1`` -- the KURE code's ``torch.mean(((w - w.mean()) / w.std())**4)``,
+        whose ``std()`` is PyTorch's unbiased one. The fourth moment always
+        divides by ``N``. ``ddof=1`` needs ``bias=True`` (the bias-corrected
+        estimator has its own normalisation).
 
     Returns
     -------
@@ -253,10 +303,11 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
     ------
     TypeError
         ``x`` not a real numeric array (complex, bool, object, str); ``axis`` not an
-        int or None; ``bias`` not a bool.
+        int or None; ``bias`` not a bool; ``ddof`` not an int.
     ValueError
         Fewer than 2 elements per channel (4 with ``bias=False``), a constant
-        channel (sigma = 0), NaN/inf, empty input, ``axis`` out of range.
+        channel (sigma = 0), NaN/inf, empty input, ``axis`` out of range,
+        ``ddof`` not 0 or 1, ``ddof=1`` with ``bias=False``.
 
     Notes
     -----
@@ -264,17 +315,28 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
     over- or underflow float64 (``max|x|`` above about 1e77 or below about 1e-75)
     is computed on the channel multiplied by an exact power of two.
 
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, eq. 13.
+
     Examples
     --------
     >>> float(kurtosis([-1.0, 1.0, -1.0, 1.0]))   # Rademacher: the minimum possible
     1.0
+    >>> float(kurtosis([-1.0, 1.0, -1.0, 1.0], ddof=1))   # the KURE code's value: (3/4)^2
+    0.5625
     >>> kurtosis([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 4.0]], axis=0).tolist()
     [1.0, 2.3333333333333335]
     """
     bias = check_bool(bias, "bias")
+    ddof = check_int(ddof, "ddof", 0, 1)
+    if ddof and not bias:
+        raise ValueError("ddof=1 with bias=False: ddof applies to the population-moment estimator (bias=True) only")
     n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
     k = m4 / m2**2
+    if ddof:
+        k = k * ((n - 1.0) / n) ** 2
     if not bias:
         if n < 4:
             raise ValueError(f"bias=False needs at least 4 elements per channel, got {n}")
@@ -285,10 +347,24 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True):
 def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
     r"""Gradient of the whole-tensor kurtosis with respect to every element (float64, shape of ``w``).
 
-    :math:`\partial K/\partial w_j = \frac{4}{N\sigma}(z_j^3 - K z_j - S)` (the derivation is in
-    ``docs/theory/kure.md``); it sums to 0 (shift invariance) and is orthogonal to ``w`` (scale
-    invariance). ``ddof=1``: the gradient of the released code's kurtosis, :math:`((N-1)/N)^2` times
-    this. Computed on ``w`` rescaled by an exact power of two, then rescaled back exactly.
+    .. math:: \frac{\partial K}{\partial w_j} = \frac{4}{N\sigma}(z_j^3 - K z_j - S),
+              \qquad z = (w - \mu)/\sigma,\ S = \mathrm{mean}(z^3)
+
+    (biased :math:`\sigma`; the derivative of eq. 13 of Shkolnik et al., NeurIPS 2020; the
+    derivation is in ``docs/theory/kure.md``). It sums to 0 (shift invariance) and is orthogonal
+    to ``w`` (scale invariance). Computed on ``w`` rescaled by an exact power of two, then
+    rescaled back exactly.
+
+    Parameters
+    ----------
+    w : array_like, real, finite, >= 2 elements, not constant.
+    ddof : {0, 1}
+        1: the gradient of the released code's kurtosis (unbiased std),
+        :math:`((N-1)/N)^2` times the ``ddof=0`` gradient.
+
+    Returns
+    -------
+    float64 ndarray of ``w``'s shape.
 
     Raises
     ------
@@ -344,20 +420,41 @@ def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
     return k * ((n - 1) / n) ** 2 if ddof else k
 
 
-def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
-    r"""KURE regulariser :math:`L_K = \frac1L\sum_{i=1}^L(\mathrm{Kurt}[W_i] - K_T)^2` (paper eqs. 14–15), float64.
+def _reduction(reduction, n_layers, big_l: int) -> tuple[str, float]:
+    """Validated (reduction, divisor) for the layer reduction; divisor is 1 except for "mean"."""
+    reduction = check_choice(reduction, REDUCTIONS, "reduction")
+    if n_layers is None:
+        return reduction, float(big_l) if reduction == "mean" else 1.0
+    n = check_int(n_layers, "n_layers", 1)
+    if reduction != "mean":
+        raise ValueError(f"n_layers={n} applies only to reduction='mean' (got reduction={reduction!r})")
+    return reduction, float(n)
+
+
+def kure_loss(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "mean", n_layers: int | None = None) -> float:
+    r"""KURE regulariser :math:`L_K = \frac1n\sum_{i=1}^L(\mathrm{Kurt}[W_i] - K_T)^2` (paper eqs. 14–15), float64.
+
+    With ``reduction="sum"``: :math:`\sum_i (\mathrm{Kurt}[W_i] - K_T)^2`; with
+    ``reduction="max"``: :math:`\max_i (\mathrm{Kurt}[W_i] - K_T)^2` (the
+    released training script's ``--kurtosis-mode`` choices; module docstring).
 
     Parameters
     ----------
     weights : list or tuple of array_like
         One whole weight tensor per layer (any shape, >= 2 elements, not
-        constant, finite). ``L = len(weights)``; the average is over layers
-        (the released code divides by a hard-coded layer count).
+        constant, finite). ``L = len(weights)``.
     target : float >= 1
         :math:`K_T` (the paper uses 1.8, the uniform's kurtosis).
     ddof : {0, 1}
         0: the paper's biased :math:`\sigma`; 1: the released code's unbiased
         std, which scales every :math:`\mathrm{Kurt}[W_i]` by :math:`((N_i-1)/N_i)^2`.
+    reduction : {"mean", "sum", "max"}
+        How the per-layer terms are combined (module docstring).
+    n_layers : int >= 1, optional
+        Divisor ``n`` of ``reduction="mean"``; default ``L`` (the paper's
+        eq. 14). The released code's ``avg`` divides by a hard-coded count
+        (19 / 51 / 52 for resnet18 / mobilenet_v2 / resnet50). Only allowed
+        with ``reduction="mean"``.
 
     Returns
     -------
@@ -368,11 +465,13 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
     ------
     TypeError
         ``weights`` not a list/tuple (a bare ndarray is refused: pass ``[w]``); a layer not a
-        real numeric array; ``target``/``ddof`` of the wrong type.
+        real numeric array; ``target``, ``ddof`` or ``n_layers`` of the wrong type; ``reduction``
+        not a str.
     ValueError
         No layers; a layer with fewer than 2 elements, constant, or holding NaN/inf;
-        ``target < 1``; ``ddof`` not 0 or 1. Scale-invariant: each layer's kurtosis is
-        computed as in :func:`kurtosis`, with exact power-of-two rescaling where needed.
+        ``target < 1``; ``ddof`` not 0 or 1; unknown ``reduction``; ``n_layers < 1`` or given
+        with another reduction. Scale-invariant: each layer's kurtosis is computed as in
+        :func:`kurtosis`, with exact power-of-two rescaling where needed.
 
     References
     ----------
@@ -382,27 +481,36 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0) -> float:
     --------
     >>> kure_loss([[-1.0, 1.0, -1.0, 1.0], [0.0, 0.0, 0.0, 4.0]])   # ((1 - 1.8)^2 + (7/3 - 1.8)^2) / 2
     0.4622222222222223
+    >>> kure_loss([[-1.0, 1.0, -1.0, 1.0], [0.0, 0.0, 0.0, 4.0]], reduction="max")   # (1 - 1.8)^2
+    0.6400000000000001
     """
     layers = _layers(weights)
     kt = check_real(target, "target", lo=1.0)
     ddof = check_int(ddof, "ddof", 0, 1)
-    return float(np.mean([(_layer_kurtosis(w, i, ddof) - kt) ** 2 for i, w in enumerate(layers)]))
+    reduction, div = _reduction(reduction, n_layers, len(layers))
+    terms = np.array([(_layer_kurtosis(w, i, ddof) - kt) ** 2 for i, w in enumerate(layers)])
+    return float(terms.max()) if reduction == "max" else float(terms.sum() / div)
 
 
-def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray]:
+def kure_grad(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "mean",
+              n_layers: int | None = None) -> list[np.ndarray]:
     r"""Closed-form gradient of :func:`kure_loss` with respect to every weight of every layer.
 
-    .. math:: \frac{\partial L_K}{\partial W_i} = \frac2L(K_i - K_T)\,\frac{\partial K_i}{\partial W_i},
+    .. math:: \frac{\partial L_K}{\partial W_i} = \frac2n(K_i - K_T)\,\frac{\partial K_i}{\partial W_i},
               \qquad \frac{\partial K}{\partial w_j} = \frac{4}{N\sigma}(z_j^3 - K z_j - S)
 
     (:func:`kurtosis_grad`; derived in ``docs/theory/kure.md`` and checked against
     finite differences): the golden values an autograd implementation of the
     loss must reproduce. Each layer's gradient sums to 0 and is orthogonal to
     the layer's weights (shift and scale invariance of the kurtosis).
+    ``reduction="sum"`` uses ``n = 1``; ``reduction="max"`` gives
+    :math:`2(K_i - K_T)\,\partial K_i/\partial W_i` for the first layer
+    ``i`` attaining the largest term and zeros for every other layer (the
+    subgradient a Python ``max`` hands to autograd; module docstring).
 
     Parameters
     ----------
-    weights, target, ddof : as :func:`kure_loss`.
+    weights, target, ddof, reduction, n_layers : as :func:`kure_loss`.
 
     Returns
     -------
@@ -414,6 +522,10 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     TypeError, ValueError
         As :func:`kure_loss`; also a ``ValueError`` when a gradient (which scales as
         ``1/|w|``) exceeds float64 (layers of subnormal magnitude).
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, eqs. 13–15.
 
     Examples
     --------
@@ -428,12 +540,14 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0) -> list[np.ndarray
     layers = _layers(weights)
     kt = check_real(target, "target", lo=1.0)
     ddof = check_int(ddof, "ddof", 0, 1)
-    big_l = len(layers)
-    out = []
-    for i, w in enumerate(layers):  # each layer's moments computed once, for its kurtosis and its gradient
-        k, g = _kurtosis_and_grad(w, f"weights[{i}]", ddof)
-        out.append(2.0 / big_l * (k - kt) * g)
-    return out
+    reduction, div = _reduction(reduction, n_layers, len(layers))
+    # each layer's moments computed once, for its kurtosis and its gradient
+    kg = [_kurtosis_and_grad(w, f"weights[{i}]", ddof) for i, w in enumerate(layers)]
+    if reduction == "max":
+        terms = [(k - kt) ** 2 for k, _ in kg]
+        first = int(np.argmax(terms))  # np.argmax returns the first index of the maximum
+        return [2.0 * (k - kt) * g if i == first else np.zeros(g.shape, dtype=np.float64) for i, (k, g) in enumerate(kg)]
+    return [2.0 / div * (k - kt) * g for k, g in kg]
 
 
 def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0.05, lr: float = 0.001,
@@ -445,6 +559,16 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
     preconditioned to be scale-free: :math:`w \leftarrow w - \mathrm{lr}\cdot N\sigma_0^2\,\nabla J`
     (``N`` elements, :math:`\sigma_0` the initial standard deviation), so the
     same ``lr`` works for any tensor size and scale. Deterministic (no randomness).
+
+    Parameters
+    ----------
+    w0 : array_like, real, finite, not constant: the initial weights.
+    target : float >= 1, :math:`K_T`.
+    lam : float >= 0, :math:`\lambda`.
+    mu : float >= 0, the proximity weight.
+    lr : float > 0, the (preconditioned) step size.
+    steps : int, 0..10^7.
+    record_every : int >= 1.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 r"""Step-size robustness theory of KURE: the paper's model and the exact one.
 
 Shkolnik et al., "Robust Quantization: One Model to Rule Them All" (NeurIPS
-2020), Sec. 3; theory page ``docs/theory/kure.md``. The paper's quantizer (eq. 1)
+2020), Sec. 3 and its supplement; theory page ``docs/theory/kure.md``. The paper's quantizer (eq. 1)
 rounds to multiples of the step :math:`\Delta` and clips at
 :math:`\tau = 2^{M-1}\Delta`: **2^M + 1 levels** — refquant.clipping's
 ``grid="paper"``. Sensitivity (eqs. 2–4):
@@ -134,7 +134,8 @@ def _dist(dist, name: str = "dist"):
 
 def _grid_factor(bits: int, grid: str) -> float:
     half = 2 ** (bits - 1)
-    f = {"paper": half, "midrise": half, "endpoint": (2**bits - 1) / 2, "symmetric": half - 1}[grid]
+    f = {"paper": half, "midrise": half, "endpoint": (2**bits - 1) / 2, "aciq_runtime": (2**bits - 1) / 2,
+         "symmetric": half - 1}[grid]
     if f <= 0:
         raise ValueError(f"bits={bits} is out of range for grid={grid!r}; allowed: 2 <= bits <= {MAX_BITS}")
     return f
@@ -143,7 +144,18 @@ def _grid_factor(bits: int, grid: str) -> float:
 def step_to_alpha(step, bits: int, grid: str = "paper"):
     r"""Clipping value :math:`\alpha` of a grid with step :math:`\Delta` (inverse of the grid table in refquant.clipping).
 
-    paper, midrise: :math:`2^{M-1}\Delta`; endpoint: :math:`(2^M-1)\Delta/2`; symmetric: :math:`(2^{M-1}-1)\Delta`.
+    paper, midrise: :math:`2^{M-1}\Delta`; endpoint, aciq_runtime: :math:`(2^M-1)\Delta/2`; symmetric:
+    :math:`(2^{M-1}-1)\Delta`.
+
+    Parameters
+    ----------
+    step : array_like > 0, the step :math:`\Delta`.
+    bits : int, 1..16 (2..16 for the symmetric grid).
+    grid : a grid name of :data:`refquant.clipping.GRIDS`.
+
+    Returns
+    -------
+    float64 ndarray of ``step``'s shape.
 
     Raises
     ------
@@ -152,6 +164,11 @@ def step_to_alpha(step, bits: int, grid: str = "paper"):
     ValueError
         ``step`` empty, non-finite or not > 0; ``bits`` out of range for ``grid``; unknown
         ``grid``; a result beyond float64.
+
+    Examples
+    --------
+    >>> float(step_to_alpha(0.25, 3, "paper"))
+    1.0
     """
     g = _check_grid(grid)
     m = check_bits(bits)
@@ -191,6 +208,19 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
     has one grid). ``model="exact"``: :func:`refquant.clipping.mse_exact` on ``grid``.
     Computed at unit standard deviation (steps ``step / scale``) and multiplied by ``scale**2``.
 
+    Parameters
+    ----------
+    step : array_like > 0, the step :math:`\Delta` (units of the data).
+    bits : int, 1..16.
+    dist : "uniform", "gaussian", "laplace" or a frozen zero-mean scipy.stats distribution.
+    scale : float > 0, the standard deviation.
+    model : {"exact", "paper"}
+    grid : a grid of :data:`refquant.clipping.GRIDS` (exact model only).
+
+    Returns
+    -------
+    float64 ndarray of ``step``'s shape, squared units of the data.
+
     Raises
     ------
     TypeError
@@ -198,8 +228,11 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
         a name or a frozen continuous scipy distribution; ``model``/``grid`` not str.
     ValueError
         ``step`` empty, non-finite or not > 0; ``bits`` out of range; ``scale <= 0``; unknown
-        name/model/grid; invalid scipy parameters or infinite variance; a result outside float64.
+        name/model/grid; a non-zero-mean scipy distribution, invalid scipy parameters or infinite
+        variance; a result outside float64.
 
+    Examples
+    --------
     >>> a = 3 ** 0.5                        # U(-a, a) has unit variance
     >>> round(float(mse_vs_step(2 * a / 5, 2, "uniform", model="paper")), 12) == round((2 * a / 5) ** 2 / 12, 12)
     True
@@ -231,6 +264,20 @@ def _optimal_step_unit(bits: int, d, model: str, grid: str, uniform_step: str) -
 def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper", uniform_step: str = "approx") -> float:
     r"""The MSE-optimal step :math:`\tilde\Delta` under ``model`` (see the module docstring).
 
+    Parameters
+    ----------
+    bits : int, 1..16.
+    dist, scale, grid : as :func:`mse_vs_step`.
+    model : {"exact", "paper"}
+    uniform_step : {"approx", "lemma3"}: the paper model's uniform optimum,
+        :math:`2a/2^M` (Lemma 3's approximation) or :math:`2a/(2^M+1)`.
+
+    Returns
+    -------
+    float, the step in units of the data.
+
+    Notes
+    -----
     Computed at unit standard deviation and multiplied by ``scale`` (the optimum is scale-equivariant).
 
     Raises
@@ -238,6 +285,8 @@ def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "pa
     TypeError, ValueError
         As :func:`mse_vs_step`; ``uniform_step`` not one of ``"approx"``, ``"lemma3"``.
 
+    Examples
+    --------
     >>> round(optimal_step(4, "uniform", model="paper") / 3 ** 0.5, 12)          # 2a/2^M with a = sqrt(3)
     0.125
     >>> round(optimal_step(4, "uniform", model="exact") / 3 ** 0.5, 9)           # 2a/(2^M+1): the levels tile [-a, a]
@@ -284,6 +333,18 @@ def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: s
     to the exact MSE, the exact curvature). ``model="exact"``: a central second
     difference of the exact MSE with :math:`h = 10^{-4}\Delta` (relative accuracy
     ~1e-5 where the MSE is smooth; at a kink of the MSE it is a one-sided blend).
+
+    Parameters
+    ----------
+    bits, dist, scale, model, grid, uniform_step : as :func:`optimal_step`.
+    step : float > 0, optional; default the model's optimal step.
+
+    Returns
+    -------
+    float, squared units of the data per squared step.
+
+    Notes
+    -----
     Dimensionless (MSE in squared units over a squared step), so it is computed at
     unit standard deviation with ``step / scale``: scale-invariant for every ``scale``.
 
@@ -291,6 +352,10 @@ def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: s
     ------
     TypeError, ValueError
         As :func:`optimal_step`; ``step`` (when given) not a finite real > 0.
+
+    References
+    ----------
+    Shkolnik et al., NeurIPS 2020, Lemma 1 and Lemma 2.
     """
     _check_model(model)
     g = _check_grid(grid)
@@ -343,7 +408,7 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
 
     References
     ----------
-    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1).
+    Shkolnik et al., NeurIPS 2020, eqs. 2–4 (Γ, Lemma 1), Lemmas 2–3 and Theorem 4.
 
     Examples
     --------
@@ -383,6 +448,17 @@ def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relati
     :math:`\Gamma`, :math:`\Gamma` relative to the optimal MSE, and ``holds``.
     ``bits`` may be an int or a list/tuple/range/1-D array of ints.
 
+    Parameters
+    ----------
+    bits : int or list/tuple/range/1-D array of int, 1..16.
+    eps : float > 0, as :func:`sensitivity`.
+    dists : pair of distributions (names or frozen zero-mean scipy.stats distributions), a list or tuple.
+    scale, relative, grid, uniform_step : as :func:`sensitivity`.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per (bits, model).
+
     Raises
     ------
     TypeError
@@ -390,6 +466,10 @@ def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relati
         as :func:`sensitivity`.
     ValueError
         ``dists`` not of length 2; empty ``bits``; otherwise as :func:`sensitivity`.
+
+    References
+    ----------
+    Shkolnik et al., NeurIPS 2020, Theorem 4.
     """
     import pandas as pd
 
@@ -434,12 +514,23 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
     :math:`\log_2\tilde\Delta` falls between two integers). The MSEs are computed at
     unit standard deviation (steps divided by ``scale``), so tiny and huge scales work.
 
+    Parameters
+    ----------
+    bits : int, 1..16.
+    dist, scale, grid : as :func:`mse_vs_step`.
+
+    Returns
+    -------
+    dict (keys above, plus ``bits``, ``dist``, ``grid``).
+
     Raises
     ------
     TypeError, ValueError
         As :func:`mse_vs_step`; also ``ValueError`` when the absolute ``mse`` (scale**2 times the
         unit-scale MSE) is outside the float64 range.
 
+    Examples
+    --------
     >>> p = pow2_penalty(4, "gaussian")
     >>> p["step_below"] <= p["step"] <= p["step_above"], p["penalty_best"] == min(p["penalty_below"], p["penalty_above"])
     (True, True)
@@ -470,6 +561,21 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
     (:func:`refquant.clipping.optimal_clip_empirical` on ``grid``), and
     ``gamma_rel`` is :math:`\max_\pm[\mathrm{MSE}(\tilde\Delta(1\pm\varepsilon)) - \mathrm{MSE}(\tilde\Delta)]/\mathrm{MSE}(\tilde\Delta)`,
     the MSEs measured with :func:`refquant.clipping.quantize_on_grid` on ``x``.
+
+    Parameters
+    ----------
+    x : array_like, real, finite, non-empty, not all zero.
+    bits : int, 1..15 (the grid's own lower bound applies).
+    eps : float in (0, 1), the relative step perturbation.
+    grid : a grid of :data:`refquant.clipping.GRIDS`.
+    n_candidates : int, 1..100000.
+
+    Returns
+    -------
+    dict with ``step``, ``mse`` (at the optimum) and ``gamma_rel``.
+
+    Notes
+    -----
     Computed on ``x`` divided by an exact power of two (the search is scale-equivariant), with
     ``step`` and ``mse`` multiplied back.
 
@@ -504,6 +610,20 @@ def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
     """The theorem table of ``docs/theory/kure.md`` (uniform vs Gaussian, equal variance, relative step error ``eps``), as markdown.
 
     Generated from :func:`theorem_check`; a test checks that ``docs/theory/kure.md`` contains exactly this text.
+
+    Parameters
+    ----------
+    bits : iterable of int, 1..16.
+    eps : float in (0, 1).
+
+    Returns
+    -------
+    str, a markdown table.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`theorem_check`.
     """
     t = theorem_check(bits, eps)
     p, e = t[t.model == "paper"].set_index("bits"), t[t.model == "exact"].set_index("bits")

@@ -40,7 +40,9 @@ Add ``"module.path.name": E(call, valid, bad, expect=..., known=...)`` to ``REGI
   ``xfail`` with the reason (never use it to hide a case that passes).
 
 The key is any public import path of the object (``refquant.imc.ADCSpec`` and ``refquant.specs.ADCSpec``
-name the same class: an entry is found by object identity). The per-name case counts are printed
+name the same class: an entry is found by object identity). A further entry for the same callable, with a valid
+call that selects another option (``method="std"``, ``grid="aciq_runtime"``, a parameter whose default is
+``None``), is keyed ``path#variant`` (``"refquant.bias_correction.bias_correct#std"``). The per-name case counts are printed
 in the pytest terminal summary (``tests/conftest.py``).
 """
 from __future__ import annotations
@@ -330,8 +332,17 @@ _reg("refquant.allocation.continuous_allocation", E(A.continuous_allocation, dic
                                                     dict(alphas=_ALPHA_BAD, total_bits=REAL + ("neg",), min_bits=REAL + ("neg",),
                                                          max_bits=REAL + ("neg",)), expect=_on_scale(0, "alphas")))
 _reg("refquant.allocation.paper_allocation", E(A.paper_allocation, dict(alphas=ALPHAS, total_bins=64),
-                                               dict(alphas=_ALPHA_BAD, total_bins=INT + ("neg", "zero"), max_bits=BITS_NO0),
+                                               dict(alphas=_ALPHA_BAD, total_bins=INT + ("neg", "zero"), max_bits=BITS_NO0,
+                                                    rounding=CHOICE),
                                                expect=_on_scale(0, "alphas")))
+_reg("refquant.allocation.paper_allocation#ceil", E(A.paper_allocation, dict(alphas=ALPHAS, total_bins=64, rounding="ceil"),
+                                                    dict(alphas=_ALPHA_BAD, total_bins=INT + ("neg", "zero"), max_bits=BITS_NO0),
+                                                    expect=_on_scale(0, "alphas")))
+_reg("refquant.allocation.code_allocation", E(A.code_allocation, dict(alphas=ALPHAS, target_bits=4),
+                                              dict(alphas=_ALPHA_BAD, target_bits=REAL + ("neg",), rounding=CHOICE,
+                                                   min_bits=BITS_NO0, max_bits=BITS_NO0, tol=POS, max_iter=INT + ("neg", "zero"),
+                                                   return_info=FLAG),
+                                              expect=_on_scale(0, "alphas")))
 
 # ---------------------------------------------------------------- bias correction
 import refquant.bias_correction as BC  # noqa: E402
@@ -340,13 +351,39 @@ _WQ = np.round(X2 * 4) / 4
 _reg("refquant.bias_correction.bias_correct", E(BC.bias_correct, dict(w=X2, w_q=_WQ, axis=0),
                                                 dict(w=ARR2 + ("ndim0", "ndim+"), w_q=ARR2 + ("ndim+",), axis=AXIS, method=CHOICE,
                                                      return_stats=FLAG)))
+_reg("refquant.bias_correction.bias_correct#std", E(BC.bias_correct, dict(w=X2, w_q=_WQ, axis=0, method="std"),
+                                                    dict(w=ARR2 + ("ndim0", "ndim+", "huge", "tiny"), w_q=ARR2 + ("ndim+", "huge", "tiny"),
+                                                         axis=AXIS, return_stats=FLAG),
+                                                    expect=_finite("w", "w_q", classes=("huge", "tiny"))))
+_YB = np.maximum(X2, 0.0)                                   # post-ReLU float outputs (N=3, C=8)
+_YQB = np.round(_YB * 4) / 4
+_reg("refquant.bias_correction.activation_bias_correction",
+     E(BC.activation_bias_correction, dict(y=X2, y_q=_WQ, axis=1),
+       dict(y=ARR2 + ("ndim0", "ndim+", "huge", "tiny", "subnormal"), y_q=ARR2 + ("ndim+", "huge", "tiny"),
+            axis=AXIS + ("none",), method=CHOICE),
+       expect=_finite("y", "y_q")))
+_reg("refquant.bias_correction.activation_bias_correction#positive",
+     E(BC.activation_bias_correction, dict(y=_YB, y_q=_YQB, axis=1, method="positive"),
+       dict(y=ARR2 + ("ndim0", "ndim+", "huge", "tiny"), y_q=ARR2 + ("ndim+", "huge"), axis=AXIS + ("none",)),
+       expect=_finite("y", "y_q")))
+_reg("refquant.bias_correction.apply_activation_bias_correction",
+     E(BC.apply_activation_bias_correction, dict(y_q=_WQ, correction=X1[:8].copy(), axis=1),
+       dict(y_q=ARR2 + ("ndim0", "ndim+", "huge", "tiny"), correction=ARR + ("ndim+", "huge"), axis=AXIS, method=CHOICE),
+       expect=_finite("y_q", "correction")))
+_reg("refquant.bias_correction.apply_activation_bias_correction#positive",
+     E(BC.apply_activation_bias_correction, dict(y_q=_YQB, correction=X1[:8].copy(), axis=1, method="positive"),
+       dict(y_q=ARR2 + ("ndim0", "ndim+", "huge"), correction=ARR + ("ndim+", "huge"), axis=AXIS),
+       expect=_finite("y_q", "correction")))
 
 # ---------------------------------------------------------------- kurtosis
 import refquant.kurtosis as K  # noqa: E402
 
 _reg("refquant.kurtosis.kurtosis", E(K.kurtosis, dict(x=X2, axis=0),
-                                     dict(x=ARR2 + ("huge", "tiny", "subnormal", "zero"), axis=AXIS, bias=FLAG),
+                                     dict(x=ARR2 + ("huge", "tiny", "subnormal", "zero"), axis=AXIS, bias=FLAG, ddof=INT + ("neg",)),
                                      expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0), ("x", "subnormal"): "finite"}))
+_reg("refquant.kurtosis.kurtosis#ddof1", E(K.kurtosis, dict(x=X2, axis=0, ddof=1),
+                                           dict(x=ARR2 + ("huge", "tiny", "zero"), axis=AXIS, bias=("flag", "flag1", "none")),
+                                           expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0)}))
 _reg("refquant.kurtosis.skewness_kurtosis", E(K.skewness_kurtosis, dict(x=X2, axis=0),
                                               dict(x=ARR2 + ("huge", "tiny", "zero"), axis=AXIS),
                                               expect={("x", "huge"): _pow(0), ("x", "tiny"): _pow(0)}))
@@ -355,10 +392,20 @@ _reg("refquant.kurtosis.kurtosis_grad", E(K.kurtosis_grad, dict(w=X2),
                                           expect={("w", "huge"): _pow(-1), ("w", "tiny"): _pow(-1)}))
 _reg("refquant.kurtosis.kure_loss", E(K.kure_loss, dict(weights=[X2, X1]),
                                       dict(weights=("ndarray", "str", "none", "dict", "set", "gen", "int"), target=REAL + ("zero",),
-                                           ddof=INT + ("neg",))))
+                                           ddof=INT + ("neg",), reduction=CHOICE)))
+_reg("refquant.kurtosis.kure_loss#n_layers", E(K.kure_loss, dict(weights=[X2, X1], n_layers=19),
+                                          dict(n_layers=INT_NN + ("neg", "zero"), reduction=("enum", "int", "none"))))
+_reg("refquant.kurtosis.kure_loss#max", E(K.kure_loss, dict(weights=[X2, X1], reduction="max", ddof=1),
+                                     dict(weights=("ndarray", "str", "none", "dict", "set", "gen", "int"), target=REAL + ("zero",),
+                                          ddof=INT + ("neg",))))
 _reg("refquant.kurtosis.kure_grad", E(K.kure_grad, dict(weights=[X2, X1]),
                                       dict(weights=("ndarray", "str", "none", "dict", "set", "gen", "int"), target=REAL + ("zero",),
-                                           ddof=INT + ("neg",))))
+                                           ddof=INT + ("neg",), reduction=CHOICE)))
+_reg("refquant.kurtosis.kure_grad#n_layers", E(K.kure_grad, dict(weights=[X2, X1], n_layers=19),
+                                          dict(n_layers=INT_NN + ("neg", "zero"), reduction=("enum", "int", "none"))))
+_reg("refquant.kurtosis.kure_grad#max", E(K.kure_grad, dict(weights=[X2, X1], reduction="max", ddof=1),
+                                     dict(weights=("ndarray", "str", "none", "dict", "set", "gen", "int"), target=REAL + ("zero",),
+                                          ddof=INT + ("neg",))))
 _reg("refquant.kurtosis.kurtosis_shaping", E(K.kurtosis_shaping, dict(w0=X1, steps=3),
                                              dict(w0=ARR + ("huge", "tiny", "zero"), target=REAL + ("zero",), lam=REAL + ("neg",),
                                                   mu=REAL + ("neg",), lr=POS + ("huge",), steps=INT + ("neg",),
@@ -380,8 +427,28 @@ _reg("refquant.binarize.ternarize", E(B.ternarize, dict(w=X2, axis=0),
 _reg("refquant.binarize.signed_binarize", E(B.signed_binarize, dict(w=X2, axis=0, scale="mean"),
                                             dict(w=ARR2 + ("huge", "tiny", "subnormal"), signs=("nan", "str", "bool", "empty", "complex", "ndim+"),
                                                  threshold=REAL + ("neg",), axis=AXIS, region=INT_NN + ("neg", "zero"),
-                                                 scale=("enum", "nan", "neg", "zero", "none", "complex"), return_scale=FLAG),
+                                                 scale=("enum", "nan", "neg", "zero", "none", "complex"), return_scale=FLAG,
+                                                 zero_rule=CHOICE),
                                             expect=_on_scale(1, "w")))
+_reg("refquant.binarize.signed_binarize#plum", E(B.signed_binarize, dict(w=X2, axis=0, scale="mean", zero_rule="plum"),
+                                                 dict(w=ARR2 + ("huge", "tiny", "subnormal", "zero"), threshold=REAL + ("neg",),
+                                                      axis=AXIS, region=INT_NN + ("neg", "zero")),
+                                                 # all-zero filters: every weight kept by ">= 0" / "<= 0", alpha = mean |w| = 0
+                                                 expect=_on_scale(1, "w") | {("w", "zero"): lambda r, v: r.shape == v.shape and not np.any(r)}))
+_reg("refquant.binarize.ste_tern", E(B.ste_tern, dict(w=X2),
+                                     dict(w=ARR2 + ("huge", "tiny", "subnormal"), threshold=REAL + ("neg", "huge"),
+                                          ternary_weight_networks=FLAG),
+                                     expect=_finite("w") | {("threshold", "huge"): "finite"}))
+_reg("refquant.binarize.ste_tern#twn", E(B.ste_tern, dict(w=X2, ternary_weight_networks=True),
+                                         dict(w=ARR2 + ("huge", "tiny", "subnormal")),
+                                         expect={("w", "huge"): _pow(0), ("w", "tiny"): _pow(0), ("w", "subnormal"): "finite"}))
+_reg("refquant.binarize.ste_grad", E(B.ste_grad, dict(w=X2, grad_q=X2[::-1].copy()),
+                                     dict(w=ARR2, grad_q=ARR2 + ("huge", "tiny"), clip_value=POS),
+                                     expect=_finite("grad_q", classes=("huge", "tiny"))))
+_reg("refquant.binarize.ste_grad#grad_clip", E(B.ste_grad, dict(w=X2, grad_q=X2[::-1].copy(), grad_clip=1.0),
+                                               dict(grad_q=ARR2 + ("huge",), grad_clip=("nan", "inf", "-inf", "str", "bool", "complex",
+                                                                                        "zero", "neg")),
+                                               expect=_finite("grad_q", classes=("huge",))))
 _reg("refquant.binarize.default_signs", E(B.default_signs, dict(n_filters=4, n_tiles=2),
                                           dict(n_filters=INT + ("neg", "zero"), n_tiles=INT + ("neg", "zero"))))
 _reg("refquant.binarize.region_layout", E(B.region_layout, dict(shape=(4, 6, 3), axis=0, region=2),
@@ -401,8 +468,13 @@ _reg("refquant.binarize.ede_schedule", E(B.ede_schedule, dict(epoch=3, total_epo
 _reg("refquant.binarize.ede_grad", E(B.ede_grad, dict(w=X2, grad_q=X2[::-1].copy(), epoch=3, total_epochs=10),
                                      dict(w=ARR2, grad_q=ARR2 + ("huge",), epoch=REAL + ("neg",), total_epochs=INT + ("neg", "zero"),
                                           t_min=POS, t_max=POS, threshold=REAL + ("neg",), signs=("nan", "str", "ndim+"),
-                                          axis=AXIS, region=INT_NN + ("neg", "zero")),
+                                          axis=AXIS, region=INT_NN + ("neg", "zero"), delta=CHOICE),
                                      expect={("grad_q", "huge"): "finite"}))
+_reg("refquant.binarize.ede_grad#position", E(B.ede_grad, dict(w=X2, grad_q=X2[::-1].copy(), epoch=3, total_epochs=10,
+                                                               delta="position"),
+                                              dict(w=ARR2, grad_q=ARR2 + ("huge",), threshold=REAL + ("neg",),
+                                                   signs=("nan", "str", "ndim+"), axis=AXIS),
+                                              expect={("grad_q", "huge"): "finite"}))
 
 # ---------------------------------------------------------------- robustness
 import refquant.robustness as R  # noqa: E402
@@ -411,6 +483,9 @@ _RB_DIST = dict(dist=DIST, scale=POS + ("huge", "tiny"), model=CHOICE, grid=CHOI
 _reg("refquant.robustness.step_to_alpha", E(R.step_to_alpha, dict(step=np.array([0.1, 0.2]), bits=4),
                                             dict(step=ARR + ("neg", "zero", "huge", "tiny"), bits=BITS, grid=CHOICE),
                                             expect={("step", "huge"): ("pow", 1, "or_raise"), ("step", "tiny"): _pow(1)}))
+_reg("refquant.robustness.step_to_alpha#aciq_runtime", E(R.step_to_alpha, dict(step=np.array([0.1, 0.2]), bits=4, grid="aciq_runtime"),
+                                                         dict(step=ARR + ("neg", "zero", "huge", "tiny"), bits=BITS),
+                                                         expect={("step", "huge"): ("pow", 1, "or_raise"), ("step", "tiny"): _pow(1)}))
 _reg("refquant.robustness.mse_vs_step", E(R.mse_vs_step, dict(step=np.array([0.1, 0.2]), bits=4, dist="gaussian"),
                                           dict(step=ARR + ("neg", "zero"), **_RB_DIST),
                                           expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
@@ -506,6 +581,10 @@ _reg("refquant.clipping.quantize_on_grid", E(C.quantize_on_grid, dict(x=X2, alph
 _reg("refquant.clipping.mse_aciq", E(C.mse_aciq, dict(alpha=1.5, bits=4, dist="gaussian"),
                                      dict(alpha=POS, bits=BITS_NO0, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), signed=FLAG),
                                      expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
+_reg("refquant.clipping.mse_aciq#bins", E(C.mse_aciq, dict(alpha=1.5, bits=None, dist="gaussian", bins=12.0),
+                                          dict(bins=POS + ("huge", "ndim+", "empty"), alpha=POS, dist=_CLIP_DIST,
+                                               scale=POS + ("huge", "tiny"), signed=FLAG),
+                                          expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
 _reg("refquant.clipping.mse_exact", E(C.mse_exact, dict(alpha=1.5, bits=4, dist="gaussian"),
                                       dict(alpha=POS, bits=BITS, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), grid=CHOICE,
                                            signed=FLAG, return_error=FLAG),
@@ -514,6 +593,13 @@ _reg("refquant.clipping.optimal_clip", E(C.optimal_clip, dict(bits=4, dist="lapl
                                          dict(bits=BITS_NO0, dist=_CLIP_DIST, scale=POS + ("huge", "tiny"), model=CHOICE, grid=CHOICE,
                                               signed=FLAG),
                                          expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
+_reg("refquant.clipping.optimal_clip#bins", E(C.optimal_clip, dict(bits=None, dist="laplace", bins=12.0),
+                                              dict(bins=POS + ("huge",), dist=_CLIP_DIST, scale=POS + ("huge", "tiny"),
+                                                   model=("enum", "int", "none"), signed=FLAG),
+                                              expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
+_reg("refquant.clipping.optimal_clip#aciq_runtime", E(C.optimal_clip, dict(bits=4, dist="laplace", model="exact", grid="aciq_runtime"),
+                                                      dict(bits=BITS, scale=POS + ("huge", "tiny"), signed=FLAG),
+                                                      expect={("scale", "huge"): "finite", ("scale", "tiny"): "finite"}))
 _reg("refquant.clipping.optimal_clip_table", E(C.optimal_clip_table, dict(dist="gaussian", bits=[2, 3]),
                                                dict(dist=_CLIP_DIST, bits=("str", "none", "dict", "set", "bits_lo", "float"),
                                                     grids=("str", "none", "int", "dict", "set"), signed=FLAG)))
@@ -521,6 +607,20 @@ _reg("refquant.clipping.optimal_clip_empirical", E(C.optimal_clip_empirical, dic
                                                    dict(x=ARR2 + ("huge", "tiny", "subnormal"), bits=BITS, axis=AXIS, grid=CHOICE,
                                                         n_candidates=INT + ("neg", "zero"), return_mse=FLAG, signed=FLAG),
                                                    expect={("x", "huge"): _pow(1), ("x", "tiny"): _pow(1), ("x", "subnormal"): _pow(1)}))
+_reg("refquant.clipping.optimal_clip_empirical#aciq_runtime",
+     E(C.optimal_clip_empirical, dict(x=X2, bits=4, axis=0, n_candidates=20, grid="aciq_runtime"),
+       dict(x=ARR2 + ("huge", "tiny", "subnormal"), bits=BITS, axis=AXIS, n_candidates=INT + ("neg", "zero"), return_mse=FLAG),
+       expect={("x", "huge"): _pow(1), ("x", "tiny"): _pow(1), ("x", "subnormal"): _pow(1)}))
+_reg("refquant.clipping.clip_range", E(C.clip_range, dict(alpha=np.array([1.0, 2.0]), mean=0.3, min_value=-1.0),
+                                       dict(alpha=ARR + ("neg", "zero", "huge"), mean=REAL + ("huge",),
+                                            min_value=("nan", "inf", "str", "bool", "complex"), convention=CHOICE, mode=CHOICE),
+                                       expect=_finite("alpha", "mean", classes=("huge",))))
+_reg("refquant.clipping.clip_range#distiller", E(C.clip_range, dict(alpha=np.array([1.0, 2.0]), mean=-0.3, convention="distiller",
+                                                                    mode="symmetric"),
+                                                 dict(alpha=ARR + ("neg", "zero", "huge"), mean=REAL + ("huge",),
+                                                      min_value=("nan", "str", "bool"), mode=CHOICE),
+                                                 expect=_finite("alpha", "mean", classes=("huge",))))
+
 # ---------------------------------------------------------------- imc
 M = _imc()
 _reg("refquant.imc.ADCSpec", E(M.ADCSpec, dict(bits=6),
@@ -825,8 +925,8 @@ for _name, _valid, _bad in [
     ("check_signed_binarize", dict(candidate=B.signed_binarize, max_examples=2), dict(explicit_signs=("flag", "flag1"))),
     ("check_repetition_matmul", dict(candidate=RP.factorized_matmul, max_examples=2), dict(method=("enum", "int"), tile=INT + ("neg", "zero"))),
     ("check_imc_matmul", dict(candidate=M.imc_matmul, max_examples=2), dict(specs=("int", "str"))),
-    ("check_kurtosis", dict(candidate=K.kurtosis, max_examples=2), {}),
-    ("check_kure_grad", dict(candidate=K.kure_grad, max_examples=2), dict(target=REAL + ("zero",))),
+    ("check_kurtosis", dict(candidate=K.kurtosis, ddof=0, max_examples=2), dict(ddof=INT + ("neg",))),
+    ("check_kure_grad", dict(candidate=K.kure_grad, ddof=0, max_examples=2), dict(target=REAL + ("zero",), ddof=INT + ("neg",))),
     ("check_mse_exact", dict(candidate=C.mse_exact, max_examples=2), {}),
     ("check_optimal_clip", dict(candidate=C.optimal_clip, model="aciq", max_examples=2), dict(model=CHOICE)),
 ]:
@@ -957,7 +1057,7 @@ def public_callables() -> dict:
 
 
 def _resolve(path: str):
-    parts = path.split(".")
+    parts = path.split("#", 1)[0].split(".")
     for i in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:i]))

@@ -90,7 +90,7 @@ def test_exact_mse_closed_form_one_bit_midrise():
         assert float(C.mse_exact(a, 1, "laplace")) == pytest.approx(2 - a + a * a / 4, rel=1e-13)
 
 
-@pytest.mark.parametrize("grid", C.GRIDS)
+@pytest.mark.parametrize("grid", sorted(NOTE_EXACT))
 def test_exact_optima_match_note_table(grid):
     for m in range(1, 9):
         want = NOTE_EXACT[grid][m - 1]
@@ -108,14 +108,14 @@ def test_grids_are_images_of_refquant_uniform(grid):
             n = 2**m
             step = 2.0**-5
             div = {"paper": n / (2 if signed else 1), "midrise": n / (2 if signed else 1), "endpoint": (n - 1) / (2 if signed else 1),
-                   "symmetric": (n // 2 - 1) if signed else n - 2}[grid]
+                   "aciq_runtime": (n - 1) / (2 if signed else 1), "symmetric": (n // 2 - 1) if signed else n - 2}[grid]
             alpha = step * div  # alpha chosen so the step is exactly 2^-5
             levels, thr = C.grid_levels(alpha, m, grid, signed=signed)
             x = np.linspace(-1.3 * alpha, 1.3 * alpha, 4001)
             x = x[~np.isin(x, thr)]  # exact ties are decided by the rounding mode, not by the grid
             nearest = levels[np.searchsorted(thr, x)]
             np.testing.assert_array_equal(C.quantize_on_grid(x, alpha, m, grid, signed=signed), nearest)
-            assert len(levels) == {"paper": n + 1, "midrise": n, "endpoint": n, "symmetric": n - 1}[grid]
+            assert len(levels) == {"paper": n + 1, "midrise": n, "endpoint": n, "aciq_runtime": n, "symmetric": n - 1}[grid]
 
 
 @pytest.mark.parametrize("dist", ["gaussian", "laplace"])
@@ -238,7 +238,7 @@ def test_empirical_clip_converges_to_exact_optimum():
 
 @pytest.mark.kernel
 @settings(deadline=None, max_examples=20)
-@given(st.sampled_from(["symmetric", "paper", "midrise"]), st.sampled_from([np.float32, np.float64]),
+@given(st.sampled_from(list(C.GRIDS)), st.sampled_from([np.float32, np.float64]),
        st.integers(1, 4), st.integers(1, 37), st.integers(2, 9), st.integers(0, 2**32 - 1))
 def test_clip_kernel_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
     from refquant._reference.clipping import clip_search_sse
@@ -327,7 +327,7 @@ BAD = [
     ("dist wrong type", lambda: C.mse_exact(1.0, 4, 3), TypeError, "dist must be one of"),
     ("unknown grid", lambda: C.mse_exact(1.0, 4, "gaussian", grid="uniform"), ValueError, "grid='uniform'"),
     ("unknown model", lambda: C.optimal_clip(4, "gaussian", model="mse"), ValueError, "model='mse'"),
-    ("empirical grid", lambda: C.optimal_clip_empirical(np.ones(4), 4, grid="endpoint"), ValueError, "grid='endpoint'"),
+    ("empirical grid", lambda: C.optimal_clip_empirical(np.ones(4), 4, grid="exact"), ValueError, "grid='exact'"),
     ("empirical empty channel", lambda: C.optimal_clip_empirical(np.ones((3, 0)), 4, axis=0), ValueError, "empty"),
     ("empirical empty", lambda: C.optimal_clip_empirical(np.ones(0), 4), ValueError, "x must not be empty"),
     ("empirical nan", lambda: C.optimal_clip_empirical(np.array([1.0, np.nan]), 4), ValueError, "x contains 1 NaN"),

@@ -138,7 +138,8 @@ def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use
             for c in range(n_sl):
                 for p in range(n_pol):
                     a = np.concatenate([xb[:, b, t] @ cells[t, q, p, c] for q in range(n_blocks)], axis=1)
-                    tot = tot + coef[p, b, c] * _adc_t(a.astype(np.float64), o, step, inv_step, n_codes, floor_mode, use_inv)
+                    tot = tot + coef[p, b, c] * _adc_t(a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode,
+                                                      use_inv)
     acc[...] = tot[:, :acc.shape[1]]
 
 

@@ -8,8 +8,10 @@ the code, not in the paper's text).
 Layout: ``refquant.clipping.grids`` (grids and their refquant.uniform image),
 ``refquant.clipping.paper`` (the paper's model), ``refquant.clipping.exact``
 (the exact MSE), ``refquant.clipping.solve`` (optimal clips and the table),
-``refquant.clipping.empirical`` (the data-driven search); every public name is
-re-exported here.
+``refquant.clipping.empirical`` (the data-driven search),
+``refquant.clipping.placement`` (the clip range around a mean, as the ACIQ code
+and Distiller place it); every public name is re-exported here. How each
+computation of the ACIQ code maps to these functions: ``docs/authors_code.md``.
 
 Two models of the expected squared error of clipping a random variable ``X``
 at :math:`\pm\alpha` and quantizing with ``M`` bits:
@@ -24,20 +26,31 @@ at :math:`\pm\alpha` and quantizing with ``M`` bits:
   approximation. Grids, each the exact image of
   :mod:`refquant.uniform` (see :func:`quantize_on_grid`):
 
-  ============= ===================================================== ====================================================
-  grid          levels (signed)                                       refquant.uniform image
-  ============= ===================================================== ====================================================
-  ``paper``     :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,             ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
-                :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one
-                more than M bits hold; the paper's simulation)
-  ``midrise``   :math:`(k+\frac12)\Delta`,                            ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor"))``
-                :math:`-2^{M-1} \le k < 2^{M-1}`,                     ``+ D/2``
-                :math:`\Delta = 2\alpha/2^M`
-  ``endpoint``  :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,     ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False))``
-                :math:`\Delta = 2\alpha/(2^M-1)`                      ``- a``
-  ``symmetric`` :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,           ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
-                :math:`\Delta = \alpha/(2^{M-1}-1)`
-  ============= ===================================================== ====================================================
+  ================ ===================================================== ====================================================
+  grid             levels (signed)                                       refquant.uniform image
+  ================ ===================================================== ====================================================
+  ``paper``        :math:`k\Delta`, :math:`|k| \le 2^{M-1}`,             ``fake_quant(clip(x, -a, a), D, 0, QuantSpec(M+1))``
+                   :math:`\Delta = 2\alpha/2^M` (2^M+1 levels: one
+                   more than M bits hold; the paper's simulation)
+  ``midrise``      :math:`(k+\frac12)\Delta`,                            ``fake_quant(x, D, 0, QuantSpec(M, rounding="floor"))``
+                   :math:`-2^{M-1} \le k < 2^{M-1}`,                     ``+ D/2``
+                   :math:`\Delta = 2\alpha/2^M`
+  ``endpoint``     :math:`-\alpha + i\Delta`, :math:`0 \le i < 2^M`,     ``fake_quant(x + a, D, 0, QuantSpec(M, signed=False))``
+                   :math:`\Delta = 2\alpha/(2^M-1)`                      ``- a``
+  ``symmetric``    :math:`k\Delta`, :math:`|k| \le 2^{M-1}-1`,           ``fake_quant(x, D, 0, QuantSpec(M, narrow_range=True))``
+                   :math:`\Delta = \alpha/(2^{M-1}-1)`
+  ``aciq_runtime`` :math:`k\Delta`, :math:`-2^{M-1} \le k < 2^{M-1}`,    ``fake_quant(x, D, 0, QuantSpec(M))``
+                   :math:`\Delta = 2\alpha/(2^M-1)`
+  ================ ===================================================== ====================================================
+
+  ``aciq_runtime`` is the grid the ACIQ code's quantizer (and Distiller's SYMMETRIC mode) ran
+  for a zero-mean tensor clipped to :math:`[-\alpha, \alpha]`: range
+  :math:`2\alpha` over :math:`2^M-1` steps, zero point
+  :math:`\mathrm{round}(\alpha/\Delta) = 2^{M-1}`, so its lowest level lies
+  :math:`\Delta/2` beyond :math:`-\alpha` and its highest :math:`\Delta/2`
+  inside :math:`\alpha`. Ties round half to even, as the ACIQ clip path's
+  ``torch.round`` (``docs/authors_code.md``: the CUDA kernel's half-up ties,
+  the float32 zero point that can select the mirror grid).
 
   ``endpoint`` is the symmetric endpoint-inclusive grid (the usual
   min/max-calibrated grid with ``2^M`` levels). refquant's own asymmetric calibration (:func:`refquant.calibrate_minmax`
@@ -48,7 +61,8 @@ at :math:`\pm\alpha` and quantizing with ``M`` bits:
 max(Y, 0)`` with ``Y`` the given symmetric distribution, clipped to
 :math:`[0, \alpha]`; the grids are the unsigned versions (``paper``: levels
 :math:`k\alpha/2^M`, :math:`0\le k\le 2^M`; ``midrise``: :math:`(k+\frac12)\alpha/2^M`;
-``endpoint``: :math:`k\alpha/(2^M-1)`, refquant's unsigned full range;
+``endpoint`` and ``aciq_runtime``: :math:`k\alpha/(2^M-1)`, refquant's unsigned full range and
+the ACIQ code's one-sided (half-range) quantizer, range :math:`[0, \alpha]` with zero point 0;
 ``symmetric``: :math:`k\alpha/(2^M-2)`, refquant's unsigned narrow range). The
 paper's model for it is :math:`\frac12\,\mathrm{tail}(\alpha) + \alpha^2/(24\cdot4^M)`,
 exactly half the signed model at ``M+1`` bits.
@@ -74,6 +88,7 @@ from .empirical import optimal_clip_empirical
 from .exact import mse_exact
 from .grids import GRIDS, grid_levels, quantize_on_grid
 from .paper import PUBLISHED_ALPHA, mse_aciq
+from .placement import clip_range
 from .solve import MODELS, optimal_clip, optimal_clip_table
 
 __all__ = [
@@ -87,4 +102,5 @@ __all__ = [
     "optimal_clip_table",
     "optimal_clip_empirical",
     "PUBLISHED_ALPHA",
+    "clip_range",
 ]

@@ -7,9 +7,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import as_real_array, channel_rows, check_bool, check_choice, check_int
-from .grids import _check_bits
+from .grids import GRIDS, _check_bits
 
-_EMPIRICAL_GRIDS = ("symmetric", "paper", "midrise")
+_EMPIRICAL_GRIDS = GRIDS
 _EMPIRICAL_GRIDS_ONE_SIDED = ("symmetric", "paper", "midrise", "endpoint")
 
 #: Element x candidate evaluations below which the search kernel runs on one Numba thread
@@ -30,10 +30,12 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     ``k = 1..n``; each is scored by the exact squared error of
     :func:`quantize_on_grid` (refquant's quantizer, computed in the input's
     float dtype with scale ``s_k`` rounded once to that dtype) summed in
-    float64, and the smallest minimiser is returned. Signed grids
-    ``"symmetric"`` (refquant's narrow signed grid, the usual weight grid),
-    ``"paper"`` and ``"midrise"`` are supported (the two-sided ``"endpoint"``
-    grid shifts ``x`` before quantizing, which is not one fake-quant of ``x``).
+    float64, and the smallest minimiser is returned. Every named signed grid
+    is supported: ``"symmetric"`` (refquant's narrow signed grid, the usual
+    weight grid), ``"paper"``, ``"midrise"``, ``"endpoint"`` and
+    ``"aciq_runtime"`` (the grid the ACIQ code ran). The candidate scale is
+    :math:`\alpha_k/2^{M-1}` (paper, midrise), :math:`2\alpha_k/(2^M-1)`
+    (endpoint, aciq_runtime) or :math:`\alpha_k/(2^{M-1}-1)` (symmetric).
 
     ``signed=False`` is the one-sided (post-ReLU) search: ``x >= 0`` and the
     unsigned grids of :func:`quantize_on_grid` with ``signed=False`` on
@@ -49,7 +51,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     Parameters
     ----------
     x : array_like, float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
-    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 ("midrise").
+    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
     axis : channel axis, or None for one clip for the whole tensor.
     grid : see above.
     n_candidates : int, 1..100000.
@@ -70,7 +72,7 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
         Non-real ``x``, non-integer ``bits``/``n_candidates``, a non-bool flag.
     ValueError
         Empty or non-finite ``x``, a bad ``axis``, ``bits``/``n_candidates`` out of range, an unsupported
-        ``grid`` (``"endpoint"`` only with ``signed=False``), negative ``x`` with ``signed=False``;
+        ``grid`` (``"aciq_runtime"`` only with ``signed=True``), negative ``x`` with ``signed=False``;
         with ``return_mse``, mean squared errors outside the float64 range.
 
     Notes
@@ -119,11 +121,16 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     return alpha
 
 
-def _steps_per_clip(bits: int, grid: str, signed: bool) -> int:
-    """alpha / scale of the grid (the clip in steps)."""
+def _alpha_per_step(bits: int, grid: str) -> float:
+    """alpha / step of a signed grid."""
+    half = 2 ** (bits - 1)
+    return {"symmetric": half - 1, "paper": half, "midrise": half, "endpoint": half - 0.5, "aciq_runtime": half - 0.5}[grid]
+
+
+def _steps_per_clip(bits: int, grid: str, signed: bool) -> float:
+    """alpha / scale of the grid (the clip in steps); one-sided grids as quantize_on_grid(signed=False)."""
     if signed:
-        half = 2 ** (bits - 1)
-        return half - 1 if grid == "symmetric" else half
+        return _alpha_per_step(bits, grid)
     n = 2**bits
     return {"symmetric": n - 2, "endpoint": n - 1, "paper": n, "midrise": n}[grid]
 
@@ -159,19 +166,22 @@ def _candidate_scales(v: np.ndarray, bits: int, grid: str, n: int, *, signed: bo
     frac = np.arange(1, n + 1, dtype=np.float64) / n
     alphas = amax[:, None] * frac[None, :]
     steps = _steps_per_clip(bits, grid, signed)
+    s = alphas / steps
     if signed:
         half = 2 ** (bits - 1)
         if grid == "symmetric":
-            s, mode, lo, hi, offset = alphas / steps, 0, -(half - 1), half - 1, 0
+            mode, lo, hi, offset = 0, -(half - 1), half - 1, 0
         elif grid == "paper":
-            s, mode, lo, hi, offset = alphas / steps, 0, -half, half, 0
-        else:
-            s, mode, lo, hi, offset = alphas / steps, 1, -half, half - 1, 1
+            mode, lo, hi, offset = 0, -half, half, 0
+        elif grid == "aciq_runtime":
+            mode, lo, hi, offset = 0, -half, half - 1, 0
+        else:  # midrise, endpoint: floor, then half a step up
+            mode, lo, hi, offset = 1, -half, half - 1, 1
     else:  # one-sided: codes 0..steps (midrise: 0..2^M - 1 with floor rounding and the half-step offset)
         if grid == "midrise":
-            s, mode, lo, hi, offset = alphas / steps, 1, 0, steps - 1, 1
+            mode, lo, hi, offset = 1, 0, steps - 1, 1
         else:
-            s, mode, lo, hi, offset = alphas / steps, 0, 0, steps, 0
+            mode, lo, hi, offset = 0, 0, steps, 0
     s = s.astype(v.dtype)
     tiny = np.finfo(v.dtype).tiny
     s = np.maximum(s, tiny)  # never a zero scale after the cast

@@ -7,7 +7,7 @@ import numpy as np
 from .._validate import as_real_array, check_bool, check_choice, check_int, check_real
 from ..specs import QuantSpec
 
-GRIDS = ("paper", "midrise", "endpoint", "symmetric")
+GRIDS = ("paper", "midrise", "endpoint", "symmetric", "aciq_runtime")
 
 
 def _check_grid(grid, name: str = "grid") -> str:
@@ -61,7 +61,7 @@ def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool 
         Clipping value (finite).
     bits : int
         1..16 (2..16 for ``grid="symmetric"``).
-    grid : {"paper", "midrise", "endpoint", "symmetric"}
+    grid : {"paper", "midrise", "endpoint", "symmetric", "aciq_runtime"}
         See the table in :mod:`refquant.clipping`.
     signed : bool
         ``False``: the one-sided grid on ``[0, alpha]``.
@@ -84,6 +84,8 @@ def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool 
     [-1.0, -0.5, 0.0, 0.5, 1.0]
     >>> grid_levels(1.0, 2, "midrise")[0].tolist()
     [-0.75, -0.25, 0.25, 0.75]
+    >>> (grid_levels(1.5, 2, "aciq_runtime")[0]).tolist()   # step 2 * 1.5 / 3 = 1: the ACIQ code's grid
+    [-2.0, -1.0, 0.0, 1.0]
     """
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
@@ -100,6 +102,9 @@ def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool 
         elif grid == "endpoint":
             i = np.arange(n)
             lv = (i - (n - 1) / 2) * (2 * alpha / (n - 1))
+        elif grid == "aciq_runtime":
+            k = np.arange(-(n // 2), n // 2)
+            lv = k * (2 * alpha / (n - 1))
         else:
             k = np.arange(-(n // 2 - 1), n // 2)
             lv = k * (alpha / (n // 2 - 1))
@@ -108,7 +113,7 @@ def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool 
             lv = np.arange(n + 1) * (alpha / n)
         elif grid == "midrise":
             lv = (np.arange(n) + 0.5) * (alpha / n)
-        elif grid == "endpoint":
+        elif grid in ("endpoint", "aciq_runtime"):  # the ACIQ code's one-sided range [0, alpha] is endpoint's
             lv = np.arange(n) * (alpha / (n - 1))
         else:
             lv = np.arange(n - 1) * (alpha / (n - 2))
@@ -120,8 +125,13 @@ def quantize_on_grid(x, alpha: float, bits: int, grid: str = "midrise", *, signe
     """Quantize ``x`` on a clipping grid *through refquant.uniform* (the module table's image), float64.
 
     This is the operational definition each grid of :func:`mse_exact` is the
-    exact image of (half-to-even ties, ``x / s``). ``grid="paper"`` needs
-    ``bits + 1`` bits of refquant's grid, so ``bits <= 15`` here.
+    exact image of (half-to-even ties for "paper", "symmetric" and
+    "aciq_runtime", ties upward for the floor-based "midrise" and "endpoint";
+    ``x / s``). ``grid="paper"`` needs ``bits + 1`` bits of refquant's grid,
+    so ``bits <= 15`` here. ``"aciq_runtime"`` is
+    ``fake_quant(x, 2*alpha/(2**bits - 1), 0, QuantSpec(bits))``: the ACIQ
+    code's clip path rounds ``x/s + 2**(bits-1)`` half to even, the same
+    codes (``docs/authors_code.md``).
 
     Parameters
     ----------
@@ -131,7 +141,7 @@ def quantize_on_grid(x, alpha: float, bits: int, grid: str = "midrise", *, signe
         Clipping value.
     bits : int
         1..16 (1..15 for "paper", 2..16 for "symmetric").
-    grid : {"paper", "midrise", "endpoint", "symmetric"}
+    grid : {"paper", "midrise", "endpoint", "symmetric", "aciq_runtime"}
         See the table in :mod:`refquant.clipping`.
     signed : bool
         ``False``: the one-sided grid.
@@ -166,9 +176,11 @@ def quantize_on_grid(x, alpha: float, bits: int, grid: str = "midrise", *, signe
         if grid == "midrise":
             s = 2 * a / n
             return fake_quant(xa, s, 0, QuantSpec(bits, rounding="floor")) + s / 2
-        if grid == "endpoint":
+        if grid == "endpoint":  # levels (k + 1/2) s, -2^(M-1) <= k < 2^(M-1): floor, then half a step up
             s = 2 * a / (n - 1)
-            return fake_quant(xa + a, s, 0, QuantSpec(bits, signed=False)) - a
+            return fake_quant(xa, s, 0, QuantSpec(bits, rounding="floor")) + s / 2
+        if grid == "aciq_runtime":
+            return fake_quant(xa, 2 * a / (n - 1), 0, QuantSpec(bits))
         s = a / (n // 2 - 1)
         return fake_quant(xa, s, 0, QuantSpec(bits, narrow_range=True))
     if grid == "paper":
@@ -177,6 +189,6 @@ def quantize_on_grid(x, alpha: float, bits: int, grid: str = "midrise", *, signe
     if grid == "midrise":
         s = a / n
         return fake_quant(xa, s, 0, QuantSpec(bits, signed=False, rounding="floor")) + s / 2
-    if grid == "endpoint":
+    if grid in ("endpoint", "aciq_runtime"):
         return fake_quant(xa, a / (n - 1), 0, QuantSpec(bits, signed=False))
     return fake_quant(xa, a / (n - 2), 0, QuantSpec(bits, signed=False, narrow_range=True))

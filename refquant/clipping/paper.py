@@ -42,7 +42,21 @@ def _tail2_scipy(alpha: float, d) -> float:
     return right + left
 
 
-def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
+def _bins_array(bits, bins):
+    """Bin counts omega (float64 array): 2**bits, or the real ``bins`` (then bits must be None)."""
+    if bins is None:
+        if bits is None:
+            raise TypeError("bits must be an int (or pass bins, a real bin count > 0); got bits=None and bins=None")
+        return 2.0 ** _bits_array(bits, 0, 32).astype(np.float64)
+    if bits is not None:
+        raise ValueError(f"pass either bits or bins, not both (got bits={bits!r} and bins); bins replaces 2**bits")
+    w = _positive_array(bins, "bins")
+    if np.any(w > 2.0**32):
+        raise ValueError(f"bins={float(w[w > 2.0**32].flat[0])!r} is out of range; allowed: 0 < bins <= 2**32")
+    return w
+
+
+def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True, bins=None):
     r"""The paper's MSE model of clipping at :math:`\pm\alpha` with ``bits`` bits (ACIQ eq. 5).
 
     .. math::
@@ -56,43 +70,55 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
     the optimum above ~20 bits). ``signed=False`` (post-ReLU, as the ACIQ code): half the clipping term
     plus :math:`\alpha^2/(24\cdot4^M)`.
 
+    With a real bin count :math:`\omega` (``bins=``, the ACIQ code's mid-tread
+    path with variable-length coding) the rounding term is
+    :math:`\alpha^2/(3\omega^2)` (:math:`\alpha^2/(24\omega^2)` one-sided):
+    eq. 5 with :math:`2^M` replaced by :math:`\omega`.
+
     Parameters
     ----------
     alpha : array_like > 0, clipping value in the units of the data.
-    bits : int or int array, 0..32 (0 bits = one bin, as the code's tables allow).
+    bits : int or int array, 0..32 (0 bits = one bin, as the code's tables
+        allow), or None when ``bins`` is given.
     dist : "gaussian", "laplace", "uniform" (scale = half-width) or a frozen
         scipy.stats continuous distribution (clipping term by quadrature; then
         ``X = scale * D``).
     scale : array_like > 0: sigma, b or the half-width.
     signed : bool.
+    bins : array_like of reals in (0, 2**32], optional
+        The number of bins :math:`\omega` (need not be an integer or a power
+        of two); replaces :math:`2^M`, so ``bits`` must be None.
 
     Returns
     -------
-    float64 ndarray (the broadcast shape of ``alpha, bits, scale``); squared units of the data.
+    float64 ndarray (the broadcast shape of ``alpha, bits or bins, scale``); squared units of the data.
 
     Raises
     ------
     TypeError
-        Non-real ``alpha``/``scale``, non-integer ``bits``, non-bool ``signed``, or a ``dist`` that is
-        neither a known name nor a frozen scipy distribution.
+        Non-real ``alpha``/``scale``/``bins``, non-integer ``bits`` (``bits=None`` without ``bins``),
+        non-bool ``signed``, or a ``dist`` that is neither a known name nor a frozen scipy distribution.
     ValueError
-        ``alpha`` or ``scale`` not > 0 or not finite, ``bits`` outside 0..32, an unknown distribution name;
-        a scipy distribution with invalid parameters (``scipy.stats.norm(0, -1)``) or infinite variance
-        (``scipy.stats.cauchy()``, ``scipy.stats.t(1.5)``: the MSE is infinite, the model would return a
-        negative number); an MSE outside the float64 range.
+        ``alpha``, ``scale`` or ``bins`` not > 0 or not finite, ``bits`` outside 0..32, both ``bits`` and
+        ``bins`` given, ``bins > 2**32``, an unknown distribution name; a scipy distribution with
+        invalid parameters (``scipy.stats.norm(0, -1)``) or infinite variance (``scipy.stats.cauchy()``,
+        ``scipy.stats.t(1.5)``: the MSE is infinite, the model would return a negative number); an MSE
+        outside the float64 range.
 
     Examples
     --------
 
     >>> round(float(mse_aciq(2.83068, 2, "laplace")), 6)  # eq. 5 at the 2-bit optimum: 2e^-a + a^2/48
     0.284878
+    >>> bool(mse_aciq(2.83068, None, "laplace", bins=4.0) == mse_aciq(2.83068, 2, "laplace"))
+    True
     """
     d = check_dist(dist, finite_variance=True)
     signed = check_bool(signed, "signed")
     a = _positive_array(alpha, "alpha")
-    m = _bits_array(bits, 0, 32)
+    w = _bins_array(bits, bins)
     s = _positive_array(scale, "scale")
-    a, m, s = np.broadcast_arrays(a, m, s)
+    a, w, s = np.broadcast_arrays(a, w, s)
     with np.errstate(over="ignore", under="ignore"):
         u = a / s
         if isinstance(d, str):
@@ -101,7 +127,7 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True):
             tail = np.vectorize(lambda uu: _tail2_scipy(float(uu), d), otypes=[float])(u)
         # each term in the units of the data, never through scale**2 or u**2 alone (1e-300 and 1e300 stay finite)
         clip_term = (s * tail) * s
-        rounding = (a / (3.0 * 4.0 ** m.astype(np.float64))) * a
+        rounding = (a / (3.0 * w**2)) * a
         out = clip_term + rounding if signed else 0.5 * clip_term + rounding / 8.0
     _check_mse_range(out, "alpha/scale")
     return np.asarray(out, dtype=np.float64)
@@ -115,23 +141,28 @@ def _check_mse_range(out: np.ndarray, names: str) -> None:
 
 
 def _aciq_optimum_unit(bits: int, d, signed: bool) -> float:
-    """alpha* / scale of the paper's model (closed form for Laplace, root of the stationarity condition otherwise)."""
+    """alpha* / scale of the paper's model at M bits."""
+    return _aciq_optimum_bins(2.0**bits, d, signed)
+
+
+def _aciq_optimum_bins(omega: float, d, signed: bool) -> float:
+    """alpha* / scale of the paper's model with omega bins (closed form for Laplace, root of the stationarity
+    condition otherwise); one-sided with omega bins == signed with 2 * omega (same rounding term)."""
     from scipy import optimize
 
-    m = bits if signed else bits + 1  # one-sided M bits == signed M+1 bits (same rounding term)
+    w = omega if signed else 2.0 * omega
+    c = 3.0 * w * w
     if d == "laplace":
-        return float(special.lambertw(3.0 * 4.0**m).real)  # d/du [2e^-u + u^2/(3*4^M)] = 0  <=>  u e^u = 3 * 4^M
+        return float(special.lambertw(c).real)  # d/du [2e^-u + u^2/(3 w^2)] = 0  <=>  u e^u = 3 w^2
     if d == "gaussian":
-        c = 3.0 * 4.0**m
 
-        def g(u):  # E[(|X|-u)_+] - u / (3 * 4^M) = 0: the stationarity condition of the Gaussian model
+        def g(u):  # E[(|X|-u)_+] - u / (3 w^2) = 0: the stationarity condition of the Gaussian model
             return math.sqrt(2.0 / math.pi) * math.exp(-u * u / 2) - u * special.erfc(u / _SQRT2) - u / c
 
         return float(optimize.brentq(g, 1e-12, 60.0, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
     if d == "uniform":
-        c = 3.0 * 4.0**m
         return float(optimize.brentq(lambda u: -((1 - u) ** 2) + 2 * u / c, 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps))
-    f = lambda u: float(mse_aciq(u, bits, d, 1.0, signed=signed))  # noqa: E731
+    f = lambda u: float(mse_aciq(u, None, d, 1.0, signed=signed, bins=omega))  # noqa: E731
     return _minimize_1d(f, float(np.sqrt(d.var())) * 2.0)
 
 

@@ -7,12 +7,13 @@ from .._validate import check_bool, check_choice, check_int, check_real, check_s
 from ..distributions import check_dist
 from .exact import _mse_exact_unit, mse_exact
 from .grids import GRIDS, _check_bits, _check_grid, _min_bits
-from .paper import PUBLISHED_ALPHA, _aciq_optimum_unit, _minimize_1d
+from .paper import PUBLISHED_ALPHA, _aciq_optimum_bins, _aciq_optimum_unit, _minimize_1d
 
 MODELS = ("aciq", "exact")
 
 
-def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "midrise", signed: bool = True) -> float:
+def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "midrise", signed: bool = True,
+                 bins=None) -> float:
     r"""MSE-optimal clipping value :math:`\alpha^*` (in the units of ``scale``).
 
     ``model="aciq"``: minimiser of :func:`mse_aciq` — Laplace in closed form,
@@ -23,11 +24,18 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     121-point log-spaced scan around the paper's optimum followed by bounded
     Brent (relative accuracy better than 1e-6).
 
+    ``bins=omega`` (``model="aciq"`` only, ``bits=None``): the optimum for a
+    real number of bins :math:`\omega`, :math:`\alpha^*/b = W_0(3\omega^2)`
+    for Laplace (:math:`W_0(12\omega^2)` one-sided) -- the exact values the
+    ACIQ code's mid-tread path interpolates from a table (``docs/authors_code.md``).
+
     Parameters
     ----------
-    bits : int, 1..16 (0..16 for ``model="aciq"``; 2..16 for the symmetric grid).
+    bits : int, 1..16 (0..16 for ``model="aciq"``; 2..16 for the symmetric
+        grid), or None with ``bins``.
     dist, scale, grid, signed : as :func:`mse_exact` (scale > 0 scalar).
     model : "aciq" or "exact".
+    bins : real in (0, 2**32], optional: the bin count :math:`\omega` of the paper's model.
 
     Returns
     -------
@@ -37,9 +45,11 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     Raises
     ------
     TypeError
-        Non-integer ``bits``, non-real ``scale``, non-bool ``signed``, an unusable ``dist``.
+        Non-integer ``bits`` (``bits=None`` without ``bins``), non-real ``scale``/``bins``, non-string
+        ``model``/``grid``, non-bool ``signed``, an unusable ``dist``.
     ValueError
-        ``bits`` or ``scale`` out of range, an unknown ``model``, ``grid`` or distribution name; a scipy
+        ``bits``, ``bins`` or ``scale`` out of range, both ``bits`` and ``bins`` given,
+        ``bins`` with ``model="exact"``, an unknown ``model``, ``grid`` or distribution name; a scipy
         distribution with invalid parameters or infinite variance (no finite MSE to minimise; this used
         to surface as an error about ``alpha``).
 
@@ -54,6 +64,15 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
     scale = check_real(scale, "scale", lo=0.0, lo_open=True)
+    if bins is not None:
+        if model != "aciq":
+            raise ValueError(f"bins={bins!r} applies to model='aciq' only (the exact model needs a real grid of 2**bits levels)")
+        if bits is not None:
+            raise ValueError(f"pass either bits or bins, not both (got bits={bits!r} and bins={bins!r})")
+        omega = check_real(bins, "bins", lo=0.0, hi=2.0**32, lo_open=True)
+        return _aciq_optimum_bins(omega, d, signed) * scale
+    if bits is None:
+        raise TypeError("bits must be an int (or pass bins, a real bin count > 0, with model='aciq'); got bits=None and bins=None")
     if model == "aciq":
         bits = check_int(bits, "bits", 0, 16)
         return _aciq_optimum_unit(bits, d, signed) * scale

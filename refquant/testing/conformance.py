@@ -857,36 +857,53 @@ def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = N
 _KURT_TOL = Tolerance("rel", rtol=1e-10, atol=0.0)
 
 
-def check_kurtosis(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
+def check_kurtosis(candidate: Callable, *, ddof: int = 0, max_examples: int = 200, seed: int | None = 0,
                    tolerance: Tolerance = _KURT_TOL) -> CheckReport:
     """Check ``candidate(x) -> Pearson kurtosis of the whole tensor`` against :func:`refquant.kurtosis.kurtosis`
-    (relative 1e-10 by default: summation orders differ between implementations)."""
+    (relative 1e-10 by default: summation orders differ between implementations).
+
+    ``ddof=1`` checks against ``kurtosis(x, ddof=1)``: the second moment divided by ``N - 1``, as the KURE
+    code's ``torch.mean(((w - w.mean()) / w.std())**4)`` (PyTorch's ``std()`` is unbiased). Returns the
+    :class:`CheckReport`; raises ``ConformanceError`` on the first mismatch, ``TypeError``/``ValueError`` for
+    a ``ddof`` other than 0 or 1.
+    """
     from .. import kurtosis as _k
+    from .._validate import check_int
+
+    ddof = check_int(ddof, "ddof", 0, 1)
 
     def body(layers):
         for w in layers:
-            compare_arrays(np.asarray(_k.kurtosis(w)), np.asarray(candidate(w.copy()), dtype=np.float64), tolerance,
-                           op="kurtosis", context={"shape": w.shape}, inputs=None)
+            compare_arrays(np.asarray(_k.kurtosis(w, ddof=ddof)), np.asarray(candidate(w.copy()), dtype=np.float64),
+                           tolerance, op="kurtosis", context={"shape": w.shape, "ddof": ddof}, inputs=None)
 
     return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kurtosis")
 
 
-def check_kure_grad(candidate: Callable, *, target: float = 1.8, max_examples: int = 200, seed: int | None = 0,
-                    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> CheckReport:
+def check_kure_grad(candidate: Callable, *, target: float = 1.8, ddof: int = 0, max_examples: int = 200,
+                    seed: int | None = 0, tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> CheckReport:
     """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`
     (the golden values an autograd implementation of the KURE loss must reproduce; relative 1e-8 by default,
-    plus an absolute floor of 1e-12 times the layer's largest gradient)."""
+    plus an absolute floor of 1e-12 times the layer's largest gradient).
+
+    ``ddof=1`` checks against ``kure_grad(weights, target, ddof=1)``, the gradient of the KURE code's loss
+    (unbiased std). Returns the :class:`CheckReport`; raises ``ConformanceError`` on the first mismatch; ``TypeError``/``ValueError`` for a
+    ``ddof`` other than 0 or 1.
+    """
     from .. import kurtosis as _k
+    from .._validate import check_int
+
+    ddof = check_int(ddof, "ddof", 0, 1)
 
     def body(layers):
-        ref = _k.kure_grad(layers, target)
+        ref = _k.kure_grad(layers, target, ddof=ddof)
         got = candidate([w.copy() for w in layers], target)
         if len(got) != len(ref):
             raise ConformanceError(f"kure_grad: candidate returned {len(got)} arrays for {len(ref)} layers")
         for i, (r, g) in enumerate(zip(ref, got)):
             tol = Tolerance("rel", rtol=tolerance.rtol, atol=max(tolerance.atol, 1e-12 * float(np.abs(r).max())))
             compare_arrays(r, np.asarray(g, dtype=np.float64), tol, op=f"kure_grad layer {i}",
-                           context={"layers": [w.shape for w in layers], "target": target})
+                           context={"layers": [w.shape for w in layers], "target": target, "ddof": ddof})
 
     return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kure_grad")
 

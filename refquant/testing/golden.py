@@ -352,13 +352,14 @@ def _kurt_cases(rng):
         x = getattr(rng, kind)(size=(6, 50)) if kind != "gamma" else rng.gamma(2.0, size=(6, 50))
         out.append({"spec": None, "params": {"axis": 0, "bias": True}, "inputs": {"x": x}})
         out.append({"spec": None, "params": {"axis": None, "bias": False}, "inputs": {"x": x}})
+        out.append({"spec": None, "params": {"axis": 0, "bias": True, "ddof": 1}, "inputs": {"x": x}})  # KURE code's std
     return out
 
 
 def _kurt(inputs, spec_d, p):
     from ..kurtosis import kurtosis
 
-    return {"kurtosis": np.atleast_1d(kurtosis(inputs["x"], p["axis"], bias=p["bias"]))}
+    return {"kurtosis": np.atleast_1d(kurtosis(inputs["x"], p["axis"], bias=p["bias"], ddof=p.get("ddof", 0)))}
 
 
 def _kure_cases(rng):
@@ -366,6 +367,8 @@ def _kure_cases(rng):
     for n_layers in (1, 2, 3):
         layers = {f"w{i}": rng.standard_normal(tuple(int(v) for v in rng.integers(2, 9, size=2))) * (1 + i) for i in range(n_layers)}
         cases.append({"spec": None, "params": {"target": 1.8}, "inputs": layers})
+    # the released KURE code's unbiased std (ddof=1) on the same layers (no new random draws)
+    cases.append({"spec": None, "params": {"target": 1.8, "ddof": 1}, "inputs": dict(cases[-1]["inputs"])})
     return cases
 
 
@@ -374,8 +377,9 @@ def _kure(inputs, spec_d, p):
 
     names = sorted(inputs, key=lambda k: int(k[1:]))
     ws = [inputs[k] for k in names]
-    out = {f"g{k[1:]}": g for k, g in zip(names, kure_grad(ws, p["target"]))}
-    out["loss"] = np.array([kure_loss(ws, p["target"])])
+    ddof = p.get("ddof", 0)
+    out = {f"g{k[1:]}": g for k, g in zip(names, kure_grad(ws, p["target"], ddof=ddof))}
+    out["loss"] = np.array([kure_loss(ws, p["target"], ddof=ddof)])
     return out
 
 

@@ -1,0 +1,95 @@
+"""Where the ACIQ code and Distiller place the clip range of a tensor with a non-zero mean."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_float_array, check_choice
+from .grids import _positive_array
+
+_CLIP_MODES = {"aciq": ("two_sided", "one_sided"), "distiller": ("two_sided", "one_sided", "symmetric")}
+
+
+def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mode: str = "two_sided"):
+    r"""Where the ACIQ code and Distiller place the clip range of a tensor with mean :math:`\mu`.
+
+    With :math:`\alpha` the clipping value (e.g. ``PUBLISHED_ALPHA[dist][M] * b``)
+    and :math:`m` the tensor's minimum (``min_value``; ``None``: no bound):
+
+    =============== ========= =======================================================================
+    convention      mode      range :math:`[lo, hi]`
+    =============== ========= =======================================================================
+    ``"aciq"``      two_sided :math:`lo = \max(m, \mu - \alpha)`, :math:`hi = lo + 2\alpha`
+    ``"aciq"``      one_sided :math:`[0, \max(\mu, 0) + \alpha]` (:math:`\mu` of the pre-ReLU tensor)
+    ``"distiller"`` two_sided :math:`lo = \max(m, \mu - \alpha)`, :math:`hi = lo + 2\alpha`
+    ``"distiller"`` one_sided :math:`lo = \max(m, \mu - \alpha)`, :math:`hi = lo + \alpha`
+    ``"distiller"`` symmetric :math:`[-(|\mu| + \alpha), |\mu| + \alpha]`
+    =============== ========= =======================================================================
+
+    ``"aciq"`` is ``IntQuantizer.alpha2DeltaOffset`` of the ACIQ code
+    (``submission2019/cnn-quantization``; the range is quantized with
+    :math:`2^M` levels, step :math:`(hi - lo)/(2^M-1)`, zero point rounded
+    to an integer: the ``"aciq_runtime"`` grid when :math:`lo = -\alpha`).
+    ``"distiller"`` is Distiller's ``AciqAsymmetricClipper`` (two_sided,
+    one_sided = its ``half_range``) and ``AciqSymmetricClipper``
+    (``LinearQuantMode.SYMMETRIC``). The one-sided ranges differ: at
+    :math:`\mu = 0.4b`, :math:`\alpha = 3.89b`, the ACIQ code's ends at
+    :math:`4.29b` and Distiller's at :math:`3.89b`. Distiller afterwards widens
+    an asymmetric range to contain 0; that step is not applied here.
+
+    Parameters
+    ----------
+    alpha : array_like > 0, the clipping value.
+    mean : array_like, finite: the tensor's mean :math:`\mu`.
+    min_value : array_like, finite, optional: the tensor's minimum :math:`m`
+        (ignored by the ACIQ one-sided and Distiller symmetric modes).
+    convention : {"aciq", "distiller"}
+    mode : {"two_sided", "one_sided", "symmetric"} ("symmetric": Distiller only).
+
+    Returns
+    -------
+    (lo, hi) : float64 ndarrays of the broadcast shape of ``alpha, mean, min_value``.
+
+    Raises
+    ------
+    TypeError
+        ``alpha``/``mean``/``min_value`` not real numeric arrays (bool, complex, object, str);
+        non-string ``convention``/``mode``.
+    ValueError
+        Non-positive ``alpha``, NaN/inf or empty arrays, shapes that do not broadcast, unknown
+        ``convention``/``mode``, ``mode="symmetric"`` with ``convention="aciq"``, a range end
+        beyond the float64 range.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, NeurIPS 2019 (the paper clips at :math:`\pm\alpha`
+    around 0; the placement around the mean is the code's).
+
+    Examples
+    --------
+    >>> [float(v) for v in clip_range(3.89, mean=0.4, convention="aciq", mode="one_sided")]
+    [0.0, 4.29]
+    >>> [float(v) for v in clip_range(3.89, mean=0.4, min_value=0.0, convention="distiller", mode="one_sided")]
+    [0.0, 3.89]
+    """
+    convention = check_choice(convention, tuple(_CLIP_MODES), "convention")
+    mode = check_choice(mode, _CLIP_MODES[convention], "mode")
+    a = _positive_array(alpha, "alpha")
+    mu = as_float_array(mean, "mean")
+    m = np.float64(-np.inf) if min_value is None else as_float_array(min_value, "min_value")
+    try:
+        a, mu, m = np.broadcast_arrays(a, mu, m)
+    except ValueError:
+        raise ValueError(f"alpha, mean and min_value must broadcast to one shape; got shapes {np.shape(a)}, "
+                         f"{np.shape(mu)}, {np.shape(m)}") from None
+    with np.errstate(over="ignore"):
+        if mode == "symmetric":
+            hi = np.abs(mu) + a
+            lo = -hi
+        elif convention == "aciq" and mode == "one_sided":
+            lo, hi = np.zeros(a.shape), np.maximum(mu, 0.0) + a
+        else:
+            lo = np.maximum(m, mu - a)
+            hi = lo + (2.0 * a if mode == "two_sided" else a)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise ValueError("alpha/mean: the clip range leaves the float64 range (|mean| + 2 * alpha > 1.8e308)")
+    return lo, hi
