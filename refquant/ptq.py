@@ -31,7 +31,7 @@ grid           sides     carrier spec (``grid_spec``)     scale ``s`` (``scale_f
 ============== ========= ================================ ===================================== ==========================================
 ``symmetric``  two-sided ``QuantSpec(M, narrow_range)``   :math:`\alpha/(n/2-1)`                ``fq(x, s, 0, spec)``
 ``symmetric``  one-sided ``QuantSpec(M, False, True)``    :math:`\alpha/(n-2)`                  ``fq(x, s, 0, spec)``
-``endpoint``   two-sided ``QuantSpec(M, signed=False)``   :math:`2\alpha/(n-1)`                 ``fq(x + alpha, s, 0, spec) - alpha``
+``endpoint``   two-sided ``QuantSpec(M, rounding=floor)`` :math:`2\alpha/(n-1)`                 ``fq(x, s, 0, spec) + s/2``
 ``endpoint``   one-sided ``QuantSpec(M, signed=False)``   :math:`\alpha/(n-1)`                  ``fq(x, s, 0, spec)``
 ``midrise``    two-sided ``QuantSpec(M, rounding=floor)`` :math:`2\alpha/n`                     ``fq(x, s, 0, spec) + s/2``
 ``midrise``    one-sided ``QuantSpec(M, False, floor)``   :math:`\alpha/n`                      ``fq(x, s, 0, spec) + s/2``
@@ -44,8 +44,9 @@ grid           sides     carrier spec (``grid_spec``)     scale ``s`` (``scale_f
 Only ``symmetric`` (both sides), one-sided ``endpoint`` and ``asymmetric`` are a
 plain affine quantizer ``fq(x, s, z, spec)`` — deployable as one ONNX
 ``QuantizeLinear``/``DequantizeLinear`` pair. The others need the extra step in
-the last column: ``midrise`` has a zero point of :math:`-\tfrac12`, two-sided
-``endpoint`` a zero point of :math:`(n-1)/2`, and ``paper`` has :math:`n+1`
+the last column: ``midrise`` and two-sided
+``endpoint`` (floor, then half a step up: levels :math:`(k + \tfrac12)s`) have a zero point
+of :math:`-\tfrac12`, and ``paper`` has :math:`n+1`
 levels, one more than ``M`` bits hold (the ACIQ paper's simulation grid).
 :func:`refquant.clipping.quantize_on_grid` is the same operational definition
 written independently; the tests check the two agree bit for bit.
@@ -152,8 +153,8 @@ def grid_spec(bits: int, grid: str = "symmetric", *, signed: bool = True, axis: 
         axis = check_int(axis, "axis")
     if grid == "symmetric":
         return QuantSpec(bits, signed=signed, narrow_range=True, axis=axis)
-    if grid == "endpoint":
-        return QuantSpec(bits, signed=False, axis=axis)
+    if grid == "endpoint":  # two-sided: floor, then half a step up (as midrise); one-sided: unsigned full range
+        return QuantSpec(bits, rounding="floor", axis=axis) if signed else QuantSpec(bits, signed=False, axis=axis)
     if grid == "midrise":
         return QuantSpec(bits, signed=signed, rounding="floor", axis=axis)
     return QuantSpec(bits + 1, signed=signed, axis=axis)
@@ -215,8 +216,7 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
         weight grid (narrow signed range, zero point 0).
     signed : bool, optional
         Two-sided (:math:`[-\alpha, \alpha]`) or one-sided (:math:`[0, \alpha]`)
-        clipping grid. Default: ``spec.signed``, except ``"endpoint"``, whose
-        carrier is always unsigned: there the default is one-sided. Ignored
+        clipping grid. Default: ``spec.signed`` (the carrier's sidedness). Ignored
         (must be None) for ``"asymmetric"``.
     lower : float or array_like, optional
         ``grid="asymmetric"`` only: the lower end of the range, ``lower <= 0``
@@ -288,7 +288,7 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
     else:
         if lower is not None:
             raise ValueError(f"lower is only used by grid='asymmetric', got lower={short_repr(lower)} with grid={grid!r}")
-        sd = (spec.signed if grid != "endpoint" else False) if signed is None else check_bool(signed, "signed")
+        sd = spec.signed if signed is None else check_bool(signed, "signed")
         m = _check_carrier(spec, grid, sd)
         s = _grid_scale(a, m, grid, sd)
         z = np.zeros(a.shape, dtype=np.int64)
@@ -309,10 +309,8 @@ def _apply_grid(xa: np.ndarray, a: np.ndarray, bits: int, grid: str, signed: boo
     ab = a.reshape(shape)
     if grid == "paper":
         return fake_quant(np.clip(xa, -ab if signed else 0.0, ab), s, 0, spec)
-    if grid == "midrise":
+    if grid == "midrise" or (grid == "endpoint" and signed):
         return fake_quant(xa, s, 0, spec) + (s / 2).reshape(shape)
-    if grid == "endpoint" and signed:
-        return fake_quant(xa + ab, s, 0, spec) - ab
     return fake_quant(xa, s, 0, spec)
 
 
