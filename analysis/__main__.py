@@ -20,7 +20,11 @@ def available() -> list[str]:
 
 
 def run(names: list[str] | None = None, outdir: pathlib.Path = DEFAULT_OUT) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+        import pandas  # noqa: F401 - every figure writes its table with pandas
+    except ImportError as exc:
+        raise SystemExit(f"python3 -m analysis: needs {exc.name} (the [figures] extra): python3 -m pip install -e '.[figures]'") from None
 
     matplotlib.use("Agg")
     names = names or available()

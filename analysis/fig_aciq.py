@@ -26,42 +26,12 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from refquant import allocation as A
 from refquant import clipping as C
+from refquant._figures import aciq_alloc_task as alloc_task
+from refquant._figures import aciq_mc_task as mc_task
 from refquant.sweep import run_sweep
 
-N_MC = 10**6
 Z = 3.89  # two-sided 99.99 %
-
-
-def mc_task(*, rng: np.random.Generator, dist: str, bits: int, alphas: list) -> list[dict]:
-    x = rng.standard_normal(N_MC) if dist == "gaussian" else rng.laplace(size=N_MC)
-    rows = []
-    for a in alphas:
-        e2 = (C.quantize_on_grid(x, a, bits, "paper") - x) ** 2
-        rows.append({"dist": dist, "bits": bits, "alpha": a, "mc": float(e2.mean()), "mc_se": float(e2.std(ddof=1) / np.sqrt(N_MC))})
-    return rows
-
-
-def alloc_task(*, rng: np.random.Generator, mean_bits: int, sigmas: list, n: int) -> list[dict]:
-    sig = np.asarray(sigmas)
-    c = sig.size
-    x = rng.standard_normal((c, n)) * sig[:, None]
-    plans = {
-        "equal": np.full(c, mean_bits),
-        "refquant, bit budget (optimal)": A.allocate_bits(sig, mean_bits * c, min_bits=1, max_bits=16),
-        "refquant, bin budget (greedy)": A.allocate_bits(sig, c * 2**mean_bits, budget="bins", min_bits=1, max_bits=16),
-        "paper eq. 10-11 (rounded; bins not met)": np.maximum(A.paper_allocation(sig, c * 2**mean_bits, max_bits=16), 1),
-    }
-    rows = []
-    for name, bits in plans.items():
-        measured = 0.0
-        for i in range(c):
-            a = C.optimal_clip(int(bits[i]), "gaussian", float(sig[i]), model="exact", grid="midrise")
-            measured += float(np.mean((C.quantize_on_grid(x[i], a, int(bits[i]), "midrise") - x[i]) ** 2))
-        rows.append({"mean_bits": mean_bits, "plan": name, "total_bits": int(bits.sum()), "total_bins": int((2**bits).sum()),
-                     "model_mse": A.allocation_mse(sig, bits) / c, "measured_mse": measured / c})
-    return rows
 
 
 def main(outdir: pathlib.Path) -> None:

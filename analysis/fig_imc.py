@@ -30,45 +30,12 @@ import numpy as np
 import pandas as pd
 
 from refquant import imc as I
+from refquant._figures import imc_acts as _acts
+from refquant._figures import imc_run as _run
+from refquant._figures import imc_sqnr_bits_task as sqnr_bits_task
+from refquant._figures import imc_weights as _weights
 from refquant.sweep import run_sweep
 
-BATCH = 1000
-
-
-def _acts(rng, n, bits=4):
-    z = np.maximum(rng.standard_normal((BATCH, n)), 0)
-    s = np.quantile(z, 0.999) / (2**bits - 1)
-    return np.clip(np.rint(z / s), 0, 2**bits - 1).astype(np.int64)
-
-
-def _weights(rng, n, out, uniform, bits=4):
-    v = rng.uniform(-1, 1, (n, out)) if uniform else rng.standard_normal((n, out))
-    m = 2 ** (bits - 1) - 1
-    return np.clip(np.rint(v / np.abs(v).max() * m), -m, m).astype(np.int64)
-
-
-def _run(x, w, spec):
-    y, det = I.imc_matmul(x, w, spec, return_details=True)
-    comp = det["compensation"]
-    mom = I.operand_moments(x, w, spec)
-    st = I.adc_stats(det)
-    k = x.shape[1]
-    return {"pooled_sim": I.sqnr(x @ w - comp, y - comp), "pooled_pred": I.predicted_sqnr(spec, k, mom),
-            "col_sim": I.sqnr(x @ w, y, per_column=True), "col_pred": I.predicted_sqnr(spec, k, mom, per_column=True),
-            "col_pred_uniform": I.predicted_sqnr(spec, k, mom, per_column=True, tail=False),
-            "sigma_over_step": st["sigma_over_step"], "codes_used": st["codes_used"], "clip_rate": st["clip_rate"]}, det
-
-
-def sqnr_bits_task(*, rng: np.random.Generator, weights: str, a_shift: bool, n: int) -> list[dict]:
-    """SQNR (pooled and per column, simulation and closed form) for ADC bits 4..10 (one refquant.sweep task)."""
-    x = _acts(rng, n)
-    w = _weights(rng, n, 64, weights == "uniform")
-    rows = []
-    for b in range(4, 11):
-        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(b, transfer="floor", k=4.0), a_shift=a_shift)
-        r, _ = _run(x, w, spec)
-        rows.append({"weights": weights, "a_shift": a_shift, "adc_bits": b, **r})
-    return rows
 
 
 def main(outdir: pathlib.Path) -> None:

@@ -27,62 +27,16 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from refquant import binarize as B
 from refquant import repetition as R
+from refquant._figures import SB_N_FILTERS as N_FILTERS
+from refquant._figures import sb_ops_task as ops_task
+from refquant._figures import sb_plane_task as plane_task
+from refquant._figures import sb_unique_task as unique_task
 from refquant.sweep import run_sweep
 
-N_FILTERS = 65536
 K_VALUES = tuple(range(1, 17))
 SCHEMES = ("binary", "signed_binary", "ternary")
 PAPER_64 = {"binary": 5.3, "signed_binary": 6.65, "ternary": 4.52}  # the paper's reported reductions for [3,3,64,64]
-
-
-def _quantize(scheme: str, latent: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """Pattern in {0, ±1} of the library's quantizers (filters on axis 0)."""
-    if scheme == "binary":
-        return np.sign(B.binarize(latent))
-    if scheme == "ternary":
-        return np.sign(B.ternarize(latent, **({} if threshold is None else {"threshold": threshold})))
-    return np.sign(B.signed_binarize(latent, **({} if threshold is None else {"threshold": threshold})))
-
-
-def unique_task(*, rng: np.random.Generator, scheme: str, k: int) -> dict:
-    q = _quantize(scheme, rng.standard_normal((N_FILTERS, k)))
-    s = R.unique_filters(q)
-    bound = R.pigeonhole_bound(k, scheme)
-    return {"scheme": scheme, "K": k, "filters": N_FILTERS, "bound": float(bound), "bound_capped": float(min(bound, N_FILTERS)),
-            "unique": s.n_unique, "mean_repetition": s.mean_repetition, "bound_mean_repetition": N_FILTERS / min(bound, N_FILTERS),
-            "sparsity": s.sparsity}
-
-
-def plane_task(*, rng: np.random.Generator, scheme: str, cin: int, cout: int, threshold: float | None) -> dict:
-    q = _quantize(scheme, rng.standard_normal((cout, cin, 3, 3)), threshold)
-    s = R.unique_filters(q, block=1)  # 3x3 kernels
-    return {"scheme": scheme, "shape": f"[3,3,{cin},{cout}]", "threshold": np.nan if threshold is None else threshold,
-            "kernels": s.n_blocks, "unique": s.n_unique, "mean_repetition": s.mean_repetition, "sparsity": s.sparsity}
-
-
-def _iid_weights(rng, scheme: str, density: float, k: int, out: int) -> np.ndarray:
-    if scheme == "binary":
-        return rng.choice([-1, 1], size=(k, out))
-    mask = rng.random((k, out)) < density
-    if scheme == "ternary":
-        return rng.choice([-1, 1], size=(k, out)) * mask
-    return rng.choice([-1, 1], size=(1, out)) * mask  # one sign per filter (region = whole filter)
-
-
-def ops_task(*, rng: np.random.Generator, c: int, scheme: str, density: float, tiles: tuple) -> list[dict]:
-    w = _iid_weights(rng, scheme, density, 9 * c, c)  # im2col layout (C_in*3*3, C_out)
-    rows = []
-    for method in ("zero_skip", "factorized"):
-        cnt = R.count_ops(w, method)
-        rows.append({"layer": f"[3,3,{c},{c}]", "scheme": scheme, "density": density, "method": method, "tile": np.nan,
-                     "adds": cnt.adds, "muls": cnt.muls, "dense_macs": cnt.dense_macs})
-    for t in tiles:
-        cnt = R.count_ops(w, "shared_sum", tile=t)
-        rows.append({"layer": f"[3,3,{c},{c}]", "scheme": scheme, "density": density, "method": "shared_sum", "tile": t,
-                     "adds": cnt.adds, "muls": cnt.muls, "dense_macs": cnt.dense_macs})
-    return rows
 
 
 def toy_table() -> pd.DataFrame:

@@ -13,21 +13,11 @@ import numpy as np
 import pandas as pd
 
 import refquant as rq
+from refquant._figures import uniform_mse_task as mse_task
 from refquant.sweep import run_sweep
 
 N_SAMPLES = 10**6
 BITS = (2, 3, 4, 8)
-
-
-def mse_task(*, rng: np.random.Generator, bits: int, n: int) -> list[dict]:
-    """Monte Carlo MSE of fake_quant on N(0, 1) for one bit width over a grid of steps (one sweep task)."""
-    x = rng.standard_normal(n)
-    spec = rq.QuantSpec(bits)
-    rows = []
-    for step in np.geomspace(1e-3, 4.0, 60):
-        err2 = (rq.fake_quant(x, step, 0, spec) - x) ** 2
-        rows.append({"step": step, "mse": float(err2.mean()), "mse_se": float(err2.std(ddof=1) / np.sqrt(n)), "step2_over_12": step**2 / 12})
-    return rows
 
 
 def compute() -> pd.DataFrame:

@@ -6,6 +6,14 @@ with whole-array NumPy (mean, then (x - mean)^2 and ^4 means), which is what a
 careful user writes; scipy.stats.kurtosis (float32 arithmetic, less accurate)
 is reported too. Copy: np.copyto of the tensor into a preallocated buffer.
 Median of REPS runs after a warm-up. Targets: >= 2x NumPy and within 3x of copy.
+
+Small calls (second table): ``kurtosis`` of a 1,000-element float64 tensor and ``kure_grad`` of one
+3x3x64x64 float64 layer (36,864 weights), each against a plain NumPy implementation of the same
+formula on the same input (two-pass moments; the gradient 4/(N sigma) (z^3 - K z - S) times
+2 (K - K_T)). Target: refquant within 2x of NumPy, i.e. the per-call overhead of validation and the
+kernel launch stays small. These calls run on one Numba thread (``threads_for``: they are below
+``refquant.kurtosis.PARALLEL_MIN_ELEMENTS``); the "two threads forced" column shows what the parallel
+kernel costs on the same input on this machine at the time of the run.
 """
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from benchmarks._timing import median_time
-from refquant.kurtosis import kurtosis
+from refquant.kurtosis import kure_grad, kurtosis
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 REPS = 2 if QUICK else 7
@@ -34,6 +42,54 @@ def numpy_kurtosis(x):
     return (d2 * d2).mean(axis=1) / d2.mean(axis=1) ** 2
 
 
+def numpy_kurtosis_1d(x):
+    d = x - x.mean()
+    d2 = d * d
+    return (d2 * d2).mean() / d2.mean() ** 2
+
+
+def numpy_kure_grad(w, target=1.8):
+    a = w.astype(np.float64)
+    n = a.size
+    d = a - a.mean()
+    m2 = np.mean(d * d)
+    sigma = np.sqrt(m2)
+    z = d / sigma
+    z2 = z * z
+    k = np.mean(z2 * z2)
+    s = np.mean(z2 * z)
+    return 2.0 * (k - target) * 4.0 / (n * sigma) * (z2 * z - k * z - s)
+
+
+def _forced_parallel(fn):
+    """Time ``fn`` with the threshold set to 0, so the kernel runs on every Numba thread."""
+    import refquant.kurtosis as K
+
+    old = K.PARALLEL_MIN_ELEMENTS
+    K.PARALLEL_MIN_ELEMENTS = 0
+    try:
+        return _median_time(fn, reps=max(3, REPS))
+    finally:
+        K.PARALLEL_MIN_ELEMENTS = old
+
+
+def small_calls() -> str:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(1000)
+    w = rng.standard_normal((3, 3, 64, 64))
+    reps = 20 if QUICK else 200
+    rows = []
+    for label, ours, ref in (("kurtosis, 1,000 elements", lambda: kurtosis(x), lambda: numpy_kurtosis_1d(x)),
+                             ("kure_grad, 3x3x64x64 layer", lambda: kure_grad([w]), lambda: numpy_kure_grad(w))):
+        t_ours = _median_time(ours, reps=reps)
+        t_ref = _median_time(ref, reps=reps)
+        t_par = _forced_parallel(ours)
+        rows.append(f"| {label} | {t_ours * 1e3:.3f} | {t_ref * 1e3:.3f} | {t_ours / t_ref:.2f}x | {t_par * 1e3:.2f} |")
+    err = float(np.max(np.abs(kure_grad([w])[0] - numpy_kure_grad(w))) / np.max(np.abs(numpy_kure_grad(w))))
+    return ("| small call | refquant ms | plain NumPy ms | refquant / NumPy (target <= 2x) | refquant, two threads forced ms |\n"
+            "|---|---|---|---|---|\n" + "\n".join(rows) + f"\n\nkure_grad vs the NumPy formula: max relative difference {err:.1e}.\n")
+
+
 def main() -> str:
     x = np.random.default_rng(0).standard_normal((N, N)).astype(np.float32)
     buf = np.empty_like(x)
@@ -47,4 +103,5 @@ def main() -> str:
         "|---|---|---|---|---|---|---|---|\n"
         f"| {N}x{N} float32, per channel | {t_ref * 1e3:.1f} | {t_np * 1e3:.1f} | {t_sp * 1e3:.1f} | {t_cp * 1e3:.1f} "
         f"| {t_np / t_ref:.1f}x | {t_ref / t_cp:.2f} | {err:.1e} |\n"
+        "\n" + small_calls()
     )

@@ -7,6 +7,7 @@ first access so that ``import refquant`` stays cheap and compiles nothing::
     refquant.clipping        ACIQ MSE models and optimal clipping
     refquant.allocation      ACIQ per-channel bit allocation
     refquant.bias_correction ACIQ bias correction
+    refquant.ptq             post-training quantization: clip -> (scale, zero point), per-channel bits, observers
     refquant.distributions   Gaussian / Laplace / uniform models
     refquant.kurtosis        kurtosis statistics, KURE regulariser
     refquant.robustness      step-size robustness (KURE theory)
@@ -52,6 +53,7 @@ _SUBMODULES = frozenset(
         "imc",
         "kurtosis",
         "profiles",
+        "ptq",
         "repetition",
         "robustness",
         "specs",

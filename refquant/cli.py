@@ -2,7 +2,9 @@
 
 * ``refquant figures [NAME ...] [--scheduler ADDR]`` regenerates figures/ (same as
   ``python -m analysis``; run from the repository root, where the ``analysis`` package
-  lives). With ``--scheduler tcp://host:port`` every sweep runs on that Dask cluster.
+  lives: an installed wheel does not ship it, and the command says so in one line).
+  With ``--scheduler tcp://host:port`` every sweep runs on that Dask cluster; its workers
+  need only an installed refquant of the same source (checked first; docs/distributed.md).
 * ``refquant golden export DIR [--ops OP ...] [--profile NAME]`` writes golden vectors (for one backend
   profile's semantics with ``--profile``);
   ``refquant golden verify DIR`` recomputes them and reports mismatches (exit 1 on any).
@@ -18,17 +20,40 @@ import platform
 import sys
 
 
-def _repo_module(name: str):
+def _repo_module(name: str, cmd: str):
+    """Import ``analysis``/``benchmarks`` (they live in the repository, not in the installed package)."""
     try:
         return importlib.import_module(name)
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name not in (name, name.split(".")[0]):
+            raise
         sys.path.insert(0, os.getcwd())
         try:
             return importlib.import_module(name)
-        except ImportError:
+        except ModuleNotFoundError as exc2:
+            if exc2.name not in (name, name.split(".")[0]):
+                raise
+            top = name.split(".")[0]
             raise SystemExit(
-                f"refquant: cannot import the '{name}' package; run this command from the refquant repository root"
+                f"refquant {cmd}: the '{top}' folder of the refquant repository is not here (an installed wheel does not "
+                f"ship it); run 'refquant {cmd}' from the root of a refquant checkout: "
+                f"git clone <refquant repository> && cd refquant && python3 -m pip install -e '.[figures]'"
             ) from None
+
+
+def _need_extras(cmd: str) -> None:
+    """One-line message when the plotting/table stack of the [figures] extra is missing."""
+    missing = []
+    for m in ("matplotlib", "pandas"):
+        try:
+            importlib.import_module(m)
+        except ImportError:
+            missing.append(m)
+    if missing:
+        raise SystemExit(
+            f"refquant {cmd}: needs {' and '.join(missing)} (the [figures] extra): python3 -m pip install 'refquant[figures]' "
+            "(from a checkout: python3 -m pip install -e '.[figures]')"
+        )
 
 
 def _info() -> int:
@@ -110,17 +135,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "golden":
         return _golden(args)
     if args.cmd == "figures":
-        analysis_main = _repo_module("analysis.__main__").main
+        _need_extras("figures")
+        analysis_main = _repo_module("analysis.__main__", "figures").main
         argv_fig = list(args.names) + (["--outdir", args.outdir] if args.outdir else [])
         if args.scheduler:
-            from .sweep import dask_executor, using_executor
+            from .sweep import ClusterMismatch, dask_executor, using_executor
 
-            with dask_executor(args.scheduler) as ex, using_executor(ex):
-                return analysis_main(argv_fig)
+            try:
+                with dask_executor(args.scheduler) as ex, using_executor(ex):
+                    return analysis_main(argv_fig)
+            except ClusterMismatch as exc:
+                print(f"refquant figures: {exc}", file=sys.stderr)
+                return 2
+            except ImportError as exc:
+                print(f"refquant figures: {exc}", file=sys.stderr)
+                return 2
         return analysis_main(argv_fig)
     if args.quick:
         os.environ["REFQUANT_BENCH_QUICK"] = "1"
-    return _repo_module("benchmarks.__main__").main(list(args.names) + (["--out", args.out] if args.out else []))
+    return _repo_module("benchmarks.__main__", "bench").main(list(args.names) + (["--out", args.out] if args.out else []))
 
 
 if __name__ == "__main__":

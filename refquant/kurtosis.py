@@ -56,6 +56,7 @@ Layer reduction (``reduction=``, ``n_layers=``) of :func:`kure_loss` /
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -83,12 +84,21 @@ def _nonfinite_error(a: np.ndarray, name: str) -> ValueError:
 def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
     """Reshape (C, n) into (C*R, n/R) with R | n so that small channel counts still use every core."""
     c, n = v.shape
-    if c >= 16:
+    if c >= 16 or n < 8192:  # n < 2 * 4096: no split gives rows of >= 4096 elements
         return v, 1
     for r in (64, 32, 16, 8, 4, 2):
         if n % r == 0 and n // r >= 4096:
             return v.reshape(c * r, n // r), r
     return v, 1
+
+
+_EPS = float(np.finfo(np.float64).eps)
+
+#: Elements below which the moment kernels run on one Numba thread (``threads_for``). Measured with
+#: ``python3 -m benchmarks compile_overhead`` (rows "kurtosis serial vs parallel"): one thread takes ~2 ms
+#: at 2^20 elements, so below it a second thread can save at most ~1 ms, while waking it costs 20-50 ms
+#: per call on a loaded 2-core machine (and ~0.05 ms on an idle one).
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 class _RowsArgs(NamedTuple):
@@ -143,7 +153,15 @@ def _central_moments(x, axis, name: str = "x"):
 
 
 def _kernel_moments(rows_in: np.ndarray):
-    """(n, mu, m2, m3, m4) of every row of a 2-D array (kernel call; no checks)."""
+    """(n, mu, m2, m3, m4) of every row of a 2-D array (kernel call; no checks; one Numba thread below
+    ``PARALLEL_MIN_ELEMENTS``)."""
+    from ._kernels._threads import threads_for
+
+    with threads_for(rows_in.size, PARALLEL_MIN_ELEMENTS):
+        return _kernel_moments_call(rows_in)
+
+
+def _kernel_moments_call(rows_in: np.ndarray):
     from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
 
     c, n = rows_in.shape
@@ -184,6 +202,10 @@ def _unit_moments(x, axis, name: str = "x"):
     with np.errstate(all="ignore"):
         mu, m2, m3, m4 = _kernel_moments(v)
     e = np.zeros(c, dtype=np.int64)
+    if c == 1:  # one channel: four Python floats are checked faster than NumPy reductions (small-call overhead)
+        u, v2, v3, v4 = float(mu[0]), float(m2[0]), float(m3[0]), float(m4[0])
+        if all(map(math.isfinite, (u, v2, v3, v4))) and (v2 >= _M2_SAFE or v2 == 0 and u == 0):
+            return n, mu, m2, m3, m4, e
     ok = np.isfinite(mu) & np.isfinite(m2) & np.isfinite(m3) & np.isfinite(m4) & ((m2 >= _M2_SAFE) | (m2 == 0) & (mu == 0))
     if not np.all(ok):
         bad = np.flatnonzero(~ok)
@@ -203,6 +225,11 @@ def _unit_moments(x, axis, name: str = "x"):
 
 def _check_spread(m2: np.ndarray, mu: np.ndarray, name: str) -> None:
     # a channel is constant when its spread is zero, or only rounding noise of its mean
+    if m2.size == 1:  # the same test on Python floats (small-call overhead)
+        v, u = float(m2[0]), float(mu[0])
+        if v == 0 or v <= (8 * _EPS * abs(u)) ** 2:
+            raise ValueError(f"{name} has a constant channel (index 0, sigma = 0): kurtosis is undefined")
+        return
     tiny = (m2 <= (8 * np.finfo(np.float64).eps * np.abs(mu)) ** 2) | (m2 == 0)
     if np.any(tiny):
         ch = int(np.flatnonzero(tiny)[0])
@@ -351,19 +378,32 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
         beyond float64 (``w`` of subnormal magnitude).
     """
     ddof = check_int(ddof, "ddof", 0, 1)
-    a, e = pow2_normalize(_as_float(w, "w"))  # exact: the gradient scales as 1/scale
-    n, mu, m2, m3, m4, _ = _unit_moments(a, None, "w")
-    _check_spread(m2, mu, "w")
+    return _kurtosis_and_grad(_as_float(w, "w"), "w", ddof)[1]
+
+
+def _kurtosis_and_grad(w: np.ndarray, name: str, ddof: int) -> tuple[float, np.ndarray]:
+    """(Kurt, dKurt/dw) of a finite float tensor from one moment pass (``ddof=1``: both times ((N-1)/N)^2).
+
+    The moments are taken on ``w`` rescaled by an exact power of two (the kurtosis is unchanged, the
+    gradient scales as 1/scale and is rescaled back exactly).
+    """
+    a, e = pow2_normalize(w)
+    n, mu, m2, m3, m4, _ = _unit_moments(a, None, name)
+    _check_spread(m2, mu, name)
     sigma = float(np.sqrt(m2[0]))
     z = (a - mu[0]) / sigma
     k = float(m4[0] / m2[0] ** 2)
     s = float(m3[0] / m2[0] ** 1.5)
-    g = 4.0 / (n * sigma) * (z**3 - k * z - s)
+    g = 4.0 / (n * sigma) * (z * z * z - k * z - s)
+    if ddof:
+        f = ((n - 1) / n) ** 2
+        k, g = k * f, g * f
     with np.errstate(over="ignore"):
-        g = np.ldexp(g * ((n - 1) / n) ** 2 if ddof else g, -e)
+        g = np.ldexp(g, -e)
     if not np.all(np.isfinite(g)):
-        raise ValueError(f"w: the gradient (which scales as 1/|w|) overflows float64 for max|w| = {float(np.ldexp(1.0, e - 1)):.3g}; rescale w")
-    return g
+        raise ValueError(f"{name}: the gradient (which scales as 1/|w|) overflows float64 for max|{name}| = "
+                         f"{float(np.ldexp(1.0, e - 1)):.3g}; rescale {name}")
+    return k, g
 
 
 def _layers(weights) -> list[np.ndarray]:
@@ -504,13 +544,13 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "
     kt = check_real(target, "target", lo=1.0)
     ddof = check_int(ddof, "ddof", 0, 1)
     reduction, div = _reduction(reduction, n_layers, len(layers))
-    ks = [_layer_kurtosis(w, i, ddof) for i, w in enumerate(layers)]
+    # each layer's moments computed once, for its kurtosis and its gradient
+    kg = [_kurtosis_and_grad(w, f"weights[{i}]", ddof) for i, w in enumerate(layers)]
     if reduction == "max":
-        terms = [(k - kt) ** 2 for k in ks]
+        terms = [(k - kt) ** 2 for k, _ in kg]
         first = int(np.argmax(terms))  # np.argmax returns the first index of the maximum
-        return [2.0 * (ks[i] - kt) * kurtosis_grad(w, ddof=ddof) if i == first else np.zeros(w.shape, dtype=np.float64)
-                for i, w in enumerate(layers)]
-    return [2.0 / div * (k - kt) * kurtosis_grad(w, ddof=ddof) for k, w in zip(ks, layers)]
+        return [2.0 * (k - kt) * g if i == first else np.zeros(g.shape, dtype=np.float64) for i, (k, g) in enumerate(kg)]
+    return [2.0 / div * (k - kt) * g for k, g in kg]
 
 
 def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0.05, lr: float = 0.001,

@@ -222,6 +222,11 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
 # Repetition-aware matmul: "programming" (once per weight) and execution.
 # ---------------------------------------------------------------------------
 
+#: Additions + multiplications (batch x program size) below which the matmul kernels run on one Numba
+#: thread (``threads_for``): one thread does ~2^21 of them in ~2 ms here, so below that a second thread
+#: saves at most ~1 ms while waking it costs 20-50 ms on a loaded 2-core machine (see benchmarks/results.md).
+PARALLEL_MIN_OPS = 1 << 21
+
 #: Batch rows per kernel task (keeps a K x _CHUNK block of activations in cache; no effect on results).
 _CHUNK = 64
 
@@ -423,8 +428,11 @@ class FactorizedWeights:
         """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`."""
         from ._kernels.repetition import factorized_kernel
 
+        from ._kernels._threads import threads_for
+
         args = _prepare_factorized(self, x)
-        factorized_kernel(*args)
+        with threads_for(args.xT.shape[1] * (self.idx.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+            factorized_kernel(*args)
         return np.ascontiguousarray(args.yT.T), self.op_counts(args.xT.shape[1])
 
 
@@ -618,10 +626,13 @@ class SharedSumProgram:
         """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`."""
         from ._kernels.repetition import shared_groups_kernel, shared_nodes_kernel
 
+        from ._kernels._threads import threads_for
+
         nargs = _prepare_shared_nodes(self, x)
-        shared_nodes_kernel(*nargs)
-        gargs = _prepare_shared_groups(self, nargs.vals)
-        shared_groups_kernel(*gargs)
+        with threads_for(nargs.xT.shape[1] * (self.nodes.shape[0] + self.term.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+            shared_nodes_kernel(*nargs)
+            gargs = _prepare_shared_groups(self, nargs.vals)
+            shared_groups_kernel(*gargs)
         return np.ascontiguousarray(gargs.yT.T), self.op_counts(nargs.xT.shape[1])
 
 

@@ -21,23 +21,31 @@ Executors:
 * :class:`SerialExecutor`: runs tasks in the calling thread (debugging, tiny sweeps).
 * any Executor you pass (``ThreadPoolExecutor``, a Dask client's executor ...).
 
-``func`` must be importable by the workers (a module-level function).
+``func`` must be importable by the workers (a module-level function of an
+installed package: it is pickled by reference). The figure families' tasks
+live in the installed package (``refquant._figures``) for that reason, so a
+Dask worker needs only ``pip install refquant`` -- no ``PYTHONPATH`` and no
+copy of the repository. :func:`dask_executor` checks the workers first
+(:func:`check_cluster`).
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
+import hashlib
 import multiprocessing
 import os
+import pathlib
 import sys
 import time
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ._validate import check_int
+from ._validate import check_bool, check_int
 
-__all__ = ["run_sweep", "SerialExecutor", "using_executor", "dask_executor"]
+__all__ = ["run_sweep", "SerialExecutor", "using_executor", "dask_executor", "check_cluster", "source_digest", "ClusterMismatch"]
 
 _EXECUTOR_STACK: list[cf.Executor] = []
 
@@ -66,20 +74,108 @@ def using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
         _EXECUTOR_STACK.pop()
 
 
+class ClusterMismatch(RuntimeError):
+    """A Dask worker cannot run refquant's tasks: refquant is missing there, or its source differs."""
+
+
+@functools.lru_cache(maxsize=None)
+def source_digest() -> str:
+    """SHA-256 (hex, first 16 digits) of the source of the imported refquant package.
+
+    Hashes every ``*.py`` file under the package directory (relative path and
+    bytes, in sorted order). Two processes with the same digest run the same
+    refquant code, so their sweep tasks give the same bits; the version number
+    alone does not promise that (an edited checkout keeps its version).
+    """
+    root = pathlib.Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _make_probe():
+    """A worker-side probe, built as a closure so that cloudpickle ships it *by value*: it must run on a
+    worker where refquant cannot be imported (a by-reference function would fail there while unpickling)."""
+
+    def probe():
+        try:
+            import refquant
+            import refquant.sweep as sw
+
+            return {"version": refquant.__version__, "digest": sw.source_digest(), "error": None}
+        except Exception as exc:  # noqa: BLE001 - reported to the client
+            return {"version": None, "digest": None, "error": f"{type(exc).__name__}: {exc}"}
+
+    return probe
+
+
+def check_cluster(client) -> dict:
+    """Check that every worker of a ``distributed.Client`` imports the same refquant as this process.
+
+    Runs a small probe on each worker (``client.run``) that imports refquant and
+    returns its version and :func:`source_digest`.
+
+    Returns
+    -------
+    dict
+        worker address -> ``{"version", "digest", "error"}`` (all workers agree).
+
+    Raises
+    ------
+    TypeError
+        If ``client`` is not a ``distributed.Client`` (has no ``run`` method).
+    ClusterMismatch
+        One line naming the first bad worker and what to install, if a worker
+        cannot import refquant or holds a different version or source.
+    ValueError
+        If the cluster has no workers.
+    """
+    import refquant
+
+    if not callable(getattr(client, "run", None)):
+        raise TypeError(f"client must be a distributed.Client, got type={type(client).__name__}")
+    info = client.run(_make_probe())
+    if not info:
+        raise ValueError("the Dask cluster has no workers; start some with: dask worker <scheduler address>")
+    want = {"version": refquant.__version__, "digest": source_digest()}
+    fix = ("install the same refquant on every worker (python3 -m pip install <this checkout or its wheel>) "
+           "and restart the workers")
+    for addr, got in sorted(info.items()):
+        if got["error"] is not None:
+            raise ClusterMismatch(f"Dask worker {addr} cannot import refquant ({got['error']}); {fix}")
+        if (got["version"], got["digest"]) != (want["version"], want["digest"]):
+            raise ClusterMismatch(
+                f"Dask worker {addr} has refquant {got['version']} (source {got['digest']}), this process "
+                f"{want['version']} (source {want['digest']}); {fix}"
+            )
+    return info
+
+
 @contextlib.contextmanager
-def dask_executor(address: str) -> Iterator[cf.Executor]:
+def dask_executor(address: str, *, check: bool = True) -> Iterator[cf.Executor]:
     """Connect to a Dask ``distributed`` scheduler at *address* and yield its Executor.
 
-    Needs the optional extra ``pip install -e ".[dask]"``.
+    Needs the optional extra ``pip install -e ".[dask]"``. With ``check=True``
+    (default) the workers are first checked with :func:`check_cluster`
+    (refquant importable, same version and source), so a worker without
+    refquant gives one clear :class:`ClusterMismatch` line instead of a
+    deserialization error deep inside Dask.
     """
     if not isinstance(address, str) or not address:
         raise ValueError(f"address={address!r}: give a scheduler address such as 'tcp://127.0.0.1:8786'")
+    check = check_bool(check, "check")
     try:
         from distributed import Client
     except ImportError as exc:
-        raise ImportError("a Dask scheduler needs the optional dependency: pip install -e '.[dask]'") from exc
-    client = Client(address)
+        raise ImportError("a Dask scheduler needs the optional dependency: python3 -m pip install 'refquant[dask]'") from exc
+    client = Client(address, timeout=30)
     try:
+        if check:
+            check_cluster(client)
         yield client.get_executor()
     finally:
         client.close()

@@ -605,7 +605,7 @@ _reg("refquant.clipping.optimal_clip_table", E(C.optimal_clip_table, dict(dist="
                                                     grids=("str", "none", "int", "dict", "set"), signed=FLAG)))
 _reg("refquant.clipping.optimal_clip_empirical", E(C.optimal_clip_empirical, dict(x=X2, bits=4, axis=0, n_candidates=20),
                                                    dict(x=ARR2 + ("huge", "tiny", "subnormal"), bits=BITS, axis=AXIS, grid=CHOICE,
-                                                        n_candidates=INT + ("neg", "zero"), return_mse=FLAG),
+                                                        n_candidates=INT + ("neg", "zero"), return_mse=FLAG, signed=FLAG),
                                                    expect={("x", "huge"): _pow(1), ("x", "tiny"): _pow(1), ("x", "subnormal"): _pow(1)}))
 _reg("refquant.clipping.optimal_clip_empirical#aciq_runtime",
      E(C.optimal_clip_empirical, dict(x=X2, bits=4, axis=0, n_candidates=20, grid="aciq_runtime"),
@@ -744,6 +744,65 @@ _reg("refquant.sweep.using_executor", E(lambda **kw: SW.using_executor(**kw).__e
 _reg("refquant.sweep.dask_executor", E(lambda **kw: SW.dask_executor(**kw), dict(address="tcp://127.0.0.1:1"),
                                        dict(address=("none", "int", "enum"))))
 
+
+
+class _FakeClient:
+    """Stands in for a ``distributed.Client``: runs the worker probe in this process (one worker, same refquant)."""
+
+    def run(self, fn):
+        return {"tcp://127.0.0.1:1": fn()}
+
+
+_reg("refquant.sweep.check_cluster", E(SW.check_cluster, dict(client=_FakeClient()), dict(client=("none", "int", "str", "obj"))))
+_reg("refquant.sweep.source_digest", E(SW.source_digest, {}))
+_reg("refquant.sweep.ClusterMismatch", E(SW.ClusterMismatch, {}))
+
+# ---------------------------------------------------------------- ptq
+import refquant.ptq as P  # noqa: E402
+
+
+def _observer(**kw):
+    obs = P.ActivationObserver(**kw)
+    obs.update(X2)
+    return obs
+
+
+def _observer_summary(**kw):
+    """update(x) returns None: the entry returns the statistics it merged (all of degree 1 in x)."""
+    obs = P.ActivationObserver()
+    obs.update(**kw)
+    return np.array([obs.min, obs.max, obs.mean])
+
+
+_BITS_ARR = ("nan", "complex", "str", "bool", "none", "neg", "list", "ndim+")
+_reg("refquant.ptq.grid_spec", E(P.grid_spec, dict(bits=4), dict(bits=BITS, grid=CHOICE, signed=FLAG, axis=("float", "str", "bool"))))
+_reg("refquant.ptq.scale_from_clip", E(P.scale_from_clip, dict(alpha=1.4, spec=P.grid_spec(4)),
+                                       dict(alpha=POS + ("huge", "tiny"), spec=SPEC, grid=CHOICE, signed=("flag", "flag1"),
+                                            lower=("nan", "str", "obj")),
+                                       expect=_on_scale(1, "alpha")))
+_reg("refquant.ptq.fit_scale", E(P.fit_scale, dict(x=X2, dist="laplace", axis=0),
+                                 dict(x=ARR2 + ("huge", "tiny", "subnormal"), dist=CHOICE, axis=AXIS, signed=FLAG),
+                                 expect=_on_scale(1, "x")))
+_reg("refquant.ptq.channel_clips", E(P.channel_clips, dict(x=X2, bits=4),
+                                     dict(x=ARR2 + ("huge", "tiny", "subnormal"), bits=("float", "intfloat", "bool", "str", "none", "bits_hi", "bits_neg"),
+                                          axis=AXIS, method=CHOICE, grid=CHOICE, signed=FLAG, n_candidates=INT + ("neg", "zero")),
+                                     expect=_on_scale(1, "x")))
+_reg("refquant.ptq.fake_quant_bits", E(P.fake_quant_bits, dict(x=X2, alpha=np.array([1.0, 2.0, 3.0]), bits=np.array([0, 2, 4])),
+                                       dict(x=ARR2 + ("huge", "tiny"), alpha=("nan", "inf", "zero", "neg", "complex", "str", "bool", "none",
+                                                                               "list", "ndim+"),
+                                            bits=_BITS_ARR, axis=AXIS, grid=CHOICE, signed=FLAG),
+                                       expect=_finite("x", classes=("huge", "tiny")) | {("bits", "list"): "same"}))
+_reg("refquant.ptq.ActivationObserver", E(P.ActivationObserver, {}, dict(signed=FLAG, bins=INT + ("neg", "zero"))))
+_reg("refquant.ptq.ActivationObserver.update", E(_observer_summary, dict(x=X2),
+                                                 dict(x=ARR2 + ("huge", "tiny", "subnormal")),
+                                                 expect={("x", "tiny"): _pow(1), ("x", "subnormal"): _pow(1)}))
+_reg("refquant.ptq.ActivationObserver.clip", E(lambda **kw: _observer().clip(**kw), dict(bits=4, method="mse", n_candidates=64),
+                                               dict(bits=BITS, method=CHOICE, grid=("enum", "int"), signed=("flag", "flag1"),
+                                                    n_candidates=INT_NN + ("neg", "zero"))))
+_reg("refquant.ptq.ActivationObserver.edges", E(lambda: _observer().edges(), {}))
+_reg("refquant.ptq.ActivationObserver.fitted_scale", E(lambda **kw: _observer().fitted_scale(**kw), dict(dist="laplace"),
+                                                       dict(dist=CHOICE)))
+_reg("refquant.ptq.ActivationObserver.params", E(lambda **kw: _observer().params(**kw), dict(spec=S8, method="minmax"), dict(spec=SPEC, method=CHOICE)))
 
 # ---------------------------------------------------------------- testing
 def _t_conf():

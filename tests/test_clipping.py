@@ -255,10 +255,52 @@ def test_empirical_zero_channel_and_axis_layout():
     x = np.zeros((3, 4, 5))
     x[1] = np.arange(20).reshape(4, 5)
     a = C.optimal_clip_empirical(x, 8, axis=0)
-    assert a.shape == (3,) and a[0] == 0 and a[2] == 0 and a[1] > 0
+    # dead (all-zero) channels get a defined positive clip, whose scale fake_quant accepts
+    assert a.shape == (3,) and a[0] == a[2] == C.empirical.DEAD_CHANNEL_CLIP == 1.0 and a[1] > 0
+    from refquant.ptq import grid_spec, scale_from_clip
+
+    s, z = scale_from_clip(a, grid_spec(8, axis=0), grid="symmetric")
+    assert np.all(fake_quant(x, s, z, grid_spec(8, axis=0))[[0, 2]] == 0)
     b = C.optimal_clip_empirical(np.moveaxis(x, 0, 2), 8, axis=2)
     np.testing.assert_array_equal(a, b)
     assert C.optimal_clip_empirical(x, 8).shape == ()
+
+
+@pytest.mark.parametrize("grid", ["symmetric", "endpoint", "midrise", "paper"])
+def test_empirical_one_sided_is_the_brute_force_minimum(grid):
+    """signed=False: the scan's errors equal quantize_on_grid(..., signed=False) at every candidate."""
+    rng = np.random.default_rng(8)
+    x = np.maximum(rng.laplace(size=(4, 250)) * np.array([[0.1], [1.0], [30.0], [1e-3]]), 0).astype(np.float32)
+    n = 25
+    alpha, mse = C.optimal_clip_empirical(x, 3, axis=0, grid=grid, n_candidates=n, return_mse=True, signed=False)
+    for c in range(4):
+        amax = float(np.abs(x[c]).max())
+        errs = []
+        for k in range(1, n + 1):
+            steps = {"symmetric": 6, "endpoint": 7, "midrise": 8, "paper": 8}[grid]
+            s = float(np.float32(amax * k / n / steps))  # the scan's scale, rounded once to the data's dtype
+            y = C.quantize_on_grid(x[c].astype(np.float64), s * steps, 3, grid, signed=False)
+            errs.append(float(np.mean((y - x[c].astype(np.float64)) ** 2)))
+        np.testing.assert_allclose(mse[c], errs, rtol=1e-5, atol=1e-12 * amax**2)
+        assert alpha[c] > 0 and alpha[c] <= amax * (1 + 1e-6)
+    with pytest.raises(ValueError, match="negative values.*signed=False"):
+        C.optimal_clip_empirical(-x, 3, grid=grid, signed=False)
+    with pytest.raises(TypeError, match="signed must be True or False"):
+        C.optimal_clip_empirical(x, 3, grid=grid, signed=0)
+
+
+@pytest.mark.kernel
+@settings(deadline=None, max_examples=15)
+@given(st.sampled_from(["symmetric", "endpoint", "paper", "midrise"]), st.sampled_from([np.float32, np.float64]),
+       st.integers(1, 3), st.integers(1, 37), st.integers(2, 9), st.integers(0, 2**32 - 1))
+def test_clip_kernel_one_sided_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
+    from refquant._reference.clipping import clip_search_sse
+    from refquant.clipping.empirical import _candidate_scales
+
+    x = np.abs(np.random.default_rng(seed).laplace(size=(n_ch, n))).astype(dtype)
+    _, mse = C.optimal_clip_empirical(x, bits, axis=0, grid=grid, n_candidates=13, return_mse=True, signed=False)
+    s, mode, lo, hi, off = _candidate_scales(np.ascontiguousarray(x), bits, grid, 13, signed=False)
+    np.testing.assert_array_equal(mse, clip_search_sse(x, s, mode, lo, hi, off) / n)
 
 
 def test_inputs_not_mutated():

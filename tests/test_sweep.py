@@ -53,3 +53,38 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="executor must be"):
         with using_executor("local"):
             pass
+
+
+def test_check_cluster_and_dask_executor_bad_arguments():
+    from refquant.sweep import check_cluster, dask_executor, source_digest
+
+    with pytest.raises(TypeError, match="client must be a distributed.Client"):
+        check_cluster("tcp://127.0.0.1:1")
+    with pytest.raises(TypeError, match="check must be True or False"):
+        with dask_executor("tcp://127.0.0.1:1", check="yes"):
+            pass
+    with pytest.raises(ValueError, match="address="):
+        with dask_executor(""):
+            pass
+    d = source_digest()
+    assert len(d) == 16 and int(d, 16) >= 0
+
+
+def test_check_cluster_reports_a_mismatch_in_one_line():
+    """In-process workers share this interpreter, so the probe sees the same source: then a planted
+    mismatch (a worker reporting another digest) must give one ClusterMismatch line naming it."""
+    distributed = pytest.importorskip("distributed", reason="the [dask] extra is part of [test]; CI installs it")
+    from refquant.sweep import ClusterMismatch, check_cluster
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            info = check_cluster(client)
+            assert len(info) == 1
+            real_run = client.run
+
+            def fake_run(fn):
+                return {addr: {**v, "digest": "0" * 16} for addr, v in real_run(fn).items()}
+
+            client.run = fake_run
+            with pytest.raises(ClusterMismatch, match=r"^Dask worker .* has refquant .* \(source 0{16}\)[^\n]*pip install[^\n]*$"):
+                check_cluster(client)
