@@ -454,10 +454,15 @@ def _multibit_noise(spec: CrossbarSpec, k_total: int, m: OperandMoments, given_w
         mu = m.mean_x * m.tile_colsum
         var = m.var_x * m.tile_colsq
     else:  # i.i.d. model: a tile of L rows has mean L E[X]E[W] and variance L (E[X^2]E[W^2] - E[X]^2 E[W]^2)
-        lens = (np.array([t1 - t0 for t0, t1 in tiles], dtype=np.float64) if tiles is not None
-                else np.full(n_tiles, k_total / n_tiles))
+        if tiles is not None:
+            lens, mult = np.array([t1 - t0 for t0, t1 in tiles], dtype=np.float64), None
+        else:  # many tiles: at most two distinct lengths; tiles of equal length have equal error moments
+            lens, mult = _tile_length_groups(k_total, spec.rows, spec.tiling)
         mu = (lens * m.mean_x * m.ew)[:, None]
         var = (lens * max(m.ex2 * m.ew2 - m.mean_x**2 * m.ew**2, 0.0))[:, None]
+        if mult is not None:
+            e1, e2 = _gauss_lattice_error(mu.ravel(), np.sqrt(var.ravel()), o, d, n, spec.adc.transfer)
+            return float(np.sum(mult * (e2 - e1**2)) + np.sum(mult * e1) ** 2)
     if given_weights and m.w_counts is not None and m.w_counts.shape[0] == n_tiles:
         ex = _multibit_exact_error(m, spec, o, d, n)
         if ex is not None:
@@ -466,6 +471,19 @@ def _multibit_noise(spec: CrossbarSpec, k_total: int, m: OperandMoments, given_w
     e1, e2 = _gauss_lattice_error(mu.ravel(), np.sqrt(var.ravel()), o, d, n, spec.adc.transfer)
     e1, e2 = e1.reshape(mu.shape), e2.reshape(mu.shape)
     return float(np.mean((e2 - e1**2).sum(axis=0) + e1.sum(axis=0) ** 2))
+
+
+def _tile_length_groups(k_total: int, rows: int, tiling: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct tile lengths of ``_tiles(k_total, rows, tiling)`` and how many tiles have each (float64)."""
+    if tiling == "full_first":
+        q, r = divmod(k_total, rows)
+        groups = [(rows, q)] + ([(r, 1)] if r else [])
+    else:
+        n_t = -(-k_total // rows)
+        base, extra = divmod(k_total, n_t)
+        groups = [(base + 1, extra), (base, n_t - extra)]
+    groups = [(length, count) for length, count in groups if count > 0]
+    return (np.array([g[0] for g in groups], dtype=np.float64), np.array([g[1] for g in groups], dtype=np.float64))
 
 
 def _multibit_exact_error(m: OperandMoments, spec: CrossbarSpec, o, d, n, max_support: int = 1 << 22):
