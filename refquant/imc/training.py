@@ -437,7 +437,7 @@ def adc_lora_init(x, w, rank: int, spec: CrossbarSpec, *, x_scale: float, w_scal
     spec, x_scale, w_scale
         As :func:`crossbar_forward`; multi-bit mode.
     rng : numpy.random.Generator or int seed
-    steps : int >= 0
+    steps : int, 0 <= steps <= 10**6
     lr : float > 0 or None
     init_scale : float > 0
 
@@ -457,7 +457,7 @@ def adc_lora_init(x, w, rank: int, spec: CrossbarSpec, *, x_scale: float, w_scal
     if wv.ndim != 2:
         raise ValueError(f"w must be 2-D (K, out), got shape {wv.shape}")
     rank = check_int(rank, "rank", 1, min(wv.shape))
-    steps = check_int(steps, "steps", 0)
+    steps = check_int(steps, "steps", 0, 10**6)  # bounded: each step is a full forward and backward pass
     sx, sw = _scale(x_scale, "x_scale"), _scale(w_scale, "w_scale")
     init_scale = check_real(init_scale, "init_scale", lo=0.0, lo_open=True)
     gen = as_rng(rng)
