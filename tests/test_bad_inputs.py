@@ -929,6 +929,18 @@ for _name, _valid, _bad in [
     ("check_kure_grad", dict(candidate=K.kure_grad, ddof=0, max_examples=2), dict(target=REAL + ("zero",), ddof=INT + ("neg",))),
     ("check_mse_exact", dict(candidate=C.mse_exact, max_examples=2), {}),
     ("check_optimal_clip", dict(candidate=C.optimal_clip, model="aciq", max_examples=2), dict(model=CHOICE)),
+    # RAOQ training checkers (refquant/testing/conformance_imc.py): candidates written as their docstrings state
+    ("check_adc_ste_grad", dict(candidate=lambda a, g, o, d, n, tr: M.adc_ste_grad(a, g, offset=o, step=d, n_codes=n,
+                                                                                   transfer=tr), max_examples=2), {}),
+    ("check_crossbar_ste_grad", dict(candidate=lambda x, w, g, sp, sx, sw: M.crossbar_ste_grad(x, w, g, sp, x_scale=sx,
+                                                                                               w_scale=sw),
+                                     max_examples=2), {}),
+    ("check_bitaug_weight", dict(candidate=lambda e, n, h: M.bitaug_weight(e, n, hold_epochs=h), max_examples=2), {}),
+    ("check_adc_lora_forward", dict(candidate=lambda x, w, a, b, sp, sx, sw: M.adc_lora_forward(x, w, a, b, sp, x_scale=sx,
+                                                                                                 w_scale=sw),
+                                    max_examples=2), {}),
+    ("check_w_reshape_grad", dict(candidate=lambda ws, t, lam: M.w_reshape_penalty_grad(ws, target=t, lam=lam),
+                                  max_examples=2), dict(target=REAL, lam=REAL)),
 ]:
     _bad = dict(_bad, candidate=("none", "int", "str"), max_examples=INT + ("neg", "zero"), seed=("float", "str", "neg"))
     if "tolerance" in inspect.signature(getattr(_t(), _name)).parameters:
@@ -965,6 +977,11 @@ _reg("refquant.testing.golden.case_sha256", E(lambda **kw: _golden().case_sha256
 #: Marked xfail (cases of refquant.testing are not run: a bad argument there starts a Hypothesis run that
 #: shrinks a failure, seconds per case). Remove an entry when its owner's fix lands.
 KNOWN_ELSEWHERE = {
+    'refquant.testing.check_adc_lora_forward': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str')],
+    'refquant.testing.check_adc_ste_grad': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_bitaug_weight': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_crossbar_ste_grad': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
+    'refquant.testing.check_w_reshape_grad': [('candidate', 'int'), ('candidate', 'none'), ('candidate', 'str'), ('tolerance', 'int'), ('tolerance', 'str')],
     'refquant.sweep.SerialExecutor.submit': [('fn', 'int'), ('fn', 'none'), ('fn', 'str')],
     'refquant.sweep.dask_executor': [('address', 'enum'), ('address', 'int'), ('address', 'none')],
     'refquant.sweep.run_sweep': [('desc', 'int'), ('desc', 'none'), ('executor', 'int'), ('executor', 'str'), ('progress', 'flag'), ('progress', 'flag1'), ('progress', 'none'), ('tasks', 'dict'), ('tasks', 'int'), ('tasks', 'none'), ('tasks', 'set'), ('tasks', 'str')],
