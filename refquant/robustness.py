@@ -594,9 +594,9 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
     bits = check_bits(bits, "bits", 1, MAX_BITS - 1)
     e = check_real(eps, "eps", lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     g = _check_grid(grid)
-    alpha = float(_clip.optimal_clip_empirical(xa, bits, grid=g, n_candidates=n_candidates))
-    if alpha == 0:
+    if not np.any(xa):  # checked first: the empirical search gives a dead (all-zero) channel the clip 1.0
         raise ValueError("x is all zeros: its step-size sensitivity is undefined")
+    alpha = float(_clip.optimal_clip_empirical(xa, bits, grid=g, n_candidates=n_candidates))
     mse = [float(np.mean((_clip.quantize_on_grid(xa, alpha * f, bits, g) - xa) ** 2)) for f in (1 - e, 1.0, 1 + e)]
     if mse[1] == 0:
         raise ValueError("x is represented exactly by the grid at its optimal step (MSE = 0, e.g. binary or ternary "
