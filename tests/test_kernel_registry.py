@@ -208,6 +208,11 @@ def _dtype0(sig):
     return str(sig[0].dtype)
 
 
+def _scalar0(sig):
+    """The first argument's type name for a helper taking scalars (a Numba ``Float`` has no ``dtype``)."""
+    return str(getattr(sig[0], "dtype", sig[0]))
+
+
 _FLOATS = frozenset({"float32", "float64"})
 
 
@@ -387,7 +392,7 @@ INLINE_HELPERS = {
 #: ``@njit`` helpers called (not inlined) from a registered kernel: compiled per caller dtype, checked through
 #: their caller; name -> (caller, signature key, expected keys).
 CALLED_HELPERS = {
-    "uniform._fma_rn": ("uniform.affine_quant_kernel", _dtype0, _FLOATS),  # the fused multiply-add (x, r, z, f32)
+    "uniform._fma_rn": ("uniform.affine_quant_kernel", _scalar0, _FLOATS),  # the fused multiply-add (x, r, z, f32)
 }
 
 
