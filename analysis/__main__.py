@@ -3,6 +3,7 @@
 Discovers ``analysis/fig_*.py`` modules and runs their ``main(outdir)`` in
 name order. ``NAME`` selects modules by the part after ``fig_``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ def run(names: list[str] | None = None, outdir: pathlib.Path = DEFAULT_OUT) -> N
         import matplotlib
         import pandas  # noqa: F401 - every figure writes its table with pandas
     except ImportError as exc:
-        raise SystemExit(f"python3 -m analysis: needs {exc.name} (the [figures] extra): python3 -m pip install -e '.[figures]'") from None
+        raise SystemExit(
+            f"python3 -m analysis: needs {exc.name} (the [figures] extra): python3 -m pip install -e '.[figures]'"
+        ) from None
 
     matplotlib.use("Agg")
     names = names or available()

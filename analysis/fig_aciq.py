@@ -19,6 +19,7 @@ Writes to figures/:
   eq. 10-11 rounding (which does not meet the bin budget; bins used are in
   the CSV), for mean bit widths 2..6, every channel at least 1 bit.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -53,15 +54,32 @@ def main(outdir: pathlib.Path) -> None:
         for m, col in zip((2, 3, 4), ("C0", "C1", "C2")):
             t = df[(df.dist == d) & (df.bits == m)]
             ax.plot(t.alpha, t.aciq, "--", color=col, lw=1.2, label=f"{m} bits: paper model" if m == 2 else None)
-            ax.plot(t.alpha, t.exact_paper, "-", color=col, lw=1.6, label=f"{m} bits: exact, paper grid (2^M+1 levels)" if m == 2 else f"{m} bits")
-            ax.plot(t.alpha, t.exact_midrise, ":", color=col, lw=1.6, label="exact, midrise grid (2^M levels)" if m == 2 else None)
+            ax.plot(
+                t.alpha,
+                t.exact_paper,
+                "-",
+                color=col,
+                lw=1.6,
+                label=f"{m} bits: exact, paper grid (2^M+1 levels)" if m == 2 else f"{m} bits",
+            )
+            ax.plot(
+                t.alpha,
+                t.exact_midrise,
+                ":",
+                color=col,
+                lw=1.6,
+                label="exact, midrise grid (2^M levels)" if m == 2 else None,
+            )
             ax.fill_between(t.alpha, t.mc - Z * t.mc_se, t.mc + Z * t.mc_se, color=col, alpha=0.35, lw=0)
             ax.plot(t.alpha, t.mc, ".", color=col, ms=3, label="Monte Carlo 10^6 (99.99% band)" if m == 2 else None)
             a_star = C.optimal_clip(m, d)
             ax.axvline(a_star, color=col, lw=0.6, alpha=0.6)
         ax.set_yscale("log")
-        ax.set(xlabel="clipping value alpha (units of " + ("sigma" if d == "gaussian" else "b") + ")", ylabel="MSE",
-               title=f"{d.capitalize()}: MSE vs alpha (vertical lines: paper's alpha*)")
+        ax.set(
+            xlabel="clipping value alpha (units of " + ("sigma" if d == "gaussian" else "b") + ")",
+            ylabel="MSE",
+            title=f"{d.capitalize()}: MSE vs alpha (vertical lines: paper's alpha*)",
+        )
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(outdir / "aciq_mse_vs_alpha.png", dpi=120)
@@ -80,11 +98,17 @@ def main(outdir: pathlib.Path) -> None:
         axes[0].plot(t.bits, t.aciq, mk + "-", color="k", ms=4, label=f"{d}: paper model")
         axes[0].plot(t.bits, t.exact_midrise, mk + ":", color="C1", ms=4, label=f"{d}: exact, midrise")
         axes[0].plot(t.bits, t.exact_symmetric, mk + "--", color="C3", ms=4, label=f"{d}: exact, symmetric")
-        axes[0].plot(t.bits, t.published, "x", color="r", ms=8, label=f"{d}: published (ACIQ code)" if d == "gaussian" else None)
+        axes[0].plot(
+            t.bits, t.published, "x", color="r", ms=8, label=f"{d}: published (ACIQ code)" if d == "gaussian" else None
+        )
     axes[0].set(xlabel="bits M", ylabel="alpha* / scale", title="Optimal clipping value")
     axes[0].legend(fontsize=7)
     axes[1].set_yscale("symlog", linthresh=0.1)
-    axes[1].set(xlabel="bits M", ylabel="MSE penalty of the paper's alpha* (%)", title="Cost of using the paper's alpha* on a real grid")
+    axes[1].set(
+        xlabel="bits M",
+        ylabel="MSE penalty of the paper's alpha* (%)",
+        title="Cost of using the paper's alpha* on a real grid",
+    )
     axes[1].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(outdir / "aciq_alpha_table.png", dpi=120)
@@ -93,16 +117,24 @@ def main(outdir: pathlib.Path) -> None:
     # (3) bit allocation
     c = 64
     sig = np.exp(np.random.default_rng(11).uniform(np.log(0.1), np.log(10.0), c))
-    al = run_sweep(alloc_task, [{"mean_bits": m, "sigmas": sig.tolist(), "n": 10**4} for m in range(2, 7)], seed=12,
-                   progress=True, desc="bit allocation")
+    al = run_sweep(
+        alloc_task,
+        [{"mean_bits": m, "sigmas": sig.tolist(), "n": 10**4} for m in range(2, 7)],
+        seed=12,
+        progress=True,
+        desc="bit allocation",
+    )
     al = al.drop(columns=["task", "sigmas", "n"], errors="ignore")
     al.to_csv(outdir / "aciq_bit_allocation.csv", index=False)
     print(al.to_string(index=False))
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
     for (name, t), col in zip(al.groupby("plan", sort=False), ("C0", "C2", "C1", "C3")):
         ax.semilogy(t.mean_bits, t.measured_mse, "o-", color=col, label=name)
-    ax.set(xlabel="target mean bits per channel (bins budget: C * 2^M)", ylabel="measured MSE per channel",
-           title="64 channels, sigma in [0.1, 10]\n(green: same bits as equal; orange: same bins as equal)")
+    ax.set(
+        xlabel="target mean bits per channel (bins budget: C * 2^M)",
+        ylabel="measured MSE per channel",
+        title="64 channels, sigma in [0.1, 10]\n(green: same bits as equal; orange: same bins as equal)",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(outdir / "aciq_bit_allocation.png", dpi=120)

@@ -14,6 +14,7 @@ Writes ``figures/allocation_compare.{csv,md}``. For C channels whose scales are 
 Model MSE is :func:`refquant.allocation.allocation_mse` (sum of ``alpha_i^2 / (3 * 4^M_i)``), reported
 relative to the optimum at the same bit count. Every row says which budget each method actually spent.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -45,12 +46,14 @@ def rows() -> list[dict]:
                 opt = A.allocate_bits(alphas, int(m.sum()), max_bits=8)
                 row[f"code_{rnd}_mean_bits"] = m.mean()
                 row[f"code_{rnd}_passes"] = passes
-                row[f"code_{rnd}_mse_vs_optimum_same_bits"] = A.allocation_mse(alphas, m) / A.allocation_mse(alphas, opt) - 1
+                row[f"code_{rnd}_mse_vs_optimum_same_bits"] = (
+                    A.allocation_mse(alphas, m) / A.allocation_mse(alphas, opt) - 1
+                )
                 row[f"code_{rnd}_mse_vs_optimum_goal"] = A.allocation_mse(alphas, m) / row["optimum_goal_mse"] - 1
             p = A.paper_allocation(alphas, c * 2**goal, max_bits=8)
             opt_p = A.allocate_bits(alphas, int(p.sum()), max_bits=8)
             row["paper_mean_bits"] = p.mean()
-            row["paper_bins_used_over_budget"] = float((2.0 ** p).sum() / (c * 2**goal))
+            row["paper_bins_used_over_budget"] = float((2.0**p).sum() / (c * 2**goal))
             row["paper_mse_vs_optimum_same_bits"] = A.allocation_mse(alphas, p) / A.allocation_mse(alphas, opt_p) - 1
             row["paper_mse_vs_optimum_goal"] = A.allocation_mse(alphas, p) / row["optimum_goal_mse"] - 1
             out.append(row)
@@ -62,8 +65,8 @@ def _md(df: pd.DataFrame) -> str:
         "# ACIQ bit allocation: optimum vs eq. 10-11 as printed vs the released code",
         "",
         f"{CHANNELS} channels, log alpha ~ N(0, spread^2) (seed {SEED}); model MSE sum alpha_i^2/(3*4^M_i); "
-        "bits clamped to [0, 8]. \"+x % (same bits)\": MSE above `allocate_bits` with the same total bits the "
-        "method spent; \"(goal)\": above `allocate_bits` at exactly goal * C bits.",
+        'bits clamped to [0, 8]. "+x % (same bits)": MSE above `allocate_bits` with the same total bits the '
+        'method spent; "(goal)": above `allocate_bits` at exactly goal * C bits.',
         "Written by `python -m analysis allocation_compare`.",
         "",
         "| spread | goal | code round: mean bits | +MSE (same bits) | +MSE (goal) | code ceil: mean bits | "
@@ -76,7 +79,8 @@ def _md(df: pd.DataFrame) -> str:
             f"| {100 * r.code_round_mse_vs_optimum_goal:+.1f} % | {r.code_ceil_mean_bits:.3f} "
             f"| {100 * r.code_ceil_mse_vs_optimum_same_bits:+.1f} % | {100 * r.code_ceil_mse_vs_optimum_goal:+.1f} % "
             f"| {r.paper_mean_bits:.3f} | {r.paper_bins_used_over_budget:.3f} | {100 * r.paper_mse_vs_optimum_same_bits:+.1f} % "
-            f"| {100 * r.paper_mse_vs_optimum_goal:+.1f} % |")
+            f"| {100 * r.paper_mse_vs_optimum_goal:+.1f} % |"
+        )
     return "\n".join(lines) + "\n"
 
 

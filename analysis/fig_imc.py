@@ -22,6 +22,7 @@ from uniform latents ("uniform", the W-reshape target, kurtosis 1.8). Writes to 
   in bit-serial mode A-shift turns sparse ReLU bit-planes into dense ones (x = 0 becomes -2^(Bx-1), whose
   top plane is 1), so under a reduced range it clips and loses 20-30 dB; neither plane encoding rescues it.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -35,7 +36,6 @@ from refquant._figures import imc_run as _run
 from refquant._figures import imc_sqnr_bits_task as sqnr_bits_task
 from refquant._figures import imc_weights as _weights
 from refquant.sweep import run_sweep
-
 
 
 def main(outdir: pathlib.Path) -> None:
@@ -52,14 +52,18 @@ def main(outdir: pathlib.Path) -> None:
     rows = []
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
     for ax, (wn, sh) in zip(axes, combos):
-        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=4.0), a_shift=sh)
+        spec = I.CrossbarSpec(
+            rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=4.0), a_shift=sh
+        )
         r, det = _run(x, wts[wn], spec)
         pre = det["pre_adc"].ravel()
         o, d, nc = det["offset"], det["step"], det["n_codes"]
         ax.hist(pre, bins=200, color="0.5")
         ax.axvspan(o, o + nc * d, color="C2", alpha=0.12, label="ADC range")
-        ax.set(title=f"{wn} weights, A-shift {'on' if sh else 'off'}\nsigma/step {r['sigma_over_step']:.1f}, {r['codes_used']} codes used",
-               xlabel="pre-ADC tile sum")
+        ax.set(
+            title=f"{wn} weights, A-shift {'on' if sh else 'off'}\nsigma/step {r['sigma_over_step']:.1f}, {r['codes_used']} codes used",
+            xlabel="pre-ADC tile sum",
+        )
         ax.title.set_fontsize(8)
         rows.append({"weights": wn, "a_shift": sh, **r})
     axes[0].legend(fontsize=7)
@@ -69,8 +73,13 @@ def main(outdir: pathlib.Path) -> None:
     pd.DataFrame(rows).to_csv(outdir / "imc_preadc_hist.csv", index=False)
 
     # (2) SQNR vs ADC bits: one sweep task per (weights, A-shift), fresh operands from the task's seed
-    sb = run_sweep(sqnr_bits_task, [{"weights": wn, "a_shift": sh, "n": n} for wn, sh in combos], seed=2025,
-                   progress=True, desc="IMC SQNR grid").drop(columns=["task", "n"], errors="ignore")
+    sb = run_sweep(
+        sqnr_bits_task,
+        [{"weights": wn, "a_shift": sh, "n": n} for wn, sh in combos],
+        seed=2025,
+        progress=True,
+        desc="IMC SQNR grid",
+    ).drop(columns=["task", "n"], errors="ignore")
     sb.to_csv(outdir / "imc_sqnr_vs_bits.csv", index=False)
     print(sb[sb.adc_bits == 8].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), sharey=True)
@@ -106,7 +115,11 @@ def main(outdir: pathlib.Path) -> None:
     t = nk[nk.sweep == "N"]
     axes[0].semilogx(t.N, t.col_sim, "o", label="simulation (per column)")
     axes[0].semilogx(t.N, t.col_pred, "-", label="closed form")
-    axes[0].set(xlabel="rows N (ADC range grows like N, signal like sqrt(N))", ylabel="SQNR (dB)", title="8-bit ADC, k = 4: -3 dB per doubling of N")
+    axes[0].set(
+        xlabel="rows N (ADC range grows like N, signal like sqrt(N))",
+        ylabel="SQNR (dB)",
+        title="8-bit ADC, k = 4: -3 dB per doubling of N",
+    )
     axes[0].legend(fontsize=8)
     t = nk[nk.sweep == "k"]
     axes[1].semilogx(t.k, t.col_sim, "o-", label="simulation (per column)")
@@ -134,12 +147,21 @@ def main(outdir: pathlib.Path) -> None:
     axes[0].plot(a, pmf, "C0", label="plane sum, input bit 0 x weight slice 0")
     axes[0].plot(np.arange(pmf_msb.size), pmf_msb, "C1", label="input bit 3 x weight slice 3")
     mu, sd = float((a * pmf).sum()), float(np.sqrt(((a - (a * pmf).sum()) ** 2 * pmf).sum()))
-    policies = {"full": I.ADCSpec(8), "k = 4": I.ADCSpec(8, k=4.0), "Gaussian-optimal": I.ADCSpec(8, range_policy="gaussian", mu=mu, sigma=sd),
-                "granular": I.ADCSpec(8, range_policy="granular")}
+    policies = {
+        "full": I.ADCSpec(8),
+        "k = 4": I.ADCSpec(8, k=4.0),
+        "Gaussian-optimal": I.ADCSpec(8, range_policy="gaussian", mu=mu, sigma=sd),
+        "granular": I.ADCSpec(8, range_policy="granular"),
+    }
     for (name, adc), col in zip(policies.items(), ("C2", "C3", "C4", "C5")):
         o, d, ncodes = I.adc_params(I.CrossbarSpec(rows=nb, input_bits=4, weight_bits=4, mode="bpbs", adc=adc))
         axes[0].axvline(o + ncodes * d, color=col, ls="--", label=f"{name}: top of range, step {d:.2f}")
-    axes[0].set(xlim=(0, 420), xlabel="plane sum a (N = 1152 rows, 1-bit cells)", ylabel="probability", title="BPBS plane sums vs 8-bit ADC ranges")
+    axes[0].set(
+        xlim=(0, 420),
+        xlabel="plane sum a (N = 1152 rows, 1-bit cells)",
+        ylabel="probability",
+        title="BPBS plane sums vs 8-bit ADC ranges",
+    )
     axes[0].legend(fontsize=7)
     for nn, col in ((256, "C0"), (1152, "C1"), (2304, "C2")):
         xx = _acts(rng, nn)
@@ -148,16 +170,28 @@ def main(outdir: pathlib.Path) -> None:
             spec = I.CrossbarSpec(rows=nn, input_bits=4, weight_bits=4, mode="bpbs", adc=I.ADCSpec(b))
             y = I.imc_matmul(xx, ww, spec)
             m2 = I.operand_moments(xx, ww, spec)
-            rows.append({"N": nn, "adc_bits": b, "sim": I.sqnr(xx @ ww, y, per_column=True),
-                         "pred": I.predicted_sqnr(spec, nn, m2, per_column=True),
-                         "pred_independent": I.predicted_sqnr(spec, nn, m2, per_column=True, slice_covariance=False),
-                         "lossless": bool(2**b - 1 >= nn)})
+            rows.append(
+                {
+                    "N": nn,
+                    "adc_bits": b,
+                    "sim": I.sqnr(xx @ ww, y, per_column=True),
+                    "pred": I.predicted_sqnr(spec, nn, m2, per_column=True),
+                    "pred_independent": I.predicted_sqnr(spec, nn, m2, per_column=True, slice_covariance=False),
+                    "lossless": bool(2**b - 1 >= nn),
+                }
+            )
         t = pd.DataFrame([r for r in rows if r["N"] == nn])
         fin = t[np.isfinite(t.sim)]
         axes[1].plot(fin.adc_bits, fin.sim, "o", color=col, label=f"N = {nn}: simulation")
         axes[1].plot(fin.adc_bits, fin.pred, "-", color=col, label=f"N = {nn}: closed form")
-        axes[1].plot(fin.adc_bits, fin.pred_independent, ":", color=col, label=f"N = {nn}: closed form, independent errors")
-    axes[1].set(xlabel="ADC bits (full range)", ylabel="SQNR per column (dB)", title="BPBS output SQNR (lossless points omitted)")
+        axes[1].plot(
+            fin.adc_bits, fin.pred_independent, ":", color=col, label=f"N = {nn}: closed form, independent errors"
+        )
+    axes[1].set(
+        xlabel="ADC bits (full range)",
+        ylabel="SQNR per column (dB)",
+        title="BPBS output SQNR (lossless points omitted)",
+    )
     axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(outdir / "imc_bpbs.png", dpi=110)
@@ -175,8 +209,12 @@ def main(outdir: pathlib.Path) -> None:
         base = dict(rows=nc, input_bits=4, weight_bits=4, mode="bpbs", adc=I.ADCSpec(6, k=float(kk)))
         spec = I.CrossbarSpec(**base)
         y, det = I.imc_matmul(xc, wc, spec, return_details=True)
-        r = {"k": float(kk), "clip_rate": I.adc_stats(det).clip_rate, "sim": I.sqnr(xc @ wc, y, per_column=True),
-             "pred": I.predicted_sqnr(spec, nc, I.operand_moments(xc, wc, spec), per_column=True)}
+        r = {
+            "k": float(kk),
+            "clip_rate": I.adc_stats(det).clip_rate,
+            "sim": I.sqnr(xc @ wc, y, per_column=True),
+            "pred": I.predicted_sqnr(spec, nc, I.operand_moments(xc, wc, spec), per_column=True),
+        }
         for name, extra in (("ashift_twos", {}), ("ashift_signmag", {"input_encoding": "sign_magnitude"})):
             sp = I.CrossbarSpec(**base, a_shift=True, **extra)
             r[f"sim_{name}"] = I.sqnr(xc @ wc, I.imc_matmul(xc, wc, sp), per_column=True)
@@ -193,8 +231,11 @@ def main(outdir: pathlib.Path) -> None:
     ax2 = ax.twinx()
     ax2.semilogx(cl.k, 100 * cl.clip_rate, "x:", color="0.5")
     ax2.set_ylabel("clipped conversions, no shift (%)", color="0.5")
-    ax.set(xlabel="k (range = full / k)", ylabel="SQNR per column (dB; lossless points at 80)",
-           title="BPBS N = 256, 6-bit ADC: clipped points, and A-shift in bit-serial mode")
+    ax.set(
+        xlabel="k (range = full / k)",
+        ylabel="SQNR per column (dB; lossless points at 80)",
+        title="BPBS N = 256, 6-bit ADC: clipped points, and A-shift in bit-serial mode",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(outdir / "imc_bpbs_clip_ashift.png", dpi=110)

@@ -20,6 +20,7 @@ paper's quantizer = the 2^M+1-level grid, refquant.clipping grid "paper"):
   Gaussian tensors of 4096 weights: kurtosis and measured 4-bit step sensitivity
   (relative MSE increase for a 5 % step error) along the way.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,9 @@ def main(outdir: pathlib.Path) -> None:
         lv, cnt = np.unique(q, return_counts=True)
         ax.hist(x, bins=120, density=True, color="0.75", label="tensor values")
         ax.vlines(lv, 0, cnt / cnt.max() * 0.45, color="C3", lw=2, label="levels (height: usage)")
-        ax.set(title=f"{name}: 3 bits, 9 levels, optimal step {st:.3f}, MSE {np.mean((q - x) ** 2):.4f}", xlabel="value")
+        ax.set(
+            title=f"{name}: 3 bits, 9 levels, optimal step {st:.3f}, MSE {np.mean((q - x) ** 2):.4f}", xlabel="value"
+        )
         ax.legend(fontsize=7)
         rows += [{"dist": name, "step": st, "level": float(v), "count": int(c)} for v, c in zip(lv, cnt)]
     pd.DataFrame(rows).to_csv(outdir / "kure_quantization.csv", index=False)
@@ -70,17 +73,32 @@ def main(outdir: pathlib.Path) -> None:
             mp = R.mse_vs_step(steps, m, name, model="paper")
             me = R.mse_vs_step(steps, m, name, model="exact")
             for s, vp, ve in zip(steps, mp, me):
-                rows.append({"dist": name, "bits": m, "step": s, "step_over_exact_opt": s / st_ex, "mse_paper": vp, "mse_exact": ve,
-                             "curv_paper": R.curvature(m, name, step=s, model="paper"),
-                             "curv_exact": R.curvature(m, name, step=s, model="exact"), "opt_paper": st_pa, "opt_exact": st_ex})
+                rows.append(
+                    {
+                        "dist": name,
+                        "bits": m,
+                        "step": s,
+                        "step_over_exact_opt": s / st_ex,
+                        "mse_paper": vp,
+                        "mse_exact": ve,
+                        "curv_paper": R.curvature(m, name, step=s, model="paper"),
+                        "curv_exact": R.curvature(m, name, step=s, model="exact"),
+                        "opt_paper": st_pa,
+                        "opt_exact": st_ex,
+                    }
+                )
     mv = pd.DataFrame(rows)
     mv.to_csv(outdir / "kure_mse_vs_step.csv", index=False)
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharex="col")
     for j, name in enumerate(("uniform", "gaussian")):
         for m, col in zip((2, 3, 4), ("C0", "C1", "C2")):
             t = mv[(mv.dist == name) & (mv.bits == m)]
-            axes[0, j].semilogy(t.step, t.mse_paper, "--", color=col, label=f"{m} bits, paper model" if m == 2 else None)
-            axes[0, j].semilogy(t.step, t.mse_exact, "-", color=col, label=f"{m} bits, exact" if m == 2 else f"{m} bits")
+            axes[0, j].semilogy(
+                t.step, t.mse_paper, "--", color=col, label=f"{m} bits, paper model" if m == 2 else None
+            )
+            axes[0, j].semilogy(
+                t.step, t.mse_exact, "-", color=col, label=f"{m} bits, exact" if m == 2 else f"{m} bits"
+            )
             axes[0, j].axvline(t.opt_exact.iloc[0], color=col, lw=0.8)
             axes[0, j].axvline(t.opt_paper.iloc[0], color=col, lw=0.8, ls="--")
             axes[1, j].semilogy(t.step, np.abs(t.curv_paper), "--", color=col)
@@ -89,7 +107,11 @@ def main(outdir: pathlib.Path) -> None:
             axes[1, j].axvline(t.opt_paper.iloc[0], color=col, lw=0.8, ls="--")
         note = " (Lemma 2 is exact: one curve)" if name == "uniform" else ""
         axes[0, j].set(title=f"{name}, unit variance{note}\noptima: solid exact, dashed paper model", ylabel="MSE")
-        axes[1, j].set(xlabel="step Delta", ylabel="|d2 MSE / d Delta2| (curvature)", title="curvature: dashed paper model, solid exact")
+        axes[1, j].set(
+            xlabel="step Delta",
+            ylabel="|d2 MSE / d Delta2| (curvature)",
+            title="curvature: dashed paper model, solid exact",
+        )
         axes[0, j].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(outdir / "kure_mse_vs_step.png", dpi=120)
@@ -99,9 +121,22 @@ def main(outdir: pathlib.Path) -> None:
     rows = []
     for m in BITS:
         for name, std in (("uniform", 2 / math.sqrt(3)), ("gaussian", 2.0)):
-            rows.append({"bits": m, "dist": name,
-                         "mse_paper": float(R.mse_vs_step(R.optimal_step(m, name, std, model="paper", uniform_step="lemma3"), m, name, std, model="paper")),
-                         "mse_exact": float(R.mse_vs_step(R.optimal_step(m, name, std), m, name, std))})
+            rows.append(
+                {
+                    "bits": m,
+                    "dist": name,
+                    "mse_paper": float(
+                        R.mse_vs_step(
+                            R.optimal_step(m, name, std, model="paper", uniform_step="lemma3"),
+                            m,
+                            name,
+                            std,
+                            model="paper",
+                        )
+                    ),
+                    "mse_exact": float(R.mse_vs_step(R.optimal_step(m, name, std), m, name, std)),
+                }
+            )
     mb = pd.DataFrame(rows)
     mb.to_csv(outdir / "kure_mse_vs_bits.csv", index=False)
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -110,7 +145,11 @@ def main(outdir: pathlib.Path) -> None:
         ax.plot(t.bits, t.mse_paper, "o--", color=col, label=f"{name}: paper model")
         ax.plot(t.bits, t.mse_exact, "s-", color=col, ms=4, label=f"{name}: exact")
     ax.invert_xaxis()
-    ax.set(xlabel="bit width", ylabel="MSE at the optimal step", title="U(-2, 2) vs N(0, 2^2) (the figure of the paper's Sec. 3.2)")
+    ax.set(
+        xlabel="bit width",
+        ylabel="MSE at the optimal step",
+        title="U(-2, 2) vs N(0, 2^2) (the figure of the paper's Sec. 3.2)",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(outdir / "kure_mse_vs_bits.png", dpi=120)
@@ -125,7 +164,11 @@ def main(outdir: pathlib.Path) -> None:
         t = th[th.model == model]
         ax.semilogy(t.bits, t.gamma_rel1, "o" + ls, color="C0", label=f"uniform, {model}")
         ax.semilogy(t.bits, t.gamma_rel2, "s" + ls, color="C1", label=f"Gaussian, {model}")
-    ax.set(xlabel="bits", ylabel="Gamma / MSE at the optimum", title="Step error of 5 %: the theorem holds only in the paper's model")
+    ax.set(
+        xlabel="bits",
+        ylabel="Gamma / MSE at the optimum",
+        title="Step error of 5 %: the theorem holds only in the paper's model",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(outdir / "kure_sensitivity.png", dpi=120)
@@ -146,24 +189,45 @@ def main(outdir: pathlib.Path) -> None:
         mode, agg = k.split("_")
         pw[f"penalty_{mode}_{agg}_over_scales"] = v
     pw.to_csv(outdir / "kure_pow2.csv", index=False)
-    lines = ["| bits | uniform: nearest | uniform: better | Gaussian: nearest | Gaussian: better | Laplace: nearest | Laplace: better |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| bits | uniform: nearest | uniform: better | Gaussian: nearest | Gaussian: better | Laplace: nearest | Laplace: better |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for b in BITS:
         cells = []
         for d in ("uniform", "gaussian", "laplace"):
             r = pw[(pw.dist == d) & (pw.bits == b)].iloc[0]
-            cells += [f"{100 * r['penalty_nearest_mean_over_scales']:,.0f} %", f"{100 * r['penalty_best_mean_over_scales']:.0f} %"]
+            cells += [
+                f"{100 * r['penalty_nearest_mean_over_scales']:,.0f} %",
+                f"{100 * r['penalty_best_mean_over_scales']:.0f} %",
+            ]
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     (outdir / "kure_pow2.md").write_text("\n".join(lines) + "\n")  # docs/theory/kure.md's table, verbatim (tested)
-    print(pw[["dist", "bits", "penalty_nearest_mean_over_scales", "penalty_nearest_worst_over_scales",
-              "penalty_best_mean_over_scales", "penalty_best_worst_over_scales"]].to_string(index=False))
+    print(
+        pw[
+            [
+                "dist",
+                "bits",
+                "penalty_nearest_mean_over_scales",
+                "penalty_nearest_worst_over_scales",
+                "penalty_best_mean_over_scales",
+                "penalty_best_worst_over_scales",
+            ]
+        ].to_string(index=False)
+    )
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
-    for ax, mode, title in ((axes[0], "nearest", "nearest power of two (log scale)"),
-                            (axes[1], "best", "better neighbouring power of two")):
+    for ax, mode, title in (
+        (axes[0], "nearest", "nearest power of two (log scale)"),
+        (axes[1], "best", "better neighbouring power of two"),
+    ):
         for d, col in (("uniform", "C0"), ("gaussian", "C1"), ("laplace", "C2")):
             t = pw[pw.dist == d]
-            ax.plot(t.bits, 100 * t[f"penalty_{mode}_mean_over_scales"], "o-", color=col, label=f"{d}: mean over scales")
-            ax.plot(t.bits, 100 * t[f"penalty_{mode}_worst_over_scales"], "v:", color=col, ms=4, label=f"{d}: worst scale")
+            ax.plot(
+                t.bits, 100 * t[f"penalty_{mode}_mean_over_scales"], "o-", color=col, label=f"{d}: mean over scales"
+            )
+            ax.plot(
+                t.bits, 100 * t[f"penalty_{mode}_worst_over_scales"], "v:", color=col, ms=4, label=f"{d}: worst scale"
+            )
         ax.set_yscale("log")
         ax.set(xlabel="bits", title=f"optimal step rounded to the {title}")
         ax.grid(alpha=0.3, which="both")
@@ -180,20 +244,43 @@ def main(outdir: pathlib.Path) -> None:
         w0 = np.random.default_rng(100 + seed).standard_normal(4096)
         for t, k, w in K.kurtosis_shaping(w0, steps=300, record_every=10):
             e = R.empirical_sensitivity(w, 4, 0.05)
-            rows.append({"tensor": seed, "step": t, "kurtosis": k, "gamma_rel_4bit_5pct": e["gamma_rel"],
-                         "mse_opt_over_var": e["mse"] / np.var(w), "distance_from_w0": float(np.sqrt(np.mean((w - w0) ** 2)))})
+            rows.append(
+                {
+                    "tensor": seed,
+                    "step": t,
+                    "kurtosis": k,
+                    "gamma_rel_4bit_5pct": e["gamma_rel"],
+                    "mse_opt_over_var": e["mse"] / np.var(w),
+                    "distance_from_w0": float(np.sqrt(np.mean((w - w0) ** 2))),
+                }
+            )
     sh = pd.DataFrame(rows)
     sh.to_csv(outdir / "kure_shaping.csv", index=False)
-    agg = sh.groupby("step").agg(kurtosis=("kurtosis", "mean"), gamma_mean=("gamma_rel_4bit_5pct", "mean"),
-                                 gamma_min=("gamma_rel_4bit_5pct", "min"), gamma_max=("gamma_rel_4bit_5pct", "max"),
-                                 distance=("distance_from_w0", "mean")).reset_index()
+    agg = (
+        sh.groupby("step")
+        .agg(
+            kurtosis=("kurtosis", "mean"),
+            gamma_mean=("gamma_rel_4bit_5pct", "mean"),
+            gamma_min=("gamma_rel_4bit_5pct", "min"),
+            gamma_max=("gamma_rel_4bit_5pct", "max"),
+            distance=("distance_from_w0", "mean"),
+        )
+        .reset_index()
+    )
     print(agg.iloc[[0, 5, 10, -1]].to_string(index=False))
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.plot(agg["step"], agg["kurtosis"], "C0-o", ms=3, label="kurtosis (mean of 8 tensors)")
     ax.axhline(1.8, color="C0", lw=0.7, ls=":")
     ax.set(xlabel="gradient step", ylabel="kurtosis", title="KURE shaping of Gaussian tensors (8 x 4096 weights)")
     ax2 = ax.twinx()
-    ax2.fill_between(agg["step"], 100 * agg["gamma_min"], 100 * agg["gamma_max"], color="C3", alpha=0.15, label="min-max over tensors")
+    ax2.fill_between(
+        agg["step"],
+        100 * agg["gamma_min"],
+        100 * agg["gamma_max"],
+        color="C3",
+        alpha=0.15,
+        label="min-max over tensors",
+    )
     ax2.plot(agg["step"], 100 * agg["gamma_mean"], "C3-s", ms=3, label="4-bit sensitivity to a 5 % step error (mean)")
     ax2.set_ylabel("relative MSE increase (%)", color="C3")
     fig.legend(loc="upper center", bbox_to_anchor=(0.55, 0.8), fontsize=8)

@@ -25,6 +25,7 @@ Writes figures/ptq_table.csv (one row per seed, method and bit configuration), f
 task per seed through refquant.sweep (so ``refquant figures ptq --scheduler ADDR`` runs it on a Dask
 cluster; the data is shipped with the task, the workers need only refquant).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -71,7 +72,9 @@ def _markdown(sm: pd.DataFrame) -> str:
     cols = [f"W{w}/A{a}" for w, a in CONFIGS]
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     fl = sm[sm.method == "float"].iloc[0]
-    lines.append(f"| float (no quantization) | {100 * fl['mean']:.1f} ± {100 * fl['std']:.1f} |" + " |" * (len(cols) - 1))
+    lines.append(
+        f"| float (no quantization) | {100 * fl['mean']:.1f} ± {100 * fl['std']:.1f} |" + " |" * (len(cols) - 1)
+    )
     for m in order[1:]:
         cells = []
         for w, a in CONFIGS:
@@ -79,9 +82,12 @@ def _markdown(sm: pd.DataFrame) -> str:
             cells.append(f"{100 * r['mean']:.1f} ± {100 * r['std']:.1f} ({100 * r['min']:.1f}–{100 * r['max']:.1f})")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     n = int(fl["seeds"])
-    return (f"Test accuracy (%) of a 64-96-64-10 MLP on scikit-learn's digits, mean ± standard deviation "
-            f"(min–max) over {n} seeds (split, initialisation, training order and calibration batches).\n\n"
-            + "\n".join(lines) + "\n")
+    return (
+        f"Test accuracy (%) of a 64-96-64-10 MLP on scikit-learn's digits, mean ± standard deviation "
+        f"(min–max) over {n} seeds (split, initialisation, training order and calibration batches).\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def main(outdir: pathlib.Path) -> None:
@@ -100,8 +106,15 @@ def main(outdir: pathlib.Path) -> None:
     for i, m in enumerate(methods):
         vals = [sm[(sm.method == m) & (sm.w_bits == w) & (sm.a_bits == a)].iloc[0] for w, a in CONFIGS]
         pos = np.arange(len(CONFIGS)) + (i - (len(methods) - 1) / 2) * width
-        ax.bar(pos, [100 * v["mean"] for v in vals], width, yerr=[100 * v["std"] for v in vals], capsize=2, label=m,
-               color=f"C{i}")
+        ax.bar(
+            pos,
+            [100 * v["mean"] for v in vals],
+            width,
+            yerr=[100 * v["std"] for v in vals],
+            capsize=2,
+            label=m,
+            color=f"C{i}",
+        )
     fl = sm[sm.method == "float"].iloc[0]
     ax.axhline(100 * fl["mean"], color="k", lw=1, ls="--", label=f"float ({100 * fl['mean']:.1f} %)")
     ax.set_xticks(np.arange(len(CONFIGS)), [f"W{w}/A{a}" for w, a in CONFIGS])

@@ -18,6 +18,7 @@ the ADC). Variants (all trained for the same number of epochs at the target ADC 
 Writes ``figures/raoq_training.{csv,png}`` (test accuracy per variant, ADC bits and seed). BPBS is not used
 for training here: its straight-through backward is not defined in refquant.imc.training.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -120,7 +121,7 @@ def train(variant: str, bits: int, seed: int, data=None) -> float:
         sh = _act_scale(params, xtr, bits, a_shift)
         order = rng.permutation(len(ytr))
         for s in range(0, len(ytr), BATCH):
-            bi = order[s:s + BATCH]
+            bi = order[s : s + BATCH]
             _, grads = _loss_grads(params, xtr[bi], ytr[bi], bits, a_shift, sh)
             if variant in ("w_reshape", "bitaug"):
                 gr = I.w_reshape_penalty_grad([params[0], params[2]], lam=LAM_RESHAPE)
@@ -152,7 +153,7 @@ def _lora_finetune(params, xtr, ytr, bits, sh, rng):
     for _ in range(LORA_EPOCHS):
         order = rng.permutation(len(ytr))
         for s in range(0, len(ytr), BATCH):
-            bi = order[s:s + BATCH]
+            bi = order[s : s + BATCH]
             merged = [I.adc_lora_merge(w1, fac[0], fac[1]), b1, I.adc_lora_merge(w2, fac[2], fac[3]), b2]
             # the scales stay those of the frozen W (programmed once)
             x = xtr[bi]
@@ -182,8 +183,12 @@ def main(outdir: pathlib.Path) -> None:
     for bits in ADC_BITS:
         for variant in VARIANTS:
             for seed in SEEDS:
-                rows.append({"variant": variant, "adc_bits": bits, "seed": seed, "test_acc": train(variant, bits, seed, data)})
-        print(pd.DataFrame(rows).query("adc_bits == @bits").groupby("variant").test_acc.agg(["mean", "std"]), flush=True)
+                rows.append(
+                    {"variant": variant, "adc_bits": bits, "seed": seed, "test_acc": train(variant, bits, seed, data)}
+                )
+        print(
+            pd.DataFrame(rows).query("adc_bits == @bits").groupby("variant").test_acc.agg(["mean", "std"]), flush=True
+        )
     df = pd.DataFrame(rows)
     df.to_csv(outdir / "raoq_training.csv", index=False)
     agg = df.groupby(["variant", "adc_bits"]).test_acc.agg(["mean", "min", "max"]).reset_index()
@@ -191,10 +196,19 @@ def main(outdir: pathlib.Path) -> None:
     for i, v in enumerate(VARIANTS):
         t = agg[agg.variant == v]
         off = (i - 2) * 0.06
-        ax.errorbar(t.adc_bits + off, 100 * t["mean"], yerr=[100 * (t["mean"] - t["min"]), 100 * (t["max"] - t["mean"])],
-                    fmt="o-", capsize=3, label=v)
-    ax.set(xlabel="ADC bits (multi-bit mode, 64-row tiles, k = 4)", ylabel="test accuracy (%)",
-           title=f"digits MLP 64-64-10 through the crossbar, 4b/4b; mean and range over {len(SEEDS)} seeds")
+        ax.errorbar(
+            t.adc_bits + off,
+            100 * t["mean"],
+            yerr=[100 * (t["mean"] - t["min"]), 100 * (t["max"] - t["mean"])],
+            fmt="o-",
+            capsize=3,
+            label=v,
+        )
+    ax.set(
+        xlabel="ADC bits (multi-bit mode, 64-row tiles, k = 4)",
+        ylabel="test accuracy (%)",
+        title=f"digits MLP 64-64-10 through the crossbar, 4b/4b; mean and range over {len(SEEDS)} seeds",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(outdir / "raoq_training.png", dpi=110)

@@ -5,6 +5,7 @@ N(0, 1) samples (sweep seed 0, 10^6 samples per bit width, run through refquant.
 half-to-even), against the Δ²/12 rounding-noise law, which holds only while clipping
 is negligible; the optimum step balances the two (the subject of docs/theory/aciq.md).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -36,7 +37,9 @@ def main(outdir: pathlib.Path) -> None:
     for j, (mode, mk) in enumerate((("half_even", "o"), ("half_away", "s"), ("half_up", "^"), ("floor", "v"))):
         codes = rq.fake_quant(ties, 1.0, 0, rq.QuantSpec(3, rounding=mode))
         ax0.plot(ties + (j - 1.5) * 0.09, codes, mk, ms=5, label=f"{mode} at ties")
-    ax0.set(xlabel="x / s", ylabel="fake_quant(x) / s", title="3-bit signed grid [-4, 3]: value at exact ties x/s = k + 1/2")
+    ax0.set(
+        xlabel="x / s", ylabel="fake_quant(x) / s", title="3-bit signed grid [-4, 3]: value at exact ties x/s = k + 1/2"
+    )
     ax0.set_xticks(ties)
     ax0.grid(alpha=0.3)
     ax0.legend(fontsize=8)

@@ -1,4 +1,5 @@
 """Run the benchmark suite: ``python -m benchmarks [NAME ...]`` -> benchmarks/results.md."""
+
 from __future__ import annotations
 
 import argparse

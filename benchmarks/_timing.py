@@ -1,4 +1,5 @@
 """Timing helper shared by the benchmarks: median of ``reps`` runs after one warm-up call."""
+
 from __future__ import annotations
 
 import statistics

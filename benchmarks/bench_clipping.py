@@ -8,6 +8,7 @@ candidates and evaluates each on all channels at once
 row). Both are checked to pick the same clips. Median of REPS runs after a
 warm-up. Target: refquant < 2 s and >= 5x the NumPy search.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,6 @@ QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 REPS = 1 if QUICK else 3
 N = 256 if QUICK else 4096
 CANDIDATES = 100
-
 
 
 def _median_time(fn, reps=REPS):

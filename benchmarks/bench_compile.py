@@ -9,6 +9,7 @@ row times a whole ``python3 -m analysis uniform`` (interpreter start, imports, t
 processes, the figure) cold and warm. Times depend heavily on the machine's load; the load average is
 printed with the table.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,39 @@ QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 _PRE = "import numpy as np\nrng = np.random.default_rng(0)\n"
 #: row label -> (set-up code, first call). Every kernel module of refquant/_kernels is reached.
 CASES = {
-    "fake_quant float64 (uniform kernel)": ("import refquant as rq\nx = rng.standard_normal(1000)", "rq.fake_quant(x, 0.1, 0, rq.QuantSpec(8))"),
-    "fake_quant float32 (2nd signature)": ("import refquant as rq\nx = rng.standard_normal(1000).astype(np.float32)", "rq.fake_quant(x, 0.1, 0, rq.QuantSpec(8))"),
-    "optimal_clip_empirical (clip search kernel)": ("from refquant import clipping as C\nx = rng.standard_normal(1000)", "C.optimal_clip_empirical(x, 4)"),
-    "kurtosis 1,000 (fused moments kernel)": ("from refquant import kurtosis as K\nx = rng.standard_normal(1000)", "K.kurtosis(x)"),
-    "kure_grad 3x3x64x64 (row-split moment kernels)": ("from refquant import kurtosis as K\nw = rng.standard_normal((3, 3, 64, 64))", "K.kure_grad([w])"),
-    "imc_matmul (ADC kernels)": ("from refquant import imc as I\nspec = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc=I.ADCSpec(8, range_policy='granular'))\n"
-                                 "x = np.array([[3, 1, 0, 2, 1]]); w = np.array([[1], [-3], [2], [0], [3]])", "I.imc_matmul(x, w, spec)"),
-    "factorized_matmul (repetition kernel)": ("from refquant import repetition as R\nw = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
-                                              "R.factorized_matmul(x, w)"),
-    "shared_sum_matmul (2 repetition kernels)": ("from refquant import repetition as R\nw = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
-                                                 "R.shared_sum_matmul(x, w)"),
+    "fake_quant float64 (uniform kernel)": (
+        "import refquant as rq\nx = rng.standard_normal(1000)",
+        "rq.fake_quant(x, 0.1, 0, rq.QuantSpec(8))",
+    ),
+    "fake_quant float32 (2nd signature)": (
+        "import refquant as rq\nx = rng.standard_normal(1000).astype(np.float32)",
+        "rq.fake_quant(x, 0.1, 0, rq.QuantSpec(8))",
+    ),
+    "optimal_clip_empirical (clip search kernel)": (
+        "from refquant import clipping as C\nx = rng.standard_normal(1000)",
+        "C.optimal_clip_empirical(x, 4)",
+    ),
+    "kurtosis 1,000 (fused moments kernel)": (
+        "from refquant import kurtosis as K\nx = rng.standard_normal(1000)",
+        "K.kurtosis(x)",
+    ),
+    "kure_grad 3x3x64x64 (row-split moment kernels)": (
+        "from refquant import kurtosis as K\nw = rng.standard_normal((3, 3, 64, 64))",
+        "K.kure_grad([w])",
+    ),
+    "imc_matmul (ADC kernels)": (
+        "from refquant import imc as I\nspec = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc=I.ADCSpec(8, range_policy='granular'))\n"
+        "x = np.array([[3, 1, 0, 2, 1]]); w = np.array([[1], [-3], [2], [0], [3]])",
+        "I.imc_matmul(x, w, spec)",
+    ),
+    "factorized_matmul (repetition kernel)": (
+        "from refquant import repetition as R\nw = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
+        "R.factorized_matmul(x, w)",
+    ),
+    "shared_sum_matmul (2 repetition kernels)": (
+        "from refquant import repetition as R\nw = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
+        "R.shared_sum_matmul(x, w)",
+    ),
 }
 
 _SCRIPT = """
@@ -56,7 +79,9 @@ def _run(setup: str, call: str, cache: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
     code = _SCRIPT.format(pre=_PRE, setup=setup, call=call)
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=True
+    )
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -64,8 +89,14 @@ def _figure(cache: str, outdir: str) -> float:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(NUMBA_CACHE_DIR=cache)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "analysis", "uniform", "--outdir", outdir], cwd=ROOT, env=env, capture_output=True,
-                   timeout=1800, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "analysis", "uniform", "--outdir", outdir],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=1800,
+        check=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -84,11 +115,15 @@ def main() -> str:
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
             cold_fig = _figure(cache, out)
             warm_fig = _figure(cache, out)
-        rows.append(f"| whole `python3 -m analysis uniform` (process start to figure written) | {cold_fig:.1f} | {warm_fig:.1f} |")
+        rows.append(
+            f"| whole `python3 -m analysis uniform` (process start to figure written) | {cold_fig:.1f} | {warm_fig:.1f} |"
+        )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"`import refquant` in a fresh process: median {sorted(imports)[len(imports) // 2] * 1e3:.0f} ms (imports no Numba, compiles nothing); "
         f"the first kernel call then imports Numba: median {sorted(numbas)[len(numbas) // 2] * 1e3:.0f} ms with the test set-up (not in the columns below). "
         f"1-minute load average at the end of the run: {load:.1f} on {os.cpu_count()} CPUs.\n\n"
-        "| first call in a fresh process | cold cache s (compile) | warm cache s (load) |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+        "| first call in a fresh process | cold cache s (compile) | warm cache s (load) |\n|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
     )

@@ -12,6 +12,7 @@ batch * K * out / time. All methods are checked to give the same outputs (BPBS) 
 is timed after a 0.5 s pause (see _median_time).
 Targets: BPBS >= 6x (a) and >= 10 G simulated MAC/s; multi-bit within 3x of (c).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,6 @@ from refquant import imc as I
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 REPS = 2 if QUICK else 7
 BATCH, K, OUT = (32, 128, 64) if QUICK else (256, 512, 512)
-
 
 
 def _median_time(fn, reps=REPS):
@@ -74,8 +74,12 @@ def aihwkit_bit_serial(x, w):
     bound = 1.05 * max(float(np.abs(pl).max()) for pl in planes) * 2 / (2**9 - 2)
     with tempfile.TemporaryDirectory() as tmp:
         np.savez(f"{tmp}/xw.npz", x=x, w=w)
-        out = subprocess.run([sys.executable, "-c", _AIHWKIT_SCRIPT, f"{tmp}/xw.npz", repr(bound), str(REPS)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _AIHWKIT_SCRIPT, f"{tmp}/xw.npz", repr(bound), str(REPS)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     return r["seconds"], r["rel_error"], r["version"]
 
@@ -117,7 +121,9 @@ def main() -> str:
     mb = I.CrossbarSpec(rows=K, input_bits=8, weight_bits=8, mode="multibit", adc=I.ADCSpec(8))
     wp = numpy_weight_planes(w)
     pbp, pmb = I.program_crossbar(w, bp), I.program_crossbar(w, mb)
-    assert np.array_equal(pbp.matmul(x), numpy_bpbs(x, wp, bp)) and np.array_equal(pbp.matmul(x), I.imc_matmul(x, w, bp))
+    assert np.array_equal(pbp.matmul(x), numpy_bpbs(x, wp, bp)) and np.array_equal(
+        pbp.matmul(x), I.imc_matmul(x, w, bp)
+    )
     xf, wf = x.astype(np.float32), w.astype(np.float32)
     macs = BATCH * K * OUT
     t_bp = _median_time(lambda: pbp.matmul(x))
@@ -133,8 +139,11 @@ def main() -> str:
         f"| refquant BPBS (1-bit slices, 64 conversions per output) | {t_bp * 1e3:.2f} | {g(t_bp):.2f} | {t_np / t_bp:.1f}x faster | {t_bp / t_gemm:.0f}x slower |\n"
         f"| refquant BPBS incl. programming the weights (imc_matmul) | {t_bp_all * 1e3:.2f} | {g(t_bp_all):.2f} | {t_np / t_bp_all:.1f}x faster | {t_bp_all / t_gemm:.0f}x slower |\n"
         f"| (a) NumPy BPBS, 64 float32 matmuls (weight planes precomputed) | {t_np * 1e3:.2f} | {g(t_np):.2f} | 1x | {t_np / t_gemm:.0f}x slower |\n"
-        + (f"| (b) aihwkit {aih[2]} bit-serial tile (BIT_WISE: 8 conversions per output, no weight slicing; rel. error {aih[1]:.3f}) | {aih[0] * 1e3:.2f} | {g(aih[0]):.2f} | {t_np / aih[0]:.1f}x faster | {aih[0] / t_gemm:.0f}x slower |\n"
-           if aih else "| (b) aihwkit bit-serial tile | not installed | — | — | — |\n")
+        + (
+            f"| (b) aihwkit {aih[2]} bit-serial tile (BIT_WISE: 8 conversions per output, no weight slicing; rel. error {aih[1]:.3f}) | {aih[0] * 1e3:.2f} | {g(aih[0]):.2f} | {t_np / aih[0]:.1f}x faster | {aih[0] / t_gemm:.0f}x slower |\n"
+            if aih
+            else "| (b) aihwkit bit-serial tile | not installed | — | — | — |\n"
+        )
         + f"| refquant multi-bit (RAOQ, one conversion per output) | {t_mb * 1e3:.2f} | {g(t_mb):.2f} | — | {t_mb / t_gemm:.1f}x slower |\n"
         f"| (c) one float32 GEMM | {t_gemm * 1e3:.2f} | {g(t_gemm):.2f} | — | 1x |\n"
     )

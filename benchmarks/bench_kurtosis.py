@@ -15,6 +15,7 @@ kernel launch stays small. These calls run on one Numba thread (``threads_for``:
 ``refquant.kurtosis.PARALLEL_MIN_ELEMENTS``); the "two threads forced" column shows what the parallel
 kernel costs on the same input on this machine at the time of the run.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,6 @@ from refquant.kurtosis import kure_grad, kurtosis
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 REPS = 2 if QUICK else 7
 N = 256 if QUICK else 4096
-
 
 
 def _median_time(fn, reps=REPS):
@@ -79,15 +79,21 @@ def small_calls() -> str:
     w = rng.standard_normal((3, 3, 64, 64))
     reps = 20 if QUICK else 200
     rows = []
-    for label, ours, ref in (("kurtosis, 1,000 elements", lambda: kurtosis(x), lambda: numpy_kurtosis_1d(x)),
-                             ("kure_grad, 3x3x64x64 layer", lambda: kure_grad([w]), lambda: numpy_kure_grad(w))):
+    for label, ours, ref in (
+        ("kurtosis, 1,000 elements", lambda: kurtosis(x), lambda: numpy_kurtosis_1d(x)),
+        ("kure_grad, 3x3x64x64 layer", lambda: kure_grad([w]), lambda: numpy_kure_grad(w)),
+    ):
         t_ours = _median_time(ours, reps=reps)
         t_ref = _median_time(ref, reps=reps)
         t_par = _forced_parallel(ours)
         rows.append(f"| {label} | {t_ours * 1e3:.3f} | {t_ref * 1e3:.3f} | {t_ours / t_ref:.2f}x | {t_par * 1e3:.2f} |")
     err = float(np.max(np.abs(kure_grad([w])[0] - numpy_kure_grad(w))) / np.max(np.abs(numpy_kure_grad(w))))
-    return ("| small call | refquant ms | plain NumPy ms | refquant / NumPy (target <= 2x) | refquant, two threads forced ms |\n"
-            "|---|---|---|---|---|\n" + "\n".join(rows) + f"\n\nkure_grad vs the NumPy formula: max relative difference {err:.1e}.\n")
+    return (
+        "| small call | refquant ms | plain NumPy ms | refquant / NumPy (target <= 2x) | refquant, two threads forced ms |\n"
+        "|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n\nkure_grad vs the NumPy formula: max relative difference {err:.1e}.\n"
+    )
 
 
 def main() -> str:

@@ -19,6 +19,7 @@ NumPy's BLAS uses its own threads.
 Target: the factorised kernel faster than scipy.sparse CSR on
 signed-binary and ternary weights at their natural densities.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,6 @@ from refquant import repetition as R
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"
 REPS = 2 if QUICK else 7
-
 
 
 def _median_time(fn, reps=REPS):
@@ -82,8 +82,11 @@ def main() -> str:
             macs = batch * k * out
             c_fac, c_shr = fac.op_counts(batch), shr.op_counts(batch)
             rows.append((name, scheme, density, macs, t_dense, t_csr, t_fac, t_shr, c_fac, c_shr, t_fac1))
-            print(f"  {name} {scheme}: dense {t_dense*1e3:.2f} ms, csr {t_csr*1e3:.2f} ms, "
-                  f"factorised {t_fac*1e3:.2f} ms, shared {t_shr*1e3:.2f} ms", flush=True)
+            print(
+                f"  {name} {scheme}: dense {t_dense * 1e3:.2f} ms, csr {t_csr * 1e3:.2f} ms, "
+                f"factorised {t_fac * 1e3:.2f} ms, shared {t_shr * 1e3:.2f} ms",
+                flush=True,
+            )
     head = (
         "| layer | weights | density | dense BLAS GMAC/s | CSR GMAC/s | factorised GMAC/s | shared-sum GMAC/s "
         "| factorised / CSR | factorised 1 thread / CSR | shared / CSR | dense / CSR | op reduction factorised / shared |\n"
@@ -99,5 +102,6 @@ def main() -> str:
         )
     return (
         "### Repetition-aware matmul (float64; speed = dense MACs / time; ratios are speed-ups over scipy.sparse CSR)\n\n"
-        + head + body
+        + head
+        + body
     )

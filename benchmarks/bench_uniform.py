@@ -17,19 +17,19 @@ same array, medians of 2,000 calls each, measured side by side; target within
 (arguments prepared once) and ``threads_for``'s switch to one Numba thread;
 the rest is validation.
 """
+
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from benchmarks._timing import median_time
 import refquant as rq
+from benchmarks._timing import median_time
 
 QUICK = os.environ.get("REFQUANT_BENCH_QUICK") == "1"  # smoke-test mode (refquant bench --quick)
 REPS = 2 if QUICK else 7
 SIZES = (10**5,) if QUICK else (10**7, 10**8)
-
 
 
 def _median_time(fn, reps=REPS):
@@ -74,7 +74,7 @@ def small_input_row(reps: int = 2000) -> dict:
     from refquant._kernels._threads import threads_for
     from refquant._kernels.uniform import affine_quant_kernel
 
-    x = (np.random.default_rng(1).standard_normal(1000, dtype=np.float32) * 3)
+    x = np.random.default_rng(1).standard_normal(1000, dtype=np.float32) * 3
     spec = rq.QuantSpec(8)
     s, z = np.float32(0.05), 3
     lo, hi, zf = np.float32(-128), np.float32(127), np.float32(z)
@@ -85,8 +85,33 @@ def small_input_row(reps: int = 2000) -> dict:
     out = np.empty_like(x)
     counts = np.empty((1, 2), np.int64)
     u = np.zeros(1)
-    args = (x, 1, x.size, sa, sa, za, lo, hi, 0, False, u, 1 << 16, True, out, counts,
-            0, 0, sa, sa, np.float32(0.5), 1, 0, 0, 0, True)
+    args = (
+        x,
+        1,
+        x.size,
+        sa,
+        sa,
+        za,
+        lo,
+        hi,
+        0,
+        False,
+        u,
+        1 << 16,
+        True,
+        out,
+        counts,
+        0,
+        0,
+        sa,
+        sa,
+        np.float32(0.5),
+        1,
+        0,
+        0,
+        0,
+        True,
+    )
     with threads_for(0, 1):
         t_kernel = _per_call(lambda: affine_quant_kernel(*args), reps)
 
@@ -111,12 +136,15 @@ def main() -> str:
     rng = np.random.default_rng(0)
     small = small_input_row(400 if QUICK else 2000)
     print(small, flush=True)
-    small_table = "\n".join([
-        "| n | case | " + " | ".join(small) + " |",
-        "|" + "---|" * (len(small) + 2),
-        "| 1e+03 | small input, per tensor | " + " | ".join(
-            f"{v:.3g}" if isinstance(v, float) else str(v) for v in small.values()) + " |",
-    ])
+    small_table = "\n".join(
+        [
+            "| n | case | " + " | ".join(small) + " |",
+            "|" + "---|" * (len(small) + 2),
+            "| 1e+03 | small input, per tensor | "
+            + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in small.values())
+            + " |",
+        ]
+    )
     rows = []
     for n in SIZES:
         x = (rng.standard_normal(n, dtype=np.float32) * 3).reshape(1000, n // 1000)

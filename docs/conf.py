@@ -13,12 +13,12 @@ of the installed ``refquant`` package (a module is public when no component of i
 underscore).  Each object is documented once, on the page of the module that defines it; the other modules
 that re-export it list it with a link.  Nothing under ``docs/api/`` is committed.
 """
+
 from __future__ import annotations
 
 import ast
 import importlib
 import inspect
-import os
 import pathlib
 import pkgutil
 import re
@@ -72,11 +72,17 @@ numpydoc_xref_param_type = False
 # Python's standard library, hypothesis, pandas, dask) cannot be resolved without their inventories, which
 # need the network; they are ignored by pattern, everything under ``refquant`` is not.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|scipy|pandas|hypothesis|distributed|dask|concurrent|collections|typing|enum|"
-               r"dataclasses|pathlib|os|json|fractions|numba|matplotlib|pytest)(\..*)?"),
-    (r"py:.*", r"(int|float|str|bool|bytes|tuple|list|dict|set|frozenset|object|type|callable|None|"
-               r"Exception|ValueError|TypeError|RuntimeError|KeyError|AttributeError|Generator|Iterable|"
-               r"Sequence|Mapping|Callable|Any|Literal|Optional|Union)"),
+    (
+        r"py:.*",
+        r"(numpy|np|scipy|pandas|hypothesis|distributed|dask|concurrent|collections|typing|enum|"
+        r"dataclasses|pathlib|os|json|fractions|numba|matplotlib|pytest)(\..*)?",
+    ),
+    (
+        r"py:.*",
+        r"(int|float|str|bool|bytes|tuple|list|dict|set|frozenset|object|type|callable|None|"
+        r"Exception|ValueError|TypeError|RuntimeError|KeyError|AttributeError|Generator|Iterable|"
+        r"Sequence|Mapping|Callable|Any|Literal|Optional|Union)",
+    ),
 ]
 
 # -- HTML ----------------------------------------------------------------------------------------------------
@@ -119,7 +125,9 @@ def _defines(module_name: str, name: str) -> bool:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
             return True
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         for t in targets:
             if isinstance(t, ast.Name) and t.id == name:
                 return True
@@ -186,15 +194,32 @@ def generate_api(outdir: pathlib.Path) -> None:
         # re-exports them): listed here too, so that references written inside this module resolve.
         defined_here = {}
         for key, obj in objs.items():
-            if homes[key] != m and getattr(obj, "__module__", None) == m and (inspect.isclass(obj) or inspect.isroutine(obj)):
+            if (
+                homes[key] != m
+                and getattr(obj, "__module__", None) == m
+                and (inspect.isclass(obj) or inspect.isroutine(obj))
+            ):
                 defined_here.setdefault(key[1], (homes[key], obj))
         if not all_names:
-            lines += ["This module has no ``__all__`` of its own" + (": the public names it defines are exported, and "
-                      "documented, by the package that re-exports them." if defined_here else "."), ""]
+            lines += [
+                "This module has no ``__all__`` of its own"
+                + (
+                    ": the public names it defines are exported, and documented, by the package that re-exports them."
+                    if defined_here
+                    else "."
+                ),
+                "",
+            ]
         if defined_here:
-            lines += ["Defined here", "------------", "",
-                      "Importable from this module too; each is documented on the page of the module that exports it.", "",
-                      f".. currentmodule:: {m}", ""]
+            lines += [
+                "Defined here",
+                "------------",
+                "",
+                "Importable from this module too; each is documented on the page of the module that exports it.",
+                "",
+                f".. currentmodule:: {m}",
+                "",
+            ]
             for n, (home, obj) in sorted(defined_here.items()):
                 lines += _pointer(n, obj, home, "Documented as")
         if submods:
@@ -203,9 +228,15 @@ def generate_api(outdir: pathlib.Path) -> None:
             lines += ["Summary", "-------", "", f".. currentmodule:: {m}", "", ".. autosummary::", ""]
             lines += [f"    {n}" for n in own] + [""]
         if reexp:
-            lines += ["Re-exported names", "-----------------", "",
-                      "Documented on the page of the module that defines them; the same objects are importable from here.", "",
-                      f".. currentmodule:: {m}", ""]
+            lines += [
+                "Re-exported names",
+                "-----------------",
+                "",
+                "Documented on the page of the module that defines them; the same objects are importable from here.",
+                "",
+                f".. currentmodule:: {m}",
+                "",
+            ]
             for n in reexp:
                 lines += _pointer(n, objs[(m, n)], homes[(m, n)], "The same object as")
         if own:
@@ -213,19 +244,34 @@ def generate_api(outdir: pathlib.Path) -> None:
             for n in own:
                 kind = _kind(objs[(m, n)])
                 if kind in ("class", "exception"):
-                    lines += [f".. autoclass:: {m}.{n}", "    :members:", "    :undoc-members:", "    :show-inheritance:", ""]
+                    lines += [
+                        f".. autoclass:: {m}.{n}",
+                        "    :members:",
+                        "    :undoc-members:",
+                        "    :show-inheritance:",
+                        "",
+                    ]
                 elif kind == "function":
                     lines += [f".. autofunction:: {m}.{n}", ""]
                 else:
                     lines += [f".. autodata:: {m}.{n}", "    :no-value:", ""]
         pages[f"{m}.rst"] = "\n".join(lines)
 
-    index = ["API reference", "=============", "",
-             "One page per public module of the installed package, generated from the docstrings at build time",
-             "(numpydoc format). Every name in a module's ``__all__`` is documented; ``tests/test_docs.py`` checks",
-             "that against the built site.", "",
-             ".. list-table::", "    :header-rows: 1", "    :widths: 30 70", "",
-             "    * - module", "      - what it holds"]
+    index = [
+        "API reference",
+        "=============",
+        "",
+        "One page per public module of the installed package, generated from the docstrings at build time",
+        "(numpydoc format). Every name in a module's ``__all__`` is documented; ``tests/test_docs.py`` checks",
+        "that against the built site.",
+        "",
+        ".. list-table::",
+        "    :header-rows: 1",
+        "    :widths: 30 70",
+        "",
+        "    * - module",
+        "      - what it holds",
+    ]
     for m in modules:
         first = re.sub(r":[a-z:]+:`~?([^`]+)`", r"``\1``", _summary(importlib.import_module(m)))
         index += [f"    * - :ref:`{m} <api-{m}>`", f"      - {first}"]
@@ -265,8 +311,11 @@ def _toctree_entries(text: str) -> set[str]:
 
 
 def unlisted_pages() -> list[str]:
-    pages = {str(p.relative_to(DOCS).with_suffix("")) for p in DOCS.rglob("*.md")
-             if not any(part.startswith("_") or part == "api" for part in p.relative_to(DOCS).parts)}
+    pages = {
+        str(p.relative_to(DOCS).with_suffix(""))
+        for p in DOCS.rglob("*.md")
+        if not any(part.startswith("_") or part == "api" for part in p.relative_to(DOCS).parts)
+    }
     listed = set()
     for p in DOCS.rglob("*.md"):
         listed |= _toctree_entries(p.read_text())
@@ -282,7 +331,9 @@ def _append_unlisted(app, docname, source):
 
 def _public_bases(app, name, obj, options, bases):
     """Show only public base classes (a private mix-in such as a read-access helper is an implementation detail)."""
-    bases[:] = [b for b in bases if not any(part.startswith("_") for part in f"{b.__module__}.{b.__qualname__}".split("."))]
+    bases[:] = [
+        b for b in bases if not any(part.startswith("_") for part in f"{b.__module__}.{b.__qualname__}".split("."))
+    ]
 
 
 def setup(app):

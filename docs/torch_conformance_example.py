@@ -11,8 +11,9 @@ import torch
 from refquant import QuantSpec
 from refquant.testing import Unsupported, check_fake_quant
 
-TORCH_SPECS = [QuantSpec(8, signed=s, rounding="half_even", scale_op="reciprocal", compute_dtype="float32")
-               for s in (True, False)]
+TORCH_SPECS = [
+    QuantSpec(8, signed=s, rounding="half_even", scale_op="reciprocal", compute_dtype="float32") for s in (True, False)
+]
 
 
 def torch_fake_quant(x, scale, zero_point, spec):
@@ -24,8 +25,13 @@ def torch_fake_quant(x, scale, zero_point, spec):
         # declare the case outside this backend; the checker counts and reports it
         raise Unsupported("per-channel |x/s| >= 2**62 (torch wraps around)")
     return torch.fake_quantize_per_channel_affine(
-        t, torch.from_numpy(np.asarray(scale, np.float32)), torch.from_numpy(np.asarray(zero_point, np.int32)),
-        spec.axis % x.ndim, spec.qmin, spec.qmax)
+        t,
+        torch.from_numpy(np.asarray(scale, np.float32)),
+        torch.from_numpy(np.asarray(zero_point, np.int32)),
+        spec.axis % x.ndim,
+        spec.qmin,
+        spec.qmax,
+    )
 
 
 # the one-liner: per tensor, the specs torch implements
@@ -33,8 +39,14 @@ report = check_fake_quant(torch_fake_quant, specs=TORCH_SPECS, per_channel=False
 print(report.summary())
 
 # a symmetric int8 configuration (zero point pinned to 0), scales from refquant's min/max calibration
-report = check_fake_quant(torch_fake_quant, specs=[TORCH_SPECS[0]], zero_point=0, dtype=np.float32,
-                          scale=lambda x, spec: __import__("refquant").calibrate_minmax(x, spec)[0], max_examples=300)
+report = check_fake_quant(
+    torch_fake_quant,
+    specs=[TORCH_SPECS[0]],
+    zero_point=0,
+    dtype=np.float32,
+    scale=lambda x, spec: __import__("refquant").calibrate_minmax(x, spec)[0],
+    max_examples=300,
+)
 print(report.summary())
 
 # per channel, with Unsupported for the wrap-around range
@@ -43,8 +55,13 @@ print(report.summary())
 
 # torch does not divide: the divide specs fail, with a one-element counterexample
 try:
-    check_fake_quant(torch_fake_quant, specs=[QuantSpec(8, scale_op="divide", compute_dtype="float32")],
-                     per_channel=False, dtype=np.float32, max_examples=500)
+    check_fake_quant(
+        torch_fake_quant,
+        specs=[QuantSpec(8, scale_op="divide", compute_dtype="float32")],
+        per_channel=False,
+        dtype=np.float32,
+        max_examples=500,
+    )
     print("torch ALSO conforms to divide?!")
 except AssertionError as e:
     print("as expected, torch does not conform to divide:\n", str(e)[:700])

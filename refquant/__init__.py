@@ -18,6 +18,7 @@ first access so that ``import refquant`` stays cheap and compiles nothing::
     refquant.testing         Hypothesis strategies, conformance checks, golden vectors
     refquant.sweep           one sweep runner over any concurrent.futures Executor (Dask optional)
 """
+
 from __future__ import annotations
 
 import importlib

@@ -10,6 +10,7 @@ keeps a cluster run byte-identical to a local one.
 The figure scripts keep their drawing, tables and I/O; this module keeps only what runs on a worker
 (numerical code, no pandas, no matplotlib). Tasks are named ``<family>_<what>_task``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,14 @@ def uniform_mse_task(*, rng: np.random.Generator, bits: int, n: int) -> list[dic
     rows = []
     for step in np.geomspace(1e-3, 4.0, 60):
         err2 = (fake_quant(x, step, 0, spec) - x) ** 2
-        rows.append({"step": step, "mse": float(err2.mean()), "mse_se": float(err2.std(ddof=1) / np.sqrt(n)), "step2_over_12": step**2 / 12})
+        rows.append(
+            {
+                "step": step,
+                "mse": float(err2.mean()),
+                "mse_se": float(err2.std(ddof=1) / np.sqrt(n)),
+                "step2_over_12": step**2 / 12,
+            }
+        )
     return rows
 
 
@@ -47,7 +55,15 @@ def aciq_mc_task(*, rng: np.random.Generator, dist: str, bits: int, alphas: list
     rows = []
     for a in alphas:
         e2 = (C.quantize_on_grid(x, a, bits, "paper") - x) ** 2
-        rows.append({"dist": dist, "bits": bits, "alpha": a, "mc": float(e2.mean()), "mc_se": float(e2.std(ddof=1) / np.sqrt(ACIQ_N_MC))})
+        rows.append(
+            {
+                "dist": dist,
+                "bits": bits,
+                "alpha": a,
+                "mc": float(e2.mean()),
+                "mc_se": float(e2.std(ddof=1) / np.sqrt(ACIQ_N_MC)),
+            }
+        )
     return rows
 
 
@@ -62,7 +78,9 @@ def aciq_alloc_task(*, rng: np.random.Generator, mean_bits: int, sigmas: list, n
         "equal": np.full(c, mean_bits),
         "refquant, bit budget (optimal)": A.allocate_bits(sig, mean_bits * c, min_bits=1, max_bits=16),
         "refquant, bin budget (greedy)": A.allocate_bits(sig, c * 2**mean_bits, budget="bins", min_bits=1, max_bits=16),
-        "paper eq. 10-11 (rounded; bins not met)": np.maximum(A.paper_allocation(sig, c * 2**mean_bits, max_bits=16), 1),
+        "paper eq. 10-11 (rounded; bins not met)": np.maximum(
+            A.paper_allocation(sig, c * 2**mean_bits, max_bits=16), 1
+        ),
     }
     rows = []
     for name, bits in plans.items():
@@ -70,8 +88,16 @@ def aciq_alloc_task(*, rng: np.random.Generator, mean_bits: int, sigmas: list, n
         for i in range(c):
             a = C.optimal_clip(int(bits[i]), "gaussian", float(sig[i]), model="exact", grid="midrise")
             measured += float(np.mean((C.quantize_on_grid(x[i], a, int(bits[i]), "midrise") - x[i]) ** 2))
-        rows.append({"mean_bits": mean_bits, "plan": name, "total_bits": int(bits.sum()), "total_bins": int((2**bits).sum()),
-                     "model_mse": A.allocation_mse(sig, bits) / c, "measured_mse": measured / c})
+        rows.append(
+            {
+                "mean_bits": mean_bits,
+                "plan": name,
+                "total_bits": int(bits.sum()),
+                "total_bins": int((2**bits).sum()),
+                "model_mse": A.allocation_mse(sig, bits) / c,
+                "measured_mse": measured / c,
+            }
+        )
     return rows
 
 
@@ -96,10 +122,16 @@ def imc_run(x, w, spec):
     mom = I.operand_moments(x, w, spec)
     st = I.adc_stats(det)
     k = x.shape[1]
-    return {"pooled_sim": I.sqnr(x @ w - comp, y - comp), "pooled_pred": I.predicted_sqnr(spec, k, mom),
-            "col_sim": I.sqnr(x @ w, y, per_column=True), "col_pred": I.predicted_sqnr(spec, k, mom, per_column=True),
-            "col_pred_uniform": I.predicted_sqnr(spec, k, mom, per_column=True, tail=False),
-            "sigma_over_step": st["sigma_over_step"], "codes_used": st["codes_used"], "clip_rate": st["clip_rate"]}, det
+    return {
+        "pooled_sim": I.sqnr(x @ w - comp, y - comp),
+        "pooled_pred": I.predicted_sqnr(spec, k, mom),
+        "col_sim": I.sqnr(x @ w, y, per_column=True),
+        "col_pred": I.predicted_sqnr(spec, k, mom, per_column=True),
+        "col_pred_uniform": I.predicted_sqnr(spec, k, mom, per_column=True, tail=False),
+        "sigma_over_step": st["sigma_over_step"],
+        "codes_used": st["codes_used"],
+        "clip_rate": st["clip_rate"],
+    }, det
 
 
 def imc_sqnr_bits_task(*, rng: np.random.Generator, weights: str, a_shift: bool, n: int) -> list[dict]:
@@ -110,7 +142,9 @@ def imc_sqnr_bits_task(*, rng: np.random.Generator, weights: str, a_shift: bool,
     w = imc_weights(rng, n, 64, weights == "uniform")
     rows = []
     for b in range(4, 11):
-        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(b, transfer="floor", k=4.0), a_shift=a_shift)
+        spec = I.CrossbarSpec(
+            rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(b, transfer="floor", k=4.0), a_shift=a_shift
+        )
         r, _ = imc_run(x, w, spec)
         rows.append({"weights": weights, "a_shift": a_shift, "adc_bits": b, **r})
     return rows
@@ -134,9 +168,17 @@ def sb_unique_task(*, rng: np.random.Generator, scheme: str, k: int) -> dict:
     q = sb_quantize(scheme, rng.standard_normal((SB_N_FILTERS, k)))
     s = R.unique_filters(q)
     bound = R.pigeonhole_bound(k, scheme)
-    return {"scheme": scheme, "K": k, "filters": SB_N_FILTERS, "bound": float(bound), "bound_capped": float(min(bound, SB_N_FILTERS)),
-            "unique": s.n_unique, "mean_repetition": s.mean_repetition, "bound_mean_repetition": SB_N_FILTERS / min(bound, SB_N_FILTERS),
-            "sparsity": s.sparsity}
+    return {
+        "scheme": scheme,
+        "K": k,
+        "filters": SB_N_FILTERS,
+        "bound": float(bound),
+        "bound_capped": float(min(bound, SB_N_FILTERS)),
+        "unique": s.n_unique,
+        "mean_repetition": s.mean_repetition,
+        "bound_mean_repetition": SB_N_FILTERS / min(bound, SB_N_FILTERS),
+        "sparsity": s.sparsity,
+    }
 
 
 def sb_plane_task(*, rng: np.random.Generator, scheme: str, cin: int, cout: int, threshold: float | None) -> dict:
@@ -144,8 +186,15 @@ def sb_plane_task(*, rng: np.random.Generator, scheme: str, cin: int, cout: int,
 
     q = sb_quantize(scheme, rng.standard_normal((cout, cin, 3, 3)), threshold)
     s = R.unique_filters(q, block=1)  # 3x3 kernels
-    return {"scheme": scheme, "shape": f"[3,3,{cin},{cout}]", "threshold": np.nan if threshold is None else threshold,
-            "kernels": s.n_blocks, "unique": s.n_unique, "mean_repetition": s.mean_repetition, "sparsity": s.sparsity}
+    return {
+        "scheme": scheme,
+        "shape": f"[3,3,{cin},{cout}]",
+        "threshold": np.nan if threshold is None else threshold,
+        "kernels": s.n_blocks,
+        "unique": s.n_unique,
+        "mean_repetition": s.mean_repetition,
+        "sparsity": s.sparsity,
+    }
 
 
 def sb_iid_weights(rng, scheme: str, density: float, k: int, out: int) -> np.ndarray:
@@ -164,12 +213,32 @@ def sb_ops_task(*, rng: np.random.Generator, c: int, scheme: str, density: float
     rows = []
     for method in ("zero_skip", "factorized"):
         cnt = R.count_ops(w, method)
-        rows.append({"layer": f"[3,3,{c},{c}]", "scheme": scheme, "density": density, "method": method, "tile": np.nan,
-                     "adds": cnt.adds, "muls": cnt.muls, "dense_macs": cnt.dense_macs})
+        rows.append(
+            {
+                "layer": f"[3,3,{c},{c}]",
+                "scheme": scheme,
+                "density": density,
+                "method": method,
+                "tile": np.nan,
+                "adds": cnt.adds,
+                "muls": cnt.muls,
+                "dense_macs": cnt.dense_macs,
+            }
+        )
     for t in tiles:
         cnt = R.count_ops(w, "shared_sum", tile=t)
-        rows.append({"layer": f"[3,3,{c},{c}]", "scheme": scheme, "density": density, "method": "shared_sum", "tile": t,
-                     "adds": cnt.adds, "muls": cnt.muls, "dense_macs": cnt.dense_macs})
+        rows.append(
+            {
+                "layer": f"[3,3,{c},{c}]",
+                "scheme": scheme,
+                "density": density,
+                "method": "shared_sum",
+                "tile": t,
+                "adds": cnt.adds,
+                "muls": cnt.muls,
+                "dense_macs": cnt.dense_macs,
+            }
+        )
     return rows
 
 
@@ -209,7 +278,7 @@ def ptq_train_mlp(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> lis
     for _ in range(PTQ_EPOCHS):
         order = rng.permutation(x.shape[0])
         for i0 in range(0, x.shape[0], PTQ_BATCH):
-            idx = order[i0:i0 + PTQ_BATCH]
+            idx = order[i0 : i0 + PTQ_BATCH]
             acts = [x[idx]]
             for j, (w, b) in enumerate(params):
                 z = acts[-1] @ w.T + b
@@ -259,8 +328,17 @@ def ptq_quantize_weights(w: np.ndarray, bits: int, clip: str, bias_corr: bool, a
     return bias_correct(w, wq, axis=0) if bias_corr else wq
 
 
-def ptq_seed_task(*, rng: np.random.Generator, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                  y_test: np.ndarray, configs: list, n_calib_batches: int = 8, seed: int = 0) -> list[dict]:
+def ptq_seed_task(
+    *,
+    rng: np.random.Generator,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    configs: list,
+    n_calib_batches: int = 8,
+    seed: int = 0,
+) -> list[dict]:
     """Train one MLP (seeded by the task's rng) and score every PTQ method at every (W, A) bit configuration.
 
     ``seed`` only labels the task (its data split); the randomness comes from ``rng``.
@@ -268,7 +346,14 @@ def ptq_seed_task(*, rng: np.random.Generator, x_train: np.ndarray, y_train: np.
     from . import ptq as P
 
     layers = ptq_train_mlp(x_train, y_train, rng)
-    rows = [{"method": "float", "w_bits": 0, "a_bits": 0, "accuracy": float(np.mean(ptq_forward(x_test, layers).argmax(1) == y_test))}]
+    rows = [
+        {
+            "method": "float",
+            "w_bits": 0,
+            "a_bits": 0,
+            "accuracy": float(np.mean(ptq_forward(x_test, layers).argmax(1) == y_test)),
+        }
+    ]
     # calibration: the inputs of every layer on training batches, accumulated batch by batch
     calib = np.array_split(x_train[rng.permutation(x_train.shape[0])[: 64 * n_calib_batches]], n_calib_batches)
     observers = [P.ActivationObserver(signed=False) for _ in layers]

@@ -5,6 +5,7 @@
 between the BEGIN/END markers. ``tests/test_semantics_doc.py`` fails when
 the committed document differs from what the code produces.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,10 @@ def code_range_table() -> str:
                 row.append(f"[{spec.qmin}, {spec.qmax}]")
         row.append(QuantSpec(bits).code_dtype.name + " / " + QuantSpec(bits, signed=False).code_dtype.name)
         rows.append(row)
-    return _table(["bits", "signed full", "signed narrow", "unsigned full", "unsigned narrow", "code dtype (signed / unsigned)"], rows)
+    return _table(
+        ["bits", "signed full", "signed narrow", "unsigned full", "unsigned narrow", "code dtype (signed / unsigned)"],
+        rows,
+    )
 
 
 def tie_table() -> str:
@@ -65,7 +69,10 @@ def order_table() -> str:
         y = fake_quant(x, s, 0, spec)
         v = x / s if op == "divide" else x * (np.float32(1) / s)
         rows.append([f"`{op}`"] + [f"{vi!r} -> {int(qi)} -> {yi!r}" for vi, qi, yi in zip(v.tolist(), q, y.tolist())])
-    return _table(["scale_op (float32, s = 0.05)", "x = 4.075: v -> code -> fake_quant", "x = -4.575: v -> code -> fake_quant"], rows)
+    return _table(
+        ["scale_op (float32, s = 0.05)", "x = 4.075: v -> code -> fake_quant", "x = -4.575: v -> code -> fake_quant"],
+        rows,
+    )
 
 
 def zero_point_table() -> str:
@@ -88,7 +95,13 @@ def near_tie_table() -> str:
         for mode in ("half_up", "floor_plus_half"):
             q = quantize(x, 1.0, 0, QuantSpec(8, rounding=mode))
             rows.append([name, f"`{mode}`"] + [int(v) for v in q])
-    head = ["compute dtype", "rounding", "x = 0.5 - ulp/2 (0.49999997 / 0.49999999999999994)", "x = -0.5 - ulp", "x = 2.5"]
+    head = [
+        "compute dtype",
+        "rounding",
+        "x = 0.5 - ulp/2 (0.49999997 / 0.49999999999999994)",
+        "x = -0.5 - ulp",
+        "x = 2.5",
+    ]
     return _table(head, rows)
 
 
@@ -101,7 +114,9 @@ def fused_table() -> str:
     for zp_op in ("after_round", "before_round", "fused"):
         spec = QuantSpec(16, scale_op="reciprocal", zero_point_op=zp_op)
         rows.append([f"`{zp_op}`", int(quantize(x, s, -39, spec)[0])])
-    return _table(["zero_point_op (float32, x = -0.9803908, s = 0.05941763, z = -39; x*r + z = -55.4999974...)", "code"], rows)
+    return _table(
+        ["zero_point_op (float32, x = -0.9803908, s = 0.05941763, z = -39; x*r + z = -55.4999974...)", "code"], rows
+    )
 
 
 def shifted_table() -> str:
@@ -119,7 +134,10 @@ def block_table() -> str:
     x = np.arange(10, dtype=np.float32).reshape(2, 5)
     s = np.array([[1.0, 2.0, 4.0], [0.5, 1.0, 8.0]], dtype=np.float32)
     q = quantize(x, s, 0, QuantSpec(8, axis=1, block_size=2))
-    rows = [[f"row {i}", str(x[i].tolist()), str(s[i].tolist()), str([j // 2 for j in range(5)]), str(q[i].tolist())] for i in range(2)]
+    rows = [
+        [f"row {i}", str(x[i].tolist()), str(s[i].tolist()), str([j // 2 for j in range(5)]), str(q[i].tolist())]
+        for i in range(2)
+    ]
     return _table(["x (2, 5), axis=1, block_size=2", "x", "scale (2, 3)", "block of each column", "code"], rows)
 
 
@@ -130,10 +148,12 @@ def generated_block() -> str:
             "### Code ranges `[qmin, qmax]`\n\n" + code_range_table(),
             "### Ties: codes for x/s exactly at ±0.5, ±1.5, ±2.5 (s = 1, z = 0)\n\n" + tie_table(),
             "### Operation order matters: division vs reciprocal multiplication\n\n" + order_table(),
-            "### `zero_point_op`: codes for x/s = ±0.5, ±1.5, ±2.5 with z = 1 (s = 1, reciprocal)\n\n" + zero_point_table(),
+            "### `zero_point_op`: codes for x/s = ±0.5, ±1.5, ±2.5 with z = 1 (s = 1, reciprocal)\n\n"
+            + zero_point_table(),
             "### `fused` vs `before_round`: one rounding of x·r + z vs two\n\n" + fused_table(),
             "### `floor_plus_half` vs `half_up` next to a tie (s = 1, z = 0)\n\n" + near_tie_table(),
-            "### `domain`: unsigned 8 bits, s = 0.25, z = 4 (code / fake_quant; at a power-of-two scale the two shapes agree, at others `fl(k·s) + lo` and `(q - z)·s` part)\n\n" + shifted_table(),
+            "### `domain`: unsigned 8 bits, s = 0.25, z = 4 (code / fake_quant; at a power-of-two scale the two shapes agree, at others `fl(k·s) + lo` and `(q - z)·s` part)\n\n"
+            + shifted_table(),
             "### `block_size`: ONNX opset-21 blocked layout\n\n" + block_table(),
             END,
         ]

@@ -9,6 +9,7 @@ user input (``python -O`` would strip it).
 These helpers never modify their inputs: array helpers return either the
 caller's array unchanged (read-only use) or a fresh copy.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -87,10 +88,7 @@ def as_real_array(
     if kind in "iu" and not allow_int:
         raise TypeError(f"{name} must be a floating-point array, got dtype={arr.dtype}")
     if kind not in "fiub":
-        raise TypeError(
-            f"{name} must be a real numeric array, got dtype={arr.dtype} "
-            f"(value {short_repr(x)})"
-        )
+        raise TypeError(f"{name} must be a real numeric array, got dtype={arr.dtype} (value {short_repr(x)})")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty, got shape={arr.shape}")
     if not allow_nonfinite and kind == "f" and not np.all(np.isfinite(arr)):
@@ -156,7 +154,9 @@ def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     """Normalise a (possibly negative) axis for an array of *ndim* dims."""
     a = check_int(axis, name)
     if not -ndim <= a < ndim:
-        raise ValueError(f"{name}={a} is out of range for an array with ndim={ndim}; allowed: {-ndim} <= {name} < {ndim}")
+        raise ValueError(
+            f"{name}={a} is out of range for an array with ndim={ndim}; allowed: {-ndim} <= {name} < {ndim}"
+        )
     return a % ndim
 
 
@@ -170,7 +170,9 @@ def check_enum(value: Any, enum_cls: type[Enum], name: str) -> Enum:
                 return member
     allowed = ", ".join(repr(m.value) for m in enum_cls)
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {allowed} (str), got {name}={short_repr(value)} (type={type(value).__name__})")
+        raise TypeError(
+            f"{name} must be one of {allowed} (str), got {name}={short_repr(value)} (type={type(value).__name__})"
+        )
     raise ValueError(f"{name}={value!r} is not a valid choice; allowed: {allowed}")
 
 
@@ -210,7 +212,6 @@ def as_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-
 def channel_rows(a: np.ndarray, axis: Any, name: str = "x") -> np.ndarray:
     """*a* as a 2-D ``(channels, elements per channel)`` array: one row per index along the channel
     ``axis`` (statistics over all other axes), or a single row for ``axis=None``. May be a view."""
@@ -243,8 +244,9 @@ def check_choice(value: Any, choices: Any, name: str) -> str:
     """
     allowed = ", ".join(repr(c) for c in choices)
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, one of {allowed}; got {name}={short_repr(value)} "
-                        f"(type={type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a str, one of {allowed}; got {name}={short_repr(value)} (type={type(value).__name__})"
+        )
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not one of {allowed}")
     return value
@@ -295,23 +297,33 @@ def check_frozen_dist(dist: Any, name: str = "dist", *, finite_variance: bool = 
     from scipy import stats
 
     base = getattr(dist, "dist", None)
-    if not (hasattr(dist, "support") and hasattr(dist, "cdf") and isinstance(base, (stats.rv_continuous, stats.rv_discrete))):
-        raise TypeError(f"{name} must be a frozen scipy.stats continuous distribution (e.g. scipy.stats.norm(0, 1)), "
-                        f"got {name}={short_repr(dist)} (type={type(dist).__name__})")
+    if not (
+        hasattr(dist, "support") and hasattr(dist, "cdf") and isinstance(base, (stats.rv_continuous, stats.rv_discrete))
+    ):
+        raise TypeError(
+            f"{name} must be a frozen scipy.stats continuous distribution (e.g. scipy.stats.norm(0, 1)), "
+            f"got {name}={short_repr(dist)} (type={type(dist).__name__})"
+        )
     if not isinstance(base, stats.rv_continuous):
-        raise TypeError(f"{name} must be a frozen *continuous* scipy.stats distribution, got the discrete {base.name!r}")
+        raise TypeError(
+            f"{name} must be a frozen *continuous* scipy.stats distribution, got the discrete {base.name!r}"
+        )
     with np.errstate(all="ignore"):
         lo, hi = (float(v) for v in dist.support())
     if np.isnan(lo) or np.isnan(hi):
-        raise ValueError(f"{name}=scipy.stats.{base.name}(args={dist.args}, kwds={dist.kwds}) has invalid parameters "
-                         "(scipy rejects them: e.g. scale <= 0 or a shape parameter out of its domain)")
+        raise ValueError(
+            f"{name}=scipy.stats.{base.name}(args={dist.args}, kwds={dist.kwds}) has invalid parameters "
+            "(scipy rejects them: e.g. scale <= 0 or a shape parameter out of its domain)"
+        )
     if finite_variance:
         with np.errstate(all="ignore"):
             var = float(dist.var())
         if not np.isfinite(var):
-            raise ValueError(f"{name}=scipy.stats.{base.name}(args={dist.args}, kwds={dist.kwds}) has infinite or "
-                             "undefined variance: its quantization MSE is infinite for every clip value; allowed: "
-                             "distributions with a finite second moment")
+            raise ValueError(
+                f"{name}=scipy.stats.{base.name}(args={dist.args}, kwds={dist.kwds}) has infinite or "
+                "undefined variance: its quantization MSE is infinite for every clip value; allowed: "
+                "distributions with a finite second moment"
+            )
     return dist
 
 
@@ -347,13 +359,16 @@ def check_mapping(value: Any, name: str, *, required: Any = (), optional: Any = 
     d = dict(value)
     missing = [k for k in required if k not in d]
     if missing:
-        raise ValueError(f"{name} is missing the key(s) {', '.join(map(repr, missing))}; required: "
-                         f"{', '.join(map(repr, required))}")
+        raise ValueError(
+            f"{name} is missing the key(s) {', '.join(map(repr, missing))}; required: {', '.join(map(repr, required))}"
+        )
     if required or optional:
         unknown = [k for k in d if k not in required and k not in optional]
         if unknown:
-            raise ValueError(f"{name} has unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
-                             f"{', '.join(map(repr, list(required) + list(optional)))}")
+            raise ValueError(
+                f"{name} has unknown key(s) {', '.join(map(repr, unknown))}; allowed: "
+                f"{', '.join(map(repr, list(required) + list(optional)))}"
+            )
     return d
 
 
@@ -368,11 +383,15 @@ def check_no_overlap(out: np.ndarray, arr: np.ndarray, name: str = "out", other:
         return
     same = (
         out.__array_interface__["data"][0] == arr.__array_interface__["data"][0]
-        and out.shape == arr.shape and out.strides == arr.strides and out.dtype == arr.dtype
+        and out.shape == arr.shape
+        and out.strides == arr.strides
+        and out.dtype == arr.dtype
     )
     if not same:
-        raise ValueError(f"{name} partially overlaps {other} (they share memory but are not the same elements); "
-                         f"pass a separate buffer or {other} itself")
+        raise ValueError(
+            f"{name} partially overlaps {other} (they share memory but are not the same elements); "
+            f"pass a separate buffer or {other} itself"
+        )
 
 
 def pow2_normalize(a: np.ndarray) -> tuple[np.ndarray, int]:

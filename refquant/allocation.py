@@ -38,16 +38,32 @@ Which function is which:
   written by ``python -m analysis allocation_compare``).
 * :func:`continuous_allocation` -- the real-valued optimum of the bit budget.
 """
+
 from __future__ import annotations
 
 import heapq
 
 import numpy as np
 
-from ._validate import MAX_BITS, as_float_array, check_bits, check_bool, check_choice, check_int, check_real, pow2_normalize
+from ._validate import (
+    MAX_BITS,
+    as_float_array,
+    check_bits,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    pow2_normalize,
+)
 
-__all__ = ["allocate_bits", "allocation_mse", "continuous_allocation", "paper_allocation", "code_allocation",
-           "ROUNDINGS"]
+__all__ = [
+    "allocate_bits",
+    "allocation_mse",
+    "continuous_allocation",
+    "paper_allocation",
+    "code_allocation",
+    "ROUNDINGS",
+]
 
 #: Rounding of :math:`\log_2` of the bin share in :func:`paper_allocation` / :func:`code_allocation`.
 ROUNDINGS = ("round", "ceil")
@@ -145,7 +161,9 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
     t = check_real(total_bits, "total_bits")
     c = a.size
     if not (c * min_bits <= t <= c * max_bits):
-        raise ValueError(f"total_bits={t} is out of range; allowed: {c * min_bits} <= total_bits <= {c * max_bits} for {c} channels")
+        raise ValueError(
+            f"total_bits={t} is out of range; allowed: {c * min_bits} <= total_bits <= {c * max_bits} for {c} channels"
+        )
     m = np.empty(c)
     free = np.ones(c, dtype=bool)
     la = np.log2(a)
@@ -218,8 +236,17 @@ def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16, rounding: s
     return _eq11(a, float(total_bins), rounding, 0, max_bits)
 
 
-def code_allocation(alphas, target_bits: float, *, rounding: str = "round", min_bits: int = 0, max_bits: int = 8,
-                    tol: float = 0.01, max_iter: int = 10, return_info: bool = False):
+def code_allocation(
+    alphas,
+    target_bits: float,
+    *,
+    rounding: str = "round",
+    min_bits: int = 0,
+    max_bits: int = 8,
+    tol: float = 0.01,
+    max_iter: int = 10,
+    return_info: bool = False,
+):
     r"""Bit allocation as the released ACIQ code runs it (``get_bits_alloc_fixed_target``; not the optimum).
 
     With goal :math:`\bar M^*` = ``target_bits`` and :math:`T_0 = \bar M^*`,
@@ -345,8 +372,10 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
     total_bits = check_int(total_bits, "total_bits")
     lo_t, hi_t = (c * min_bits, c * max_bits) if budget == "bits" else (c * 2**min_bits, c * 2**max_bits)
     if not lo_t <= total_bits <= hi_t:
-        raise ValueError(f"total_bits={total_bits} is out of range for budget={budget!r} with {c} channels, "
-                         f"min_bits={min_bits}, max_bits={max_bits}; allowed: {lo_t} <= total_bits <= {hi_t}")
+        raise ValueError(
+            f"total_bits={total_bits} is out of range for budget={budget!r} with {c} channels, "
+            f"min_bits={min_bits}, max_bits={max_bits}; allowed: {lo_t} <= total_bits <= {hi_t}"
+        )
     if budget == "bits":
         left = total_bits - c * min_bits
         cost = lambda i: 1  # noqa: E731
@@ -367,6 +396,8 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
         if m[i] < max_bits:
             heapq.heappush(heap, (-(a[i] ** 2 / (3.0 * 4.0 ** int(m[i]))) * 0.75 / cost(i), i))
     if left != 0:
-        raise ValueError(f"total_bits={total_bits} cannot be met exactly with budget={budget!r} "
-                         f"and bits in [{min_bits}, {max_bits}] ({left} left over)")
+        raise ValueError(
+            f"total_bits={total_bits} cannot be met exactly with budget={budget!r} "
+            f"and bits in [{min_bits}, {max_bits}] ({left} left over)"
+        )
     return m

@@ -51,14 +51,20 @@ A channel whose quantized weights are all equal has no spread to rescale:
 there :math:`\xi_c` is taken as 1 (only the mean is corrected) for
 ``"mean_std"`` and ``"paper"``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ._validate import as_float_array, channel_rows, check_axis, check_bool, check_choice, pow2_normalize
 
-__all__ = ["bias_correct", "METHODS", "activation_bias_correction", "apply_activation_bias_correction",
-           "ACTIVATION_METHODS"]
+__all__ = [
+    "bias_correct",
+    "METHODS",
+    "activation_bias_correction",
+    "apply_activation_bias_correction",
+    "ACTIVATION_METHODS",
+]
 
 METHODS = ("mean_std", "mean", "std", "paper")
 ACTIVATION_METHODS = ("mean", "positive")

@@ -28,6 +28,7 @@ note marks it as such) — ``c`` must divide the input-channel count.
 All functions return new float arrays (the input's float dtype, float64 for
 integer input) and never modify ``w``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,7 +36,16 @@ import math
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis, check_bool, check_choice, check_int, check_real, check_sequence, short_repr
+from ._validate import (
+    as_real_array,
+    check_axis,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_sequence,
+    short_repr,
+)
 
 __all__ = [
     "binarize",
@@ -96,7 +106,9 @@ class RegionLayout:
             object.__setattr__(self, "axis", check_int(self.axis, "axis", 0, max(len(dims) - 1, 0)))
         sizes = [check_int(getattr(self, f), f, 0) for f in ("n_filters", "n_tiles", "tile", "rest")]
         if math.prod(sizes) != math.prod(dims):
-            raise ValueError(f"n_filters * n_tiles * tile * rest = {math.prod(sizes)} != {math.prod(dims)} elements of shape {dims}")
+            raise ValueError(
+                f"n_filters * n_tiles * tile * rest = {math.prod(sizes)} != {math.prod(dims)} elements of shape {dims}"
+            )
         if sizes[0] != (1 if self.axis is None else dims[self.axis]):
             raise ValueError(f"n_filters={sizes[0]} does not match shape {dims} along axis={self.axis}")
 
@@ -238,7 +250,9 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
     return (out, a) if return_scale else out
 
 
-def ternarize(w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: str = "mean", return_scale: bool = False):
+def ternarize(
+    w, *, threshold: float = 0.7, axis: int | None = 0, relative_to: str = "mean", return_scale: bool = False
+):
     r"""Ternary weights in ``{-alpha, 0, +alpha}`` per output filter (TWN rule by default).
 
     .. math:: \Delta_f = \theta \cdot \overline{|w|}_f \ (\text{relative\_to="mean"}) \ \text{or} \
@@ -449,7 +463,9 @@ def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
     n_f = check_int(n_filters, "n_filters", 1, 2**40)
     n_t = check_int(n_tiles, "n_tiles", 1, 2**40)
     if n_f * n_t > 2**40:
-        raise ValueError(f"n_filters * n_tiles = {n_f * n_t} regions exceeds 2**40 (the sign map would not fit in memory)")
+        raise ValueError(
+            f"n_filters * n_tiles = {n_f * n_t} regions exceeds 2**40 (the sign map would not fit in memory)"
+        )
     r = np.arange(n_f * n_t)
     return np.where(r < (n_f * n_t) // 2, 1, -1).astype(np.int8).reshape(n_f, n_t)
 
@@ -610,8 +626,20 @@ def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0
     return t, max(1.0 / t, 1.0)
 
 
-def ede_grad(w, grad_q, *, epoch, total_epochs, t_min: float = 0.1, t_max: float = 10.0, threshold: float = 0.05,
-             signs=None, axis: int | None = 0, region: int | None = None, delta: str = "region") -> np.ndarray:
+def ede_grad(
+    w,
+    grad_q,
+    *,
+    epoch,
+    total_epochs,
+    t_min: float = 0.1,
+    t_max: float = 10.0,
+    threshold: float = 0.05,
+    signs=None,
+    axis: int | None = 0,
+    region: int | None = None,
+    delta: str = "region",
+) -> np.ndarray:
     r"""The signed-binary EDE backward rule: ``dL/dw`` from ``dL/dq``.
 
     .. math:: \frac{\partial L}{\partial w} = k\,t\,\bigl(1 - \tanh^2(t\,(w - s_r \Delta))\bigr)\,

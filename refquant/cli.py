@@ -11,6 +11,7 @@
 * ``refquant bench [NAME ...]`` runs the benchmark suite (``python -m benchmarks``).
 * ``refquant info`` prints versions, Numba's threading layer, cache location and CPU count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,9 @@ def _info() -> int:
     print(f"numba           {numba.__version__}")
     print(f"numba threads   {numba.get_num_threads()} (NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS})")
     try:
-        from refquant._kernels.uniform import affine_quant_kernel
         import numpy as np
+
+        from refquant._kernels.uniform import affine_quant_kernel
 
         refquant.fake_quant(np.zeros(4), 1.0, 0, refquant.QuantSpec(8))
         layer = numba.threading_layer()
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_fig = sub.add_parser("figures", help="regenerate figures/ (run from the repository root)")
     p_fig.add_argument("names", nargs="*", help="figure families (default: all)")
-    p_fig.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address; sweeps run there (needs the [dask] extra)")
+    p_fig.add_argument(
+        "--scheduler", metavar="ADDR", help="Dask scheduler address; sweeps run there (needs the [dask] extra)"
+    )
     p_fig.add_argument("--outdir", metavar="DIR", help="output folder (default: figures/)")
     p_gold = sub.add_parser("golden", help="export or verify golden test vectors (format: docs/GOLDEN.md)")
     gsub = p_gold.add_subparsers(dest="golden_cmd", required=True)
@@ -119,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     g_exp.add_argument("dir", help="output folder (created if missing)")
     g_exp.add_argument("--ops", nargs="+", metavar="OP", help="operations to export (default: all)")
     g_exp.add_argument("--seed", type=int, default=0, help="seed of the case generators (default 0)")
-    g_exp.add_argument("--profile", metavar="NAME", help="only the uniform quantizer's vectors for this backend "
-                       "profile's semantics (refquant.profiles.names(); docs/PROFILES.md)")
+    g_exp.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="only the uniform quantizer's vectors for this backend "
+        "profile's semantics (refquant.profiles.names(); docs/PROFILES.md)",
+    )
     g_ver = gsub.add_parser("verify", help="recompute the vectors in DIR and report mismatches")
     g_ver.add_argument("dir", help="folder written by 'refquant golden export'")
     g_ver.add_argument("--ops", nargs="+", metavar="OP", help="operations to verify (default: all in the manifest)")
@@ -153,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return analysis_main(argv_fig)
     if args.quick:
         os.environ["REFQUANT_BENCH_QUICK"] = "1"
-    return _repo_module("benchmarks.__main__", "bench").main(list(args.names) + (["--out", args.out] if args.out else []))
+    return _repo_module("benchmarks.__main__", "bench").main(
+        list(args.names) + (["--out", args.out] if args.out else [])
+    )
 
 
 if __name__ == "__main__":

@@ -29,11 +29,21 @@ accumulated in float64:
   :math:`\hat a = \sqrt3\,\hat\sigma`; ``estimator="range"``:
   :math:`\hat\mu = (\max+\min)/2`, :math:`\hat a = (\max-\min)/2`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_bool, check_choice, check_frozen_dist, check_real, pow2_normalize, short_repr
+from ._validate import (
+    as_real_array,
+    channel_rows,
+    check_bool,
+    check_choice,
+    check_frozen_dist,
+    check_real,
+    pow2_normalize,
+    short_repr,
+)
 
 __all__ = ["DISTRIBUTIONS", "STD_PER_SCALE", "KURTOSIS", "fit", "frozen", "check_dist"]
 
@@ -80,14 +90,18 @@ def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True, finite_var
     if isinstance(dist, str):
         d = dist.lower()
         if d not in DISTRIBUTIONS:
-            raise ValueError(f"{name}={dist!r} is not a known distribution; allowed: {', '.join(map(repr, DISTRIBUTIONS))}"
-                             + (" or a frozen scipy.stats continuous distribution" if allow_scipy else ""))
+            raise ValueError(
+                f"{name}={dist!r} is not a known distribution; allowed: {', '.join(map(repr, DISTRIBUTIONS))}"
+                + (" or a frozen scipy.stats continuous distribution" if allow_scipy else "")
+            )
         return d
     if allow_scipy and hasattr(dist, "dist"):
         return check_frozen_dist(dist, name, finite_variance=finite_variance)
-    raise TypeError(f"{name} must be one of {', '.join(map(repr, DISTRIBUTIONS))} (str)"
-                    + (" or a frozen scipy.stats continuous distribution" if allow_scipy else "")
-                    + f", got {name}={short_repr(dist)} (type={type(dist).__name__})")
+    raise TypeError(
+        f"{name} must be one of {', '.join(map(repr, DISTRIBUTIONS))} (str)"
+        + (" or a frozen scipy.stats continuous distribution" if allow_scipy else "")
+        + f", got {name}={short_repr(dist)} (type={type(dist).__name__})"
+    )
 
 
 def frozen(dist: str, scale: float = 1.0, loc: float = 0.0):

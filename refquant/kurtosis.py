@@ -54,14 +54,24 @@ Layer reduction (``reduction=``, ``n_layers=``) of :func:`kure_loss` /
   other layer -- the subgradient Python's ``max(a, b)`` (which keeps ``a``
   unless ``b > a``) passes to autograd at a tie.
 """
+
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_real_array, channel_rows, check_bool, check_choice, check_int, check_real, check_sequence, pow2_normalize
+from ._validate import (
+    as_real_array,
+    channel_rows,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    check_sequence,
+    pow2_normalize,
+)
 
 __all__ = ["kurtosis", "skewness_kurtosis", "kurtosis_grad", "kure_loss", "kure_grad", "kurtosis_shaping", "REDUCTIONS"]
 
@@ -78,7 +88,9 @@ def _nonfinite_error(a: np.ndarray, name: str) -> ValueError:
     bad = int(np.count_nonzero(~np.isfinite(a)))
     if bad:
         return ValueError(f"{name} contains {bad} NaN/inf value(s); only finite values are allowed")
-    return ValueError(f"{name}: its fourth central moment overflows float64 (values too large); rescale the tensor first")
+    return ValueError(
+        f"{name}: its fourth central moment overflows float64 (values too large); rescale the tensor first"
+    )
 
 
 def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
@@ -198,7 +210,9 @@ def _unit_moments(x, axis, name: str = "x"):
     v = channel_rows(a, axis, name)
     c, n = v.shape
     if n < 2:
-        raise ValueError(f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})")
+        raise ValueError(
+            f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})"
+        )
     with np.errstate(all="ignore"):
         mu, m2, m3, m4 = _kernel_moments(v)
     e = np.zeros(c, dtype=np.int64)
@@ -206,7 +220,13 @@ def _unit_moments(x, axis, name: str = "x"):
         u, v2, v3, v4 = float(mu[0]), float(m2[0]), float(m3[0]), float(m4[0])
         if all(map(math.isfinite, (u, v2, v3, v4))) and (v2 >= _M2_SAFE or v2 == 0 and u == 0):
             return n, mu, m2, m3, m4, e
-    ok = np.isfinite(mu) & np.isfinite(m2) & np.isfinite(m3) & np.isfinite(m4) & ((m2 >= _M2_SAFE) | (m2 == 0) & (mu == 0))
+    ok = (
+        np.isfinite(mu)
+        & np.isfinite(m2)
+        & np.isfinite(m3)
+        & np.isfinite(m4)
+        & ((m2 >= _M2_SAFE) | (m2 == 0) & (mu == 0))
+    )
     if not np.all(ok):
         bad = np.flatnonzero(~ok)
         sub = np.asarray(v[bad], dtype=np.float64)
@@ -401,15 +421,18 @@ def _kurtosis_and_grad(w: np.ndarray, name: str, ddof: int) -> tuple[float, np.n
     with np.errstate(over="ignore"):
         g = np.ldexp(g, -e)
     if not np.all(np.isfinite(g)):
-        raise ValueError(f"{name}: the gradient (which scales as 1/|w|) overflows float64 for max|{name}| = "
-                         f"{float(np.ldexp(1.0, e - 1)):.3g}; rescale {name}")
+        raise ValueError(
+            f"{name}: the gradient (which scales as 1/|w|) overflows float64 for max|{name}| = "
+            f"{float(np.ldexp(1.0, e - 1)):.3g}; rescale {name}"
+        )
     return k, g
 
 
 def _layers(weights) -> list[np.ndarray]:
     if isinstance(weights, np.ndarray):
-        raise TypeError("weights must be a list or tuple of arrays (one per layer), got numpy.ndarray; "
-                        "for a single tensor pass [w]")
+        raise TypeError(
+            "weights must be a list or tuple of arrays (one per layer), got numpy.ndarray; for a single tensor pass [w]"
+        )
     items = check_sequence(weights, "weights")
     if len(items) == 0:
         raise ValueError("weights is an empty list of layers; KURE averages over at least one layer")
@@ -434,7 +457,9 @@ def _reduction(reduction, n_layers, big_l: int) -> tuple[str, float]:
     return reduction, float(n)
 
 
-def kure_loss(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "mean", n_layers: int | None = None) -> float:
+def kure_loss(
+    weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "mean", n_layers: int | None = None
+) -> float:
     r"""KURE regulariser :math:`L_K = \frac1n\sum_{i=1}^L(\mathrm{Kurt}[W_i] - K_T)^2` (paper eqs. 14–15), float64.
 
     With ``reduction="sum"``: :math:`\sum_i (\mathrm{Kurt}[W_i] - K_T)^2`; with
@@ -495,8 +520,9 @@ def kure_loss(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "
     return float(terms.max()) if reduction == "max" else float(terms.sum() / div)
 
 
-def kure_grad(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "mean",
-              n_layers: int | None = None) -> list[np.ndarray]:
+def kure_grad(
+    weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "mean", n_layers: int | None = None
+) -> list[np.ndarray]:
     r"""Closed-form gradient of :func:`kure_loss` with respect to every weight of every layer.
 
     .. math:: \frac{\partial L_K}{\partial W_i} = \frac2n(K_i - K_T)\,\frac{\partial K_i}{\partial W_i},
@@ -549,12 +575,22 @@ def kure_grad(weights, target: float = 1.8, *, ddof: int = 0, reduction: str = "
     if reduction == "max":
         terms = [(k - kt) ** 2 for k, _ in kg]
         first = int(np.argmax(terms))  # np.argmax returns the first index of the maximum
-        return [2.0 * (k - kt) * g if i == first else np.zeros(g.shape, dtype=np.float64) for i, (k, g) in enumerate(kg)]
+        return [
+            2.0 * (k - kt) * g if i == first else np.zeros(g.shape, dtype=np.float64) for i, (k, g) in enumerate(kg)
+        ]
     return [2.0 / div * (k - kt) * g for k, g in kg]
 
 
-def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0.05, lr: float = 0.001,
-                     steps: int = 300, record_every: int = 10):
+def kurtosis_shaping(
+    w0,
+    *,
+    target: float = 1.8,
+    lam: float = 1.0,
+    mu: float = 0.05,
+    lr: float = 0.001,
+    steps: int = 300,
+    record_every: int = 10,
+):
     r"""Plain gradient descent on :math:`J(w) = \lambda(\mathrm{Kurt}[w] - K_T)^2 + \frac{\mu}{2}\,\mathrm{mean}((w - w_0)^2)/\sigma_0^2`.
 
     The KURE term (one layer) drives the kurtosis toward ``target``; the
@@ -623,6 +659,8 @@ def kurtosis_shaping(w0, *, target: float = 1.8, lam: float = 1.0, mu: float = 0
         with np.errstate(all="ignore"):
             w = w - lr * n * var0 * g
         if not np.all(np.isfinite(w)) or float(np.max(np.abs(w))) > 2.0**500:
-            raise ValueError(f"lr={lr!r} makes the descent diverge (weights beyond 2**500 times their initial "
-                             f"scale at step {t + 1}); use a smaller lr")
+            raise ValueError(
+                f"lr={lr!r} makes the descent diverge (weights beyond 2**500 times their initial "
+                f"scale at step {t + 1}); use a smaller lr"
+            )
     return snaps

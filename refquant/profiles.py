@@ -35,10 +35,12 @@ or check each compiled shape separately. :data:`NOT_EXPRESSIBLE` lists these cas
 
 The profiles are plain data plus NumPy: nothing here imports a backend.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -115,8 +117,15 @@ class Profile:
     _calibrate: Callable[..., tuple] = dataclasses.field(repr=False, compare=False)
     _calibrate_options: tuple[str, ...] = dataclasses.field(repr=False, compare=False, default=())
 
-    def spec(self, bits: int, *, signed: bool, axis: int | None = None, block_size: int | None = None,
-             narrow_range: bool = False) -> QuantSpec:
+    def spec(
+        self,
+        bits: int,
+        *,
+        signed: bool,
+        axis: int | None = None,
+        block_size: int | None = None,
+        narrow_range: bool = False,
+    ) -> QuantSpec:
         """The :class:`~refquant.specs.QuantSpec` that reproduces this backend's operation.
 
         Parameters
@@ -156,13 +165,19 @@ class Profile:
             if axis is None:
                 raise ValueError(f"block_size={block_size} needs axis (the axis the blocks run along); got axis=None")
         if block_size is not None and "blocked" not in self.layouts:
-            raise ValueError(f"block_size={block_size}: profile {self.name!r} has no blocked quantization "
-                             f"(layouts: {', '.join(self.layouts)}); use block_size=None")
+            raise ValueError(
+                f"block_size={block_size}: profile {self.name!r} has no blocked quantization "
+                f"(layouts: {', '.join(self.layouts)}); use block_size=None"
+            )
         if axis is not None and block_size is None and "per_channel" not in self.layouts:
-            raise ValueError(f"axis={axis}: profile {self.name!r} has no per-channel quantization "
-                             f"(layouts: {', '.join(self.layouts)}); use axis=None")
+            raise ValueError(
+                f"axis={axis}: profile {self.name!r} has no per-channel quantization "
+                f"(layouts: {', '.join(self.layouts)}); use axis=None"
+            )
         fields = self._spec(self.name, bits, signed, axis, block_size, narrow_range)
-        return _make_spec(bits=bits, signed=signed, narrow_range=narrow_range, axis=axis, block_size=block_size, **fields)
+        return _make_spec(
+            bits=bits, signed=signed, narrow_range=narrow_range, axis=axis, block_size=block_size, **fields
+        )
 
     def specs(self) -> list[QuantSpec]:
         """Every per-tensor :class:`~refquant.specs.QuantSpec` this profile supports.
@@ -215,7 +230,9 @@ class Profile:
         unknown = sorted(set(options) - set(self._calibrate_options))
         if unknown:
             allowed = ", ".join(self._calibrate_options) or "none"
-            raise TypeError(f"calibrate() got unexpected option(s) {unknown} for profile {self.name!r}; allowed: {allowed}")
+            raise TypeError(
+                f"calibrate() got unexpected option(s) {unknown} for profile {self.name!r}; allowed: {allowed}"
+            )
         arr = as_real_array(x, "x")
         return self._calibrate(arr, spec, **options)
 
@@ -266,11 +283,15 @@ def _out(scale, zp, per_tensor: bool):
 # ---------------------------------------------------------------- ONNX
 def _onnx_spec(name, bits, signed, axis, block_size, narrow_range):
     if bits not in (2, 4, 8, 16):
-        raise ValueError(f"bits={bits}: ONNX QuantizeLinear has int/uint 2 (opset 25), 4 (opset 21), 8 and 16 "
-                         "(opset 21) outputs; allowed bits: 2, 4, 8, 16")
+        raise ValueError(
+            f"bits={bits}: ONNX QuantizeLinear has int/uint 2 (opset 25), 4 (opset 21), 8 and 16 "
+            "(opset 21) outputs; allowed bits: 2, 4, 8, 16"
+        )
     if narrow_range:
-        raise ValueError("narrow_range=True: ONNX QuantizeLinear saturates to the full range of its output type; "
-                         "use narrow_range=False")
+        raise ValueError(
+            "narrow_range=True: ONNX QuantizeLinear saturates to the full range of its output type; "
+            "use narrow_range=False"
+        )
     return dict(rounding="half_even", scale_op="divide", compute_dtype="float32")
 
 
@@ -283,13 +304,17 @@ def _onnx_calibrate(arr, spec):
     if spec.axis is not None or getattr(spec, "block_size", None) is not None:
         raise ValueError(f"spec.axis={spec.axis}: DynamicQuantizeLinear calibrates per tensor only; use axis=None")
     if spec.bits != 8 or spec.narrow_range:
-        raise ValueError(f"spec has bits={spec.bits}, narrow_range={spec.narrow_range}: DynamicQuantizeLinear "
-                         "calibrates uint8 (ONNX) or int8 (onnxruntime's kernel) full range only; use QuantSpec(8, ...)")
+        raise ValueError(
+            f"spec has bits={spec.bits}, narrow_range={spec.narrow_range}: DynamicQuantizeLinear "
+            "calibrates uint8 (ONNX) or int8 (onnxruntime's kernel) full range only; use QuantSpec(8, ...)"
+        )
     a32 = _finite32(arr, "DynamicQuantizeLinear")
     lo = np.minimum(a32.min(), np.float32(0))
     hi = np.maximum(a32.max(), np.float32(0))
     qmin, qmax = np.float32(spec.qmin), np.float32(spec.qmax)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # a range beyond float32 gives scale inf, as in C++
+    with np.errstate(
+        invalid="ignore", divide="ignore", over="ignore"
+    ):  # a range beyond float32 gives scale inf, as in C++
         scale = np.float32(1) if hi == lo else np.float32(np.float32(hi - lo) / np.float32(qmax - qmin))
         initial = np.float32(qmin - np.float32(lo / scale))
     # std::max(qmin, std::min(qmax, initial)) with C++'s comparisons: a NaN (0/0, when the range is so small
@@ -305,16 +330,26 @@ def _torch_fq_spec(name, bits, signed, axis, block_size, narrow_range):
 
 
 def _torch_q_spec(name, bits, signed, axis, block_size, narrow_range):
-    allowed = {(8, True): "torch.qint8", (8, False): "torch.quint8", (4, False): "torch.quint4x2",
-               (2, False): "torch.quint2x4"}
+    allowed = {
+        (8, True): "torch.qint8",
+        (8, False): "torch.quint8",
+        (4, False): "torch.quint4x2",
+        (2, False): "torch.quint2x4",
+    }
     if (bits, signed) not in allowed:
-        raise ValueError(f"bits={bits}, signed={signed}: torch.quantize_per_tensor has qint8 (8, signed), quint8 "
-                         "(8, unsigned), quint4x2 (4, unsigned), quint2x4 (2, unsigned)")
+        raise ValueError(
+            f"bits={bits}, signed={signed}: torch.quantize_per_tensor has qint8 (8, signed), quint8 "
+            "(8, unsigned), quint4x2 (4, unsigned), quint2x4 (2, unsigned)"
+        )
     if narrow_range:
-        raise ValueError("narrow_range=True: torch quantized dtypes saturate to their full range; use narrow_range=False")
+        raise ValueError(
+            "narrow_range=True: torch quantized dtypes saturate to their full range; use narrow_range=False"
+        )
     if bits < 8 and axis is not None:
-        raise ValueError(f"axis={axis}: torch.quantize_per_channel is not implemented for {allowed[(bits, signed)]}; "
-                         "use axis=None or bits=8")
+        raise ValueError(
+            f"axis={axis}: torch.quantize_per_channel is not implemented for {allowed[(bits, signed)]}; "
+            "use axis=None or bits=8"
+        )
     if bits < 8:
         zp_op = "after_round"  # the sub-byte kernels round first, then add the zero point
     elif axis is None:
@@ -331,8 +366,10 @@ def _torch_calibrate(arr, spec, symmetric=False):
     # Data are converted to float32 (the observer's buffers); every step is a float32 tensor operation.
     symmetric = check_bool(symmetric, "symmetric")
     if spec.qmax <= spec.qmin:
-        raise ValueError(f"spec has the single code {spec.qmin} (bits={spec.bits}, signed={spec.signed}, "
-                         f"narrow_range={spec.narrow_range}): the PyTorch observers need quant_min < quant_max")
+        raise ValueError(
+            f"spec has the single code {spec.qmin} (bits={spec.bits}, signed={spec.signed}, "
+            f"narrow_range={spec.narrow_range}): the PyTorch observers need quant_min < quant_max"
+        )
     a32 = _finite32(arr, "the PyTorch observer")
     lo, hi = _reduce_minmax(a32, spec)
     lo = np.minimum(_f32(lo), np.float32(0))
@@ -355,11 +392,15 @@ def _tf_spec(name, bits, signed, axis, block_size, narrow_range):
     if bits < 2:
         raise ValueError(f"bits={bits}: tf.quantization.fake_quant_* takes num_bits in [2, 16]")
     if signed:
-        raise ValueError("signed=True: TensorFlow's fake_quant works on unsigned codes [0, 2^bits - 1] "
-                         "([1, 2^bits - 1] with narrow_range); use signed=False")
+        raise ValueError(
+            "signed=True: TensorFlow's fake_quant works on unsigned codes [0, 2^bits - 1] "
+            "([1, 2^bits - 1] with narrow_range); use signed=False"
+        )
     if axis is not None and axis != -1:
-        raise ValueError(f"axis={axis}: fake_quant_with_min_max_vars_per_channel quantizes along the last axis only; "
-                         "use axis=-1 or None")
+        raise ValueError(
+            f"axis={axis}: fake_quant_with_min_max_vars_per_channel quantizes along the last axis only; "
+            "use axis=-1 or None"
+        )
     return dict(rounding="floor_plus_half", scale_op="divide", compute_dtype="float32", domain="float_shifted")
 
 
@@ -455,9 +496,14 @@ def _tf_calibrate(arr, spec, min=None, max=None):  # noqa: A002 - the op's own a
         shape = () if spec.axis is None else (a32.shape[-1] if a32.ndim else 0,)
         for name, v in (("min", lo), ("max", hi)):
             if v.shape not in ((), (1,)) if spec.axis is None else v.shape != shape:
-                raise ValueError(f"{name} has shape {v.shape}; expected a scalar (per tensor) or one value per "
-                                 f"channel of the last axis {shape} (per channel)")
-        lo, hi = _f32(lo).reshape(np.shape(lo) if spec.axis is not None else ()), _f32(hi).reshape(np.shape(hi) if spec.axis is not None else ())
+                raise ValueError(
+                    f"{name} has shape {v.shape}; expected a scalar (per tensor) or one value per "
+                    f"channel of the last axis {shape} (per channel)"
+                )
+        lo, hi = (
+            _f32(lo).reshape(np.shape(lo) if spec.axis is not None else ()),
+            _f32(hi).reshape(np.shape(hi) if spec.axis is not None else ()),
+        )
     lo, hi = _f32(lo), _f32(hi)
     if not np.all(lo < hi) or not np.all(lo <= 0) or not np.all(hi >= 0):
         raise ValueError(f"min={short_repr(lo)}, max={short_repr(hi)}: the op requires min <= 0 <= max and min < max")
@@ -480,8 +526,10 @@ def _tflite_spec(name, bits, signed, axis, block_size, narrow_range):
 
 def _no_calibrate(name):
     def calibrate(arr, spec):
-        raise ValueError(f"profile {name!r} has no calibration of its own (the operation takes scale and zero point "
-                         "as inputs); use refquant.calibrate_minmax or another profile's calibrate")
+        raise ValueError(
+            f"profile {name!r} has no calibration of its own (the operation takes scale and zero point "
+            "as inputs); use refquant.calibrate_minmax or another profile's calibrate"
+        )
 
     return calibrate
 
@@ -552,119 +600,175 @@ def _ev(name: str) -> dict:
     return dict(versions=tuple(sorted(e.get("versions", {}).items())), cases=int(e.get("cases", 0)))
 
 
-_register(Profile(
-    name="onnx",
-    title="ONNX QuantizeLinear / DequantizeLinear (onnxruntime CPU and onnx.reference), DynamicQuantizeLinear's calibration",
-    operations=("QuantizeLinear (opsets 13, 21, 25)", "DequantizeLinear", "QuantizeLinear -> DequantizeLinear",
-                "DynamicQuantizeLinear (calibration)"),
-    equation="q = saturate(round_half_even(fl32(x / s)) + z); y = fl32((q - z) * s)",
-    layouts=("per_tensor", "per_channel", "blocked"),
-    code_ranges="int/uint 2 (opset 25), 4, 8, 16 (opset 21); full range only (no narrow range)",
-    calibration=("DynamicQuantizeLinear: onnxruntime/core/util/qmath.h GetQuantizationParameter, float32: range "
-                 "widened to include 0, scale = (max - min)/(qmax - qmin) (1 for an all-zero range), "
-                 "zp = round_half_even(clamp(qmin - min/scale))"),
-    needs_calibration=False,
-    divergences=(),
-    _spec=_onnx_spec, _calibrate=_onnx_calibrate, **_ev("onnx"),
-))
+_register(
+    Profile(
+        name="onnx",
+        title="ONNX QuantizeLinear / DequantizeLinear (onnxruntime CPU and onnx.reference), DynamicQuantizeLinear's calibration",
+        operations=(
+            "QuantizeLinear (opsets 13, 21, 25)",
+            "DequantizeLinear",
+            "QuantizeLinear -> DequantizeLinear",
+            "DynamicQuantizeLinear (calibration)",
+        ),
+        equation="q = saturate(round_half_even(fl32(x / s)) + z); y = fl32((q - z) * s)",
+        layouts=("per_tensor", "per_channel", "blocked"),
+        code_ranges="int/uint 2 (opset 25), 4, 8, 16 (opset 21); full range only (no narrow range)",
+        calibration=(
+            "DynamicQuantizeLinear: onnxruntime/core/util/qmath.h GetQuantizationParameter, float32: range "
+            "widened to include 0, scale = (max - min)/(qmax - qmin) (1 for an all-zero range), "
+            "zp = round_half_even(clamp(qmin - min/scale))"
+        ),
+        needs_calibration=False,
+        divergences=(),
+        _spec=_onnx_spec,
+        _calibrate=_onnx_calibrate,
+        **_ev("onnx"),
+    )
+)
 
-_register(Profile(
-    name="torch.fake_quantize",
-    title="torch.fake_quantize_per_tensor_affine / _per_channel_affine, torch.ao.quantization.FakeQuantize with "
-          "MinMaxObserver / PerChannelMinMaxObserver",
-    operations=("torch.fake_quantize_per_tensor_affine", "torch.fake_quantize_per_channel_affine",
-                "torch.ao.quantization.FakeQuantize (MinMaxObserver, PerChannelMinMaxObserver)",
-                "MinMaxObserver / PerChannelMinMaxObserver.calculate_qparams (calibration)"),
-    equation=("q = clamp(round_half_even(x * fl32(1/s)) + z); y = (q - z) * s; the product in the input's dtype "
-              "(float32, or float64 for double tensors), the reciprocal always rounded to float32"),
-    layouts=("per_tensor", "per_channel"),
-    code_ranges="any [quant_min, quant_max] containing the zero point: bits 1..16, signed or unsigned, narrow or full",
-    calibration=("torch/ao/quantization/observer.py UniformQuantizationObserverBase._calculate_qparams in float32: "
-                 "range widened to include 0; affine: scale = max((max - min)/(qmax - qmin), eps32), "
-                 "zp = clamp(qmin - round_half_even(min/scale)); symmetric: scale = max(amax/((qmax - qmin)/2), "
-                 "eps32), zp = 0 (signed) or (qmin + qmax)//2 (unsigned)"),
-    needs_calibration=False,
-    divergences=(
-        "fake_quantize_per_channel_affine wraps (a 64-bit integer cast) instead of saturating when |x/s| >= 2^63",
-    ),
-    _spec=_torch_fq_spec, _calibrate=_torch_calibrate, _calibrate_options=("symmetric",), **_ev("torch.fake_quantize"),
-))
+_register(
+    Profile(
+        name="torch.fake_quantize",
+        title="torch.fake_quantize_per_tensor_affine / _per_channel_affine, torch.ao.quantization.FakeQuantize with "
+        "MinMaxObserver / PerChannelMinMaxObserver",
+        operations=(
+            "torch.fake_quantize_per_tensor_affine",
+            "torch.fake_quantize_per_channel_affine",
+            "torch.ao.quantization.FakeQuantize (MinMaxObserver, PerChannelMinMaxObserver)",
+            "MinMaxObserver / PerChannelMinMaxObserver.calculate_qparams (calibration)",
+        ),
+        equation=(
+            "q = clamp(round_half_even(x * fl32(1/s)) + z); y = (q - z) * s; the product in the input's dtype "
+            "(float32, or float64 for double tensors), the reciprocal always rounded to float32"
+        ),
+        layouts=("per_tensor", "per_channel"),
+        code_ranges="any [quant_min, quant_max] containing the zero point: bits 1..16, signed or unsigned, narrow or full",
+        calibration=(
+            "torch/ao/quantization/observer.py UniformQuantizationObserverBase._calculate_qparams in float32: "
+            "range widened to include 0; affine: scale = max((max - min)/(qmax - qmin), eps32), "
+            "zp = clamp(qmin - round_half_even(min/scale)); symmetric: scale = max(amax/((qmax - qmin)/2), "
+            "eps32), zp = 0 (signed) or (qmin + qmax)//2 (unsigned)"
+        ),
+        needs_calibration=False,
+        divergences=(
+            "fake_quantize_per_channel_affine wraps (a 64-bit integer cast) instead of saturating when |x/s| >= 2^63",
+        ),
+        _spec=_torch_fq_spec,
+        _calibrate=_torch_calibrate,
+        _calibrate_options=("symmetric",),
+        **_ev("torch.fake_quantize"),
+    )
+)
 
-_register(Profile(
-    name="torch.quantize",
-    title="torch.quantize_per_tensor / quantize_per_channel + int_repr (and dequantize)",
-    operations=("torch.quantize_per_tensor(...).int_repr()", "torch.quantize_per_channel(...).int_repr()",
-                "Tensor.dequantize()", "MinMaxObserver / PerChannelMinMaxObserver.calculate_qparams (calibration)"),
-    equation=("qint8/quint8 per tensor: q = clamp(round_half_even(fma(x, fl32(1/s), z))) (one rounding of the fused "
-              "multiply-add); per channel: q = clamp(round_half_even(fl32(fl32(x * fl32(1/s)) + z))); quint4x2 / "
-              "quint2x4: q = clamp(round_half_even(fl32(x * fl32(1/s))) + z); float32 input only"),
-    layouts=("per_tensor", "per_channel"),
-    code_ranges="qint8 (8, signed), quint8 (8, unsigned), quint4x2 (4, unsigned), quint2x4 (2, unsigned); full range",
-    calibration="as torch.fake_quantize (the same observers)",
-    needs_calibration=False,
-    divergences=(
-        "quint4x2 / quint2x4 wrap instead of saturating when |x/s| >= 2^63",
-    ),
-    _spec=_torch_q_spec, _calibrate=_torch_calibrate, _calibrate_options=("symmetric",), **_ev("torch.quantize"),
-))
+_register(
+    Profile(
+        name="torch.quantize",
+        title="torch.quantize_per_tensor / quantize_per_channel + int_repr (and dequantize)",
+        operations=(
+            "torch.quantize_per_tensor(...).int_repr()",
+            "torch.quantize_per_channel(...).int_repr()",
+            "Tensor.dequantize()",
+            "MinMaxObserver / PerChannelMinMaxObserver.calculate_qparams (calibration)",
+        ),
+        equation=(
+            "qint8/quint8 per tensor: q = clamp(round_half_even(fma(x, fl32(1/s), z))) (one rounding of the fused "
+            "multiply-add); per channel: q = clamp(round_half_even(fl32(fl32(x * fl32(1/s)) + z))); quint4x2 / "
+            "quint2x4: q = clamp(round_half_even(fl32(x * fl32(1/s))) + z); float32 input only"
+        ),
+        layouts=("per_tensor", "per_channel"),
+        code_ranges="qint8 (8, signed), quint8 (8, unsigned), quint4x2 (4, unsigned), quint2x4 (2, unsigned); full range",
+        calibration="as torch.fake_quantize (the same observers)",
+        needs_calibration=False,
+        divergences=("quint4x2 / quint2x4 wrap instead of saturating when |x/s| >= 2^63",),
+        _spec=_torch_q_spec,
+        _calibrate=_torch_calibrate,
+        _calibrate_options=("symmetric",),
+        **_ev("torch.quantize"),
+    )
+)
 
-_register(Profile(
-    name="tf.fake_quant",
-    title="tf.quantization.fake_quant_with_min_max_vars / _args / _vars_per_channel (nudged range)",
-    operations=("tf.quantization.fake_quant_with_min_max_args", "tf.quantization.fake_quant_with_min_max_vars",
-                "tf.quantization.fake_quant_with_min_max_vars_per_channel", "Nudge (calibration)"),
-    equation=("(nudged_min, nudged_max, s, inv) = Nudge(min, max); quant_zero = floor(-nudged_min * inv + 0.5); "
-              "w = clamp(x, nudged_min, nudged_max) - nudged_min; v = w * inv (args, per channel) or w / s (vars); "
-              "y = floor((v - quant_zero) + 0.5) * s, every operation in float32 (tf_fake_quant_model). "
-              "The spec: the float-shifted domain, y = floor(fl(w / s) + 0.5) * s + nudged_min"),
-    layouts=("per_tensor", "per_channel"),
-    code_ranges="num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]; per channel on the last axis",
-    calibration=("tensorflow/core/kernels/fake_quant_ops_functor.h Nudge in float32: scale = (max - min)/(qmax - qmin), "
-                 "zp = round_half_away(qmin - min/scale) clamped, nudged_min/max = (qmin/qmax - zp) * scale"),
-    needs_calibration=True,
-    divergences=(
-        "profile gap, not a backend bug: TensorFlow 2.21's kernels are not yet one QuantSpec (see NOT_EXPRESSIBLE); "
-        "the spec agrees with the older kernel formula floor((clamp(x) - nudged_min)/s + 0.5)*s + nudged_min, "
-        "tf_fake_quant_model with TensorFlow 2.21 bit for bit",
-    ),
-    _spec=_tf_spec, _calibrate=_tf_calibrate, _calibrate_options=("min", "max"), **_ev("tf.fake_quant"),
-))
+_register(
+    Profile(
+        name="tf.fake_quant",
+        title="tf.quantization.fake_quant_with_min_max_vars / _args / _vars_per_channel (nudged range)",
+        operations=(
+            "tf.quantization.fake_quant_with_min_max_args",
+            "tf.quantization.fake_quant_with_min_max_vars",
+            "tf.quantization.fake_quant_with_min_max_vars_per_channel",
+            "Nudge (calibration)",
+        ),
+        equation=(
+            "(nudged_min, nudged_max, s, inv) = Nudge(min, max); quant_zero = floor(-nudged_min * inv + 0.5); "
+            "w = clamp(x, nudged_min, nudged_max) - nudged_min; v = w * inv (args, per channel) or w / s (vars); "
+            "y = floor((v - quant_zero) + 0.5) * s, every operation in float32 (tf_fake_quant_model). "
+            "The spec: the float-shifted domain, y = floor(fl(w / s) + 0.5) * s + nudged_min"
+        ),
+        layouts=("per_tensor", "per_channel"),
+        code_ranges="num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]; per channel on the last axis",
+        calibration=(
+            "tensorflow/core/kernels/fake_quant_ops_functor.h Nudge in float32: scale = (max - min)/(qmax - qmin), "
+            "zp = round_half_away(qmin - min/scale) clamped, nudged_min/max = (qmin/qmax - zp) * scale"
+        ),
+        needs_calibration=True,
+        divergences=(
+            "profile gap, not a backend bug: TensorFlow 2.21's kernels are not yet one QuantSpec (see NOT_EXPRESSIBLE); "
+            "the spec agrees with the older kernel formula floor((clamp(x) - nudged_min)/s + 0.5)*s + nudged_min, "
+            "tf_fake_quant_model with TensorFlow 2.21 bit for bit",
+        ),
+        _spec=_tf_spec,
+        _calibrate=_tf_calibrate,
+        _calibrate_options=("min", "max"),
+        **_ev("tf.fake_quant"),
+    )
+)
 
-_register(Profile(
-    name="tflite",
-    title="TFLite QUANTIZE float32 -> int8/uint8/int16 as the default interpreter runs it (XNNPACK, builtin optimized kernels)",
-    operations=("QUANTIZE (XNNPACK delegate)", "QUANTIZE (builtin kernels without delegates)"),
-    equation="q = clamp(round_half_even(fl32(x * fl32(1/s))) + z)",
-    layouts=("per_tensor",),
-    code_ranges="int8, uint8, int16 (full range)",
-    calibration="none: the converter's calibration fixes the scale; QUANTIZE takes it as a tensor parameter",
-    needs_calibration=False,
-    divergences=(),
-    _spec=_tflite_spec, _calibrate=_no_calibrate("tflite"), **_ev("tflite"),
-))
+_register(
+    Profile(
+        name="tflite",
+        title="TFLite QUANTIZE float32 -> int8/uint8/int16 as the default interpreter runs it (XNNPACK, builtin optimized kernels)",
+        operations=("QUANTIZE (XNNPACK delegate)", "QUANTIZE (builtin kernels without delegates)"),
+        equation="q = clamp(round_half_even(fl32(x * fl32(1/s))) + z)",
+        layouts=("per_tensor",),
+        code_ranges="int8, uint8, int16 (full range)",
+        calibration="none: the converter's calibration fixes the scale; QUANTIZE takes it as a tensor parameter",
+        needs_calibration=False,
+        divergences=(),
+        _spec=_tflite_spec,
+        _calibrate=_no_calibrate("tflite"),
+        **_ev("tflite"),
+    )
+)
 
-_register(Profile(
-    name="tflite.reference",
-    title="TFLite QUANTIZE as the reference kernels compute it (OpResolverType.BUILTIN_REF)",
-    operations=("QUANTIZE (reference kernels)",),
-    equation="q = clamp(round_half_away(fl32(x / s)) + z)  (TfLiteRound = std::round)",
-    layouts=("per_tensor",),
-    code_ranges="int8, uint8, int16 (full range)",
-    calibration="none: the converter's calibration fixes the scale; QUANTIZE takes it as a tensor parameter",
-    needs_calibration=False,
-    divergences=(),
-    _spec=_tflite_spec, _calibrate=_no_calibrate("tflite.reference"), **_ev("tflite.reference"),
-))
+_register(
+    Profile(
+        name="tflite.reference",
+        title="TFLite QUANTIZE as the reference kernels compute it (OpResolverType.BUILTIN_REF)",
+        operations=("QUANTIZE (reference kernels)",),
+        equation="q = clamp(round_half_away(fl32(x / s)) + z)  (TfLiteRound = std::round)",
+        layouts=("per_tensor",),
+        code_ranges="int8, uint8, int16 (full range)",
+        calibration="none: the converter's calibration fixes the scale; QUANTIZE takes it as a tensor parameter",
+        needs_calibration=False,
+        divergences=(),
+        _spec=_tflite_spec,
+        _calibrate=_no_calibrate("tflite.reference"),
+        **_ev("tflite.reference"),
+    )
+)
 
-_register(Profile(
-    name="jax",
-    title="JAX under jax.jit: jnp.clip(jnp.round(x * (1 / s)) + z, qmin, qmax) (the reciprocal form; see NOT_EXPRESSIBLE for x / s)",
-    operations=("jnp.round(x * (1 / s)) under jax.jit",),
-    equation="q = clamp(round_half_even(fl32(x * fl32(1/s))) + z)",
-    layouts=("per_tensor", "per_channel"),
-    code_ranges="any (the code range is the clip bounds)",
-    calibration="none: JAX has no quantization op of its own",
-    needs_calibration=False,
-    divergences=(),
-    _spec=_jax_spec, _calibrate=_no_calibrate("jax"), **_ev("jax"),
-))
+_register(
+    Profile(
+        name="jax",
+        title="JAX under jax.jit: jnp.clip(jnp.round(x * (1 / s)) + z, qmin, qmax) (the reciprocal form; see NOT_EXPRESSIBLE for x / s)",
+        operations=("jnp.round(x * (1 / s)) under jax.jit",),
+        equation="q = clamp(round_half_even(fl32(x * fl32(1/s))) + z)",
+        layouts=("per_tensor", "per_channel"),
+        code_ranges="any (the code range is the clip bounds)",
+        calibration="none: JAX has no quantization op of its own",
+        needs_calibration=False,
+        divergences=(),
+        _spec=_jax_spec,
+        _calibrate=_no_calibrate("jax"),
+        **_ev("jax"),
+    )
+)

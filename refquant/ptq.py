@@ -57,6 +57,7 @@ Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional net
 rapid-deployment", NeurIPS 2019 (ACIQ): eq. 5 (Laplace clipping MSE), Sec. 4 (per-channel bit
 allocation, eqs. 10-11), Sec. 5 (bias correction, eqs. 12-13).
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import as_real_array, check_axis, check_bool, check_choice, check_int, check_real, short_repr
-from .specs import QuantSpec, Rounding
+from ._validate import as_real_array, check_axis, check_bool, check_choice, check_int, short_repr
+from .specs import QuantSpec
 
 __all__ = [
     "PTQ_GRIDS",
@@ -277,7 +278,9 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
         if lo.ndim > 1 or (lo.ndim == 1 and not per_channel):
             raise ValueError(f"lower has shape {lo.shape}; it must have the shape of alpha (scalar or 1-D per channel)")
         if np.any(lo > 0):
-            raise ValueError(f"lower must be <= 0 (the range must contain 0), got lower={short_repr(lo[lo > 0].flat[0])}")
+            raise ValueError(
+                f"lower must be <= 0 (the range must contain 0), got lower={short_repr(lo[lo > 0].flat[0])}"
+            )
         a, lo = np.broadcast_arrays(a, lo)
         qmin, qmax = float(spec.qmin), float(spec.qmax)
         with np.errstate(over="ignore"):
@@ -287,7 +290,9 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
         z = np.clip(qmin - np.rint(lo / s), qmin, qmax).astype(np.int64)
     else:
         if lower is not None:
-            raise ValueError(f"lower is only used by grid='asymmetric', got lower={short_repr(lower)} with grid={grid!r}")
+            raise ValueError(
+                f"lower is only used by grid='asymmetric', got lower={short_repr(lower)} with grid={grid!r}"
+            )
         sd = spec.signed if signed is None else check_bool(signed, "signed")
         m = _check_carrier(spec, grid, sd)
         s = _grid_scale(a, m, grid, sd)
@@ -387,8 +392,16 @@ def _bits_per_channel(bits, c: int, lo: int, hi: int) -> np.ndarray:
     return b.astype(np.int64)
 
 
-def channel_clips(x, bits, *, axis: int | None = 0, method: str = "aciq_laplace", grid: str = "symmetric",
-                  signed: bool = True, n_candidates: int = 100):
+def channel_clips(
+    x,
+    bits,
+    *,
+    axis: int | None = 0,
+    method: str = "aciq_laplace",
+    grid: str = "symmetric",
+    signed: bool = True,
+    n_candidates: int = 100,
+):
     r"""Clipping value per channel by a named method, vectorised over channels (and bit widths).
 
     Parameters
@@ -472,7 +485,9 @@ def _empirical(v: np.ndarray, bits: int, grid: str, signed: bool, n: int) -> np.
     """Per-row empirical optimum (refquant.clipping's search; one- or two-sided)."""
     from . import clipping as C
 
-    return np.asarray(C.optimal_clip_empirical(v, bits, axis=0, grid=grid, signed=signed, n_candidates=n), dtype=np.float64)
+    return np.asarray(
+        C.optimal_clip_empirical(v, bits, axis=0, grid=grid, signed=signed, n_candidates=n), dtype=np.float64
+    )
 
 
 # ---------------------------------------------------------------------------------------------- per-channel bits
@@ -530,7 +545,9 @@ def fake_quant_bits(x, alpha, bits, *, axis: int = 0, grid: str = "symmetric", s
     if a.shape != (c,):
         raise ValueError(f"alpha has shape {a.shape}; it must be a scalar or have one entry per channel ({c})")
     if np.any(a <= 0):
-        raise ValueError(f"alpha must be > 0, got alpha={short_repr(a[a <= 0][0])} (channel {int(np.flatnonzero(a <= 0)[0])})")
+        raise ValueError(
+            f"alpha must be > 0, got alpha={short_repr(a[a <= 0][0])} (channel {int(np.flatnonzero(a <= 0)[0])})"
+        )
     b = _bits_per_channel(bits, c, 0, 15 if grid == "paper" else 16)
     lo = _grid_min_bits(grid, signed)
     if np.any((b > 0) & (b < lo)):
@@ -626,7 +643,9 @@ class ActivationObserver:
             raise ValueError(f"x has negative values (min {a.min()!r}) but the observer is one-sided (signed=False)")
         lo, hi = float(a.min()), float(a.max())
         if not (abs(lo) < 1e150 and abs(hi) < 1e150):
-            raise ValueError("x has values beyond 1e150 in magnitude (their squares would overflow the moments); rescale the activations")
+            raise ValueError(
+                "x has values beyond 1e150 in magnitude (their squares would overflow the moments); rescale the activations"
+            )
         # moments (Chan et al. pairwise merge)
         n_b = a.size
         mean_b = float(a.mean())
@@ -708,8 +727,15 @@ class ActivationObserver:
         ms = self.mean_square
         return math.sqrt(ms) if dist == "laplace" else math.sqrt(2.0 * ms)
 
-    def clip(self, bits: int, method: str = "mse", *, grid: str | None = None, signed: bool | None = None,
-             n_candidates: int | None = None) -> float:
+    def clip(
+        self,
+        bits: int,
+        method: str = "mse",
+        *,
+        grid: str | None = None,
+        signed: bool | None = None,
+        n_candidates: int | None = None,
+    ) -> float:
         r"""Clipping value :math:`\alpha` for ``bits`` bits by ``method`` (float64, > 0).
 
         ``"minmax"``: :math:`\max(|\min|, |\max|)`. ``"aciq_laplace"`` /
@@ -741,16 +767,24 @@ class ActivationObserver:
 
             bits = check_int(bits, "bits", 0, 16)
             b = self.fitted_scale(method.split("_")[1])
-            return amax if b == 0 else min(C.optimal_clip(bits, method.split("_")[1], b, model="aciq", signed=sided), amax)
+            return (
+                amax if b == 0 else min(C.optimal_clip(bits, method.split("_")[1], b, model="aciq", signed=sided), amax)
+            )
         grid = ("symmetric" if sided else "endpoint") if grid is None else _check_grid(grid)
         if grid == "endpoint" and sided:
-            raise ValueError("grid='endpoint' two-sided is not a zero-point-0 grid; use grid='symmetric' or signed=False")
+            raise ValueError(
+                "grid='endpoint' two-sided is not a zero-point-0 grid; use grid='symmetric' or signed=False"
+            )
         bits = _check_grid_bits(bits, grid, sided)
         if method.startswith("exact"):
             from . import clipping as C
 
             b = self.fitted_scale(method.split("_")[1])
-            return amax if b == 0 else min(C.optimal_clip(bits, method.split("_")[1], b, model="exact", grid=grid, signed=sided), amax)
+            return (
+                amax
+                if b == 0
+                else min(C.optimal_clip(bits, method.split("_")[1], b, model="exact", grid=grid, signed=sided), amax)
+            )
         n_candidates = self.bins if n_candidates is None else check_int(n_candidates, "n_candidates", 1, 100000)
         return self._mse_clip(bits, grid, sided, n_candidates)
 
@@ -796,10 +830,14 @@ class ActivationObserver:
 
             return calibrate_minmax(np.array([min(self.min, 0.0), max(self.max, 0.0)]), spec, symmetric=spec.signed)
         if self.signed and not spec.signed:
-            raise ValueError("an unsigned spec cannot hold two-sided data from a clip; use a signed spec or method='minmax'")
+            raise ValueError(
+                "an unsigned spec cannot hold two-sided data from a clip; use a signed spec or method='minmax'"
+            )
         grid = "endpoint" if (not spec.signed and not spec.narrow_range) else "symmetric"
         if spec.signed and not spec.narrow_range:
-            raise ValueError("a clip-based method on signed data needs the symmetric grid: QuantSpec(bits, narrow_range=True)")
+            raise ValueError(
+                "a clip-based method on signed data needs the symmetric grid: QuantSpec(bits, narrow_range=True)"
+            )
         if grid == "symmetric" and spec.bits < 2:
             raise ValueError(f"spec.bits={spec.bits}: the symmetric grid needs >= 2 bits")
         alpha = self.clip(spec.bits, method, grid=grid, signed=spec.signed, **kwargs)

@@ -14,6 +14,7 @@ result equals ``x @ w_q`` with ``x`` of shape ``(batch, K)``. For statistics,
 input channels (``block=1`` on an OIHW 3×3 weight gives the R×S kernels the
 paper counts).
 """
+
 from __future__ import annotations
 
 import collections
@@ -160,7 +161,16 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     r, s, cin, cout = _layer_shape(shape)
     k = r * s
     n = cin * cout
-    rows = [{"scheme": sc, "K": k, "kernels": n, "bound": pigeonhole_bound(k, sc), "avg_repetition": n / pigeonhole_bound(k, sc)} for sc in _SCHEMES]
+    rows = [
+        {
+            "scheme": sc,
+            "K": k,
+            "kernels": n,
+            "bound": pigeonhole_bound(k, sc),
+            "avg_repetition": n / pigeonhole_bound(k, sc),
+        }
+        for sc in _SCHEMES
+    ]
     return pd.DataFrame(rows)
 
 
@@ -212,9 +222,18 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
         kernels = np.sign(np.transpose(wa, (2, 3, 0, 1)).reshape(-1, wa.shape[0] * wa.shape[1])) + 0.0
         _, counts = np.unique(kernels, axis=0, return_counts=True)
         k = wa.shape[0] * wa.shape[1]
-        rows.append({"scheme": scheme, "K": k, "kernels": kernels.shape[0], "bound": pigeonhole_bound(k, scheme),
-                     "unique": int(counts.size), "mean_repetition": kernels.shape[0] / counts.size,
-                     "max_repetition": int(counts.max()), "sparsity": 1.0 - np.count_nonzero(wa) / wa.size})
+        rows.append(
+            {
+                "scheme": scheme,
+                "K": k,
+                "kernels": kernels.shape[0],
+                "bound": pigeonhole_bound(k, scheme),
+                "unique": int(counts.size),
+                "mean_repetition": kernels.shape[0] / counts.size,
+                "max_repetition": int(counts.max()),
+                "sparsity": 1.0 - np.count_nonzero(wa) / wa.size,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -282,8 +301,10 @@ def _index_array(v, name: str, length: int | None = None) -> np.ndarray:
 def _check_ptr(ptr: np.ndarray, name: str, end: int, what: str) -> None:
     """``ptr`` starts at 0, never decreases and ends at ``end`` (the CSR pointer invariant)."""
     if ptr[0] != 0 or ptr[-1] != end or np.any(np.diff(ptr) < 0):
-        raise ValueError(f"{name} must start at 0, be non-decreasing and end at {end} ({what}), "
-                         f"got {name}[0]={int(ptr[0])}, {name}[-1]={int(ptr[-1])}")
+        raise ValueError(
+            f"{name} must start at 0, be non-decreasing and end at {end} ({what}), "
+            f"got {name}[0]={int(ptr[0])}, {name}[-1]={int(ptr[-1])}"
+        )
 
 
 def _check_in_range(a: np.ndarray, name: str, lo: int, hi: int) -> None:
@@ -327,8 +348,10 @@ def _check_program_header(obj, n_groups_name: str = "grp_mag") -> tuple[int, int
 def _check_colsum(obj, col_bound: np.ndarray) -> None:
     """``max_col_abs_sum`` must bound every column's sum of |weights| (it guards exact int64 accumulation)."""
     if obj.integer and col_bound.size and obj.max_col_abs_sum < float(col_bound.max()) * (1 - 2.0**-40):
-        raise ValueError(f"max_col_abs_sum={obj.max_col_abs_sum} is smaller than the programmed weights' largest "
-                         f"column sum of |w| ({float(col_bound.max()):.17g}); it must bound it")
+        raise ValueError(
+            f"max_col_abs_sum={obj.max_col_abs_sum} is smaller than the programmed weights' largest "
+            f"column sum of |w| ({float(col_bound.max()):.17g}); it must bound it"
+        )
 
 
 def _column_groups(w: np.ndarray):
@@ -426,9 +449,8 @@ class FactorizedWeights:
 
     def matmul(self, x) -> tuple[np.ndarray, OpCounts]:
         """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`."""
-        from ._kernels.repetition import factorized_kernel
-
         from ._kernels._threads import threads_for
+        from ._kernels.repetition import factorized_kernel
 
         args = _prepare_factorized(self, x)
         with threads_for(args.xT.shape[1] * (self.idx.size + self.grp_mag.size), PARALLEL_MIN_OPS):
@@ -584,8 +606,9 @@ class SharedSumProgram:
         limit = k + np.arange(n_nodes)  # node n may read activations and earlier nodes only
         for col, name in ((0, "nodes[:, 0]"), (2, "nodes[:, 2]")):
             if n_nodes and (np.any(nodes[:, col] < 0) or np.any(nodes[:, col] >= limit)):
-                raise ValueError(f"{name} (operands) must index an activation (< K={k}) or an earlier node "
-                                 f"(< K + n for node n)")
+                raise ValueError(
+                    f"{name} (operands) must index an activation (< K={k}) or an earlier node (< K + n for node n)"
+                )
         for col, name in ((1, "nodes[:, 1]"), (3, "nodes[:, 3]")):
             if n_nodes and not np.all(np.abs(nodes[:, col]) == 1):
                 raise ValueError(f"{name} (signs) must be +1 or -1")
@@ -607,8 +630,11 @@ class SharedSumProgram:
         weight = np.ones(k + n_nodes)
         for n in range(n_nodes):
             weight[k + n] = weight[nodes[n, 0]] + weight[nodes[n, 2]]
-        per_group = self.grp_mag.astype(np.float64) * np.add.reduceat(np.append(weight[term], 0.0), grp_ptr[:-1]) \
-            if n_groups else np.zeros(0)
+        per_group = (
+            self.grp_mag.astype(np.float64) * np.add.reduceat(np.append(weight[term], 0.0), grp_ptr[:-1])
+            if n_groups
+            else np.zeros(0)
+        )
         per_group[np.diff(grp_ptr) == 0] = 0.0  # reduceat of an empty range returns the next element
         col_bound = np.bincount(np.repeat(np.arange(out), np.diff(col_ptr)), weights=per_group, minlength=out)
         _check_colsum(self, np.append(col_bound, weight[k:].max(initial=0.0)))
@@ -624,12 +650,13 @@ class SharedSumProgram:
 
     def matmul(self, x) -> tuple[np.ndarray, OpCounts]:
         """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`."""
+        from ._kernels._threads import threads_for
         from ._kernels.repetition import shared_groups_kernel, shared_nodes_kernel
 
-        from ._kernels._threads import threads_for
-
         nargs = _prepare_shared_nodes(self, x)
-        with threads_for(nargs.xT.shape[1] * (self.nodes.shape[0] + self.term.size + self.grp_mag.size), PARALLEL_MIN_OPS):
+        with threads_for(
+            nargs.xT.shape[1] * (self.nodes.shape[0] + self.term.size + self.grp_mag.size), PARALLEL_MIN_OPS
+        ):
             shared_nodes_kernel(*nargs)
             gargs = _prepare_shared_groups(self, nargs.vals)
             shared_groups_kernel(*gargs)
@@ -649,12 +676,13 @@ class _FactorizedArgs(NamedTuple):
     chunk: int
 
 
-def _prepare_factorized(fw: "FactorizedWeights", x) -> _FactorizedArgs:
+def _prepare_factorized(fw: FactorizedWeights, x) -> _FactorizedArgs:
     """Activations ``x`` (validated and typed against the programmed weights) -> the factorised kernel's arguments."""
     xd, dt = _activations(x, fw.shape, fw.integer, fw.max_col_abs_sum)
     yT = np.zeros((fw.shape[1], xd.shape[0]), dtype=dt)
-    return _FactorizedArgs(np.ascontiguousarray(xd.T), fw.col_ptr, fw.grp_mag.astype(dt), fw.grp_ptr, fw.grp_split,
-                           fw.idx, yT, _CHUNK)
+    return _FactorizedArgs(
+        np.ascontiguousarray(xd.T), fw.col_ptr, fw.grp_mag.astype(dt), fw.grp_ptr, fw.grp_split, fw.idx, yT, _CHUNK
+    )
 
 
 class _SharedNodesArgs(NamedTuple):
@@ -680,20 +708,22 @@ class _SharedGroupsArgs(NamedTuple):
     yT: np.ndarray
 
 
-def _prepare_shared_nodes(prog: "SharedSumProgram", x) -> _SharedNodesArgs:
+def _prepare_shared_nodes(prog: SharedSumProgram, x) -> _SharedNodesArgs:
     """Activations ``x`` -> the node kernel's arguments (node columns as contiguous int64 arrays)."""
     xd, dt = _activations(x, prog.shape, prog.integer, prog.max_col_abs_sum)
     vals = np.empty((prog.shape[0] + prog.nodes.shape[0], xd.shape[0]), dtype=dt)
     nd = prog.nodes
-    return _SharedNodesArgs(np.ascontiguousarray(xd.T), nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(),
-                            nd[:, 3].copy(), vals)
+    return _SharedNodesArgs(
+        np.ascontiguousarray(xd.T), nd[:, 0].copy(), nd[:, 1].copy(), nd[:, 2].copy(), nd[:, 3].copy(), vals
+    )
 
 
-def _prepare_shared_groups(prog: "SharedSumProgram", vals: np.ndarray) -> _SharedGroupsArgs:
+def _prepare_shared_groups(prog: SharedSumProgram, vals: np.ndarray) -> _SharedGroupsArgs:
     """The node values (output of the node kernel) -> the group kernel's arguments."""
     yT = np.zeros((prog.shape[1], vals.shape[1]), dtype=vals.dtype)
-    return _SharedGroupsArgs(vals, prog.col_ptr, prog.grp_mag.astype(vals.dtype), prog.grp_ptr, prog.term,
-                             prog.term_sign, yT)
+    return _SharedGroupsArgs(
+        vals, prog.col_ptr, prog.grp_mag.astype(vals.dtype), prog.grp_ptr, prog.term, prog.term_sign, yT
+    )
 
 
 def _merge_tile(sets: list[dict], next_id: int, nodes: list) -> int:
@@ -867,7 +897,9 @@ def count_ops(w_q, method: str, *, tile: int = 8, batch: int = 1) -> OpCounts:
         return OpCounts(adds=(k - 1) * out * batch, muls=k * out * batch, dense_macs=k * out * batch)
     if method == "zero_skip":
         nnz = np.count_nonzero(w, axis=0)
-        return OpCounts(adds=int(np.maximum(nnz - 1, 0).sum()) * batch, muls=int(nnz.sum()) * batch, dense_macs=k * out * batch)
+        return OpCounts(
+            adds=int(np.maximum(nnz - 1, 0).sum()) * batch, muls=int(nnz.sum()) * batch, dense_macs=k * out * batch
+        )
     if method == "factorized":
         return factorize(w).op_counts(batch)
     return plan_shared_sums(w, tile=tile).op_counts(batch)

@@ -41,6 +41,7 @@ mean 0 (the grids are centred at 0; an off-centre one raises ``ValueError``).
 Under ``model="paper"`` a scipy distribution (even a uniform one) uses the
 ACIQ form; Lemma 2 belongs to the named ``"uniform"``.
 """
+
 from __future__ import annotations
 
 import math
@@ -100,8 +101,10 @@ def _scaled(value, factor: float, what: str):
         out = np.asarray(value, dtype=np.float64) * factor
     unit = np.asarray(value, dtype=np.float64)
     if not np.all(np.isfinite(out)) or np.any((out == 0) & (unit != 0)):
-        raise ValueError(f"scale: the {what} ({factor:.3g} times its unit-scale value) is outside the float64 range; "
-                         "rescale the problem (the unit-scale result is scale-free)")
+        raise ValueError(
+            f"scale: the {what} ({factor:.3g} times its unit-scale value) is outside the float64 range; "
+            "rescale the problem (the unit-scale result is scale-free)"
+        )
     return out if out.ndim else float(out)
 
 
@@ -109,7 +112,9 @@ def _ldexp_checked(v: float, k: int, name: str, what: str) -> float:
     with np.errstate(over="ignore", under="ignore"):
         out = float(np.ldexp(v, k))
     if not np.isfinite(out) or (out == 0 and v != 0):
-        raise ValueError(f"{name}: the {what} (2**{k} times its value on the normalised data) is outside the float64 range")
+        raise ValueError(
+            f"{name}: the {what} (2**{k} times its value on the normalised data) is outside the float64 range"
+        )
     return out
 
 
@@ -119,12 +124,16 @@ def _clip_scale(d, std: float) -> float:
         return std / STD_PER_SCALE[d]
     sd = float(d.std())
     if not np.isfinite(sd) or sd <= 0:
-        raise ValueError(f"dist {d.dist.name!r} has no finite positive standard deviation; it cannot be compared at equal variance")
+        raise ValueError(
+            f"dist {d.dist.name!r} has no finite positive standard deviation; it cannot be compared at equal variance"
+        )
     mean = float(d.mean())
     if abs(mean) > 1e-9 * sd:
-        raise ValueError(f"dist {d.dist.name!r} has mean {mean:.6g} != 0; this module compares distributions by shape at "
-                         "equal variance on a grid centred at 0, so pass a zero-mean distribution (set loc), or use "
-                         "refquant.clipping.mse_exact for an off-centre tensor")
+        raise ValueError(
+            f"dist {d.dist.name!r} has mean {mean:.6g} != 0; this module compares distributions by shape at "
+            "equal variance on a grid centred at 0, so pass a zero-mean distribution (set loc), or use "
+            "refquant.clipping.mse_exact for an off-centre tensor"
+        )
     return std / sd
 
 
@@ -134,8 +143,13 @@ def _dist(dist, name: str = "dist"):
 
 def _grid_factor(bits: int, grid: str) -> float:
     half = 2 ** (bits - 1)
-    f = {"paper": half, "midrise": half, "endpoint": (2**bits - 1) / 2, "aciq_runtime": (2**bits - 1) / 2,
-         "symmetric": half - 1}[grid]
+    f = {
+        "paper": half,
+        "midrise": half,
+        "endpoint": (2**bits - 1) / 2,
+        "aciq_runtime": (2**bits - 1) / 2,
+        "symmetric": half - 1,
+    }[grid]
     if f <= 0:
         raise ValueError(f"bits={bits} is out of range for grid={grid!r}; allowed: 2 <= bits <= {MAX_BITS}")
     return f
@@ -261,7 +275,9 @@ def _optimal_step_unit(bits: int, d, model: str, grid: str, uniform_step: str) -
     return _clip.optimal_clip(bits, d, s, model="aciq") / 2 ** (bits - 1)
 
 
-def optimal_step(bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper", uniform_step: str = "approx") -> float:
+def optimal_step(
+    bits, dist, scale=1.0, *, model: str = "exact", grid: str = "paper", uniform_step: str = "approx"
+) -> float:
     r"""The MSE-optimal step :math:`\tilde\Delta` under ``model`` (see the module docstring).
 
     Parameters
@@ -325,7 +341,9 @@ def _curvature_unit(bits: int, d, u: float, model: str, grid: str) -> float:
     return (f(u + h) - 2 * f(u) + f(u - h)) / (h * h)
 
 
-def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: str = "paper", uniform_step: str = "approx") -> float:
+def curvature(
+    bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: str = "paper", uniform_step: str = "approx"
+) -> float:
     r"""Second derivative :math:`\partial^2\mathrm{MSE}/\partial\Delta^2` at ``step`` (default: the model's optimum).
 
     ``model="paper"``: the closed form of the module docstring (for a uniform
@@ -372,8 +390,17 @@ def curvature(bits, dist, scale=1.0, step=None, *, model: str = "paper", grid: s
     return float(_curvature_unit(bits, d, u, model, g))
 
 
-def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: bool = True, grid: str = "paper",
-                uniform_step: str = "approx") -> float:
+def sensitivity(
+    bits,
+    dist,
+    eps,
+    scale=1.0,
+    *,
+    model: str = "paper",
+    relative: bool = True,
+    grid: str = "paper",
+    uniform_step: str = "approx",
+) -> float:
     r"""Quantization sensitivity :math:`\Gamma(X, \varepsilon)` (paper eqs. 2–4), squared units of the data.
 
     Parameters
@@ -428,8 +455,10 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     u = _optimal_step_unit(bits, d, model, g, uniform_step)
     ea = e * u if relative else e / std
     if not ea < u:
-        raise ValueError(f"eps={e!r} perturbs the step by {ea * std:.6g} >= the optimal step {u * std:.6g}; allowed: eps < "
-                         + ("1 (relative)" if relative else f"{u * std:.6g}"))
+        raise ValueError(
+            f"eps={e!r} perturbs the step by {ea * std:.6g} >= the optimal step {u * std:.6g}; allowed: eps < "
+            + ("1 (relative)" if relative else f"{u * std:.6g}")
+        )
     if model == "paper":
         gam = abs(_curvature_unit(bits, d, u, "paper", "paper")) * ea * ea / 2
     else:
@@ -438,8 +467,16 @@ def sensitivity(bits, dist, eps, scale=1.0, *, model: str = "paper", relative: b
     return _scaled(_scaled(gam, std, "sensitivity"), std, "sensitivity")
 
 
-def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relative: bool = True, grid: str = "paper",
-                  uniform_step: str = "approx"):
+def theorem_check(
+    bits,
+    eps,
+    *,
+    dists=("uniform", "gaussian"),
+    scale=1.0,
+    relative: bool = True,
+    grid: str = "paper",
+    uniform_step: str = "approx",
+):
     r"""Evaluate the theorem's inequality :math:`\Gamma(X_1, \varepsilon) < \Gamma(X_2, \varepsilon)` under both models.
 
     ``dists = (X_1, X_2)`` at equal variance ``scale`` (default: uniform vs
@@ -480,7 +517,9 @@ def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relati
     if isinstance(bits, (int, np.integer)) and not isinstance(bits, (bool, np.bool_)):
         bit_list = [check_bits(bits)]
     else:
-        bit_list = [check_bits(m, f"bits[{i}]") for i, m in enumerate(check_sequence(bits, "bits", min_len=1, allow_array=True))]
+        bit_list = [
+            check_bits(m, f"bits[{i}]") for i, m in enumerate(check_sequence(bits, "bits", min_len=1, allow_array=True))
+        ]
     relative = check_bool(relative, "relative")
     e = check_real(eps, "eps", lo=0.0, lo_open=True)
     std = _check_std(scale)
@@ -495,7 +534,15 @@ def theorem_check(bits, eps, *, dists=("uniform", "gaussian"), scale=1.0, relati
                 st = optimal_step(m, d, std, model=model, grid=grid, uniform_step=uniform_step)
                 mse0 = float(mse_vs_step(st, m, d, std, model=model, grid=grid))
                 gam = sensitivity(m, d, e, std, model=model, relative=relative, grid=grid, uniform_step=uniform_step)
-                row.update({f"dist{tag}": nm, f"step{tag}": st, f"mse{tag}": mse0, f"gamma{tag}": gam, f"gamma_rel{tag}": gam / mse0})
+                row.update(
+                    {
+                        f"dist{tag}": nm,
+                        f"step{tag}": st,
+                        f"mse{tag}": mse0,
+                        f"gamma{tag}": gam,
+                        f"gamma_rel{tag}": gam / mse0,
+                    }
+                )
             row["holds"] = bool(row["gamma1"] < row["gamma2"])
             rows.append(row)
     return pd.DataFrame(rows)
@@ -542,8 +589,13 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
     u = _optimal_step_unit(bits, d, "exact", g, "approx")
     best = float(_mse_unit(np.asarray(u), bits, d, "exact", g))
     st = _scaled(u, std, "optimal step")
-    out = {"bits": bits, "dist": d if isinstance(d, str) else d.dist.name, "grid": g, "step": st,
-           "mse": _scaled(_scaled(best, std, "MSE"), std, "MSE")}
+    out = {
+        "bits": bits,
+        "dist": d if isinstance(d, str) else d.dist.name,
+        "grid": g,
+        "step": st,
+        "mse": _scaled(_scaled(best, std, "MSE"), std, "MSE"),
+    }
     lg = math.log2(st)
     for mode, e in (("nearest", round(lg)), ("below", math.floor(lg)), ("above", math.ceil(lg))):
         p = 2.0**e
@@ -599,11 +651,15 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
     alpha = float(_clip.optimal_clip_empirical(xa, bits, grid=g, n_candidates=n_candidates))
     mse = [float(np.mean((_clip.quantize_on_grid(xa, alpha * f, bits, g) - xa) ** 2)) for f in (1 - e, 1.0, 1 + e)]
     if mse[1] == 0:
-        raise ValueError("x is represented exactly by the grid at its optimal step (MSE = 0, e.g. binary or ternary "
-                         "weights): the relative sensitivity gamma_rel = increase / MSE is undefined")
-    return {"step": float(np.ldexp(alpha / _grid_factor(bits, g), ex)),
-            "mse": _ldexp_checked(mse[1], 2 * ex, "x", "MSE"),
-            "gamma_rel": max(mse[0] - mse[1], mse[2] - mse[1]) / mse[1]}
+        raise ValueError(
+            "x is represented exactly by the grid at its optimal step (MSE = 0, e.g. binary or ternary "
+            "weights): the relative sensitivity gamma_rel = increase / MSE is undefined"
+        )
+    return {
+        "step": float(np.ldexp(alpha / _grid_factor(bits, g), ex)),
+        "mse": _ldexp_checked(mse[1], 2 * ex, "x", "MSE"),
+        "gamma_rel": max(mse[0] - mse[1], mse[2] - mse[1]) / mse[1],
+    }
 
 
 def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
@@ -629,10 +685,12 @@ def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
     p, e = t[t.model == "paper"].set_index("bits"), t[t.model == "exact"].set_index("bits")
     yn = {True: "yes", False: "**no**"}
     lines = [
-        f"| bits | paper model: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N | exact: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N |",
+        "| bits | paper model: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N | exact: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N |",
         "|---|---|---|---|---|---|---|",
     ]
     for b in p.index:
-        lines.append(f"| {b} | {100 * p.gamma_rel1[b]:.2f} % | {100 * p.gamma_rel2[b]:.2f} % | {yn[bool(p.holds[b])]} "
-                     f"| {100 * e.gamma_rel1[b]:.1f} % | {100 * e.gamma_rel2[b]:.2f} % | {yn[bool(e.holds[b])]} |")
+        lines.append(
+            f"| {b} | {100 * p.gamma_rel1[b]:.2f} % | {100 * p.gamma_rel2[b]:.2f} % | {yn[bool(p.holds[b])]} "
+            f"| {100 * e.gamma_rel1[b]:.1f} % | {100 * e.gamma_rel2[b]:.2f} % | {yn[bool(e.holds[b])]} |"
+        )
     return "\n".join(lines) + "\n"

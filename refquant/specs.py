@@ -12,6 +12,7 @@ The in-memory-computing specs :class:`ADCSpec` and :class:`CrossbarSpec`
 frozen, validated field by field, ``to_dict`` with a ``"type"`` tag and
 ``from_dict`` rejecting unknown keys.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,7 +26,17 @@ import numpy as np
 
 from ._validate import MAX_BITS, MIN_BITS, check_bool, check_choice, check_enum, check_int, check_real, short_repr
 
-__all__ = ["Rounding", "ScaleOp", "ZeroPointOp", "Domain", "QuantSpec", "ADCSpec", "CrossbarSpec", "MIN_BITS", "MAX_BITS"]
+__all__ = [
+    "Rounding",
+    "ScaleOp",
+    "ZeroPointOp",
+    "Domain",
+    "QuantSpec",
+    "ADCSpec",
+    "CrossbarSpec",
+    "MIN_BITS",
+    "MAX_BITS",
+]
 
 # MIN_BITS / MAX_BITS (1, 16): the shared bit-width range, declared once in refquant._validate.
 
@@ -125,8 +136,7 @@ def _normalize_compute_dtype(value: Any, name: str = "compute_dtype") -> str | N
     if dt is not None and dt in (np.dtype(np.float32), np.dtype(np.float64)) and not isinstance(value, str):
         return dt.name
     raise ValueError(
-        f"{name}={short_repr(value)} is not allowed; use None, 'float32', 'float64', "
-        "np.float32 or np.float64"
+        f"{name}={short_repr(value)} is not allowed; use None, 'float32', 'float64', np.float32 or np.float64"
     )
 
 
@@ -329,7 +339,7 @@ class QuantSpec:
             return np.dtype(_COMPUTE_DTYPES[self.compute_dtype])
         return np.dtype(np.float32) if np.dtype(input_dtype) == np.float32 else np.dtype(np.float64)
 
-    def replace(self, **changes: Any) -> "QuantSpec":
+    def replace(self, **changes: Any) -> QuantSpec:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -352,7 +362,7 @@ class QuantSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "QuantSpec":
+    def from_dict(cls, d: dict[str, Any]) -> QuantSpec:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
 
         Keys missing from *d* take their defaults, so dicts written before a
@@ -477,48 +487,61 @@ class ADCSpec:
         set_ = object.__setattr__
         set_(self, "bits", check_int(self.bits, "bits", 1, ADC_MAX_BITS))
         check_choice(self.transfer, ADC_TRANSFERS, "transfer")
-        if check_choice(self.floor_threshold, ADC_FLOOR_THRESHOLDS, "floor_threshold") != "step" and self.transfer != "floor":
-            raise ValueError(f"floor_threshold={self.floor_threshold!r} is only read by transfer='floor'; leave "
-                             f"floor_threshold='step' for transfer={self.transfer!r}")
+        if (
+            check_choice(self.floor_threshold, ADC_FLOOR_THRESHOLDS, "floor_threshold") != "step"
+            and self.transfer != "floor"
+        ):
+            raise ValueError(
+                f"floor_threshold={self.floor_threshold!r} is only read by transfer='floor'; leave "
+                f"floor_threshold='step' for transfer={self.transfer!r}"
+            )
         policy = check_choice(self.range_policy, ADC_RANGE_POLICIES, "range_policy")
         set_(self, "k", check_real(self.k, "k", lo=0.0, lo_open=True))
         used = _POLICY_FIELDS[policy]
         if "k" not in used and self.k != 1.0:
-            raise ValueError(f"k={self.k!r} is only read by range_policy='full'; leave k=1.0 for "
-                             f"range_policy={policy!r}")
+            raise ValueError(
+                f"k={self.k!r} is only read by range_policy='full'; leave k=1.0 for range_policy={policy!r}"
+            )
         for name in ("lo", "hi", "mu", "sigma"):
             v = getattr(self, name)
             if name in used:
                 if v is None:
-                    raise ValueError(f"range_policy={policy!r} needs {' and '.join(used)} "
-                                     f"({'the ADC input limits' if policy == 'calibrated' else 'of the pre-ADC values'}); "
-                                     f"{name}=None")
+                    raise ValueError(
+                        f"range_policy={policy!r} needs {' and '.join(used)} "
+                        f"({'the ADC input limits' if policy == 'calibrated' else 'of the pre-ADC values'}); "
+                        f"{name}=None"
+                    )
                 set_(self, name, check_real(v, name, lo=0.0, lo_open=True) if name == "sigma" else check_real(v, name))
             elif v is not None:
-                raise ValueError(f"{name}={short_repr(v)} is not read by range_policy={policy!r}; "
-                                 f"leave it None (it is read by range_policy="
-                                 f"{'calibrated' if name in ('lo', 'hi') else 'gaussian'!r})")
-        n = 2.0 ** self.bits
+                raise ValueError(
+                    f"{name}={short_repr(v)} is not read by range_policy={policy!r}; "
+                    f"leave it None (it is read by range_policy="
+                    f"{'calibrated' if name in ('lo', 'hi') else 'gaussian'!r})"
+                )
+        n = 2.0**self.bits
         if policy == "calibrated":
             if not self.hi > self.lo:
                 raise ValueError(f"hi={self.hi!r} must be > lo={self.lo!r}")
             if not (math.isfinite(self.hi - self.lo) and (self.hi - self.lo) / n > 0):
-                raise ValueError(f"lo={self.lo!r}, hi={self.hi!r}: the step (hi - lo) / 2^bits must be finite and "
-                                 "> 0; allowed: |hi - lo| < 1.7e308 and hi - lo > 2^bits * 5e-324")
+                raise ValueError(
+                    f"lo={self.lo!r}, hi={self.hi!r}: the step (hi - lo) / 2^bits must be finite and "
+                    "> 0; allowed: |hi - lo| < 1.7e308 and hi - lo > 2^bits * 5e-324"
+                )
         if policy == "gaussian":
             # largest clip multiple used by adc_params (optimal_clip grows with bits; 16 bits is the table's end)
             reach = 8.0 * self.sigma
-            if not (math.isfinite(self.mu - reach) and math.isfinite(self.mu + reach)
-                    and (reach / 4.0) / n > 0):
-                raise ValueError(f"mu={self.mu!r}, sigma={self.sigma!r}: the ADC limits mu +- c_B*sigma (c_B <= 8) "
-                                 "must be finite with a step > 0; allowed: |mu| + 8*sigma < 1.7e308")
+            if not (math.isfinite(self.mu - reach) and math.isfinite(self.mu + reach) and (reach / 4.0) / n > 0):
+                raise ValueError(
+                    f"mu={self.mu!r}, sigma={self.sigma!r}: the ADC limits mu +- c_B*sigma (c_B <= 8) "
+                    "must be finite with a step > 0; allowed: |mu| + 8*sigma < 1.7e308"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict with a ``"type": "ADCSpec"`` tag; ``ADCSpec.from_dict(a.to_dict()) == a``."""
         return {"type": "ADCSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ADCSpec":
+    def from_dict(cls, d: dict[str, Any]) -> ADCSpec:
         """Inverse of :meth:`to_dict`.
 
         Raises
@@ -642,51 +665,69 @@ class CrossbarSpec:
         if isinstance(self.adc, dict):
             set_(self, "adc", ADCSpec.from_dict(self.adc))
         if not isinstance(self.adc, ADCSpec):
-            raise TypeError(f"adc must be an ADCSpec (or its to_dict form), got adc={short_repr(self.adc)} "
-                            f"(type={type(self.adc).__name__})")
+            raise TypeError(
+                f"adc must be an ADCSpec (or its to_dict form), got adc={short_repr(self.adc)} "
+                f"(type={type(self.adc).__name__})"
+            )
         enc = self.weight_encoding
         if self.mode == "multibit":
             if enc not in (None, "signed"):
-                raise ValueError(f"weight_encoding={short_repr(enc)} is not allowed with mode='multibit', which stores "
-                                 "the signed multi-bit weight; allowed: 'signed' or None")
+                raise ValueError(
+                    f"weight_encoding={short_repr(enc)} is not allowed with mode='multibit', which stores "
+                    "the signed multi-bit weight; allowed: 'signed' or None"
+                )
             set_(self, "weight_encoding", "signed")
         else:
             enc = "twos_complement" if enc is None else check_choice(enc, WEIGHT_ENCODINGS, "weight_encoding")
             if enc == "twos_complement" and self.slice_bits != 1:
-                raise ValueError(f"weight_encoding='twos_complement' needs slice_bits=1 (a multi-bit cell cannot hold "
-                                 f"the negative top slice), got slice_bits={self.slice_bits}; use 'offset' or "
-                                 "'differential'")
+                raise ValueError(
+                    f"weight_encoding='twos_complement' needs slice_bits=1 (a multi-bit cell cannot hold "
+                    f"the negative top slice), got slice_bits={self.slice_bits}; use 'offset' or "
+                    "'differential'"
+                )
             set_(self, "weight_encoding", enc)
         if self.a_shift and self.input_signed:
             raise ValueError("a_shift=True shifts *unsigned* input codes to signed ones; it needs input_signed=False")
         check_choice(self.tiling, TILINGS, "tiling")
         if check_choice(self.input_encoding, INPUT_ENCODINGS, "input_encoding") == "sign_magnitude":
             if self.mode != "bpbs" or not self.array_input_signed:
-                raise ValueError("input_encoding='sign_magnitude' cuts *signed* array inputs into magnitude planes; it "
-                                 "needs mode='bpbs' and input_signed=True or a_shift=True, got "
-                                 f"mode={self.mode!r}, input_signed={self.input_signed}, a_shift={self.a_shift}")
+                raise ValueError(
+                    "input_encoding='sign_magnitude' cuts *signed* array inputs into magnitude planes; it "
+                    "needs mode='bpbs' and input_signed=True or a_shift=True, got "
+                    f"mode={self.mode!r}, input_signed={self.input_signed}, a_shift={self.a_shift}"
+                )
             if self.input_signed and self.input_bits < 2:
-                raise ValueError("input_encoding='sign_magnitude' with input_signed=True needs input_bits >= 2 "
-                                 "(one sign bit and at least one magnitude bit), got input_bits=1")
+                raise ValueError(
+                    "input_encoding='sign_magnitude' with input_signed=True needs input_bits >= 2 "
+                    "(one sign bit and at least one magnitude bit), got input_bits=1"
+                )
         if check_choice(self.weight_offset, WEIGHT_OFFSETS, "weight_offset") != "w_max" and enc != "offset":
-            raise ValueError(f"weight_offset={self.weight_offset!r} is only read by weight_encoding='offset'; leave "
-                             f"weight_offset='w_max' for weight_encoding={self.weight_encoding!r}")
+            raise ValueError(
+                f"weight_offset={self.weight_offset!r} is only read by weight_encoding='offset'; leave "
+                f"weight_offset='w_max' for weight_encoding={self.weight_encoding!r}"
+            )
         if self.slice_ranges is not None:
             set_(self, "slice_ranges", self._check_slice_ranges(self.slice_ranges))
 
     def _check_slice_ranges(self, value: Any) -> tuple[tuple[float, float], ...]:
         """``slice_ranges`` as a tuple of ``(lo, hi)`` float pairs, one per weight slice (BPBS only)."""
         if self.mode != "bpbs":
-            raise ValueError(f"slice_ranges is only read by mode='bpbs' (one ADC range per weight slice); leave "
-                             f"slice_ranges=None for mode={self.mode!r}")
+            raise ValueError(
+                f"slice_ranges is only read by mode='bpbs' (one ADC range per weight slice); leave "
+                f"slice_ranges=None for mode={self.mode!r}"
+            )
         if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
-            raise TypeError(f"slice_ranges must be a sequence of (lo, hi) pairs, got {short_repr(value)} "
-                            f"(type={type(value).__name__})")
+            raise TypeError(
+                f"slice_ranges must be a sequence of (lo, hi) pairs, got {short_repr(value)} "
+                f"(type={type(value).__name__})"
+            )
         if len(value) != self.n_slices:
-            raise ValueError(f"slice_ranges must hold one (lo, hi) pair per weight slice: n_slices={self.n_slices}, "
-                             f"got {len(value)} pairs")
+            raise ValueError(
+                f"slice_ranges must hold one (lo, hi) pair per weight slice: n_slices={self.n_slices}, "
+                f"got {len(value)} pairs"
+            )
         out = []
-        n = 2.0 ** self.adc.bits
+        n = 2.0**self.adc.bits
         for c, pair in enumerate(value):
             name = f"slice_ranges[{c}]"
             if isinstance(pair, (str, bytes, dict)) or not hasattr(pair, "__len__") or len(pair) != 2:
@@ -747,7 +788,11 @@ class CrossbarSpec:
     def n_slices(self) -> int:
         """Weight slices per column in BPBS mode: ``ceil(magnitude bits / slice_bits)`` (``Bw`` bits for
         two's complement and offset, ``Bw - 1`` for differential)."""
-        mag_bits = {"twos_complement": self.weight_bits, "offset": self.weight_bits, "differential": self.weight_bits - 1}
+        mag_bits = {
+            "twos_complement": self.weight_bits,
+            "offset": self.weight_bits,
+            "differential": self.weight_bits - 1,
+        }
         return -(-mag_bits.get(self.weight_encoding, self.weight_bits) // self.slice_bits)
 
     @property
@@ -773,7 +818,7 @@ class CrossbarSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "CrossbarSpec":
+    def from_dict(cls, d: dict[str, Any]) -> CrossbarSpec:
         """Inverse of :meth:`to_dict` (the nested ``adc`` dict is read by :meth:`ADCSpec.from_dict`).
 
         Raises
@@ -791,7 +836,7 @@ class CrossbarSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, s: str) -> "CrossbarSpec":
+    def from_json(cls, s: str) -> CrossbarSpec:
         """Inverse of :meth:`to_json`.
 
         Raises

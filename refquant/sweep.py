@@ -28,6 +28,7 @@ Dask worker needs only ``pip install refquant`` -- no ``PYTHONPATH`` and no
 copy of the repository. :func:`dask_executor` checks the workers first
 (:func:`check_cluster`).
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -39,13 +40,22 @@ import os
 import pathlib
 import sys
 import time
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._validate import check_bool, check_int
 
-__all__ = ["run_sweep", "SerialExecutor", "using_executor", "dask_executor", "check_cluster", "source_digest", "ClusterMismatch"]
+__all__ = [
+    "run_sweep",
+    "SerialExecutor",
+    "using_executor",
+    "dask_executor",
+    "check_cluster",
+    "source_digest",
+    "ClusterMismatch",
+]
 
 _EXECUTOR_STACK: list[cf.Executor] = []
 
@@ -78,7 +88,7 @@ class ClusterMismatch(RuntimeError):
     """A Dask worker cannot run refquant's tasks: refquant is missing there, or its source differs."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_digest() -> str:
     """SHA-256 (hex, first 16 digits) of the source of the imported refquant package.
 
@@ -142,8 +152,10 @@ def check_cluster(client) -> dict:
     if not info:
         raise ValueError("the Dask cluster has no workers; start some with: dask worker <scheduler address>")
     want = {"version": refquant.__version__, "digest": source_digest()}
-    fix = ("install the same refquant on every worker (python3 -m pip install <this checkout or its wheel>) "
-           "and restart the workers")
+    fix = (
+        "install the same refquant on every worker (python3 -m pip install <this checkout or its wheel>) "
+        "and restart the workers"
+    )
     for addr, got in sorted(info.items()):
         if got["error"] is not None:
             raise ClusterMismatch(f"Dask worker {addr} cannot import refquant ({got['error']}); {fix}")
@@ -171,7 +183,9 @@ def dask_executor(address: str, *, check: bool = True) -> Iterator[cf.Executor]:
     try:
         from distributed import Client
     except ImportError as exc:
-        raise ImportError("a Dask scheduler needs the optional dependency: python3 -m pip install 'refquant[dask]'") from exc
+        raise ImportError(
+            "a Dask scheduler needs the optional dependency: python3 -m pip install 'refquant[dask]'"
+        ) from exc
     client = Client(address, timeout=30)
     try:
         if check:
@@ -242,7 +256,9 @@ def run_sweep(
         for done, fut in enumerate(cf.as_completed(futures), 1):
             results[futures[fut]] = fut.result()
             if progress and (done == len(tasks) or done % max(1, len(tasks) // 10) == 0):
-                print(f"{desc}: {done}/{len(tasks)} tasks ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"{desc}: {done}/{len(tasks)} tasks ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True
+                )
     finally:
         if own is not None:
             own.shutdown()

@@ -31,6 +31,7 @@ nudged minimum) and ``block_size`` (ONNX opset-21 blocked parameters).
 
 Small inputs (fewer than ``PARALLEL_THRESHOLD`` elements) run on one Numba thread.
 """
+
 from __future__ import annotations
 
 import enum
@@ -271,7 +272,11 @@ def _check_counts(counts: np.ndarray, policy: NonFinite, converted: bool) -> Non
     else:
         n_bad, n_nan = (int(v) for v in counts.sum(axis=0))
     if n_nan or (n_bad and policy is NonFinite.RAISE):
-        extra = " (counted after conversion to the compute dtype: finite values beyond its range become inf)" if converted else ""
+        extra = (
+            " (counted after conversion to the compute dtype: finite values beyond its range become inf)"
+            if converted
+            else ""
+        )
         raise ValueError(
             f"x contains {n_nan} NaN and {n_bad - n_nan} inf value(s){extra}; nonfinite={policy.value!r}. "
             "Pass nonfinite='saturate' to map +-inf to the clamp limits (NaN always raises)"
@@ -385,11 +390,31 @@ def _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out=None, 
     chunk = KERNEL_CHUNK if chunk is None else chunk
     counts = np.empty(((xc.size + chunk - 1) // chunk, 2), dtype=np.int64)
     args = _AffineQuantArgs(
-        xc, lay.n, lay.inner, s, r, z,
-        cdtype.type(spec.qmin), cdtype.type(spec.qmax), mode, recip, u, chunk, dequant,
-        result.reshape(-1), counts,
-        zp_op, shifted, lo, hi, cdtype.type(0.5),
-        lay.blk, lay.ob, lay.ip, lay.js, cdtype == np.float32,
+        xc,
+        lay.n,
+        lay.inner,
+        s,
+        r,
+        z,
+        cdtype.type(spec.qmin),
+        cdtype.type(spec.qmax),
+        mode,
+        recip,
+        u,
+        chunk,
+        dequant,
+        result.reshape(-1),
+        counts,
+        zp_op,
+        shifted,
+        lo,
+        hi,
+        cdtype.type(0.5),
+        lay.blk,
+        lay.ob,
+        lay.ip,
+        lay.js,
+        cdtype == np.float32,
     )
     return args, result
 
@@ -407,7 +432,10 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
 
     # errstate: with NUMBA_DISABLE_JIT=1 the kernel runs as Python on NumPy scalars, whose overflow to inf
     # (saturated by the clamp, as the contract says) would otherwise warn; compiled code never warns.
-    with threads_for(args.x.size, PARALLEL_THRESHOLD), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with (
+        threads_for(args.x.size, PARALLEL_THRESHOLD),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+    ):
         affine_quant_kernel(*args)
     _check_counts(args.counts, policy, converted=arr.dtype != args.x.dtype)
     return result
@@ -719,7 +747,9 @@ def calibrate_minmax(x, spec: QuantSpec, *, symmetric: bool = True, power_of_two
         s = _pow2_ceil(s)
     s = np.maximum(s, float(np.finfo(cdtype).tiny)).astype(cdtype)
     if not np.all(np.isfinite(s)):
-        raise ValueError(f"the calibrated scale is not representable in {cdtype.name} (x's range is too large or too small)")
+        raise ValueError(
+            f"the calibrated scale is not representable in {cdtype.name} (x's range is too large or too small)"
+        )
     if symmetric:
         z = np.zeros_like(lo, dtype=np.int64)
     else:

@@ -10,6 +10,7 @@ Profiles (select with the environment variable ``REFQUANT_HYPOTHESIS_PROFILE``):
 * ``nojit``: fewer examples, for the NUMBA_DISABLE_JIT=1 re-run (kernels in pure Python).
 * ``repro``: derandomized, no example database, for bisecting.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,4 +49,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             total[k] = total.get(k, 0) + v
         extra = ", ".join(f"{k} {v}" for k, v in sorted(d.items()) if k != "passed")
         terminalreporter.write_line(f"{sum(d.values()):5d}  {name}" + (f"  ({extra})" if extra else ""))
-    terminalreporter.write_line(f"{sum(total.values()):5d}  total ({', '.join(f'{k} {v}' for k, v in sorted(total.items()))})")
+    terminalreporter.write_line(
+        f"{sum(total.values()):5d}  total ({', '.join(f'{k} {v}' for k, v in sorted(total.items()))})"
+    )

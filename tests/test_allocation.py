@@ -1,4 +1,5 @@
 """Tests for refquant.allocation: exact budgets, optimality against brute force, the paper's eq. 10-11."""
+
 from __future__ import annotations
 
 import itertools
@@ -65,17 +66,20 @@ def test_deterministic_ties_and_no_mutation():
     assert np.array_equal(a, a0)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: A.allocate_bits([1.0, -1.0], 4), ValueError, "alphas must be > 0"),
-    (lambda: A.allocate_bits([], 4), ValueError, "alphas must not be empty"),
-    (lambda: A.allocate_bits([[1.0]], 4), ValueError, "must be 1-D"),
-    (lambda: A.allocate_bits([1.0, 2.0], 17), ValueError, "total_bits=17 is out of range"),
-    (lambda: A.allocate_bits([1.0, 2.0], 4, budget="bytes"), ValueError, "budget='bytes'"),
-    (lambda: A.allocate_bits([1.0, 2.0], 4, max_bits=17), ValueError, "max_bits=17"),
-    (lambda: A.allocate_bits([1.0, 2.0], 7, budget="bins"), ValueError, "cannot be met exactly"),
-    (lambda: A.allocate_bits([1.0, np.nan], 4), ValueError, "NaN"),
-    (lambda: A.allocation_mse([1.0, 2.0], [1]), ValueError, "must match"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: A.allocate_bits([1.0, -1.0], 4), ValueError, "alphas must be > 0"),
+        (lambda: A.allocate_bits([], 4), ValueError, "alphas must not be empty"),
+        (lambda: A.allocate_bits([[1.0]], 4), ValueError, "must be 1-D"),
+        (lambda: A.allocate_bits([1.0, 2.0], 17), ValueError, "total_bits=17 is out of range"),
+        (lambda: A.allocate_bits([1.0, 2.0], 4, budget="bytes"), ValueError, "budget='bytes'"),
+        (lambda: A.allocate_bits([1.0, 2.0], 4, max_bits=17), ValueError, "max_bits=17"),
+        (lambda: A.allocate_bits([1.0, 2.0], 7, budget="bins"), ValueError, "cannot be met exactly"),
+        (lambda: A.allocate_bits([1.0, np.nan], 4), ValueError, "NaN"),
+        (lambda: A.allocation_mse([1.0, 2.0], [1]), ValueError, "must match"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -4,6 +4,7 @@ Oracles: a transcription of the released ``get_bits_alloc_fixed_target`` loop (i
 update order, Python ``math`` per channel), and the brute-force integer optimum for the comparison with
 ``allocate_bits``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -44,8 +45,11 @@ def _generic(alphas):
 
 
 @settings(max_examples=60)
-@given(st.lists(st.floats(0.01, 50.0), min_size=1, max_size=40), st.sampled_from([2, 3, 4, 2.5]),
-       st.sampled_from(["round", "ceil"]))
+@given(
+    st.lists(st.floats(0.01, 50.0), min_size=1, max_size=40),
+    st.sampled_from([2, 3, 4, 2.5]),
+    st.sampled_from(["round", "ceil"]),
+)
 def test_code_allocation_is_the_released_loop(alphas, goal, rnd):
     alphas = _generic(alphas)
     got = A.code_allocation(alphas, goal, rounding=rnd)
@@ -81,19 +85,22 @@ def test_paper_allocation_ceil_per_channel(alphas, mean_bits):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: A.code_allocation([1.0, 2.0], 4, rounding="floor"), ValueError, "rounding"),
-    (lambda: A.code_allocation([1.0, 2.0], 4, rounding=1), TypeError, "rounding"),
-    (lambda: A.code_allocation([1.0, 2.0], 9), ValueError, "target_bits"),
-    (lambda: A.code_allocation([1.0, 2.0], "4"), TypeError, "target_bits"),
-    (lambda: A.code_allocation([1.0, 2.0], 4, tol=0.0), ValueError, "tol"),
-    (lambda: A.code_allocation([1.0, 2.0], 4, max_iter=0), ValueError, "max_iter"),
-    (lambda: A.code_allocation([1.0, 2.0], 4, min_bits=5, max_bits=4), ValueError, "max_bits"),
-    (lambda: A.code_allocation([1.0, -2.0], 4), ValueError, "alphas"),
-    (lambda: A.code_allocation([1.0, 2.0], 4, return_info=1), TypeError, "return_info"),
-    (lambda: A.paper_allocation([1.0, 2.0], 8, rounding="nearest"), ValueError, "rounding"),
-    (lambda: A.paper_allocation([1.0, 2.0], 8, max_bits=17), ValueError, "max_bits"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: A.code_allocation([1.0, 2.0], 4, rounding="floor"), ValueError, "rounding"),
+        (lambda: A.code_allocation([1.0, 2.0], 4, rounding=1), TypeError, "rounding"),
+        (lambda: A.code_allocation([1.0, 2.0], 9), ValueError, "target_bits"),
+        (lambda: A.code_allocation([1.0, 2.0], "4"), TypeError, "target_bits"),
+        (lambda: A.code_allocation([1.0, 2.0], 4, tol=0.0), ValueError, "tol"),
+        (lambda: A.code_allocation([1.0, 2.0], 4, max_iter=0), ValueError, "max_iter"),
+        (lambda: A.code_allocation([1.0, 2.0], 4, min_bits=5, max_bits=4), ValueError, "max_bits"),
+        (lambda: A.code_allocation([1.0, -2.0], 4), ValueError, "alphas"),
+        (lambda: A.code_allocation([1.0, 2.0], 4, return_info=1), TypeError, "return_info"),
+        (lambda: A.paper_allocation([1.0, 2.0], 8, rounding="nearest"), ValueError, "rounding"),
+        (lambda: A.paper_allocation([1.0, 2.0], 8, max_bits=17), ValueError, "max_bits"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

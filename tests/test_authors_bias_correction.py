@@ -5,6 +5,7 @@ Oracles: plain loops over channels with the code's unbiased std; a linear layer 
 shift under weight quantization is known in closed form, ``E[(W_q - W) x] = (W_q - W) E[x]``; a
 transcription of the released ``-bca`` arithmetic.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -101,19 +102,22 @@ def test_inputs_not_modified():
     np.testing.assert_array_equal(yq, yq0)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: BC.bias_correct([[1.0, 2.0]], [[1.0, 2.0]], method="var"), ValueError, "method"),
-    (lambda: BC.activation_bias_correction([[1.0]], [[1.0]], method="bca"), ValueError, "method"),
-    (lambda: BC.activation_bias_correction([[1.0]], [[1.0]], method=None), TypeError, "method"),
-    (lambda: BC.activation_bias_correction([[1.0, 2.0]], [[1.0]]), ValueError, "y_q"),
-    (lambda: BC.activation_bias_correction([[1.0]], [[np.nan]]), ValueError, "y_q"),
-    (lambda: BC.activation_bias_correction([[1.0]], [[1.0]], axis=2), ValueError, "axis"),
-    (lambda: BC.activation_bias_correction(1.0, 1.0), ValueError, "y"),
-    (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], [1.0]), ValueError, "correction"),
-    (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], [1.0, 2.0], axis=1.0), TypeError, "axis"),
-    (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], [1.0, 2.0], method="max"), ValueError, "method"),
-    (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], ["a", "b"]), TypeError, "correction"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: BC.bias_correct([[1.0, 2.0]], [[1.0, 2.0]], method="var"), ValueError, "method"),
+        (lambda: BC.activation_bias_correction([[1.0]], [[1.0]], method="bca"), ValueError, "method"),
+        (lambda: BC.activation_bias_correction([[1.0]], [[1.0]], method=None), TypeError, "method"),
+        (lambda: BC.activation_bias_correction([[1.0, 2.0]], [[1.0]]), ValueError, "y_q"),
+        (lambda: BC.activation_bias_correction([[1.0]], [[np.nan]]), ValueError, "y_q"),
+        (lambda: BC.activation_bias_correction([[1.0]], [[1.0]], axis=2), ValueError, "axis"),
+        (lambda: BC.activation_bias_correction(1.0, 1.0), ValueError, "y"),
+        (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], [1.0]), ValueError, "correction"),
+        (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], [1.0, 2.0], axis=1.0), TypeError, "axis"),
+        (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], [1.0, 2.0], method="max"), ValueError, "method"),
+        (lambda: BC.apply_activation_bias_correction([[1.0, 2.0]], ["a", "b"]), TypeError, "correction"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -5,6 +5,7 @@ comparison (all-zero filters), its STE backward, its ``ede`` with one Delta per 
 Oracles: plain NumPy transcriptions of the released arithmetic (the first-half / second-half slicing of
 an OIHW weight, nested signs, clamp-then-mask), element loops with explicit cases.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -127,20 +128,23 @@ def test_ste_tern_is_not_ternarize_relative_to_max():
     assert np.mean(a != b) > 0.3  # absolute vs relative threshold: most signs differ at this scale
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: B.signed_binarize([[1.0, -1.0]], zero_rule="code"), ValueError, "zero_rule"),
-    (lambda: B.signed_binarize([[1.0, -1.0]], zero_rule=True), TypeError, "zero_rule"),
-    (lambda: B.ede_grad([[1.0]], [[1.0]], epoch=0, total_epochs=1, delta="filter"), ValueError, "delta"),
-    (lambda: B.ede_grad([[1.0]], [[1.0]], epoch=0, total_epochs=1, delta=0), TypeError, "delta"),
-    (lambda: B.ste_tern([0.1], threshold=-0.1), ValueError, "threshold"),
-    (lambda: B.ste_tern([0.1], threshold="0.1"), TypeError, "threshold"),
-    (lambda: B.ste_tern([0.1], ternary_weight_networks=1), TypeError, "ternary_weight_networks"),
-    (lambda: B.ste_tern([np.nan]), ValueError, "w"),
-    (lambda: B.ste_grad([0.1, 0.2], [1.0]), ValueError, "grad_q"),
-    (lambda: B.ste_grad([0.1], [1.0], clip_value=0.0), ValueError, "clip_value"),
-    (lambda: B.ste_grad([0.1], [1.0], grad_clip=-1.0), ValueError, "grad_clip"),
-    (lambda: B.ste_grad([0.1], [1.0], grad_clip="1"), TypeError, "grad_clip"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: B.signed_binarize([[1.0, -1.0]], zero_rule="code"), ValueError, "zero_rule"),
+        (lambda: B.signed_binarize([[1.0, -1.0]], zero_rule=True), TypeError, "zero_rule"),
+        (lambda: B.ede_grad([[1.0]], [[1.0]], epoch=0, total_epochs=1, delta="filter"), ValueError, "delta"),
+        (lambda: B.ede_grad([[1.0]], [[1.0]], epoch=0, total_epochs=1, delta=0), TypeError, "delta"),
+        (lambda: B.ste_tern([0.1], threshold=-0.1), ValueError, "threshold"),
+        (lambda: B.ste_tern([0.1], threshold="0.1"), TypeError, "threshold"),
+        (lambda: B.ste_tern([0.1], ternary_weight_networks=1), TypeError, "ternary_weight_networks"),
+        (lambda: B.ste_tern([np.nan]), ValueError, "w"),
+        (lambda: B.ste_grad([0.1, 0.2], [1.0]), ValueError, "grad_q"),
+        (lambda: B.ste_grad([0.1], [1.0], clip_value=0.0), ValueError, "clip_value"),
+        (lambda: B.ste_grad([0.1], [1.0], grad_clip=-1.0), ValueError, "grad_clip"),
+        (lambda: B.ste_grad([0.1], [1.0], grad_clip="1"), TypeError, "grad_clip"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

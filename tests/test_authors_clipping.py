@@ -6,6 +6,7 @@ rounding with its computed zero point, the CUDA kernel's ``roundf``, Distiller's
 scipy quadrature and bounded minimisation of the MSE, the Lambert-W closed form, brute-force candidate scans
 with ``quantize_on_grid``, and the placement formulas written out per case.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,8 +74,10 @@ def test_aciq_runtime_levels():
         d = 2 * 1.3 / (2**bits - 1)
         want = [k * d for k in range(-(2 ** (bits - 1)), 2 ** (bits - 1))]
         np.testing.assert_allclose(C.grid_levels(1.3, bits, "aciq_runtime")[0], want, rtol=1e-15, atol=1e-15)
-        np.testing.assert_array_equal(C.grid_levels(1.3, bits, "aciq_runtime", signed=False)[0],
-                                      C.grid_levels(1.3, bits, "endpoint", signed=False)[0])
+        np.testing.assert_array_equal(
+            C.grid_levels(1.3, bits, "aciq_runtime", signed=False)[0],
+            C.grid_levels(1.3, bits, "endpoint", signed=False)[0],
+        )
 
 
 @pytest.mark.parametrize("bits", [2, 4])
@@ -101,7 +104,9 @@ def _quad_mse(alpha, bits, frozen):
     tot = 0.0
     for q, lo, hi in zip(levels, edges[:-1], edges[1:]):
         pts = [0.0] if np.isfinite(lo) and np.isfinite(hi) and lo < 0 < hi else None
-        tot += integrate.quad(lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200)[0]
+        tot += integrate.quad(
+            lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200
+        )[0]
     return tot
 
 
@@ -109,9 +114,12 @@ def _quad_mse(alpha, bits, frozen):
 def test_aciq_runtime_exact_optimum_against_quadrature(dist, frozen):
     for bits in (2, 3, 4):
         a = C.optimal_clip(bits, dist, model="exact", grid="aciq_runtime")
-        assert float(C.mse_exact(a * 0.9, bits, dist, grid="aciq_runtime")) == pytest.approx(_quad_mse(a * 0.9, bits, frozen), rel=1e-10)
-        r = optimize.minimize_scalar(lambda v: _quad_mse(v, bits, frozen), bounds=(0.7 * a, 1.3 * a), method="bounded",
-                                     options={"xatol": 1e-9})
+        assert float(C.mse_exact(a * 0.9, bits, dist, grid="aciq_runtime")) == pytest.approx(
+            _quad_mse(a * 0.9, bits, frozen), rel=1e-10
+        )
+        r = optimize.minimize_scalar(
+            lambda v: _quad_mse(v, bits, frozen), bounds=(0.7 * a, 1.3 * a), method="bounded", options={"xatol": 1e-9}
+        )
         assert a == pytest.approx(r.x, rel=1e-5)
     # the published 2-bit Gaussian clip on this grid: the true optimum is near 1.57 sigma, +1.7 % MSE at 1.71
     a2 = C.optimal_clip(2, "gaussian", model="exact", grid="aciq_runtime")
@@ -160,7 +168,9 @@ def test_bins_equal_bits_at_powers_of_two():
     for m in range(0, 10):
         for dist in ("gaussian", "laplace", "uniform"):
             for signed in (True, False):
-                assert float(C.mse_aciq(1.7, None, dist, signed=signed, bins=2.0**m)) == float(C.mse_aciq(1.7, m, dist, signed=signed))
+                assert float(C.mse_aciq(1.7, None, dist, signed=signed, bins=2.0**m)) == float(
+                    C.mse_aciq(1.7, m, dist, signed=signed)
+                )
                 assert C.optimal_clip(None, dist, signed=signed, bins=2.0**m) == C.optimal_clip(m, dist, signed=signed)
 
 
@@ -192,8 +202,14 @@ def test_clip_range_formulas():
     assert [float(v) for v in C.clip_range(a, mean=mu, min_value=m)] == [max(m, mu - a), max(m, mu - a) + 2 * a]
     assert [float(v) for v in C.clip_range(a, mean=-0.3, mode="one_sided")] == [0.0, a]
     assert [float(v) for v in C.clip_range(a, mean=mu, mode="one_sided")] == [0.0, mu + a]
-    assert [float(v) for v in C.clip_range(a, mean=mu, min_value=0.0, convention="distiller", mode="one_sided")] == [0.0, a]
-    assert [float(v) for v in C.clip_range(a, mean=3.0, min_value=0.0, convention="distiller", mode="one_sided")] == [1.0, 3.0]
+    assert [float(v) for v in C.clip_range(a, mean=mu, min_value=0.0, convention="distiller", mode="one_sided")] == [
+        0.0,
+        a,
+    ]
+    assert [float(v) for v in C.clip_range(a, mean=3.0, min_value=0.0, convention="distiller", mode="one_sided")] == [
+        1.0,
+        3.0,
+    ]
     assert [float(v) for v in C.clip_range(a, mean=-0.3, convention="distiller", mode="symmetric")] == [-2.3, 2.3]
     assert [float(v) for v in C.clip_range(a, mean=mu, convention="distiller")] == [mu - a, mu + a]
     # the two code bases' one-sided ranges at mean 0.4 b, 2-bit one-sided Laplace clip (3.89 b): 10 % apart
@@ -205,27 +221,30 @@ def test_clip_range_formulas():
     np.testing.assert_array_equal(hi, [1.0, 8.5])
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: C.mse_exact(1.0, 1, "gaussian", grid="runtime"), ValueError, "grid"),
-    (lambda: C.quantize_on_grid([0.1], 1.0, 17, "aciq_runtime"), ValueError, "bits"),
-    (lambda: C.optimal_clip_empirical([0.1, 0.2], 0, grid="aciq_runtime"), ValueError, "bits"),
-    (lambda: C.mse_aciq(1.0, 2, "laplace", bins=4.0), ValueError, "bins"),
-    (lambda: C.mse_aciq(1.0, None, "laplace"), TypeError, "bits"),
-    (lambda: C.mse_aciq(1.0, None, "laplace", bins=0.0), ValueError, "bins"),
-    (lambda: C.mse_aciq(1.0, None, "laplace", bins=2.0**33), ValueError, "bins"),
-    (lambda: C.mse_aciq(1.0, None, "laplace", bins="4"), TypeError, "bins"),
-    (lambda: C.optimal_clip(None, "laplace", bins=-1.0), ValueError, "bins"),
-    (lambda: C.optimal_clip(None, "laplace", bins=np.inf), ValueError, "bins"),
-    (lambda: C.optimal_clip(2, "laplace", bins=4.0), ValueError, "bins"),
-    (lambda: C.optimal_clip(None, "laplace", model="exact", bins=4.0), ValueError, "bins"),
-    (lambda: C.clip_range(0.0), ValueError, "alpha"),
-    (lambda: C.clip_range(1.0, mean=np.nan), ValueError, "mean"),
-    (lambda: C.clip_range(1.0, min_value="a"), TypeError, "min_value"),
-    (lambda: C.clip_range(1.0, convention="torch"), ValueError, "convention"),
-    (lambda: C.clip_range(1.0, convention=None), TypeError, "convention"),
-    (lambda: C.clip_range(1.0, mode="symmetric"), ValueError, "mode"),
-    (lambda: C.clip_range(1.0, mode=2), TypeError, "mode"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: C.mse_exact(1.0, 1, "gaussian", grid="runtime"), ValueError, "grid"),
+        (lambda: C.quantize_on_grid([0.1], 1.0, 17, "aciq_runtime"), ValueError, "bits"),
+        (lambda: C.optimal_clip_empirical([0.1, 0.2], 0, grid="aciq_runtime"), ValueError, "bits"),
+        (lambda: C.mse_aciq(1.0, 2, "laplace", bins=4.0), ValueError, "bins"),
+        (lambda: C.mse_aciq(1.0, None, "laplace"), TypeError, "bits"),
+        (lambda: C.mse_aciq(1.0, None, "laplace", bins=0.0), ValueError, "bins"),
+        (lambda: C.mse_aciq(1.0, None, "laplace", bins=2.0**33), ValueError, "bins"),
+        (lambda: C.mse_aciq(1.0, None, "laplace", bins="4"), TypeError, "bins"),
+        (lambda: C.optimal_clip(None, "laplace", bins=-1.0), ValueError, "bins"),
+        (lambda: C.optimal_clip(None, "laplace", bins=np.inf), ValueError, "bins"),
+        (lambda: C.optimal_clip(2, "laplace", bins=4.0), ValueError, "bins"),
+        (lambda: C.optimal_clip(None, "laplace", model="exact", bins=4.0), ValueError, "bins"),
+        (lambda: C.clip_range(0.0), ValueError, "alpha"),
+        (lambda: C.clip_range(1.0, mean=np.nan), ValueError, "mean"),
+        (lambda: C.clip_range(1.0, min_value="a"), TypeError, "min_value"),
+        (lambda: C.clip_range(1.0, convention="torch"), ValueError, "convention"),
+        (lambda: C.clip_range(1.0, convention=None), TypeError, "convention"),
+        (lambda: C.clip_range(1.0, mode="symmetric"), ValueError, "mode"),
+        (lambda: C.clip_range(1.0, mode=2), TypeError, "mode"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

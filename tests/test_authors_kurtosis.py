@@ -5,6 +5,7 @@ Oracles: the loss written the way the released KURE code writes it (``mean(((w -
 unbiased std, per-layer terms combined by a plain loop), its gradient by complex-step differentiation
 (``Im f(w + i h e_j) / h``, exact to rounding, no subtraction) or central finite differences.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,7 +67,9 @@ def test_kurtosis_ddof1_is_the_kure_code_value_per_tensor_and_per_channel(seed):
     got = K.kurtosis(x, axis=0, ddof=1)
     want = np.array([_code_kurt(x[c]) for c in range(x.shape[0])])  # plain loop over channels
     np.testing.assert_allclose(got, want, rtol=1e-13)
-    np.testing.assert_allclose(K.kurtosis(x, axis=1, ddof=1), [_code_kurt(x[:, c]) for c in range(x.shape[1])], rtol=1e-13)
+    np.testing.assert_allclose(
+        K.kurtosis(x, axis=1, ddof=1), [_code_kurt(x[:, c]) for c in range(x.shape[1])], rtol=1e-13
+    )
     # ddof=0 is the population definition, different from the code's at small N
     assert abs(float(K.kurtosis(x[0])) / _code_kurt(x[0]) - (9 / 8) ** 2) < 1e-13
 
@@ -138,21 +141,24 @@ def test_check_kure_grad_accepts_the_kure_code_gradient_only_with_ddof1():
         check_kure_grad(code_grad, ddof=0, max_examples=N_EX)
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: K.kurtosis([1.0, 2.0, 4.0], ddof=2), ValueError, "ddof"),
-    (lambda: K.kurtosis([1.0, 2.0, 4.0], ddof=1.0), TypeError, "ddof"),
-    (lambda: K.kurtosis([1.0, 2.0, 4.0], ddof=True), TypeError, "ddof"),
-    (lambda: K.kurtosis([1.0, 2.0, 4.0, 8.0], ddof=1, bias=False), ValueError, "ddof"),
-    (lambda: K.kurtosis([1.0, 2.0, 4.0], bias=1), TypeError, "bias"),
-    (lambda: K.kure_loss([[1.0, 2.0, 4.0]], reduction="avg"), ValueError, "reduction"),
-    (lambda: K.kure_loss([[1.0, 2.0, 4.0]], reduction=None), TypeError, "reduction"),
-    (lambda: K.kure_grad([[1.0, 2.0, 4.0]], reduction="MAX"), ValueError, "reduction"),
-    (lambda: K.kure_loss([[1.0, 2.0, 4.0]], n_layers=0), ValueError, "n_layers"),
-    (lambda: K.kure_loss([[1.0, 2.0, 4.0]], n_layers=2.0), TypeError, "n_layers"),
-    (lambda: K.kure_grad([[1.0, 2.0, 4.0]], reduction="sum", n_layers=3), ValueError, "n_layers"),
-    (lambda: check_kurtosis(_code_kurt, ddof=2), ValueError, "ddof"),
-    (lambda: check_kure_grad(K.kure_grad, ddof="1"), TypeError, "ddof"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: K.kurtosis([1.0, 2.0, 4.0], ddof=2), ValueError, "ddof"),
+        (lambda: K.kurtosis([1.0, 2.0, 4.0], ddof=1.0), TypeError, "ddof"),
+        (lambda: K.kurtosis([1.0, 2.0, 4.0], ddof=True), TypeError, "ddof"),
+        (lambda: K.kurtosis([1.0, 2.0, 4.0, 8.0], ddof=1, bias=False), ValueError, "ddof"),
+        (lambda: K.kurtosis([1.0, 2.0, 4.0], bias=1), TypeError, "bias"),
+        (lambda: K.kure_loss([[1.0, 2.0, 4.0]], reduction="avg"), ValueError, "reduction"),
+        (lambda: K.kure_loss([[1.0, 2.0, 4.0]], reduction=None), TypeError, "reduction"),
+        (lambda: K.kure_grad([[1.0, 2.0, 4.0]], reduction="MAX"), ValueError, "reduction"),
+        (lambda: K.kure_loss([[1.0, 2.0, 4.0]], n_layers=0), ValueError, "n_layers"),
+        (lambda: K.kure_loss([[1.0, 2.0, 4.0]], n_layers=2.0), TypeError, "n_layers"),
+        (lambda: K.kure_grad([[1.0, 2.0, 4.0]], reduction="sum", n_layers=3), ValueError, "n_layers"),
+        (lambda: check_kurtosis(_code_kurt, ddof=2), ValueError, "ddof"),
+        (lambda: check_kure_grad(K.kure_grad, ddof="1"), TypeError, "ddof"),
+    ],
+)
 def test_bad_input_names_the_parameter(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -1,4 +1,5 @@
 """Tests for refquant.bias_correction: moments restored exactly (float tolerance), eq. 13 as printed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,14 +56,17 @@ def test_other_axis_constant_channel_and_no_mutation():
     assert np.array_equal(w, w0) and np.array_equal(wq, wq0)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: bias_correct(np.ones((2, 3)), np.ones((3, 2))), ValueError, "w_q has shape"),
-    (lambda: bias_correct(np.ones((2, 3)), np.ones((2, 3)), method="both"), ValueError, "method='both'"),
-    (lambda: bias_correct(np.ones((2, 0)), np.ones((2, 0))), ValueError, "must not be empty"),
-    (lambda: bias_correct(np.ones((2, 3)), np.ones((2, 3)), axis=3), ValueError, "axis=3"),
-    (lambda: bias_correct(np.array([[np.nan, 1.0]]), np.ones((1, 2))), ValueError, "NaN"),
-    (lambda: bias_correct(np.ones(3), np.ones(3, dtype=complex)), TypeError, "w_q must be real"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: bias_correct(np.ones((2, 3)), np.ones((3, 2))), ValueError, "w_q has shape"),
+        (lambda: bias_correct(np.ones((2, 3)), np.ones((2, 3)), method="both"), ValueError, "method='both'"),
+        (lambda: bias_correct(np.ones((2, 0)), np.ones((2, 0))), ValueError, "must not be empty"),
+        (lambda: bias_correct(np.ones((2, 3)), np.ones((2, 3)), axis=3), ValueError, "axis=3"),
+        (lambda: bias_correct(np.array([[np.nan, 1.0]]), np.ones((1, 2))), ValueError, "NaN"),
+        (lambda: bias_correct(np.ones(3), np.ones(3, dtype=complex)), TypeError, "w_q must be real"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

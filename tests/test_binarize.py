@@ -6,6 +6,7 @@ rules; docs/theory/signed_binary.md), a closed-form derivative for the EDE rule 
 finite differences of its surrogate, and structural properties (one non-zero
 value per region, the sign map, idempotence) over Hypothesis inputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ def loop_signed_binary(w, signs, threshold, region, scale):
     out = np.zeros_like(w)
     for f in range(o):
         for t in range(i // c):
-            blk = w[f, t * c:(t + 1) * c]
+            blk = w[f, t * c : (t + 1) * c]
             delta = threshold * max(abs(v) for v in blk.ravel())
             s = signs[f][t]
             vals = []
@@ -69,8 +70,13 @@ def test_signed_binarize_matches_loop_reference(wr, scale, threshold):
 def test_signed_binary_structure_sign_map_and_idempotence(wr, data):
     w, region = wr
     lay = B.region_layout(w.shape, axis=0, region=region)
-    signs = np.array(data.draw(st.lists(st.sampled_from([-1, 1]), min_size=lay.n_filters * lay.n_tiles,
-                                        max_size=lay.n_filters * lay.n_tiles))).reshape(lay.n_filters, lay.n_tiles)
+    signs = np.array(
+        data.draw(
+            st.lists(
+                st.sampled_from([-1, 1]), min_size=lay.n_filters * lay.n_tiles, max_size=lay.n_filters * lay.n_tiles
+            )
+        )
+    ).reshape(lay.n_filters, lay.n_tiles)
     for scale in ("none", "mean"):
         q = B.signed_binarize(w, signs=signs, region=region, scale=scale)
         v = lay.view(q)
@@ -123,8 +129,10 @@ def test_binarize_matches_xnor_definition(w):
     assert np.unique(np.abs(qt)).size == 1
 
 
-@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=3, max_side=6), elements=finite),
-       st.sampled_from([("mean", 0.7), ("max", 0.05), ("max", 0.5)]))
+@given(
+    hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=3, max_side=6), elements=finite),
+    st.sampled_from([("mean", 0.7), ("max", 0.05), ("max", 0.5)]),
+)
 def test_ternarize_matches_twn_definition(w, rule):
     rel, theta = rule
     q, a = B.ternarize(w, axis=0, threshold=theta, relative_to=rel, return_scale=True)
@@ -182,7 +190,14 @@ BAD = [
     ("region does not divide", B.signed_binarize, (W,), {"region": 4}, ValueError, r"region=4 does not divide .* 6"),
     ("region zero", B.signed_binarize, (W,), {"region": 0}, ValueError, r"region=0"),
     ("region on 1-D", B.signed_binarize, (np.ones(4),), {"region": 2}, ValueError, r"no input-channel axis"),
-    ("signs wrong shape", B.signed_binarize, (W,), {"signs": [1, -1]}, ValueError, r"signs has shape \(2,\); expected \(4, 1\)"),
+    (
+        "signs wrong shape",
+        B.signed_binarize,
+        (W,),
+        {"signs": [1, -1]},
+        ValueError,
+        r"signs has shape \(2,\); expected \(4, 1\)",
+    ),
     ("signs not +-1", B.signed_binarize, (W,), {"signs": [1, 0, -1, 1]}, ValueError, r"only \+1 and -1"),
     ("threshold >= 1", B.signed_binarize, (W,), {"threshold": 1.0}, ValueError, r"threshold=1.0 is out of range"),
     ("threshold negative", B.ternarize, (W,), {"threshold": -0.1}, ValueError, r"threshold=-0.1"),
@@ -191,7 +206,14 @@ BAD = [
     ("alpha <= 0", B.binarize, (W,), {"alpha": -1.0}, ValueError, r"alpha=-1.0"),
     ("axis out of range", B.binarize, (W,), {"axis": 2}, ValueError, r"axis=2 is out of range"),
     ("relative_to", B.ternarize, (W,), {"relative_to": "median"}, ValueError, r"relative_to='median'"),
-    ("ede grad shape", B.ede_grad, (W, np.ones((4, 5))), {"epoch": 0, "total_epochs": 10}, ValueError, r"grad_q has shape"),
+    (
+        "ede grad shape",
+        B.ede_grad,
+        (W, np.ones((4, 5))),
+        {"epoch": 0, "total_epochs": 10},
+        ValueError,
+        r"grad_q has shape",
+    ),
     ("ede epoch", B.ede_grad, (W, W), {"epoch": 11, "total_epochs": 10}, ValueError, r"epoch=11.0 is out of range"),
     ("ede t_min", B.ede_schedule, (0, 10), {"t_min": 0.0}, ValueError, r"t_min=0.0"),
 ]

@@ -1,7 +1,7 @@
 """The refquant command line: each subcommand's success path and a bad-argument path."""
+
 from __future__ import annotations
 
-import os
 import pathlib
 import subprocess
 import sys
@@ -10,7 +10,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "refquant.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "refquant.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_info():

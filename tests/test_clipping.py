@@ -6,6 +6,7 @@ u·e^u = 3·4^M (independent of scipy's lambertw), scipy.integrate.quad per quan
 Monte Carlo through refquant.uniform (10^6 samples, |z| < 5: false-alarm rate 5.7e-7 per check),
 closed forms (1-bit midrise: E[(X - sign(X)·a/2)^2]), and a brute-force scan of the real quantizer.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,17 +22,85 @@ from refquant.uniform import fake_quant
 
 # alpha* of the paper's model recomputed independently (4 decimals), signed
 NOTE_ACIQ = {
-    "laplace": [1.8628, 2.8307, 3.8972, 5.0286, 6.2048, 7.4131, 8.6456, 9.8968, 11.1627, 12.4406, 13.7284, 15.0245,
-                16.3276, 17.6367, 18.9512, 20.2702],
-    "gaussian": [1.2399, 1.7106, 2.1516, 2.5591, 2.9362, 3.2869, 3.6151, 3.9240, 4.2163, 4.4942, 4.7593, 5.0132, 5.2571,
-                 5.4920, 5.7188, 5.9382],
+    "laplace": [
+        1.8628,
+        2.8307,
+        3.8972,
+        5.0286,
+        6.2048,
+        7.4131,
+        8.6456,
+        9.8968,
+        11.1627,
+        12.4406,
+        13.7284,
+        15.0245,
+        16.3276,
+        17.6367,
+        18.9512,
+        20.2702,
+    ],
+    "gaussian": [
+        1.2399,
+        1.7106,
+        2.1516,
+        2.5591,
+        2.9362,
+        3.2869,
+        3.6151,
+        3.9240,
+        4.2163,
+        4.4942,
+        4.7593,
+        5.0132,
+        5.2571,
+        5.4920,
+        5.7188,
+        5.9382,
+    ],
 }
 # exact optima on real grids recomputed independently by quadrature, M = 1..8, (laplace, gaussian); symmetric starts at M = 2
 NOTE_EXACT = {
-    "midrise": [(2.0000, 1.5958), (3.0756, 1.9914), (4.1348, 2.3441), (5.2156, 2.6816), (6.3354, 3.0102), (7.4979, 3.3300), (8.6979, 3.6395), (9.9279, 3.9376)],
-    "paper": [(2.0000, 1.2240), (2.8978, 1.6860), (3.9257, 2.1353), (5.0395, 2.5512), (6.2087, 2.9330), (7.4144, 3.2857), (8.6461, 3.6147), (9.8969, 3.9239)],
-    "endpoint": [(1.0000, 0.7979), (2.3067, 1.4935), (3.6179, 2.0511), (4.8896, 2.5140), (6.1374, 2.9162), (7.3807, 3.2780), (8.6299, 3.6111), (9.8891, 3.9222)],
-    "symmetric": [None, (2.0000, 1.2240), (3.4864, 1.9523), (4.8199, 2.4739), (6.0980, 2.8987), (7.3586, 3.2701), (8.6178, 3.6075), (9.8827, 3.9205)],
+    "midrise": [
+        (2.0000, 1.5958),
+        (3.0756, 1.9914),
+        (4.1348, 2.3441),
+        (5.2156, 2.6816),
+        (6.3354, 3.0102),
+        (7.4979, 3.3300),
+        (8.6979, 3.6395),
+        (9.9279, 3.9376),
+    ],
+    "paper": [
+        (2.0000, 1.2240),
+        (2.8978, 1.6860),
+        (3.9257, 2.1353),
+        (5.0395, 2.5512),
+        (6.2087, 2.9330),
+        (7.4144, 3.2857),
+        (8.6461, 3.6147),
+        (9.8969, 3.9239),
+    ],
+    "endpoint": [
+        (1.0000, 0.7979),
+        (2.3067, 1.4935),
+        (3.6179, 2.0511),
+        (4.8896, 2.5140),
+        (6.1374, 2.9162),
+        (7.3807, 3.2780),
+        (8.6299, 3.6111),
+        (9.8891, 3.9222),
+    ],
+    "symmetric": [
+        None,
+        (2.0000, 1.2240),
+        (3.4864, 1.9523),
+        (4.8199, 2.4739),
+        (6.0980, 2.8987),
+        (7.3586, 3.2701),
+        (8.6178, 3.6075),
+        (9.8827, 3.9205),
+    ],
 }
 
 
@@ -70,7 +139,9 @@ def _quad_mse(alpha, bits, frozen, grid, signed):
     total = 0.0 if signed else frozen.cdf(0.0) * levels[0] ** 2
     for q, lo, hi in zip(levels, edges[:-1], edges[1:]):
         pts = [p for p in (0.0,) if lo < p < hi] if np.isfinite(lo) and np.isfinite(hi) else None
-        total += integrate.quad(lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200)[0]
+        total += integrate.quad(
+            lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200
+        )[0]
     return total
 
 
@@ -86,7 +157,9 @@ def test_exact_mse_against_scipy_quadrature(grid, dist, frozen):
 
 def test_exact_mse_closed_form_one_bit_midrise():
     for a in (0.3, 1.0, 2.5):  # levels ±a/2: E[(X - sign(X) a/2)^2] = 1 - a·E|X| + a^2/4
-        assert float(C.mse_exact(a, 1, "gaussian")) == pytest.approx(1 - a * math.sqrt(2 / math.pi) + a * a / 4, rel=1e-13)
+        assert float(C.mse_exact(a, 1, "gaussian")) == pytest.approx(
+            1 - a * math.sqrt(2 / math.pi) + a * a / 4, rel=1e-13
+        )
         assert float(C.mse_exact(a, 1, "laplace")) == pytest.approx(2 - a + a * a / 4, rel=1e-13)
 
 
@@ -104,18 +177,26 @@ def test_exact_optima_match_note_table(grid):
 def test_grids_are_images_of_refquant_uniform(grid):
     """Every grid's levels/thresholds equal what refquant.uniform does (dense points, dyadic alpha: no rounding)."""
     for signed in (True, False):
-        for m in ((2, 3, 4, 8) if grid != "paper" else (2, 3, 4, 8)):
+        for m in (2, 3, 4, 8) if grid != "paper" else (2, 3, 4, 8):
             n = 2**m
             step = 2.0**-5
-            div = {"paper": n / (2 if signed else 1), "midrise": n / (2 if signed else 1), "endpoint": (n - 1) / (2 if signed else 1),
-                   "aciq_runtime": (n - 1) / (2 if signed else 1), "symmetric": (n // 2 - 1) if signed else n - 2}[grid]
+            div = {
+                "paper": n / (2 if signed else 1),
+                "midrise": n / (2 if signed else 1),
+                "endpoint": (n - 1) / (2 if signed else 1),
+                "aciq_runtime": (n - 1) / (2 if signed else 1),
+                "symmetric": (n // 2 - 1) if signed else n - 2,
+            }[grid]
             alpha = step * div  # alpha chosen so the step is exactly 2^-5
             levels, thr = C.grid_levels(alpha, m, grid, signed=signed)
             x = np.linspace(-1.3 * alpha, 1.3 * alpha, 4001)
             x = x[~np.isin(x, thr)]  # exact ties are decided by the rounding mode, not by the grid
             nearest = levels[np.searchsorted(thr, x)]
             np.testing.assert_array_equal(C.quantize_on_grid(x, alpha, m, grid, signed=signed), nearest)
-            assert len(levels) == {"paper": n + 1, "midrise": n, "endpoint": n, "aciq_runtime": n, "symmetric": n - 1}[grid]
+            assert (
+                len(levels)
+                == {"paper": n + 1, "midrise": n, "endpoint": n, "aciq_runtime": n, "symmetric": n - 1}[grid]
+            )
 
 
 @pytest.mark.parametrize("dist", ["gaussian", "laplace"])
@@ -141,13 +222,21 @@ def test_exact_approaches_paper_model_monotonically():
 
 
 @settings(deadline=None, max_examples=25)
-@given(st.sampled_from(["gaussian", "laplace", "uniform"]), st.sampled_from(C.GRIDS), st.integers(2, 10),
-       st.booleans(), st.floats(0.1, 10.0))
+@given(
+    st.sampled_from(["gaussian", "laplace", "uniform"]),
+    st.sampled_from(C.GRIDS),
+    st.integers(2, 10),
+    st.booleans(),
+    st.floats(0.1, 10.0),
+)
 def test_solvers_return_true_minima(dist, grid, bits, signed, scale):
     for model in ("aciq", "exact"):
         a = C.optimal_clip(bits, dist, scale, model=model, grid=grid, signed=signed)
-        f = (lambda v: float(C.mse_aciq(v, bits, dist, scale, signed=signed))) if model == "aciq" else (
-            lambda v: float(C.mse_exact(v, bits, dist, scale, grid=grid, signed=signed)))
+        f = (
+            (lambda v: float(C.mse_aciq(v, bits, dist, scale, signed=signed)))
+            if model == "aciq"
+            else (lambda v: float(C.mse_exact(v, bits, dist, scale, grid=grid, signed=signed)))
+        )
         best = f(a)
         assert f(a * (1 + 1e-3)) >= best and f(a * (1 - 1e-3)) >= best
 
@@ -206,12 +295,15 @@ def _brute(xc, bits, grid, n):
         s = np.asarray(amax * k / n / div, dtype=xc.dtype)
         if grid == "symmetric":
             from refquant import QuantSpec
+
             y = fake_quant(xc, s, 0, QuantSpec(bits, narrow_range=True))
         elif grid == "paper":
             from refquant import QuantSpec
+
             y = fake_quant(np.clip(xc, -s * half, s * half).astype(xc.dtype), s, 0, QuantSpec(bits + 1))
         else:
             from refquant import QuantSpec
+
             y = fake_quant(xc, s, 0, QuantSpec(bits, rounding="floor")) + s / 2
         mse = float(np.mean((y.astype(np.float64) - xc.astype(np.float64)) ** 2))
         if best is None or mse < best[0]:
@@ -238,8 +330,14 @@ def test_empirical_clip_converges_to_exact_optimum():
 
 @pytest.mark.kernel
 @settings(deadline=None, max_examples=20)
-@given(st.sampled_from(list(C.GRIDS)), st.sampled_from([np.float32, np.float64]),
-       st.integers(1, 4), st.integers(1, 37), st.integers(2, 9), st.integers(0, 2**32 - 1))
+@given(
+    st.sampled_from(list(C.GRIDS)),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(1, 4),
+    st.integers(1, 37),
+    st.integers(2, 9),
+    st.integers(0, 2**32 - 1),
+)
 def test_clip_kernel_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
     from refquant._reference.clipping import clip_search_sse
 
@@ -291,8 +389,14 @@ def test_empirical_one_sided_is_the_brute_force_minimum(grid):
 
 @pytest.mark.kernel
 @settings(deadline=None, max_examples=15)
-@given(st.sampled_from(["symmetric", "endpoint", "paper", "midrise"]), st.sampled_from([np.float32, np.float64]),
-       st.integers(1, 3), st.integers(1, 37), st.integers(2, 9), st.integers(0, 2**32 - 1))
+@given(
+    st.sampled_from(["symmetric", "endpoint", "paper", "midrise"]),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(1, 3),
+    st.integers(1, 37),
+    st.integers(2, 9),
+    st.integers(0, 2**32 - 1),
+)
 def test_clip_kernel_one_sided_bit_identical_to_twin(grid, dtype, n_ch, n, bits, seed):
     from refquant._reference.clipping import clip_search_sse
     from refquant.clipping.empirical import _candidate_scales
@@ -320,7 +424,12 @@ BAD = [
     ("bits too large", lambda: C.mse_exact(1.0, 17, "laplace"), ValueError, "bits=17 is out of range"),
     ("bits zero exact", lambda: C.mse_exact(1.0, 0, "laplace"), ValueError, "bits=0 is out of range"),
     ("bits float", lambda: C.mse_aciq(1.0, 2.5, "laplace"), TypeError, "bits must be an integer"),
-    ("symmetric 1 bit", lambda: C.optimal_clip(1, "gaussian", model="exact", grid="symmetric"), ValueError, "bits=1 is out of range for grid='symmetric'"),
+    (
+        "symmetric 1 bit",
+        lambda: C.optimal_clip(1, "gaussian", model="exact", grid="symmetric"),
+        ValueError,
+        "bits=1 is out of range for grid='symmetric'",
+    ),
     ("negative scale", lambda: C.mse_exact(1.0, 4, "gaussian", -1.0), ValueError, "scale must be > 0"),
     ("scale zero solver", lambda: C.optimal_clip(4, "gaussian", 0.0), ValueError, "scale=0.0 is out of range"),
     ("unknown dist", lambda: C.mse_aciq(1.0, 4, "cauchy"), ValueError, "dist='cauchy' is not a known distribution"),
@@ -332,8 +441,18 @@ BAD = [
     ("empirical empty", lambda: C.optimal_clip_empirical(np.ones(0), 4), ValueError, "x must not be empty"),
     ("empirical nan", lambda: C.optimal_clip_empirical(np.array([1.0, np.nan]), 4), ValueError, "x contains 1 NaN"),
     ("empirical axis", lambda: C.optimal_clip_empirical(np.ones((2, 2)), 4, axis=2), ValueError, "axis=2"),
-    ("empirical candidates", lambda: C.optimal_clip_empirical(np.ones(4), 4, n_candidates=0), ValueError, "n_candidates=0"),
-    ("paper grid 16 bits image", lambda: C.quantize_on_grid(np.ones(3), 1.0, 16, "paper"), ValueError, "bits=16 is out of range"),
+    (
+        "empirical candidates",
+        lambda: C.optimal_clip_empirical(np.ones(4), 4, n_candidates=0),
+        ValueError,
+        "n_candidates=0",
+    ),
+    (
+        "paper grid 16 bits image",
+        lambda: C.quantize_on_grid(np.ones(3), 1.0, 16, "paper"),
+        ValueError,
+        "bits=16 is out of range",
+    ),
 ]
 
 

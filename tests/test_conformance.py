@@ -6,6 +6,7 @@ the clamp, per-channel along the wrong axis, ignoring the zero point in
 dequantize, returning -0.0 where the contract says +0.0 (only when signed
 zeros are requested).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -96,8 +97,9 @@ def test_planted_fake_quant_bug_is_caught(bug):
 
 def test_planted_quantize_bug_is_caught():
     with pytest.raises(ConformanceError, match="quantize: candidate does not conform"):
-        check_quantize(lambda *a: naive_codes(*a, rnd=np.floor)[0], specs=HALF_EVEN, max_examples=EXAMPLES,
-                       shrink_seconds=2.0)
+        check_quantize(
+            lambda *a: naive_codes(*a, rnd=np.floor)[0], specs=HALF_EVEN, max_examples=EXAMPLES, shrink_seconds=2.0
+        )
 
 
 def test_planted_dequantize_bug_is_caught():
@@ -118,7 +120,13 @@ def test_signed_zero_only_when_requested():
 
 def test_diff_message_is_readable():
     with pytest.raises(ConformanceError) as ei:
-        compare_arrays(np.float32([1, 2, 3]), np.float32([1, 2.5, 3]), op="fake_quant", context={"spec": "S"}, inputs={"x": np.float32([9, 8, 7])})
+        compare_arrays(
+            np.float32([1, 2, 3]),
+            np.float32([1, 2.5, 3]),
+            op="fake_quant",
+            context={"spec": "S"},
+            inputs={"x": np.float32([9, 8, 7])},
+        )
     msg = str(ei.value)
     assert "1 of 3 element(s) differ" in msg and "index (1,)" in msg
     assert "refquant  = 2.0" in msg and "candidate = 2.5" in msg and "x         = 8.0" in msg

@@ -1,4 +1,5 @@
 """The RAOQ training checkers accept the reference and catch a planted bug each."""
+
 from __future__ import annotations
 
 import math
@@ -7,8 +8,14 @@ import numpy as np
 import pytest
 
 from refquant import imc as I
-from refquant.testing import (ConformanceError, check_adc_lora_forward, check_adc_ste_grad, check_bitaug_weight,
-                              check_crossbar_ste_grad, check_w_reshape_grad)
+from refquant.testing import (
+    ConformanceError,
+    check_adc_lora_forward,
+    check_adc_ste_grad,
+    check_bitaug_weight,
+    check_crossbar_ste_grad,
+    check_w_reshape_grad,
+)
 
 N = 25
 

@@ -5,6 +5,7 @@ Options: pinned zero point, fixed or supplied scale, calibrate=, quant_cases pas
 scales, sizes, subnormals, magnitude cap), restricted specs, Unsupported, strict signed zero,
 check_calibration, and the size of a reported counterexample.
 """
+
 from __future__ import annotations
 
 import ast
@@ -75,7 +76,13 @@ def test_symmetric_only_candidate_passes_pinned_and_fails_unpinned():
 
 def test_candidate_ignoring_a_pinned_nonzero_zero_point_is_caught():
     with pytest.raises(ConformanceError, match="zero_point: 3"):
-        check_quantize(lambda x, s, z, spec: rq.quantize(x, s, 0, spec), specs=INT8, zero_point=3, max_examples=N, shrink_seconds=1.0)
+        check_quantize(
+            lambda x, s, z, spec: rq.quantize(x, s, 0, spec),
+            specs=INT8,
+            zero_point=3,
+            max_examples=N,
+            shrink_seconds=1.0,
+        )
 
 
 def test_pinned_zero_point_outside_a_spec_range_is_an_error():
@@ -89,8 +96,11 @@ def test_fixed_scale_reaches_the_candidate_and_one_ignoring_it_is_caught():
     check_fake_quant(cand, specs=INT8, scale=0.1, dtype=np.float32, max_examples=N)
     assert seen and all(np.all(np.asarray(s) == np.float32(0.1)) for _, s, _, _ in seen)
     # a candidate that hard-codes its own scale conforms only when that is the pinned one
-    own = lambda x, s, z, spec: rq.fake_quant(x, np.float32(0.1), z, spec.replace(axis=None)) if spec.axis is None \
-        else rq.fake_quant(x, np.full(np.shape(s), np.float32(0.1)), z, spec)  # noqa: E731
+    own = lambda x, s, z, spec: (
+        rq.fake_quant(x, np.float32(0.1), z, spec.replace(axis=None))
+        if spec.axis is None
+        else rq.fake_quant(x, np.full(np.shape(s), np.float32(0.1)), z, spec)
+    )  # noqa: E731
     check_fake_quant(own, specs=INT8, scale=0.1, dtype=np.float32, max_examples=N)
     with pytest.raises(ConformanceError, match="scale: 0.25"):
         check_fake_quant(own, specs=INT8, scale=0.25, dtype=np.float32, max_examples=N, shrink_seconds=1.0)
@@ -127,8 +137,18 @@ def test_calibrate_supplies_scale_and_zero_point():
 # ---------------------------------------------------------------- quant_cases options pass through
 def test_strategy_options_reach_the_candidate():
     cand, seen = _recorder(rq.fake_quant)
-    check_fake_quant(cand, specs=INT8, power_of_two_scales=True, max_dims=1, max_side=3, allow_subnormal=False,
-                     max_magnitude=1000.0, dtype=np.float64, per_channel=False, max_examples=N)
+    check_fake_quant(
+        cand,
+        specs=INT8,
+        power_of_two_scales=True,
+        max_dims=1,
+        max_side=3,
+        allow_subnormal=False,
+        max_magnitude=1000.0,
+        dtype=np.float64,
+        per_channel=False,
+        max_examples=N,
+    )
     assert seen
     for x, s, z, spec in seen:
         m, _ = np.frexp(float(s))
@@ -143,8 +163,13 @@ def test_strategy_options_reach_the_candidate():
 def test_spec_list_strategy_and_single_spec_are_accepted():
     from refquant.testing import quant_specs
 
-    for specs in (INT8, INT8[0], quant_specs(min_bits=8, max_bits=8, signed=True, roundings=["half_even"],
-                                                     scale_ops=["divide"], compute_dtypes=[None])):
+    for specs in (
+        INT8,
+        INT8[0],
+        quant_specs(
+            min_bits=8, max_bits=8, signed=True, roundings=["half_even"], scale_ops=["divide"], compute_dtypes=[None]
+        ),
+    ):
         cand, seen = _recorder(rq.fake_quant)
         check_fake_quant(cand, specs=specs, max_examples=10)
         assert {sp.replace(axis=None) for *_, sp in seen} <= set(INT8)
@@ -221,8 +246,12 @@ def test_strict_signed_zero_is_the_default_and_catches_minus_zero():
 
 
 def test_tolerance_rejects_bad_values_by_name():
-    for kw, name in [({"rtol": float("nan")}, "rtol"), ({"atol": -1e-9}, "atol"), ({"rtol": float("inf")}, "rtol"),
-                     ({"ulps": -1}, "ulps")]:
+    for kw, name in [
+        ({"rtol": float("nan")}, "rtol"),
+        ({"atol": -1e-9}, "atol"),
+        ({"rtol": float("inf")}, "rtol"),
+        ({"ulps": -1}, "ulps"),
+    ]:
         with pytest.raises(ValueError, match=name):
             Tolerance("rel", **kw)
     with pytest.raises(TypeError, match="ulps"):
@@ -298,15 +327,32 @@ def test_testing_all_is_an_explicit_list():
 
     src = pathlib.Path(t.__file__).read_text()
     tree = ast.parse(src)
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and any(getattr(tg, "id", "") == "__all__"
-                                                                          for tg in n.targets))
+    node = next(
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and any(getattr(tg, "id", "") == "__all__" for tg in n.targets)
+    )
     assert isinstance(node.value, ast.List) and all(isinstance(e, ast.Constant) for e in node.value.elts)
     names = [e.value for e in node.value.elts]
     assert len(names) == len(set(names))
-    for required in ("golden", "run_property", "Unsupported", "check_calibration", "STRICT", "CheckReport",
-                     "check_fake_quant", "check_quantize", "check_dequantize", "check_signed_binarize",
-                     "check_repetition_matmul", "check_imc_matmul", "check_kurtosis", "check_kure_grad",
-                     "check_mse_exact", "check_optimal_clip"):
+    for required in (
+        "golden",
+        "run_property",
+        "Unsupported",
+        "check_calibration",
+        "STRICT",
+        "CheckReport",
+        "check_fake_quant",
+        "check_quantize",
+        "check_dequantize",
+        "check_signed_binarize",
+        "check_repetition_matmul",
+        "check_imc_matmul",
+        "check_kurtosis",
+        "check_kure_grad",
+        "check_mse_exact",
+        "check_optimal_clip",
+    ):
         assert required in names, required
     for n in names:
         getattr(t, n)

@@ -6,6 +6,7 @@ whole tensor instead of per region, ignoring the sign map, dropping a region
 tile; for matmul, dropping the last reduction tile, losing the weight sign,
 and an off-by-one ADD count.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,13 +39,17 @@ def loop_signed_binarize(w, *, signs=None, threshold=0.05, axis=0, region=None, 
         for t in range(n_t):
             if bug == "drop_tile" and t == n_t - 1 and n_t > 1:
                 continue
-            blk = flat[f, t * tile:(t + 1) * tile]
+            blk = flat[f, t * tile : (t + 1) * tile]
             delta = threshold * (gmax if bug == "global_threshold" else np.abs(blk).max())
             for idx in np.ndindex(blk.shape):
                 v = blk[idx]
                 s = signs[f, t]
                 # documented rule: |w| at or beyond the threshold, on the region's side, and never a zero weight
-                keep = (v > delta if bug == "strict" else v >= delta) if s > 0 else (v < -delta if bug == "strict" else v <= -delta)
+                keep = (
+                    (v > delta if bug == "strict" else v >= delta)
+                    if s > 0
+                    else (v < -delta if bug == "strict" else v <= -delta)
+                )
                 keep = keep and v != 0
                 q[f, t * tile + idx[0], idx[1]] = s if keep else 0.0
     return np.moveaxis(q.reshape(m.shape), 0, axis)
@@ -75,7 +80,9 @@ def counted(x, w, *, adds_off_by_one=False):
 def test_refquant_and_independent_matmul_conform():
     check_repetition_matmul(dense_int, max_examples=EXAMPLES)
     check_repetition_matmul(counted, method="factorized", max_examples=EXAMPLES)
-    check_repetition_matmul(lambda x, w: R.shared_sum_matmul(x, w, tile=4), method="shared_sum", tile=4, max_examples=EXAMPLES)
+    check_repetition_matmul(
+        lambda x, w: R.shared_sum_matmul(x, w, tile=4), method="shared_sum", tile=4, max_examples=EXAMPLES
+    )
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ independent implementation where one is cheap) and reject planted bugs: an IMC m
 compensation or drops the last tile, a KURE gradient without the 1/L averaging, excess instead of Pearson
 kurtosis, an exact MSE on the wrong grid, and the paper's alpha* passed off as the exact optimum.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -85,6 +86,10 @@ def test_mse_exact_checker():
 
 
 def test_optimal_clip_checker():
-    check_optimal_clip(lambda b, d, s, grid, signed: C.optimal_clip(b, d, s, model="exact", grid=grid, signed=signed), max_examples=10)
+    check_optimal_clip(
+        lambda b, d, s, grid, signed: C.optimal_clip(b, d, s, model="exact", grid=grid, signed=signed), max_examples=10
+    )
     with pytest.raises(ConformanceError, match="optimal_clip"):
-        check_optimal_clip(lambda b, d, s, grid, signed: C.optimal_clip(b, d, s, model="aciq", signed=signed), max_examples=10)
+        check_optimal_clip(
+            lambda b, d, s, grid, signed: C.optimal_clip(b, d, s, model="aciq", signed=signed), max_examples=10
+        )

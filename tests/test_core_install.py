@@ -2,6 +2,7 @@
 PTQ, golden vectors and the conformance kit: run them in a subprocess where pandas, matplotlib,
 scikit-learn and distributed cannot be imported (as after ``pip install refquant`` without extras), and
 check that ``refquant figures`` then says in one line which extra to install."""
+
 from __future__ import annotations
 
 import pathlib
@@ -10,9 +11,13 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-BLOCK = "import sys\nfor _m in ('pandas', 'matplotlib', 'sklearn', 'distributed', 'dask'):\n    sys.modules[_m] = None\n"
+BLOCK = (
+    "import sys\nfor _m in ('pandas', 'matplotlib', 'sklearn', 'distributed', 'dask'):\n    sys.modules[_m] = None\n"
+)
 
-CORE = BLOCK + r'''
+CORE = (
+    BLOCK
+    + r"""
 import importlib, tempfile
 import numpy as np
 import refquant as rq
@@ -31,7 +36,8 @@ with tempfile.TemporaryDirectory() as d:
 check_fake_quant(rq.fake_quant, max_examples=5)
 assert not any(m in sys.modules and sys.modules[m] is not None for m in ("pandas", "matplotlib", "sklearn"))
 print("core ok")
-'''
+"""
+)
 
 
 def test_core_paths_need_no_extras():
@@ -56,7 +62,9 @@ def test_figures_and_bench_outside_a_checkout_say_what_to_do(tmp_path):
     run.mkdir()
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path)}
     for cmd in ("figures", "bench"):
-        p = subprocess.run([sys.executable, "-m", "refquant.cli", cmd], cwd=run, env=env, capture_output=True, text=True, timeout=300)
+        p = subprocess.run(
+            [sys.executable, "-m", "refquant.cli", cmd], cwd=run, env=env, capture_output=True, text=True, timeout=300
+        )
         assert p.returncode != 0
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1, p.stderr

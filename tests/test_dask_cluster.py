@@ -8,6 +8,7 @@ package (what an editable install does), so the test checks the code under test,
 the base interpreter has installed. A second cluster, whose only worker runs in an environment where
 ``import refquant`` fails, must make the CLI stop with one clear line.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,9 @@ def _free_port() -> int:
 
 
 def _venv(path: pathlib.Path, pth_lines: list[str]) -> pathlib.Path:
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)], check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)], check=True, timeout=120
+    )
     site = next((path / "lib").glob("python3*/site-packages"))
     (site / "zz_refquant_test.pth").write_text("\n".join(pth_lines) + "\n")
     return path / "bin" / "python"
@@ -60,7 +63,9 @@ def cluster(tmp_path_factory):
 
     def start(python, *args, name):
         log = open(run / f"{name}.log", "w")
-        p = subprocess.Popen([str(python), "-m", "dask", *args], cwd=run, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(
+            [str(python), "-m", "dask", *args], cwd=run, env=_env(), stdout=log, stderr=subprocess.STDOUT
+        )
         procs.append(p)
         return p
 
@@ -91,8 +96,14 @@ def cluster(tmp_path_factory):
 
 def _cli(*args):
     """Start ``refquant ...`` from the repository root (the client side of a user's session)."""
-    return subprocess.Popen([sys.executable, "-m", "refquant.cli", *args], cwd=ROOT, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "refquant.cli", *args],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(p: subprocess.Popen) -> tuple[int, str]:
@@ -114,7 +125,12 @@ def test_figures_on_a_real_cluster_match_the_local_run_byte_for_byte(cluster, tm
 
         import refquant
 
-        return (importlib.util.find_spec("analysis") is None, "PYTHONPATH" in _os.environ, refquant.__file__, _sys.executable)
+        return (
+            importlib.util.find_spec("analysis") is None,
+            "PYTHONPATH" in _os.environ,
+            refquant.__file__,
+            _sys.executable,
+        )
 
     with distributed.Client(addr, timeout=60) as client:
         seen = client.run(probe)
@@ -125,9 +141,11 @@ def test_figures_on_a_real_cluster_match_the_local_run_byte_for_byte(cluster, tm
         assert exe != sys.executable
 
     # the cluster run, the local run and a run against the cluster without refquant, concurrently
-    runs = {"cluster": _cli("figures", "uniform", "--scheduler", addr, "--outdir", str(tmp_path / "cluster")),
-            "local": _cli("figures", "uniform", "--outdir", str(tmp_path / "local")),
-            "bad": _cli("figures", "uniform", "--scheduler", cluster["addr_bare"], "--outdir", str(tmp_path / "bad"))}
+    runs = {
+        "cluster": _cli("figures", "uniform", "--scheduler", addr, "--outdir", str(tmp_path / "cluster")),
+        "local": _cli("figures", "uniform", "--outdir", str(tmp_path / "local")),
+        "bad": _cli("figures", "uniform", "--scheduler", cluster["addr_bare"], "--outdir", str(tmp_path / "bad")),
+    }
     res = {k: _finish(p) for k, p in runs.items()}
     assert res["cluster"][0] == 0, res["cluster"][1][-3000:]
     assert res["local"][0] == 0, res["local"][1][-3000:]

@@ -1,4 +1,5 @@
 """Tests for refquant.distributions: estimators against hand computations and scipy's fits."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,16 +48,19 @@ def test_frozen_and_constants_consistent():
         assert f.stats(moments="k") + 3 == pytest.approx(D.KURTOSIS[name])
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: D.fit([1.0, 2.0], "cauchy"), ValueError, "dist='cauchy'"),
-    (lambda: D.fit([1.0, 2.0], "gaussian", estimator="mle"), ValueError, "estimator='mle'"),
-    (lambda: D.fit([], "laplace"), ValueError, "x must not be empty"),
-    (lambda: D.fit(np.ones((2, 0)), "laplace", axis=0), ValueError, "x must not be empty"),
-    (lambda: D.fit([1.0], "gaussian"), ValueError, ">= 2 values"),
-    (lambda: D.fit([1.0, np.inf], "laplace"), ValueError, "NaN/inf"),
-    (lambda: D.frozen("gaussian", -1.0), ValueError, "scale=-1.0"),
-    (lambda: D.check_dist(stats.poisson(3)), TypeError, "continuous"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: D.fit([1.0, 2.0], "cauchy"), ValueError, "dist='cauchy'"),
+        (lambda: D.fit([1.0, 2.0], "gaussian", estimator="mle"), ValueError, "estimator='mle'"),
+        (lambda: D.fit([], "laplace"), ValueError, "x must not be empty"),
+        (lambda: D.fit(np.ones((2, 0)), "laplace", axis=0), ValueError, "x must not be empty"),
+        (lambda: D.fit([1.0], "gaussian"), ValueError, ">= 2 values"),
+        (lambda: D.fit([1.0, np.inf], "laplace"), ValueError, "NaN/inf"),
+        (lambda: D.frozen("gaussian", -1.0), ValueError, "scale=-1.0"),
+        (lambda: D.check_dist(stats.poisson(3)), TypeError, "continuous"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

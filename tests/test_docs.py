@@ -11,6 +11,7 @@
 * The ``>>>`` examples (``pycon`` blocks) of every Markdown page under ``docs/`` and of README.md run and print
   what they show; every ``python`` block is at least valid Python.
 """
+
 from __future__ import annotations
 
 import doctest
@@ -31,8 +32,21 @@ PAGES = sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts and "api
 
 
 def _sphinx(src: pathlib.Path, out: pathlib.Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",
-           "-d", str(out / "doctrees"), str(src), str(out / "html")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "-n",
+        "--keep-going",
+        "-q",
+        "-b",
+        "html",
+        "-d",
+        str(out / "doctrees"),
+        str(src),
+        str(out / "html"),
+    ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
@@ -63,7 +77,9 @@ def test_broken_links_fail_the_build(tmp_path):
     (src / "index.md").write_text("# Home\n\n```{toctree}\nother\n```\n\nSee [the other page](other.md#a-heading).\n")
     (src / "other.md").write_text("# Other\n\n## A heading\n\ntext\n")
     assert _sphinx(src, tmp_path / "ok").returncode == 0
-    (src / "index.md").write_text("# Home\n\n```{toctree}\nother\n```\n\nSee [the other page](other.md#no-such-heading).\n")
+    (src / "index.md").write_text(
+        "# Home\n\n```{toctree}\nother\n```\n\nSee [the other page](other.md#no-such-heading).\n"
+    )
     assert _sphinx(src, tmp_path / "bad1").returncode != 0
     (src / "index.md").write_text("# Home\n\n```{toctree}\nother\n```\n\nSee [a page](missing.md).\n")
     assert _sphinx(src, tmp_path / "bad2").returncode != 0

@@ -1,4 +1,5 @@
 """Docstring examples run and give what they show (numpydoc ``Examples`` sections)."""
+
 import doctest
 import importlib
 
@@ -30,7 +31,11 @@ MODULES = [
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     mod = importlib.import_module(name)
-    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, extraglobs={"QuantSpec": importlib.import_module("refquant").QuantSpec})
+    res = doctest.testmod(
+        mod,
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS,
+        extraglobs={"QuantSpec": importlib.import_module("refquant").QuantSpec},
+    )
     assert res.attempted > 0
     assert res.failed == 0
 
@@ -44,6 +49,8 @@ def test_documentation_page_examples(page):
     import pathlib
 
     path = pathlib.Path(__file__).resolve().parents[1] / page
-    res = doctest.testfile(str(path), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    res = doctest.testfile(
+        str(path), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    )
     assert res.attempted > 0
     assert res.failed == 0

@@ -4,6 +4,7 @@ The stored outputs are refquant's own, so the round trip alone proves only
 stability; the *independent* correctness of the uniform outputs is the job of
 test_uniform.py. Here we check the file format and the verifier's ability to fail.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,14 @@ def test_round_trip(exported):
     rep = golden.verify(d)
     assert rep.ok, rep.summary()
     assert rep.checked == len(manifest["cases"]) > 0
-    assert {c["op"] for c in manifest["cases"]} >= {"fake_quant", "quantize", "dequantize", "signed_binarize",
-                                                    "factorized_matmul", "shared_sum_matmul"}
+    assert {c["op"] for c in manifest["cases"]} >= {
+        "fake_quant",
+        "quantize",
+        "dequantize",
+        "signed_binarize",
+        "factorized_matmul",
+        "shared_sum_matmul",
+    }
 
 
 def test_repetition_vectors_against_independent_oracles(exported):
@@ -187,8 +194,10 @@ def test_doc_worked_example_matches():
 
 
 def test_canonical_json_floats_are_bits_and_strings_are_restricted():
-    assert golden.canonical_json({"b": 1.5, "a": [None, True, -3], "c": "x"}) == \
-        '{"a":[null,true,-3],"b":"f64:3ff8000000000000","c":"x"}'
+    assert (
+        golden.canonical_json({"b": 1.5, "a": [None, True, -3], "c": "x"})
+        == '{"a":[null,true,-3],"b":"f64:3ff8000000000000","c":"x"}'
+    )
     assert golden.canonical_json(1e-12) == '"f64:3d719799812dea11"'
     with pytest.raises(ValueError, match="printable ASCII"):
         golden.canonical_json('a"b')
@@ -220,10 +229,23 @@ def test_backend_pairs_are_in_the_vectors(exported):
     _, manifest = exported
     specs = [c["spec"] for c in manifest["cases"] if c["op"] == "quantize"]
     pairs = {(s["scale_op"], s["rounding"]) for s in specs}
-    assert {("reciprocal", "half_even"), ("divide", "half_away"), ("divide", "half_even"),
-            ("reciprocal", "floor"), ("divide", "half_up")} <= pairs
-    onnx_int8 = [s for s in specs if s["bits"] == 8 and s["signed"] and s["scale_op"] == "divide"
-                 and s["rounding"] == "half_even" and s["compute_dtype"] == "float32" and not s["narrow_range"]]
+    assert {
+        ("reciprocal", "half_even"),
+        ("divide", "half_away"),
+        ("divide", "half_even"),
+        ("reciprocal", "floor"),
+        ("divide", "half_up"),
+    } <= pairs
+    onnx_int8 = [
+        s
+        for s in specs
+        if s["bits"] == 8
+        and s["signed"]
+        and s["scale_op"] == "divide"
+        and s["rounding"] == "half_even"
+        and s["compute_dtype"] == "float32"
+        and not s["narrow_range"]
+    ]
     assert len(onnx_int8) >= 3 and {s["axis"] for s in onnx_int8} >= {None, 0, 1}
     tol = {c["op"]: c["tolerance"]["signed_zero"] for c in manifest["cases"]}
     assert tol["fake_quant"] and tol["dequantize"]
@@ -257,7 +279,9 @@ def test_unknown_version_is_refused_clearly(exported, tmp_path):
     m = json.loads((d / "manifest.json").read_text())
     m["format_version"] = 3
     (d / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(ValueError, match=r"format_version=3 cannot be read by this refquant \(it reads versions 1, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"format_version=3 cannot be read by this refquant \(it reads versions 1, 2\)"
+    ):
         golden.verify(d)
 
 

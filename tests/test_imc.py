@@ -6,6 +6,7 @@ formula; bit-identical by the stated accumulation order); the ADC's definition (
 published Gaussian clipping constants of OCC/ACIQ; Monte Carlo for the closed forms (tolerance 0.5 dB
 where the model's assumptions hold); the specs' stated ranges and round trips.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +15,6 @@ import json
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from refquant import imc as I
 
@@ -27,23 +27,41 @@ def _twin(x, w, spec):
 
     o, d, n = I.adc_params(spec)
     k = x.shape[1]
-    ends = np.cumsum([len(p) for p in np.array_split(np.arange(k), -(-k // spec.rows))]) if spec.tiling == "even" else None
+    ends = (
+        np.cumsum([len(p) for p in np.array_split(np.arange(k), -(-k // spec.rows))]) if spec.tiling == "even" else None
+    )
     tiles = None if ends is None else list(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist()))
     sm = spec.input_encoding == "sign_magnitude"
     planes = spec.input_bits - 1 if (sm and spec.input_signed) else spec.input_bits
     off = None if spec.weight_offset == "w_max" else 2 ** (spec.weight_bits - 1)
-    return imc_matmul_ref(x, w, rows=spec.rows, mode=spec.mode, input_bits=planes,
-                          input_signed_array=spec.array_input_signed, weight_bits=spec.weight_bits,
-                          encoding=spec.weight_encoding, slice_bits=spec.slice_bits, o=o, d=d, n=n,
-                          floor_mode=spec.adc.transfer == "floor", shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0,
-                          sign_magnitude=sm, offset_constant=off, tiles=tiles)
+    return imc_matmul_ref(
+        x,
+        w,
+        rows=spec.rows,
+        mode=spec.mode,
+        input_bits=planes,
+        input_signed_array=spec.array_input_signed,
+        weight_bits=spec.weight_bits,
+        encoding=spec.weight_encoding,
+        slice_bits=spec.slice_bits,
+        o=o,
+        d=d,
+        n=n,
+        floor_mode=spec.adc.transfer == "floor",
+        shift=2 ** (spec.input_bits - 1) if spec.a_shift else 0,
+        sign_magnitude=sm,
+        offset_constant=off,
+        tiles=tiles,
+    )
 
 
 def crossbars(lossless=False):
     """refquant.testing's public strategies (both modes, every encoding, A-shift, ragged tiles) -> (spec, x, w)."""
     from refquant.testing import adc_specs, crossbar_specs, imc_cases
 
-    return imc_cases(specs=crossbar_specs(adcs=adc_specs(lossless=lossless))).map(lambda c: (c.spec, c.x_codes, c.w_codes))
+    return imc_cases(specs=crossbar_specs(adcs=adc_specs(lossless=lossless))).map(
+        lambda c: (c.spec, c.x_codes, c.w_codes)
+    )
 
 
 @settings(deadline=None, max_examples=60)
@@ -131,7 +149,9 @@ def test_closed_form_multibit_sqnr_matches_simulation():
         w = _maxabs_weights(rng, 4, (k, 256), uniform)
         for shift in (False, True):
             for bits in (8, 10):
-                spec = I.CrossbarSpec(rows=512, input_bits=4, weight_bits=4, adc=I.ADCSpec(bits, transfer="floor", k=4.0), a_shift=shift)
+                spec = I.CrossbarSpec(
+                    rows=512, input_bits=4, weight_bits=4, adc=I.ADCSpec(bits, transfer="floor", k=4.0), a_shift=shift
+                )
                 y, det = I.imc_matmul(x, w, spec, return_details=True)
                 if I.adc_stats(det)["sigma_over_step"] < 1:
                     continue
@@ -142,8 +162,17 @@ def test_closed_form_multibit_sqnr_matches_simulation():
                 assert abs(I.sqnr(x @ w, y, per_column=True) - I.predicted_sqnr(spec, k, mom, per_column=True)) < 0.5
 
 
-@pytest.mark.parametrize("n, bits, transfer", [(256, 7, "round"), (256, 6, "floor"), (1152, 10, "round"),
-                                                (1152, 8, "floor"), (2304, 9, "floor"), (2304, 5, "round")])
+@pytest.mark.parametrize(
+    "n, bits, transfer",
+    [
+        (256, 7, "round"),
+        (256, 6, "floor"),
+        (1152, 10, "round"),
+        (1152, 8, "floor"),
+        (2304, 9, "floor"),
+        (2304, 5, "round"),
+    ],
+)
 def test_closed_form_bpbs_sqnr_matches_simulation(n, bits, transfer):
     """Within 0.5 dB, pooled and per column, at steps close to a whole number of units (N = 256 / 7 bits:
     2.0; N = 1152 / 10 bits: 1.125), where the slices of one input plane have correlated errors, and away
@@ -167,8 +196,12 @@ def test_slice_covariance_against_enumeration():
     from refquant.imc.theory import _slice_covariances
 
     spec = I.CrossbarSpec(rows=9, input_bits=1, weight_bits=2, mode="bpbs", adc=I.ADCSpec(2))  # step 9/4
-    cells = np.array([[1, 1, 1, 1, 1, 0, 0, 1, 0],   # conversion u
-                      [1, 1, 1, 0, 0, 1, 1, 1, 0]])  # conversion v: 4 rows shared
+    cells = np.array(
+        [
+            [1, 1, 1, 1, 1, 0, 0, 1, 0],  # conversion u
+            [1, 1, 1, 0, 0, 1, 1, 1, 0],
+        ]
+    )  # conversion v: 4 rows shared
     p, coef = 0.3, np.array([1.0, -2.0])
     bits = (np.arange(2**9)[:, None] >> np.arange(9)) & 1
     prob = np.prod(np.where(bits == 1, p, 1 - p), axis=1)
@@ -201,16 +234,32 @@ def test_full_range_step_is_raoq_eq3_and_gaussian_range_uses_aciq_constants():
     assert I.adc_params(shifted)[1] == 2 * 512 * 8 * 7 / (2**8 * 4)  # signed x_max = 2^(Bx-1) after A-shift
     # OCC / ACIQ clip constants c_B for B = 2..8 (the OCC / CSNR reference code's table): 1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92
     for b, c in zip(range(2, 9), (1.71, 2.15, 2.55, 2.94, 3.29, 3.61, 3.92)):
-        sp = I.CrossbarSpec(rows=64, input_bits=1, weight_bits=2, mode="bpbs",
-                            adc=I.ADCSpec(b, range_policy="gaussian", mu=10.0, sigma=2.0))
+        sp = I.CrossbarSpec(
+            rows=64,
+            input_bits=1,
+            weight_bits=2,
+            mode="bpbs",
+            adc=I.ADCSpec(b, range_policy="gaussian", mu=10.0, sigma=2.0),
+        )
         o, d, n = I.adc_params(sp)
-        assert (o + n * d - 10.0) / 2.0 == pytest.approx(c, abs=0.011) and (10.0 - o) / 2.0 == pytest.approx(c, abs=0.011)
+        assert (o + n * d - 10.0) / 2.0 == pytest.approx(c, abs=0.011) and (10.0 - o) / 2.0 == pytest.approx(
+            c, abs=0.011
+        )
 
 
 def test_spec_json_round_trip():
-    specs = [I.CrossbarSpec(rows=100, input_bits=3, weight_bits=5, mode="bpbs", weight_encoding="differential", slice_bits=2,
-                            adc=I.ADCSpec(6, transfer="floor", range_policy="calibrated", lo=-2.0, hi=30.0)),
-             I.CrossbarSpec(rows=7, input_bits=8, weight_bits=8, adc=I.ADCSpec(9, k=3.5), a_shift=True)]
+    specs = [
+        I.CrossbarSpec(
+            rows=100,
+            input_bits=3,
+            weight_bits=5,
+            mode="bpbs",
+            weight_encoding="differential",
+            slice_bits=2,
+            adc=I.ADCSpec(6, transfer="floor", range_policy="calibrated", lo=-2.0, hi=30.0),
+        ),
+        I.CrossbarSpec(rows=7, input_bits=8, weight_bits=8, adc=I.ADCSpec(9, k=3.5), a_shift=True),
+    ]
     for s in specs:
         back = I.CrossbarSpec.from_json(s.to_json())
         assert back == s and json.loads(s.to_json()) == s.to_dict()
@@ -235,27 +284,62 @@ def test_no_mutation():
 SPEC = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: I.imc_matmul(np.array([[4, 0]]), np.ones((2, 1), int), SPEC), ValueError, r"x_codes has code 4 outside its declared range \[0, 3\]"),
-    (lambda: I.imc_matmul(np.ones((1, 2), int), np.array([[4], [0]]), SPEC), ValueError, r"w_codes has code 4 outside .*\[-3, 3\]"),
-    (lambda: I.imc_matmul(np.ones((1, 2)), np.ones((2, 1), int), SPEC), TypeError, "x_codes must be an integer array"),
-    (lambda: I.imc_matmul(np.ones((1, 2), int), np.ones((3, 1), int), SPEC), ValueError, "x_codes has 2 columns but w_codes has 3 rows"),
-    (lambda: I.imc_matmul(np.ones(2, int), np.ones((2, 1), int), SPEC), ValueError, "x_codes must be 2-D"),
-    (lambda: I.imc_matmul(np.ones((1, 2), int), np.ones((2, 1), int), "spec"), TypeError, "spec must be a CrossbarSpec"),
-    (lambda: I.CrossbarSpec(rows=0, input_bits=2, weight_bits=3), ValueError, "rows=0 is out of range"),
-    (lambda: I.ADCSpec(25), ValueError, "bits=25 is out of range"),
-    (lambda: I.ADCSpec(0), ValueError, "bits=0 is out of range"),
-    (lambda: I.ADCSpec(8, k=0.0), ValueError, "k=0.0 is out of range"),
-    (lambda: I.ADCSpec(8, transfer="ceil"), ValueError, "transfer='ceil'"),
-    (lambda: I.ADCSpec(8, range_policy="calibrated"), ValueError, "needs lo and hi"),
-    (lambda: I.ADCSpec(8, range_policy="calibrated", lo=1.0, hi=1.0), ValueError, "hi=1.0 must be > lo=1.0"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="bpbs", slice_bits=2), ValueError, "needs slice_bits=1"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, weight_encoding="offset"), ValueError, "not allowed with mode='multibit'"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, input_signed=True, a_shift=True), ValueError, "needs input_signed=False"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="analog"), ValueError, "mode='analog'"),
-    (lambda: I.sqnr(np.ones((2, 2)), np.ones((2, 3))), ValueError, "same shape"),
-    (lambda: I.predicted_sqnr(SPEC, 4, {}, slice_covariance="yes"), TypeError, "slice_covariance"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (
+            lambda: I.imc_matmul(np.array([[4, 0]]), np.ones((2, 1), int), SPEC),
+            ValueError,
+            r"x_codes has code 4 outside its declared range \[0, 3\]",
+        ),
+        (
+            lambda: I.imc_matmul(np.ones((1, 2), int), np.array([[4], [0]]), SPEC),
+            ValueError,
+            r"w_codes has code 4 outside .*\[-3, 3\]",
+        ),
+        (
+            lambda: I.imc_matmul(np.ones((1, 2)), np.ones((2, 1), int), SPEC),
+            TypeError,
+            "x_codes must be an integer array",
+        ),
+        (
+            lambda: I.imc_matmul(np.ones((1, 2), int), np.ones((3, 1), int), SPEC),
+            ValueError,
+            "x_codes has 2 columns but w_codes has 3 rows",
+        ),
+        (lambda: I.imc_matmul(np.ones(2, int), np.ones((2, 1), int), SPEC), ValueError, "x_codes must be 2-D"),
+        (
+            lambda: I.imc_matmul(np.ones((1, 2), int), np.ones((2, 1), int), "spec"),
+            TypeError,
+            "spec must be a CrossbarSpec",
+        ),
+        (lambda: I.CrossbarSpec(rows=0, input_bits=2, weight_bits=3), ValueError, "rows=0 is out of range"),
+        (lambda: I.ADCSpec(25), ValueError, "bits=25 is out of range"),
+        (lambda: I.ADCSpec(0), ValueError, "bits=0 is out of range"),
+        (lambda: I.ADCSpec(8, k=0.0), ValueError, "k=0.0 is out of range"),
+        (lambda: I.ADCSpec(8, transfer="ceil"), ValueError, "transfer='ceil'"),
+        (lambda: I.ADCSpec(8, range_policy="calibrated"), ValueError, "needs lo and hi"),
+        (lambda: I.ADCSpec(8, range_policy="calibrated", lo=1.0, hi=1.0), ValueError, "hi=1.0 must be > lo=1.0"),
+        (
+            lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="bpbs", slice_bits=2),
+            ValueError,
+            "needs slice_bits=1",
+        ),
+        (
+            lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, weight_encoding="offset"),
+            ValueError,
+            "not allowed with mode='multibit'",
+        ),
+        (
+            lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, input_signed=True, a_shift=True),
+            ValueError,
+            "needs input_signed=False",
+        ),
+        (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=4, mode="analog"), ValueError, "mode='analog'"),
+        (lambda: I.sqnr(np.ones((2, 2)), np.ones((2, 3))), ValueError, "same shape"),
+        (lambda: I.predicted_sqnr(SPEC, 4, {}, slice_covariance="yes"), TypeError, "slice_covariance"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -279,16 +363,27 @@ def test_programmed_crossbar_equals_imc_matmul_and_owns_its_weights(case):
 # register accumulation), 4..7 leftover words, single leftover words, several column panels with a padded
 # last one, multi-bit cells and both polarities; K ragged against the tile size in every case.
 @pytest.mark.kernel
-@pytest.mark.parametrize("rows, k, out, encoding, beta, transfer", [
-    (832, 900, 300, "twos_complement", 1, "round"),   # wpt 13 = 8 + 4 + 1; panels 256 + 44 (padded to 48)
-    (512, 1030, 257, "differential", 2, "floor"),     # wpt 8; three tiles, last one 6 rows; 2 panels
-    (300, 700, 9, "offset", 3, "round"),              # wpt 5 = 4 + 1
-    (1024, 1024, 8, "twos_complement", 1, "floor"),   # wpt 16 = 2 x 8
-])
+@pytest.mark.parametrize(
+    "rows, k, out, encoding, beta, transfer",
+    [
+        (832, 900, 300, "twos_complement", 1, "round"),  # wpt 13 = 8 + 4 + 1; panels 256 + 44 (padded to 48)
+        (512, 1030, 257, "differential", 2, "floor"),  # wpt 8; three tiles, last one 6 rows; 2 panels
+        (300, 700, 9, "offset", 3, "round"),  # wpt 5 = 4 + 1
+        (1024, 1024, 8, "twos_complement", 1, "floor"),  # wpt 16 = 2 x 8
+    ],
+)
 def test_bpbs_kernel_long_tiles_and_many_columns_bit_identical_to_twin(rows, k, out, encoding, beta, transfer):
     rng = np.random.default_rng(rows + k + out)
-    spec = I.CrossbarSpec(rows=rows, input_bits=5, weight_bits=6, mode="bpbs", input_signed=True,
-                          weight_encoding=encoding, slice_bits=beta, adc=I.ADCSpec(6, transfer=transfer))
+    spec = I.CrossbarSpec(
+        rows=rows,
+        input_bits=5,
+        weight_bits=6,
+        mode="bpbs",
+        input_signed=True,
+        weight_encoding=encoding,
+        slice_bits=beta,
+        adc=I.ADCSpec(6, transfer=transfer),
+    )
     x = rng.integers(*spec.x_range, endpoint=True, size=(2, k))  # batch 2: the no-JIT re-run stays short
     w = rng.integers(*spec.w_range, endpoint=True, size=(k, out))
     y = I.imc_matmul(x, w, spec)
@@ -299,8 +394,14 @@ def test_bpbs_kernel_long_tiles_and_many_columns_bit_identical_to_twin(rows, k, 
 
 def _step_needing_division():
     """rows 98, 2-bit floor ADC over the full range: step 98 / 4 = 24.5, and 49 * (1 / 24.5) < 2 = 49 / 24.5."""
-    spec = I.CrossbarSpec(rows=98, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding="twos_complement",
-                          adc=I.ADCSpec(2, transfer="floor"))
+    spec = I.CrossbarSpec(
+        rows=98,
+        input_bits=2,
+        weight_bits=3,
+        mode="bpbs",
+        weight_encoding="twos_complement",
+        adc=I.ADCSpec(2, transfer="floor"),
+    )
     x = np.ones((2, 98), dtype=np.int64)
     w = np.zeros((98, 3), dtype=np.int64)
     w[:49, 0] = 1  # slice-0 plane sum of column 0 is exactly 49, on a code boundary
@@ -349,11 +450,15 @@ def test_multibit_tile_gemm_exact_at_its_bound(rows, gemm_dtype):
     x[1], w[:, 1] = 255, 127  # all-max row and column
     w[::2, 2] = -127
     first = int(x[0, :rows] @ w[:rows, 0])
-    assert first % 2 == 1 and (first > 2**24) == (gemm_dtype is np.float64) and (int(np.float32(first)) != first) == (first > 2**24)
+    assert (
+        first % 2 == 1
+        and (first > 2**24) == (gemm_dtype is np.float64)
+        and (int(np.float32(first)) != first) == (first > 2**24)
+    )
     prog = I.program_crossbar(w, spec)
     assert prog.wf.dtype == gemm_dtype
     y, det = I.imc_matmul(x, w, spec, return_details=True)
-    tiles = [x[:, t0:t0 + rows] @ w[t0:t0 + rows] for t0 in range(0, k, rows)]
+    tiles = [x[:, t0 : t0 + rows] @ w[t0 : t0 + rows] for t0 in range(0, k, rows)]
     assert np.array_equal(det["pre_adc"], np.stack(tiles, axis=1).astype(np.float64))
     assert np.array_equal(y.view(np.int64), _twin(x, w, spec).view(np.int64))
 
@@ -389,7 +494,6 @@ def test_imc_cases_rejects_empty_limits(kw):
         draw()
 
 
-
 # ---------------------------------------------------------------------------------------------- specs and results
 def test_specs_are_keyword_only_and_importable_from_both_paths():
     import refquant.specs as S
@@ -402,22 +506,42 @@ def test_specs_are_keyword_only_and_importable_from_both_paths():
     assert I.ADCSpec(8) == I.ADCSpec(bits=8)
 
 
-@pytest.mark.parametrize("cls, d, exc, match", [
-    ("CrossbarSpec", {"type": "ADCSpec", "rows": 4, "input_bits": 2, "weight_bits": 3}, ValueError, "expected 'CrossbarSpec'"),
-    ("CrossbarSpec", {"rows": 4, "input_bits": 2, "weight_bits": 3, "colums": 5}, ValueError, r"unknown CrossbarSpec field\(s\) \['colums'\]"),
-    ("CrossbarSpec", [("rows", 4)], TypeError, "d must be a dict"),
-    ("ADCSpec", {"type": "QuantSpec", "bits": 8}, ValueError, "expected 'ADCSpec'"),
-    ("ADCSpec", {"bits": 8, "step": 1.0}, ValueError, r"unknown ADCSpec field\(s\) \['step'\]"),
-])
+@pytest.mark.parametrize(
+    "cls, d, exc, match",
+    [
+        (
+            "CrossbarSpec",
+            {"type": "ADCSpec", "rows": 4, "input_bits": 2, "weight_bits": 3},
+            ValueError,
+            "expected 'CrossbarSpec'",
+        ),
+        (
+            "CrossbarSpec",
+            {"rows": 4, "input_bits": 2, "weight_bits": 3, "colums": 5},
+            ValueError,
+            r"unknown CrossbarSpec field\(s\) \['colums'\]",
+        ),
+        ("CrossbarSpec", [("rows", 4)], TypeError, "d must be a dict"),
+        ("ADCSpec", {"type": "QuantSpec", "bits": 8}, ValueError, "expected 'ADCSpec'"),
+        ("ADCSpec", {"bits": 8, "step": 1.0}, ValueError, r"unknown ADCSpec field\(s\) \['step'\]"),
+    ],
+)
 def test_spec_from_dict_rejects_unknown_keys_and_wrong_tags(cls, d, exc, match):
     with pytest.raises(exc, match=match):
         getattr(I, cls).from_dict(d)
 
 
 def test_spec_dicts_carry_type_tags_and_untagged_dicts_still_load():
-    spec = I.CrossbarSpec(rows=33, input_bits=4, weight_bits=4, mode="bpbs", input_signed=True,
-                          weight_encoding="differential", slice_bits=3,
-                          adc=I.ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0))
+    spec = I.CrossbarSpec(
+        rows=33,
+        input_bits=4,
+        weight_bits=4,
+        mode="bpbs",
+        input_signed=True,
+        weight_encoding="differential",
+        slice_bits=3,
+        adc=I.ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0),
+    )
     d = spec.to_dict()
     assert d["type"] == "CrossbarSpec" and d["adc"]["type"] == "ADCSpec"
     untagged = {k: v for k, v in d.items() if k != "type"}
@@ -425,18 +549,28 @@ def test_spec_dicts_carry_type_tags_and_untagged_dicts_still_load():
     assert I.CrossbarSpec.from_dict(untagged) == spec == I.CrossbarSpec.from_json(json.dumps(d))
 
 
-@pytest.mark.parametrize("make, exc, match", [
-    (lambda: I.ADCSpec(8, range_policy="calibrated", lo=-1e308, hi=1e308), ValueError, "step .* must be finite"),
-    (lambda: I.ADCSpec(8, lo=0.0), ValueError, "lo=0.0 is not read by range_policy='full'"),
-    (lambda: I.ADCSpec(8, range_policy="granular", k=2.0), ValueError, "k=2.0 is only read by range_policy='full'"),
-    (lambda: I.ADCSpec(8, range_policy="gaussian", mu=0.0, sigma=1e308), ValueError, "mu=0.0, sigma=1e"),
-    (lambda: I.ADCSpec(8, transfer=1), TypeError, "transfer must be a str"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, a_shift=1), TypeError, "a_shift must be True or False"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc="8"), TypeError, "adc must be an ADCSpec"),
-    (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding=3), TypeError,
-     "weight_encoding must be a str"),
-    (lambda: I.CrossbarSpec.from_json("{"), ValueError, "s is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: I.ADCSpec(8, range_policy="calibrated", lo=-1e308, hi=1e308), ValueError, "step .* must be finite"),
+        (lambda: I.ADCSpec(8, lo=0.0), ValueError, "lo=0.0 is not read by range_policy='full'"),
+        (lambda: I.ADCSpec(8, range_policy="granular", k=2.0), ValueError, "k=2.0 is only read by range_policy='full'"),
+        (lambda: I.ADCSpec(8, range_policy="gaussian", mu=0.0, sigma=1e308), ValueError, "mu=0.0, sigma=1e"),
+        (lambda: I.ADCSpec(8, transfer=1), TypeError, "transfer must be a str"),
+        (
+            lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, a_shift=1),
+            TypeError,
+            "a_shift must be True or False",
+        ),
+        (lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc="8"), TypeError, "adc must be an ADCSpec"),
+        (
+            lambda: I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs", weight_encoding=3),
+            TypeError,
+            "weight_encoding must be a str",
+        ),
+        (lambda: I.CrossbarSpec.from_json("{"), ValueError, "s is not valid JSON"),
+    ],
+)
 def test_spec_fields_validated_with_named_errors(make, exc, match):
     with pytest.raises(exc, match=match):
         make()

@@ -4,6 +4,7 @@ multi-bit-cell slices, and the continuous fallback of the lattice sum.
 Oracles: simulation (imc_matmul, exact integer sums through the ADC) with a 0.5 dB tolerance; exhaustive
 enumeration of input-bit patterns for the covariance; the lattice sum itself for its continuous fallback.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,7 +36,9 @@ def test_multibit_prediction_holds_under_clipping_and_needs_the_tail_term():
     clipped = 0
     for k in (4.0, 32.0, 128.0, 256.0):
         for shift in (False, True):
-            spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=k), a_shift=shift)
+            spec = I.CrossbarSpec(
+                rows=n, input_bits=4, weight_bits=4, adc=I.ADCSpec(8, transfer="floor", k=k), a_shift=shift
+            )
             y, det = I.imc_matmul(x, w, spec, return_details=True)
             mom = I.operand_moments(x, w, spec)
             comp = det.compensation
@@ -68,10 +71,15 @@ def test_multibit_cell_covariance_against_enumeration():
     """Two 2-bit-cell conversions of one input plane sharing rows, against all 2^8 input-bit patterns."""
     from refquant.imc.theory import _slice_covariances_cells
 
-    spec = I.CrossbarSpec(rows=8, input_bits=1, weight_bits=3, mode="bpbs", weight_encoding="offset", slice_bits=2,
-                          adc=I.ADCSpec(3))  # step 24/8 = 3
-    cells = np.array([[3, 1, 2, 0, 3, 1, 0, 2],   # conversion u
-                      [2, 3, 0, 1, 3, 1, 2, 0]])  # conversion v
+    spec = I.CrossbarSpec(
+        rows=8, input_bits=1, weight_bits=3, mode="bpbs", weight_encoding="offset", slice_bits=2, adc=I.ADCSpec(3)
+    )  # step 24/8 = 3
+    cells = np.array(
+        [
+            [3, 1, 2, 0, 3, 1, 0, 2],  # conversion u
+            [2, 3, 0, 1, 3, 1, 2, 0],
+        ]
+    )  # conversion v
     p, coef = 0.35, np.array([1.0, 4.0])
     bits = (np.arange(2**8)[:, None] >> np.arange(8)) & 1
     prob = np.prod(np.where(bits == 1, p, 1 - p), axis=1)
@@ -94,8 +102,15 @@ def test_multibit_cell_covariance_improves_the_prediction():
     rng = np.random.default_rng(6)
     n = 128
     x, w = _acts(rng, n), _weights(rng, n, 12)
-    spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, mode="bpbs", weight_encoding="offset", slice_bits=2,
-                          adc=I.ADCSpec(7, transfer="round", k=2.0))
+    spec = I.CrossbarSpec(
+        rows=n,
+        input_bits=4,
+        weight_bits=4,
+        mode="bpbs",
+        weight_encoding="offset",
+        slice_bits=2,
+        adc=I.ADCSpec(7, transfer="round", k=2.0),
+    )
     y = I.imc_matmul(x, w, spec)
     mom = I.operand_moments(x, w, spec)
     assert mom.cell_pairs is not None and mom.cell_overlap is None
@@ -116,8 +131,9 @@ def test_continuous_fallback_agrees_with_the_lattice_sum(transfer):
 
 
 def test_predicted_sqnr_new_bad_input():
-    spec = I.CrossbarSpec(rows=4, input_bits=3, weight_bits=3, mode="bpbs", input_signed=True,
-                          input_encoding="sign_magnitude")
+    spec = I.CrossbarSpec(
+        rows=4, input_bits=3, weight_bits=3, mode="bpbs", input_signed=True, input_encoding="sign_magnitude"
+    )
     mom = I.operand_moments(np.array([[1, -2, 3, 0]]), np.array([[1], [-1], [2], [0]]), spec)
     with pytest.raises(ValueError, match="does not model input_encoding='sign_magnitude'"):
         I.predicted_sqnr(spec, 4, mom)

@@ -2,6 +2,7 @@
 differences of the frozen-residual surrogate (written here independently in plain NumPy), BitAug's schedule
 against its closed form, the eq. 12 initialiser against zero and random initialisation, and the merge of
 A·B against the unmerged chain (bit for bit); bad input named."""
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,9 @@ def test_adc_ste_grad_against_central_differences(transfer):
     ga, go, gd = I.adc_ste_grad(a, g, offset=o, step=d, n_codes=n, transfer=transfer)
     floor = transfer == "floor"
     delta = _adc_delta(a, o, d, n, floor)
-    np.testing.assert_array_equal(I.adc_fake_quant(a, offset=o, step=d, n_codes=n, transfer=transfer),
-                                  _adc_surrogate(a, o, d, n, floor, delta))
+    np.testing.assert_array_equal(
+        I.adc_fake_quant(a, offset=o, step=d, n_codes=n, transfer=transfer), _adc_surrogate(a, o, d, n, floor, delta)
+    )
     h = 1e-6
     loss = lambda aa, oo, dd: float(g @ _adc_surrogate(aa, oo, dd, n, floor, delta))
     fd_a = np.array([(loss(a + h * e, o, d) - loss(a - h * e, o, d)) / (2 * h) for e in np.eye(a.size)[:40]])
@@ -80,15 +82,21 @@ def _chain_deltas(x, w, spec, sx, sw):
     xq, wq = np.clip(np.rint(x / sx), lo, hi), np.clip(np.rint(w / sw), -spec.w_max, spec.w_max)
     shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
     o, d, n = I.adc_params(spec)
-    dadc = [_adc_delta((xq[:, t0:t0 + spec.rows] - shift) @ wq[t0:t0 + spec.rows], o, d, n, spec.adc.transfer == "floor")
-            for t0 in range(0, x.shape[1], spec.rows)]
+    dadc = [
+        _adc_delta(
+            (xq[:, t0 : t0 + spec.rows] - shift) @ wq[t0 : t0 + spec.rows], o, d, n, spec.adc.transfer == "floor"
+        )
+        for t0 in range(0, x.shape[1], spec.rows)
+    ]
     return dx, dw, dadc
 
 
 @pytest.mark.parametrize("shift, transfer", [(False, "round"), (True, "floor")])
 def test_crossbar_ste_grad_against_central_differences(shift, transfer):
     rng = np.random.default_rng(1)
-    spec = I.CrossbarSpec(rows=6, input_bits=3, weight_bits=4, adc=I.ADCSpec(4, transfer=transfer, k=3.0), a_shift=shift)
+    spec = I.CrossbarSpec(
+        rows=6, input_bits=3, weight_bits=4, adc=I.ADCSpec(4, transfer=transfer, k=3.0), a_shift=shift
+    )
     sx, sw = 0.25, 0.1
     x = rng.uniform(-0.3, 2.2, (5, 14))  # some inputs clip at both ends of [0, 7]
     w = rng.uniform(-0.8, 0.8, (14, 3))  # some weights clip at +-7
@@ -119,7 +127,7 @@ def test_bitaug_schedule_and_sampling():
     ws = [I.bitaug_weight(e, n, hold_epochs=h) for e in range(n)]
     for e in range(n - h):
         assert ws[e] == pytest.approx(0.5 * (1 + math.cos(math.pi * e / (n - h))), abs=1e-15)
-    assert ws[0] == 1.0 and all(v == 0.0 for v in ws[n - h:]) and all(a >= b for a, b in zip(ws, ws[1:]))
+    assert ws[0] == 1.0 and all(v == 0.0 for v in ws[n - h :]) and all(a >= b for a, b in zip(ws, ws[1:]))
     assert [I.bitaug_weight(e, 5) for e in range(5)] == [0.0] * 5  # n_epochs <= hold_epochs
     draws = [I.bitaug_sample(np.random.default_rng(s)) for s in range(300)]
     assert set(draws) == {7, 9, 10}
@@ -194,7 +202,8 @@ def test_w_reshape_penalty_and_gradient():
     ws = [rng.standard_normal((8, 5)), rng.laplace(size=30)]
     lam, target = 0.01, 1.8
     assert I.w_reshape_penalty(ws, target=target, lam=lam) == pytest.approx(
-        lam * sum((kurtosis(v) - target) ** 2 for v in ws), rel=1e-12)
+        lam * sum((kurtosis(v) - target) ** 2 for v in ws), rel=1e-12
+    )
     gs = I.w_reshape_penalty_grad(ws, target=target, lam=lam)
     h = 1e-6
     for li, v in enumerate(ws):
@@ -203,40 +212,78 @@ def test_w_reshape_penalty_and_gradient():
             e[idx] = h
             plus = [u + e if i == li else u for i, u in enumerate(ws)]
             minus = [u - e if i == li else u for i, u in enumerate(ws)]
-            fd = (I.w_reshape_penalty(plus, target=target, lam=lam) - I.w_reshape_penalty(minus, target=target, lam=lam)) / (2 * h)
+            fd = (
+                I.w_reshape_penalty(plus, target=target, lam=lam) - I.w_reshape_penalty(minus, target=target, lam=lam)
+            ) / (2 * h)
             assert gs[li][idx] == pytest.approx(fd, rel=1e-5, abs=1e-9)
 
 
 SPEC = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: I.adc_fake_quant([1.0], offset=0.0, step=0.0, n_codes=4), ValueError, "step"),
-    (lambda: I.adc_fake_quant([1.0], offset=0.0, step=1.0, n_codes=1), ValueError, "n_codes"),
-    (lambda: I.adc_fake_quant([1.0], offset=np.nan, step=1.0, n_codes=4), ValueError, "offset"),
-    (lambda: I.adc_fake_quant([1.0], offset=0.0, step=1.0, n_codes=4, transfer="up"), ValueError, "transfer"),
-    (lambda: I.adc_ste_grad([1.0, 2.0], [1.0], offset=0.0, step=1.0, n_codes=4), ValueError, "grad_out must have"),
-    (lambda: I.crossbar_forward(np.ones((2, 3)), np.ones((4, 1)), SPEC, x_scale=1.0, w_scale=1.0), ValueError, "matching K"),
-    (lambda: I.crossbar_forward(np.ones((2, 4)), np.ones((4, 1)), SPEC, x_scale=-1.0, w_scale=1.0), ValueError, "x_scale"),
-    (lambda: I.crossbar_forward(np.ones((2, 4)), np.ones((4, 1)), "spec", x_scale=1.0, w_scale=1.0), TypeError, "spec"),
-    (lambda: I.crossbar_ste_grad(np.ones((2, 4)), np.ones((4, 1)), np.ones((2, 2)), SPEC, x_scale=1.0, w_scale=1.0),
-     ValueError, "grad_y must have shape"),
-    (lambda: I.crossbar_ste_grad(np.ones((2, 4)), np.ones((4, 1)), np.ones((2, 1)),
-                                 I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs"), x_scale=1.0, w_scale=1.0),
-     ValueError, "mode='multibit'"),
-    (lambda: I.bitaug_weight(5, 5), ValueError, "epoch"),
-    (lambda: I.bitaug_weight(0, 5, hold_epochs=-1), ValueError, "hold_epochs"),
-    (lambda: I.bitaug_weight(0.0, 5), TypeError, "epoch"),
-    (lambda: I.bitaug_sample(np.random.default_rng(0), ()), ValueError, "candidates"),
-    (lambda: I.bitaug_sample(np.random.default_rng(0), (7, 30)), ValueError, r"candidates\[1\]"),
-    (lambda: I.bitaug_sample("rng"), TypeError, "rng"),
-    (lambda: I.adc_lora_merge(np.ones((4, 2)), np.ones((4, 1)), np.ones((2, 2))), ValueError, "need w"),
-    (lambda: I.adc_lora_init(np.ones((2, 4)), np.ones((4, 2)), 3, SPEC, x_scale=1.0, w_scale=1.0, rng=0), ValueError, "rank"),
-    (lambda: I.adc_lora_init(np.ones((2, 4)), np.ones((4, 2)), 1, SPEC, x_scale=1.0, w_scale=1.0, rng=0, lr=0.0),
-     ValueError, "lr"),
-    (lambda: I.w_reshape_penalty([np.arange(4.0)], lam=-1.0), ValueError, "lam"),
-    (lambda: I.w_reshape_penalty_grad([np.arange(4.0)], lam="x"), TypeError, "lam"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: I.adc_fake_quant([1.0], offset=0.0, step=0.0, n_codes=4), ValueError, "step"),
+        (lambda: I.adc_fake_quant([1.0], offset=0.0, step=1.0, n_codes=1), ValueError, "n_codes"),
+        (lambda: I.adc_fake_quant([1.0], offset=np.nan, step=1.0, n_codes=4), ValueError, "offset"),
+        (lambda: I.adc_fake_quant([1.0], offset=0.0, step=1.0, n_codes=4, transfer="up"), ValueError, "transfer"),
+        (lambda: I.adc_ste_grad([1.0, 2.0], [1.0], offset=0.0, step=1.0, n_codes=4), ValueError, "grad_out must have"),
+        (
+            lambda: I.crossbar_forward(np.ones((2, 3)), np.ones((4, 1)), SPEC, x_scale=1.0, w_scale=1.0),
+            ValueError,
+            "matching K",
+        ),
+        (
+            lambda: I.crossbar_forward(np.ones((2, 4)), np.ones((4, 1)), SPEC, x_scale=-1.0, w_scale=1.0),
+            ValueError,
+            "x_scale",
+        ),
+        (
+            lambda: I.crossbar_forward(np.ones((2, 4)), np.ones((4, 1)), "spec", x_scale=1.0, w_scale=1.0),
+            TypeError,
+            "spec",
+        ),
+        (
+            lambda: I.crossbar_ste_grad(
+                np.ones((2, 4)), np.ones((4, 1)), np.ones((2, 2)), SPEC, x_scale=1.0, w_scale=1.0
+            ),
+            ValueError,
+            "grad_y must have shape",
+        ),
+        (
+            lambda: I.crossbar_ste_grad(
+                np.ones((2, 4)),
+                np.ones((4, 1)),
+                np.ones((2, 1)),
+                I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, mode="bpbs"),
+                x_scale=1.0,
+                w_scale=1.0,
+            ),
+            ValueError,
+            "mode='multibit'",
+        ),
+        (lambda: I.bitaug_weight(5, 5), ValueError, "epoch"),
+        (lambda: I.bitaug_weight(0, 5, hold_epochs=-1), ValueError, "hold_epochs"),
+        (lambda: I.bitaug_weight(0.0, 5), TypeError, "epoch"),
+        (lambda: I.bitaug_sample(np.random.default_rng(0), ()), ValueError, "candidates"),
+        (lambda: I.bitaug_sample(np.random.default_rng(0), (7, 30)), ValueError, r"candidates\[1\]"),
+        (lambda: I.bitaug_sample("rng"), TypeError, "rng"),
+        (lambda: I.adc_lora_merge(np.ones((4, 2)), np.ones((4, 1)), np.ones((2, 2))), ValueError, "need w"),
+        (
+            lambda: I.adc_lora_init(np.ones((2, 4)), np.ones((4, 2)), 3, SPEC, x_scale=1.0, w_scale=1.0, rng=0),
+            ValueError,
+            "rank",
+        ),
+        (
+            lambda: I.adc_lora_init(np.ones((2, 4)), np.ones((4, 2)), 1, SPEC, x_scale=1.0, w_scale=1.0, rng=0, lr=0.0),
+            ValueError,
+            "lr",
+        ),
+        (lambda: I.w_reshape_penalty([np.arange(4.0)], lam=-1.0), ValueError, "lam"),
+        (lambda: I.w_reshape_penalty_grad([np.arange(4.0)], lam="x"), TypeError, "lam"),
+    ],
+)
 def test_training_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

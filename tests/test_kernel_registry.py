@@ -16,6 +16,7 @@ prepared arguments; the twin writes the same outputs. The registry below drives
   entry (or a declaration as an inlined or called helper) fails.
 * ``test_planted_wrong_twin_is_caught``: a twin off by one unit in one element is caught by the comparison.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,7 +25,7 @@ import dataclasses
 import inspect
 import os
 import pathlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -42,7 +43,15 @@ from refquant._reference import imc as t_imc
 from refquant._reference import kurtosis as t_kurt
 from refquant._reference import repetition as t_rep
 from refquant._reference import uniform as t_uni
-from refquant.testing import IMCCase, adc_specs, crossbar_specs, imc_cases, quant_cases, quant_specs, ternary_matmul_cases
+from refquant.testing import (
+    IMCCase,
+    adc_specs,
+    crossbar_specs,
+    imc_cases,
+    quant_cases,
+    quant_specs,
+    ternary_matmul_cases,
+)
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 KERNELS_DIR = pathlib.Path(k_uni.__file__).resolve().parent
@@ -96,7 +105,15 @@ def _uniform_cases(draw):
         flat = x.reshape(-1)
         for i in draw(st.lists(st.integers(0, flat.size - 1), max_size=3)):
             flat[i] = draw(st.sampled_from([np.inf, -np.inf, np.nan]))
-    return x, scale, zp, spec, draw(st.booleans()), draw(st.sampled_from([None, 1, 3, 7])), draw(st.integers(0, 2**32 - 1))
+    return (
+        x,
+        scale,
+        zp,
+        spec,
+        draw(st.booleans()),
+        draw(st.sampled_from([None, 1, 3, 7])),
+        draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 def _uniform_prepare(case):
@@ -132,8 +149,10 @@ def _uniform_key(sig):
     return (str(sig[0].dtype), str(sig[13].dtype))
 
 
-_UNIFORM_KEYS = frozenset({(f, f) for f in ("float32", "float64")}
-                          | {(f, c) for f in ("float32", "float64") for c in ("int8", "int16", "uint8", "uint16")})
+_UNIFORM_KEYS = frozenset(
+    {(f, f) for f in ("float32", "float64")}
+    | {(f, c) for f in ("float32", "float64") for c in ("int8", "int16", "uint8", "uint16")}
+)
 
 
 # ---------------------------------------------------------------- clip search
@@ -144,8 +163,13 @@ def _clip_cases(draw):
     x = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).laplace(size=shape).astype(dt)
     if draw(st.booleans()):
         x[0] = 0.0  # an all-zero channel
-    return x, draw(st.integers(2, 9)), draw(st.sampled_from(["symmetric", "paper", "midrise"])), \
-        draw(st.integers(1, 20)), draw(st.sampled_from([None, 0, 1]))
+    return (
+        x,
+        draw(st.integers(2, 9)),
+        draw(st.sampled_from(["symmetric", "paper", "midrise"])),
+        draw(st.integers(1, 20)),
+        draw(st.sampled_from([None, 0, 1])),
+    )
 
 
 def _clip_prepare(case):
@@ -155,8 +179,11 @@ def _clip_prepare(case):
     return [_prepare_clip_search(x, bits, grid, n_cand, axis)[0]]
 
 
-_CLIP_EXAMPLES = tuple((np.linspace(-3, 2, 40, dtype=dt).reshape(2, 20), 4, g, 13, 0)
-                       for dt in (np.float32, np.float64) for g in ("symmetric", "midrise"))
+_CLIP_EXAMPLES = tuple(
+    (np.linspace(-3, 2, 40, dtype=dt).reshape(2, 20), 4, g, 13, 0)
+    for dt in (np.float32, np.float64)
+    for g in ("symmetric", "midrise")
+)
 
 
 # ---------------------------------------------------------------- kurtosis moments
@@ -200,8 +227,9 @@ def _central_prepare(case):
 
 
 # 2 x 16384 float32/float64 rows: the wrapper splits each channel into 4096-element rows (the two-pass path)
-_MOMENT_EXAMPLES = tuple((np.random.default_rng(1).laplace(3.0, 2.0, size=(2, 16384)).astype(dt), 0)
-                         for dt in (np.float32, np.float64)) + ((np.arange(30.0).reshape(3, 10).astype(np.float32), 0),)
+_MOMENT_EXAMPLES = tuple(
+    (np.random.default_rng(1).laplace(3.0, 2.0, size=(2, 16384)).astype(dt), 0) for dt in (np.float32, np.float64)
+) + ((np.arange(30.0).reshape(3, 10).astype(np.float32), 0),)
 
 
 def _dtype0(sig):
@@ -227,8 +255,16 @@ def _crossbar_prepare(case, mode):
 
 def _long_bpbs(rows, k, out, encoding, beta, transfer, batch=1):
     """A fixed case on the BPBS kernel's long paths (K ragged against the tile size)."""
-    spec = rq.imc.CrossbarSpec(rows=rows, input_bits=5, weight_bits=6, mode="bpbs", input_signed=True,
-                               weight_encoding=encoding, slice_bits=beta, adc=rq.imc.ADCSpec(6, transfer=transfer))
+    spec = rq.imc.CrossbarSpec(
+        rows=rows,
+        input_bits=5,
+        weight_bits=6,
+        mode="bpbs",
+        input_signed=True,
+        weight_encoding=encoding,
+        slice_bits=beta,
+        adc=rq.imc.ADCSpec(6, transfer=transfer),
+    )
     rng = np.random.default_rng(rows + k + out)
     x = rng.integers(*spec.x_range, endpoint=True, size=(batch, k))
     w = rng.integers(*spec.w_range, endpoint=True, size=(k, out))
@@ -342,51 +378,143 @@ def _matmul_examples():
 # ---------------------------------------------------------------- the registry
 REGISTRY: dict[str, KernelEntry] = {
     "uniform.affine_quant_kernel": KernelEntry(
-        k_uni.affine_quant_kernel, t_uni.affine_quant_prepared, _uniform_prepare, _uniform_cases(),
-        _uniform_examples(), ("out", "counts"), _uniform_key, _UNIFORM_KEYS),
+        k_uni.affine_quant_kernel,
+        t_uni.affine_quant_prepared,
+        _uniform_prepare,
+        _uniform_cases(),
+        _uniform_examples(),
+        ("out", "counts"),
+        _uniform_key,
+        _UNIFORM_KEYS,
+    ),
     "clipping.clip_search_kernel": KernelEntry(
-        k_clip.clip_search_kernel, t_clip.clip_search_prepared, _clip_prepare, _clip_cases(), _CLIP_EXAMPLES,
-        ("sse",), _dtype0, _FLOATS),
+        k_clip.clip_search_kernel,
+        t_clip.clip_search_prepared,
+        _clip_prepare,
+        _clip_cases(),
+        _CLIP_EXAMPLES,
+        ("sse",),
+        _dtype0,
+        _FLOATS,
+    ),
     "kurtosis.fused_row_moments": KernelEntry(
-        k_kurt.fused_row_moments, t_kurt.fused_row_moments_prepared, _fused_prepare, _moment_cases(),
-        _MOMENT_EXAMPLES, ("out",), _dtype0, _FLOATS, rtol=1e-12),
+        k_kurt.fused_row_moments,
+        t_kurt.fused_row_moments_prepared,
+        _fused_prepare,
+        _moment_cases(),
+        _MOMENT_EXAMPLES,
+        ("out",),
+        _dtype0,
+        _FLOATS,
+        rtol=1e-12,
+    ),
     "kurtosis.row_sums": KernelEntry(
-        k_kurt.row_sums, t_kurt.row_sums_prepared, _row_sums_prepare, _moment_cases(), _MOMENT_EXAMPLES,
-        ("out",), _dtype0, _FLOATS, rtol=1e-12),
+        k_kurt.row_sums,
+        t_kurt.row_sums_prepared,
+        _row_sums_prepare,
+        _moment_cases(),
+        _MOMENT_EXAMPLES,
+        ("out",),
+        _dtype0,
+        _FLOATS,
+        rtol=1e-12,
+    ),
     "kurtosis.row_central_sums": KernelEntry(
-        k_kurt.row_central_sums, t_kurt.row_central_sums_prepared, _central_prepare, _moment_cases(),
-        _MOMENT_EXAMPLES, ("out",), _dtype0, _FLOATS, rtol=1e-12),
+        k_kurt.row_central_sums,
+        t_kurt.row_central_sums_prepared,
+        _central_prepare,
+        _moment_cases(),
+        _MOMENT_EXAMPLES,
+        ("out",),
+        _dtype0,
+        _FLOATS,
+        rtol=1e-12,
+    ),
     "imc.adc_convert_accumulate": KernelEntry(
-        k_imc.adc_convert_accumulate, t_imc.adc_convert_accumulate_prepared,
+        k_imc.adc_convert_accumulate,
+        t_imc.adc_convert_accumulate_prepared,
         lambda c: _crossbar_prepare(c, "multibit"),
         imc_cases(specs=crossbar_specs(adcs=adc_specs(lossless=None), modes=("multibit",))),
-        _multibit_examples(), ("acc",), _dtype0, _FLOATS),
+        _multibit_examples(),
+        ("acc",),
+        _dtype0,
+        _FLOATS,
+    ),
     "imc.bpbs_kernel": KernelEntry(
-        k_imc.bpbs_kernel, t_imc.bpbs_prepared, lambda c: _crossbar_prepare(c, "bpbs"), _bpbs_cases(),
-        _bpbs_examples(), ("acc",), lambda sig: (), frozenset({()})),
+        k_imc.bpbs_kernel,
+        t_imc.bpbs_prepared,
+        lambda c: _crossbar_prepare(c, "bpbs"),
+        _bpbs_cases(),
+        _bpbs_examples(),
+        ("acc",),
+        lambda sig: (),
+        frozenset({()}),
+    ),
     "imc.pack_planes_kernel": KernelEntry(
-        k_imc.pack_planes_kernel, t_imc.pack_planes_prepared, _planes_prepare, _plane_cases(), _PLANE_EXAMPLES,
-        ("out",), lambda sig: (), frozenset({()})),
+        k_imc.pack_planes_kernel,
+        t_imc.pack_planes_prepared,
+        _planes_prepare,
+        _plane_cases(),
+        _PLANE_EXAMPLES,
+        ("out",),
+        lambda sig: (),
+        frozenset({()}),
+    ),
     "imc.pack_panels_kernel": KernelEntry(
-        k_imc.pack_panels_kernel, t_imc.pack_panels_prepared, _panels_prepare, _panel_cases(), _PANEL_EXAMPLES,
-        ("out",), lambda sig: (), frozenset({()})),
+        k_imc.pack_panels_kernel,
+        t_imc.pack_panels_prepared,
+        _panels_prepare,
+        _panel_cases(),
+        _PANEL_EXAMPLES,
+        ("out",),
+        lambda sig: (),
+        frozenset({()}),
+    ),
     "repetition.factorized_kernel": KernelEntry(
-        k_rep.factorized_kernel, t_rep.factorized_prepared, _factorized_prepare, _matmul_cases(),
-        _matmul_examples(), ("yT",), _dtype0, frozenset({"int64", "float64"})),
+        k_rep.factorized_kernel,
+        t_rep.factorized_prepared,
+        _factorized_prepare,
+        _matmul_cases(),
+        _matmul_examples(),
+        ("yT",),
+        _dtype0,
+        frozenset({"int64", "float64"}),
+    ),
     "repetition.shared_nodes_kernel": KernelEntry(
-        k_rep.shared_nodes_kernel, t_rep.shared_nodes_prepared, _nodes_prepare, _matmul_cases(),
-        _matmul_examples(), ("vals",), _dtype0, frozenset({"int64", "float64"})),
+        k_rep.shared_nodes_kernel,
+        t_rep.shared_nodes_prepared,
+        _nodes_prepare,
+        _matmul_cases(),
+        _matmul_examples(),
+        ("vals",),
+        _dtype0,
+        frozenset({"int64", "float64"}),
+    ),
     "repetition.shared_groups_kernel": KernelEntry(
-        k_rep.shared_groups_kernel, t_rep.shared_groups_prepared, _groups_prepare, _matmul_cases(),
-        _matmul_examples(), ("yT",), _dtype0, frozenset({"int64", "float64"})),
+        k_rep.shared_groups_kernel,
+        t_rep.shared_groups_prepared,
+        _groups_prepare,
+        _matmul_cases(),
+        _matmul_examples(),
+        ("yT",),
+        _dtype0,
+        frozenset({"int64", "float64"}),
+    ),
 }
 
 #: ``@njit`` functions that are not entry points: inlined into their callers at the Numba IR level
 #: (``inline="always"``, no signatures of their own), checked through the kernels that use them.
 INLINE_HELPERS = {
-    "clipping._sq_err", "imc._adc_reconstruct", "imc._popcount_block", "kurtosis.lane_sum",
-    "kurtosis.lane_central_sums", "uniform._round", "uniform._two_sum", "uniform._round_to_odd_fix",
-    "uniform._split", "uniform._code",
+    "clipping._sq_err",
+    "imc._adc_reconstruct",
+    "imc._popcount_block",
+    "kurtosis.lane_sum",
+    "kurtosis.lane_central_sums",
+    "uniform._round",
+    "uniform._two_sum",
+    "uniform._round_to_odd_fix",
+    "uniform._split",
+    "uniform._code",
 }
 
 #: ``@njit`` helpers called (not inlined) from a registered kernel: compiled per caller dtype, checked through
@@ -414,8 +542,9 @@ def _tolerance(entry_name: str, args) -> np.ndarray:
         return np.stack([(d**2).sum(axis=1), (d**3).sum(axis=1), (d**4).sum(axis=1)], axis=1)
     d = np.abs(v - v.mean(axis=1, keepdims=True))
     m = np.abs(v).mean(axis=1)
-    return np.stack([np.abs(v).sum(axis=1)] + [(d**k).sum(axis=1) + k * m * (d ** (k - 1)).sum(axis=1) for k in (2, 3, 4)],
-                    axis=1)
+    return np.stack(
+        [np.abs(v).sum(axis=1)] + [(d**k).sum(axis=1) + k * m * (d ** (k - 1)).sum(axis=1) for k in (2, 3, 4)], axis=1
+    )
 
 
 def _masked(name: str, args, out_name: str, a: np.ndarray) -> np.ndarray:
@@ -442,8 +571,9 @@ def run_and_compare(name: str, entry: KernelEntry, calls: list) -> None:
     kernel_calls = _copy_calls(calls)
     twin_calls = _copy_calls(calls)
     for k_args in kernel_calls:
-        assert type(k_args)._fields == tuple(inspect.signature(getattr(entry.kernel, "py_func", entry.kernel)).parameters), \
-            f"{name}: the prepared arguments do not name the kernel's parameters in order"
+        assert type(k_args)._fields == tuple(
+            inspect.signature(getattr(entry.kernel, "py_func", entry.kernel)).parameters
+        ), f"{name}: the prepared arguments do not name the kernel's parameters in order"
         with np.errstate(all="ignore"):
             entry.kernel(*k_args)
     for t_args in twin_calls:
@@ -454,17 +584,23 @@ def run_and_compare(name: str, entry: KernelEntry, calls: list) -> None:
             o, k, t = getattr(orig, field), getattr(k_args, field), getattr(t_args, field)
             if field in entry.outputs:
                 k, t = _masked(name, orig, field, k), _masked(name, orig, field, t)
-                assert k.shape == t.shape and k.dtype == t.dtype, f"{name}.{field}: {k.shape}/{k.dtype} vs {t.shape}/{t.dtype}"
+                assert k.shape == t.shape and k.dtype == t.dtype, (
+                    f"{name}.{field}: {k.shape}/{k.dtype} vs {t.shape}/{t.dtype}"
+                )
                 if entry.rtol:
                     tol = entry.rtol * _tolerance(name, orig)
-                    assert np.all(np.abs(k - t) <= tol), f"{name}.{field}: max |kernel - twin| = {np.max(np.abs(k - t))}"
+                    assert np.all(np.abs(k - t) <= tol), (
+                        f"{name}.{field}: max |kernel - twin| = {np.max(np.abs(k - t))}"
+                    )
                 else:
-                    assert np.array_equal(_float_bits(k), _float_bits(t)), \
+                    assert np.array_equal(_float_bits(k), _float_bits(t)), (
                         f"{name}.{field}: kernel and twin differ at {np.argwhere(_float_bits(k) != _float_bits(t))[:5].tolist()}"
+                    )
             elif isinstance(o, np.ndarray) and len(calls) == 1:  # inputs untouched (a chained call's input may be
                 # an earlier call's output)
-                assert np.array_equal(_float_bits(k), _float_bits(o)) and np.array_equal(_float_bits(t), _float_bits(o)), \
-                    f"{name}: input {field} was modified"
+                assert np.array_equal(_float_bits(k), _float_bits(o)) and np.array_equal(
+                    _float_bits(t), _float_bits(o)
+                ), f"{name}: input {field} was modified"
 
 
 # ---------------------------------------------------------------- tests
@@ -511,7 +647,8 @@ def test_every_njit_function_is_registered():
         else:
             assert name in REGISTRY or name in CALLED_HELPERS, (
                 f"{name} is an @njit kernel without a registry entry in tests/test_kernel_registry.py: add its twin "
-                "(refquant/_reference), its _prepare step and an entry (docs/ARCHITECTURE.md, 'Adding a kernel')")
+                "(refquant/_reference), its _prepare step and an entry (docs/ARCHITECTURE.md, 'Adding a kernel')"
+            )
     for name in set(REGISTRY) | INLINE_HELPERS | set(CALLED_HELPERS):
         assert name in found, f"registry names {name}, which is not an @njit function in refquant/_kernels"
 
@@ -529,16 +666,21 @@ def test_every_kernel_compiles_exactly_its_signatures():
     kernels = dict(REGISTRY)
     for helper, (caller, key, keys) in CALLED_HELPERS.items():
         mod, fn = helper.split(".")
-        kernels[helper] = dataclasses.replace(REGISTRY[caller], kernel=getattr(globals()[f"k_{_SHORT[mod]}"], fn),
-                                              signature_key=key, signatures=keys)
+        kernels[helper] = dataclasses.replace(
+            REGISTRY[caller], kernel=getattr(globals()[f"k_{_SHORT[mod]}"], fn), signature_key=key, signatures=keys
+        )
     for name, entry in kernels.items():
         keys = [entry.signature_key(sig) for sig in entry.kernel.signatures]
-        assert len(keys) == len(set(keys)), f"{name} compiled more than one signature for a key: {entry.kernel.signatures}"
+        assert len(keys) == len(set(keys)), (
+            f"{name} compiled more than one signature for a key: {entry.kernel.signatures}"
+        )
         if name in CALLED_HELPERS:  # compiled inside its caller (or loaded with the caller from the cache): its own
             # dispatcher records only direct compilations, so only drift can be checked, not the count
             assert set(keys) <= entry.signatures, f"{name} compiled {sorted(keys)}, allowed {sorted(entry.signatures)}"
         else:
-            assert set(keys) == entry.signatures, f"{name} compiled {sorted(keys)}, expected exactly {sorted(entry.signatures)}"
+            assert set(keys) == entry.signatures, (
+                f"{name} compiled {sorted(keys)}, expected exactly {sorted(entry.signatures)}"
+            )
 
 
 _SHORT = {"uniform": "uni", "clipping": "clip", "kurtosis": "kurt", "imc": "imc", "repetition": "rep"}
@@ -565,7 +707,9 @@ def _off_by_one(twin, outputs, rtol):
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_planted_wrong_twin_is_caught(name, monkeypatch):
     entry = REGISTRY[name]
-    monkeypatch.setitem(REGISTRY, name + ".planted", dataclasses.replace(entry, twin=_off_by_one(entry.twin, entry.outputs, entry.rtol)))
+    monkeypatch.setitem(
+        REGISTRY, name + ".planted", dataclasses.replace(entry, twin=_off_by_one(entry.twin, entry.outputs, entry.rtol))
+    )
     calls = entry.prepare(entry.examples[0])
     run_and_compare(name, entry, calls)  # the true twin agrees
     with pytest.raises(AssertionError, match="differ|max"):

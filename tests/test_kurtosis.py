@@ -5,6 +5,7 @@ distributions, five-point central finite differences (h = 1e-4 sigma, float64) o
 scipy's kurtosis (independent of the closed-form gradient), the note's two gradient identities,
 and the NumPy twin of the moment kernel (stated tolerance: 1e-12 relative).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,9 @@ def tensors(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=4, max_side=7))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     kind = draw(st.sampled_from(["normal", "laplace", "uniform", "lognormal"]))
-    x = getattr(rng, kind)(size=shape) * draw(st.sampled_from([1e-3, 1.0, 1e3])) + draw(st.sampled_from([0.0, -7.5, 1e3]))
+    x = getattr(rng, kind)(size=shape) * draw(st.sampled_from([1e-3, 1.0, 1e3])) + draw(
+        st.sampled_from([0.0, -7.5, 1e3])
+    )
     if draw(st.booleans()):
         x.flat[draw(st.integers(0, x.size - 1))] += draw(st.floats(-1e4, 1e4))
     return x
@@ -141,8 +144,13 @@ def test_kernel_signatures_do_not_drift():
     from refquant._kernels import kurtosis as kern
 
     rng = np.random.default_rng(7)
-    for x in (rng.standard_normal((3, 50)), rng.standard_normal((3, 50)).astype(np.float32), rng.integers(0, 9, (2, 20)),
-              np.asfortranarray(rng.standard_normal((4, 30))), rng.standard_normal((2, 2**16)).astype(np.float32)):
+    for x in (
+        rng.standard_normal((3, 50)),
+        rng.standard_normal((3, 50)).astype(np.float32),
+        rng.integers(0, 9, (2, 20)),
+        np.asfortranarray(rng.standard_normal((4, 30))),
+        rng.standard_normal((2, 2**16)).astype(np.float32),
+    ):
         K.kurtosis(x, axis=0)
         K.kurtosis(x)
     for k in (kern.row_sums, kern.row_central_sums, kern.fused_row_moments):
@@ -163,7 +171,9 @@ def test_split_rows_path_matches_single_row():
 def _layer(seed):
     """A skewed layer tensor of 5..40 elements, 1-D to 3-D (the gradient must keep the layer's shape)."""
     r = np.random.default_rng(seed)
-    shape = [(int(r.integers(5, 40)),), (int(r.integers(2, 6)), int(r.integers(3, 6))), (2, int(r.integers(2, 4)), 3)][int(r.integers(0, 3))]
+    shape = [(int(r.integers(5, 40)),), (int(r.integers(2, 6)), int(r.integers(3, 6))), (2, int(r.integers(2, 4)), 3)][
+        int(r.integers(0, 3))
+    ]
     return r.gamma(2.0, size=shape)
 
 
@@ -241,34 +251,37 @@ def test_no_mutation():
     assert all(np.array_equal(a, b) for a, b in zip(w, w0))
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: K.kurtosis(np.ones(5)), ValueError, "constant channel"),
-    (lambda: K.kurtosis(np.array([[1.0, 2.0], [3.0, 3.0]]), axis=0), ValueError, r"constant channel \(index 1"),
-    (lambda: K.kurtosis([1.0]), ValueError, "at least 2 elements"),
-    (lambda: K.kurtosis([1.0, 2.0, 3.0], bias=False), ValueError, "at least 4 elements"),
-    (lambda: K.kurtosis([1.0, np.nan, 2.0]), ValueError, "NaN/inf"),
-    (lambda: K.kurtosis(np.array([[1.0, np.inf, 2.0]] * 20), axis=0), ValueError, "x contains 20 NaN/inf"),
-    (lambda: K.kurtosis([]), ValueError, "must not be empty"),
-    (lambda: K.kurtosis([1.0, 2.0], axis=1), ValueError, "axis=1"),
-    (lambda: K.kurtosis([1.0, 2.0], bias="yes"), TypeError, "bias must be True or False"),
-    (lambda: K.kurtosis(np.array([1 + 1j, 2.0, 3.0])), TypeError, "x"),
-    (lambda: K.kurtosis(np.array(["a", "b", "c"])), TypeError, "x"),
-    (lambda: K.kurtosis(np.array([True, False, True])), TypeError, "x"),
-    (lambda: K.kurtosis(np.arange(6.0).reshape(2, 3), axis=0.5), TypeError, "axis"),
-    (lambda: K.kurtosis_grad(np.arange(4.0), ddof=1.5), TypeError, "ddof"),
-    (lambda: K.kure_grad([np.arange(4.0), np.array([1.0, 1 + 2j])]), TypeError, r"weights\[1\]"),
-    (lambda: K.kure_grad([np.arange(4.0), [2.0]]), ValueError, r"weights\[1\] needs at least 2 elements"),
-    (lambda: K.kure_grad([np.arange(4.0)], target=np.nan), ValueError, "target"),
-    (lambda: K.kurtosis_shaping(np.arange(4.0), steps=-1), ValueError, "steps=-1"),
-    (lambda: K.kurtosis_shaping(np.arange(4.0), lr=0.0), ValueError, "lr=0.0"),
-    (lambda: K.kure_loss([]), ValueError, "empty list of layers"),
-    (lambda: K.kure_loss(np.ones((2, 3))), TypeError, "list or tuple of arrays"),
-    (lambda: K.kure_grad([np.arange(4.0), np.ones(3)]), ValueError, r"weights\[1\] has a constant channel"),
-    (lambda: K.kure_grad([np.arange(4.0), [np.inf, 1.0]]), ValueError, r"weights\[1\] contains"),
-    (lambda: K.kure_loss([np.arange(4.0)], target=0.5), ValueError, "target=0.5 is out of range"),
-    (lambda: K.kure_loss([np.arange(4.0)], ddof=2), ValueError, "ddof=2"),
-    (lambda: K.kurtosis_shaping(np.ones(4)), ValueError, "constant"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: K.kurtosis(np.ones(5)), ValueError, "constant channel"),
+        (lambda: K.kurtosis(np.array([[1.0, 2.0], [3.0, 3.0]]), axis=0), ValueError, r"constant channel \(index 1"),
+        (lambda: K.kurtosis([1.0]), ValueError, "at least 2 elements"),
+        (lambda: K.kurtosis([1.0, 2.0, 3.0], bias=False), ValueError, "at least 4 elements"),
+        (lambda: K.kurtosis([1.0, np.nan, 2.0]), ValueError, "NaN/inf"),
+        (lambda: K.kurtosis(np.array([[1.0, np.inf, 2.0]] * 20), axis=0), ValueError, "x contains 20 NaN/inf"),
+        (lambda: K.kurtosis([]), ValueError, "must not be empty"),
+        (lambda: K.kurtosis([1.0, 2.0], axis=1), ValueError, "axis=1"),
+        (lambda: K.kurtosis([1.0, 2.0], bias="yes"), TypeError, "bias must be True or False"),
+        (lambda: K.kurtosis(np.array([1 + 1j, 2.0, 3.0])), TypeError, "x"),
+        (lambda: K.kurtosis(np.array(["a", "b", "c"])), TypeError, "x"),
+        (lambda: K.kurtosis(np.array([True, False, True])), TypeError, "x"),
+        (lambda: K.kurtosis(np.arange(6.0).reshape(2, 3), axis=0.5), TypeError, "axis"),
+        (lambda: K.kurtosis_grad(np.arange(4.0), ddof=1.5), TypeError, "ddof"),
+        (lambda: K.kure_grad([np.arange(4.0), np.array([1.0, 1 + 2j])]), TypeError, r"weights\[1\]"),
+        (lambda: K.kure_grad([np.arange(4.0), [2.0]]), ValueError, r"weights\[1\] needs at least 2 elements"),
+        (lambda: K.kure_grad([np.arange(4.0)], target=np.nan), ValueError, "target"),
+        (lambda: K.kurtosis_shaping(np.arange(4.0), steps=-1), ValueError, "steps=-1"),
+        (lambda: K.kurtosis_shaping(np.arange(4.0), lr=0.0), ValueError, "lr=0.0"),
+        (lambda: K.kure_loss([]), ValueError, "empty list of layers"),
+        (lambda: K.kure_loss(np.ones((2, 3))), TypeError, "list or tuple of arrays"),
+        (lambda: K.kure_grad([np.arange(4.0), np.ones(3)]), ValueError, r"weights\[1\] has a constant channel"),
+        (lambda: K.kure_grad([np.arange(4.0), [np.inf, 1.0]]), ValueError, r"weights\[1\] contains"),
+        (lambda: K.kure_loss([np.arange(4.0)], target=0.5), ValueError, "target=0.5 is out of range"),
+        (lambda: K.kure_loss([np.arange(4.0)], ddof=2), ValueError, "ddof=2"),
+        (lambda: K.kurtosis_shaping(np.ones(4)), ValueError, "constant"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

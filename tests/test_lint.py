@@ -6,6 +6,7 @@
 * the fused quantizer kernel compiles one signature per (compute dtype, output dtype):
   no silent dtype drift from differently typed scalars or layouts.
 """
+
 from __future__ import annotations
 
 import ast
@@ -47,7 +48,7 @@ def test_twins_do_not_import_kernels(path):
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            mod = (node.module or "")
+            mod = node.module or ""
             assert "_kernels" not in mod, f"{path.name} imports {mod}"
             assert not (node.level and mod == "" and any(a.name == "_kernels" for a in node.names))
         if isinstance(node, ast.Import):

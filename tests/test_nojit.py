@@ -5,6 +5,7 @@ kernel *source* is correct Python too (coverage), not a second oracle — the
 oracle is the NumPy twin (docs/ARCHITECTURE.md). It runs in a subprocess
 because Numba reads the variable once, at import.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,19 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def test_kernel_tests_pass_without_jit():
     env = dict(os.environ, NUMBA_DISABLE_JIT="1", REFQUANT_HYPOTHESIS_PROFILE="nojit")
     # Pure-Python kernels warn on IEEE overflow / inf-inf (compiled code does not); the results are still checked.
-    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "kernel", "-p", "no:cacheprovider", "-W", "ignore::RuntimeWarning", "tests"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-m",
+        "kernel",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::RuntimeWarning",
+        "tests",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
     assert proc.returncode == 0, f"kernel tests failed with NUMBA_DISABLE_JIT=1:\n{tail}"

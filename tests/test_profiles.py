@@ -7,6 +7,7 @@
 * the backend suite's comparison core (tests/backends/harness.py) catches a wrong candidate (planted bugs);
 * docs/CONFORMANCE.md, written by the backend suite, shows every profile conforming.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -80,14 +81,17 @@ def test_unsupported_parameters_are_named(name, kwargs, param):
         profiles.get(name).spec(bits, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, exc, param", [
-    (dict(bits="8", signed=True), TypeError, "bits"),
-    (dict(bits=8, signed=1), TypeError, "signed"),
-    (dict(bits=8, signed=True, axis=1.0), TypeError, "axis"),
-    (dict(bits=8, signed=True, narrow_range="no"), TypeError, "narrow_range"),
-    (dict(bits=0, signed=True), ValueError, "bits"),
-    (dict(bits=8, signed=True, axis=0, block_size=0), ValueError, "block_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, param",
+    [
+        (dict(bits="8", signed=True), TypeError, "bits"),
+        (dict(bits=8, signed=1), TypeError, "signed"),
+        (dict(bits=8, signed=True, axis=1.0), TypeError, "axis"),
+        (dict(bits=8, signed=True, narrow_range="no"), TypeError, "narrow_range"),
+        (dict(bits=0, signed=True), ValueError, "bits"),
+        (dict(bits=8, signed=True, axis=0, block_size=0), ValueError, "block_size"),
+    ],
+)
 def test_bad_spec_arguments(kwargs, exc, param):
     bits = kwargs.pop("bits")
     with pytest.raises(exc, match=param):
@@ -220,8 +224,16 @@ def _torch_observer_formula(x, qmin, qmax, symmetric, signed, axis=None):
 
 def _calibration_arrays(seed=0, n=400):
     rng = np.random.default_rng(seed)
-    out = [np.zeros(3, F32), np.array([1e-30, 0], F32), np.array([-1e-30], F32), np.array([2.0**-20, -3.0], F32),
-           np.array([0.0, 1.0], F32), np.array([-1.0, 0.0], F32), np.array([5.0, 7.0], F32), np.array([-7.0, -5.0], F32)]
+    out = [
+        np.zeros(3, F32),
+        np.array([1e-30, 0], F32),
+        np.array([-1e-30], F32),
+        np.array([2.0**-20, -3.0], F32),
+        np.array([0.0, 1.0], F32),
+        np.array([-1.0, 0.0], F32),
+        np.array([5.0, 7.0], F32),
+        np.array([-7.0, -5.0], F32),
+    ]
     for _ in range(n):
         m = 2.0 ** rng.integers(-20, 20)
         out.append((rng.normal(rng.normal(0, m), m, rng.integers(1, 12))).astype(F32))
@@ -229,7 +241,9 @@ def _calibration_arrays(seed=0, n=400):
 
 
 @pytest.mark.parametrize("symmetric", [False, True])
-@pytest.mark.parametrize("bits, signed, narrow", [(8, True, False), (8, False, False), (4, True, True), (16, True, False), (3, False, False)])
+@pytest.mark.parametrize(
+    "bits, signed, narrow", [(8, True, False), (8, False, False), (4, True, True), (16, True, False), (3, False, False)]
+)
 def test_torch_calibrate_matches_the_observer_formula(symmetric, bits, signed, narrow):
     p = profiles.get("torch.fake_quantize")
     spec = p.spec(bits, signed=signed, narrow_range=narrow)
@@ -258,8 +272,10 @@ def test_torch_calibration_differs_from_the_correctly_rounded_scale():
     # calibrate_minmax; the profile exists to reproduce the backend, so the two must part somewhere.
     p = profiles.get("torch.fake_quantize")
     spec = p.spec(8, signed=True)
-    differ = sum(p.calibrate(x, spec)[0] != refquant.calibrate_minmax(x, spec, symmetric=False)[0]
-                 for x in _calibration_arrays(seed=2, n=200))
+    differ = sum(
+        p.calibrate(x, spec)[0] != refquant.calibrate_minmax(x, spec, symmetric=False)[0]
+        for x in _calibration_arrays(seed=2, n=200)
+    )
     assert differ > 10
     x = np.array([-1.0, 1.0], F32)
     assert p.calibrate(x, spec, symmetric=True)[0] == F32(1 / 127.5)  # (qmax - qmin)/2, not qmax
@@ -365,7 +381,9 @@ def test_harness_catches_a_wrong_profile_planted_bug():
         v = np.asarray(x, F32) * (F32(1) / F32(s))
         return np.clip(np.rint(v) + z, spec.qmin, spec.qmax)
 
-    row = H.Row("numpy (planted bug)", "after-round", "torch.quantize", "quantize", "per tensor", spec_choices, after_round)
+    row = H.Row(
+        "numpy (planted bug)", "after-round", "torch.quantize", "quantize", "per tensor", spec_choices, after_round
+    )
     res = H.run_row(row, max_examples=60, shrink=False)
     assert res.diverged and not res.ok and res.status == "DIVERGES"
     assert "refquant" in res.counterexample and "candidate" in res.counterexample
@@ -373,8 +391,16 @@ def test_harness_catches_a_wrong_profile_planted_bug():
     def divide(x, s, z, spec):  # the wrong candidate for tflite: division instead of the reciprocal
         return np.clip(np.rint(np.asarray(x, F32) / F32(s)) + z, spec.qmin, spec.qmax)
 
-    row = H.Row("numpy (planted bug)", "divide", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], divide,
-                max_ratio=2.0**30)
+    row = H.Row(
+        "numpy (planted bug)",
+        "divide",
+        "tflite",
+        "quantize",
+        "per tensor",
+        [{"bits": 8, "signed": True}],
+        divide,
+        max_ratio=2.0**30,
+    )
     assert H.run_row(row, max_examples=150, shrink=False).diverged
 
 
@@ -397,7 +423,9 @@ def test_harness_passes_an_independent_correct_candidate_and_counts_unsupported(
     def never(x, s, z, spec):
         raise H.Unsupported("nothing")
 
-    row = H.Row("numpy", "declines everything", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], never)
+    row = H.Row(
+        "numpy", "declines everything", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], never
+    )
     res = H.run_row(row, max_examples=20)
     assert not res.ok and res.status == "no case ran"  # an Unsupported storm is reported, never passed
 
@@ -410,8 +438,15 @@ def test_harness_catches_a_wrong_calibration_planted_bug():
         s = F32(max((hi - lo) / (spec.qmax - spec.qmin), float(np.finfo(F32).eps)))
         return s, int(np.clip(spec.qmin - np.rint(lo / float(s)), spec.qmin, spec.qmax))
 
-    row = H.Row("numpy (planted bug)", "float64 observer", "torch.fake_quantize", "calibrate", "per tensor",
-                [{"bits": 8, "signed": True}], correctly_rounded)
+    row = H.Row(
+        "numpy (planted bug)",
+        "float64 observer",
+        "torch.fake_quantize",
+        "calibrate",
+        "per tensor",
+        [{"bits": 8, "signed": True}],
+        correctly_rounded,
+    )
     res = H.run_row(row, max_examples=150, shrink=False)
     assert res.diverged and "calibrate " in res.counterexample
 
@@ -423,8 +458,16 @@ def test_probe_rows_must_reproduce():
         with np.errstate(over="ignore"):
             return np.clip(np.rint(np.asarray(x, F32) * (F32(1) / F32(s))) + z, spec.qmin, spec.qmax)
 
-    row = H.Row("numpy", "claims a wrap", "tflite", "quantize", "per tensor", [{"bits": 8, "signed": True}], saturating,
-                expect="diverges")
+    row = H.Row(
+        "numpy",
+        "claims a wrap",
+        "tflite",
+        "quantize",
+        "per tensor",
+        [{"bits": 8, "signed": True}],
+        saturating,
+        expect="diverges",
+    )
     res = H.run_row(row, max_examples=25)
     assert not res.ok and res.status == "DID NOT REPRODUCE"
     text = H.render([res], {"numpy": np.__version__}, 1.0, "test")
@@ -450,7 +493,9 @@ def test_conformance_matrix_shows_every_profile_conforming():
 # ---------------------------------------------------------------- profile= on the checkers
 def test_profile_specs_are_what_spec_accepts():
     onnx = profiles.get("onnx").specs()
-    assert {(s.bits, s.signed, s.narrow_range) for s in onnx} == {(b, sg, False) for b in (2, 4, 8, 16) for sg in (True, False)}
+    assert {(s.bits, s.signed, s.narrow_range) for s in onnx} == {
+        (b, sg, False) for b in (2, 4, 8, 16) for sg in (True, False)
+    }
     tq = profiles.get("torch.quantize").specs()
     assert {(s.bits, s.signed) for s in tq} == {(8, True), (8, False), (4, False), (2, False)}
     assert all(s.axis is None for n in profiles.names() for s in profiles.get(n).specs())
@@ -469,14 +514,18 @@ def test_checker_profile_option_draws_the_backends_specs():
 
     def spy(x, s, z, spec):
         seen.append(spec)
-        assert np.asarray(s, np.float32).astype(np.float64).tolist() == np.asarray(s, np.float64).tolist()  # float32 scales
+        assert (
+            np.asarray(s, np.float32).astype(np.float64).tolist() == np.asarray(s, np.float64).tolist()
+        )  # float32 scales
         return _tflite_numpy(x, s, z, spec)
 
     rep = check_quantize(spy, profile="tflite", dtype=np.float32, max_examples=40)
     assert rep.compared == 40
     assert {(s.bits, s.signed, s.axis, s.scale_op, s.rounding) for s in seen} <= {
-        (8, True, None, "reciprocal", "half_even"), (8, False, None, "reciprocal", "half_even"),
-        (16, True, None, "reciprocal", "half_even")}
+        (8, True, None, "reciprocal", "half_even"),
+        (8, False, None, "reciprocal", "half_even"),
+        (16, True, None, "reciprocal", "half_even"),
+    }
 
 
 def test_checker_profile_option_catches_a_wrong_backend_planted_bug():
@@ -525,16 +574,26 @@ def test_checker_profile_option_errors():
 def test_check_calibration_with_a_profile():
     from refquant.testing import ConformanceError, check_calibration
 
-    rep = check_calibration(lambda x, spec: _ort_dynamic_formula(x, spec.qmin, spec.qmax), profile="onnx",
-                            dtype=np.float32, max_examples=40)
+    rep = check_calibration(
+        lambda x, spec: _ort_dynamic_formula(x, spec.qmin, spec.qmax), profile="onnx", dtype=np.float32, max_examples=40
+    )
     assert rep.compared == 40
-    torch_cal = lambda x, spec: tuple(v[0] for v in _torch_observer_formula(x, spec.qmin, spec.qmax, False, spec.signed))  # noqa: E731
-    check_calibration(torch_cal, profile="torch.fake_quantize", symmetric=False, per_channel=False, dtype=np.float32,
-                      max_examples=40)
+    torch_cal = lambda x, spec: tuple(
+        v[0] for v in _torch_observer_formula(x, spec.qmin, spec.qmax, False, spec.signed)
+    )  # noqa: E731
+    check_calibration(
+        torch_cal, profile="torch.fake_quantize", symmetric=False, per_channel=False, dtype=np.float32, max_examples=40
+    )
     with pytest.raises(ConformanceError):  # refquant's own (correctly rounded, /qmax) calibration is not PyTorch's
-        check_calibration(lambda x, spec: refquant.calibrate_minmax(x, spec, symmetric=True), profile="torch.fake_quantize",
-                          specs=[profiles.get("torch.fake_quantize").spec(8, signed=True)], symmetric=True,
-                          per_channel=False, max_examples=200, shrink_seconds=1.0)
+        check_calibration(
+            lambda x, spec: refquant.calibrate_minmax(x, spec, symmetric=True),
+            profile="torch.fake_quantize",
+            specs=[profiles.get("torch.fake_quantize").spec(8, signed=True)],
+            symmetric=True,
+            per_channel=False,
+            max_examples=200,
+            shrink_seconds=1.0,
+        )
 
 
 # ---------------------------------------------------------------- golden vectors per profile
@@ -543,7 +602,10 @@ def test_golden_export_for_one_profile(tmp_path):
 
     man = golden.export(tmp_path / "tq", profile="torch.quantize")
     assert man["profile"] == "torch.quantize"
-    want = {QuantSpec.from_dict(d).to_dict().__repr__() for d in (s.to_dict() for s in golden.profile_specs("torch.quantize"))}
+    want = {
+        QuantSpec.from_dict(d).to_dict().__repr__()
+        for d in (s.to_dict() for s in golden.profile_specs("torch.quantize"))
+    }
     assert {repr(c["spec"]) for c in man["cases"]} == want
     assert {c["op"] for c in man["cases"]} == {"fake_quant", "quantize", "dequantize"}
     # the torch.quantize vectors hold its zero-point placements: fused per tensor, before rounding per channel

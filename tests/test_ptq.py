@@ -2,6 +2,7 @@
 
 Oracles: refquant.clipping.quantize_on_grid / grid_levels (the grid definitions, written independently of
 refquant.ptq), refquant.calibrate_minmax, plain NumPy (np.floor bin assignment, concatenated-data moments)."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,13 @@ def bits_equal(a, b):
     return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
 
 
-GRID_CASES = [(g, sd, m) for g in P._CLIP_GRIDS for sd in (True, False) for m in (1, 2, 3, 4, 8)
-              if not (g == "symmetric" and m < 2)]
+GRID_CASES = [
+    (g, sd, m)
+    for g in P._CLIP_GRIDS
+    for sd in (True, False)
+    for m in (1, 2, 3, 4, 8)
+    if not (g == "symmetric" and m < 2)
+]
 
 
 def _recipe(x, alpha, s, z, spec, grid, signed):
@@ -41,7 +47,9 @@ def test_scale_from_clip_realises_every_grid(grid, signed, bits):
     levels, thr = C.grid_levels(alpha, bits, grid, signed=signed)
     lo = -1.6 * alpha if signed else 0.0
     # dense points, plus every level and threshold and their float neighbours
-    x = np.concatenate([np.linspace(lo, 1.6 * alpha, 40001), levels, thr, np.nextafter(thr, -np.inf), np.nextafter(thr, np.inf)])
+    x = np.concatenate(
+        [np.linspace(lo, 1.6 * alpha, 40001), levels, thr, np.nextafter(thr, -np.inf), np.nextafter(thr, np.inf)]
+    )
     if not signed:
         x = x[x >= 0]
     y = _recipe(x, alpha, s, z, spec, grid, signed)
@@ -140,7 +148,9 @@ def test_channel_clips_against_per_channel_loops():
         assert got[i] == pytest.approx(C.optimal_clip(int(bits[i]), "laplace", b), rel=1e-14)
     got = P.channel_clips(w, bits, method="exact_gaussian", grid="midrise")
     for i in range(6):
-        assert got[i] == pytest.approx(C.optimal_clip(int(bits[i]), "gaussian", float(np.std(v[i])), model="exact", grid="midrise"), rel=1e-12)
+        assert got[i] == pytest.approx(
+            C.optimal_clip(int(bits[i]), "gaussian", float(np.std(v[i])), model="exact", grid="midrise"), rel=1e-12
+        )
     got = P.channel_clips(w, bits, method="empirical", grid="symmetric")
     for i in range(6):
         assert got[i] == float(C.optimal_clip_empirical(v[i], int(bits[i]), grid="symmetric"))
@@ -169,8 +179,14 @@ def _exact_bins(x, w, off, bins):
 
 def _batches(signed, seed=0):
     rng = np.random.default_rng(seed)
-    parts = [rng.laplace(size=300) * 0.01, rng.laplace(size=(7, 11)), rng.laplace(size=50) * 40.0, np.zeros(3),
-             rng.laplace(size=1000) * 1e-3, rng.laplace(size=200) * 300.0]
+    parts = [
+        rng.laplace(size=300) * 0.01,
+        rng.laplace(size=(7, 11)),
+        rng.laplace(size=50) * 40.0,
+        np.zeros(3),
+        rng.laplace(size=1000) * 1e-3,
+        rng.laplace(size=200) * 300.0,
+    ]
     return [np.abs(p) if not signed else p for p in parts]
 
 
@@ -225,7 +241,9 @@ def _mse_oracle(obs, bits, grid, signed):
     return best[1]
 
 
-@pytest.mark.parametrize("signed,grid", [(True, "symmetric"), (False, "endpoint"), (False, "symmetric"), (True, "midrise")])
+@pytest.mark.parametrize(
+    "signed,grid", [(True, "symmetric"), (False, "endpoint"), (False, "symmetric"), (True, "midrise")]
+)
 def test_observer_mse_clip_is_the_histogram_optimum(signed, grid):
     rng = np.random.default_rng(4)
     obs = P.ActivationObserver(signed=signed, bins=128)
@@ -268,8 +286,16 @@ def test_bad_inputs_name_the_parameter():
         (lambda: P.scale_from_clip([1.0, 2.0], spec), ValueError, "alpha has shape"),
         (lambda: P.scale_from_clip(1.0, "spec"), TypeError, "spec must be"),
         (lambda: P.scale_from_clip(1.0, spec, grid="asym"), ValueError, "grid='asym'"),
-        (lambda: P.scale_from_clip(1.0, rq.QuantSpec(8), grid="asymmetric", lower=0.5), ValueError, "lower must be <= 0"),
-        (lambda: P.scale_from_clip(1.0, rq.QuantSpec(8), grid="asymmetric", signed=True), ValueError, "signed must be None"),
+        (
+            lambda: P.scale_from_clip(1.0, rq.QuantSpec(8), grid="asymmetric", lower=0.5),
+            ValueError,
+            "lower must be <= 0",
+        ),
+        (
+            lambda: P.scale_from_clip(1.0, rq.QuantSpec(8), grid="asymmetric", signed=True),
+            ValueError,
+            "signed must be None",
+        ),
         (lambda: P.scale_from_clip(1.0, spec, lower=-1.0), ValueError, "lower is only used"),
         (lambda: P.scale_from_clip(1e308, rq.QuantSpec(8), grid="asymmetric", lower=-1e308), ValueError, "overflows"),
         (lambda: P.fit_scale([1.0, 2.0], "cauchy"), ValueError, "dist='cauchy'"),

@@ -1,5 +1,6 @@
 """The README stays a short entry point: its two set-up commands, .ci/run running the test command verbatim,
 at most 200 lines, and every relative link pointing at a file of the repository."""
+
 import pathlib
 import re
 

@@ -18,6 +18,7 @@ invalid UTF-8 — are skipped):
    (``docs/theory/raoq.md``, "Slice covariance"); links between documentation pages are checked by the
    documentation build (``tests/test_docs.py``), so every such reference resolves.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -80,27 +81,33 @@ def test_no_tracked_file_refers_outside_the_repository():
     assert bad == [], "references a reader cannot follow:\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize("text, rule", [
-    ("facts in `" + "shared" + "/papers/aciq.md`", "shared"),
-    ("see /work/" + "shared" + "/STYLE.md", "shared"),
-    ("as in " + "issue" + " 5", "issue"),
-    ("(" + "Issue" + "-12)", "issue"),
-    ("fixed in " + "issues" + " #" + "7", "issue"),
-    ("closes " + "#" + "31", "issue"),
-    ("note " + SECTION_SIGN + "2.2", "section sign"),
-])
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("facts in `" + "shared" + "/papers/aciq.md`", "shared"),
+        ("see /work/" + "shared" + "/STYLE.md", "shared"),
+        ("as in " + "issue" + " 5", "issue"),
+        ("(" + "Issue" + "-12)", "issue"),
+        ("fixed in " + "issues" + " #" + "7", "issue"),
+        ("closes " + "#" + "31", "issue"),
+        ("note " + SECTION_SIGN + "2.2", "section sign"),
+    ],
+)
 def test_planted_references_are_caught(text, rule):
     assert [r for _, r, _ in violations(text)] == [rule]
 
 
-@pytest.mark.parametrize("text", [
-    "shared_sum_matmul(x, w_q, tile=8)",
-    "an unshared/ folder",
-    "color='#1f77b4'",
-    "f'{code:#04x}'",
-    "## 2. Rounding modes",
-    "the reissue of 2024",
-    "tissue 5",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shared_sum_matmul(x, w_q, tile=8)",
+        "an unshared/ folder",
+        "color='#1f77b4'",
+        "f'{code:#04x}'",
+        "## 2. Rounding modes",
+        "the reissue of 2024",
+        "tissue 5",
+    ],
+)
 def test_ordinary_text_is_not_flagged(text):
     assert violations(text) == []

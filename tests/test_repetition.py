@@ -4,6 +4,7 @@ Oracles: exact integer matmul (x @ w in int64), closed-form op counts on
 constructed cases, the authors' worked example from the public review discussion, exact pigeonhole
 numbers (Python ints), and brute-force distinct-block counting with Python sets.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -83,7 +84,9 @@ def test_paper_table_for_3x3x256x256():
     assert (t.kernels == 65536).all()
 
 
-@given(st.integers(0, 2**32 - 1), st.sampled_from(["binary", "ternary", "signed_binary"]), st.sampled_from([None, 1, 2]))
+@given(
+    st.integers(0, 2**32 - 1), st.sampled_from(["binary", "ternary", "signed_binary"]), st.sampled_from([None, 1, 2])
+)
 def test_unique_counts_brute_force_and_bounded(seed, scheme, block):
     w = np.random.default_rng(seed).normal(size=(6, 4, 2, 2))
     if scheme == "binary":
@@ -94,7 +97,7 @@ def test_unique_counts_brute_force_and_bounded(seed, scheme, block):
         q = B.signed_binarize(w, region=block)
     st_ = R.unique_filters(q, block=block)
     c = 4 if block is None else block
-    blocks = [tuple(q[f, t * c:(t + 1) * c].ravel() + 0.0) for f in range(6) for t in range(4 // c)]
+    blocks = [tuple(q[f, t * c : (t + 1) * c].ravel() + 0.0) for f in range(6) for t in range(4 // c)]
     assert st_.n_unique == len(set(blocks)) and st_.n_blocks == len(blocks)
     assert st_.repetition.sum() == st_.n_blocks
     assert st_.n_unique <= R.pigeonhole_bound(st_.block_size, scheme)
@@ -144,7 +147,7 @@ def quantized_problem(draw, integer=True):
         q = rng.integers(-3, 4, size=(out, k)) * (rng.random((out, k)) < density)
     w = q.T.astype(np.int64)
     if integer:
-        x = draw(hnp.arrays(np.int64, (batch, k), elements=st.integers(-10**6, 10**6)))
+        x = draw(hnp.arrays(np.int64, (batch, k), elements=st.integers(-(10**6), 10**6)))
         return x, w
     scale = draw(st.sampled_from([1.0, 0.37, 3.0]))
     x = draw(hnp.arrays(np.float64, (batch, k), elements=st.floats(-1e3, 1e3, allow_subnormal=True)))
@@ -294,42 +297,61 @@ def test_factorized_weights_out_of_range_index_raises_instead_of_crashing():
     """A hand-built FactorizedWeights with a row index far outside K used to reach the Numba kernel unchecked
     (a segfault); its fields are validated at construction now."""
     with pytest.raises(ValueError, match=r"idx has entry 1000000000 outside its allowed range \[0, 1\]"):
-        R.FactorizedWeights((2, 1), True, 1, np.array([0, 1]), np.array([1]), np.array([0, 1]), np.array([1]),
-                             np.array([10**9])).matmul(np.ones((1, 2), dtype=np.int64))
+        R.FactorizedWeights(
+            (2, 1), True, 1, np.array([0, 1]), np.array([1]), np.array([0, 1]), np.array([1]), np.array([10**9])
+        ).matmul(np.ones((1, 2), dtype=np.int64))
 
 
-@pytest.mark.parametrize("field, value, exc, match", [
-    ("col_ptr", np.array([0, 2]), ValueError, "col_ptr must start at 0"),
-    ("grp_ptr", np.array([0, 3]), ValueError, "grp_ptr must start at 0"),
-    ("grp_split", np.array([5]), ValueError, "grp_split"),
-    ("idx", np.array([-1]), ValueError, "idx has entry -1"),
-    ("idx", np.array([0.0]), TypeError, "idx must be an integer array"),
-    ("grp_mag", np.array([0]), ValueError, "grp_mag must hold magnitudes > 0"),
-    ("max_col_abs_sum", 0, ValueError, "max_col_abs_sum=0 is smaller"),
-    ("integer", 1, TypeError, "integer must be True or False"),
-    ("shape", (2, 0), ValueError, r"shape\[1\]=0"),
-])
+@pytest.mark.parametrize(
+    "field, value, exc, match",
+    [
+        ("col_ptr", np.array([0, 2]), ValueError, "col_ptr must start at 0"),
+        ("grp_ptr", np.array([0, 3]), ValueError, "grp_ptr must start at 0"),
+        ("grp_split", np.array([5]), ValueError, "grp_split"),
+        ("idx", np.array([-1]), ValueError, "idx has entry -1"),
+        ("idx", np.array([0.0]), TypeError, "idx must be an integer array"),
+        ("grp_mag", np.array([0]), ValueError, "grp_mag must hold magnitudes > 0"),
+        ("max_col_abs_sum", 0, ValueError, "max_col_abs_sum=0 is smaller"),
+        ("integer", 1, TypeError, "integer must be True or False"),
+        ("shape", (2, 0), ValueError, r"shape\[1\]=0"),
+    ],
+)
 def test_factorized_weights_fields_validated(field, value, exc, match):
     good = R.factorize(np.array([[1], [0]]))  # one group {row 0}, magnitude 1
-    fields = {f: getattr(good, f) for f in ("shape", "integer", "max_col_abs_sum", "col_ptr", "grp_mag", "grp_ptr",
-                                             "grp_split", "idx")}
+    fields = {
+        f: getattr(good, f)
+        for f in ("shape", "integer", "max_col_abs_sum", "col_ptr", "grp_mag", "grp_ptr", "grp_split", "idx")
+    }
     R.FactorizedWeights(**fields)  # the factory's own fields pass
     fields[field] = value
     with pytest.raises(exc, match=match):
         R.FactorizedWeights(**fields)
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("nodes", np.array([[0, 1, 3, 1]]), r"nodes\[:, 2\] \(operands\)"),   # node 0 reading itself (index K + 0)
-    ("nodes", np.array([[0, 2, 1, 1]]), r"nodes\[:, 1\] \(signs\)"),
-    ("term", np.array([0, 99, 1]), "term has entry 99"),
-    ("term_sign", np.array([1, 0, 1]), "term_sign must hold"),
-    ("max_col_abs_sum", 1, "max_col_abs_sum=1 is smaller"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("nodes", np.array([[0, 1, 3, 1]]), r"nodes\[:, 2\] \(operands\)"),  # node 0 reading itself (index K + 0)
+        ("nodes", np.array([[0, 2, 1, 1]]), r"nodes\[:, 1\] \(signs\)"),
+        ("term", np.array([0, 99, 1]), "term has entry 99"),
+        ("term_sign", np.array([1, 0, 1]), "term_sign must hold"),
+        ("max_col_abs_sum", 1, "max_col_abs_sum=1 is smaller"),
+    ],
+)
 def test_shared_sum_program_fields_validated(field, value, match):
     good = R.plan_shared_sums(np.array([[1, 1], [1, 1], [0, 1]]))  # one shared partial sum x0 + x1
-    names = ("shape", "tile", "integer", "max_col_abs_sum", "nodes", "col_ptr", "grp_mag", "grp_ptr", "term",
-             "term_sign")
+    names = (
+        "shape",
+        "tile",
+        "integer",
+        "max_col_abs_sum",
+        "nodes",
+        "col_ptr",
+        "grp_mag",
+        "grp_ptr",
+        "term",
+        "term_sign",
+    )
     fields = {f: getattr(good, f) for f in names}
     assert fields["nodes"].shape == (1, 4) and fields["term"].size == 3  # the case exercises nodes and terms
     R.SharedSumProgram(**fields)

@@ -4,6 +4,7 @@ Oracles: scipy quadrature per cell of the paper's 2^M+1 grid (independent of ref
 Gauss-Legendre sums), tables recomputed independently of refquant (4-5 digits), Monte Carlo through
 refquant.uniform (10^6 draws, |z| < 5), finite differences of the closed forms.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,9 @@ def quad_mse_paper_grid(step, bits, frozen):
         if hi <= lo:
             continue
         pts = [0.0] if lo < 0 < hi and np.isfinite(lo) and np.isfinite(hi) else None
-        total += integrate.quad(lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200)[0]
+        total += integrate.quad(
+            lambda x: (x - q) ** 2 * frozen.pdf(x), lo, hi, points=pts, epsabs=0, epsrel=1e-13, limit=200
+        )[0]
     return total
 
 
@@ -39,8 +42,12 @@ def test_lemma2_matches_exact_quadrature(bits):
     u = stats.uniform(-A, 2 * A)
     for frac in (0.3, 0.7, 0.95, 1.0):
         step = frac * 2 * A / 2**bits  # tau <= a: Lemma 2's range
-        assert float(R.mse_vs_step(step, bits, "uniform", model="paper")) == pytest.approx(quad_mse_paper_grid(step, bits, u), rel=1e-9)
-        assert float(R.mse_vs_step(step, bits, "uniform", model="exact")) == pytest.approx(quad_mse_paper_grid(step, bits, u), rel=1e-9)
+        assert float(R.mse_vs_step(step, bits, "uniform", model="paper")) == pytest.approx(
+            quad_mse_paper_grid(step, bits, u), rel=1e-9
+        )
+        assert float(R.mse_vs_step(step, bits, "uniform", model="exact")) == pytest.approx(
+            quad_mse_paper_grid(step, bits, u), rel=1e-9
+        )
 
 
 def test_lemma3_optimum_and_curvatures():
@@ -50,14 +57,19 @@ def test_lemma3_optimum_and_curvatures():
         assert float(R.mse_vs_step(st, m, "uniform")) == pytest.approx((2 * A / (2**m + 1)) ** 2 / 12, rel=1e-9)
         assert R.optimal_step(m, "uniform", model="paper") == pytest.approx(2 * A / 2**m, rel=1e-15)
         assert R.optimal_step(m, "uniform", model="paper", uniform_step="lemma3") == pytest.approx(2 * A / (2**m + 1))
-        assert R.curvature(m, "uniform", model="paper") == pytest.approx(0.5)  # at 2a/2^M: c = 2^(M-2)·Delta/a = 1/2, no mass beyond tau
+        assert R.curvature(m, "uniform", model="paper") == pytest.approx(
+            0.5
+        )  # at 2a/2^M: c = 2^(M-2)·Delta/a = 1/2, no mass beyond tau
         assert R.curvature(m, "uniform", model="exact") == pytest.approx(2 ** (m - 1), rel=1e-5)  # at 2a/(2^M+1)
 
 
 def test_gaussian_paper_model_matches_note_table():
     """Recomputed independently: Delta*, MSE*, curvature of the ACIQ form at sigma = 1; exact (2^M+1)-grid Delta*, MSE*."""
-    table = {2: (0.85532, 8.7149e-2, 0.8639, 0.84299, 8.2178e-2), 4: (0.31989, 1.0493e-2, 1.5098, 0.31890, 1.0405e-2),
-             8: (0.03066, 8.7078e-5, 3.0200, 0.03066, 8.7071e-5)}
+    table = {
+        2: (0.85532, 8.7149e-2, 0.8639, 0.84299, 8.2178e-2),
+        4: (0.31989, 1.0493e-2, 1.5098, 0.31890, 1.0405e-2),
+        8: (0.03066, 8.7078e-5, 3.0200, 0.03066, 8.7071e-5),
+    }
     for m, (d, mse, curv, d_ex, mse_ex) in table.items():
         assert R.optimal_step(m, "gaussian", model="paper") == pytest.approx(d, abs=6e-6)
         assert float(R.mse_vs_step(d, m, "gaussian", model="paper")) == pytest.approx(mse, rel=1e-4)
@@ -70,11 +82,19 @@ def test_mse_vs_bits_figure_matches_note_table():
     """Recomputed independently (4-5 digits): U(-2, 2) at Lemma 3's optimum, 4/(3(2^M+1)^2), and
     N(0, 2^2) at the ACIQ-form and exact (2^M+1)-grid optima; the values the MSE-versus-bits figure of the paper's Sec. 3.2 plots."""
     std_u = 2 / math.sqrt(3)
-    for m, (u, g_aciq, g_exact) in {2: (0.05333, 0.34859, 0.32871), 3: (0.01646, 0.12572, 0.12278), 4: (0.004614, 0.04197, 0.04162)}.items():
+    for m, (u, g_aciq, g_exact) in {
+        2: (0.05333, 0.34859, 0.32871),
+        3: (0.01646, 0.12572, 0.12278),
+        4: (0.004614, 0.04197, 0.04162),
+    }.items():
         st = R.optimal_step(m, "uniform", std_u, model="paper", uniform_step="lemma3")
         assert float(R.mse_vs_step(st, m, "uniform", std_u, model="paper")) == pytest.approx(u, rel=2e-4)
-        assert float(R.mse_vs_step(R.optimal_step(m, "gaussian", 2.0, model="paper"), m, "gaussian", 2.0, model="paper")) == pytest.approx(g_aciq, rel=2e-4)
-        assert float(R.mse_vs_step(R.optimal_step(m, "gaussian", 2.0), m, "gaussian", 2.0)) == pytest.approx(g_exact, rel=2e-4)
+        assert float(
+            R.mse_vs_step(R.optimal_step(m, "gaussian", 2.0, model="paper"), m, "gaussian", 2.0, model="paper")
+        ) == pytest.approx(g_aciq, rel=2e-4)
+        assert float(R.mse_vs_step(R.optimal_step(m, "gaussian", 2.0), m, "gaussian", 2.0)) == pytest.approx(
+            g_exact, rel=2e-4
+        )
 
 
 def test_paper_curvature_is_the_second_derivative_of_the_paper_mse():
@@ -96,14 +116,21 @@ def test_paper_curvature_is_the_second_derivative_of_the_paper_mse():
 @pytest.mark.parametrize("dist", ["uniform", "gaussian", "laplace"])
 def test_mse_vs_step_matches_monte_carlo_and_optimum_is_a_minimum(dist):
     rng = np.random.default_rng(9)
-    x = {"uniform": rng.uniform(-A, A, 10**6), "gaussian": rng.standard_normal(10**6), "laplace": rng.laplace(0, 1 / math.sqrt(2), 10**6)}[dist]
+    x = {
+        "uniform": rng.uniform(-A, A, 10**6),
+        "gaussian": rng.standard_normal(10**6),
+        "laplace": rng.laplace(0, 1 / math.sqrt(2), 10**6),
+    }[dist]
     for m in (2, 4):
         st = R.optimal_step(m, dist)
         for f in (0.8, 1.0, 1.2):
             e2 = (quantize_on_grid(x, 2 ** (m - 1) * st * f, m, "paper") - x) ** 2
             assert abs(e2.mean() - float(R.mse_vs_step(st * f, m, dist))) < 5 * e2.std(ddof=1) / 1000
         best = float(R.mse_vs_step(st, m, dist))
-        assert float(R.mse_vs_step(st * (1 + 1e-3), m, dist)) >= best and float(R.mse_vs_step(st * (1 - 1e-3), m, dist)) >= best
+        assert (
+            float(R.mse_vs_step(st * (1 + 1e-3), m, dist)) >= best
+            and float(R.mse_vs_step(st * (1 - 1e-3), m, dist)) >= best
+        )
 
 
 def test_theorem_holds_under_paper_model_and_reverses_exactly():
@@ -120,7 +147,11 @@ def test_theorem_holds_under_paper_model_and_reverses_exactly():
 
 
 def test_exact_gamma_against_brute_force_quadrature():
-    for dist, frozen in (("uniform", stats.uniform(-A, 2 * A)), ("gaussian", stats.norm()), ("laplace", stats.laplace(0, 1 / math.sqrt(2)))):
+    for dist, frozen in (
+        ("uniform", stats.uniform(-A, 2 * A)),
+        ("gaussian", stats.norm()),
+        ("laplace", stats.laplace(0, 1 / math.sqrt(2))),
+    ):
         for m in (2, 4):
             st = R.optimal_step(m, dist)
             eps = 0.05 * st
@@ -135,7 +166,9 @@ def test_scipy_distribution_and_equal_variance():
     g2 = R.sensitivity(4, stats.t(df=5, scale=3.0), 0.05, model="paper")  # rescaled to the same std: same Gamma
     assert g1 == pytest.approx(g2, rel=1e-9)
     # a frozen normal is the named Gaussian, exactly modelled
-    assert R.sensitivity(2, stats.norm(scale=5.0), 0.05, model="exact") == pytest.approx(R.sensitivity(2, "gaussian", 0.05, model="exact"), rel=1e-6)
+    assert R.sensitivity(2, stats.norm(scale=5.0), 0.05, model="exact") == pytest.approx(
+        R.sensitivity(2, "gaussian", 0.05, model="exact"), rel=1e-6
+    )
     assert R.optimal_step(4, "gaussian", 2.0) == pytest.approx(2 * R.optimal_step(4, "gaussian"), rel=1e-9)
     t = R.theorem_check(3, 0.05, dists=("laplace", "gaussian"))
     assert set(t.columns) >= {"gamma1", "gamma2", "holds"} and len(t) == 2
@@ -162,33 +195,50 @@ def test_empirical_sensitivity_uniform_vs_gaussian():
     assert u["gamma_rel"] > g["gamma_rel"]  # the exact-model reversal, measured on tensors
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: R.sensitivity(4, "gaussian", 1.0), ValueError, "eps=1.0 perturbs the step"),
-    (lambda: R.sensitivity(4, "gaussian", -0.1), ValueError, "eps=-0.1 is out of range"),
-    (lambda: R.sensitivity(4, "gaussian", 0.1, model="taylor"), ValueError, "model='taylor'"),
-    (lambda: R.optimal_step(0, "gaussian"), ValueError, "bits=0"),
-    (lambda: R.optimal_step(4, "cauchy"), ValueError, "dist='cauchy'"),
-    (lambda: R.optimal_step(4, "gaussian", -1.0), ValueError, "scale=-1.0"),
-    (lambda: R.optimal_step(4, "uniform", model="paper", uniform_step="exact"), ValueError, "uniform_step='exact'"),
-    (lambda: R.mse_vs_step(0.0, 4, "gaussian"), ValueError, "step must be > 0"),
-    (lambda: R.mse_vs_step(0.1, 4, "gaussian", grid="fine"), ValueError, "grid='fine'"),
-    (lambda: R.theorem_check(4, 0.1, dists=("uniform",)), ValueError, "exactly two"),
-    (lambda: R.optimal_step(4, stats.cauchy()), ValueError, "infinite or undefined variance"),
-    (lambda: R.sensitivity(4, stats.norm(1.0, 2.0), 0.05), ValueError, "mean 1 != 0"),
-    (lambda: R.mse_vs_step(np.array([0.1, np.nan]), 4, "gaussian"), ValueError, "step"),
-    (lambda: R.mse_vs_step([[0.1, 0.2]], 4, "gaussian", model="paper", grid="paper") * 0 + R.mse_vs_step("x", 4, "gaussian"), (TypeError, ValueError), "step"),
-    (lambda: R.optimal_step(4.5, "gaussian"), TypeError, "bits"),
-    (lambda: R.optimal_step(4, 3), TypeError, "dist"),
-    (lambda: R.sensitivity(4, "gaussian", 0.1, relative="yes"), TypeError, "relative"),
-    (lambda: R.sensitivity(4, "gaussian", 0.1, relative=False, scale=1.0) + R.sensitivity(4, "gaussian", 5.0, relative=False), ValueError, "eps=5.0 perturbs"),
-    (lambda: R.pow2_penalty(17, "gaussian"), ValueError, "bits=17"),
-    (lambda: R.step_to_alpha(-0.5, 4), ValueError, "step"),
-    (lambda: R.step_to_alpha(0.5, 1, "symmetric"), ValueError, "bits=1"),
-    (lambda: R.curvature(4, "gaussian", step=np.inf), ValueError, "step"),
-    (lambda: R.theorem_check(4, 0.1, dists=("uniform", "gamma")), ValueError, "dists\\[1\\]='gamma'"),
-    (lambda: R.empirical_sensitivity(np.zeros(10), 4, 0.1), ValueError, "all zeros"),
-    (lambda: R.empirical_sensitivity([1.0, np.nan], 4, 0.1), ValueError, "NaN"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: R.sensitivity(4, "gaussian", 1.0), ValueError, "eps=1.0 perturbs the step"),
+        (lambda: R.sensitivity(4, "gaussian", -0.1), ValueError, "eps=-0.1 is out of range"),
+        (lambda: R.sensitivity(4, "gaussian", 0.1, model="taylor"), ValueError, "model='taylor'"),
+        (lambda: R.optimal_step(0, "gaussian"), ValueError, "bits=0"),
+        (lambda: R.optimal_step(4, "cauchy"), ValueError, "dist='cauchy'"),
+        (lambda: R.optimal_step(4, "gaussian", -1.0), ValueError, "scale=-1.0"),
+        (lambda: R.optimal_step(4, "uniform", model="paper", uniform_step="exact"), ValueError, "uniform_step='exact'"),
+        (lambda: R.mse_vs_step(0.0, 4, "gaussian"), ValueError, "step must be > 0"),
+        (lambda: R.mse_vs_step(0.1, 4, "gaussian", grid="fine"), ValueError, "grid='fine'"),
+        (lambda: R.theorem_check(4, 0.1, dists=("uniform",)), ValueError, "exactly two"),
+        (lambda: R.optimal_step(4, stats.cauchy()), ValueError, "infinite or undefined variance"),
+        (lambda: R.sensitivity(4, stats.norm(1.0, 2.0), 0.05), ValueError, "mean 1 != 0"),
+        (lambda: R.mse_vs_step(np.array([0.1, np.nan]), 4, "gaussian"), ValueError, "step"),
+        (
+            lambda: (
+                R.mse_vs_step([[0.1, 0.2]], 4, "gaussian", model="paper", grid="paper") * 0
+                + R.mse_vs_step("x", 4, "gaussian")
+            ),
+            (TypeError, ValueError),
+            "step",
+        ),
+        (lambda: R.optimal_step(4.5, "gaussian"), TypeError, "bits"),
+        (lambda: R.optimal_step(4, 3), TypeError, "dist"),
+        (lambda: R.sensitivity(4, "gaussian", 0.1, relative="yes"), TypeError, "relative"),
+        (
+            lambda: (
+                R.sensitivity(4, "gaussian", 0.1, relative=False, scale=1.0)
+                + R.sensitivity(4, "gaussian", 5.0, relative=False)
+            ),
+            ValueError,
+            "eps=5.0 perturbs",
+        ),
+        (lambda: R.pow2_penalty(17, "gaussian"), ValueError, "bits=17"),
+        (lambda: R.step_to_alpha(-0.5, 4), ValueError, "step"),
+        (lambda: R.step_to_alpha(0.5, 1, "symmetric"), ValueError, "bits=1"),
+        (lambda: R.curvature(4, "gaussian", step=np.inf), ValueError, "step"),
+        (lambda: R.theorem_check(4, 0.1, dists=("uniform", "gamma")), ValueError, "dists\\[1\\]='gamma'"),
+        (lambda: R.empirical_sensitivity(np.zeros(10), 4, 0.1), ValueError, "all zeros"),
+        (lambda: R.empirical_sensitivity([1.0, np.nan], 4, 0.1), ValueError, "NaN"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -256,18 +306,28 @@ def test_exact_mse_on_refquants_grids_matches_monte_carlo(grid):
         st = R.optimal_step(bits, "laplace", grid=grid)
         for f in (0.7, 1.0, 1.3):
             e2 = (quantize_on_grid(x, float(R.step_to_alpha(st * f, bits, grid)), bits, grid) - x) ** 2
-            z = (e2.mean() - float(R.mse_vs_step(st * f, bits, "laplace", grid=grid))) / (e2.std(ddof=1) / math.sqrt(x.size))
+            z = (e2.mean() - float(R.mse_vs_step(st * f, bits, "laplace", grid=grid))) / (
+                e2.std(ddof=1) / math.sqrt(x.size)
+            )
             assert abs(z) < 5, (grid, bits, f, z)
 
 
 def test_pow2_penalty_against_quadrature():
     """Penalties against scipy quad on the paper's grid at the independently rounded steps (1e-8 relative)."""
-    for dist, frozen, bits in (("uniform", stats.uniform(-A, 2 * A), 2), ("gaussian", stats.norm(), 3), ("laplace", stats.laplace(0, 1 / math.sqrt(2)), 5)):
+    for dist, frozen, bits in (
+        ("uniform", stats.uniform(-A, 2 * A), 2),
+        ("gaussian", stats.norm(), 3),
+        ("laplace", stats.laplace(0, 1 / math.sqrt(2)), 5),
+    ):
         p = R.pow2_penalty(bits, dist)
         st = p["step"]
         base = quad_mse_paper_grid(st, bits, frozen)
         assert p["mse"] == pytest.approx(base, rel=1e-9)
-        for mode, k in (("nearest", round(math.log2(st))), ("below", math.floor(math.log2(st))), ("above", math.ceil(math.log2(st)))):
+        for mode, k in (
+            ("nearest", round(math.log2(st))),
+            ("below", math.floor(math.log2(st))),
+            ("above", math.ceil(math.log2(st))),
+        ):
             assert p[f"step_{mode}"] == 2.0**k
             want = quad_mse_paper_grid(2.0**k, bits, frozen) / base - 1
             assert p[f"penalty_{mode}"] == pytest.approx(want, rel=1e-8, abs=1e-12), (dist, mode)

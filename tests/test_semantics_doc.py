@@ -1,4 +1,5 @@
 """docs/SEMANTICS.md's generated tables equal what the code produces now (no drift)."""
+
 import pathlib
 
 from refquant import _semantics

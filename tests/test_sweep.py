@@ -1,4 +1,5 @@
 """The sweep runner: same seeds -> bit-identical results on every executor (serial, processes, Dask)."""
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -15,7 +16,9 @@ def mc_task(*, rng, bits, n):
     import refquant as rq
 
     x = rng.standard_normal(n)
-    return [{"step": s, "mse": float(np.mean((rq.fake_quant(x, s, 0, rq.QuantSpec(bits)) - x) ** 2))} for s in (0.1, 0.5)]
+    return [
+        {"step": s, "mse": float(np.mean((rq.fake_quant(x, s, 0, rq.QuantSpec(bits)) - x) ** 2))} for s in (0.1, 0.5)
+    ]
 
 
 TASKS = [{"bits": b, "n": 2000} for b in (2, 3, 4, 5, 6)]
@@ -39,7 +42,9 @@ def test_different_seed_differs_and_threads_agree():
 def test_dask_local_cluster_bitwise_identical():
     distributed = pytest.importorskip("distributed", reason="the [dask] extra is part of [test]; CI installs it")
     a = run_sweep(mc_task, TASKS, seed=11, executor=SerialExecutor())
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             b = run_sweep(mc_task, TASKS, seed=11, executor=client.get_executor())
     pd.testing.assert_frame_equal(a, b, check_exact=True)
@@ -76,7 +81,9 @@ def test_check_cluster_reports_a_mismatch_in_one_line():
     distributed = pytest.importorskip("distributed", reason="the [dask] extra is part of [test]; CI installs it")
     from refquant.sweep import ClusterMismatch, check_cluster
 
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             info = check_cluster(client)
             assert len(info) == 1
@@ -86,5 +93,7 @@ def test_check_cluster_reports_a_mismatch_in_one_line():
                 return {addr: {**v, "digest": "0" * 16} for addr, v in real_run(fn).items()}
 
             client.run = fake_run
-            with pytest.raises(ClusterMismatch, match=r"^Dask worker .* has refquant .* \(source 0{16}\)[^\n]*pip install[^\n]*$"):
+            with pytest.raises(
+                ClusterMismatch, match=r"^Dask worker .* has refquant .* \(source 0{16}\)[^\n]*pip install[^\n]*$"
+            ):
                 check_cluster(client)

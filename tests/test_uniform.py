@@ -18,14 +18,15 @@ Test strategy
 * Statistics: stochastic rounding is unbiased (z-test, |z| < 5, i.e. a
   two-sided false-alarm rate of 5.7e-7 per check, fixed seeds).
 """
+
 from __future__ import annotations
 
-from fractions import Fraction
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import refquant as rq
@@ -64,8 +65,15 @@ def twin_codes(case, u=None):
     xc = x_in_compute_dtype(case)
     axis = None if case.spec.axis is None else case.spec.axis % case.x.ndim
     return twin.quantize_codes(
-        xc, np.atleast_1d(case.scale), np.atleast_1d(case.zero_point), case.spec.qmin, case.spec.qmax,
-        case.spec.rounding.value, case.spec.scale_op.value, axis, u,
+        xc,
+        np.atleast_1d(case.scale),
+        np.atleast_1d(case.zero_point),
+        case.spec.qmin,
+        case.spec.qmax,
+        case.spec.rounding.value,
+        case.spec.scale_op.value,
+        axis,
+        u,
     )
 
 
@@ -219,7 +227,9 @@ def _in_range_error_check(case, bound_factor):
     # so the computed error may exceed the exact bound by a few ulps of max(|x|, s).
     slack = 4 * eps * (np.abs(xc) + s)
     err = np.abs(xc - y)
-    assert np.all(err[np.broadcast_to(inside, err.shape)] <= (bound_factor * np.broadcast_to(s, err.shape) + slack)[inside])
+    assert np.all(
+        err[np.broadcast_to(inside, err.shape)] <= (bound_factor * np.broadcast_to(s, err.shape) + slack)[inside]
+    )
 
 
 @given(quant_cases(specs=quant_specs(roundings=RTN)))
@@ -252,7 +262,9 @@ def test_per_channel_equals_per_tensor_slice_by_slice(case):
     for c in range(case.x.shape[axis]):
         sl = np.take(case.x, c, axis=axis)
         one = spec.replace(axis=None)
-        assert np.array_equal(np.take(q, c, axis=axis), rq.quantize(sl, case.scale[c], case.zero_point[c], one, nonfinite="saturate"))
+        assert np.array_equal(
+            np.take(q, c, axis=axis), rq.quantize(sl, case.scale[c], case.zero_point[c], one, nonfinite="saturate")
+        )
         assert np.array_equal(
             bits_of(np.take(y, c, axis=axis)),
             bits_of(rq.fake_quant(sl, case.scale[c], case.zero_point[c], one, nonfinite="saturate")),
@@ -354,8 +366,14 @@ def test_kernel_equals_twin_bitwise(case):
     cdt = cdtype_of(case)
     axis = None if case.spec.axis is None else case.spec.axis % case.x.ndim
     yt = twin.fake_quant(
-        x_in_compute_dtype(case), np.atleast_1d(case.scale), np.atleast_1d(case.zero_point), case.spec.qmin,
-        case.spec.qmax, case.spec.rounding.value, case.spec.scale_op.value, axis,
+        x_in_compute_dtype(case),
+        np.atleast_1d(case.scale),
+        np.atleast_1d(case.zero_point),
+        case.spec.qmin,
+        case.spec.qmax,
+        case.spec.rounding.value,
+        case.spec.scale_op.value,
+        axis,
     )
     assert y.dtype == yt.dtype
     assert np.array_equal(bits_of(y), bits_of(yt))

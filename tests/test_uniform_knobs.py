@@ -16,10 +16,11 @@ Test strategy
 * Blocked quantization against a plain Python loop over elements and blocks,
   including the last partial block and per-block zero points.
 """
+
 from __future__ import annotations
 
-from fractions import Fraction
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 import refquant as rq
 from refquant import QuantSpec
 from refquant._reference import uniform as twin
-from refquant.testing import quant_cases, quant_specs
+from refquant.testing import quant_cases
 
 TIES = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5])
 
@@ -72,7 +73,7 @@ def rn(q: Fraction, dt) -> float:
 def round_exact(v, mode: str, dt) -> int:
     if isinstance(v, float) or not isinstance(v, Fraction):
         if not math.isfinite(v):
-            return 10**9 if v > 0 else -10**9  # clamps
+            return 10**9 if v > 0 else -(10**9)  # clamps
         v = Fraction(v)
     f = math.floor(v)
     frac = v - f
@@ -142,9 +143,13 @@ def test_zero_point_before_vs_after_round_constructed():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_tie_table_zero_point_inside_rounding(zp_op, dtype):
     # v + z = TIES + 1 = [-1.5, -0.5, 0.5, 1.5, 2.5, 3.5] -> half-even by hand:
-    expected = {"half_even": [-2, 0, 0, 2, 2, 4], "half_away": [-2, -1, 1, 2, 3, 4],
-                "half_up": [-1, 0, 1, 2, 3, 4], "floor": [-2, -1, 0, 1, 2, 3],
-                "floor_plus_half": [-1, 0, 1, 2, 3, 4]}
+    expected = {
+        "half_even": [-2, 0, 0, 2, 2, 4],
+        "half_away": [-2, -1, 1, 2, 3, 4],
+        "half_up": [-1, 0, 1, 2, 3, 4],
+        "floor": [-2, -1, 0, 1, 2, 3],
+        "floor_plus_half": [-1, 0, 1, 2, 3, 4],
+    }
     # after_round: round(TIES) + 1 (the existing table shifted by z), for contrast
     after = {"half_even": [-1, -1, 1, 1, 3, 3], "floor_plus_half": [-1, 0, 1, 2, 3, 4]}
     for mode, codes in expected.items():
@@ -152,7 +157,10 @@ def test_tie_table_zero_point_inside_rounding(zp_op, dtype):
         for s in (1.0, 0.5, 4.0):
             assert rq.quantize((TIES * s).astype(dtype), s, 1, spec).tolist() == codes, (mode, s)
         if mode in after:
-            assert rq.quantize(TIES.astype(dtype), 1.0, 1, spec.replace(zero_point_op="after_round")).tolist() == after[mode]
+            assert (
+                rq.quantize(TIES.astype(dtype), 1.0, 1, spec.replace(zero_point_op="after_round")).tolist()
+                == after[mode]
+            )
 
 
 def test_floor_plus_half_tie_table_and_near_ties():
@@ -304,11 +312,17 @@ def knob_specs(bits=st.integers(2, 16)):
         op = "reciprocal" if zp == "fused" else draw(st.sampled_from(["divide", "reciprocal"]))
         rdt = draw(st.sampled_from([None, "float32", "float64"])) if op == "reciprocal" else None
         return QuantSpec(
-            draw(bits), signed=draw(st.booleans()), narrow_range=False,
+            draw(bits),
+            signed=draw(st.booleans()),
+            narrow_range=False,
             rounding=draw(st.sampled_from(["half_even", "half_away", "half_up", "floor", "floor_plus_half"])),
-            scale_op=op, compute_dtype=draw(st.sampled_from([None, "float32", "float64"])),
-            zero_point_op=zp, reciprocal_dtype=rdt, domain=domain,
+            scale_op=op,
+            compute_dtype=draw(st.sampled_from([None, "float32", "float64"])),
+            zero_point_op=zp,
+            reciprocal_dtype=rdt,
+            domain=domain,
         )
+
     return build()
 
 
@@ -342,8 +356,12 @@ def test_every_knob_matches_the_exact_oracle(spec, data):
 
 # ------------------------------------------------------------ kernel vs twin
 def _twin_args(spec):
-    return dict(zero_point_op=spec.zero_point_op.value, reciprocal_dtype=spec.reciprocal_dtype,
-                block_size=spec.block_size, domain=spec.domain.value)
+    return dict(
+        zero_point_op=spec.zero_point_op.value,
+        reciprocal_dtype=spec.reciprocal_dtype,
+        block_size=spec.block_size,
+        domain=spec.domain.value,
+    )
 
 
 @pytest.mark.kernel
@@ -361,8 +379,16 @@ def test_kernel_equals_twin_with_knobs(case, data):
     with np.errstate(over="ignore"):
         xc = case.x.astype(cdt)
     axis = None if spec.axis is None else spec.axis % case.x.ndim
-    args = (xc, np.atleast_1d(case.scale), np.atleast_1d(case.zero_point), spec.qmin, spec.qmax,
-            spec.rounding.value, spec.scale_op.value, axis)
+    args = (
+        xc,
+        np.atleast_1d(case.scale),
+        np.atleast_1d(case.zero_point),
+        spec.qmin,
+        spec.qmax,
+        spec.rounding.value,
+        spec.scale_op.value,
+        axis,
+    )
     qt = twin.quantize_codes(*args, **_twin_args(spec))
     yt = twin.fake_quant(*args, **_twin_args(spec))
     assert np.array_equal(q.astype(np.float64), qt.astype(np.float64))
@@ -381,11 +407,21 @@ def blocked_cases(draw):
     pshape = list(shape)
     pshape[axis] = -(-n // bsize)
     cdt = spec.resolve_compute_dtype(dt)
-    s = np.array(draw(st.lists(st.floats(0.01, 4.0), min_size=int(np.prod(pshape)), max_size=int(np.prod(pshape)))),
-                 dtype=cdt).reshape(pshape)
+    s = np.array(
+        draw(st.lists(st.floats(0.01, 4.0), min_size=int(np.prod(pshape)), max_size=int(np.prod(pshape)))), dtype=cdt
+    ).reshape(pshape)
     z = np.array(draw(st.lists(st.integers(spec.qmin, spec.qmax), min_size=s.size, max_size=s.size))).reshape(pshape)
-    x = (np.array(draw(st.lists(st.floats(-300, 300, width=32), min_size=int(np.prod(shape)),
-                                max_size=int(np.prod(shape)))))).astype(dt).reshape(shape)
+    x = (
+        (
+            np.array(
+                draw(
+                    st.lists(st.floats(-300, 300, width=32), min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))
+                )
+            )
+        )
+        .astype(dt)
+        .reshape(shape)
+    )
     return x, s, z, spec
 
 
@@ -431,8 +467,10 @@ def test_blocked_against_plain_loop(axis, bsize):
     assert np.array_equal(rq.quantize(x, s, z, spec), _loop_blocked(rq.quantize, x, s, z, spec))
     assert np.array_equal(rq.fake_quant(x, s, z, spec), _loop_blocked(rq.fake_quant, x, s, z, spec))
     codes = rq.quantize(x, s, z, spec)
-    assert np.array_equal(rq.dequantize(codes, s, z, spec),
-                          _loop_blocked(lambda c, *a: rq.dequantize(np.array(c).astype(np.int64), *a), codes, s, z, spec))
+    assert np.array_equal(
+        rq.dequantize(codes, s, z, spec),
+        _loop_blocked(lambda c, *a: rq.dequantize(np.array(c).astype(np.int64), *a), codes, s, z, spec),
+    )
     if n % bsize:  # the last block is partial: its own scale, covering n % bsize elements
         last = [slice(None)] * 3
         last[axis] = slice(n - n % bsize, n)
@@ -463,22 +501,25 @@ def test_onnx_blocked_example_shapes():
 
 
 # ------------------------------------------------------------ bad input
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(block_size=0, axis=0), ValueError, "block_size"),
-    (dict(block_size=-2, axis=0), ValueError, "block_size"),
-    (dict(block_size=2.0, axis=0), TypeError, "block_size"),
-    (dict(block_size=True, axis=0), TypeError, "block_size"),
-    (dict(block_size=4), ValueError, "block_size=4 needs axis"),
-    (dict(zero_point_op="fused"), ValueError, "zero_point_op='fused'.*scale_op"),
-    (dict(zero_point_op="fused", scale_op="divide"), ValueError, "zero_point_op"),
-    (dict(zero_point_op="sideways"), ValueError, "zero_point_op"),
-    (dict(zero_point_op=1), TypeError, "zero_point_op"),
-    (dict(reciprocal_dtype="float32"), ValueError, "reciprocal_dtype"),
-    (dict(reciprocal_dtype="float16", scale_op="reciprocal"), ValueError, "reciprocal_dtype"),
-    (dict(domain="float"), ValueError, "domain"),
-    (dict(domain="float_shifted", zero_point_op="before_round"), ValueError, "zero_point_op"),
-    (dict(rounding="floor_half"), ValueError, "rounding"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(block_size=0, axis=0), ValueError, "block_size"),
+        (dict(block_size=-2, axis=0), ValueError, "block_size"),
+        (dict(block_size=2.0, axis=0), TypeError, "block_size"),
+        (dict(block_size=True, axis=0), TypeError, "block_size"),
+        (dict(block_size=4), ValueError, "block_size=4 needs axis"),
+        (dict(zero_point_op="fused"), ValueError, "zero_point_op='fused'.*scale_op"),
+        (dict(zero_point_op="fused", scale_op="divide"), ValueError, "zero_point_op"),
+        (dict(zero_point_op="sideways"), ValueError, "zero_point_op"),
+        (dict(zero_point_op=1), TypeError, "zero_point_op"),
+        (dict(reciprocal_dtype="float32"), ValueError, "reciprocal_dtype"),
+        (dict(reciprocal_dtype="float16", scale_op="reciprocal"), ValueError, "reciprocal_dtype"),
+        (dict(domain="float"), ValueError, "domain"),
+        (dict(domain="float_shifted", zero_point_op="before_round"), ValueError, "zero_point_op"),
+        (dict(rounding="floor_half"), ValueError, "rounding"),
+    ],
+)
 def test_bad_spec_fields_raise_naming_the_parameter(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         QuantSpec(8, **kwargs)
@@ -499,14 +540,35 @@ def test_blocked_wrong_parameter_shapes_raise(fn):
 
 
 def test_old_dicts_load_with_defaults_and_new_fields_round_trip():
-    old = {"type": "QuantSpec", "bits": 8, "signed": True, "narrow_range": False, "axis": None,
-           "rounding": "half_even", "scale_op": "divide", "compute_dtype": None}
+    old = {
+        "type": "QuantSpec",
+        "bits": 8,
+        "signed": True,
+        "narrow_range": False,
+        "axis": None,
+        "rounding": "half_even",
+        "scale_op": "divide",
+        "compute_dtype": None,
+    }
     spec = QuantSpec.from_dict(old)
     assert (spec.zero_point_op.value, spec.reciprocal_dtype, spec.block_size, spec.domain.value) == (
-        "after_round", None, None, "code")
-    full = QuantSpec(4, axis=-1, rounding="floor_plus_half", scale_op="reciprocal", compute_dtype="float64",
-                     zero_point_op="fused", reciprocal_dtype=np.float32, block_size=16)
+        "after_round",
+        None,
+        None,
+        "code",
+    )
+    full = QuantSpec(
+        4,
+        axis=-1,
+        rounding="floor_plus_half",
+        scale_op="reciprocal",
+        compute_dtype="float64",
+        zero_point_op="fused",
+        reciprocal_dtype=np.float32,
+        block_size=16,
+    )
     import json
+
     back = QuantSpec.from_dict(json.loads(json.dumps(full.to_dict())))
     assert back == full and back.reciprocal_dtype == "float32"
     assert QuantSpec.from_dict(QuantSpec(8, domain="float_shifted").to_dict()).domain.value == "float_shifted"

@@ -10,10 +10,11 @@ Results never depend on the thread count (kernels parallelise only over independ
 speed decision only. ``numba.set_num_threads`` is thread-local: concurrent callers in other threads are not
 affected.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = ["threads_for", "serial"]
 

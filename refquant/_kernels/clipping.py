@@ -14,10 +14,12 @@ sums are part of the semantics, reproduced by the twin, and let the compiler
 vectorise without reassociating anything. ``prange`` over channels; no
 cross-iteration reduction.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
 
 @njit(cache=True, inline="always")
 def _sq_err(x, s, half, mode, flo, fhi, offset):

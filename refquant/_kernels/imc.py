@@ -23,6 +23,7 @@ round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
   (then polarity +, -), all ascending. ``prange`` over batch rows; no
   cross-iteration reduction.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -137,7 +138,7 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
         sums = np.empty((n_xp, n_slices, n_pol, pw), dtype=np.int64)
         tot = np.zeros(n_blocks * pw, dtype=np.float64)
         for t in range(n_tiles):
-            xt = xbits[i, :, t * wpt:(t + 1) * wpt]
+            xt = xbits[i, :, t * wpt : (t + 1) * wpt]
             for q in range(n_blocks):
                 sums[:] = 0
                 for c in range(n_slices):
@@ -153,7 +154,7 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                 if signmag:
                     for b in range(n_planes):
                         sums[b] -= sums[b + n_planes]
-                tq = tot[q * pw:(q + 1) * pw]
+                tq = tot[q * pw : (q + 1) * pw]
                 for b in range(n_planes):
                     for c in range(n_slices):
                         oc = o[c]
@@ -218,8 +219,7 @@ def pack_panels_kernel(mags, nbits, tile_starts, tile_lens, out):
                         break
                     dst = out[t, q, p, sb, wd]
                     for r in range(rn):
-                        src = mags[p, tile_starts[t] + r0 + r, j0:j0 + nj]
+                        src = mags[p, tile_starts[t] + r0 + r, j0 : j0 + nj]
                         sh = np.uint64(r)
                         for j in range(nj):
                             dst[j] |= np.uint64((src[j] >> sb) & 1) << sh
-

@@ -15,6 +15,7 @@ loops vectorise without reassociation. The per-row loops live once, in
 Numba IR level, measured as fast as hand-inlined copies). ``prange`` over
 rows; no cross-iteration reduction.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -24,6 +24,7 @@ Summation order (the semantics, reproduced exactly by the twin):
   then per group ``acc = 0; acc += / -= val(term)`` in term order; then
   ``y[j] += u * acc`` in group order.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -60,6 +60,7 @@ Parallelism: ``prange`` over fixed-size chunks of the flat array; every
 output element is written by exactly one iteration and there is no
 reduction, so results do not depend on the thread count.
 """
+
 from __future__ import annotations
 
 import math
@@ -172,8 +173,31 @@ def _code(xv, sc, rc, zc, lo, hi, qmin, qmax, mode, recip, zp_op, shifted, half,
 
 @njit(cache=True, parallel=True)
 def affine_quant_kernel(
-    x, n, inner, s, r, z, qmin, qmax, mode, recip, u, chunk, dequant, out, counts,
-    zp_op, shifted, lo, hi, half, blk, ob, ip, js, f32,
+    x,
+    n,
+    inner,
+    s,
+    r,
+    z,
+    qmin,
+    qmax,
+    mode,
+    recip,
+    u,
+    chunk,
+    dequant,
+    out,
+    counts,
+    zp_op,
+    shifted,
+    lo,
+    hi,
+    half,
+    blk,
+    ob,
+    ip,
+    js,
+    f32,
 ):
     """Quantize (``dequant=False``) or fake-quantize (``dequant=True``) ``x``.
 
@@ -238,7 +262,9 @@ def affine_quant_kernel(
                     n_nan += xv != xv
                     e = pb + t * js
                     uv = u[p + t] if mode == 4 else 0.0
-                    q = _code(xv, s[e], r[e], z[e], lo[e], hi[e], qmin, qmax, mode, recip, zp_op, shifted, half, uv, f32, buf)
+                    q = _code(
+                        xv, s[e], r[e], z[e], lo[e], hi[e], qmin, qmax, mode, recip, zp_op, shifted, half, uv, f32, buf
+                    )
                     if dequant:
                         if shifted:
                             buf[0] = (q - qmin) * s[e]

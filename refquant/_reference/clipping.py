@@ -4,6 +4,7 @@ Quantizes with the uniform quantizer's own twin (:func:`refquant._reference.unif
 and reproduces the kernel's summation order: ``LANES`` interleaved float64
 partial sums, each accumulated left to right (``np.cumsum``), added in lane order.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ Written from the definitions, with int64 matmuls for every analog partial sum
 accumulation order is the kernels' (tiles, then input plane, then slice, then
 polarity, ascending), so results are bit-identical.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,26 @@ def _adc(a, o, d, n, floor_mode):
     return o + q * d
 
 
-def imc_matmul_ref(x, w, *, rows, mode, input_bits, input_signed_array, weight_bits, encoding, slice_bits,
-                   o, d, n, floor_mode, shift, sign_magnitude=False, offset_constant=None, tiles=None):
+def imc_matmul_ref(
+    x,
+    w,
+    *,
+    rows,
+    mode,
+    input_bits,
+    input_signed_array,
+    weight_bits,
+    encoding,
+    slice_bits,
+    o,
+    d,
+    n,
+    floor_mode,
+    shift,
+    sign_magnitude=False,
+    offset_constant=None,
+    tiles=None,
+):
     """The crossbar from its definitions. ``o, d``: scalars, or one value per weight slice (BPBS);
     ``sign_magnitude``: planes ``sign(x) * bit_b(|x|)`` (as many as the largest magnitude needs, given by
     ``input_bits`` minus one for signed codes whose magnitude fits ``input_bits - 1`` bits: the caller passes
@@ -88,10 +107,10 @@ def packed_planes_ref(u, nbits, tiles, wpt):
     out = np.zeros((n_l, nbits, len(tiles) * wpt), dtype=np.uint64)
     for t, (t0, t1) in enumerate(tiles):
         pad = np.zeros((n_l, wpt * 64), dtype=np.int64)
-        pad[:, :t1 - t0] = u[:, t0:t1]
+        pad[:, : t1 - t0] = u[:, t0:t1]
         for p in range(nbits):
             by = np.packbits(((pad >> p) & 1).astype(np.uint8), axis=1, bitorder="little")  # (L, wpt * 8)
-            out[:, p, t * wpt:(t + 1) * wpt] = by.reshape(n_l, wpt, 8).view("<u8")[..., 0]
+            out[:, p, t * wpt : (t + 1) * wpt] = by.reshape(n_l, wpt, 8).view("<u8")[..., 0]
     return out
 
 
@@ -138,9 +157,10 @@ def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use
             for c in range(n_sl):
                 for p in range(n_pol):
                     a = np.concatenate([xb[:, b, t] @ cells[t, q, p, c] for q in range(n_blocks)], axis=1)
-                    tot = tot + coef[p, b, c] * _adc_t(a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode,
-                                                      use_inv)
-    acc[...] = tot[:, :acc.shape[1]]
+                    tot = tot + coef[p, b, c] * _adc_t(
+                        a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode, use_inv
+                    )
+    acc[...] = tot[:, : acc.shape[1]]
 
 
 def _tiles_of(tile_starts, tile_lens):

@@ -5,6 +5,7 @@ original N-d array: ``mu = mean(x)``, ``m_k = mean((x - mu)**k)``. The kernel
 sums in a different order (lanes and row segments), so the two agree to
 rounding (relative ~1e-13 for the sizes in the tests), not bit for bit.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ kernel's index layout; ``shared_sum_matmul_ref`` executes a
 :class:`refquant.repetition.SharedSumProgram` with vectorised NumPy.
 Nothing here imports the kernels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,9 @@ def shared_sum_matmul_ref(x: np.ndarray, program) -> np.ndarray:
     vals = np.empty((k + nd.shape[0], batch), dtype=x.dtype)
     shared_nodes_prepared(x.T, nd[:, 0], nd[:, 1], nd[:, 2], nd[:, 3], vals)
     yT = np.zeros((program.shape[1], batch), dtype=x.dtype)
-    shared_groups_prepared(vals, program.col_ptr, program.grp_mag.astype(x.dtype), program.grp_ptr, program.term,
-                           program.term_sign, yT)
+    shared_groups_prepared(
+        vals, program.col_ptr, program.grp_mag.astype(x.dtype), program.grp_ptr, program.term, program.term_sign, yT
+    )
     return np.ascontiguousarray(yT.T)
 
 
@@ -86,6 +88,6 @@ def factorized_prepared(xT, col_ptr, grp_mag, grp_ptr, grp_split, idx, yT, chunk
     w = np.zeros((k, out), dtype=xT.dtype)
     for j in range(out):
         for g in range(col_ptr[j], col_ptr[j + 1]):
-            w[idx[grp_ptr[g]:grp_split[g]], j] = grp_mag[g]
-            w[idx[grp_split[g]:grp_ptr[g + 1]], j] = -grp_mag[g]
+            w[idx[grp_ptr[g] : grp_split[g]], j] = grp_mag[g]
+            w[idx[grp_split[g] : grp_ptr[g + 1]], j] = -grp_mag[g]
     yT[...] = factorized_matmul_ref(np.ascontiguousarray(xT.T), w).T

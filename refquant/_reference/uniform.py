@@ -14,6 +14,7 @@ arithmetic (:class:`fractions.Fraction`) and an explicit round-to-nearest-even
 onto the compute dtype's grid (the kernel uses error-free float
 transformations instead). Slow, and only used in tests.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -108,8 +109,21 @@ def _positive_zero(q: np.ndarray) -> np.ndarray:
 
 
 def quantize_codes(
-    x, scale, zero_point, qmin, qmax, mode, scale_op, axis, u=None, *,
-    zero_point_op="after_round", reciprocal_dtype=None, block_size=None, domain="code", reciprocal=None,
+    x,
+    scale,
+    zero_point,
+    qmin,
+    qmax,
+    mode,
+    scale_op,
+    axis,
+    u=None,
+    *,
+    zero_point_op="after_round",
+    reciprocal_dtype=None,
+    block_size=None,
+    domain="code",
+    reciprocal=None,
 ):
     """Float-valued codes in ``x.dtype`` (the compute dtype) by the equation of docs/SEMANTICS.md.
 
@@ -169,8 +183,33 @@ def dequantize(codes, scale, zero_point, axis, dtype, *, qmin=None, qmax=None, b
 _ZP_OPS = ("after_round", "before_round", "fused")
 
 
-def affine_quant_prepared(x, n, inner, s, r, z, qmin, qmax, mode, recip, u, chunk, dequant, out, counts,
-                          zp_op, shifted, lo, hi, half, blk, ob, ip, js, f32):
+def affine_quant_prepared(
+    x,
+    n,
+    inner,
+    s,
+    r,
+    z,
+    qmin,
+    qmax,
+    mode,
+    recip,
+    u,
+    chunk,
+    dequant,
+    out,
+    counts,
+    zp_op,
+    shifted,
+    lo,
+    hi,
+    half,
+    blk,
+    ob,
+    ip,
+    js,
+    f32,
+):
     """The twin on the kernel's own (prepared) arguments: fills ``out`` and ``counts`` as the kernel does.
 
     Decodes the flat parameter layout back to the N-d form of :func:`expand` (``x`` as ``(outer, n, inner)``,
@@ -190,8 +229,12 @@ def affine_quant_prepared(x, n, inner, s, r, z, qmin, qmax, mode, recip, u, chun
         axis, block, pshape = 1, blk, (x3.shape[0], ob, inner)
     m = s.size if ip == 0 else int(np.prod(pshape))
     sp, rp, zp = (a[:m].reshape(pshape) for a in (s, r, z))
-    knobs = dict(zero_point_op=_ZP_OPS[zp_op], block_size=block, domain="float_shifted" if shifted else "code",
-                 reciprocal=rp if recip else None)
+    knobs = dict(
+        zero_point_op=_ZP_OPS[zp_op],
+        block_size=block,
+        domain="float_shifted" if shifted else "code",
+        reciprocal=rp if recip else None,
+    )
     args = (x3, sp, zp, qmin, qmax, _MODES[mode], "reciprocal" if recip else "divide", axis, u if mode == 4 else None)
     if dequant:
         out[...] = fake_quant(*args, **knobs).reshape(-1)
@@ -201,5 +244,5 @@ def affine_quant_prepared(x, n, inner, s, r, z, qmin, qmax, mode, recip, u, chun
     bad = ~np.isfinite(x)
     nan = np.isnan(x)
     for k in range(counts.shape[0]):
-        counts[k, 0] = np.count_nonzero(bad[k * chunk:(k + 1) * chunk])
-        counts[k, 1] = np.count_nonzero(nan[k * chunk:(k + 1) * chunk])
+        counts[k, 0] = np.count_nonzero(bad[k * chunk : (k + 1) * chunk])
+        counts[k, 1] = np.count_nonzero(nan[k * chunk : (k + 1) * chunk])

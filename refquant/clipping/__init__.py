@@ -82,6 +82,7 @@ scipy distribution the unbounded cells use ``scipy.integrate.quad``, and an
 error estimate (``return_error=True``) adds quad's estimates to the
 difference between the 16- and 8-point rules.
 """
+
 from __future__ import annotations
 
 from .empirical import optimal_clip_empirical

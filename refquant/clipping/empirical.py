@@ -1,5 +1,6 @@
 """Data-driven optimal clipping: the exact squared error of the actual quantizer on an actual tensor, over a
 grid of candidate clips (Numba kernel ``refquant._kernels.clipping``, twin ``refquant._reference.clipping``)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -22,8 +23,16 @@ PARALLEL_MIN_EVALUATIONS = 1 << 21
 DEAD_CHANNEL_CLIP = 1.0
 
 
-def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_candidates: int = 100, return_mse: bool = False,
-                           signed: bool = True):
+def optimal_clip_empirical(
+    x,
+    bits,
+    *,
+    axis=None,
+    grid: str = "symmetric",
+    n_candidates: int = 100,
+    return_mse: bool = False,
+    signed: bool = True,
+):
     r"""MSE-optimal clip of an actual tensor with the actual quantizer, per tensor or per channel.
 
     For each channel ``c`` the candidates are :math:`\alpha_k = (k/n)\max|x_c|`,
@@ -101,7 +110,9 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
     if xa.dtype not in (np.float32, np.float64):
         xa = xa.astype(np.float64)
     if not signed and xa.size and xa.min() < 0:
-        raise ValueError(f"x has negative values (min {float(xa.min())!r}) but signed=False (one-sided data); use signed=True")
+        raise ValueError(
+            f"x has negative values (min {float(xa.min())!r}) but signed=False (one-sided data); use signed=True"
+        )
     args, e = _prepare_clip_search(xa, bits, grid, n_candidates, axis, signed=signed)
     with threads_for(args.v.size * n_candidates, PARALLEL_MIN_EVALUATIONS):
         clip_search_kernel(*args)
@@ -115,8 +126,10 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
         with np.errstate(over="ignore", under="ignore"):
             mse = np.ldexp(sse / v.shape[1], 2 * e[:, None])
         if not np.all(np.isfinite(mse)) or np.any((mse == 0) & (sse > 0)):
-            raise ValueError("x: the mean squared errors (|x|**2 scale) are outside the float64 range; use "
-                             "return_mse=False (the clip itself is exact) or rescale x")
+            raise ValueError(
+                "x: the mean squared errors (|x|**2 scale) are outside the float64 range; use "
+                "return_mse=False (the clip itself is exact) or rescale x"
+            )
         return alpha, mse
     return alpha
 
@@ -124,7 +137,9 @@ def optimal_clip_empirical(x, bits, *, axis=None, grid: str = "symmetric", n_can
 def _alpha_per_step(bits: int, grid: str) -> float:
     """alpha / step of a signed grid."""
     half = 2 ** (bits - 1)
-    return {"symmetric": half - 1, "paper": half, "midrise": half, "endpoint": half - 0.5, "aciq_runtime": half - 0.5}[grid]
+    return {"symmetric": half - 1, "paper": half, "midrise": half, "endpoint": half - 0.5, "aciq_runtime": half - 0.5}[
+        grid
+    ]
 
 
 def _steps_per_clip(bits: int, grid: str, signed: bool) -> float:

@@ -1,5 +1,6 @@
 """The exact expected squared error of a real clipping grid (cell-by-cell quadrature; numerics in
 :mod:`refquant.clipping`)."""
+
 from __future__ import annotations
 
 import math

@@ -1,5 +1,6 @@
 """Clipping grids: reconstruction levels and thresholds, and their exact image in refquant.uniform (see
 :mod:`refquant.clipping` for the table of grids)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,10 @@ def _check_bits(bits, grid: str = "midrise", signed: bool = True, hi: int = 16) 
     lo = _min_bits(grid, signed)
     b = check_int(bits, "bits", 0 if grid is None else 1, hi)
     if b < lo:
-        raise ValueError(f"bits={b} is out of range for grid={grid!r}; allowed: {lo} <= bits <= {hi} "
-                         "(the symmetric grid has no non-zero level at 1 bit)")
+        raise ValueError(
+            f"bits={b} is out of range for grid={grid!r}; allowed: {lo} <= bits <= {hi} "
+            "(the symmetric grid has no non-zero level at 1 bit)"
+        )
     return b
 
 
@@ -47,7 +50,9 @@ def _bits_array(bits, lo: int, hi: int = 16) -> np.ndarray:
     return b.astype(np.int64)
 
 
-def grid_levels(alpha: float, bits: int, grid: str = "midrise", *, signed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def grid_levels(
+    alpha: float, bits: int, grid: str = "midrise", *, signed: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Reconstruction levels and decision thresholds of a clipping grid (module table), float64.
 
     Returns ``(levels, thresholds)``: ``levels`` ascending, ``thresholds[i]``

@@ -1,5 +1,6 @@
 """The paper's MSE model of clipping (ACIQ, Banner et al. 2019, eq. 5 and its Gaussian analogue) and its
 minimiser."""
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,11 @@ def _tail2_unit(u: np.ndarray, dist) -> np.ndarray:
     if dist == "gaussian":
         # beyond u = 40 the term is below 1e-340 (0 in float64); the guard avoids inf * 0 for u near the float limit
         uu = np.minimum(u, 40.0)
-        return np.where(u < 40.0, (uu**2 + 1.0) * special.erfc(uu / _SQRT2) - math.sqrt(2.0 / math.pi) * uu * np.exp(-(uu**2) / 2), 0.0)
+        return np.where(
+            u < 40.0,
+            (uu**2 + 1.0) * special.erfc(uu / _SQRT2) - math.sqrt(2.0 / math.pi) * uu * np.exp(-(uu**2) / 2),
+            0.0,
+        )
     if dist == "laplace":
         return 2.0 * np.exp(-u)
     # uniform on [-1, 1]: 2 * int_u^1 (x - u)^2 / 2 dx
@@ -37,8 +42,12 @@ def _tail2_scipy(alpha: float, d) -> float:
     from scipy import integrate
 
     lo, hi = d.support()
-    right = integrate.quad(lambda x: (x - alpha) ** 2 * d.pdf(x), max(alpha, lo), hi, limit=200)[0] if hi > alpha else 0.0
-    left = integrate.quad(lambda x: (x + alpha) ** 2 * d.pdf(x), lo, min(-alpha, hi), limit=200)[0] if lo < -alpha else 0.0
+    right = (
+        integrate.quad(lambda x: (x - alpha) ** 2 * d.pdf(x), max(alpha, lo), hi, limit=200)[0] if hi > alpha else 0.0
+    )
+    left = (
+        integrate.quad(lambda x: (x + alpha) ** 2 * d.pdf(x), lo, min(-alpha, hi), limit=200)[0] if lo < -alpha else 0.0
+    )
     return right + left
 
 
@@ -136,8 +145,10 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True, bins=None):
 def _check_mse_range(out: np.ndarray, names: str) -> None:
     """An MSE (a positive quantity) that over- or underflows float64 is an error, never inf or 0."""
     if not np.all(np.isfinite(out)) or np.any(np.asarray(out) <= 0):
-        raise ValueError(f"{names}: the MSE is outside the float64 range (it scales as scale**2 and alpha**2); "
-                         "rescale the data (the MSE of X/c is the MSE of X divided by c**2)")
+        raise ValueError(
+            f"{names}: the MSE is outside the float64 range (it scales as scale**2 and alpha**2); "
+            "rescale the data (the MSE of X/c is the MSE of X divided by c**2)"
+        )
 
 
 def _aciq_optimum_unit(bits: int, d, signed: bool) -> float:
@@ -161,7 +172,9 @@ def _aciq_optimum_bins(omega: float, d, signed: bool) -> float:
 
         return float(optimize.brentq(g, 1e-12, 60.0, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
     if d == "uniform":
-        return float(optimize.brentq(lambda u: -((1 - u) ** 2) + 2 * u / c, 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        return float(
+            optimize.brentq(lambda u: -((1 - u) ** 2) + 2 * u / c, 0.0, 1.0, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+        )
     f = lambda u: float(mse_aciq(u, None, d, 1.0, signed=signed, bins=omega))  # noqa: E731
     return _minimize_1d(f, float(np.sqrt(d.var())) * 2.0)
 

@@ -1,4 +1,5 @@
 """Where the ACIQ code and Distiller place the clip range of a tensor with a non-zero mean."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,8 +80,10 @@ def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mod
     try:
         a, mu, m = np.broadcast_arrays(a, mu, m)
     except ValueError:
-        raise ValueError(f"alpha, mean and min_value must broadcast to one shape; got shapes {np.shape(a)}, "
-                         f"{np.shape(mu)}, {np.shape(m)}") from None
+        raise ValueError(
+            f"alpha, mean and min_value must broadcast to one shape; got shapes {np.shape(a)}, "
+            f"{np.shape(mu)}, {np.shape(m)}"
+        ) from None
     with np.errstate(over="ignore"):
         if mode == "symmetric":
             hi = np.abs(mu) + a

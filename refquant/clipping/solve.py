@@ -1,4 +1,5 @@
 """MSE-optimal clipping values: the paper's model or the exact MSE on a grid, and the comparison table."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,9 @@ from .paper import PUBLISHED_ALPHA, _aciq_optimum_bins, _aciq_optimum_unit, _min
 MODELS = ("aciq", "exact")
 
 
-def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "midrise", signed: bool = True,
-                 bins=None) -> float:
+def optimal_clip(
+    bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "midrise", signed: bool = True, bins=None
+) -> float:
     r"""MSE-optimal clipping value :math:`\alpha^*` (in the units of ``scale``).
 
     ``model="aciq"``: minimiser of :func:`mse_aciq` — Laplace in closed form,
@@ -66,13 +68,17 @@ def optimal_clip(bits, dist, scale=1.0, *, model: str = "aciq", grid: str = "mid
     scale = check_real(scale, "scale", lo=0.0, lo_open=True)
     if bins is not None:
         if model != "aciq":
-            raise ValueError(f"bins={bins!r} applies to model='aciq' only (the exact model needs a real grid of 2**bits levels)")
+            raise ValueError(
+                f"bins={bins!r} applies to model='aciq' only (the exact model needs a real grid of 2**bits levels)"
+            )
         if bits is not None:
             raise ValueError(f"pass either bits or bins, not both (got bits={bits!r} and bins={bins!r})")
         omega = check_real(bins, "bins", lo=0.0, hi=2.0**32, lo_open=True)
         return _aciq_optimum_bins(omega, d, signed) * scale
     if bits is None:
-        raise TypeError("bits must be an int (or pass bins, a real bin count > 0, with model='aciq'); got bits=None and bins=None")
+        raise TypeError(
+            "bits must be an int (or pass bins, a real bin count > 0, with model='aciq'); got bits=None and bins=None"
+        )
     if model == "aciq":
         bits = check_int(bits, "bits", 0, 16)
         return _aciq_optimum_unit(bits, d, signed) * scale
@@ -117,12 +123,20 @@ def optimal_clip_table(dist, bits=range(1, 9), *, grids=GRIDS, signed: bool = Tr
     d = check_dist(dist, finite_variance=True)
     signed = check_bool(signed, "signed")
     name = d if isinstance(d, str) else d.dist.name
-    bit_list = [check_int(m, f"bits[{i}]", 1, 16) for i, m in enumerate(check_sequence(bits, "bits", min_len=1, allow_array=True))]
+    bit_list = [
+        check_int(m, f"bits[{i}]", 1, 16)
+        for i, m in enumerate(check_sequence(bits, "bits", min_len=1, allow_array=True))
+    ]
     grids = [_check_grid(g, f"grids[{i}]") for i, g in enumerate(check_sequence(grids, "grids", min_len=1))]
     rows = []
     for m in bit_list:
         a_paper = optimal_clip(m, d, model="aciq", signed=signed)
-        row = {"bits": m, "dist": name, "aciq": a_paper, "published": PUBLISHED_ALPHA.get(name, {}).get(m, np.nan) if signed else np.nan}
+        row = {
+            "bits": m,
+            "dist": name,
+            "aciq": a_paper,
+            "published": PUBLISHED_ALPHA.get(name, {}).get(m, np.nan) if signed else np.nan,
+        }
         for g in grids:
             if m < _min_bits(g, signed):
                 row[f"exact_{g}"] = np.nan

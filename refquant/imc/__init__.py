@@ -82,6 +82,7 @@ simulator), ``refquant.imc.theory`` (SQNR and its closed form), ``refquant.imc.r
 ``refquant.imc.training`` (straight-through ADC backward, BitAug, ADC-LoRA, the W-reshape regulariser);
 every public name is re-exported here.
 """
+
 from __future__ import annotations
 
 from ..specs import ADCSpec, CrossbarSpec
@@ -89,10 +90,22 @@ from .adc import adc_convert, adc_params
 from .crossbar import CrossbarDetails, ProgrammedCrossbar, imc_matmul, program_crossbar
 from .reshape import w_reshape
 from .theory import ADCStats, OperandMoments, adc_stats, operand_moments, plane_sum_pmf, predicted_sqnr, sqnr
-from .training import (adc_fake_quant, adc_lora_forward, adc_lora_grad, adc_lora_init, adc_lora_merge,
-                       adc_lora_objective, adc_ste_grad, bitaug_sample, bitaug_weight, crossbar_forward,
-                       crossbar_ste_grad, w_reshape_penalty, w_reshape_penalty_grad)
 from .training import __all__ as _training_all
+from .training import (
+    adc_fake_quant,
+    adc_lora_forward,
+    adc_lora_grad,
+    adc_lora_init,
+    adc_lora_merge,
+    adc_lora_objective,
+    adc_ste_grad,
+    bitaug_sample,
+    bitaug_weight,
+    crossbar_forward,
+    crossbar_ste_grad,
+    w_reshape_penalty,
+    w_reshape_penalty_grad,
+)
 
 __all__ = [
     "ADCSpec",

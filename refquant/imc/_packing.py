@@ -1,5 +1,6 @@
 """Bit-plane and weight-panel packing for the BPBS crossbar kernel, and the unpacked forms used by details and
 moments (private to refquant.imc; twin of the packing kernels: ``refquant._reference.imc.packed_planes_ref``)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -175,8 +176,12 @@ def _shift_add_coef(spec: CrossbarSpec, slice_sign: np.ndarray, pol: np.ndarray)
     """Signed shift-and-add weights ``coef[p, b, c] = pol_p * s_b * s_c * 2^(b + c*beta)`` (float64, exact)."""
     nb, beta, n_sl = spec.n_planes, spec.slice_bits, spec.n_slices
     plane_sign = _spec_plane_signs(spec)
-    return np.ascontiguousarray(pol[:, None, None] * plane_sign[None, :, None] * slice_sign[None, None, :]
-                                * 2.0 ** (np.arange(nb)[None, :, None] + beta * np.arange(n_sl)[None, None, :]))
+    return np.ascontiguousarray(
+        pol[:, None, None]
+        * plane_sign[None, :, None]
+        * slice_sign[None, None, :]
+        * 2.0 ** (np.arange(nb)[None, :, None] + beta * np.arange(n_sl)[None, None, :])
+    )
 
 
 def _cell_values(w: np.ndarray, spec: CrossbarSpec) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The ADC of a crossbar: offset and step from the range policy, and the conversion (see :mod:`refquant.imc`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,9 @@ def adc_params(spec: CrossbarSpec, *, slice_index: int | None = None) -> tuple[f
     if slice_index is not None:
         slice_index = check_int(slice_index, "slice_index", 0, (spec.n_slices if spec.mode == "bpbs" else 1) - 1)
     elif spec.slice_ranges is not None:
-        raise ValueError(f"spec has one ADC range per weight slice (slice_ranges); pass slice_index in "
-                         f"[0, {spec.n_slices - 1}]")
+        raise ValueError(
+            f"spec has one ADC range per weight slice (slice_ranges); pass slice_index in [0, {spec.n_slices - 1}]"
+        )
     o, d, n = _policy_params(spec, slice_index)
     if spec.adc.transfer == "floor" and spec.adc.floor_threshold == "half_unit":
         o -= 0.5

@@ -1,5 +1,6 @@
 """The crossbar simulator: weights programmed once, inputs run through the tiles and the ADC (see
 :mod:`refquant.imc` for the semantics of both compute modes)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,10 +11,16 @@ import numpy as np
 from .._kernels._threads import threads_for
 from .._validate import as_real_array, check_bool
 from ..specs import CrossbarSpec
-from ._packing import (_cell_values, _column_panels, _input_planes, _kernel_planes, _shift_add_coef, _tiles,
-                       _weight_magnitudes)
+from ._packing import (
+    _cell_values,
+    _column_panels,
+    _input_planes,
+    _kernel_planes,
+    _shift_add_coef,
+    _tiles,
+    _weight_magnitudes,
+)
 from .adc import _adc_levels, _check_spec, _convert, _slice_params, adc_params
-
 
 #: BPBS calls with fewer simulated bit-level MACs (batch x K x out x planes x slices x polarities) run the
 #: popcount kernel on one Numba thread (refquant._kernels._threads.threads_for). Measured on the shared 2-core
@@ -27,7 +34,9 @@ def _codes(v, name: str, lo: int, hi: int) -> np.ndarray:
     """``v`` as a 2-D int64 array of codes in ``[lo, hi]`` (read-only use: no copy when already int64)."""
     a = as_real_array(v, name)
     if a.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an integer array of codes, got dtype={a.dtype}; quantize first (refquant.quantize)")
+        raise TypeError(
+            f"{name} must be an integer array of codes, got dtype={a.dtype}; quantize first (refquant.quantize)"
+        )
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
     mn, mx = int(a.min()), int(a.max())
@@ -169,12 +178,14 @@ class ProgrammedCrossbar:
 
     def __init__(self, *args, _token=None, **kwargs):
         if _token is not _TOKEN:
-            raise TypeError("ProgrammedCrossbar is built by refquant.imc.program_crossbar(w_codes, spec); "
-                            "it cannot be constructed directly")
+            raise TypeError(
+                "ProgrammedCrossbar is built by refquant.imc.program_crossbar(w_codes, spec); "
+                "it cannot be constructed directly"
+            )
         for name, value in zip(self.__slots__, args):
             object.__setattr__(self, name, value)
         defaults = {"wf": None, "wpan": None, "coef": None, "inv_step_exact": False, "offset": 0}
-        for name in self.__slots__[len(args):]:
+        for name in self.__slots__[len(args) :]:
             object.__setattr__(self, name, kwargs.pop(name, defaults.get(name)))
         self.w.flags.writeable = False  # private copies; the kernel arguments keep their compiled (writeable) type
         self.comp.flags.writeable = False
@@ -215,8 +226,10 @@ class ProgrammedCrossbar:
         check_bool(return_details, "return_details")
         x = _codes(x_codes, "x_codes", *spec.x_range)
         if x.shape[1] != self.w.shape[0]:
-            raise ValueError(f"x_codes has {x.shape[1]} columns but w_codes has {self.w.shape[0]} rows "
-                             f"(shapes {x.shape} @ {self.w.shape})")
+            raise ValueError(
+                f"x_codes has {x.shape[1]} columns but w_codes has {self.w.shape[0]} rows "
+                f"(shapes {x.shape} @ {self.w.shape})"
+            )
         xe = _shift_input(x, spec)
         if spec.mode == "multibit":
             y, pre = _multibit(xe, self, return_details)
@@ -234,9 +247,18 @@ class ProgrammedCrossbar:
                 o, d = o.copy(), d.copy()
         else:
             codes, rec = _convert(pre, o, d, n, spec.adc.transfer)
-        return y, CrossbarDetails(pre_adc=pre, adc_out=rec, error=rec - pre, codes=codes, step=d, offset=o,
-                                  n_codes=n, transfer=spec.adc.transfer, compensation=self.comp.copy(),
-                                  coef=None if self.coef is None else self.coef.copy())
+        return y, CrossbarDetails(
+            pre_adc=pre,
+            adc_out=rec,
+            error=rec - pre,
+            codes=codes,
+            step=d,
+            offset=o,
+            n_codes=n,
+            transfer=spec.adc.transfer,
+            compensation=self.comp.copy(),
+            coef=None if self.coef is None else self.coef.copy(),
+        )
 
 
 def _shift_input(x: np.ndarray, spec: CrossbarSpec) -> np.ndarray:
@@ -256,8 +278,10 @@ def _inv_step_exact(spec: CrossbarSpec, adc: tuple) -> bool:
     m = spec.max_plane_sum
     a = np.arange(-m if spec.sign_magnitude else 0, m + 1, dtype=np.float64)
     t = spec.adc.transfer
-    return all(bool(np.array_equal(_adc_levels((a - oc) / dc, t, n)[0], _adc_levels((a - oc) * (1.0 / dc), t, n)[0]))
-               for oc, dc in zip(o, d))
+    return all(
+        bool(np.array_equal(_adc_levels((a - oc) / dc, t, n)[0], _adc_levels((a - oc) * (1.0 / dc), t, n)[0]))
+        for oc, dc in zip(o, d)
+    )
 
 
 def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
@@ -305,8 +329,18 @@ def program_crossbar(w_codes, spec: CrossbarSpec) -> ProgrammedCrossbar:
     wpt = -(-spec.rows // 64)
     mags, slice_sign, pol, offset = _weight_magnitudes(w, spec)
     wpan = _column_panels(mags, spec.n_slices, spec.slice_bits, tiles, wpt)
-    return ProgrammedCrossbar(spec, w, comp, tiles, adc, wpan=wpan, coef=_shift_add_coef(spec, slice_sign, pol),
-                              offset=offset, inv_step_exact=_inv_step_exact(spec, adc), _token=_TOKEN)
+    return ProgrammedCrossbar(
+        spec,
+        w,
+        comp,
+        tiles,
+        adc,
+        wpan=wpan,
+        coef=_shift_add_coef(spec, slice_sign, pol),
+        offset=offset,
+        inv_step_exact=_inv_step_exact(spec, adc),
+        _token=_TOKEN,
+    )
 
 
 class _ADCAccumulateArgs(NamedTuple):
@@ -371,8 +405,19 @@ def _prepare_bpbs(xe, prog: ProgrammedCrossbar) -> _BPBSArgs:
     xbits = _kernel_planes(xe, spec, prog.tiles, wpt)  # (batch, n_planes or 2 n_planes, words)
     o, d, n = prog.adc
     acc = np.empty((xe.shape[0], prog.w.shape[1]), dtype=np.float64)
-    return _BPBSArgs(xbits, prog.wpan, prog.coef, o, d, 1.0 / d, n, spec.adc.transfer == "floor",
-                     prog.inv_step_exact, spec.sign_magnitude, acc)
+    return _BPBSArgs(
+        xbits,
+        prog.wpan,
+        prog.coef,
+        o,
+        d,
+        1.0 / d,
+        n,
+        spec.adc.transfer == "floor",
+        prog.inv_step_exact,
+        spec.sign_magnitude,
+        acc,
+    )
 
 
 def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):

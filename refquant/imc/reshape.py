@@ -1,4 +1,5 @@
 """W-reshape (RAOQ eqs. 6-7): flatten weights toward a target kurtosis before quantizing them."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,6 +51,10 @@ def w_reshape(w, bits: int, *, target: float = 1.8, steps: int = 300, lr: float 
 
     shaped = kurtosis_shaping(wa, target=target, steps=steps, lr=lr, mu=mu, record_every=max(steps, 1))[-1][2]
     q0, q1 = q(wa), q(shaped)
-    stats = {"kurtosis_before": float(kurtosis(wa)), "kurtosis_after": float(kurtosis(shaped)),
-             "code_var_before": float(q0.var() / wmax**2), "code_var_after": float(q1.var() / wmax**2)}
+    stats = {
+        "kurtosis_before": float(kurtosis(wa)),
+        "kurtosis_after": float(kurtosis(shaped)),
+        "code_var_before": float(q0.var() / wmax**2),
+        "code_var_after": float(q1.var() / wmax**2),
+    }
     return q1.reshape(wa.shape), stats

@@ -1,5 +1,6 @@
 """Closed-form statistics of a crossbar: SQNR of simulated outputs, ADC utilisation, operand moments and the
 predicted SQNR (derivations in the docstrings of :func:`predicted_sqnr` and :func:`plane_sum_pmf`)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -126,8 +127,10 @@ def adc_stats(details: CrossbarDetails) -> ADCStats:
     1.0
     """
     if not isinstance(details, CrossbarDetails):
-        raise TypeError(f"details must be the CrossbarDetails returned by imc_matmul(..., return_details=True), "
-                        f"got type={type(details).__name__}")
+        raise TypeError(
+            f"details must be the CrossbarDetails returned by imc_matmul(..., return_details=True), "
+            f"got type={type(details).__name__}"
+        )
     pre, codes, err = details.pre_adc, details.codes, details.error
     d, o, n = details.step, details.offset, details.n_codes
     t = (pre - o) / d
@@ -135,9 +138,12 @@ def adc_stats(details: CrossbarDetails) -> ADCStats:
         inside = (t >= 0) & (t < n)
     else:
         inside = (t >= -0.5) & (t <= n - 0.5)
-    return ADCStats(sigma_over_step=float(pre.std() / d), codes_used=int(np.unique(codes).size),
-                    clip_rate=float(1.0 - inside.mean()),
-                    max_abs_error_in_range=float(np.abs(err[inside]).max() / d) if inside.any() else 0.0)
+    return ADCStats(
+        sigma_over_step=float(pre.std() / d),
+        codes_used=int(np.unique(codes).size),
+        clip_rate=float(1.0 - inside.mean()),
+        max_abs_error_in_range=float(np.abs(err[inside]).max() / d) if inside.any() else 0.0,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,44 +250,64 @@ def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
     x = _codes(x_codes, "x_codes", *spec.x_range)
     w = _codes(w_codes, "w_codes", *spec.w_range)
     if x.shape[1] != w.shape[0]:
-        raise ValueError(f"x_codes has {x.shape[1]} columns but w_codes has {w.shape[0]} rows "
-                         f"(shapes {x.shape} @ {w.shape})")
+        raise ValueError(
+            f"x_codes has {x.shape[1]} columns but w_codes has {w.shape[0]} rows (shapes {x.shape} @ {w.shape})"
+        )
     xe = (x - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)).astype(np.float64)
     wf = w.astype(np.float64)
     tl = _tiles(w.shape[0], spec.rows, spec.tiling)
-    out = dict(mode=spec.mode, n_tiles=len(tl), ex2=float((xe**2).mean()), var_x=float(xe.var()),
-               mean_x=float(xe.mean()), ew=float(wf.mean()), ew2=float((wf**2).mean()), var_w=float(wf.var()),
-               colsum_var=float(wf.sum(axis=0).var()),
-               tile_colsum=np.stack([wf[t0:t1].sum(axis=0) for t0, t1 in tl]),
-               tile_colsq=np.stack([(wf[t0:t1] ** 2).sum(axis=0) for t0, t1 in tl]))
+    out = dict(
+        mode=spec.mode,
+        n_tiles=len(tl),
+        ex2=float((xe**2).mean()),
+        var_x=float(xe.var()),
+        mean_x=float(xe.mean()),
+        ew=float(wf.mean()),
+        ew2=float((wf**2).mean()),
+        var_w=float(wf.var()),
+        colsum_var=float(wf.sum(axis=0).var()),
+        tile_colsum=np.stack([wf[t0:t1].sum(axis=0) for t0, t1 in tl]),
+        tile_colsq=np.stack([(wf[t0:t1] ** 2).sum(axis=0) for t0, t1 in tl]),
+    )
     if spec.mode == "multibit":
         xi = xe.astype(np.int64)
         lo_x = int(xi.min())
         out["x_pmf"] = np.bincount((xi - lo_x).ravel()) / xi.size
         out["x_lo"] = lo_x
         wm = spec.w_max
-        out["w_counts"] = np.stack([np.stack([np.bincount(w[t0:t1, j] + wm, minlength=2 * wm + 1) for j in range(w.shape[1])])
-                                    for t0, t1 in tl])
+        out["w_counts"] = np.stack(
+            [
+                np.stack([np.bincount(w[t0:t1, j] + wm, minlength=2 * wm + 1) for j in range(w.shape[1])])
+                for t0, t1 in tl
+            ]
+        )
     if spec.mode == "bpbs":
         planes, _ = _input_planes(xe.astype(np.int64), spec)
         cell_val = _cell_values(w, spec)  # (out, pol, S, K)
         out["p_x"] = planes.mean(axis=(0, 2))
         vals = np.arange(2**spec.slice_bits)
         _, slice_sign, pol, _ = _weight_magnitudes(w, spec)
-        out["coef"] = (pol[:, None, None] * _spec_plane_signs(spec)[None, :, None]
-                       * slice_sign[None, None, :] * 2.0 ** (np.arange(spec.n_planes)[None, :, None]
-                                                             + spec.slice_bits * np.arange(spec.n_slices)[None, None, :]))
-        out["cell_counts"] = np.stack([np.stack([(cell_val[..., t0:t1] == v).sum(axis=3) for v in vals], axis=-1)
-                                       for t0, t1 in tl])  # (n_tiles, out, pol, S, 2^beta)
+        out["coef"] = (
+            pol[:, None, None]
+            * _spec_plane_signs(spec)[None, :, None]
+            * slice_sign[None, None, :]
+            * 2.0
+            ** (np.arange(spec.n_planes)[None, :, None] + spec.slice_bits * np.arange(spec.n_slices)[None, None, :])
+        )
+        out["cell_counts"] = np.stack(
+            [np.stack([(cell_val[..., t0:t1] == v).sum(axis=3) for v in vals], axis=-1) for t0, t1 in tl]
+        )  # (n_tiles, out, pol, S, 2^beta)
         if spec.slice_bits == 1:  # rows whose cells are 1 in both of two (polarity, slice) conversions
             flat = cell_val.reshape(cell_val.shape[0], -1, cell_val.shape[-1])  # (out, pol*S, K)
-            out["cell_overlap"] = np.stack([np.einsum("juk,jvk->juv", flat[..., t0:t1], flat[..., t0:t1])
-                                            for t0, t1 in tl])  # (n_tiles, out, pol*S, pol*S)
+            out["cell_overlap"] = np.stack(
+                [np.einsum("juk,jvk->juv", flat[..., t0:t1], flat[..., t0:t1]) for t0, t1 in tl]
+            )  # (n_tiles, out, pol*S, pol*S)
         elif spec.slice_bits <= 3:  # joint cell values of two conversions, per row pair type
             flat = cell_val.reshape(cell_val.shape[0], -1, cell_val.shape[-1])  # (out, U, K)
             onehot = (flat[..., None] == vals).astype(np.int64)  # (out, U, K, V)
-            out["cell_pairs"] = np.stack([np.einsum("juka,jvkb->juvab", onehot[:, :, t0:t1], onehot[:, :, t0:t1])
-                                          for t0, t1 in tl])
+            out["cell_pairs"] = np.stack(
+                [np.einsum("juka,jvkb->juvab", onehot[:, :, t0:t1], onehot[:, :, t0:t1]) for t0, t1 in tl]
+            )
     return OperandMoments(**out)
 
 
@@ -326,8 +352,9 @@ def plane_sum_pmf(p_x: float, cell_counts) -> np.ndarray:
     if counts.dtype.kind not in "iu":
         raise TypeError(f"cell_counts must be an integer array, got dtype={counts.dtype}")
     if counts.ndim != 1 or np.any(counts < 0):
-        raise ValueError(f"cell_counts must be a 1-D array of counts >= 0, got shape={counts.shape}, "
-                         f"min={int(counts.min())}")
+        raise ValueError(
+            f"cell_counts must be a 1-D array of counts >= 0, got shape={counts.shape}, min={int(counts.min())}"
+        )
     counts = counts.astype(np.int64)
     pmf = np.array([1.0])
     for v in range(1, counts.size):
@@ -340,8 +367,16 @@ def plane_sum_pmf(p_x: float, cell_counts) -> np.ndarray:
     return pmf
 
 
-def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *, per_column: bool = False,
-                   given_weights: bool = True, slice_covariance: bool = True, tail: bool = True) -> float:
+def predicted_sqnr(
+    spec: CrossbarSpec,
+    k_total: int,
+    moments: OperandMoments,
+    *,
+    per_column: bool = False,
+    given_weights: bool = True,
+    slice_covariance: bool = True,
+    tail: bool = True,
+) -> float:
     r"""Closed-form SQNR (dB) of ``imc_matmul`` for i.i.d. inputs with the given moments, clipping included.
 
     Signal: pooled, for i.i.d. weights (``given_weights=False``)
@@ -420,19 +455,22 @@ def predicted_sqnr(spec: CrossbarSpec, k_total: int, moments: OperandMoments, *,
     check_bool(slice_covariance, "slice_covariance")
     check_bool(tail, "tail")
     if not isinstance(moments, OperandMoments):
-        raise TypeError(f"moments must be the OperandMoments returned by operand_moments, got "
-                        f"type={type(moments).__name__}")
+        raise TypeError(
+            f"moments must be the OperandMoments returned by operand_moments, got type={type(moments).__name__}"
+        )
     if moments.mode != spec.mode:
         raise ValueError(f"moments were computed for mode={moments.mode!r}, but spec.mode={spec.mode!r}")
     if spec.sign_magnitude:
-        raise ValueError("predicted_sqnr does not model input_encoding='sign_magnitude' (signed plane sums); "
-                         "use input_encoding='twos_complement' or simulate")
+        raise ValueError(
+            "predicted_sqnr does not model input_encoding='sign_magnitude' (signed plane sums); "
+            "use input_encoding='twos_complement' or simulate"
+        )
     if per_column:
         sig = k_total * moments.var_x * moments.ew2
     elif given_weights:
-        sig = k_total * moments.var_x * moments.ew2 + moments.mean_x ** 2 * moments.colsum_var
+        sig = k_total * moments.var_x * moments.ew2 + moments.mean_x**2 * moments.colsum_var
     else:
-        sig = k_total * (moments.var_w * moments.ex2 + moments.ew ** 2 * moments.var_x)
+        sig = k_total * (moments.var_w * moments.ex2 + moments.ew**2 * moments.var_x)
     n_tiles = _n_tiles(k_total, spec.rows)
     if spec.mode == "multibit":
         noise = _multibit_noise(spec, k_total, moments, given_weights, tail)
@@ -516,7 +554,7 @@ def _multibit_exact_error(m: OperandMoments, spec: CrossbarSpec, o, d, n, max_su
                     if v == 0:
                         continue
                     base = np.zeros(abs(int(v)) * span + 1)
-                    base[::abs(int(v))] = px if v > 0 else px[::-1]
+                    base[:: abs(int(v))] = px if v > 0 else px[::-1]
                     spec_f *= np.fft.rfft(base, nfft) ** int(cnt[v + wm])
                 pmf = np.clip(np.fft.irfft(spec_f, nfft)[:length], 0.0, None)
                 pmf /= pmf.sum()
@@ -576,9 +614,11 @@ def _gauss_continuous_error(m, s, o, d, n, transfer):
     q1 = int(np.clip(np.searchsorted(edges, m + 10 * s), 0, n - 1))
     lo = np.r_[-np.inf, edges[q0:q1]]
     hi = np.r_[edges[q0:q1], np.inf]
-    r = rec[q0:q1 + 1]
+    r = rec[q0 : q1 + 1]
     za, zb = (lo - m) / s, (hi - m) / s
-    phi = lambda z: np.where(np.isfinite(z), np.exp(-0.5 * np.where(np.isfinite(z), z, 0.0) ** 2) / math.sqrt(2 * math.pi), 0.0)
+    phi = lambda z: np.where(
+        np.isfinite(z), np.exp(-0.5 * np.where(np.isfinite(z), z, 0.0) ** 2) / math.sqrt(2 * math.pi), 0.0
+    )
     zphi = lambda z: np.where(np.isfinite(z), np.where(np.isfinite(z), z, 0.0) * phi(z), 0.0)
     p0 = special.ndtr(zb) - special.ndtr(za)
     p1 = phi(za) - phi(zb)  # int z phi
@@ -593,11 +633,15 @@ def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice
     cc = moments.cell_counts  # (n_tiles, out, pol, S, 2^beta)
     want = (spec.n_planes, spec.n_slices, 2**s_beta)
     if (moments.p_x.shape[0], cc.shape[3], cc.shape[4]) != want or cc.shape[2] != moments.coef.shape[0]:
-        raise ValueError(f"moments were computed for another cell layout (planes, slices, cell values) = "
-                         f"{(moments.p_x.shape[0], cc.shape[3], cc.shape[4])}; spec has {want}")
+        raise ValueError(
+            f"moments were computed for another cell layout (planes, slices, cell values) = "
+            f"{(moments.p_x.shape[0], cc.shape[3], cc.shape[4])}; spec has {want}"
+        )
     if cc.shape[0] != n_tiles:
-        raise ValueError(f"moments were computed for {cc.shape[0]} tiles, but k_total={n_tiles * spec.rows} and "
-                         f"rows={spec.rows} give {n_tiles}")
+        raise ValueError(
+            f"moments were computed for {cc.shape[0]} tiles, but k_total={n_tiles * spec.rows} and "
+            f"rows={spec.rows} give {n_tiles}"
+        )
     n_t, n_out, n_pol, n_sl, _ = cc.shape
     a_all = np.arange(spec.max_plane_sum + 1, dtype=np.float64)
     err = np.stack([adc_convert(a_all, spec, slice_index=c)[1] - a_all for c in range(n_sl)])  # (S, M+1)
@@ -619,7 +663,7 @@ def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice
                                 k0, pmf = win[int(cc[t, j, p, c, 1])]
                             else:
                                 k0, pmf = 0, plane_sum_pmf(pxb, cc[t, j, p, c])
-                            e = err[c, k0:k0 + pmf.size]
+                            e = err[c, k0 : k0 + pmf.size]
                             m1 = float(pmf @ e)
                             cache[key] = (m1, float(pmf @ (e * e)) - m1 * m1)
                         m1, v = cache[key]
@@ -628,8 +672,9 @@ def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice
             if slice_covariance:
                 coef_u = moments.coef[:, b, :].reshape(-1)
                 if s_beta == 1:
-                    var += _slice_covariances(spec, pxb, cc[t, :, :, :, 1].reshape(n_out, -1), moments.cell_overlap[t],
-                                              coef_u, err=err, lf=lf)
+                    var += _slice_covariances(
+                        spec, pxb, cc[t, :, :, :, 1].reshape(n_out, -1), moments.cell_overlap[t], coef_u, err=err, lf=lf
+                    )
                 elif moments.cell_pairs is not None:
                     var += _slice_covariances_cells(pxb, moments.cell_pairs[t], coef_u, err, n_sl)
     return float(np.mean(var + bias**2))
@@ -659,7 +704,7 @@ def _binom_windows(ns, p: float, lf: np.ndarray, width: float = 10.0) -> dict:
     kc = np.where(valid, k, lo[:, None])
     logp = lf[ns][:, None] - lf[kc] - lf[ns[:, None] - kc] + kc * math.log(p) + (ns[:, None] - kc) * math.log1p(-p)
     pmf = np.where(valid, np.exp(logp), 0.0)
-    return {int(n): (int(l), pmf[i, :int(h - l) + 1]) for i, (n, l, h) in enumerate(zip(ns, lo, hi))}
+    return {int(n): (int(l), pmf[i, : int(h - l) + 1]) for i, (n, l, h) in enumerate(zip(ns, lo, hi))}
 
 
 def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=None, lf=None) -> np.ndarray:
@@ -678,8 +723,17 @@ def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=
     out = np.zeros(ones.shape[0])
     cache = {}
     iu, iv = np.triu_indices(ones.shape[1], 1)
-    win = _binom_windows(np.concatenate([overlap[:, iu, iv].ravel(), (ones[:, iu] - overlap[:, iu, iv]).ravel(),
-                                         (ones[:, iv] - overlap[:, iu, iv]).ravel()]), p_x, lf)
+    win = _binom_windows(
+        np.concatenate(
+            [
+                overlap[:, iu, iv].ravel(),
+                (ones[:, iu] - overlap[:, iu, iv]).ravel(),
+                (ones[:, iv] - overlap[:, iu, iv]).ravel(),
+            ]
+        ),
+        p_x,
+        lf,
+    )
     for j in range(ones.shape[0]):
         for u in range(ones.shape[1]):
             for v in range(u + 1, ones.shape[1]):
@@ -693,7 +747,7 @@ def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=
                     g = []
                     for n1, c in ((key[1], key[3]), (key[2], key[4])):
                         r0, q = win[n1 - n11]
-                        seg = err[c, s0 + r0:s0 + r0 + ks.size + q.size - 1]  # err[k + r], k in ks, r in window
+                        seg = err[c, s0 + r0 : s0 + r0 + ks.size + q.size - 1]  # err[k + r], k in ks, r in window
                         g.append(np.correlate(seg, q, mode="valid"))  # g(k) = E[err(k + B_own)]
                     cache[key] = float(p11 @ (g[0] * g[1]) - (p11 @ g[0]) * (p11 @ g[1]))
                 out[j] += 2.0 * coef[u] * coef[v] * cache[key]
@@ -736,7 +790,7 @@ def _slice_covariances_cells(p_x: float, pairs, coef, err, n_sl: int, max_cells:
                     counts = np.zeros(n_v, dtype=np.int64)
                     counts[1:] = own_counts[1:]
                     q = plane_sum_pmf(p_x, counts)
-                    seg = err[c, :size + q.size - 1]
+                    seg = err[c, : size + q.size - 1]
                     g.append(signal.correlate(seg, q, mode="valid", method="auto"))
                 e_uv = float(g[0] @ joint @ g[1])
                 e_u = float(joint.sum(axis=1) @ g[0])

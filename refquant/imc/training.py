@@ -19,6 +19,7 @@ quantizers): the derivative of a rounding is taken as 1 inside the quantizer's r
 ADC's range is ``t = (a - o)/Delta`` in ``[-1/2, n - 1/2]`` ("round") or ``[0, n)`` ("floor"), the operand
 quantizers' ``[lo, hi]`` in code units.
 """
+
 from __future__ import annotations
 
 import math
@@ -145,7 +146,9 @@ def _quantize_operands(x, w, spec, x_scale, w_scale, xname="x", wname="w"):
     xv = as_real_array(x, xname).astype(np.float64)
     wv = as_real_array(w, wname).astype(np.float64)
     if xv.ndim != 2 or wv.ndim != 2 or xv.shape[1] != wv.shape[0]:
-        raise ValueError(f"{xname} (batch, K) and {wname} (K, out) must be 2-D with matching K, got {xv.shape} and {wv.shape}")
+        raise ValueError(
+            f"{xname} (batch, K) and {wname} (K, out) must be 2-D with matching K, got {xv.shape} and {wv.shape}"
+        )
     sx, sw = _scale(x_scale, "x_scale"), _scale(w_scale, "w_scale")
     lo, hi = spec.x_range
     tx, tw = xv / sx, wv / sw
@@ -226,7 +229,9 @@ def crossbar_ste_grad(x, w, grad_y, spec: CrossbarSpec, *, x_scale: float, w_sca
 
     gx = np.zeros_like(xv)
     gw = np.zeros_like(wv)
-    xs = xc - (2 ** (spec.input_bits - 1) if spec.a_shift else 0)  # the array's inputs (A-shift: compensation is constant in x)
+    xs = xc - (
+        2 ** (spec.input_bits - 1) if spec.a_shift else 0
+    )  # the array's inputs (A-shift: compensation is constant in x)
     for t, (t0, t1) in enumerate(_tiles(xv.shape[1], spec.rows, spec.tiling)):
         gt = (sx * sw) * g * inside[:, t, :]
         gx[:, t0:t1] = gt @ wc[t0:t1].T.astype(np.float64) / sx
@@ -314,8 +319,14 @@ def _lora_factors(w, a, b):
     wv = as_real_array(w, "w").astype(np.float64)
     av = as_real_array(a, "a").astype(np.float64)
     bv = as_real_array(b, "b").astype(np.float64)
-    if wv.ndim != 2 or av.ndim != 2 or bv.ndim != 2 or av.shape[0] != wv.shape[0] or bv.shape[1] != wv.shape[1] \
-            or av.shape[1] != bv.shape[0]:
+    if (
+        wv.ndim != 2
+        or av.ndim != 2
+        or bv.ndim != 2
+        or av.shape[0] != wv.shape[0]
+        or bv.shape[1] != wv.shape[1]
+        or av.shape[1] != bv.shape[0]
+    ):
         raise ValueError(f"need w (K, out), a (K, r), b (r, out); got w {wv.shape}, a {av.shape}, b {bv.shape}")
     return wv, av, bv
 
@@ -417,8 +428,19 @@ def adc_lora_grad(x, w, a, b, spec: CrossbarSpec, *, x_scale: float, w_scale: fl
     return gw @ bv.T, av.T @ gw
 
 
-def adc_lora_init(x, w, rank: int, spec: CrossbarSpec, *, x_scale: float, w_scale: float, rng, steps: int = 100,
-                  lr: float | None = None, init_scale: float = 0.01):
+def adc_lora_init(
+    x,
+    w,
+    rank: int,
+    spec: CrossbarSpec,
+    *,
+    x_scale: float,
+    w_scale: float,
+    rng,
+    steps: int = 100,
+    lr: float | None = None,
+    init_scale: float = 0.01,
+):
     r"""ADC-LoRA's MSE-based initialisation: ``A, B`` that lower eq. 12 on calibration activations ``X``.
 
     The paper's solver is not known from the sources available; this one is a reconstruction: ``A`` drawn

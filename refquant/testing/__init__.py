@@ -11,6 +11,7 @@
 
 Names are imported on first use, so ``refquant.testing.golden`` works without Hypothesis installed.
 """
+
 from __future__ import annotations
 
 import importlib

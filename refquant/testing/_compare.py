@@ -3,6 +3,7 @@
 Used by the conformance checkers (:mod:`refquant.testing.conformance`) and by
 golden-vector verification (:mod:`refquant.testing.golden`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -102,7 +103,9 @@ STRICT = Tolerance("exact", signed_zero=True)
 def _fmt(v: Any) -> str:
     if isinstance(v, (np.floating, float)):
         f = np.asarray(v)
-        bits = f.view(np.uint32 if f.dtype == np.float32 else np.uint64) if f.dtype in (np.float32, np.float64) else None
+        bits = (
+            f.view(np.uint32 if f.dtype == np.float32 else np.uint64) if f.dtype in (np.float32, np.float64) else None
+        )
         return f"{float(v)!r}" + (f" (bits 0x{int(bits):x})" if bits is not None else "")
     return repr(v.item() if isinstance(v, np.generic) else v)
 

@@ -51,11 +51,13 @@ A symmetric int8 backend whose scale comes from its own calibration::
     check_fake_quant(my_fq, specs=[QuantSpec(8, narrow_range=True)], per_channel=False,
                      zero_point=0, scale=lambda x, spec: my_calibration(x))
 """
+
 from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -135,8 +137,10 @@ class CheckReport:
 
     def summary(self) -> str:
         """One line per fact, e.g. ``"fake_quant: 200 case(s), 200 compared, 0 unsupported"``."""
-        lines = [f"{self.op}: {self.cases} case(s), {self.compared} compared, {self.unsupported} unsupported"
-                 f" ({100 * self.unsupported_fraction:.1f} %; allowed {100 * self.max_unsupported:.1f} %)"]
+        lines = [
+            f"{self.op}: {self.cases} case(s), {self.compared} compared, {self.unsupported} unsupported"
+            f" ({100 * self.unsupported_fraction:.1f} %; allowed {100 * self.max_unsupported:.1f} %)"
+        ]
         lines += [f"  unsupported x{n}: {why}" for why, n in self.reasons.most_common(10)]
         return "\n".join(lines)
 
@@ -144,17 +148,29 @@ class CheckReport:
         if self.cases == 0:
             raise ConformanceError(f"{self.op}: no case was run")
         if self.unsupported == self.cases:
-            raise ConformanceError(f"{self.op}: the candidate declined every case (raised Unsupported), so nothing "
-                                   f"was compared; restrict the options (specs=, dtype=, per_channel= ...) to what "
-                                   f"it supports\n{self.summary()}")
+            raise ConformanceError(
+                f"{self.op}: the candidate declined every case (raised Unsupported), so nothing "
+                f"was compared; restrict the options (specs=, dtype=, per_channel= ...) to what "
+                f"it supports\n{self.summary()}"
+            )
         if self.unsupported_fraction > self.max_unsupported:
-            raise ConformanceError(f"{self.op}: the candidate declined {self.unsupported} of {self.cases} cases "
-                                   f"(more than max_unsupported={self.max_unsupported}); restrict the options to "
-                                   f"what it supports or raise max_unsupported\n{self.summary()}")
+            raise ConformanceError(
+                f"{self.op}: the candidate declined {self.unsupported} of {self.cases} cases "
+                f"(more than max_unsupported={self.max_unsupported}); restrict the options to "
+                f"what it supports or raise max_unsupported\n{self.summary()}"
+            )
 
 
-def run_property(strategy: st.SearchStrategy, body: Callable[[Any], None], *, max_examples: int, seed: int | None,
-                 op: str = "property", max_unsupported: float = 0.5, shrink_seconds: float = 10.0) -> CheckReport:
+def run_property(
+    strategy: st.SearchStrategy,
+    body: Callable[[Any], None],
+    *,
+    max_examples: int,
+    seed: int | None,
+    op: str = "property",
+    max_unsupported: float = 0.5,
+    shrink_seconds: float = 10.0,
+) -> CheckReport:
     """Run ``body`` on ``max_examples`` draws of *strategy* (shrinking failures), without a database.
 
     Parameters
@@ -232,26 +248,61 @@ def run_property(strategy: st.SearchStrategy, body: Callable[[Any], None], *, ma
     return report
 
 
-def _uniform_strategy(*, specs=None, per_channel=None, dtype=None, zero_point=None, scale=None, calibrate=None,
-                      power_of_two_scales=None, max_dims=3, max_side=6, allow_subnormal=True,
-                      max_magnitude=None) -> st.SearchStrategy:
+def _uniform_strategy(
+    *,
+    specs=None,
+    per_channel=None,
+    dtype=None,
+    zero_point=None,
+    scale=None,
+    calibrate=None,
+    power_of_two_scales=None,
+    max_dims=3,
+    max_side=6,
+    allow_subnormal=True,
+    max_magnitude=None,
+) -> st.SearchStrategy:
     """The one place the uniform checkers turn their options into cases (specs, scale source, zero-point policy)."""
     if per_channel is not None:
         check_bool(per_channel, "per_channel")
-    return quant_cases(specs=spec_strategy(specs), per_channel=per_channel, dtype=dtype, zero_point=zero_point,
-                       scale=scale, calibrate=calibrate, power_of_two_scales=power_of_two_scales,
-                       max_dims=max_dims, max_side=max_side, allow_subnormal=allow_subnormal,
-                       max_magnitude=max_magnitude)
+    return quant_cases(
+        specs=spec_strategy(specs),
+        per_channel=per_channel,
+        dtype=dtype,
+        zero_point=zero_point,
+        scale=scale,
+        calibrate=calibrate,
+        power_of_two_scales=power_of_two_scales,
+        max_dims=max_dims,
+        max_side=max_side,
+        allow_subnormal=allow_subnormal,
+        max_magnitude=max_magnitude,
+    )
 
 
-_CASE_OPTIONS = ("specs", "per_channel", "dtype", "zero_point", "scale", "calibrate", "power_of_two_scales",
-                 "max_dims", "max_side", "allow_subnormal", "max_magnitude")
+_CASE_OPTIONS = (
+    "specs",
+    "per_channel",
+    "dtype",
+    "zero_point",
+    "scale",
+    "calibrate",
+    "power_of_two_scales",
+    "max_dims",
+    "max_side",
+    "allow_subnormal",
+    "max_magnitude",
+)
 """The options of the uniform checkers that :func:`_uniform_strategy` turns into cases."""
 
 
 def _ctx(case, note: str | None = None) -> dict[str, Any]:
-    ctx = {"spec": case.spec, "scale": case.scale, "zero_point": case.zero_point,
-           "x dtype/shape": f"{case.x.dtype} {case.x.shape}"}
+    ctx = {
+        "spec": case.spec,
+        "scale": case.scale,
+        "zero_point": case.zero_point,
+        "x dtype/shape": f"{case.x.dtype} {case.x.shape}",
+    }
     if note:
         ctx["note"] = note
     return ctx
@@ -265,8 +316,9 @@ def _one_element(case: QuantCase, idx: tuple) -> QuantCase | None:
     if case.spec.axis is None:
         return QuantCase(x1, case.scale, case.zero_point, case.spec)
     c = idx[case.spec.axis % case.x.ndim]
-    return QuantCase(x1, np.asarray(case.scale)[c:c + 1], np.asarray(case.zero_point)[c:c + 1],
-                     case.spec.replace(axis=0))
+    return QuantCase(
+        x1, np.asarray(case.scale)[c : c + 1], np.asarray(case.zero_point)[c : c + 1], case.spec.replace(axis=0)
+    )
 
 
 def _run_uniform(case: QuantCase, ref_fn, candidate, tolerance, check_dtype, op, note=None, inputs_name="x"):
@@ -275,8 +327,9 @@ def _run_uniform(case: QuantCase, ref_fn, candidate, tolerance, check_dtype, op,
     got = candidate(case.x.copy(), case.scale, case.zero_point, case.spec)
     err = None
     try:
-        compare_arrays(ref, got, tolerance, op=op, context=_ctx(case, note), inputs={inputs_name: case.x},
-                       check_dtype=check_dtype)
+        compare_arrays(
+            ref, got, tolerance, op=op, context=_ctx(case, note), inputs={inputs_name: case.x}, check_dtype=check_dtype
+        )
     except ConformanceError as exc:
         err = exc
     if err is None:
@@ -287,9 +340,16 @@ def _run_uniform(case: QuantCase, ref_fn, candidate, tolerance, check_dtype, op,
         small = _one_element(case, tuple(int(i) for i in bad[0])) if bad.size else None
         if small is not None:
             try:
-                _run_uniform(small, ref_fn, candidate, tolerance, check_dtype, op,
-                             note=f"the failing element alone (found in a {case.x.dtype} {case.x.shape} array)",
-                             inputs_name=inputs_name)
+                _run_uniform(
+                    small,
+                    ref_fn,
+                    candidate,
+                    tolerance,
+                    check_dtype,
+                    op,
+                    note=f"the failing element alone (found in a {case.x.dtype} {case.x.shape} array)",
+                    inputs_name=inputs_name,
+                )
             except (ConformanceError, Unsupported) as exc:
                 err = exc if isinstance(exc, ConformanceError) else err
             # a 1-element case that passes means the failure needs its neighbours: report the whole array
@@ -304,8 +364,10 @@ def _get_profile(profile):
     if not isinstance(profile, str):
         raise TypeError(f"profile must be None or a profile name (str), got type={type(profile).__name__}")
     if profile not in _profiles.names():
-        raise ValueError(f"profile={profile!r} is not a known profile; allowed: "
-                         f"{', '.join(repr(n) for n in _profiles.names())} (refquant.profiles.names())")
+        raise ValueError(
+            f"profile={profile!r} is not a known profile; allowed: "
+            f"{', '.join(repr(n) for n in _profiles.names())} (refquant.profiles.names())"
+        )
     return _profiles.get(profile)
 
 
@@ -326,8 +388,10 @@ def _profile_options(profile, options: dict):
         options["specs"] = prof.specs()
     if "per_channel" not in prof.layouts:
         if options.get("per_channel"):
-            raise ValueError(f"per_channel=True: profile {profile!r} has no per-channel quantization "
-                             f"(layouts: {', '.join(prof.layouts)})")
+            raise ValueError(
+                f"per_channel=True: profile {profile!r} has no per-channel quantization "
+                f"(layouts: {', '.join(prof.layouts)})"
+            )
         options["per_channel"] = False
     if prof.needs_calibration and all(options.get(k) is None for k in ("scale", "zero_point", "calibrate")):
         options["calibrate"] = lambda x, spec: prof.calibrate(x, spec)
@@ -338,8 +402,13 @@ def _profile_options(profile, options: dict):
         if axis is not None and axis % case.x.ndim == case.x.ndim - 1:
             axis = -1  # the last axis, as backends restricted to it name it
         try:
-            spec = prof.spec(sp.bits, signed=sp.signed, narrow_range=sp.narrow_range, axis=axis,
-                             block_size=getattr(sp, "block_size", None))
+            spec = prof.spec(
+                sp.bits,
+                signed=sp.signed,
+                narrow_range=sp.narrow_range,
+                axis=axis,
+                block_size=getattr(sp, "block_size", None),
+            )
         except ValueError as exc:
             raise Unsupported(f"profile {profile!r}: {exc}") from None
         spec = spec.replace(axis=sp.axis)
@@ -351,8 +420,22 @@ def _profile_options(profile, options: dict):
     return prof, options, prepare
 
 
-def _uniform_check(op, candidate, ref_fn, *, tolerance, check_dtype, max_examples, seed, max_unsupported,
-                   shrink_seconds, options, prepare=None, inputs_name="x", profile=None) -> CheckReport:
+def _uniform_check(
+    op,
+    candidate,
+    ref_fn,
+    *,
+    tolerance,
+    check_dtype,
+    max_examples,
+    seed,
+    max_unsupported,
+    shrink_seconds,
+    options,
+    prepare=None,
+    inputs_name="x",
+    profile=None,
+) -> CheckReport:
     if not callable(candidate):
         raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
     if not isinstance(tolerance, Tolerance):
@@ -369,8 +452,15 @@ def _uniform_check(op, candidate, ref_fn, *, tolerance, check_dtype, max_example
             case = prepare(case)
         _run_uniform(case, ref_fn, candidate, tolerance, check_dtype, op, inputs_name=inputs_name)
 
-    return run_property(strategy, body, max_examples=max_examples, seed=seed, op=op,
-                        max_unsupported=max_unsupported, shrink_seconds=shrink_seconds)
+    return run_property(
+        strategy,
+        body,
+        max_examples=max_examples,
+        seed=seed,
+        op=op,
+        max_unsupported=max_unsupported,
+        shrink_seconds=shrink_seconds,
+    )
 
 
 _OPTIONS_DOC = """
@@ -453,42 +543,51 @@ def check_fake_quant(
     shrink_seconds: float = 10.0,
 ) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> fake-quantized x`` against :func:`refquant.fake_quant`.
-{options}
-    tolerance : Tolerance
-        Default :data:`STRICT`: bit-exact *and* a zero result must be
-        ``+0.0`` (docs/SEMANTICS.md promises ``+0.0``; ``-0.4 -> +0.0``). This
-        default distinguishes signed zeros (before, ``EXACT`` did not); pass
-        ``tolerance=EXACT`` to accept ``-0.0``.
-    check_dtype : bool
-        Also require refquant's output dtype.
+    {options}
+        tolerance : Tolerance
+            Default :data:`STRICT`: bit-exact *and* a zero result must be
+            ``+0.0`` (docs/SEMANTICS.md promises ``+0.0``; ``-0.4 -> +0.0``). This
+            default distinguishes signed zeros (before, ``EXACT`` did not); pass
+            ``tolerance=EXACT`` to accept ``-0.0``.
+        check_dtype : bool
+            Also require refquant's output dtype.
 
-    Returns
-    -------
-    CheckReport
-        Counts of cases run, compared and unsupported (with reasons).
+        Returns
+        -------
+        CheckReport
+            Counts of cases run, compared and unsupported (with reasons).
 
-    Raises
-    ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate
-        declined too many cases.
-    ValueError, TypeError
-        Bad options (the message names the parameter).
+        Raises
+        ------
+        ConformanceError
+            With the minimal counterexample and the diff; or when the candidate
+            declined too many cases.
+        ValueError, TypeError
+            Bad options (the message names the parameter).
 
-    Examples
-    --------
-    >>> import numpy as np, refquant as rq
-    >>> from refquant.testing import check_fake_quant
-    >>> rep = check_fake_quant(rq.fake_quant, specs=[rq.QuantSpec(8)], per_channel=False, zero_point=0,
-    ...                        max_examples=10)
-    >>> rep.compared, rep.unsupported
-    (10, 0)
+        Examples
+        --------
+        >>> import numpy as np, refquant as rq
+        >>> from refquant.testing import check_fake_quant
+        >>> rep = check_fake_quant(rq.fake_quant, specs=[rq.QuantSpec(8)], per_channel=False, zero_point=0,
+        ...                        max_examples=10)
+        >>> rep.compared, rep.unsupported
+        (10, 0)
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
-    return _uniform_check("fake_quant", candidate, lambda c: _uniform.fake_quant(c.x, c.scale, c.zero_point, c.spec),
-                          tolerance=tolerance, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
-                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
-                          profile=profile)
+    return _uniform_check(
+        "fake_quant",
+        candidate,
+        lambda c: _uniform.fake_quant(c.x, c.scale, c.zero_point, c.spec),
+        tolerance=tolerance,
+        check_dtype=check_dtype,
+        max_examples=max_examples,
+        seed=seed,
+        max_unsupported=max_unsupported,
+        shrink_seconds=shrink_seconds,
+        options=options,
+        profile=profile,
+    )
 
 
 def check_quantize(
@@ -513,27 +612,36 @@ def check_quantize(
     shrink_seconds: float = 10.0,
 ) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact).
-{options}
-    check_dtype : bool
-        Also require refquant's code dtype (``spec.code_dtype``).
+    {options}
+        check_dtype : bool
+            Also require refquant's code dtype (``spec.code_dtype``).
 
-    Returns
-    -------
-    CheckReport
+        Returns
+        -------
+        CheckReport
 
-    Raises
-    ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate
-        declined too many cases.
-    ValueError, TypeError
-        Bad options.
+        Raises
+        ------
+        ConformanceError
+            With the minimal counterexample and the diff; or when the candidate
+            declined too many cases.
+        ValueError, TypeError
+            Bad options.
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
-    return _uniform_check("quantize", candidate, lambda c: _uniform.quantize(c.x, c.scale, c.zero_point, c.spec),
-                          tolerance=EXACT, check_dtype=check_dtype, max_examples=max_examples, seed=seed,
-                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
-                          profile=profile)
+    return _uniform_check(
+        "quantize",
+        candidate,
+        lambda c: _uniform.quantize(c.x, c.scale, c.zero_point, c.spec),
+        tolerance=EXACT,
+        check_dtype=check_dtype,
+        max_examples=max_examples,
+        seed=seed,
+        max_unsupported=max_unsupported,
+        shrink_seconds=shrink_seconds,
+        options=options,
+        profile=profile,
+    )
 
 
 def _codes_case(case: QuantCase) -> QuantCase:
@@ -568,31 +676,41 @@ def check_dequantize(
 ) -> CheckReport:
     """Check ``candidate(codes, scale, zero_point, spec) -> values`` against :func:`refquant.dequantize`.
 
-    Codes are refquant's codes of generated inputs; scales are passed in the
-    compute dtype, so refquant's dequantize works in that dtype.
-{options}
-    tolerance : Tolerance
-        Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0``
-        as the contract promises; pass ``EXACT`` to accept ``-0.0``).
+        Codes are refquant's codes of generated inputs; scales are passed in the
+        compute dtype, so refquant's dequantize works in that dtype.
+    {options}
+        tolerance : Tolerance
+            Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0``
+            as the contract promises; pass ``EXACT`` to accept ``-0.0``).
 
-    Returns
-    -------
-    CheckReport
+        Returns
+        -------
+        CheckReport
 
-    Raises
-    ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate
-        declined too many cases.
-    ValueError, TypeError
-        Bad options.
+        Raises
+        ------
+        ConformanceError
+            With the minimal counterexample and the diff; or when the candidate
+            declined too many cases.
+        ValueError, TypeError
+            Bad options.
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
-    return _uniform_check("dequantize", candidate,
-                          lambda c: _uniform.dequantize(c.x, c.scale, c.zero_point, c.spec),
-                          tolerance=tolerance, check_dtype=False, max_examples=max_examples, seed=seed,
-                          max_unsupported=max_unsupported, shrink_seconds=shrink_seconds, options=options,
-                          prepare=_codes_case, inputs_name="codes", profile=profile)
+    return _uniform_check(
+        "dequantize",
+        candidate,
+        lambda c: _uniform.dequantize(c.x, c.scale, c.zero_point, c.spec),
+        tolerance=tolerance,
+        check_dtype=False,
+        max_examples=max_examples,
+        seed=seed,
+        max_unsupported=max_unsupported,
+        shrink_seconds=shrink_seconds,
+        options=options,
+        prepare=_codes_case,
+        inputs_name="codes",
+        profile=profile,
+    )
 
 
 for _f in (check_fake_quant, check_quantize, check_dequantize):
@@ -697,8 +815,10 @@ def check_calibration(
     if not callable(candidate):
         raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
     if reference is not None and not callable(reference):
-        raise TypeError(f"reference must be None or a callable (x, spec) -> (scale, zero_point), got "
-                        f"type={type(reference).__name__}")
+        raise TypeError(
+            f"reference must be None or a callable (x, spec) -> (scale, zero_point), got "
+            f"type={type(reference).__name__}"
+        )
     symmetric = check_bool(symmetric, "symmetric")
     if per_channel is not None:
         check_bool(per_channel, "per_channel")
@@ -724,7 +844,9 @@ def check_calibration(
                 continue
             usable.append(sp)
         if not usable:
-            raise ValueError(f"profile={profile!r} has no calibration of its own (refquant.profiles: {prof.calibration})")
+            raise ValueError(
+                f"profile={profile!r} has no calibration of its own (refquant.profiles: {prof.calibration})"
+            )
         if specs is None:
             specs = usable
         reference = lambda x, spec: prof.calibrate(x, spec, **kw)  # noqa: E731
@@ -738,21 +860,33 @@ def check_calibration(
                 raise ValueError(f"per_channel=True: profile {profile!r} has no per-channel calibration")
             per_channel = False
     ref_fn = reference if reference is not None else (lambda x, spec: calibrate_minmax(x, spec, symmetric=symmetric))
-    strategy = _calibration_cases(spec_strategy(specs), per_channel, dtype, reference is None and symmetric,
-                                  max_dims, max_side)
+    strategy = _calibration_cases(
+        spec_strategy(specs), per_channel, dtype, reference is None and symmetric, max_dims, max_side
+    )
 
     def body(case):
         x, spec = case
         s_ref, z_ref = ref_fn(x.copy(), spec)
         out = candidate(x.copy(), spec)
-        ctx = {"spec": spec, "x dtype/shape": f"{x.dtype} {x.shape}", "x": np.array2string(x, precision=17, threshold=40)}
+        ctx = {
+            "spec": spec,
+            "x dtype/shape": f"{x.dtype} {x.shape}",
+            "x": np.array2string(x, precision=17, threshold=40),
+        }
         if not (isinstance(out, tuple) and len(out) == 2):
             raise ConformanceError(f"calibration: candidate must return (scale, zero_point), got {out!r}")
         compare_arrays(np.asarray(s_ref), out[0], tolerance, op="calibration scale", context=ctx)
         compare_arrays(np.asarray(z_ref, dtype=np.int64), out[1], EXACT, op="calibration zero point", context=ctx)
 
-    return run_property(strategy, body, max_examples=max_examples, seed=seed, op="calibration",
-                        max_unsupported=max_unsupported, shrink_seconds=shrink_seconds)
+    return run_property(
+        strategy,
+        body,
+        max_examples=max_examples,
+        seed=seed,
+        op="calibration",
+        max_unsupported=max_unsupported,
+        shrink_seconds=shrink_seconds,
+    )
 
 
 def check_signed_binarize(
@@ -782,8 +916,13 @@ def check_signed_binarize(
             ctx["signs"] = case.kwargs["signs"].tolist()
         compare_arrays(ref, got, EXACT, op="signed_binarize", context=ctx, inputs={"w": case.w})
 
-    return run_property(signed_binary_cases(explicit_signs=explicit_signs), body, max_examples=max_examples, seed=seed,
-                        op="signed_binarize")
+    return run_property(
+        signed_binary_cases(explicit_signs=explicit_signs),
+        body,
+        max_examples=max_examples,
+        seed=seed,
+        op="signed_binarize",
+    )
 
 
 def check_repetition_matmul(
@@ -823,7 +962,9 @@ def check_repetition_matmul(
         compare_arrays(ref, y, EXACT, op="repetition matmul", context=ctx, inputs={"x": case.x, "w_q": case.w_q})
         if method is not None:
             if counts is None:
-                raise ConformanceError(f"repetition matmul: method={method!r} needs the candidate to return (y, counts)")
+                raise ConformanceError(
+                    f"repetition matmul: method={method!r} needs the candidate to return (y, counts)"
+                )
             got = tuple(int(getattr(counts, f)) for f in ("adds", "muls", "dense_macs"))
             want = (ref_counts.adds, ref_counts.muls, ref_counts.dense_macs)
             if got != want:
@@ -835,8 +976,9 @@ def check_repetition_matmul(
     return run_property(ternary_matmul_cases(), body, max_examples=max_examples, seed=seed, op="repetition matmul")
 
 
-def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = None, max_examples: int = 200,
-                     seed: int | None = 0) -> "CheckReport":
+def check_imc_matmul(
+    candidate: Callable, *, specs: st.SearchStrategy | None = None, max_examples: int = 200, seed: int | None = 0
+) -> CheckReport:
     """Check ``candidate(x_codes, w_codes, spec) -> y`` against :func:`refquant.imc.imc_matmul` (bit-exact).
 
     Cases (:func:`~refquant.testing.strategies.imc_cases`): both compute modes, every weight encoding,
@@ -848,8 +990,7 @@ def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = N
     def body(case):
         ref = _imc.imc_matmul(case.x_codes, case.w_codes, case.spec)
         got = candidate(case.x_codes.copy(), case.w_codes.copy(), case.spec)
-        compare_arrays(ref, got, EXACT, op="imc_matmul", context={"spec": case.spec},
-                       inputs={"x_codes": case.x_codes})
+        compare_arrays(ref, got, EXACT, op="imc_matmul", context={"spec": case.spec}, inputs={"x_codes": case.x_codes})
 
     return run_property(imc_cases(specs=specs), body, max_examples=max_examples, seed=seed, op="imc_matmul")
 
@@ -857,8 +998,14 @@ def check_imc_matmul(candidate: Callable, *, specs: st.SearchStrategy | None = N
 _KURT_TOL = Tolerance("rel", rtol=1e-10, atol=0.0)
 
 
-def check_kurtosis(candidate: Callable, *, ddof: int = 0, max_examples: int = 200, seed: int | None = 0,
-                   tolerance: Tolerance = _KURT_TOL) -> CheckReport:
+def check_kurtosis(
+    candidate: Callable,
+    *,
+    ddof: int = 0,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = _KURT_TOL,
+) -> CheckReport:
     """Check ``candidate(x) -> Pearson kurtosis of the whole tensor`` against :func:`refquant.kurtosis.kurtosis`
     (relative 1e-10 by default: summation orders differ between implementations).
 
@@ -874,14 +1021,27 @@ def check_kurtosis(candidate: Callable, *, ddof: int = 0, max_examples: int = 20
 
     def body(layers):
         for w in layers:
-            compare_arrays(np.asarray(_k.kurtosis(w, ddof=ddof)), np.asarray(candidate(w.copy()), dtype=np.float64),
-                           tolerance, op="kurtosis", context={"shape": w.shape, "ddof": ddof}, inputs=None)
+            compare_arrays(
+                np.asarray(_k.kurtosis(w, ddof=ddof)),
+                np.asarray(candidate(w.copy()), dtype=np.float64),
+                tolerance,
+                op="kurtosis",
+                context={"shape": w.shape, "ddof": ddof},
+                inputs=None,
+            )
 
     return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kurtosis")
 
 
-def check_kure_grad(candidate: Callable, *, target: float = 1.8, ddof: int = 0, max_examples: int = 200,
-                    seed: int | None = 0, tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> CheckReport:
+def check_kure_grad(
+    candidate: Callable,
+    *,
+    target: float = 1.8,
+    ddof: int = 0,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300),
+) -> CheckReport:
     """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`
     (the golden values an autograd implementation of the KURE loss must reproduce; relative 1e-8 by default,
     plus an absolute floor of 1e-12 times the layer's largest gradient).
@@ -902,8 +1062,13 @@ def check_kure_grad(candidate: Callable, *, target: float = 1.8, ddof: int = 0, 
             raise ConformanceError(f"kure_grad: candidate returned {len(got)} arrays for {len(ref)} layers")
         for i, (r, g) in enumerate(zip(ref, got)):
             tol = Tolerance("rel", rtol=tolerance.rtol, atol=max(tolerance.atol, 1e-12 * float(np.abs(r).max())))
-            compare_arrays(r, np.asarray(g, dtype=np.float64), tol, op=f"kure_grad layer {i}",
-                           context={"layers": [w.shape for w in layers], "target": target, "ddof": ddof})
+            compare_arrays(
+                r,
+                np.asarray(g, dtype=np.float64),
+                tol,
+                op=f"kure_grad layer {i}",
+                context={"layers": [w.shape for w in layers], "target": target, "ddof": ddof},
+            )
 
     return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kure_grad")
 
@@ -911,12 +1076,23 @@ def check_kure_grad(candidate: Callable, *, target: float = 1.8, ddof: int = 0, 
 def _clip_cases():
     from ..clipping import GRIDS
 
-    return st.tuples(st.sampled_from(["gaussian", "laplace", "uniform"]), st.sampled_from(list(GRIDS)),
-                     st.integers(2, 8), st.booleans(), st.floats(0.05, 8.0), st.floats(0.1, 10.0))
+    return st.tuples(
+        st.sampled_from(["gaussian", "laplace", "uniform"]),
+        st.sampled_from(list(GRIDS)),
+        st.integers(2, 8),
+        st.booleans(),
+        st.floats(0.05, 8.0),
+        st.floats(0.1, 10.0),
+    )
 
 
-def check_mse_exact(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
-                    tolerance: Tolerance = Tolerance("rel", rtol=1e-9)) -> CheckReport:
+def check_mse_exact(
+    candidate: Callable,
+    *,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-9),
+) -> CheckReport:
     """Check ``candidate(alpha, bits, dist, scale, grid=..., signed=...) -> float`` against
     :func:`refquant.clipping.mse_exact` (relative 1e-9)."""
     from .. import clipping as _c
@@ -925,14 +1101,25 @@ def check_mse_exact(candidate: Callable, *, max_examples: int = 200, seed: int |
         dist, grid, bits, signed, a, scale = case
         ref = np.asarray(_c.mse_exact(a * scale, bits, dist, scale, grid=grid, signed=signed))
         got = np.asarray(candidate(a * scale, bits, dist, scale, grid=grid, signed=signed), dtype=np.float64)
-        compare_arrays(ref, got, tolerance, op="mse_exact",
-                       context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "alpha": a * scale, "scale": scale})
+        compare_arrays(
+            ref,
+            got,
+            tolerance,
+            op="mse_exact",
+            context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "alpha": a * scale, "scale": scale},
+        )
 
     return run_property(_clip_cases(), body, max_examples=max_examples, seed=seed, op="mse_exact")
 
 
-def check_optimal_clip(candidate: Callable, *, model: str = "exact", max_examples: int = 50, seed: int | None = 0,
-                       tolerance: Tolerance = Tolerance("rel", rtol=1e-6)) -> CheckReport:
+def check_optimal_clip(
+    candidate: Callable,
+    *,
+    model: str = "exact",
+    max_examples: int = 50,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-6),
+) -> CheckReport:
     """Check ``candidate(bits, dist, scale, grid=..., signed=...) -> alpha*`` against
     :func:`refquant.clipping.optimal_clip` with ``model`` (relative 1e-6, the solver's stated accuracy)."""
     from .. import clipping as _c
@@ -941,7 +1128,12 @@ def check_optimal_clip(candidate: Callable, *, model: str = "exact", max_example
         dist, grid, bits, signed, _, scale = case
         ref = np.asarray(_c.optimal_clip(bits, dist, scale, model=model, grid=grid, signed=signed))
         got = np.asarray(candidate(bits, dist, scale, grid=grid, signed=signed), dtype=np.float64)
-        compare_arrays(ref, got, tolerance, op=f"optimal_clip (model={model!r})",
-                       context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "scale": scale})
+        compare_arrays(
+            ref,
+            got,
+            tolerance,
+            op=f"optimal_clip (model={model!r})",
+            context={"dist": dist, "grid": grid, "bits": bits, "signed": signed, "scale": scale},
+        )
 
     return run_property(_clip_cases(), body, max_examples=max_examples, seed=seed, op="optimal_clip")

@@ -4,9 +4,10 @@ Each ``check_<op>(candidate)`` draws cases with Hypothesis, runs the candidate (
 implementation wrapped to take and return NumPy arrays) and the reference, and raises
 :class:`~refquant.testing.ConformanceError` with a minimal counterexample on the first mismatch.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -15,17 +16,33 @@ from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
 from .conformance import run_property
 from .strategies import weight_layers
 
-__all__ = ["check_adc_ste_grad", "check_crossbar_ste_grad", "check_bitaug_weight", "check_adc_lora_forward",
-           "check_w_reshape_grad"]
+__all__ = [
+    "check_adc_ste_grad",
+    "check_crossbar_ste_grad",
+    "check_bitaug_weight",
+    "check_adc_lora_forward",
+    "check_w_reshape_grad",
+]
 
 
 def _adc_cases():
-    return st.tuples(st.integers(0, 2**31 - 1), st.floats(-50, 50), st.floats(0.05, 10), st.integers(1, 10),
-                     st.sampled_from(["round", "floor"]), st.integers(1, 60))
+    return st.tuples(
+        st.integers(0, 2**31 - 1),
+        st.floats(-50, 50),
+        st.floats(0.05, 10),
+        st.integers(1, 10),
+        st.sampled_from(["round", "floor"]),
+        st.integers(1, 60),
+    )
 
 
-def check_adc_ste_grad(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
-                       tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-12)) -> None:
+def check_adc_ste_grad(
+    candidate: Callable,
+    *,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-12),
+) -> None:
     """Check ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)``
     against :func:`refquant.imc.adc_ste_grad` (pre-ADC values in range and clipped on both sides)."""
     from ..imc import training as T
@@ -40,21 +57,38 @@ def check_adc_ste_grad(candidate: Callable, *, max_examples: int = 200, seed: in
         got = candidate(a.copy(), g.copy(), o, d, n, tr)
         ctx = {"offset": o, "step": d, "n_codes": n, "transfer": tr}
         compare_arrays(ref[0], np.asarray(got[0], dtype=np.float64), tolerance, op="adc_ste_grad (grad_a)", context=ctx)
-        compare_arrays(np.array([ref[1], ref[2]]), np.array([got[1], got[2]], dtype=np.float64), tolerance,
-                       op="adc_ste_grad (grad_offset, grad_step)", context=ctx)
+        compare_arrays(
+            np.array([ref[1], ref[2]]),
+            np.array([got[1], got[2]], dtype=np.float64),
+            tolerance,
+            op="adc_ste_grad (grad_offset, grad_step)",
+            context=ctx,
+        )
 
     run_property(_adc_cases(), body, max_examples=max_examples, seed=seed)
 
 
-def check_crossbar_ste_grad(candidate: Callable, *, max_examples: int = 50, seed: int | None = 0,
-                            tolerance: Tolerance = Tolerance("rel", rtol=1e-10, atol=1e-10)) -> None:
+def check_crossbar_ste_grad(
+    candidate: Callable,
+    *,
+    max_examples: int = 50,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-10, atol=1e-10),
+) -> None:
     """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
     :func:`refquant.imc.crossbar_ste_grad` (multi-bit crossbars, A-shift on and off, clipped ADCs and operands)."""
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
 
-    cases = st.tuples(st.integers(0, 2**31 - 1), st.integers(1, 12), st.integers(1, 30), st.integers(2, 5),
-                      st.booleans(), st.sampled_from(["round", "floor"]), st.sampled_from([1.0, 2.0, 8.0]))
+    cases = st.tuples(
+        st.integers(0, 2**31 - 1),
+        st.integers(1, 12),
+        st.integers(1, 30),
+        st.integers(2, 5),
+        st.booleans(),
+        st.sampled_from(["round", "floor"]),
+        st.sampled_from([1.0, 2.0, 8.0]),
+    )
 
     def body(case):
         s, rows, k, bits, shift, tr, kk = case
@@ -66,14 +100,20 @@ def check_crossbar_ste_grad(candidate: Callable, *, max_examples: int = 50, seed
         ref = T.crossbar_ste_grad(x, w, g, spec, x_scale=0.25, w_scale=0.1)
         got = candidate(x.copy(), w.copy(), g.copy(), spec, 0.25, 0.1)
         for name, r, c in zip(("grad_x", "grad_w"), ref, got):
-            compare_arrays(r, np.asarray(c, dtype=np.float64), tolerance, op=f"crossbar_ste_grad ({name})",
-                           context={"spec": spec})
+            compare_arrays(
+                r, np.asarray(c, dtype=np.float64), tolerance, op=f"crossbar_ste_grad ({name})", context={"spec": spec}
+            )
 
     run_property(cases, body, max_examples=max_examples, seed=seed)
 
 
-def check_bitaug_weight(candidate: Callable, *, max_examples: int = 200, seed: int | None = 0,
-                        tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-15)) -> None:
+def check_bitaug_weight(
+    candidate: Callable,
+    *,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-15),
+) -> None:
     """Check ``candidate(epoch, n_epochs, hold_epochs) -> float`` against :func:`refquant.imc.bitaug_weight`
     over whole schedules (every epoch of a run)."""
     from ..imc import training as T
@@ -93,8 +133,13 @@ def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed:
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
 
-    cases = st.tuples(st.integers(0, 2**31 - 1), st.integers(1, 40), st.integers(1, 3), st.sampled_from(["multibit", "bpbs"]),
-                      st.integers(2, 8))
+    cases = st.tuples(
+        st.integers(0, 2**31 - 1),
+        st.integers(1, 40),
+        st.integers(1, 3),
+        st.sampled_from(["multibit", "bpbs"]),
+        st.integers(2, 8),
+    )
 
     def body(case):
         s, k, r, mode, bits = case
@@ -110,8 +155,15 @@ def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed:
     run_property(cases, body, max_examples=max_examples, seed=seed)
 
 
-def check_w_reshape_grad(candidate: Callable, *, target: float = 1.8, lam: float = 6e-4, max_examples: int = 200,
-                         seed: int | None = 0, tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300)) -> None:
+def check_w_reshape_grad(
+    candidate: Callable,
+    *,
+    target: float = 1.8,
+    lam: float = 6e-4,
+    max_examples: int = 200,
+    seed: int | None = 0,
+    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300),
+) -> None:
     """Check ``candidate(weights, target, lam) -> list of gradient arrays`` against
     :func:`refquant.imc.w_reshape_penalty_grad` (the sum over layers, RAOQ's form; relative 1e-8 plus an absolute
     floor of 1e-12 times the layer's largest gradient)."""
@@ -124,7 +176,12 @@ def check_w_reshape_grad(candidate: Callable, *, target: float = 1.8, lam: float
             raise ConformanceError(f"w_reshape_grad: candidate returned {len(got)} arrays for {len(ref)} layers")
         for i, (r, g) in enumerate(zip(ref, got)):
             tol = Tolerance("rel", rtol=tolerance.rtol, atol=max(tolerance.atol, 1e-12 * float(np.abs(r).max())))
-            compare_arrays(r, np.asarray(g, dtype=np.float64), tol, op=f"w_reshape_grad layer {i}",
-                           context={"layers": [w.shape for w in layers]})
+            compare_arrays(
+                r,
+                np.asarray(g, dtype=np.float64),
+                tol,
+                op=f"w_reshape_grad layer {i}",
+                context={"layers": [w.shape for w in layers]},
+            )
 
     run_property(weight_layers(), body, max_examples=max_examples, seed=seed)

@@ -20,6 +20,7 @@ Operations are registered in :data:`REGISTRY`; each knows how to make its
 cases deterministically from a seed, how to recompute its outputs from the
 stored inputs, and its tolerance.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,7 +28,8 @@ import hashlib
 import io
 import json
 import pathlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +38,21 @@ from .. import uniform as _uniform
 from ..specs import QuantSpec
 from ._compare import EXACT, STRICT, ConformanceError, Tolerance, compare_arrays
 
-__all__ = ["GoldenOp", "REGISTRY", "register", "export", "verify", "profile_specs", "VerifyReport", "FORMAT", "FORMAT_VERSION",
-           "READABLE_VERSIONS", "canonical_json", "case_bytes", "case_sha256"]
+__all__ = [
+    "GoldenOp",
+    "REGISTRY",
+    "register",
+    "export",
+    "verify",
+    "profile_specs",
+    "VerifyReport",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "READABLE_VERSIONS",
+    "canonical_json",
+    "case_bytes",
+    "case_sha256",
+]
 
 FORMAT = "refquant-golden"
 FORMAT_VERSION = 2
@@ -87,16 +102,20 @@ def _uniform_specs() -> list[QuantSpec]:
         narrow = bool(i % 3 == 0) and not (signed and bits < 2)
         axis = None if (i // 2) % 2 == 0 else (i // 4) % 2
         dtype = ("float32", "float64")[(i // 3) % 2]
-        specs.append(QuantSpec(bits, signed=signed, narrow_range=narrow, axis=axis, rounding=mode, scale_op=op,
-                               compute_dtype=dtype))
+        specs.append(
+            QuantSpec(
+                bits, signed=signed, narrow_range=narrow, axis=axis, rounding=mode, scale_op=op, compute_dtype=dtype
+            )
+        )
     f32 = "float32"
     # ONNX QuantizeLinear / DequantizeLinear: x / y_scale, round half to even, saturate (int8 and uint8)
     for signed, axis in ((True, None), (True, 0), (True, 1), (False, None), (False, 1)):
         specs.append(QuantSpec(8, signed=signed, axis=axis, rounding="half_even", scale_op="divide", compute_dtype=f32))
     # PyTorch fake_quantize_per_tensor/per_channel_affine: x * float32(1/scale), round half to even
     for signed, axis in ((True, None), (False, None), (True, 0), (False, 1)):
-        specs.append(QuantSpec(8, signed=signed, axis=axis, rounding="half_even", scale_op="reciprocal",
-                               compute_dtype=f32))
+        specs.append(
+            QuantSpec(8, signed=signed, axis=axis, rounding="half_even", scale_op="reciprocal", compute_dtype=f32)
+        )
     # C round() (half away from zero) after a division, symmetric narrow int8 and int4
     for bits in (8, 4):
         specs.append(QuantSpec(bits, narrow_range=True, rounding="half_away", scale_op="divide", compute_dtype=f32))
@@ -160,7 +179,9 @@ def _uniform_inputs(spec: QuantSpec, rng: np.random.Generator) -> dict[str, np.n
     s0, z0 = float(scale[0]), int(zp[0])
     k = rng.integers(spec.qmin - z0 - 2, spec.qmax - z0 + 3, shape[0] * shape[1])
     kind = rng.integers(0, 4, k.size)
-    x = np.where(kind == 0, (k + 0.5) * s0, np.where(kind == 1, k * s0, rng.normal(0, (spec.qmax - spec.qmin) * s0 / 4, k.size)))
+    x = np.where(
+        kind == 0, (k + 0.5) * s0, np.where(kind == 1, k * s0, rng.normal(0, (spec.qmax - spec.qmin) * s0 / 4, k.size))
+    )
     x = x.astype(cdt)
     x[kind == 3] = np.nextafter(x[kind == 3], np.inf)
     x = x.reshape(shape)
@@ -199,7 +220,13 @@ def _dq_cases(rng, specs: list[QuantSpec] | None = None):
         spec = QuantSpec.from_dict(c["spec"])
         s, z = _sz(c["inputs"], spec)
         codes = _uniform.quantize(c["inputs"]["x"], s, z, spec)
-        cases.append({"spec": c["spec"], "params": {}, "inputs": {"codes": codes, "scale": c["inputs"]["scale"], "zero_point": c["inputs"]["zero_point"]}})
+        cases.append(
+            {
+                "spec": c["spec"],
+                "params": {},
+                "inputs": {"codes": codes, "scale": c["inputs"]["scale"], "zero_point": c["inputs"]["zero_point"]},
+            }
+        )
     return cases
 
 
@@ -226,17 +253,27 @@ def _tf_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
                 lo, hi = lo.reshape(()), hi.reshape(())
             span = float(np.max(hi - lo))
             k = rng.integers(-3, (1 << num_bits) + 3, 120)
-            x = (float(np.min(lo)) + (k + rng.choice([0.0, 0.5], k.size)) * span / ((1 << num_bits) - 1)).astype(np.float32)
-            cases.append({"spec": None, "params": {"num_bits": num_bits, "narrow_range": narrow, "variant": variant},
-                          "inputs": {"x": x.reshape(3, 40), "min": lo, "max": hi}})
+            x = (float(np.min(lo)) + (k + rng.choice([0.0, 0.5], k.size)) * span / ((1 << num_bits) - 1)).astype(
+                np.float32
+            )
+            cases.append(
+                {
+                    "spec": None,
+                    "params": {"num_bits": num_bits, "narrow_range": narrow, "variant": variant},
+                    "inputs": {"x": x.reshape(3, 40), "min": lo, "max": hi},
+                }
+            )
     return cases
 
 
 def _tf_fq(inputs, spec_d, params):
     from ..profiles import tf_fake_quant_model
 
-    return {"y": tf_fake_quant_model(inputs["x"], inputs["min"], inputs["max"], params["num_bits"],
-                                     params["narrow_range"], params["variant"])}
+    return {
+        "y": tf_fake_quant_model(
+            inputs["x"], inputs["min"], inputs["max"], params["num_bits"], params["narrow_range"], params["variant"]
+        )
+    }
 
 
 register(GoldenOp("tf_fake_quant", _tf_cases, _tf_fq, STRICT))
@@ -321,8 +358,13 @@ def _mse_cases(rng):
             for signed in (True, False):
                 bits = int(rng.integers(2, 9))
                 alphas = np.sort(rng.uniform(0.2, 6.0, 7))
-                cases.append({"spec": None, "params": {"dist": dist, "grid": grid, "signed": signed, "bits": bits, "scale": 1.5},
-                              "inputs": {"alpha": alphas}})
+                cases.append(
+                    {
+                        "spec": None,
+                        "params": {"dist": dist, "grid": grid, "signed": signed, "bits": bits, "scale": 1.5},
+                        "inputs": {"alpha": alphas},
+                    }
+                )
     return cases
 
 
@@ -335,15 +377,30 @@ def _mse(inputs, spec_d, p):
 def _clip_cases(rng):
     from ..clipping import GRIDS
 
-    return [{"spec": None, "params": {"dist": d, "grid": g, "model": m, "signed": True}, "inputs": {"bits": np.arange(2, 9, dtype=np.int64)}}
-            for d in _DISTS for g in GRIDS for m in ("aciq", "exact") if not (m == "aciq" and g != "midrise")]
+    return [
+        {
+            "spec": None,
+            "params": {"dist": d, "grid": g, "model": m, "signed": True},
+            "inputs": {"bits": np.arange(2, 9, dtype=np.int64)},
+        }
+        for d in _DISTS
+        for g in GRIDS
+        for m in ("aciq", "exact")
+        if not (m == "aciq" and g != "midrise")
+    ]
 
 
 def _clip(inputs, spec_d, p):
     from ..clipping import optimal_clip
 
-    return {"alpha": np.array([optimal_clip(int(b), p["dist"], model=p["model"], grid=p["grid"], signed=p["signed"])
-                               for b in inputs["bits"]])}
+    return {
+        "alpha": np.array(
+            [
+                optimal_clip(int(b), p["dist"], model=p["model"], grid=p["grid"], signed=p["signed"])
+                for b in inputs["bits"]
+            ]
+        )
+    }
 
 
 def _kurt_cases(rng):
@@ -352,7 +409,9 @@ def _kurt_cases(rng):
         x = getattr(rng, kind)(size=(6, 50)) if kind != "gamma" else rng.gamma(2.0, size=(6, 50))
         out.append({"spec": None, "params": {"axis": 0, "bias": True}, "inputs": {"x": x}})
         out.append({"spec": None, "params": {"axis": None, "bias": False}, "inputs": {"x": x}})
-        out.append({"spec": None, "params": {"axis": 0, "bias": True, "ddof": 1}, "inputs": {"x": x}})  # KURE code's std
+        out.append(
+            {"spec": None, "params": {"axis": 0, "bias": True, "ddof": 1}, "inputs": {"x": x}}
+        )  # KURE code's std
     return out
 
 
@@ -365,7 +424,10 @@ def _kurt(inputs, spec_d, p):
 def _kure_cases(rng):
     cases = []
     for n_layers in (1, 2, 3):
-        layers = {f"w{i}": rng.standard_normal(tuple(int(v) for v in rng.integers(2, 9, size=2))) * (1 + i) for i in range(n_layers)}
+        layers = {
+            f"w{i}": rng.standard_normal(tuple(int(v) for v in rng.integers(2, 9, size=2))) * (1 + i)
+            for i in range(n_layers)
+        }
         cases.append({"spec": None, "params": {"target": 1.8}, "inputs": layers})
     # the released KURE code's unbiased std (ddof=1) on the same layers (no new random draws)
     cases.append({"spec": None, "params": {"target": 1.8, "ddof": 1}, "inputs": dict(cases[-1]["inputs"])})
@@ -390,23 +452,56 @@ def _imc_cases(rng):
         CrossbarSpec(rows=64, input_bits=4, weight_bits=4, adc=ADCSpec(8, transfer="floor", k=4.0)),
         CrossbarSpec(rows=64, input_bits=4, weight_bits=4, adc=ADCSpec(6), a_shift=True),
         CrossbarSpec(rows=50, input_bits=3, weight_bits=5, mode="bpbs", adc=ADCSpec(5)),
-        CrossbarSpec(rows=50, input_bits=3, weight_bits=5, mode="bpbs", weight_encoding="offset", slice_bits=2,
-                     adc=ADCSpec(4, transfer="floor", k=2.0), a_shift=True),
-        CrossbarSpec(rows=33, input_bits=4, weight_bits=4, mode="bpbs", input_signed=True, weight_encoding="differential",
-                     slice_bits=3, adc=ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0)),
+        CrossbarSpec(
+            rows=50,
+            input_bits=3,
+            weight_bits=5,
+            mode="bpbs",
+            weight_encoding="offset",
+            slice_bits=2,
+            adc=ADCSpec(4, transfer="floor", k=2.0),
+            a_shift=True,
+        ),
+        CrossbarSpec(
+            rows=33,
+            input_bits=4,
+            weight_bits=4,
+            mode="bpbs",
+            input_signed=True,
+            weight_encoding="differential",
+            slice_bits=3,
+            adc=ADCSpec(6, range_policy="calibrated", lo=0.0, hi=40.0),
+        ),
         CrossbarSpec(rows=100, input_bits=4, weight_bits=4, mode="bpbs", adc=ADCSpec(24, range_policy="granular")),
-        CrossbarSpec(rows=50, input_bits=4, weight_bits=5, mode="bpbs", input_signed=True, input_encoding="sign_magnitude",
-                     weight_encoding="offset", slice_bits=2, weight_offset="half_range", tiling="even",
-                     slice_ranges=[(0.0, 60.0), (0.0, 100.0), (0.0, 40.0)],
-                     adc=ADCSpec(5, transfer="floor", floor_threshold="half_unit")),
+        CrossbarSpec(
+            rows=50,
+            input_bits=4,
+            weight_bits=5,
+            mode="bpbs",
+            input_signed=True,
+            input_encoding="sign_magnitude",
+            weight_encoding="offset",
+            slice_bits=2,
+            weight_offset="half_range",
+            tiling="even",
+            slice_ranges=[(0.0, 60.0), (0.0, 100.0), (0.0, 40.0)],
+            adc=ADCSpec(5, transfer="floor", floor_threshold="half_unit"),
+        ),
     ]
     cases = []
     for sp in specs:
         lo, hi = sp.x_range
         wl, wh = sp.w_range
-        cases.append({"spec": sp.to_dict(), "params": {},
-                      "inputs": {"x_codes": rng.integers(lo, hi + 1, size=(3, 130)).astype(np.int64),
-                                 "w_codes": rng.integers(wl, wh + 1, size=(130, 5)).astype(np.int64)}})
+        cases.append(
+            {
+                "spec": sp.to_dict(),
+                "params": {},
+                "inputs": {
+                    "x_codes": rng.integers(lo, hi + 1, size=(3, 130)).astype(np.int64),
+                    "w_codes": rng.integers(wl, wh + 1, size=(130, 5)).astype(np.int64),
+                },
+            }
+        )
     return cases
 
 
@@ -511,7 +606,9 @@ def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
 def case_sha256(entry: dict, directory) -> str:
     """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files."""
     root = pathlib.Path(directory)
-    arrays = {kind: {n: (root / m["file"]).read_bytes() for n, m in entry[kind].items()} for kind in ("inputs", "outputs")}
+    arrays = {
+        kind: {n: (root / m["file"]).read_bytes() for n, m in entry[kind].items()} for kind in ("inputs", "outputs")
+    }
     return _sha(case_bytes(entry, arrays))
 
 
@@ -550,8 +647,9 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: s
         from .. import profiles
 
         if not isinstance(profile, str) or profile not in profiles.names():
-            raise ValueError(f"profile={profile!r} is not a known profile; allowed: "
-                             f"{', '.join(repr(n) for n in profiles.names())}")
+            raise ValueError(
+                f"profile={profile!r} is not a known profile; allowed: {', '.join(repr(n) for n in profiles.names())}"
+            )
         pspecs = profile_specs(profile)
         makers["fake_quant"] = makers["quantize"] = lambda rng: _uniform_cases(rng, pspecs)
         makers["dequantize"] = lambda rng: _dq_cases(rng, pspecs)
@@ -670,11 +768,15 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
         raise ValueError(f"{mpath}: not a {FORMAT} manifest (format={manifest.get('format')!r})")
     version = manifest.get("format_version")
     if version not in READABLE_VERSIONS:
-        raise ValueError(f"{mpath}: format_version={version!r} cannot be read by this refquant "
-                         f"(it reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
-                         "use the refquant version that wrote it, or export again")
+        raise ValueError(
+            f"{mpath}: format_version={version!r} cannot be read by this refquant "
+            f"(it reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
+            "use the refquant version that wrote it, or export again"
+        )
     if version != FORMAT_VERSION:
-        report.notes.append(f"format version {version} (this refquant writes {FORMAT_VERSION}); verified by its own rules")
+        report.notes.append(
+            f"format version {version} (this refquant writes {FORMAT_VERSION}); verified by its own rules"
+        )
     if manifest.get("semantics_version") != SEMANTICS_VERSION:
         report.notes.append(
             f"vectors were made under semantics version {manifest.get('semantics_version')}, this refquant has {SEMANTICS_VERSION}"
@@ -704,7 +806,9 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
             fresh = op.compute({k: v.copy() for k, v in inputs.items()}, entry["spec"], entry["params"])
             tol = Tolerance(**entry["tolerance"])
             for k, a in stored.items():
-                compare_arrays(a, fresh[k], tol, op=f"{entry['op']} output {k!r}", context={"case": cid, "spec": entry["spec"]})
+                compare_arrays(
+                    a, fresh[k], tol, op=f"{entry['op']} output {k!r}", context={"case": cid, "spec": entry["spec"]}
+                )
         except (ValueError, TypeError, KeyError, ConformanceError, OSError) as exc:
             report.failures.append((cid, str(exc).splitlines()[0]))
     return report

@@ -16,6 +16,7 @@ all their options (``zero_point=``, ``scale=``, ``calibrate=``, ``specs=``, ``ma
 each returns a :class:`~refquant.testing.conformance.CheckReport`. Nothing is imported
 at plugin load time, so installing refquant never slows down or breaks unrelated pytest runs.
 """
+
 from __future__ import annotations
 
 import pytest

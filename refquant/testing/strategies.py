@@ -19,11 +19,13 @@ Example
 ...     x, s, z, spec = case
 ...     ...  # compare my_fake_quant(x, s, z, spec) with refquant.fake_quant(x, s, z, spec)
 """
+
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from hypothesis import strategies as st
@@ -146,10 +148,19 @@ def quant_specs(
     knob_st = {}
     for plural, values in knobs.items():
         field = plural[:-1] if plural.endswith("s") else plural
-        if field not in fields or field in ("bits", "signed", "narrow_range", "axis", "rounding", "scale_op",
-                                            "compute_dtype"):
-            extra = sorted(f + "s" for f in fields - {"bits", "signed", "narrow_range", "axis", "rounding", "scale_op",
-                                                      "compute_dtype"})
+        if field not in fields or field in (
+            "bits",
+            "signed",
+            "narrow_range",
+            "axis",
+            "rounding",
+            "scale_op",
+            "compute_dtype",
+        ):
+            extra = sorted(
+                f + "s"
+                for f in fields - {"bits", "signed", "narrow_range", "axis", "rounding", "scale_op", "compute_dtype"}
+            )
             raise ValueError(f"{plural}=: QuantSpec has no field {field!r} to draw; allowed knobs: {extra}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValueError(f"{plural}={values!r} must be a non-empty sequence of {field} values")
@@ -206,7 +217,9 @@ def order_sensitive_values(dtype, scale: float, k_lo: int, k_hi: int, max_ulps: 
 
 
 @functools.lru_cache(maxsize=512)
-def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qmax: int, allow_subnormal: bool, max_magnitude: float):
+def _element_strategy(
+    dt: np.dtype, scale: float, zero_point: int, qmin: int, qmax: int, allow_subnormal: bool, max_magnitude: float
+):
     width = 32 if dt == np.float32 else 64
     tiny = float(np.finfo(dt).tiny)
     k_lo = qmin - zero_point - 3
@@ -228,9 +241,7 @@ def _element_strategy(dt: np.dtype, scale: float, zero_point: int, qmin: int, qm
     )
     limit = cast(min(float(np.finfo(dt).max) / 4, max_magnitude))
     beyond_lo = cast(min(limit / 2, max(abs(k_lo), abs(k_hi)) * scale * 2 + 1))
-    beyond = st.floats(beyond_lo, limit, width=width).flatmap(
-        lambda v: st.sampled_from([v, -v])
-    )
+    beyond = st.floats(beyond_lo, limit, width=width).flatmap(lambda v: st.sampled_from([v, -v]))
     span = cast(max(abs(k_lo), abs(k_hi)) * scale * 1.5)
     general = st.floats(-span, span, width=width, allow_subnormal=allow_subnormal)
     parts = [ties, ties, near, grid, zeros, edges, beyond, general, general]
@@ -322,7 +333,9 @@ def _check_scale_option(scale):
     if scale is None or callable(scale):
         return scale
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)):
-        raise TypeError(f"scale must be None, a positive float or a callable (x, spec) -> scale; got type={type(scale).__name__}")
+        raise TypeError(
+            f"scale must be None, a positive float or a callable (x, spec) -> scale; got type={type(scale).__name__}"
+        )
     v = float(scale)
     if not (np.isfinite(v) and v > 0 and np.isfinite(1.0 / v)):
         raise ValueError(f"scale={scale!r} must be finite and > 0 with a finite reciprocal")
@@ -433,7 +446,9 @@ def quant_cases(
         zero_point = check_int(zero_point, "zero_point", -(2**16), 2**16)
     if calibrate is not None:
         if not callable(calibrate):
-            raise TypeError(f"calibrate must be a callable (x, spec) -> (scale, zero_point), got type={type(calibrate).__name__}")
+            raise TypeError(
+                f"calibrate must be a callable (x, spec) -> (scale, zero_point), got type={type(calibrate).__name__}"
+            )
         if scale is not None or zero_point is not None:
             raise ValueError("calibrate supplies both scale and zero_point; do not also pass scale= or zero_point=")
 
@@ -458,8 +473,10 @@ def quant_cases(
             spec = spec.replace(axis=None)
             n = 1
         if zero_point is not None and not spec.qmin <= zero_point <= spec.qmax:
-            raise ValueError(f"zero_point={zero_point} is outside the code range [{spec.qmin}, {spec.qmax}] of {spec}; "
-                             "restrict specs to ones that contain it")
+            raise ValueError(
+                f"zero_point={zero_point} is outside the code range [{spec.qmin}, {spec.qmax}] of {spec}; "
+                "restrict specs to ones that contain it"
+            )
         cdt = spec.resolve_compute_dtype(dt)
         if isinstance(scale, float):
             ss = [_fixed_scale(scale, cdt)] * n
@@ -474,8 +491,14 @@ def quant_cases(
         # values are laid out around channel 0's grid; other channels see near-ties too when scales agree
         x = draw(
             float_arrays(
-                dtype=dt, shape=shape, scale=ss[0], zero_point=zs[0], qmin=spec.qmin, qmax=spec.qmax,
-                allow_subnormal=allow_subnormal, max_magnitude=cap,
+                dtype=dt,
+                shape=shape,
+                scale=ss[0],
+                zero_point=zs[0],
+                qmin=spec.qmin,
+                qmax=spec.qmax,
+                allow_subnormal=allow_subnormal,
+                max_magnitude=cap,
             )
         )
         s_out = ss[0] if spec.axis is None else np.array(ss, dtype=cdt)
@@ -551,8 +574,13 @@ def signed_binary_cases(draw, *, explicit_signs: bool | None = None):
     kwargs: dict = {"threshold": threshold, "axis": axis, "region": region}
     use_signs = draw(st.booleans()) if explicit_signs is None else check_bool(explicit_signs, "explicit_signs")
     if use_signs:
-        kwargs["signs"] = np.array(draw(st.lists(st.sampled_from([-1, 1]), min_size=lay.n_filters * lay.n_tiles,
-                                                 max_size=lay.n_filters * lay.n_tiles))).reshape(lay.n_filters, lay.n_tiles)
+        kwargs["signs"] = np.array(
+            draw(
+                st.lists(
+                    st.sampled_from([-1, 1]), min_size=lay.n_filters * lay.n_tiles, max_size=lay.n_filters * lay.n_tiles
+                )
+            )
+        ).reshape(lay.n_filters, lay.n_tiles)
     return SignedBinaryCase(w, kwargs)
 
 
@@ -564,7 +592,9 @@ class MatmulCase(NamedTuple):
 
 
 @st.composite
-def ternary_matmul_cases(draw, *, max_k: int = 40, max_out: int = 8, max_batch: int = 4, signed_binary: bool | None = None):
+def ternary_matmul_cases(
+    draw, *, max_k: int = 40, max_out: int = 8, max_batch: int = 4, signed_binary: bool | None = None
+):
     """Integer :class:`MatmulCase` draws for repetition-aware kernels (exact int64 semantics).
 
     Columns are binary, ternary or signed-binary (one sign per column) with a
@@ -603,11 +633,19 @@ def adc_specs(*, lossless: bool | None = False) -> st.SearchStrategy:
     transfers = st.sampled_from([("round", "step"), ("floor", "step"), ("floor", "half_unit")])
     lossy = st.builds(
         lambda b, tf, k: ADCSpec(b, transfer=tf[0], floor_threshold=tf[1], range_policy="full", k=k),
-        st.integers(1, 10), transfers, st.sampled_from([1.0, 2.0, 4.0, 16.0]),
+        st.integers(1, 10),
+        transfers,
+        st.sampled_from([1.0, 2.0, 4.0, 16.0]),
     )
-    calibrated = st.builds(lambda b, tf, lo, w: ADCSpec(b, transfer=tf[0], floor_threshold=tf[1],
-                                                        range_policy="calibrated", lo=lo, hi=lo + w),
-                           st.integers(2, 10), transfers, st.floats(-200, 0), st.floats(1, 400))
+    calibrated = st.builds(
+        lambda b, tf, lo, w: ADCSpec(
+            b, transfer=tf[0], floor_threshold=tf[1], range_policy="calibrated", lo=lo, hi=lo + w
+        ),
+        st.integers(2, 10),
+        transfers,
+        st.floats(-200, 0),
+        st.floats(1, 400),
+    )
     exact = st.just(ADCSpec(24, range_policy="granular"))
     if lossless is None:
         return st.one_of(lossy, calibrated, exact)
@@ -633,10 +671,20 @@ def crossbar_specs(draw, *, adcs: st.SearchStrategy | None = None, modes=("multi
     if mode == "bpbs" and (signed or a_shift) and (bx >= 2 or a_shift):
         in_enc = draw(st.sampled_from(["twos_complement", "sign_magnitude"]))
     w_off = draw(st.sampled_from(["w_max", "half_range"])) if enc == "offset" else "w_max"
-    return CrossbarSpec(rows=draw(st.integers(1, max_rows)), input_bits=bx,
-                        weight_bits=draw(st.integers(2, 6)), mode=mode, input_signed=signed, weight_encoding=enc,
-                        slice_bits=beta, adc=draw(adcs if adcs is not None else adc_specs(lossless=None)), a_shift=a_shift,
-                        input_encoding=in_enc, weight_offset=w_off, tiling=draw(st.sampled_from(["full_first", "even"])))
+    return CrossbarSpec(
+        rows=draw(st.integers(1, max_rows)),
+        input_bits=bx,
+        weight_bits=draw(st.integers(2, 6)),
+        mode=mode,
+        input_signed=signed,
+        weight_encoding=enc,
+        slice_bits=beta,
+        adc=draw(adcs if adcs is not None else adc_specs(lossless=None)),
+        a_shift=a_shift,
+        input_encoding=in_enc,
+        weight_offset=w_off,
+        tiling=draw(st.sampled_from(["full_first", "even"])),
+    )
 
 
 class IMCCase(NamedTuple):
@@ -648,8 +696,7 @@ class IMCCase(NamedTuple):
 
 
 @st.composite
-def imc_cases(draw, *, specs: st.SearchStrategy | None = None, max_k: int = 200, max_out: int = 6,
-              max_batch: int = 4):
+def imc_cases(draw, *, specs: st.SearchStrategy | None = None, max_k: int = 200, max_out: int = 6, max_batch: int = 4):
     """Matched :class:`IMCCase` draws: codes at and inside their declared ranges, K not a multiple of the
     tile size as often as possible (ragged last tiles). Raise ``max_out`` above 256 (and the specs'
     ``max_rows`` and ``max_k`` above 512) to reach a BPBS kernel's several column panels and long tiles."""

@@ -10,6 +10,7 @@ here but guarded by the suite's rows (see suite.py), so the probe rows can show 
 
 Imported only inside the backend suite's own virtual environment.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,6 @@ import struct
 import warnings
 
 import numpy as np
-
 from harness import Unsupported
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -40,11 +40,21 @@ def _onnx():
 
 def _qtype(spec):
     _, TP, _, _ = _onnx()
-    table = {(2, True): TP.INT2, (2, False): TP.UINT2, (4, True): TP.INT4, (4, False): TP.UINT4,
-             (8, True): TP.INT8, (8, False): TP.UINT8, (16, True): TP.INT16, (16, False): TP.UINT16}
+    table = {
+        (2, True): TP.INT2,
+        (2, False): TP.UINT2,
+        (4, True): TP.INT4,
+        (4, False): TP.UINT4,
+        (8, True): TP.INT8,
+        (8, False): TP.UINT8,
+        (16, True): TP.INT16,
+        (16, False): TP.UINT16,
+    }
     if (spec.bits, spec.signed) not in table or spec.narrow_range:
-        raise Unsupported(f"ONNX has no {spec.bits}-bit {'signed' if spec.signed else 'unsigned'} type"
-                          + (" with narrow range" if spec.narrow_range else ""))
+        raise Unsupported(
+            f"ONNX has no {spec.bits}-bit {'signed' if spec.signed else 'unsigned'} type"
+            + (" with narrow range" if spec.narrow_range else "")
+        )
     return table[(spec.bits, spec.signed)]
 
 
@@ -102,7 +112,9 @@ def ort_op(kind, opset=21):
             raise Unsupported("QuantizeLinear is checked on float32 input")
         if getattr(spec, "block_size", None) and np.size(scale) == 1:
             raise Unsupported("onnxruntime takes a one-element scale as per tensor and rejects block_size")
-        m = onnx_model(kind, a.shape, scale, zero_point, spec, _opset_for(spec, opset), codes=a if kind == "dequantize" else None)
+        m = onnx_model(
+            kind, a.shape, scale, zero_point, spec, _opset_for(spec, opset), codes=a if kind == "dequantize" else None
+        )
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
         so.log_severity_level = 3
@@ -120,7 +132,9 @@ def onnx_reference_op(kind, opset=21):
         a = np.asarray(a)
         if kind != "dequantize" and a.dtype != np.float32:
             raise Unsupported("QuantizeLinear is checked on float32 input")
-        m = onnx_model(kind, a.shape, scale, zero_point, spec, _opset_for(spec, opset), codes=a if kind == "dequantize" else None)
+        m = onnx_model(
+            kind, a.shape, scale, zero_point, spec, _opset_for(spec, opset), codes=a if kind == "dequantize" else None
+        )
         return np.asarray(ReferenceEvaluator(m).run(None, {} if kind == "dequantize" else {"x": a})[0])
 
     return run
@@ -139,10 +153,16 @@ def ort_dynamic_quantize_linear():
         if (spec.bits, spec.signed, spec.narrow_range, spec.axis) != (8, False, False, None):
             raise Unsupported("DynamicQuantizeLinear is uint8 per tensor")
         node = helper.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])
-        g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TP.FLOAT, list(x.shape))],
-                              [helper.make_tensor_value_info("y", TP.UINT8, list(x.shape)),
-                               helper.make_tensor_value_info("s", TP.FLOAT, []),
-                               helper.make_tensor_value_info("z", TP.UINT8, [])])
+        g = helper.make_graph(
+            [node],
+            "g",
+            [helper.make_tensor_value_info("x", TP.FLOAT, list(x.shape))],
+            [
+                helper.make_tensor_value_info("y", TP.UINT8, list(x.shape)),
+                helper.make_tensor_value_info("s", TP.FLOAT, []),
+                helper.make_tensor_value_info("z", TP.UINT8, []),
+            ],
+        )
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
         sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
         _, s, z = sess.run(None, {"x": x})
@@ -167,7 +187,9 @@ def torch_fake_quantize(per_channel: bool):
             s = torch.from_numpy(np.asarray(scale, dtype=np.float32).reshape(-1))
             z = torch.from_numpy(np.asarray(zero_point, dtype=np.int32).reshape(-1))
             return torch.fake_quantize_per_channel_affine(t, s, z, spec.axis % x.ndim, spec.qmin, spec.qmax).numpy()
-        return torch.fake_quantize_per_tensor_affine(t, float(np.float32(scale)), int(zero_point), spec.qmin, spec.qmax).numpy()
+        return torch.fake_quantize_per_tensor_affine(
+            t, float(np.float32(scale)), int(zero_point), spec.qmin, spec.qmax
+        ).numpy()
 
     return run
 
@@ -235,11 +257,16 @@ def torch_observer(per_channel: bool, symmetric: bool):
     def calibrate(x, spec):
         if per_channel and x.ndim < 2:
             raise Unsupported("PerChannelMinMaxObserver flattens from dimension 1: needs ndim >= 2")
-        dt = (torch.qint8 if spec.signed else torch.quint8) if spec.bits <= 8 else (torch.int16 if spec.signed else torch.uint16)
+        dt = (
+            (torch.qint8 if spec.signed else torch.quint8)
+            if spec.bits <= 8
+            else (torch.int16 if spec.signed else torch.uint16)
+        )
         if per_channel:
             qs = torch.per_channel_symmetric if symmetric else torch.per_channel_affine
-            o = obs.PerChannelMinMaxObserver(ch_axis=spec.axis % x.ndim, dtype=dt, qscheme=qs,
-                                             quant_min=spec.qmin, quant_max=spec.qmax)
+            o = obs.PerChannelMinMaxObserver(
+                ch_axis=spec.axis % x.ndim, dtype=dt, qscheme=qs, quant_min=spec.qmin, quant_max=spec.qmax
+            )
         else:
             qs = torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine
             o = obs.MinMaxObserver(dtype=dt, qscheme=qs, quant_min=spec.qmin, quant_max=spec.qmax)
@@ -262,14 +289,26 @@ def torch_fakequantize_module(per_channel: bool, symmetric: bool):
     def run(x, spec):
         if per_channel and x.ndim < 2:
             raise Unsupported("PerChannelMinMaxObserver flattens from dimension 1: needs ndim >= 2")
-        dt = (torch.qint8 if spec.signed else torch.quint8) if spec.bits <= 8 else (torch.int16 if spec.signed else torch.uint16)
+        dt = (
+            (torch.qint8 if spec.signed else torch.quint8)
+            if spec.bits <= 8
+            else (torch.int16 if spec.signed else torch.uint16)
+        )
         if per_channel:
             qs = torch.per_channel_symmetric if symmetric else torch.per_channel_affine
-            fq = FakeQuantize(observer=obs.PerChannelMinMaxObserver, quant_min=spec.qmin, quant_max=spec.qmax,
-                              dtype=dt, qscheme=qs, ch_axis=spec.axis % x.ndim)
+            fq = FakeQuantize(
+                observer=obs.PerChannelMinMaxObserver,
+                quant_min=spec.qmin,
+                quant_max=spec.qmax,
+                dtype=dt,
+                qscheme=qs,
+                ch_axis=spec.axis % x.ndim,
+            )
         else:
             qs = torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine
-            fq = FakeQuantize(observer=obs.MinMaxObserver, quant_min=spec.qmin, quant_max=spec.qmax, dtype=dt, qscheme=qs)
+            fq = FakeQuantize(
+                observer=obs.MinMaxObserver, quant_min=spec.qmin, quant_max=spec.qmax, dtype=dt, qscheme=qs
+            )
         return fq(torch.from_numpy(np.ascontiguousarray(x))).detach().numpy()
 
     return run
@@ -293,10 +332,13 @@ def tf_fake_quant(variant: str):
         if variant == "args":
             y = tf.quantization.fake_quant_with_min_max_args(x, min=float(lo), max=float(hi), **kw)
         elif variant == "vars":
-            y = tf.quantization.fake_quant_with_min_max_vars(x, tf.constant(np.float32(lo)), tf.constant(np.float32(hi)), **kw)
+            y = tf.quantization.fake_quant_with_min_max_vars(
+                x, tf.constant(np.float32(lo)), tf.constant(np.float32(hi)), **kw
+            )
         else:
             y = tf.quantization.fake_quant_with_min_max_vars_per_channel(
-                x, tf.constant(np.asarray(lo, np.float32)), tf.constant(np.asarray(hi, np.float32)), **kw)
+                x, tf.constant(np.asarray(lo, np.float32)), tf.constant(np.asarray(hi, np.float32)), **kw
+            )
         return y.numpy()
 
     return run
@@ -359,7 +401,9 @@ def tflite_quantize(resolver: str):
         model, sb, zb, zb8, _ = _tflite_template(out)
         if out == "int16" and int(zero_point) != 0:
             raise Unsupported("int16 QUANTIZE has zero point 0")
-        patched = model.replace(sb, struct.pack("<f", np.float32(scale))).replace(zb, struct.pack("<q", int(zero_point)))
+        patched = model.replace(sb, struct.pack("<f", np.float32(scale))).replace(
+            zb, struct.pack("<q", int(zero_point))
+        )
         if zb8 is not None:  # after the uint8 zero point: z - 128 < 0 never equals the pattern of a uint8 zero point
             patched = patched.replace(zb8, struct.pack("<q", int(zero_point) - 128))
         flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
@@ -367,7 +411,7 @@ def tflite_quantize(resolver: str):
         for i in range(0, flat.size, 64):
             chunk = np.zeros(64, np.float32)
             n = min(64, flat.size - i)
-            chunk[:n] = flat[i:i + n]
+            chunk[:n] = flat[i : i + n]
             it = tf.lite.Interpreter(model_content=patched, experimental_op_resolver_type=res)
             it.allocate_tensors()
             it.set_tensor(it.get_input_details()[0]["index"], chunk)
@@ -425,5 +469,11 @@ def versions() -> dict[str, str]:
     import tensorflow as tf
     import torch
 
-    return {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "torch": torch.__version__,
-            "tensorflow-cpu": tf.__version__, "jax": jax.__version__, "numpy": np.__version__}
+    return {
+        "onnxruntime": onnxruntime.__version__,
+        "onnx": onnx.__version__,
+        "torch": torch.__version__,
+        "tensorflow-cpu": tf.__version__,
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+    }

@@ -4,11 +4,13 @@ Runtime-free (NumPy, Hypothesis and refquant only), so the default test run can 
 candidate and show that a row catches it (tests/test_profiles.py). The real adapters live in
 adapters.py, the rows in suite.py.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
@@ -24,8 +26,10 @@ from refquant.testing.strategies import float_arrays, scales
 try:  # the checkers' own "outside my backend" signal
     from refquant.testing import Unsupported
 except ImportError:  # pragma: no cover - before refquant.testing.Unsupported existed
+
     class Unsupported(Exception):
         """Raised by a candidate for a case outside its backend operation."""
+
 
 STRICT = Tolerance("exact", signed_zero=True)
 
@@ -122,8 +126,13 @@ def profile_cases(draw, row: Row):
         shape[axis % ndim] = draw(st.integers(2, 9))
         shape = tuple(shape)
         block = draw(st.integers(1, shape[axis % ndim]))
-    spec = prof.spec(choice["bits"], signed=choice["signed"], narrow_range=choice.get("narrow_range", False),
-                     axis=axis, block_size=block)
+    spec = prof.spec(
+        choice["bits"],
+        signed=choice["signed"],
+        narrow_range=choice.get("narrow_range", False),
+        axis=axis,
+        block_size=block,
+    )
     pshape = _param_shape(shape, spec)
     n = int(np.prod(pshape)) if pshape else 1
     ss = np.array([draw(scales(dtype=np.float32)) for _ in range(n)], dtype=np.float32)
@@ -134,8 +143,17 @@ def profile_cases(draw, row: Row):
     cap = None
     if row.max_ratio is not None:
         cap = float(row.max_ratio) * float(ss.min())
-    x = draw(float_arrays(dtype=dt, shape=shape, scale=float(ss[0]), zero_point=int(zs[0]), qmin=spec.qmin,
-                          qmax=spec.qmax, max_magnitude=cap if cap is not None else float(np.finfo(np.float32).max) / 4))
+    x = draw(
+        float_arrays(
+            dtype=dt,
+            shape=shape,
+            scale=float(ss[0]),
+            zero_point=int(zs[0]),
+            qmin=spec.qmin,
+            qmax=spec.qmax,
+            max_magnitude=cap if cap is not None else float(np.finfo(np.float32).max) / 4,
+        )
+    )
     if pshape:
         return x, ss.reshape(pshape), zs.reshape(pshape), spec
     return x, ss[0], int(zs[0]), spec
@@ -181,6 +199,7 @@ def _body(row: Row, counter):
     ctx = lambda spec, s, z: {"profile": row.profile, "spec": spec, "scale": s, "zero_point": z}  # noqa: E731
 
     if row.kind in ("quantize", "fake_quant", "dequantize"):
+
         def body(case):
             x, s, z, spec = case
             if row.kind == "dequantize":
@@ -190,8 +209,9 @@ def _body(row: Row, counter):
                     got = cand(codes.copy(), s, z, spec)
                 except Unsupported:
                     return
-                compare_arrays(ref, got, STRICT, op=f"dequantize [{row.profile}]", context=ctx(spec, s, z),
-                               inputs={"codes": codes})
+                compare_arrays(
+                    ref, got, STRICT, op=f"dequantize [{row.profile}]", context=ctx(spec, s, z), inputs={"codes": codes}
+                )
                 return
             ref_fn = refquant.quantize if row.kind == "quantize" else refquant.fake_quant
             ref = ref_fn(x, s, z, spec)
@@ -204,6 +224,7 @@ def _body(row: Row, counter):
         return profile_cases(row), body
 
     if row.kind == "range_fake_quant":
+
         @st.composite
         def tf_cases(draw):
             x, s, _, spec = draw(profile_cases(row))
@@ -225,12 +246,19 @@ def _body(row: Row, counter):
                 got = cand(x.copy(), lo, hi, spec)
             except Unsupported:
                 return
-            compare_arrays(ref, got, STRICT, op=f"fake_quant [{row.profile}]",
-                           context={"min": lo, "max": hi, **ctx(spec, s, z)}, inputs={"x": x})
+            compare_arrays(
+                ref,
+                got,
+                STRICT,
+                op=f"fake_quant [{row.profile}]",
+                context={"min": lo, "max": hi, **ctx(spec, s, z)},
+                inputs={"x": x},
+            )
 
         return tf_cases(), body
 
     if row.kind == "calibrate":
+
         def body(case):
             x, spec = case
             want = prof.calibrate(x, spec, **row.options)
@@ -239,12 +267,18 @@ def _body(row: Row, counter):
             except Unsupported:
                 return
             for name, w, g in (("scale", want[0], got[0]), ("zero_point", want[1], got[1])):
-                compare_arrays(np.asarray(w), np.asarray(g), STRICT, op=f"calibrate {name} [{row.profile}]",
-                               context={"spec": spec, "options": row.options, "x": x.tolist()})
+                compare_arrays(
+                    np.asarray(w),
+                    np.asarray(g),
+                    STRICT,
+                    op=f"calibrate {name} [{row.profile}]",
+                    context={"spec": spec, "options": row.options, "x": x.tolist()},
+                )
 
         return calibration_inputs(row), body
 
     if row.kind == "calibrate+fake_quant":
+
         def body(case):
             x, spec = case
             s, z = prof.calibrate(x, spec, **row.options)
@@ -253,8 +287,14 @@ def _body(row: Row, counter):
                 got = cand(x.copy(), spec)
             except Unsupported:
                 return
-            compare_arrays(ref, got, STRICT, op=f"calibrate+fake_quant [{row.profile}]",
-                           context={"spec": spec, "options": row.options, "scale": s, "zero_point": z}, inputs={"x": x})
+            compare_arrays(
+                ref,
+                got,
+                STRICT,
+                op=f"calibrate+fake_quant [{row.profile}]",
+                context={"spec": spec, "options": row.options, "scale": s, "zero_point": z},
+                inputs={"x": x},
+            )
 
         @st.composite
         def fq_cases(draw):
@@ -272,8 +312,15 @@ def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0, shrink: bool =
     counter = {"cases": 0, "unsupported": 0}
     strategy, body = _body(row, counter)
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
-    cfg = settings(max_examples=max_examples, deadline=None, database=None, print_blob=False, phases=phases,
-                   suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+    cfg = settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
 
     @hyp_seed(seed)
     @cfg
@@ -297,12 +344,23 @@ def run_row(row: Row, *, max_examples: int = 1000, seed: int = 0, shrink: bool =
     finally:
         if old_budget is not None:
             _engine.MAX_SHRINKING_SECONDS = old_budget
-    return Result(row, counter["cases"], counter["unsupported"], counterexample is not None, counterexample,
-                  time.perf_counter() - t0)
+    return Result(
+        row,
+        counter["cases"],
+        counter["unsupported"],
+        counterexample is not None,
+        counterexample,
+        time.perf_counter() - t0,
+    )
 
 
-def render(results: Sequence[Result], versions: dict[str, str], total_seconds: float, command: str,
-           cases_per_row: int | None = None) -> str:
+def render(
+    results: Sequence[Result],
+    versions: dict[str, str],
+    total_seconds: float,
+    command: str,
+    cases_per_row: int | None = None,
+) -> str:
     """docs/CONFORMANCE.md: the matrix, then the minimal counterexample of every divergence."""
     lines = [
         "# Conformance matrix: refquant's backend profiles against the real runtimes",

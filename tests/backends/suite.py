@@ -6,6 +6,7 @@ Writes docs/CONFORMANCE.md and refquant/_profile_evidence.py (the versions and c
 that :mod:`refquant.profiles` reports as its evidence). Exit status 1 when a row that should
 conform diverges or a documented backend divergence no longer reproduces.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,16 @@ def C(bits, signed, narrow=False):
 
 ONNX_CODES = [C(4, True), C(4, False), C(8, True), C(8, False), C(16, True), C(16, False)]
 ONNX_2BIT = [C(2, True), C(2, False)]
-TORCH_FQ_CODES = [C(8, True), C(8, False), C(8, True, True), C(4, True), C(4, False, True), C(16, True), C(2, True), C(1, False)]
+TORCH_FQ_CODES = [
+    C(8, True),
+    C(8, False),
+    C(8, True, True),
+    C(4, True),
+    C(4, False, True),
+    C(16, True),
+    C(2, True),
+    C(1, False),
+]
 TORCH_OBS_CODES = [C(8, True), C(8, False), C(4, True), C(4, False), C(16, True), C(8, True, True)]
 TORCH_Q8 = [C(8, True), C(8, False)]
 TORCH_QSUB = [C(4, False), C(2, False)]
@@ -38,24 +48,36 @@ TF_CODES = [C(8, False), C(8, False, True), C(4, False), C(2, False), C(16, Fals
 TFLITE_CODES = [C(8, True), C(8, False), C(16, True)]
 JAX_CODES = [C(8, True), C(8, False), C(4, True), C(16, False)]
 
-TFLITE_NOTE = ("uint8 output is the converter's float -> int8 QUANTIZE, RESHAPE, int8 -> uint8 QUANTIZE chain "
-               "(the second a shift by 128 at an equal scale).")
-TFLITE_WRAP = ("A documented backend divergence: the kernel converts round(x/s) to a 32-bit integer before adding the "
-               "zero point and clamping, so |x/s| >= 2^31 wraps. The conforming rows draw |x/s| < 2^30.")
-ONNX_REF_WRAP = ("A documented divergence of the ONNX reference evaluator: it converts round(x/s) to int32 before adding "
-                 "the zero point, so round(x/s) + z beyond the int32 range wraps (int16 output, large zero point). "
-                 "The conforming rows draw |x/s| < 2^30.")
-JAX_NOTE = ("Not expressible by one spec (refquant.profiles.NOT_EXPRESSIBLE): the same source line x / s is compiled "
-            "by XLA into x * (1/s) when s is broadcast from fewer elements than x, and into a division when s has "
-            "x's shape (or x has one element); which one a program gets depends on the shapes in the graph.")
-TF_GAP = ("A documented profile gap: TensorFlow 2.21 computes y = floor(fl(fl(v - quant_zero) + 0.5)) * s with "
-          "v = fl(clamp(x) - nudged_min) * inv (args, per channel; inv = (qmax - qmin)/(max - min) from the "
-          "un-nudged range) or / s (vars): the zero code is subtracted before the rounding and the result "
-          "dequantized as (q - z) * s. The QuantSpec's float-shifted domain rounds (clamp(x) - lo) / s and "
-          "adds lo after the product, so the spec does not express it yet; refquant.profiles.tf_fake_quant_model "
-          "(the rows above) is the exact model.")
-WRAP_NOTE = ("A documented backend divergence: the backend casts x/s to a 64-bit integer before clamping, so "
-             "|x/s| >= 2^63 wraps instead of saturating. The conforming rows above draw |x/s| < 2^62.")
+TFLITE_NOTE = (
+    "uint8 output is the converter's float -> int8 QUANTIZE, RESHAPE, int8 -> uint8 QUANTIZE chain "
+    "(the second a shift by 128 at an equal scale)."
+)
+TFLITE_WRAP = (
+    "A documented backend divergence: the kernel converts round(x/s) to a 32-bit integer before adding the "
+    "zero point and clamping, so |x/s| >= 2^31 wraps. The conforming rows draw |x/s| < 2^30."
+)
+ONNX_REF_WRAP = (
+    "A documented divergence of the ONNX reference evaluator: it converts round(x/s) to int32 before adding "
+    "the zero point, so round(x/s) + z beyond the int32 range wraps (int16 output, large zero point). "
+    "The conforming rows draw |x/s| < 2^30."
+)
+JAX_NOTE = (
+    "Not expressible by one spec (refquant.profiles.NOT_EXPRESSIBLE): the same source line x / s is compiled "
+    "by XLA into x * (1/s) when s is broadcast from fewer elements than x, and into a division when s has "
+    "x's shape (or x has one element); which one a program gets depends on the shapes in the graph."
+)
+TF_GAP = (
+    "A documented profile gap: TensorFlow 2.21 computes y = floor(fl(fl(v - quant_zero) + 0.5)) * s with "
+    "v = fl(clamp(x) - nudged_min) * inv (args, per channel; inv = (qmax - qmin)/(max - min) from the "
+    "un-nudged range) or / s (vars): the zero code is subtracted before the rounding and the result "
+    "dequantized as (q - z) * s. The QuantSpec's float-shifted domain rounds (clamp(x) - lo) / s and "
+    "adds lo after the product, so the spec does not express it yet; refquant.profiles.tf_fake_quant_model "
+    "(the rows above) is the exact model."
+)
+WRAP_NOTE = (
+    "A documented backend divergence: the backend casts x/s to a 64-bit integer before clamping, so "
+    "|x/s| >= 2^63 wraps instead of saturating. The conforming rows above draw |x/s| < 2^62."
+)
 
 
 def rows(v: dict[str, str]) -> list[Row]:
@@ -68,85 +90,365 @@ def rows(v: dict[str, str]) -> list[Row]:
     # ---- ONNX
     for layout in ("per tensor", "per channel", "blocked"):
         out.append(Row(ort, "QuantizeLinear (opset 21)", "onnx", "quantize", layout, ONNX_CODES, A.ort_op("quantize")))
-    out.append(Row(ort, "QuantizeLinear (opset 25)", "onnx", "quantize", "per channel", ONNX_2BIT, A.ort_op("quantize", 25)))
-    out.append(Row(ort, "QuantizeLinear (opset 13)", "onnx", "quantize", "per channel", [C(8, True), C(8, False)], A.ort_op("quantize", 13)))
+    out.append(
+        Row(ort, "QuantizeLinear (opset 25)", "onnx", "quantize", "per channel", ONNX_2BIT, A.ort_op("quantize", 25))
+    )
+    out.append(
+        Row(
+            ort,
+            "QuantizeLinear (opset 13)",
+            "onnx",
+            "quantize",
+            "per channel",
+            [C(8, True), C(8, False)],
+            A.ort_op("quantize", 13),
+        )
+    )
     for layout in ("per tensor", "per channel", "blocked"):
-        out.append(Row(ort, "QuantizeLinear -> DequantizeLinear (opset 21)", "onnx", "fake_quant", layout, ONNX_CODES,
-                       A.ort_op("fake_quant")))
+        out.append(
+            Row(
+                ort,
+                "QuantizeLinear -> DequantizeLinear (opset 21)",
+                "onnx",
+                "fake_quant",
+                layout,
+                ONNX_CODES,
+                A.ort_op("fake_quant"),
+            )
+        )
     for layout in ("per tensor", "per channel", "blocked"):
-        out.append(Row(ort, "DequantizeLinear (opset 21)", "onnx", "dequantize", layout, ONNX_CODES, A.ort_op("dequantize")))
+        out.append(
+            Row(ort, "DequantizeLinear (opset 21)", "onnx", "dequantize", layout, ONNX_CODES, A.ort_op("dequantize"))
+        )
     for layout in ("per tensor", "per channel", "blocked"):
-        out.append(Row(ref, "QuantizeLinear (opset 21)", "onnx", "quantize", layout, ONNX_CODES, A.onnx_reference_op("quantize"),
-                       max_ratio=2.0**30))
-    out.append(Row(ref, "QuantizeLinear (opset 21), |x/s| up to 2^126", "onnx", "quantize", "per tensor", [C(16, True)],
-                   A.onnx_reference_op("quantize"), expect="diverges", note=ONNX_REF_WRAP))
-    out.append(Row(ref, "QuantizeLinear -> DequantizeLinear (opset 21)", "onnx", "fake_quant", "blocked", ONNX_CODES,
-                   A.onnx_reference_op("fake_quant"), max_ratio=2.0**30))
-    out.append(Row(ort, "DynamicQuantizeLinear (scale, zero point)", "onnx", "calibrate", "per tensor", [C(8, False)],
-                   A.ort_dynamic_quantize_linear()))
+        out.append(
+            Row(
+                ref,
+                "QuantizeLinear (opset 21)",
+                "onnx",
+                "quantize",
+                layout,
+                ONNX_CODES,
+                A.onnx_reference_op("quantize"),
+                max_ratio=2.0**30,
+            )
+        )
+    out.append(
+        Row(
+            ref,
+            "QuantizeLinear (opset 21), |x/s| up to 2^126",
+            "onnx",
+            "quantize",
+            "per tensor",
+            [C(16, True)],
+            A.onnx_reference_op("quantize"),
+            expect="diverges",
+            note=ONNX_REF_WRAP,
+        )
+    )
+    out.append(
+        Row(
+            ref,
+            "QuantizeLinear -> DequantizeLinear (opset 21)",
+            "onnx",
+            "fake_quant",
+            "blocked",
+            ONNX_CODES,
+            A.onnx_reference_op("fake_quant"),
+            max_ratio=2.0**30,
+        )
+    )
+    out.append(
+        Row(
+            ort,
+            "DynamicQuantizeLinear (scale, zero point)",
+            "onnx",
+            "calibrate",
+            "per tensor",
+            [C(8, False)],
+            A.ort_dynamic_quantize_linear(),
+        )
+    )
     # ---- torch.fake_quantize
-    out.append(Row(torch, "fake_quantize_per_tensor_affine", "torch.fake_quantize", "fake_quant", "per tensor", TORCH_FQ_CODES,
-                   A.torch_fake_quantize(False)))
-    out.append(Row(torch, "fake_quantize_per_channel_affine", "torch.fake_quantize", "fake_quant", "per channel",
-                   TORCH_FQ_CODES, A.torch_fake_quantize(True), max_ratio=2.0**62))
-    out.append(Row(torch, "fake_quantize_per_channel_affine", "torch.fake_quantize", "fake_quant", "per channel",
-                   TORCH_FQ_CODES, A.torch_fake_quantize(True), dtype=np.float64, max_ratio=2.0**62))
-    out.append(Row(torch, "fake_quantize_per_channel_affine, |x/s| up to 2^126", "torch.fake_quantize", "fake_quant",
-                   "per channel", [C(8, True)], A.torch_fake_quantize(True), expect="diverges", note=WRAP_NOTE))
-    out.append(Row(torch, "fake_quantize_per_tensor_affine, float64 input", "torch.fake_quantize", "fake_quant",
-                   "per tensor", [C(8, True)], A.torch_fake_quantize(False), dtype=np.float64, expect="diverges",
-                   note=("Not expressible: on a float64 tensor the codes follow the profile (float64 product with the "
-                         "float32 reciprocal), but the dequantizing product is computed in float32, "
-                         "fl32((q - z) * fl32(s)), and widened to float64; the per-channel kernel multiplies in float64.")))
+    out.append(
+        Row(
+            torch,
+            "fake_quantize_per_tensor_affine",
+            "torch.fake_quantize",
+            "fake_quant",
+            "per tensor",
+            TORCH_FQ_CODES,
+            A.torch_fake_quantize(False),
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "fake_quantize_per_channel_affine",
+            "torch.fake_quantize",
+            "fake_quant",
+            "per channel",
+            TORCH_FQ_CODES,
+            A.torch_fake_quantize(True),
+            max_ratio=2.0**62,
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "fake_quantize_per_channel_affine",
+            "torch.fake_quantize",
+            "fake_quant",
+            "per channel",
+            TORCH_FQ_CODES,
+            A.torch_fake_quantize(True),
+            dtype=np.float64,
+            max_ratio=2.0**62,
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "fake_quantize_per_channel_affine, |x/s| up to 2^126",
+            "torch.fake_quantize",
+            "fake_quant",
+            "per channel",
+            [C(8, True)],
+            A.torch_fake_quantize(True),
+            expect="diverges",
+            note=WRAP_NOTE,
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "fake_quantize_per_tensor_affine, float64 input",
+            "torch.fake_quantize",
+            "fake_quant",
+            "per tensor",
+            [C(8, True)],
+            A.torch_fake_quantize(False),
+            dtype=np.float64,
+            expect="diverges",
+            note=(
+                "Not expressible: on a float64 tensor the codes follow the profile (float64 product with the "
+                "float32 reciprocal), but the dequantizing product is computed in float32, "
+                "fl32((q - z) * fl32(s)), and widened to float64; the per-channel kernel multiplies in float64."
+            ),
+        )
+    )
     for layout, pc in (("per tensor", False), ("per channel", True)):
         for sym in (False, True):
             name = ("PerChannelMinMaxObserver" if pc else "MinMaxObserver") + (" (symmetric)" if sym else " (affine)")
-            out.append(Row(torch, name + ".calculate_qparams", "torch.fake_quantize", "calibrate", layout, TORCH_OBS_CODES,
-                           A.torch_observer(pc, sym), options={"symmetric": sym}))
-            out.append(Row(torch, f"FakeQuantize({name.split(' ')[0]}{', symmetric' if sym else ''}) forward",
-                           "torch.fake_quantize", "calibrate+fake_quant", layout, TORCH_OBS_CODES,
-                           A.torch_fakequantize_module(pc, sym), options={"symmetric": sym}))
+            out.append(
+                Row(
+                    torch,
+                    name + ".calculate_qparams",
+                    "torch.fake_quantize",
+                    "calibrate",
+                    layout,
+                    TORCH_OBS_CODES,
+                    A.torch_observer(pc, sym),
+                    options={"symmetric": sym},
+                )
+            )
+            out.append(
+                Row(
+                    torch,
+                    f"FakeQuantize({name.split(' ')[0]}{', symmetric' if sym else ''}) forward",
+                    "torch.fake_quantize",
+                    "calibrate+fake_quant",
+                    layout,
+                    TORCH_OBS_CODES,
+                    A.torch_fakequantize_module(pc, sym),
+                    options={"symmetric": sym},
+                )
+            )
     # ---- torch.quantize
-    out.append(Row(torch, "quantize_per_tensor + int_repr", "torch.quantize", "quantize", "per tensor", TORCH_Q8,
-                   A.torch_quantize(False)))
-    out.append(Row(torch, "quantize_per_channel + int_repr", "torch.quantize", "quantize", "per channel", TORCH_Q8,
-                   A.torch_quantize(True)))
-    out.append(Row(torch, "quantize_per_tensor (quint4x2, quint2x4) + int_repr", "torch.quantize", "quantize", "per tensor",
-                   TORCH_QSUB, A.torch_quantize(False), max_ratio=2.0**62))
-    out.append(Row(torch, "quantize_per_tensor (quint4x2), |x/s| up to 2^126", "torch.quantize", "quantize", "per tensor",
-                   [C(4, False)], A.torch_quantize(False), expect="diverges", note=WRAP_NOTE))
-    out.append(Row(torch, "Tensor.dequantize (per tensor)", "torch.quantize", "dequantize", "per tensor", TORCH_Q8,
-                   A.torch_dequantize(False)))
-    out.append(Row(torch, "Tensor.dequantize (per channel)", "torch.quantize", "dequantize", "per channel", TORCH_Q8,
-                   A.torch_dequantize(True)))
+    out.append(
+        Row(
+            torch,
+            "quantize_per_tensor + int_repr",
+            "torch.quantize",
+            "quantize",
+            "per tensor",
+            TORCH_Q8,
+            A.torch_quantize(False),
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "quantize_per_channel + int_repr",
+            "torch.quantize",
+            "quantize",
+            "per channel",
+            TORCH_Q8,
+            A.torch_quantize(True),
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "quantize_per_tensor (quint4x2, quint2x4) + int_repr",
+            "torch.quantize",
+            "quantize",
+            "per tensor",
+            TORCH_QSUB,
+            A.torch_quantize(False),
+            max_ratio=2.0**62,
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "quantize_per_tensor (quint4x2), |x/s| up to 2^126",
+            "torch.quantize",
+            "quantize",
+            "per tensor",
+            [C(4, False)],
+            A.torch_quantize(False),
+            expect="diverges",
+            note=WRAP_NOTE,
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "Tensor.dequantize (per tensor)",
+            "torch.quantize",
+            "dequantize",
+            "per tensor",
+            TORCH_Q8,
+            A.torch_dequantize(False),
+        )
+    )
+    out.append(
+        Row(
+            torch,
+            "Tensor.dequantize (per channel)",
+            "torch.quantize",
+            "dequantize",
+            "per channel",
+            TORCH_Q8,
+            A.torch_dequantize(True),
+        )
+    )
     # ---- tf.fake_quant
-    for variant, op, layout in (("args", "fake_quant_with_min_max_args", "per tensor"),
-                                ("vars", "fake_quant_with_min_max_vars", "per tensor"),
-                                ("per_channel", "fake_quant_with_min_max_vars_per_channel", "per channel")):
-        out.append(Row(tf, op + " vs refquant.profiles.tf_fake_quant_model", "tf.fake_quant", "range_fake_quant", layout,
-                       TF_CODES, A.tf_fake_quant(variant), options={"variant": variant}))
-        out.append(Row(tf, op + " vs the profile's QuantSpec", "tf.fake_quant", "range_fake_quant", layout, TF_CODES,
-                       A.tf_fake_quant(variant), expect="gap", note=TF_GAP))
+    for variant, op, layout in (
+        ("args", "fake_quant_with_min_max_args", "per tensor"),
+        ("vars", "fake_quant_with_min_max_vars", "per tensor"),
+        ("per_channel", "fake_quant_with_min_max_vars_per_channel", "per channel"),
+    ):
+        out.append(
+            Row(
+                tf,
+                op + " vs refquant.profiles.tf_fake_quant_model",
+                "tf.fake_quant",
+                "range_fake_quant",
+                layout,
+                TF_CODES,
+                A.tf_fake_quant(variant),
+                options={"variant": variant},
+            )
+        )
+        out.append(
+            Row(
+                tf,
+                op + " vs the profile's QuantSpec",
+                "tf.fake_quant",
+                "range_fake_quant",
+                layout,
+                TF_CODES,
+                A.tf_fake_quant(variant),
+                expect="gap",
+                note=TF_GAP,
+            )
+        )
     # ---- TFLite
     tfl = tf + " (tf.lite)"
-    for resolver, what, prof in (("AUTO", "default interpreter (XNNPACK)", "tflite"),
-                                 ("BUILTIN_WITHOUT_DEFAULT_DELEGATES", "builtin kernels without delegates", "tflite"),
-                                 ("BUILTIN_REF", "reference kernels (BUILTIN_REF)", "tflite.reference")):
-        out.append(Row(tfl, f"QUANTIZE, {what}", prof, "quantize", "per tensor", TFLITE_CODES,
-                       A.tflite_quantize(resolver), max_ratio=2.0**30, note=TFLITE_NOTE))
+    for resolver, what, prof in (
+        ("AUTO", "default interpreter (XNNPACK)", "tflite"),
+        ("BUILTIN_WITHOUT_DEFAULT_DELEGATES", "builtin kernels without delegates", "tflite"),
+        ("BUILTIN_REF", "reference kernels (BUILTIN_REF)", "tflite.reference"),
+    ):
+        out.append(
+            Row(
+                tfl,
+                f"QUANTIZE, {what}",
+                prof,
+                "quantize",
+                "per tensor",
+                TFLITE_CODES,
+                A.tflite_quantize(resolver),
+                max_ratio=2.0**30,
+                note=TFLITE_NOTE,
+            )
+        )
         wraps = resolver != "AUTO"  # the XNNPACK delegate saturates
-        out.append(Row(tfl, f"QUANTIZE, {what}, |x/s| up to 2^126", prof, "quantize", "per tensor", [C(8, True)],
-                       A.tflite_quantize(resolver), expect="diverges" if wraps else "conforms",
-                       note=TFLITE_WRAP if wraps else ""))
+        out.append(
+            Row(
+                tfl,
+                f"QUANTIZE, {what}, |x/s| up to 2^126",
+                prof,
+                "quantize",
+                "per tensor",
+                [C(8, True)],
+                A.tflite_quantize(resolver),
+                expect="diverges" if wraps else "conforms",
+                note=TFLITE_WRAP if wraps else "",
+            )
+        )
     # ---- JAX
     for layout in ("per tensor", "per channel"):
-        out.append(Row(jx, "jit(clip(round(x * (1/s)) + z))", "jax", "quantize", layout, JAX_CODES, A.jax_quantize("reciprocal")))
-    out.append(Row(jx, "jit(clip(round(x / s) + z)), s broadcast from fewer elements than x", "jax", "quantize",
-                   "per channel", JAX_CODES, A.jax_quantize("divide_broadcast"), note=JAX_NOTE))
-    out.append(Row(jx, "jit(clip(round(x / s) + z)), s of x's shape", "onnx", "quantize", "per channel",
-                   [C(8, True), C(16, False)], A.jax_quantize("divide_full"), note=JAX_NOTE))
-    out.append(Row(jx, "jit(clip(round(x / s) + z)), s of x's shape, against the reciprocal profile", "jax", "quantize",
-                   "per channel", [C(8, True)], A.jax_quantize("divide_full"), expect="diverges", note=JAX_NOTE))
+        out.append(
+            Row(
+                jx,
+                "jit(clip(round(x * (1/s)) + z))",
+                "jax",
+                "quantize",
+                layout,
+                JAX_CODES,
+                A.jax_quantize("reciprocal"),
+            )
+        )
+    out.append(
+        Row(
+            jx,
+            "jit(clip(round(x / s) + z)), s broadcast from fewer elements than x",
+            "jax",
+            "quantize",
+            "per channel",
+            JAX_CODES,
+            A.jax_quantize("divide_broadcast"),
+            note=JAX_NOTE,
+        )
+    )
+    out.append(
+        Row(
+            jx,
+            "jit(clip(round(x / s) + z)), s of x's shape",
+            "onnx",
+            "quantize",
+            "per channel",
+            [C(8, True), C(16, False)],
+            A.jax_quantize("divide_full"),
+            note=JAX_NOTE,
+        )
+    )
+    out.append(
+        Row(
+            jx,
+            "jit(clip(round(x / s) + z)), s of x's shape, against the reciprocal profile",
+            "jax",
+            "quantize",
+            "per channel",
+            [C(8, True)],
+            A.jax_quantize("divide_full"),
+            expect="diverges",
+            note=JAX_NOTE,
+        )
+    )
     return out
 
 
@@ -173,10 +475,21 @@ def _run_shard(index: int, count: int, cases: int, only, out: pathlib.Path) -> N
     res = []
     for i, row in todo[index::count]:
         r = run_row(row, max_examples=cases)
-        res.append({"index": i, "cases": r.cases, "unsupported": r.unsupported, "diverged": r.diverged,
-                    "counterexample": r.counterexample, "seconds": r.seconds})
-        print(f"[row {i + 1}] {row.backend} | {row.operation} | {row.profile} | {row.layout}: {r.status} "
-              f"({r.cases} cases, {r.unsupported} unsupported, {r.seconds:.1f} s)", flush=True)
+        res.append(
+            {
+                "index": i,
+                "cases": r.cases,
+                "unsupported": r.unsupported,
+                "diverged": r.diverged,
+                "counterexample": r.counterexample,
+                "seconds": r.seconds,
+            }
+        )
+        print(
+            f"[row {i + 1}] {row.backend} | {row.operation} | {row.profile} | {row.layout}: {r.status} "
+            f"({r.cases} cases, {r.unsupported} unsupported, {r.seconds:.1f} s)",
+            flush=True,
+        )
         if r.diverged and row.expect == "conforms":
             print(r.counterexample, flush=True)
     out.write_text(json.dumps(res))
@@ -205,7 +518,16 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
         for k in range(args.jobs):
-            cmd = [sys.executable, __file__, "--cases", str(args.cases), "--shard", str(k), str(args.jobs), f"{tmp}/{k}.json"]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--cases",
+                str(args.cases),
+                "--shard",
+                str(k),
+                str(args.jobs),
+                f"{tmp}/{k}.json",
+            ]
             if args.only:
                 cmd += ["--only", *args.only]
             procs.append(subprocess.Popen(cmd))
@@ -213,10 +535,14 @@ def main(argv=None) -> int:
         if any(codes):
             print(f"a worker failed: exit codes {codes}")
             return 2
-        raw = sorted((d for k in range(args.jobs) for d in json.loads(pathlib.Path(f"{tmp}/{k}.json").read_text())),
-                     key=lambda d: d["index"])
-    results = [Result(todo[d["index"]], d["cases"], d["unsupported"], d["diverged"], d["counterexample"], d["seconds"])
-               for d in raw]
+        raw = sorted(
+            (d for k in range(args.jobs) for d in json.loads(pathlib.Path(f"{tmp}/{k}.json").read_text())),
+            key=lambda d: d["index"],
+        )
+    results = [
+        Result(todo[d["index"]], d["cases"], d["unsupported"], d["diverged"], d["counterexample"], d["seconds"])
+        for d in raw
+    ]
     total = time.perf_counter() - t0
     text = render(results, v, total, "bash tests/backends/run.sh", cases_per_row=args.cases)
     if args.no_write or args.only:
@@ -226,7 +552,8 @@ def main(argv=None) -> int:
         ev = evidence(results)
         (ROOT / "refquant" / "_profile_evidence.py").write_text(
             '"""Evidence of the last backend-suite run (written by tests/backends/suite.py; do not edit)."""\n\n'
-            "EVIDENCE = " + pprint.pformat(ev, sort_dicts=True) + "\n")
+            "EVIDENCE = " + pprint.pformat(ev, sort_dicts=True) + "\n"
+        )
     bad = [r for r in results if not r.ok]
     print(f"{len(results) - len(bad)} passed, {len(bad)} failed in {total:.0f} s")
     return 1 if bad else 0
