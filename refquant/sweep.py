@@ -45,7 +45,16 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_bool, check_int
+from ._validate import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_mapping,
+    check_sequence,
+    check_str,
+    check_type,
+    short_repr,
+)
 
 __all__ = [
     "run_sweep",
@@ -64,6 +73,7 @@ class SerialExecutor(cf.Executor):
     """An Executor that runs each task immediately in the calling thread."""
 
     def submit(self, fn, /, *args, **kwargs):
+        check_callable(fn, "fn")
         fut: cf.Future = cf.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
@@ -72,11 +82,18 @@ class SerialExecutor(cf.Executor):
         return fut
 
 
-@contextlib.contextmanager
-def using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
+def using_executor(executor: cf.Executor) -> contextlib.AbstractContextManager:
     """Make *executor* the default of :func:`run_sweep` inside the ``with`` block."""
-    if not isinstance(executor, cf.Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
+    _check_executor(executor)
+    return _using_executor(executor)
+
+
+def _check_executor(executor) -> cf.Executor:
+    return check_type(executor, cf.Executor, "executor", "a concurrent.futures.Executor")
+
+
+@contextlib.contextmanager
+def _using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
     _EXECUTOR_STACK.append(executor)
     try:
         yield executor
@@ -167,8 +184,7 @@ def check_cluster(client) -> dict:
     return info
 
 
-@contextlib.contextmanager
-def dask_executor(address: str, *, check: bool = True) -> Iterator[cf.Executor]:
+def dask_executor(address: str, *, check: bool = True) -> contextlib.AbstractContextManager:
     """Connect to a Dask ``distributed`` scheduler at *address* and yield its Executor.
 
     Needs the optional extra ``pip install -e ".[dask]"``. With ``check=True``
@@ -177,9 +193,18 @@ def dask_executor(address: str, *, check: bool = True) -> Iterator[cf.Executor]:
     refquant gives one clear :class:`ClusterMismatch` line instead of a
     deserialization error deep inside Dask.
     """
-    if not isinstance(address, str) or not address:
-        raise ValueError(f"address={address!r}: give a scheduler address such as 'tcp://127.0.0.1:8786'")
+    check_str(address, "address")
+    if ":" not in address:
+        raise ValueError(
+            f"address={short_repr(address)} is not a scheduler address; give '<protocol>://<host>:<port>' "
+            "(e.g. 'tcp://127.0.0.1:8786') or '<host>:<port>'"
+        )
     check = check_bool(check, "check")
+    return _dask_executor(address, check)
+
+
+@contextlib.contextmanager
+def _dask_executor(address: str, check: bool) -> Iterator[cf.Executor]:
     try:
         from distributed import Client
     except ImportError as exc:
@@ -200,6 +225,18 @@ def _call(func: Callable, params: Mapping[str, Any], seed_seq: np.random.SeedSeq
     if isinstance(out, Mapping):
         return [dict(out)]
     return [dict(r) for r in out]
+
+
+def _check_task(task, name: str) -> dict:
+    """A copy of one task's parameter dict; its keys must be str (they become keyword arguments)."""
+    d = check_mapping(task, name)
+    for k in d:
+        if not isinstance(k, str) or k == "rng":
+            raise ValueError(
+                f"{name} has the key {k!r}; keys must be parameter names of func (str), and 'rng' is passed by "
+                "run_sweep itself"
+            )
+    return d
 
 
 def run_sweep(
@@ -235,12 +272,13 @@ def run_sweep(
     """
     import pandas as pd
 
+    check_callable(func, "func", "(rng, **params) -> dict or list of dicts")
+    tasks = [_check_task(t, f"tasks[{i}]") for i, t in enumerate(check_sequence(tasks, "tasks", min_len=1))]
     seed = check_int(seed, "seed", 0)
-    if not callable(func):
-        raise TypeError(f"func must be callable, got {type(func).__name__}")
-    tasks = [dict(t) for t in tasks]
-    if not tasks:
-        raise ValueError("tasks must not be empty")
+    if executor is not None:
+        _check_executor(executor)
+    progress = check_bool(progress, "progress")
+    check_str(desc, "desc", allow_empty=True)
     seqs = np.random.SeedSequence(seed).spawn(len(tasks))
     own = None
     if executor is None:

@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
-from .conformance import run_property
+from .conformance import _PROBE, CheckReport, _check_candidate, _check_run_options, _check_tolerance, run_property
 from .strategies import weight_layers
 
 __all__ = [
@@ -23,6 +23,13 @@ __all__ = [
     "check_adc_lora_forward",
     "check_w_reshape_grad",
 ]
+
+
+#: Default tolerances of the checkers below (relative, with an absolute floor where gradients may vanish).
+_ADC_STE_TOL = Tolerance("rel", rtol=1e-12, atol=1e-12)
+_CROSSBAR_STE_TOL = Tolerance("rel", rtol=1e-10, atol=1e-10)
+_BITAUG_TOL = Tolerance("rel", rtol=1e-12, atol=1e-15)
+_W_RESHAPE_TOL = Tolerance("rel", rtol=1e-8, atol=1e-300)
 
 
 def _adc_cases():
@@ -41,11 +48,50 @@ def check_adc_ste_grad(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-12),
-) -> None:
-    """Check ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)``
-    against :func:`refquant.imc.adc_ste_grad` (pre-ADC values in range and clipped on both sides)."""
+    tolerance: Tolerance = _ADC_STE_TOL,
+) -> CheckReport:
+    """Check an ADC straight-through-estimator gradient against :func:`refquant.imc.adc_ste_grad`.
+
+    Pre-ADC values lie in range and clipped on both sides, for both transfers, 1- to 10-bit ADCs.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset,
+        grad_step)``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative and absolute 1e-12.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.imc import adc_ste_grad
+    >>> cand = lambda a, g, o, d, n, tr: adc_ste_grad(a, g, offset=o, step=d, n_codes=n, transfer=tr)
+    >>> check_adc_ste_grad(cand, max_examples=3).compared
+    3
+    """
     from ..imc import training as T
+
+    _check_candidate(candidate, "(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         s, o, d, bits, tr, size = case
@@ -65,7 +111,7 @@ def check_adc_ste_grad(
             context=ctx,
         )
 
-    run_property(_adc_cases(), body, max_examples=max_examples, seed=seed)
+    return run_property(_adc_cases(), body, max_examples=max_examples, seed=seed, op="adc_ste_grad")
 
 
 def check_crossbar_ste_grad(
@@ -73,13 +119,43 @@ def check_crossbar_ste_grad(
     *,
     max_examples: int = 50,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-10, atol=1e-10),
-) -> None:
-    """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
-    :func:`refquant.imc.crossbar_ste_grad` (multi-bit crossbars, A-shift on and off, clipped ADCs and operands)."""
+    tolerance: Tolerance = _CROSSBAR_STE_TOL,
+) -> CheckReport:
+    """Check a crossbar's straight-through-estimator gradients against :func:`refquant.imc.crossbar_ste_grad`.
+
+    Multi-bit crossbars, A-shift on and off, clipped ADCs and operands.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative and absolute 1e-10.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+    """
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
 
+    _check_candidate(candidate, "(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
     cases = st.tuples(
         st.integers(0, 2**31 - 1),
         st.integers(1, 12),
@@ -104,7 +180,7 @@ def check_crossbar_ste_grad(
                 r, np.asarray(c, dtype=np.float64), tolerance, op=f"crossbar_ste_grad ({name})", context={"spec": spec}
             )
 
-    run_property(cases, body, max_examples=max_examples, seed=seed)
+    return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad")
 
 
 def check_bitaug_weight(
@@ -112,11 +188,47 @@ def check_bitaug_weight(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-15),
-) -> None:
-    """Check ``candidate(epoch, n_epochs, hold_epochs) -> float`` against :func:`refquant.imc.bitaug_weight`
-    over whole schedules (every epoch of a run)."""
+    tolerance: Tolerance = _BITAUG_TOL,
+) -> CheckReport:
+    """Check a BitAug schedule ``candidate(epoch, n_epochs, hold_epochs) -> float`` against
+    :func:`refquant.imc.bitaug_weight`, over whole schedules (every epoch of a run).
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(epoch, n_epochs, hold_epochs) -> float``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-12 with an absolute floor of 1e-15.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.imc import bitaug_weight
+    >>> check_bitaug_weight(lambda e, n, h: bitaug_weight(e, n, hold_epochs=h), max_examples=3).compared
+    3
+    """
     from ..imc import training as T
+
+    _check_candidate(candidate, "(epoch, n_epochs, hold_epochs) -> float")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         n, hold = case
@@ -124,15 +236,42 @@ def check_bitaug_weight(
         got = np.array([candidate(e, n, hold) for e in range(n)], dtype=np.float64)
         compare_arrays(ref, got, tolerance, op="bitaug_weight", context={"n_epochs": n, "hold_epochs": hold})
 
-    run_property(st.tuples(st.integers(1, 120), st.integers(0, 20)), body, max_examples=max_examples, seed=seed)
+    schedules = st.tuples(st.integers(1, 120), st.integers(0, 20))
+    return run_property(schedules, body, max_examples=max_examples, seed=seed, op="bitaug_weight")
 
 
-def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed: int | None = 0) -> None:
-    """Check ``candidate(x, w, a, b, spec, x_scale, w_scale) -> y`` against :func:`refquant.imc.adc_lora_forward`
-    bit for bit (eq. 11 of RAOQ through the simulated crossbar; both compute modes)."""
+def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed: int | None = 0) -> CheckReport:
+    """Check ``candidate(x, w, a, b, spec, x_scale, w_scale) -> y`` against :func:`refquant.imc.adc_lora_forward`.
+
+    Bit for bit: eq. 11 of RAOQ through the simulated crossbar, both compute modes.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w, a, b, spec, x_scale, w_scale) -> y``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+    """
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
 
+    _check_candidate(candidate, "(x, w, a, b, spec, x_scale, w_scale) -> y")
+    _check_run_options(max_examples, seed)
     cases = st.tuples(
         st.integers(0, 2**31 - 1),
         st.integers(1, 40),
@@ -152,7 +291,7 @@ def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed:
         got = candidate(x.copy(), w.copy(), a.copy(), b.copy(), spec, 1.0, 0.12)
         compare_arrays(ref, np.asarray(got, dtype=np.float64), EXACT, op="adc_lora_forward", context={"spec": spec})
 
-    run_property(cases, body, max_examples=max_examples, seed=seed)
+    return run_property(cases, body, max_examples=max_examples, seed=seed, op="adc_lora_forward")
 
 
 def check_w_reshape_grad(
@@ -162,12 +301,52 @@ def check_w_reshape_grad(
     lam: float = 6e-4,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300),
-) -> None:
+    tolerance: Tolerance = _W_RESHAPE_TOL,
+) -> CheckReport:
     """Check ``candidate(weights, target, lam) -> list of gradient arrays`` against
-    :func:`refquant.imc.w_reshape_penalty_grad` (the sum over layers, RAOQ's form; relative 1e-8 plus an absolute
-    floor of 1e-12 times the layer's largest gradient)."""
+    :func:`refquant.imc.w_reshape_penalty_grad`.
+
+    The sum over layers (RAOQ's form, eqs. 6-7); relative 1e-8 plus an absolute floor of 1e-12
+    times the layer's largest gradient.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(weights, target, lam)``, weights a list of float64 arrays; one gradient per
+        layer.
+    target : float >= 1
+        The kurtosis target (default 1.8).
+    lam : float >= 0
+        The penalty weight (default 6e-4).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-8 (absolute floor as above).
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a *target* or *lam* rejected by
+        :func:`refquant.imc.w_reshape_penalty_grad`, a bad *max_examples* or *seed* (the message
+        names the parameter), before any case runs.
+    """
     from ..imc import training as T
+
+    _check_candidate(candidate, "(weights, target, lam) -> list of arrays")
+    # refquant's own checks of target and lam on a small valid layer, before any case runs
+    T.w_reshape_penalty_grad([_PROBE], target=target, lam=lam)
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(layers):
         ref = T.w_reshape_penalty_grad(layers, target=target, lam=lam)
@@ -184,4 +363,4 @@ def check_w_reshape_grad(
                 context={"layers": [w.shape for w in layers]},
             )
 
-    run_property(weight_layers(), body, max_examples=max_examples, seed=seed)
+    return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="w_reshape_grad")

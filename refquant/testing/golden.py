@@ -35,6 +35,16 @@ import numpy as np
 
 from .. import SEMANTICS_VERSION, __version__
 from .. import uniform as _uniform
+from .._validate import (
+    as_path,
+    check_callable,
+    check_int,
+    check_mapping,
+    check_sequence,
+    check_str,
+    check_type,
+    short_repr,
+)
 from ..specs import QuantSpec
 from ._compare import EXACT, STRICT, ConformanceError, Tolerance, compare_arrays
 
@@ -76,12 +86,19 @@ class GoldenOp:
     compute: Callable[[dict[str, np.ndarray], dict | None, dict], dict[str, np.ndarray]]
     tolerance: Tolerance = EXACT
 
+    def __post_init__(self) -> None:
+        check_str(self.name, "name")
+        check_callable(self.make_cases, "make_cases", "(rng) -> list of case dicts")
+        check_callable(self.compute, "compute", "(inputs, spec_dict, params) -> dict of arrays")
+        check_type(self.tolerance, Tolerance, "tolerance", "a refquant.testing.Tolerance")
+
 
 REGISTRY: dict[str, GoldenOp] = {}
 
 
 def register(op: GoldenOp) -> GoldenOp:
     """Add *op* to :data:`REGISTRY` (name must be new)."""
+    check_type(op, GoldenOp, "op", "a refquant.testing.golden.GoldenOp")
     if op.name in REGISTRY:
         raise ValueError(f"golden op {op.name!r} is already registered")
     REGISTRY[op.name] = op
@@ -242,7 +259,8 @@ register(GoldenOp("dequantize", _dq_cases, _dq, STRICT))
 
 
 def _tf_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
-    """TensorFlow 2.21 fake_quant_with_min_max_{args, vars, vars_per_channel} (refquant.profiles.tf_fake_quant_model)."""
+    """TensorFlow 2.21 fake_quant_with_min_max_{args, vars, vars_per_channel}
+    (refquant.profiles.tf_fake_quant_model)."""
     cases = []
     for variant in ("args", "vars", "per_channel"):
         for num_bits, narrow in ((8, False), (8, True), (4, False), (2, False), (16, True)):
@@ -550,6 +568,10 @@ def canonical_json(value: Any) -> str:
     TypeError
         A value of another type.
     """
+    return _canonical(value, "value")
+
+
+def _canonical(value: Any, path: str) -> str:
     if value is None:
         return "null"
     if isinstance(value, (bool, np.bool_)):
@@ -559,21 +581,49 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         v = float(value)
         if not np.isfinite(v):
-            raise ValueError(f"value={v!r}: golden manifests hold finite floats only")
-        return '"f64:%016x"' % int(np.array(v, dtype="<f8").view("<u8"))
+            raise ValueError(f"{path}={v!r}: golden manifests hold finite floats only")
+        return f'"f64:{int(np.array(v, dtype="<f8").view("<u8")):016x}"'
     if isinstance(value, str):
         if not all(32 <= ord(c) < 127 for c in value) or '"' in value or "\\" in value:
-            raise ValueError(f"string {value!r}: canonical JSON allows printable ASCII without quotes or backslashes")
+            raise ValueError(
+                f"{path}={value!r}: canonical JSON allows printable ASCII strings without quotes or backslashes"
+            )
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+        return "[" + ",".join(_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
     if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: k.encode("ascii") if isinstance(k, str) else b"")
-        return "{" + ",".join(canonical_json(str(k)) + ":" + canonical_json(value[k]) for k in keys) + "}"
-    raise TypeError(f"type={type(value).__name__} cannot appear in a golden manifest")
+        for k in value:
+            if not isinstance(k, str):
+                raise TypeError(f"{path} has the key {k!r} (type={type(k).__name__}); manifest keys are str")
+        keys = sorted(value, key=lambda k: k.encode("ascii", "replace"))
+        return (
+            "{"
+            + ",".join(_canonical(k, f"{path}[{k!r}]") + ":" + _canonical(value[k], f"{path}[{k!r}]") for k in keys)
+            + "}"
+        )
+    raise TypeError(
+        f"{path} has type={type(value).__name__}, which cannot appear in a golden manifest; allowed: None, bool, "
+        "int, float, str, list, tuple, dict"
+    )
 
 
 _CASE_MAGIC = b"refquant-golden-case-v2\n"
+
+
+def _check_entry(entry: Any, name: str = "entry") -> dict:
+    """A manifest case entry: a dict whose ``inputs`` and ``outputs`` map array names to dicts with
+    ``dtype``, ``shape`` and ``file``."""
+    d = check_mapping(entry, name)
+    for kind in ("inputs", "outputs"):
+        if kind not in d:
+            raise ValueError(f"{name} has no {kind!r} key; a case entry maps 'inputs' and 'outputs' to arrays")
+        arrays = check_mapping(d[kind], f"{name}[{kind!r}]")
+        for an, meta in arrays.items():
+            check_mapping(meta, f"{name}[{kind!r}][{an!r}]")
+            missing = [k for k in ("dtype", "shape", "file") if k not in meta]
+            if missing:
+                raise ValueError(f"{name}[{kind!r}][{an!r}] lacks the key(s) {missing}")
+    return d
 
 
 def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
@@ -592,6 +642,16 @@ def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
     arrays : {"inputs": {name: bytes}, "outputs": {name: bytes}}
         The raw bytes of every array.
     """
+    _check_entry(entry)
+    arrays = check_mapping(arrays, "arrays", required=("inputs", "outputs"))
+    for kind in ("inputs", "outputs"):
+        got = check_mapping(arrays[kind], f"arrays[{kind!r}]")
+        for name in entry[kind]:
+            if not isinstance(got.get(name), (bytes, bytearray)):
+                raise ValueError(
+                    f"arrays[{kind!r}] has no bytes for the array {name!r} of entry[{kind!r}] "
+                    f"(got {short_repr(got.get(name))})"
+                )
     e = {k: v for k, v in entry.items() if k != "case_sha256"}
     parts = [_CASE_MAGIC, canonical_json(e).encode("ascii"), b"\n"]
     for kind in ("inputs", "outputs"):
@@ -605,7 +665,8 @@ def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
 
 def case_sha256(entry: dict, directory) -> str:
     """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files."""
-    root = pathlib.Path(directory)
+    _check_entry(entry)
+    root = as_path(directory, "directory")
     arrays = {
         kind: {n: (root / m["file"]).read_bytes() for n, m in entry[kind].items()} for kind in ("inputs", "outputs")
     }
@@ -617,6 +678,13 @@ def _tol_dict(t: Tolerance) -> dict:
 
 
 _PROFILE_OPS = ("fake_quant", "quantize", "dequantize")
+
+
+def _check_ops(ops) -> list[str] | None:
+    """None or a list/tuple of operation names (str; membership in :data:`REGISTRY` is checked by the caller)."""
+    if ops is None:
+        return None
+    return [check_str(n, f"ops[{i}]") for i, n in enumerate(check_sequence(ops, "ops"))]
 
 
 def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: str | None = None) -> dict:
@@ -641,12 +709,15 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: s
     ValueError
         Unknown op or profile names (listing the allowed ones).
     """
-    root = pathlib.Path(directory)
+    root = as_path(directory, "directory")
+    ops = _check_ops(ops)
+    seed = check_int(seed, "seed", 0)
     makers = {n: op.make_cases for n, op in REGISTRY.items()}
     if profile is not None:
         from .. import profiles
 
-        if not isinstance(profile, str) or profile not in profiles.names():
+        check_str(profile, "profile")
+        if profile not in profiles.names():
             raise ValueError(
                 f"profile={profile!r} is not a known profile; allowed: {', '.join(repr(n) for n in profiles.names())}"
             )
@@ -758,7 +829,12 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
     ValueError
         Not a golden manifest, or a format version this refquant cannot read.
     """
-    root = pathlib.Path(directory)
+    root = as_path(directory, "directory")
+    ops = _check_ops(ops)
+    if ops is not None:
+        unknown = [n for n in ops if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"ops={unknown}: unknown; available: {sorted(REGISTRY)}")
     report = VerifyReport()
     mpath = root / "manifest.json"
     if not mpath.is_file():
@@ -779,7 +855,8 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
         )
     if manifest.get("semantics_version") != SEMANTICS_VERSION:
         report.notes.append(
-            f"vectors were made under semantics version {manifest.get('semantics_version')}, this refquant has {SEMANTICS_VERSION}"
+            f"vectors were made under semantics version {manifest.get('semantics_version')}, "
+            f"this refquant has {SEMANTICS_VERSION}"
         )
     for entry in manifest["cases"]:
         cid = entry.get("id", "?")
