@@ -70,9 +70,37 @@ _EXECUTOR_STACK: list[cf.Executor] = []
 
 
 class SerialExecutor(cf.Executor):
-    """An Executor that runs each task immediately in the calling thread."""
+    """An Executor that runs each task immediately in the calling thread (debugging, tiny sweeps).
+
+    A :class:`concurrent.futures.Executor` with no workers: ``submit`` calls the function at once and
+    returns a finished future holding its result or its exception.
+
+    Examples
+    --------
+    >>> SerialExecutor().submit(abs, -3).result()
+    3
+    """
 
     def submit(self, fn, /, *args, **kwargs):
+        """Call ``fn(*args, **kwargs)`` now and return a finished future.
+
+        Parameters
+        ----------
+        fn : callable
+            The task.
+        *args, **kwargs
+            Its arguments.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            Done: its ``result()`` is the return value, or re-raises the exception ``fn`` raised.
+
+        Raises
+        ------
+        TypeError
+            *fn* is not callable (raised here, not delivered through the future).
+        """
         check_callable(fn, "fn")
         fut: cf.Future = cf.Future()
         try:
@@ -83,7 +111,30 @@ class SerialExecutor(cf.Executor):
 
 
 def using_executor(executor: cf.Executor) -> contextlib.AbstractContextManager:
-    """Make *executor* the default of :func:`run_sweep` inside the ``with`` block."""
+    """Make *executor* the default of :func:`run_sweep` inside a ``with`` block.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor
+        Used by every :func:`run_sweep` without an explicit ``executor`` inside the block (nested
+        blocks: the innermost). It is not shut down on exit.
+
+    Returns
+    -------
+    context manager
+        ``with using_executor(ex) as e:`` binds ``e`` to *executor*.
+
+    Raises
+    ------
+    TypeError
+        *executor* is not an Executor (raised when called, before the ``with`` block).
+
+    Examples
+    --------
+    >>> with using_executor(SerialExecutor()) as ex:
+    ...     isinstance(ex, SerialExecutor)
+    True
+    """
     _check_executor(executor)
     return _using_executor(executor)
 
@@ -102,17 +153,30 @@ def _using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
 
 
 class ClusterMismatch(RuntimeError):
-    """A Dask worker cannot run refquant's tasks: refquant is missing there, or its source differs."""
+    """A Dask worker cannot run refquant's tasks: refquant is missing there, or its source differs.
+
+    Raised by :func:`check_cluster` (and so by :func:`dask_executor`).
+
+    Parameters
+    ----------
+    *args : str
+        One line naming the first bad worker and what to install.
+    """
 
 
 @functools.cache
 def source_digest() -> str:
     """SHA-256 (hex, first 16 digits) of the source of the imported refquant package.
 
-    Hashes every ``*.py`` file under the package directory (relative path and
-    bytes, in sorted order). Two processes with the same digest run the same
-    refquant code, so their sweep tasks give the same bits; the version number
-    alone does not promise that (an edited checkout keeps its version).
+    Hashes every ``*.py`` file under the package directory (relative path and bytes, in sorted
+    order). Two processes with the same digest run the same refquant code, so their sweep tasks give
+    the same bits; the version number alone does not promise that (an edited checkout keeps its
+    version). Computed once per process.
+
+    Returns
+    -------
+    str
+        16 lowercase hex digits.
     """
     root = pathlib.Path(__file__).resolve().parent
     h = hashlib.sha256()
@@ -143,8 +207,13 @@ def _make_probe():
 def check_cluster(client) -> dict:
     """Check that every worker of a ``distributed.Client`` imports the same refquant as this process.
 
-    Runs a small probe on each worker (``client.run``) that imports refquant and
-    returns its version and :func:`source_digest`.
+    Runs a small probe on each worker (``client.run``) that imports refquant and returns its version
+    and :func:`source_digest`.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Any object with a ``run(fn)`` method returning ``{worker address: fn()}``.
 
     Returns
     -------
@@ -156,8 +225,8 @@ def check_cluster(client) -> dict:
     TypeError
         If ``client`` is not a ``distributed.Client`` (has no ``run`` method).
     ClusterMismatch
-        One line naming the first bad worker and what to install, if a worker
-        cannot import refquant or holds a different version or source.
+        One line naming the first bad worker and what to install, if a worker cannot import
+        refquant or holds a different version or source.
     ValueError
         If the cluster has no workers.
     """
@@ -187,11 +256,35 @@ def check_cluster(client) -> dict:
 def dask_executor(address: str, *, check: bool = True) -> contextlib.AbstractContextManager:
     """Connect to a Dask ``distributed`` scheduler at *address* and yield its Executor.
 
-    Needs the optional extra ``pip install -e ".[dask]"``. With ``check=True``
-    (default) the workers are first checked with :func:`check_cluster`
-    (refquant importable, same version and source), so a worker without
-    refquant gives one clear :class:`ClusterMismatch` line instead of a
-    deserialization error deep inside Dask.
+    Needs the optional extra ``pip install -e ".[dask]"``. With ``check=True`` (default) the workers
+    are first checked with :func:`check_cluster` (refquant importable, same version and source), so
+    a worker without refquant gives one clear :class:`ClusterMismatch` line instead of a
+    deserialization error deep inside Dask. The connection is made on entering the ``with`` block
+    and closed on leaving it.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler, ``"<protocol>://<host>:<port>"`` (``"tcp://127.0.0.1:8786"``) or
+        ``"<host>:<port>"``.
+    check : bool
+        Check the workers before yielding.
+
+    Returns
+    -------
+    context manager
+        ``with dask_executor(addr) as ex:`` binds ``ex`` to the client's Executor.
+
+    Raises
+    ------
+    TypeError
+        *address* not a str, *check* not a bool (raised when called, before connecting).
+    ValueError
+        An empty *address* or one without a port.
+    ImportError
+        ``distributed`` is not installed (on entering the block).
+    ClusterMismatch
+        A worker fails :func:`check_cluster` (on entering the block).
     """
     check_str(address, "address")
     if ":" not in address:
@@ -253,22 +346,41 @@ def run_sweep(
     Parameters
     ----------
     func : callable
-        Module-level function taking keyword ``rng`` (a ``numpy.random.Generator``)
-        plus the task's parameters, returning a dict of results or a list of dicts.
-    tasks : sequence of dicts
-        Parameters per task (must be picklable for process/Dask executors).
+        Module-level function taking keyword ``rng`` (a ``numpy.random.Generator``) plus the task's
+        parameters, returning a dict of results or a list of dicts.
+    tasks : non-empty list or tuple of dicts
+        Parameters per task (str keys other than ``"rng"``; picklable for process/Dask executors).
     seed : int >= 0
         Root seed; task ``i`` gets ``SeedSequence(seed).spawn(len(tasks))[i]``.
-    executor : Executor, optional
+    executor : concurrent.futures.Executor or None
         See the module docstring for the default.
     progress : bool
         Print ``desc: done/total`` lines to stderr as tasks finish.
+    desc : str
+        The label of the progress lines.
 
     Returns
     -------
     pandas.DataFrame
-        One row per result dict, columns ``task`` + the task's parameters + the
-        results (results win on a name clash), ordered by task then result.
+        One row per result dict, columns ``task`` + the task's parameters + the results (results
+        win on a name clash), ordered by task then result.
+
+    Raises
+    ------
+    TypeError
+        *func* not callable; *tasks* not a list or tuple (a dict, a set, a generator, a str) or a
+        task not a dict; *seed* not an int; *executor* not an Executor; *progress* not a bool;
+        *desc* not a str.
+    ValueError
+        Empty *tasks*, a task key that is not a parameter name (non-str, or ``"rng"``), a negative
+        *seed*. Whatever *func* raises propagates.
+
+    Examples
+    --------
+    >>> def task(rng, a):
+    ...     return {"y": a + 1}
+    >>> run_sweep(task, [{"a": 1}, {"a": 2}], seed=0, executor=SerialExecutor())["y"].tolist()
+    [2, 3]
     """
     import pandas as pd
 

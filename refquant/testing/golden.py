@@ -77,8 +77,28 @@ READABLE_VERSIONS = (1, 2)
 class GoldenOp:
     """One reference operation with golden vectors.
 
-    make_cases(rng) -> list of dicts ``{"spec": dict | None, "params": dict, "inputs": {name: ndarray}}``
-    compute(inputs, spec_dict, params) -> {name: ndarray}
+    Parameters
+    ----------
+    name : str
+        The operation's name (the key in :data:`REGISTRY` and the ``op`` of its manifest entries).
+    make_cases : callable
+        ``make_cases(rng) -> list of dicts`` ``{"spec": dict | None, "params": dict, "inputs":
+        {name: ndarray}}``, deterministic given the ``numpy.random.Generator``.
+    compute : callable
+        ``compute(inputs, spec_dict, params) -> {name: ndarray}``: refquant's outputs of one case.
+    tolerance : Tolerance
+        How :func:`verify` compares recomputed outputs with the stored ones (default ``EXACT``).
+
+    Attributes
+    ----------
+    name, make_cases, compute, tolerance
+        As the parameters (frozen).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-str or empty *name*, a non-callable *make_cases*/*compute*, a *tolerance* that is
+        not a :class:`~refquant.testing.Tolerance` (the message names the field).
     """
 
     name: str
@@ -97,7 +117,25 @@ REGISTRY: dict[str, GoldenOp] = {}
 
 
 def register(op: GoldenOp) -> GoldenOp:
-    """Add *op* to :data:`REGISTRY` (name must be new)."""
+    """Add *op* to :data:`REGISTRY`.
+
+    Parameters
+    ----------
+    op : GoldenOp
+        Its ``name`` must be new.
+
+    Returns
+    -------
+    GoldenOp
+        *op* itself.
+
+    Raises
+    ------
+    TypeError
+        *op* is not a :class:`GoldenOp`.
+    ValueError
+        An operation of that name is already registered.
+    """
     check_type(op, GoldenOp, "op", "a refquant.testing.golden.GoldenOp")
     if op.name in REGISTRY:
         raise ValueError(f"golden op {op.name!r} is already registered")
@@ -146,15 +184,25 @@ def _uniform_specs() -> list[QuantSpec]:
 def profile_specs(name: str | None = None) -> list[QuantSpec]:
     """Representative specs of one backend profile (or of every profile, ``name=None``) for golden vectors.
 
-    For each profile: its 8-bit full-range specs (or, for a backend without 8-bit codes, its first two) and
-    its narrowest and widest supported grids, each per tensor, per channel (along axis 1, or the last axis
-    for TensorFlow) where the backend has it, and blocked (``block_size=16`` along axis 1 of the (3, 40)
-    case arrays, so the last block is partial) where it has that.
+    For each profile: its 8-bit full-range specs (or, for a backend without 8-bit codes, its first
+    two) and its narrowest and widest supported grids, each per tensor, per channel (along axis 1,
+    or the last axis for TensorFlow) where the backend has it, and blocked (``block_size=16`` along
+    axis 1 of the (3, 40) case arrays, so the last block is partial) where it has that.
+
+    Parameters
+    ----------
+    name : str or None
+        A profile name (:func:`refquant.profiles.names`); ``None`` for all.
+
+    Returns
+    -------
+    list of QuantSpec
+        Without duplicates, in profile order.
 
     Raises
     ------
-    ValueError
-        Unknown profile *name* (the message lists the allowed names).
+    TypeError, ValueError
+        *name* not a str, or not a known profile (the message lists the allowed names).
     """
     from .. import profiles
 
@@ -553,20 +601,36 @@ def _canonical_v1(entry: dict) -> bytes:
 
 
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of *value* that :func:`case_bytes` hashes (no Python float formatting).
+    r"""The canonical JSON text of *value* that :func:`case_bytes` hashes (no Python float formatting).
 
-    Objects: keys sorted by their bytes, ``{"k":v,...}`` with no whitespace. Arrays: ``[a,b]``. ``null``,
-    ``true``, ``false``. Integers: decimal (``-12``). Floats: the string ``"f64:"`` followed by the 16
-    lowercase hex digits of the value's IEEE-754 binary64 bit pattern (``1.5`` -> ``"f64:3ff8000000000000"``).
-    Strings: written between double quotes verbatim; they must be printable ASCII without ``"`` or ``\\``
-    (so no escaping rule is needed), which holds for every key and value refquant writes.
+    Objects: keys sorted by their bytes, ``{"k":v,...}`` with no whitespace. Arrays: ``[a,b]``.
+    ``null``, ``true``, ``false``. Integers: decimal (``-12``). Floats: the string ``"f64:"``
+    followed by the 16 lowercase hex digits of the value's IEEE-754 binary64 bit pattern (``1.5`` ->
+    ``"f64:3ff8000000000000"``). Strings: written between double quotes verbatim; they must be
+    printable ASCII without ``"`` or ``\`` (so no escaping rule is needed), which holds for every
+    key and value refquant writes.
+
+    Parameters
+    ----------
+    value : None, bool, int, float, str, list, tuple or dict (nested)
+        Dict keys must be str.
+
+    Returns
+    -------
+    str
 
     Raises
     ------
     ValueError
-        A string outside that alphabet, or a non-finite float.
+        A string outside that alphabet, or a non-finite float (the message gives its path, e.g.
+        ``value['params']['scale']``).
     TypeError
-        A value of another type.
+        A value of another type (a set, an object) or a non-str dict key, with its path.
+
+    Examples
+    --------
+    >>> canonical_json({"b": [1, 1.5], "a": None})
+    '{"a":null,"b":[1,"f64:3ff8000000000000"]}'
     """
     return _canonical(value, "value")
 
@@ -627,20 +691,31 @@ def _check_entry(entry: Any, name: str = "entry") -> dict:
 
 
 def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
-    """The canonical byte form of one case (format version 2), whose SHA-256 is ``case_sha256``.
+    r"""The canonical byte form of one case (format version 2), whose SHA-256 is ``case_sha256``.
 
-    Concatenation of: the ASCII line ``refquant-golden-case-v2``; the :func:`canonical_json` of the entry
-    without its ``case_sha256`` key and a newline; then for ``inputs`` and then ``outputs``, for each array
-    name in sorted (byte) order, the ASCII header line ``"<input|output> <name> <dtype> <shape>\\n"`` (shape
-    as comma-separated decimal sides, empty for a 0-d array) followed by the array's raw bytes (its ``.bin``
-    file: little-endian, C order).
+    Concatenation of: the ASCII line ``refquant-golden-case-v2``; the :func:`canonical_json` of the
+    entry without its ``case_sha256`` key and a newline; then for ``inputs`` and then ``outputs``,
+    for each array name in sorted (byte) order, the ASCII header line ``"<input|output> <name>
+    <dtype> <shape>\n"`` (shape as comma-separated decimal sides, empty for a 0-d array) followed by
+    the array's raw bytes (its ``.bin`` file: little-endian, C order).
 
     Parameters
     ----------
     entry : dict
-        A case entry of ``manifest.json``.
+        A case entry of ``manifest.json``: ``inputs`` and ``outputs`` map array names to dicts with
+        ``dtype``, ``shape`` and ``file``.
     arrays : {"inputs": {name: bytes}, "outputs": {name: bytes}}
-        The raw bytes of every array.
+        The raw bytes of every array of *entry*.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    TypeError, ValueError
+        *entry* or *arrays* not dicts of that form, or an array of *entry* without bytes in
+        *arrays* (the message names the parameter and key).
     """
     _check_entry(entry)
     arrays = check_mapping(arrays, "arrays", required=("inputs", "outputs"))
@@ -664,7 +739,27 @@ def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
 
 
 def case_sha256(entry: dict, directory) -> str:
-    """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files."""
+    """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files.
+
+    Parameters
+    ----------
+    entry : dict
+        A case entry of ``manifest.json`` (see :func:`case_bytes`).
+    directory : str or os.PathLike
+        The golden directory the entry's ``file`` paths are relative to.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits: SHA-256 of :func:`case_bytes`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        *entry* not a case entry, *directory* not a path (the message names the parameter).
+    OSError
+        An array file cannot be read.
+    """
     _check_entry(entry)
     root = as_path(directory, "directory")
     arrays = {
@@ -692,22 +787,31 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: s
 
     Parameters
     ----------
-    directory : path
+    directory : str or os.PathLike
         Output folder (created if missing).
-    ops : list of str or None
+    ops : list or tuple of str, or None
         Operations (names in :data:`REGISTRY`); default all (with *profile*: the uniform quantizer's
         ``fake_quant``, ``quantize``, ``dequantize``, and ``tf_fake_quant`` for ``"tf.fake_quant"``).
-    seed : int
+    seed : int >= 0
         Seed of the case generators.
     profile : str or None
-        A backend profile (:func:`refquant.profiles.names`): the uniform cases use only that profile's
-        specs (:func:`profile_specs`: per tensor, per channel and blocked where the backend has them), so
-        the vectors state that backend's semantics. The manifest records ``"profile"``.
+        A backend profile (:func:`refquant.profiles.names`): the uniform cases use only that
+        profile's specs (:func:`profile_specs`: per tensor, per channel and blocked where the backend
+        has them), so the vectors state that backend's semantics. The manifest records
+        ``"profile"``.
+
+    Returns
+    -------
+    dict
+        The manifest (also written to ``directory/manifest.json``).
 
     Raises
     ------
+    TypeError
+        *directory* not a path; *ops* not a list or tuple of str (a single str, a set); *seed* not
+        an int; *profile* not a str.
     ValueError
-        Unknown op or profile names (listing the allowed ones).
+        Unknown op or profile names (listing the allowed ones), a negative *seed*.
     """
     root = as_path(directory, "directory")
     ops = _check_ops(ops)
@@ -783,7 +887,23 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: s
 
 @dataclasses.dataclass
 class VerifyReport:
-    """Result of :func:`verify`: ``checked`` case count and ``failures`` as (case id, reason)."""
+    """Result of :func:`verify`.
+
+    Parameters
+    ----------
+    checked : int
+        Cases checked.
+    failures : list of (str, str)
+        ``(case id, reason)`` of every failing case.
+    notes : list of str
+        Remarks that do not fail the verification (an older format version, another semantics
+        version).
+
+    Attributes
+    ----------
+    checked, failures, notes
+        As the parameters.
+    """
 
     checked: int = 0
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -791,9 +911,28 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the verification passed.
+
+        Returns
+        -------
+        bool
+            ``True`` when at least one case was checked and none failed.
+        """
         return not self.failures and self.checked > 0
 
     def summary(self) -> str:
+        """A readable account of the verification.
+
+        Returns
+        -------
+        str
+            ``"checked N case(s): F failure(s)"``, then one line per note and per failure.
+
+        Examples
+        --------
+        >>> print(VerifyReport(checked=3).summary())
+        checked 3 case(s): 0 failure(s)
+        """
         lines = [f"checked {self.checked} case(s): {len(self.failures)} failure(s)"]
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  FAIL {cid}: {why}" for cid, why in self.failures]
@@ -817,6 +956,13 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
     Reads format versions :data:`READABLE_VERSIONS` (each by its own ``case_sha256`` rule; an older
     version adds a note to the report). A newer or unknown version raises ``ValueError`` saying so.
 
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        A directory written by :func:`export`.
+    ops : list or tuple of str, or None
+        Check only these operations (names in :data:`REGISTRY`); default every case.
+
     Returns
     -------
     VerifyReport
@@ -826,8 +972,11 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
     ------
     FileNotFoundError
         No ``manifest.json`` in *directory*.
+    TypeError
+        *directory* not a path; *ops* not a list or tuple of str.
     ValueError
-        Not a golden manifest, or a format version this refquant cannot read.
+        Not a golden manifest, a format version this refquant cannot read, or an unknown op name
+        in *ops*.
     """
     root = as_path(directory, "directory")
     ops = _check_ops(ops)
