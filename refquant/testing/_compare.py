@@ -69,7 +69,9 @@ class Tolerance:
         refquant's value, in refquant's dtype; "rel": ``|a - b| <= atol +
         rtol*|b|``.
     ulps : int >= 0
+        Allowed distance in units in the last place (``kind="ulp"``).
     rtol, atol : finite float >= 0
+        Relative and absolute bounds (``kind="rel"``).
     signed_zero : bool
         If True, wherever refquant's value is a zero the candidate's must be a
         zero of the same sign (for every *kind*). :data:`STRICT` is

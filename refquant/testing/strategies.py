@@ -174,12 +174,16 @@ def quant_specs(
     signed, narrow_range : bool or None
         ``None`` draws both values.
     axis : int, None or a strategy
+        The ``axis`` of every spec (default ``None``: per tensor); a strategy
+        draws it.
     roundings : sequence of str
         Default the four classic deterministic modes (``half_even``,
         ``half_away``, ``half_up``, ``floor``). Stochastic rounding (specs that
         need an ``rng``) and any later-added mode are drawn only when listed.
     scale_ops : sequence of str
+        The ``scale_op`` values to draw (default all).
     compute_dtypes : sequence of None, "float32", "float64"
+        The ``compute_dtype`` values to draw (default all three).
     **knobs : sequence
         Further ``QuantSpec`` fields by their plural name, each a non-empty
         sequence of values to draw from (e.g. ``zero_point_ops=["after_round",
