@@ -639,17 +639,7 @@ def check_fake_quant(
 
     Raises
     ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate declined too many
-        cases.
-    TypeError, ValueError
-        Bad options, before any case runs (the message names the parameter): a non-callable
-        *candidate*, a *tolerance* that is not a :class:`Tolerance`, an unknown *profile*, a bad
-        *specs* (:func:`~refquant.testing.strategies.spec_strategy`), flags that are not bool or
-        None, a dtype other than float32/float64, ``max_dims``/``max_side``/``max_examples`` out of
-        range, a *scale*/*max_magnitude* not finite and > 0, a non-integer *zero_point*, a
-        non-callable *calibrate*, ``max_unsupported`` outside [0, 1], ``shrink_seconds <= 0``, a
-        negative or non-integer *seed*.
+    {raises}
 
     Examples
     --------
@@ -710,17 +700,7 @@ def check_quantize(
 
     Raises
     ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate declined too many
-        cases.
-    TypeError, ValueError
-        Bad options, before any case runs (the message names the parameter): a non-callable
-        *candidate*, a *tolerance* that is not a :class:`Tolerance`, an unknown *profile*, a bad
-        *specs* (:func:`~refquant.testing.strategies.spec_strategy`), flags that are not bool or
-        None, a dtype other than float32/float64, ``max_dims``/``max_side``/``max_examples`` out of
-        range, a *scale*/*max_magnitude* not finite and > 0, a non-integer *zero_point*, a
-        non-callable *calibrate*, ``max_unsupported`` outside [0, 1], ``shrink_seconds <= 0``, a
-        negative or non-integer *seed*.
+    {raises}
 
     Examples
     --------
@@ -792,17 +772,7 @@ def check_dequantize(
 
     Raises
     ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate declined too many
-        cases.
-    TypeError, ValueError
-        Bad options, before any case runs (the message names the parameter): a non-callable
-        *candidate*, a *tolerance* that is not a :class:`Tolerance`, an unknown *profile*, a bad
-        *specs* (:func:`~refquant.testing.strategies.spec_strategy`), flags that are not bool or
-        None, a dtype other than float32/float64, ``max_dims``/``max_side``/``max_examples`` out of
-        range, a *scale*/*max_magnitude* not finite and > 0, a non-integer *zero_point*, a
-        non-callable *calibrate*, ``max_unsupported`` outside [0, 1], ``shrink_seconds <= 0``, a
-        negative or non-integer *seed*.
+    {raises}
 
     Examples
     --------
@@ -829,9 +799,21 @@ def check_dequantize(
     )
 
 
+_RAISES_DOC = """ConformanceError
+        With the minimal counterexample and the diff; or when the candidate declined too many
+        cases.
+    TypeError, ValueError
+        Bad options, before any case runs (the message names the parameter): a non-callable
+        *candidate*, a *tolerance* that is not a :class:`Tolerance`, an unknown *profile*, a bad
+        *specs* (:func:`~refquant.testing.strategies.spec_strategy`), flags that are not bool or
+        None, a dtype other than float32/float64, ``max_dims``/``max_side``/``max_examples`` out of
+        range, a *scale*/*max_magnitude* not finite and > 0, a non-integer *zero_point*, a
+        non-callable *calibrate*, ``max_unsupported`` outside [0, 1], ``shrink_seconds <= 0``, a
+        negative or non-integer *seed*."""
+
 for _f in (check_fake_quant, check_quantize, check_dequantize):
     if _f.__doc__:  # None under python -OO
-        _f.__doc__ = _f.__doc__.replace("{options}", _OPTIONS_DOC.rstrip("\n"))
+        _f.__doc__ = _f.__doc__.replace("{options}", _OPTIONS_DOC.rstrip("\n")).replace("{raises}", _RAISES_DOC)
 
 
 # ---------------------------------------------------------------- calibration
