@@ -113,6 +113,12 @@ def allocation_mse(alphas, bits) -> float:
         result beyond float64 (the MSE scales as alpha**2: computed on normalised clips and
         rescaled exactly).
 
+    References
+    ----------
+    Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for
+    rapid-deployment", NeurIPS 2019: the rounding term :math:`\alpha^2/(3\cdot4^M)` of eq. 5, summed over
+    channels as the objective of the bit allocation (eq. 10).
+
     Examples
     --------
     >>> allocation_mse([3.0], [1])   # 9 / 12
@@ -156,6 +162,17 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
         ``alphas`` not a real array; a bound or ``total_bits`` not a real number.
     ValueError
         ``alphas`` not 1-D, empty, non-finite or not positive; a bound or the budget out of range.
+
+    Notes
+    -----
+    Minimising :math:`\sum_i \alpha_i^2 4^{-M_i}/3` under :math:`\sum_i M_i = T` (Lagrange): the derivative
+    :math:`-(\ln 4/3)\,\alpha_i^2 4^{-M_i}` is equal across channels, so :math:`4^{M_i} \propto \alpha_i^2`,
+    :math:`M_i = \log_2\alpha_i + \mathrm{const}`, the constant fixed by the budget (reverse water-filling).
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for rapid-deployment",
+    NeurIPS 2019, eqs. 10–11 (the bin-budget form; this is the bit-budget form the released code enforces).
 
     Examples
     --------

@@ -274,6 +274,11 @@ def apply_activation_bias_correction(y_q, correction, axis: int = 1, *, method: 
         NaN/inf, empty or 0-d ``y_q``; ``correction`` not of shape ``(C,)`` or not finite;
         ``axis`` out of range; unknown ``method``; a corrected output beyond the float64 range.
 
+    References
+    ----------
+    The released ACIQ code (``submission2019/cnn-quantization``), option ``-bca``; not in the paper
+    (see the module docstring).
+
     Examples
     --------
     >>> apply_activation_bias_correction([[0.5, 0.0], [2.5, 2.0]], [0.5, 0.25], method="positive").tolist()

@@ -228,6 +228,17 @@ def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int |
     ValueError
         A negative dimension; ``axis`` out of range; ``region < 1``; ``region`` does not divide
         the input-channel count or the tensor has no input-channel axis to tile.
+
+    References
+    ----------
+    Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging Repetition-Sparsity Trade-Off", TMLR 2024
+    (arXiv 2312.01581; the ICLR 2024 submission "Signed-Binarization"); code ``sachitkuhar/PLUM``: one sign per
+    region; the tile reading (``region=c``) is unverified.
+
+    Examples
+    --------
+    >>> region_layout((8, 4, 3, 3), axis=0, region=2)      # OIHW conv weight, tiles of 2 input channels
+    RegionLayout(shape=(8, 4, 3, 3), axis=0, n_filters=8, n_tiles=2, tile=2, rest=9)
     """
     shape = tuple(check_int(v, f"shape[{i}]", 0) for i, v in enumerate(check_sequence(shape, "shape")))
     if axis is None:
@@ -376,6 +387,11 @@ def ternarize(
         Empty/non-finite ``w``; ``threshold < 0`` (or ``> 1`` with ``relative_to="max"``);
         unknown ``relative_to``; ``axis`` out of range.
 
+    References
+    ----------
+    Li & Liu, "Ternary Weight Networks", 2016, eqs. 6–7 (threshold :math:`0.7\,E|w|` and the
+    scale :math:`\alpha` as the mean of the kept magnitudes).
+
     Examples
     --------
     >>> ternarize([[1.0, -3.0, 0.1, 0.2]], axis=0).tolist()   # mean|w| = 1.075, Delta = 0.7525
@@ -510,6 +526,13 @@ def ste_grad(w, grad_q, *, clip_value: float = 1.0, grad_clip: float | None = No
         Empty or non-finite arrays; ``grad_q`` of another shape than ``w``; ``clip_value`` or
         ``grad_clip`` not > 0 or non-finite.
 
+    References
+    ----------
+    Hubara, Courbariaux, Soudry, El-Yaniv & Bengio, "Binarized Neural Networks", NeurIPS 2016 (the straight-through
+    estimator cancelled where :math:`|w| > 1`); Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging
+    Repetition-Sparsity Trade-Off", TMLR 2024 (arXiv 2312.01581; the ICLR 2024 submission "Signed-Binarization");
+    code ``sachitkuhar/PLUM``, ``STESign.backward``; Larq, ``larq.quantizers.ste_sign``.
+
     Examples
     --------
     >>> ste_grad([0.5, -1.0, 1.5], [3.0, -0.25, 2.0], grad_clip=1.0).tolist()   # signed-binary code
@@ -549,6 +572,17 @@ def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
         ``n_filters``/``n_tiles`` not ints.
     ValueError
         Either < 1, or more than 2**40 regions.
+
+    References
+    ----------
+    Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging Repetition-Sparsity Trade-Off", TMLR 2024
+    (arXiv 2312.01581; the ICLR 2024 submission "Signed-Binarization"); code ``sachitkuhar/PLUM``: the released
+    code's sign assignment (filters ``o < floor(C_out/2)`` positive).
+
+    Examples
+    --------
+    >>> default_signs(3, 2).tolist()         # 6 regions, row-major: the first 3 positive
+    [[1, 1], [1, -1], [-1, -1]]
     """
     n_f = check_int(n_filters, "n_filters", 1, 2**40)
     n_t = check_int(n_tiles, "n_tiles", 1, 2**40)
@@ -719,6 +753,16 @@ def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0
     ValueError
         ``total_epochs < 1``; ``epoch`` outside ``[0, total_epochs]``; ``t_min <= 0``;
         ``t_max < t_min``; non-finite values.
+
+    References
+    ----------
+    Qin et al., "Forward and Backward Information Retention for Accurate Binary Neural Networks",
+    CVPR 2020, eq. 10; the signed-binary code's ``ede`` function.
+
+    Examples
+    --------
+    >>> ede_schedule(0, 320), ede_schedule(320, 320)
+    ((0.1, 10.0), (10.0, 1.0))
     """
     E = check_int(total_epochs, "total_epochs", 1)
     e = check_real(epoch, "epoch", lo=0.0, hi=float(E))
@@ -788,6 +832,13 @@ def ede_grad(
         ``grad_q`` not a real array, of another shape than ``w``, or so large that the
         product overflows float (``ValueError`` naming ``grad_q``); ``delta`` not a str
         (``TypeError``) or unknown (``ValueError``).
+
+    References
+    ----------
+    Qin et al., "Forward and Backward Information Retention for Accurate Binary Neural Networks", CVPR 2020 (the EDE
+    surrogate :math:`k\tanh(tx)` and its schedule, eq. 10); Kuhar et al., "PLUM: Improving Inference Efficiency By
+    Leveraging Repetition-Sparsity Trade-Off", TMLR 2024 (arXiv 2312.01581; the ICLR 2024 submission
+    "Signed-Binarization"); code ``sachitkuhar/PLUM``, its ``ede`` function.
     """
     arr = _float_weights(w)
     g = _float_weights(grad_q, "grad_q")

@@ -87,6 +87,11 @@ def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True, finite_var
     ValueError
         Unknown name; invalid scipy parameters (``scipy.stats.norm(0, -1)``); infinite variance
         when ``finite_variance`` is set.
+
+    Examples
+    --------
+    >>> check_dist("Gaussian")
+    'gaussian'
     """
     check_bool(allow_scipy, "allow_scipy")
     check_bool(finite_variance, "finite_variance")
@@ -189,6 +194,12 @@ def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) 
     ValueError
         Unknown ``dist``/``estimator``; empty ``x`` or an empty channel; NaN/inf in ``x``;
         ``axis`` out of range; fewer than 2 values per channel for the gaussian estimator.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for
+    rapid-deployment", NeurIPS 2019; its released code (``submission2019/cnn-quantization``) fits the Gaussian with
+    the ``ddof=1`` standard deviation and the Laplace with :math:`b = \mathrm{mean}|x - \bar x|`.
 
     Examples
     --------

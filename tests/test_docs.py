@@ -3,8 +3,8 @@
 * The site is built exactly as documented (``python3 -m sphinx -W -n -b html docs <out>``): ``-W`` makes every
   warning an error and ``-n`` (nitpicky) makes every unresolved cross-reference one, so a broken link between
   pages, a link to a heading that does not exist, a missing image or a ``:func:`` role naming nothing fails
-  here. Measured on the project's 2-core machine: about 27 s of wall time, 13 s of CPU (the API pages import the
-  library but compile no Numba kernel).
+  here. Measured on the project's shared 2-core machine: 13 s of CPU, 27-60 s of wall time depending on the
+  load (the API pages import the library but compile no Numba kernel).
 * Every name in ``__all__`` of every public module (found by walking ``refquant/`` on disk, independently of
   the site's own generator) is an object of the built site's inventory (``objects.inv``).
 * Every PNG under ``figures/`` has an entry in ``docs/gallery.md``.
