@@ -78,6 +78,17 @@ def _scaled_abs(v: np.ndarray, e: int) -> np.ndarray:
     return np.ldexp(np.abs(v), -e).astype(v.dtype, copy=False)
 
 
+def _exponents(m: np.ndarray) -> np.ndarray:
+    """Per entry of ``m`` (maxima of ``|w|``, >= 0) the ``e`` with ``m * 2**-e`` in [0.5, 1), 0 where ``m == 0``.
+
+    Each filter (or region) is scaled by its *own* power of two before its mean of ``|w|`` is taken: with one
+    exponent for the whole tensor, a filter of subnormal weights beside a filter near 1 would underflow to 0
+    and get the scale 0 instead of its mean (a binary code has no zero). The scaling is exact, so on every
+    other input the result is the same bits as the unscaled mean.
+    """
+    return np.where(m > 0, np.frexp(m)[1], 0).astype(np.int64)
+
+
 @dataclasses.dataclass(frozen=True)
 class RegionLayout:
     """How a weight tensor is cut into regions: ``(n_filters, n_tiles, tile, rest)``.
@@ -325,8 +336,9 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
     lay = region_layout(arr.shape, axis=axis)
     v = lay.view(arr)
     if alpha is None:
-        e = _exponent(arr)
-        a = np.ldexp(_scaled_abs(v.reshape(lay.n_filters, -1), e).mean(axis=1), e).astype(arr.dtype)
+        flat = np.abs(v.reshape(lay.n_filters, -1))
+        e = _exponents(flat.max(axis=1))  # per filter: |w| * 2**-e cannot overflow its sum nor underflow to 0
+        a = np.ldexp(np.ldexp(flat, -e[:, None]).astype(arr.dtype, copy=False).mean(axis=1), e).astype(arr.dtype)
     else:
         a = np.full(lay.n_filters, check_real(alpha, "alpha", lo=0.0, lo_open=True), dtype=arr.dtype)
     q = np.where(v >= 0, 1, -1).astype(arr.dtype) * a[:, None, None, None]
@@ -403,8 +415,9 @@ def ternarize(
     theta = check_real(threshold, "threshold", lo=0.0, hi=1.0 if relative_to == "max" else None)
     lay = region_layout(arr.shape, axis=axis)
     v = lay.view(arr)
-    e = _exponent(arr)
-    flat = _scaled_abs(v.reshape(lay.n_filters, -1), e)  # |w| * 2**-e: its sums cannot overflow
+    flat = np.abs(v.reshape(lay.n_filters, -1))
+    e = _exponents(flat.max(axis=1))
+    flat = np.ldexp(flat, -e[:, None]).astype(arr.dtype, copy=False)  # per filter |w| * 2**-e: sums cannot overflow
     base = flat.mean(axis=1) if relative_to == "mean" else flat.max(axis=1)
     with np.errstate(over="ignore"):  # a threshold beyond the float range keeps nothing, as documented
         delta = np.ldexp(theta * base, e)[:, None, None, None]  # back in the units of w (exact)
@@ -715,8 +728,10 @@ def signed_binarize(
         if scale == "none":
             a = np.ones((lay.n_filters, lay.n_tiles), dtype=arr.dtype)
         else:
-            e = _exponent(arr)
-            a = np.ldexp(_per_region_abs_mean(_scaled_abs(v, e), keep), e).astype(arr.dtype)
+            kept = np.where(keep, np.abs(v), 0).astype(arr.dtype, copy=False)
+            e = _exponents(kept.max(axis=(2, 3)))  # per region, from the kept weights only
+            scaled = np.ldexp(kept, -e[:, :, None, None]).astype(arr.dtype, copy=False)
+            a = np.ldexp(_per_region_abs_mean(scaled, keep), e).astype(arr.dtype)
     else:
         a = np.full((lay.n_filters, lay.n_tiles), check_real(scale, "scale", lo=0.0, lo_open=True), dtype=arr.dtype)
     q = np.where(keep, sb * a[:, :, None, None], 0).astype(arr.dtype)
