@@ -88,7 +88,7 @@ class SerialExecutor(cf.Executor):
         ----------
         fn : callable
             The task.
-        *args, **kwargs
+        *args, **kwargs : any
             Its arguments.
 
         Returns
@@ -157,9 +157,9 @@ class ClusterMismatch(RuntimeError):
 
     Raised by :func:`check_cluster` (and so by :func:`dask_executor`).
 
-    Parameters
+    Attributes
     ----------
-    *args : str
+    args : tuple of str
         One line naming the first bad worker and what to install.
     """
 

@@ -22,9 +22,9 @@ class ConformanceError(AssertionError):
     Raised by every ``check_<op>`` of :mod:`refquant.testing.conformance` and by
     :func:`compare_arrays`. It subclasses ``AssertionError``, so pytest shows it as a test failure.
 
-    Parameters
+    Attributes
     ----------
-    *args : str
+    args : tuple of str
         The message: the operation, the tolerance, the context (spec, scale ...) and the first
         mismatching element with refquant's and the candidate's values and bit patterns.
     """
@@ -38,9 +38,9 @@ class Unsupported(Exception):
     returns. The check still fails when more than ``max_unsupported`` (a fraction, default 0.5) of
     the cases, or all of them, were unsupported: a candidate cannot pass by declining everything.
 
-    Parameters
+    Attributes
     ----------
-    *args : str
+    args : tuple of str
         The reason, counted in the ``reasons`` of the checker's ``CheckReport``.
 
     Examples
@@ -127,12 +127,12 @@ class Tolerance:
         return f"|a - b| <= {self.atol} + {self.rtol}*|b|" + sz
 
 
+#: Equal values; ``-0.0 == +0.0`` (for outputs whose contract does not state the sign of zero).
 EXACT = Tolerance("exact")
-"""Equal values; ``-0.0 == +0.0`` (for outputs whose contract does not state the sign of zero)."""
 
+#: Equal values *and* equal signs of zero: the contract of ``fake_quant`` and ``dequantize``
+#: (docs/SEMANTICS.md: a zero result is always ``+0.0``). NaN equals NaN.
 STRICT = Tolerance("exact", signed_zero=True)
-"""Equal values *and* equal signs of zero: the contract of ``fake_quant`` and ``dequantize``
-(docs/SEMANTICS.md: a zero result is always ``+0.0``). NaN equals NaN."""
 
 
 def _fmt(v: Any) -> str:

@@ -884,8 +884,20 @@ def check_calibration(
         Passed to the default reference. With ``symmetric=True`` inputs for
         unsigned specs are non-negative (scale-only calibration of
         non-negative data), as :func:`refquant.calibrate_minmax` requires.
-    per_channel, dtype, max_dims, max_side, max_examples, seed, max_unsupported, shrink_seconds
-        As for :func:`check_fake_quant`.
+    per_channel : bool or None
+        Only per-tensor (False), only per-channel (True) or both (None).
+    dtype : float32, float64 or None
+        Input dtype (``None``: both).
+    max_dims, max_side : int
+        Largest rank (1..6) and side (1..64) of the drawn arrays.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    max_unsupported : float in [0, 1]
+        Largest fraction of cases the candidate may decline with :class:`Unsupported`.
+    shrink_seconds : float > 0
+        Time budget for shrinking a failure.
     tolerance : Tolerance
         For the scale (default :data:`EXACT`).
 

@@ -64,13 +64,14 @@ __all__ = [
     "case_sha256",
 ]
 
+#: The ``format`` field of every golden manifest.
 FORMAT = "refquant-golden"
+#: Version written by :func:`export`. 2: ``case_sha256`` over :func:`case_bytes`; reciprocal/half-even,
+#: divide/half-away and backend-style (ONNX QuantizeLinear, PyTorch fake-quantize) uniform cases; fake_quant
+#: and dequantize compared with signed zeros.
 FORMAT_VERSION = 2
-"""Version written by :func:`export`. 2: ``case_sha256`` over :func:`case_bytes`; reciprocal/half-even,
-divide/half-away and backend-style (ONNX QuantizeLinear, PyTorch fake-quantize) uniform cases; fake_quant and
-dequantize compared with signed zeros."""
+#: Versions :func:`verify` reads (1: ``case_sha256`` over Python's ``json.dumps`` text of the entry).
 READABLE_VERSIONS = (1, 2)
-"""Versions :func:`verify` reads (1: ``case_sha256`` over Python's ``json.dumps`` text of the entry)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +114,7 @@ class GoldenOp:
         check_type(self.tolerance, Tolerance, "tolerance", "a refquant.testing.Tolerance")
 
 
+#: The operations with golden vectors, by name (:func:`register` adds one; :func:`export` writes them).
 REGISTRY: dict[str, GoldenOp] = {}
 
 
