@@ -756,6 +756,11 @@ class ActivationObserver:
             ``axis`` once the first batch has set it). One-sided observers
             need ``x >= 0``.
 
+        Returns
+        -------
+        None
+            The statistics are updated in place.
+
         Raises
         ------
         TypeError, ValueError
