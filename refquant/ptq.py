@@ -127,9 +127,9 @@ def grid_spec(bits: int, grid: str = "symmetric", *, signed: bool = True, axis: 
     ----------
     bits : int
         Bit width ``M`` of the grid: 2..16 for ``"symmetric"``, 1..16 for
-        ``"endpoint"``/``"midrise"``, 1..15 for ``"paper"`` (its ``2^M + 1``
+        ``"endpoint"``/``"midrise"``/``"aciq_runtime"``, 1..15 for ``"paper"`` (its ``2^M + 1``
         levels need an ``M + 1``-bit spec).
-    grid : {"symmetric", "endpoint", "midrise", "paper"}
+    grid : {"symmetric", "endpoint", "midrise", "paper", "aciq_runtime"}
         A grid of :data:`refquant.clipping.GRIDS`.
     signed : bool
         Two-sided grid on :math:`[-\\alpha, \\alpha]` (True) or one-sided
@@ -224,7 +224,7 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
         For the four clipping grids: the grid's carrier, as :func:`grid_spec`
         builds it (bits, signedness, narrow range and rounding are checked
         against the module table). For ``"asymmetric"``: any spec.
-    grid : {"symmetric", "endpoint", "midrise", "paper", "asymmetric"}
+    grid : {"symmetric", "endpoint", "midrise", "paper", "aciq_runtime", "asymmetric"}
         Grid convention (module table). Default ``"symmetric"``, the usual
         weight grid (narrow signed range, zero point 0).
     signed : bool, optional
@@ -431,7 +431,7 @@ def channel_clips(
         ``"exact_gaussian"``: the exact optimum on ``grid`` for that fit
         (``model="exact"``). ``"empirical"``: the MSE-optimal clip of the
         data itself on ``grid`` (:func:`refquant.clipping.optimal_clip_empirical`).
-    grid : {"symmetric", "midrise", "paper", "endpoint"}
+    grid : {"symmetric", "midrise", "paper", "endpoint", "aciq_runtime"}
         Grid of the exact and empirical methods (ignored by the others).
     signed : bool
         Two-sided or one-sided (post-ReLU) data and grid.
@@ -518,12 +518,12 @@ def fake_quant_bits(x, alpha, bits, *, axis: int = 0, grid: str = "symmetric", s
     alpha : float or 1-D array_like, > 0, one clip per channel.
     bits : int or 1-D int array_like, one width per channel: 0 (pruned) or a
         width of the grid (2..16 for ``"symmetric"``, 1..16 for ``"midrise"``
-        and ``"endpoint"``, 1..15 for ``"paper"``). ``allocate_bits`` with
+        ``"endpoint"`` and ``"aciq_runtime"``, 1..15 for ``"paper"``). ``allocate_bits`` with
         ``min_bits=0`` can return 1: use a grid with a 1-bit form
         (``"midrise"``: the two levels :math:`\pm\alpha/2`) or ``min_bits=2``.
     axis : int
         Channel axis (default 0).
-    grid : {"symmetric", "midrise", "endpoint", "paper"}
+    grid : {"symmetric", "midrise", "endpoint", "paper", "aciq_runtime"}
     signed : bool
         Two-sided or one-sided grid.
 
