@@ -437,7 +437,7 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
         beyond float64 (``w`` of subnormal magnitude).
     """
     ddof = check_int(ddof, "ddof", 0, 1)
-    return _kurtosis_and_grad(_as_float(w, "w"), "w", ddof)[1]
+    return _kurtosis_and_grad(_as_float(w, "w", allow_nonfinite=True), "w", ddof)[1]  # NaN/inf: checked there
 
 
 def _times_pow2(a: np.ndarray, k: int) -> np.ndarray:
@@ -457,7 +457,10 @@ def _kurtosis_and_grad(w: np.ndarray, name: str, ddof: int) -> tuple[float, np.n
     The element-wise steps run in place on one new array (the same IEEE operations in the same order as
     ``4 / (N sigma) * (z*z*z - K*z - S)``).
     """
-    m = max(float(w.max()), -float(w.min())) if w.size else 0.0  # max|w| without an abs temporary
+    hi, lo = (float(w.max()), float(w.min())) if w.size else (0.0, 0.0)
+    if not (math.isfinite(hi) and math.isfinite(lo)):  # NaN propagates through max/min: the finiteness check
+        raise _nonfinite_error(w, name)
+    m = max(hi, -lo)  # max|w| without an abs temporary
     e = math.frexp(m)[1] if m > 0 else 0
     a = np.asarray(w, dtype=np.float64) if e == 0 else _times_pow2(w, -e)
     n, mu, m2, m3, m4, _ = _unit_moments(a, None, name)
@@ -466,7 +469,8 @@ def _kurtosis_and_grad(w: np.ndarray, name: str, ddof: int) -> tuple[float, np.n
     sigma = float(np.sqrt(m2[0]))
     k = float(m4[0]) / (v2 * v2)
     s = float(m3[0] / m2[0] ** 1.5)
-    z = np.subtract(a, float(mu[0]), dtype=np.float64)  # z = (a - mu) / sigma, a new array
+    # z = (a - mu) / sigma: in place when a is this call's own array (not the caller's w)
+    z = np.subtract(a, float(mu[0]), out=a) if a is not w else np.subtract(a, float(mu[0]), dtype=np.float64)
     z /= sigma
     g = z * z
     g *= z  # z*z*z
@@ -502,7 +506,8 @@ def _layers(weights) -> list[np.ndarray]:
     items = check_sequence(weights, "weights")
     if len(items) == 0:
         raise ValueError("weights is an empty list of layers; KURE averages over at least one layer")
-    return [_as_float(w, f"weights[{i}]") for i, w in enumerate(items)]
+    # NaN/inf are detected by each layer's moment pass (same message as the up-front check): no extra pass
+    return [_as_float(w, f"weights[{i}]", allow_nonfinite=True) for i, w in enumerate(items)]
 
 
 def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
