@@ -113,9 +113,10 @@ def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
 _EPS = float(np.finfo(np.float64).eps)
 
 #: Elements below which the moment kernels run on one Numba thread (``threads_for``). Measured with
-#: ``python3 -m benchmarks compile_overhead`` (rows "kurtosis serial vs parallel"): one thread takes ~2 ms
-#: at 2^20 elements, so below it a second thread can save at most ~1 ms, while waking it costs 20-50 ms
-#: per call on a loaded 2-core machine (and ~0.05 ms on an idle one).
+#: ``python3 -m benchmarks kurtosis`` (threshold table: one channel, one thread vs every thread): one thread
+#: takes ~4 ms at 2^20 elements and ~0.2 ms at 2^16, while waking a second thread cost 10-40 ms per call on
+#: this 2-core machine under a load average of 11 (where it did not pay even at 2^22) and ~0.05 ms on an
+#: idle one. Below 2^20 a second thread can save at most ~2 ms, so the small calls never risk the wake-up.
 PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
