@@ -143,7 +143,12 @@ def small_calls() -> str:
     )
 
 
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def main() -> str:
+    load0 = _load()
     x = np.random.default_rng(0).standard_normal((N, N)).astype(np.float32)
     buf = np.empty_like(x)
     err = float(np.max(np.abs(kurtosis(x, axis=0) / numpy_kurtosis(x) - 1)))
@@ -157,5 +162,10 @@ def main() -> str:
         "|---|---|---|---|---|---|---|---|\n"
         f"| {N}x{N} float32, per channel | {t_ref * 1e3:.1f} | {t_np * 1e3:.1f} | {t_sp * 1e3:.1f} | {t_cp * 1e3:.1f} "
         f"| {t_np / t_ref:.1f}x | {t_ref / t_cp:.2f} | {err:.1e} |\n"
-        "\n" + small_calls() + "\n" + threshold_table()
+        "\n"
+        + small_calls()
+        + "\n"
+        + threshold_table()
+        + f"\n1-minute load average at the start / end of the run: {load0:.1f} / {_load():.1f} "
+        f"on {os.cpu_count()} CPUs.\n"
     )
