@@ -13,8 +13,10 @@ addition is a vector addition over the batch. They write ``yT`` of shape
 by exactly one iteration and there is no cross-iteration reduction, so the
 result does not depend on the thread count.
 
-Every vector operation over the batch is an explicit element loop (no NumPy array expressions): the
-same additions and multiplications in the same order, but Numba compiles explicit loops several times
+Every vector operation over the batch is an explicit element loop over 1-D row views indexed from 0
+(no NumPy array expressions; an offset index such as ``xT[r, b0 + b]`` keeps LLVM from vectorising the
+loop, because of Numba's negative-index check): the same additions and multiplications in the same
+order, but Numba compiles explicit loops several times
 faster than array expressions (``python3 -m benchmarks compile``, both versions in one run on a loaded
 2-core machine: the first ``shared_sum_matmul`` call with an empty cache took 27.6 s with array
 expressions, 7.3 s with loops; ``factorized_matmul`` 8.3 s and 6.3 s), and runs faster (no temporaries).
@@ -58,22 +60,24 @@ def factorized_kernel(xT, col_ptr, grp_mag, grp_ptr, grp_split, idx, yT, chunk):
         c = t // out
         j = t - c * out
         b0 = c * chunk
-        nb = min(b0 + chunk, batch) - b0
+        b1 = min(b0 + chunk, batch)
+        nb = b1 - b0
         acc = np.empty(nb, dtype=yT.dtype)
+        yr = yT[j, b0:b1]
         for g in range(col_ptr[j], col_ptr[j + 1]):
             for b in range(nb):
                 acc[b] = 0
             for p in range(grp_ptr[g], grp_split[g]):
-                r = idx[p]
+                xr = xT[idx[p], b0:b1]
                 for b in range(nb):
-                    acc[b] += xT[r, b0 + b]
+                    acc[b] += xr[b]
             for p in range(grp_split[g], grp_ptr[g + 1]):
-                r = idx[p]
+                xr = xT[idx[p], b0:b1]
                 for b in range(nb):
-                    acc[b] -= xT[r, b0 + b]
+                    acc[b] -= xr[b]
             m = grp_mag[g]
             for b in range(nb):
-                yT[j, b0 + b] += m * acc[b]
+                yr[b] += m * acc[b]
 
 
 @njit(cache=True)
@@ -87,20 +91,28 @@ def shared_nodes_kernel(xT, node_a, node_sa, node_b, node_sb, vals):
     k = xT.shape[0]
     batch = xT.shape[1]
     for r in range(k):
+        src = xT[r]
+        dst = vals[r]
         for b in range(batch):
-            vals[r, b] = xT[r, b]
+            dst[b] = src[b]
     for n in range(node_a.shape[0]):
-        ia = node_a[n]
-        ib = node_b[n]
-        plus_a = node_sa[n] > 0
-        plus_b = node_sb[n] > 0
-        for b in range(batch):
-            a = vals[ia, b]
-            v = vals[ib, b]
-            if plus_a:
-                vals[k + n, b] = a + v if plus_b else a - v
+        a = vals[node_a[n]]
+        v = vals[node_b[n]]
+        dst = vals[k + n]
+        if node_sa[n] > 0:
+            if node_sb[n] > 0:
+                for b in range(batch):
+                    dst[b] = a[b] + v[b]
             else:
-                vals[k + n, b] = v - a if plus_b else -a - v
+                for b in range(batch):
+                    dst[b] = a[b] - v[b]
+        else:
+            if node_sb[n] > 0:
+                for b in range(batch):
+                    dst[b] = v[b] - a[b]
+            else:
+                for b in range(batch):
+                    dst[b] = -a[b] - v[b]
 
 
 @njit(cache=True, parallel=True)
@@ -110,17 +122,18 @@ def shared_groups_kernel(vals, col_ptr, grp_mag, grp_ptr, term, term_sign, yT):
     batch = vals.shape[1]
     for j in prange(out):
         acc = np.empty(batch, dtype=yT.dtype)
+        yr = yT[j]
         for g in range(col_ptr[j], col_ptr[j + 1]):
             for b in range(batch):
                 acc[b] = 0
             for p in range(grp_ptr[g], grp_ptr[g + 1]):
-                r = term[p]
+                src = vals[term[p]]
                 if term_sign[p] > 0:
                     for b in range(batch):
-                        acc[b] += vals[r, b]
+                        acc[b] += src[b]
                 else:
                     for b in range(batch):
-                        acc[b] -= vals[r, b]
+                        acc[b] -= src[b]
             m = grp_mag[g]
             for b in range(batch):
-                yT[j, b] += m * acc[b]
+                yr[b] += m * acc[b]
