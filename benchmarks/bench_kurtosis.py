@@ -22,7 +22,9 @@ from which the wrapper lets the kernels use every thread).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 
 import numpy as np
 from scipy import stats
@@ -65,36 +67,37 @@ def numpy_kure_grad(w, target=1.8):
     return 2.0 * (k - target) * 4.0 / (n * sigma) * (z2 * z - k * z - s)
 
 
-def _forced_parallel(fn):
-    """Time ``fn`` with the threshold set to 0, so the kernel runs on every Numba thread."""
+@contextlib.contextmanager
+def _threshold(value: int):
+    """Run the body with ``refquant.kurtosis.PARALLEL_MIN_ELEMENTS`` set to ``value`` (0: always parallel)."""
     import refquant.kurtosis as K
 
     old = K.PARALLEL_MIN_ELEMENTS
-    K.PARALLEL_MIN_ELEMENTS = 0
+    K.PARALLEL_MIN_ELEMENTS = value
     try:
-        return _median_time(fn, reps=max(3, REPS))
+        yield
     finally:
         K.PARALLEL_MIN_ELEMENTS = old
+
+
+def _forced_parallel(fn):
+    """Time ``fn`` with the threshold set to 0, so the kernel runs on every Numba thread."""
+    with _threshold(0):
+        return _median_time(fn, reps=max(3, REPS))
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def _median_mean(fn, threshold, reps):
     """(median, mean) seconds of ``reps`` calls with the kernel threshold set to ``threshold`` (after a warm-up);
     the mean shows the tail that waking threads on a loaded machine adds, which the median hides."""
-    import time
-
-    import refquant.kurtosis as K
-
-    old = K.PARALLEL_MIN_ELEMENTS
-    K.PARALLEL_MIN_ELEMENTS = threshold
-    try:
+    with _threshold(threshold):
         fn()
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-    finally:
-        K.PARALLEL_MIN_ELEMENTS = old
+        ts = [_timed(fn) for _ in range(reps)]
     return float(np.median(ts)), float(np.mean(ts))
 
 
