@@ -18,8 +18,9 @@ Every vector operation over the batch is an explicit element loop over 1-D row v
 loop, because of Numba's negative-index check): the same additions and multiplications in the same
 order, but Numba compiles explicit loops several times
 faster than array expressions (``python3 -m benchmarks compile``, both versions in one run on a loaded
-2-core machine: the first ``shared_sum_matmul`` call with an empty cache took 27.6 s with array
-expressions, 7.3 s with loops; ``factorized_matmul`` 8.3 s and 6.3 s), and runs faster (no temporaries).
+2-core machine: the first ``shared_sum_matmul`` call with an empty cache took 16.9 s with array
+expressions, 4.2 s with loops; ``factorized_matmul`` 5.3 s and 3.8 s), and the shared-sum kernels run
+faster (no temporaries).
 
 Summation order (the semantics, reproduced exactly by the twin):
 
