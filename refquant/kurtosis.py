@@ -298,8 +298,10 @@ def skewness_kurtosis(x, axis: int | None = None):
 
     Parameters
     ----------
-    x : array_like, real, finite.
-    axis : int or None, the channel axis (as :func:`kurtosis`).
+    x : array_like
+        Real, finite data; float32 is accumulated in float64.
+    axis : int or None
+        The channel axis (as :func:`kurtosis`), or None for the whole tensor.
 
     Returns
     -------
@@ -334,7 +336,8 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True, ddof: int = 0):
 
     Parameters
     ----------
-    x : array_like, real, finite; float32 is accumulated in float64.
+    x : array_like
+        Real, finite data; float32 is accumulated in float64.
     axis : int or None
         Channel axis (one value per ``x`` index along it, statistics over all
         other axes), or None for the whole tensor.
@@ -420,7 +423,8 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
 
     Parameters
     ----------
-    w : array_like, real, finite, >= 2 elements, not constant.
+    w : array_like
+        Real, finite, >= 2 elements, not constant (one whole tensor).
     ddof : {0, 1}
         1: the gradient of the released code's kurtosis (unbiased std),
         :math:`((N-1)/N)^2` times the ``ddof=0`` gradient.
@@ -611,7 +615,16 @@ def kure_grad(
 
     Parameters
     ----------
-    weights, target, ddof, reduction, n_layers : as :func:`kure_loss`.
+    weights : list or tuple of array_like
+        One whole weight tensor per layer (any shape, >= 2 elements, not constant, finite).
+    target : float
+        :math:`K_T`, >= 1 (the paper uses 1.8).
+    ddof : {0, 1}
+        0: the paper's biased :math:`\sigma`; 1: the released code's unbiased std.
+    reduction : {"mean", "sum", "max"}
+        How the per-layer terms are combined (module docstring).
+    n_layers : int, optional
+        Divisor of ``reduction="mean"`` (>= 1; default the number of layers), as :func:`kure_loss`.
 
     Returns
     -------
@@ -677,13 +690,20 @@ def kurtosis_shaping(
 
     Parameters
     ----------
-    w0 : array_like, real, finite, not constant: the initial weights.
-    target : float >= 1, :math:`K_T`.
-    lam : float >= 0, :math:`\lambda`.
-    mu : float >= 0, the proximity weight.
-    lr : float > 0, the (preconditioned) step size.
-    steps : int, 0..10^7.
-    record_every : int >= 1.
+    w0 : array_like
+        The initial weights: real, finite, not constant.
+    target : float
+        :math:`K_T`, >= 1.
+    lam : float
+        :math:`\lambda`, >= 0.
+    mu : float
+        The proximity weight, >= 0.
+    lr : float
+        The (preconditioned) step size, > 0.
+    steps : int
+        Descent steps, 0..10^7.
+    record_every : int
+        Snapshot period in steps, >= 1.
 
     Returns
     -------

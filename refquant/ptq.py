@@ -355,8 +355,10 @@ def fit_scale(x, dist: str, *, axis: int | None = None, signed: bool = True):
 
     Parameters
     ----------
-    x : array_like, real, finite, non-empty.
+    x : array_like
+        Real, finite, non-empty data (weights or activations).
     dist : {"laplace", "gaussian"}
+        The fitted distribution.
     axis : int or None
         Channel axis (statistics over all other axes) or None (one value).
     signed : bool
@@ -419,7 +421,8 @@ def channel_clips(
 
     Parameters
     ----------
-    x : array_like, real, finite, non-empty (weights or calibration activations).
+    x : array_like
+        Real, finite, non-empty (weights or calibration activations).
     bits : int or 1-D int array (one width per channel); widths of 0 give
         :math:`\alpha = \max|x_c|` (a pruned channel's clip is never used).
     axis : int or None
@@ -514,8 +517,10 @@ def fake_quant_bits(x, alpha, bits, *, axis: int = 0, grid: str = "symmetric", s
 
     Parameters
     ----------
-    x : array_like, real, finite, ``ndim >= 1``.
-    alpha : float or 1-D array_like, > 0, one clip per channel.
+    x : array_like
+        Real, finite, ``ndim >= 1``.
+    alpha : float or 1-D array_like
+        Clip per channel, > 0 (a scalar: the same for every channel).
     bits : int or 1-D int array_like, one width per channel: 0 (pruned) or a
         width of the grid (2..16 for ``"symmetric"``, 1..16 for ``"midrise"``
         ``"endpoint"`` and ``"aciq_runtime"``, 1..15 for ``"paper"``). ``allocate_bits`` with
@@ -524,6 +529,7 @@ def fake_quant_bits(x, alpha, bits, *, axis: int = 0, grid: str = "symmetric", s
     axis : int
         Channel axis (default 0).
     grid : {"symmetric", "midrise", "endpoint", "paper", "aciq_runtime"}
+        The clipping grid (module table).
     signed : bool
         Two-sided or one-sided grid.
 
@@ -1023,7 +1029,7 @@ class ActivationObserver:
             parameters are used with; the result has one entry per channel).
         method : {"minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "mse"}
             Default ``"minmax"``.
-        **kwargs
+        **kwargs : dict
             Passed to :meth:`clip` (``n_candidates``).
 
         Returns

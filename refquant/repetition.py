@@ -644,8 +644,10 @@ def factorized_matmul(x, w_q):
 
     Parameters
     ----------
-    x : array (batch, K), real, finite.
-    w_q : array (K, out), real, finite (a quantized weight; any values work).
+    x : array_like
+        Activations ``(batch, K)``, real, finite.
+    w_q : array_like
+        Weight ``(K, out)``, real, finite (a quantized weight; any values work).
 
     Returns
     -------
@@ -964,8 +966,10 @@ def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
 
     Parameters
     ----------
-    w_q : array (K, out), real, finite.
-    tile : int >= 1, rows per reduction tile (default 8; ``tile >= K`` is one
+    w_q : array_like
+        Weight ``(K, out)``, real, finite.
+    tile : int
+        Rows per reduction tile, >= 1 (default 8; ``tile >= K`` is one
         tile). Larger tiles find more sharing and plan more slowly.
 
     Returns
@@ -1035,9 +1039,12 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
 
     Parameters
     ----------
-    x : array (batch, K), real, finite.
-    w_q : array (K, out), real, finite.
-    tile : int >= 1, rows per reduction tile of the plan (default 8).
+    x : array_like
+        Activations ``(batch, K)``, real, finite.
+    w_q : array_like
+        Weight ``(K, out)``, real, finite.
+    tile : int
+        Rows per reduction tile of the plan, >= 1 (default 8).
 
     Returns
     -------
@@ -1063,6 +1070,7 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
     return plan_shared_sums(w, tile=tile).matmul(x)
 
 
+#: Counting rules of :func:`count_ops`.
 METHODS = ("dense", "zero_skip", "factorized", "shared_sum")
 
 

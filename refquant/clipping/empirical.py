@@ -59,13 +59,20 @@ def optimal_clip_empirical(
 
     Parameters
     ----------
-    x : array_like, float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
-    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
-    axis : channel axis, or None for one clip for the whole tensor.
-    grid : see above.
-    n_candidates : int, 1..100000.
-    return_mse : also return the (C, n) table of mean squared errors.
-    signed : bool, default True; False = one-sided data and grid (above).
+    x : array_like
+        float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
+    bits : int
+        2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
+    axis : int or None
+        Channel axis, or None for one clip for the whole tensor.
+    grid : {"symmetric", "paper", "midrise", "endpoint", "aciq_runtime"}
+        The grid searched (above).
+    n_candidates : int
+        Candidate clips per channel, 1..100000.
+    return_mse : bool
+        Also return the (C, n) table of mean squared errors.
+    signed : bool
+        Default True; False = one-sided data and grid (above).
 
     Returns
     -------
