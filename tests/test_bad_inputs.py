@@ -2046,6 +2046,14 @@ for _name, _valid, _bad in [
         ),
         {},
     ),
+    (
+        "check_crossbar_ste_grad_bpbs",
+        dict(
+            candidate=lambda x, w, g, sp, sx, sw: M.crossbar_ste_grad(x, w, g, sp, x_scale=sx, w_scale=sw),
+            max_examples=2,
+        ),
+        {},
+    ),
     ("check_bitaug_weight", dict(candidate=lambda e, n, h: M.bitaug_weight(e, n, hold_epochs=h), max_examples=2), {}),
     (
         "check_adc_lora_forward",

@@ -250,7 +250,9 @@ def _crossbar_prepare(case, mode):
 
     prog = rq.imc.program_crossbar(case.w_codes, case.spec)
     xe = _shift_input(np.asarray(case.x_codes, dtype=np.int64), case.spec)
-    return list(_prepare_multibit(xe, prog)) if mode == "multibit" else [_prepare_bpbs(xe, prog)]
+    if mode == "multibit":
+        return list(_prepare_multibit(xe, prog))
+    return [_prepare_bpbs(xe, prog), _prepare_bpbs(xe, prog, details=True)]  # plain call, then with the details
 
 
 def _long_bpbs(rows, k, out, encoding, beta, transfer, batch=1):
@@ -446,7 +448,7 @@ REGISTRY: dict[str, KernelEntry] = {
         lambda c: _crossbar_prepare(c, "bpbs"),
         _bpbs_cases(),
         _bpbs_examples(),
-        ("acc",),
+        ("acc", "pre", "codes", "rec"),
         lambda sig: (),
         frozenset({()}),
     ),

@@ -49,9 +49,9 @@ else:
 
 
 @njit(cache=True, inline="always")
-def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
-    """ADC reconstruction of one pre-ADC value ``a`` (the formula of the module docstring; its one statement in
-    the kernels).
+def _adc_code(a, o, step, inv_step, top, floor_mode, use_inv):
+    """ADC code (as a float) of one pre-ADC value ``a`` (the formula of the module docstring; its one statement
+    in the kernels).
 
     ``(a - o) / step`` is evaluated as ``(a - o) * inv_step`` when ``use_inv``: the caller sets it only after
     checking, for every plane sum the crossbar can produce, that both give the same code (so the
@@ -62,10 +62,22 @@ def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
     else:
         t = (np.float64(a) - o) / step  # explicit float64: pure Python (no JIT) would keep a float32 a
     if floor_mode:
-        q = min(max(np.floor(t), 0.0), top)
+        return min(max(np.floor(t), 0.0), top)
+    return min(max(np.rint(t), 0.0), top)
+
+
+@njit(cache=True, inline="always")
+def _adc_level(q, o, step, floor_mode):
+    """Reconstruction of code ``q``: ``o + (q + 0.5) * step`` (floor) or ``o + q * step`` (round)."""
+    if floor_mode:
         return o + (q + 0.5) * step
-    q = min(max(np.rint(t), 0.0), top)
     return o + q * step
+
+
+@njit(cache=True, inline="always")
+def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
+    """ADC reconstruction of one pre-ADC value ``a``: ``_adc_level`` of ``_adc_code``."""
+    return _adc_level(_adc_code(a, o, step, inv_step, top, floor_mode, use_inv), o, step, floor_mode)
 
 
 @njit(cache=True)
@@ -88,9 +100,9 @@ def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
 
     The one statement of the plane-sum inner loop. The caller passes ``width`` = 8, 4 or 1 as a literal
     (inlined, so the word loop has a constant trip count that LLVM unrolls); the words' popcounts are added
-    in a register before one store per column, the columns being the vectorised loop. Measured against the
-    former three hand-unrolled blocks in one process, interleaved (batch 256, K = N = 512, 512 columns,
-    8b x 8b): same outputs, no slower.
+    in a register before one store per column, the columns being the vectorised loop. ``sums_cp`` is int32
+    (a plane sum is at most ``rows * (2^beta - 1) < 2^28``), so the ADC's int-to-float conversion is one
+    native instruction per lane (AVX2 has none for int64).
     """
     for b in range(n_planes):
         s = sums_cp[b]
@@ -98,11 +110,13 @@ def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
             a = np.int64(0)
             for u in range(width):
                 a += np.int64(popcount64(xt[b, w + u] & blk[w + u, j]))
-            s[j] += a << k
+            s[j] += np.int32(a << k)
 
 
 @njit(cache=True, parallel=True)
-def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, acc):
+def bpbs_kernel(
+    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre, codes, rec
+):
     """Bit-parallel / bit-serial crossbar with per-(tile, plane, slice, polarity) ADC conversion.
 
     xbits : uint64 (batch, n_xp, n_tiles * wpt)                      bit-packed input bit-planes; tile t owns words
@@ -119,13 +133,21 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
     n_codes, floor_mode : the ADC; use_inv: see ``_adc_reconstruct``
     signmag : bool                                                   plane sum = positive-row sum - negative-row sum
                                                                      (sign-magnitude planes, bipolar ADC)
+    row_block : int >= 1                                             batch rows per parallel work unit
+    details : bool                                                   also write every plane sum, its code and its
+                                                                     reconstruction into ``pre``, ``codes``, ``rec``
     acc   : float64 (batch, out)                                     output (overwritten), out <= n_blocks * P
+    pre, rec : float64, codes : int64 (batch, n_tiles, n_planes, n_pol, n_slices, out) when ``details`` (any
+                                                                     6-D arrays otherwise; not touched)
 
-    The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). Per batch
-    row, tile and panel, all plane sums are formed first (eight, else four, else one weight word at a
-    time, added in registers before one store; each weight panel row is reused for every input plane),
-    then converted and shift-added; per output the terms are added in the order tile, plane, slice,
-    polarity (ascending), exactly as documented in the module docstring.
+    The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). The parallel
+    work unit is one (block of ``row_block`` batch rows, column panel) pair, so a small batch still spreads
+    over the threads by panels and a large one by rows; every unit owns its outputs (no reduction across
+    units). Within a unit, per tile the panel's packed weights (one tile x panel, reused from cache by every
+    row of the block) are ANDed with each row's planes: all plane sums of the row are formed first (eight,
+    else four, else one weight word at a time, added in registers before one store; each weight panel row
+    is reused for every input plane), then converted and shift-added; per output the terms are added in
+    the order tile, plane, slice, polarity (ascending), exactly as documented in the module docstring.
     """
     batch, n_xp, n_words = xbits.shape
     n_tiles, n_blocks, n_pol, n_slices, beta, wpt, pw = wpan.shape
@@ -134,12 +156,19 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
     top = float(n_codes - 1)
     w8 = wpt - wpt % 8
     w4 = wpt - wpt % 4
-    for i in prange(batch):
-        sums = np.empty((n_xp, n_slices, n_pol, pw), dtype=np.int64)
-        tot = np.zeros(n_blocks * pw, dtype=np.float64)
+    n_rb = (batch + row_block - 1) // row_block
+    for unit in prange(n_rb * n_blocks):
+        rb = unit // n_blocks
+        q = unit - rb * n_blocks
+        i0 = rb * row_block
+        i1 = min(i0 + row_block, batch)
+        j0 = q * pw
+        nj = min(pw, out - j0)
+        sums = np.empty((n_xp, n_slices, n_pol, pw), dtype=np.int32)
+        tot = np.zeros((i1 - i0, pw), dtype=np.float64)
         for t in range(n_tiles):
-            xt = xbits[i, :, t * wpt : (t + 1) * wpt]
-            for q in range(n_blocks):
+            for i in range(i0, i1):
+                xt = xbits[i, :, t * wpt : (t + 1) * wpt]
                 sums[:] = 0
                 for c in range(n_slices):
                     for p in range(n_pol):
@@ -154,7 +183,7 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                 if signmag:
                     for b in range(n_planes):
                         sums[b] -= sums[b + n_planes]
-                tq = tot[q * pw : (q + 1) * pw]
+                tq = tot[i - i0]
                 for b in range(n_planes):
                     for c in range(n_slices):
                         oc = o[c]
@@ -163,10 +192,23 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                         for p in range(n_pol):
                             cf = coef[p, b, c]
                             s = sums[b, c, p]
-                            for j in range(pw):
-                                tq[j] += cf * _adc_reconstruct(s[j], oc, sc, ic, top, floor_mode, use_inv)
-        for j in range(out):
-            acc[i, j] = tot[j]
+                            if details:
+                                pr = pre[i, t, b, p, c, j0 : j0 + nj]
+                                cd = codes[i, t, b, p, c, j0 : j0 + nj]
+                                rc = rec[i, t, b, p, c, j0 : j0 + nj]
+                                for j in range(nj):
+                                    qc = _adc_code(s[j], oc, sc, ic, top, floor_mode, use_inv)
+                                    v = _adc_level(qc, oc, sc, floor_mode)
+                                    pr[j] = s[j]
+                                    cd[j] = np.int64(qc)
+                                    rc[j] = v
+                                    tq[j] += cf * v
+                            else:
+                                for j in range(pw):
+                                    tq[j] += cf * _adc_reconstruct(s[j], oc, sc, ic, top, floor_mode, use_inv)
+        for i in range(i0, i1):
+            for j in range(nj):
+                acc[i, j0 + j] = tot[i - i0, j]
 
 
 @njit(cache=True, parallel=True)
