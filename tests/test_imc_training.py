@@ -352,7 +352,9 @@ def _bpbs_surrogate_parts(x, w, spec, sx, sw):
                 o, d, n = adcs[u]
                 deltas[t0, b, u] = _adc_delta(p0[b][:, t0:t1] @ cu[t0:t1], o, d, n, floor)
     dx, dw = _q_delta(x / sx, lo, hi), _q_delta(w / sw, -spec.w_max, spec.w_max)
-    return dict(xq=xq, wq=wq, p0=p0, s_b=s_b, c0=c0, off=off, shift=shift, adcs=adcs, deltas=deltas, floor=floor, dx=dx, dw=dw)
+    return dict(
+        xq=xq, wq=wq, p0=p0, s_b=s_b, c0=c0, off=off, shift=shift, adcs=adcs, deltas=deltas, floor=floor, dx=dx, dw=dw
+    )
 
 
 def _bpbs_surrogate(x, w, spec, sx, sw, fz):
@@ -381,12 +383,24 @@ def _bpbs_surrogate(x, w, spec, sx, sw, fz):
 
 _BPBS_STE_SPECS = [
     dict(input_bits=3, weight_bits=4, adc=I.ADCSpec(3, k=3.0)),  # unsigned inputs, two's-complement cells
-    dict(input_bits=3, weight_bits=5, a_shift=True, weight_encoding="offset", slice_bits=2,
-         adc=I.ADCSpec(3, transfer="floor", k=2.0, floor_threshold="half_unit")),  # A-shift, 2-bit offset cells, floor
+    dict(
+        input_bits=3,
+        weight_bits=5,
+        a_shift=True,
+        weight_encoding="offset",
+        slice_bits=2,
+        adc=I.ADCSpec(3, transfer="floor", k=2.0, floor_threshold="half_unit"),
+    ),  # A-shift, 2-bit offset cells, floor
     # (half-unit thresholds: with the default ones a plane sum 0 sits on the range's lower edge, a kink of the
     # surrogate where central differences give 1/2 and the rule the inside value 1)
-    dict(input_bits=4, weight_bits=4, input_signed=True, input_encoding="sign_magnitude",
-         weight_encoding="differential", adc=I.ADCSpec(2, k=4.0)),  # bipolar ADC, two polarities
+    dict(
+        input_bits=4,
+        weight_bits=4,
+        input_signed=True,
+        input_encoding="sign_magnitude",
+        weight_encoding="differential",
+        adc=I.ADCSpec(2, k=4.0),
+    ),  # bipolar ADC, two polarities
     dict(input_bits=3, weight_bits=4, adc=I.ADCSpec(2, k=2.0), tiling="even"),  # tiles 4 + 3 + 3, heavy clipping
 ]
 

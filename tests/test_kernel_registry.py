@@ -448,7 +448,7 @@ REGISTRY: dict[str, KernelEntry] = {
         lambda c: _crossbar_prepare(c, "bpbs"),
         _bpbs_cases(),
         _bpbs_examples(),
-        ("acc", "pre", "codes", "rec"),
+        ("acc", "pre"),
         lambda sig: (),
         frozenset({()}),
     ),

@@ -49,9 +49,9 @@ else:
 
 
 @njit(cache=True, inline="always")
-def _adc_code(a, o, step, inv_step, top, floor_mode, use_inv):
-    """ADC code (as a float) of one pre-ADC value ``a`` (the formula of the module docstring; its one statement
-    in the kernels).
+def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
+    """ADC reconstruction of one pre-ADC value ``a`` (the formula of the module docstring; its one statement in
+    the kernels).
 
     ``(a - o) / step`` is evaluated as ``(a - o) * inv_step`` when ``use_inv``: the caller sets it only after
     checking, for every plane sum the crossbar can produce, that both give the same code (so the
@@ -62,22 +62,10 @@ def _adc_code(a, o, step, inv_step, top, floor_mode, use_inv):
     else:
         t = (np.float64(a) - o) / step  # explicit float64: pure Python (no JIT) would keep a float32 a
     if floor_mode:
-        return min(max(np.floor(t), 0.0), top)
-    return min(max(np.rint(t), 0.0), top)
-
-
-@njit(cache=True, inline="always")
-def _adc_level(q, o, step, floor_mode):
-    """Reconstruction of code ``q``: ``o + (q + 0.5) * step`` (floor) or ``o + q * step`` (round)."""
-    if floor_mode:
+        q = min(max(np.floor(t), 0.0), top)
         return o + (q + 0.5) * step
+    q = min(max(np.rint(t), 0.0), top)
     return o + q * step
-
-
-@njit(cache=True, inline="always")
-def _adc_reconstruct(a, o, step, inv_step, top, floor_mode, use_inv):
-    """ADC reconstruction of one pre-ADC value ``a``: ``_adc_level`` of ``_adc_code``."""
-    return _adc_level(_adc_code(a, o, step, inv_step, top, floor_mode, use_inv), o, step, floor_mode)
 
 
 @njit(cache=True)
@@ -115,7 +103,7 @@ def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
 
 @njit(cache=True, parallel=True)
 def bpbs_kernel(
-    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre, codes, rec
+    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre
 ):
     """Bit-parallel / bit-serial crossbar with per-(tile, plane, slice, polarity) ADC conversion.
 
@@ -134,11 +122,10 @@ def bpbs_kernel(
     signmag : bool                                                   plane sum = positive-row sum - negative-row sum
                                                                      (sign-magnitude planes, bipolar ADC)
     row_block : int >= 1                                             batch rows per parallel work unit
-    details : bool                                                   also write every plane sum, its code and its
-                                                                     reconstruction into ``pre``, ``codes``, ``rec``
+    details : bool                                                   also write every plane sum into ``pre``
     acc   : float64 (batch, out)                                     output (overwritten), out <= n_blocks * P
-    pre, rec : float64, codes : int64 (batch, n_tiles, n_planes, n_pol, n_slices, out) when ``details`` (any
-                                                                     6-D arrays otherwise; not touched)
+    pre   : float64 (batch, n_tiles, n_planes, n_pol, n_slices, out) the exact plane sums when ``details`` (any
+                                                                     6-D float64 array otherwise; not touched)
 
     The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). The parallel
     work unit is one (block of ``row_block`` batch rows, column panel) pair, so a small batch still spreads
@@ -194,18 +181,10 @@ def bpbs_kernel(
                             s = sums[b, c, p]
                             if details:
                                 pr = pre[i, t, b, p, c, j0 : j0 + nj]
-                                cd = codes[i, t, b, p, c, j0 : j0 + nj]
-                                rc = rec[i, t, b, p, c, j0 : j0 + nj]
                                 for j in range(nj):
-                                    qc = _adc_code(s[j], oc, sc, ic, top, floor_mode, use_inv)
-                                    v = _adc_level(qc, oc, sc, floor_mode)
                                     pr[j] = s[j]
-                                    cd[j] = np.int64(qc)
-                                    rc[j] = v
-                                    tq[j] += cf * v
-                            else:
-                                for j in range(pw):
-                                    tq[j] += cf * _adc_reconstruct(s[j], oc, sc, ic, top, floor_mode, use_inv)
+                            for j in range(pw):
+                                tq[j] += cf * _adc_reconstruct(s[j], oc, sc, ic, top, floor_mode, use_inv)
         for i in range(i0, i1):
             for j in range(nj):
                 acc[i, j0 + j] = tot[i - i0, j]

@@ -138,7 +138,7 @@ def adc_convert_accumulate_prepared(y, o, step, n_codes, floor_mode, acc) -> Non
 
 
 def bpbs_prepared(
-    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre, codes, rec
+    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre
 ) -> None:
     """Twin of ``bpbs_kernel`` on its own (packed) arguments, written from the definitions.
 
@@ -147,8 +147,8 @@ def bpbs_prepared(
     ``coef[p, b, c] * ADC(a)`` in the order tile, plane, slice, polarity (ascending), starting from 0.
     With ``signmag`` the input holds 2 * n_planes planes (magnitudes of the positive inputs, then of the
     negative ones) and the plane sum is the positive-row sum minus the negative-row sum (bipolar ADC).
-    ``row_block`` only schedules the kernel's work (ignored here); with ``details`` every plane sum, its code
-    and its reconstruction are written to ``pre[i, t, b, p, c, j]``, ``codes``, ``rec``.
+    ``row_block`` only schedules the kernel's work (ignored here); with ``details`` every plane sum is written
+    to ``pre[i, t, b, p, c, j]``.
     """
     batch, n_xp, _ = xbits.shape
     nb = coef.shape[1]
@@ -165,12 +165,10 @@ def bpbs_prepared(
             for c in range(n_sl):
                 for p in range(n_pol):
                     a = np.concatenate([xb[:, b, t] @ cells[t, q, p, c] for q in range(n_blocks)], axis=1)
-                    q_, r_ = _adc_qt(a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode, use_inv)
+                    _, r_ = _adc_qt(a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode, use_inv)
                     tot = tot + coef[p, b, c] * r_
                     if details:
                         pre[:, t, b, p, c] = a[:, :out]
-                        codes[:, t, b, p, c] = q_[:, :out].astype(np.int64)
-                        rec[:, t, b, p, c] = r_[:, :out]
     acc[...] = tot[:, :out]
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -61,19 +62,16 @@ class CrossbarDetails(_KeyAccess):
     """Diagnostics of one :func:`imc_matmul` call (``return_details=True``).
 
     Dict-style access ``details["pre_adc"]`` is kept for compatibility (``__getitem__`` and ``in`` read
-    the attributes of the same names).
+    the attributes of the same names). ``codes``, ``adc_out`` and ``error`` are derived from ``pre_adc`` on
+    first access (then cached) with the ADC's formula (:func:`refquant.imc.adc_convert`'s), so a call that
+    wants only the plane sums does not pay for three more arrays of their size; they equal, bit for bit, the
+    conversions the simulator added up.
 
     Attributes
     ----------
     pre_adc : float64 ndarray
         The exact analog values converted: multi-bit ``(batch, n_tiles, out)``; BPBS
         ``(batch, n_tiles, n_planes, n_pol, n_slices, out)``.
-    adc_out : float64 ndarray
-        Their reconstructions (same shape).
-    error : float64 ndarray
-        ``adc_out - pre_adc``.
-    codes : int64 ndarray
-        The ADC codes (same shape).
     step, offset : float, or float64 ndarray (n_slices,)
         The ADC's step and offset (:func:`refquant.imc.adc_params`); per weight slice (arrays) when
         ``spec.slice_ranges`` is set.
@@ -87,18 +85,54 @@ class CrossbarDetails(_KeyAccess):
         BPBS shift-and-add weights (``None`` in multi-bit mode). ``y`` is recombined exactly as
         ``sum over tiles, planes, slices, polarities of coef * adc_out`` (minus the offset encoding's
         digital term) plus ``compensation``.
+    codes : int64 ndarray
+        The ADC codes (``pre_adc``'s shape; derived on first access).
+    adc_out : float64 ndarray
+        Their reconstructions (same shape; derived on first access).
+    error : float64 ndarray
+        ``adc_out - pre_adc`` (derived on first access).
     """
 
     pre_adc: np.ndarray
-    adc_out: np.ndarray
-    error: np.ndarray
-    codes: np.ndarray
     step: float
     offset: float
     n_codes: int
     transfer: str
     compensation: np.ndarray
     coef: np.ndarray | None = None
+    _conv: tuple = dataclasses.field(default=(0.0, 1.0), repr=False, compare=False)
+
+    _DERIVED = ("codes", "adc_out", "error")
+
+    def __getitem__(self, key: str):
+        if isinstance(key, str) and key in self._DERIVED:
+            return getattr(self, key)
+        if key == "_conv":
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and key != "_conv" and (key in self._DERIVED or super().__contains__(key))
+
+    @functools.cached_property
+    def _converted(self) -> tuple[np.ndarray, np.ndarray]:
+        o, d = self._conv
+        return _convert(self.pre_adc, o, d, self.n_codes, self.transfer)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """int64 ndarray: the ADC codes of ``pre_adc`` (derived on first access, cached)."""
+        return self._converted[0]
+
+    @property
+    def adc_out(self) -> np.ndarray:
+        """float64 ndarray: the reconstructions of ``pre_adc`` (derived on first access, cached)."""
+        return self._converted[1]
+
+    @functools.cached_property
+    def error(self) -> np.ndarray:
+        """float64 ndarray: ``adc_out - pre_adc`` (derived on first access, cached)."""
+        return self.adc_out - self.pre_adc
 
 
 def imc_matmul(x_codes, w_codes, spec: CrossbarSpec, *, return_details: bool = False):
@@ -237,25 +271,23 @@ class ProgrammedCrossbar:
         if not return_details:
             return y
         o, d, n = self.adc
-        if spec.mode == "bpbs":  # the kernel converted every plane sum (pre: batch, tile, plane, pol, slice, out)
-            pre, codes, rec = pre
+        if spec.mode == "bpbs":  # per-slice ADC on the slice axis (pre: batch, tile, plane, pol, slice, out)
+            conv = (o[:, None], d[:, None])
             if spec.slice_ranges is None:
                 o, d = float(o[0]), float(d[0])
             else:
                 o, d = o.copy(), d.copy()
         else:
-            codes, rec = _convert(pre, o, d, n, spec.adc.transfer)
+            conv = (o, d)
         return y, CrossbarDetails(
             pre_adc=pre,
-            adc_out=rec,
-            error=rec - pre,
-            codes=codes,
             step=d,
             offset=o,
             n_codes=n,
             transfer=spec.adc.transfer,
             compensation=self.comp.copy(),
             coef=None if self.coef is None else self.coef.copy(),
+            _conv=conv,
         )
 
 
@@ -387,7 +419,7 @@ BPBS_ROW_BLOCK = 8
 
 class _BPBSArgs(NamedTuple):
     """The exact arguments of ``bpbs_kernel`` (same names, same order); ``acc`` allocated (overwritten), and
-    ``pre``, ``codes``, ``rec`` allocated when ``details`` (empty 6-D arrays otherwise)."""
+    ``pre`` allocated when ``details`` (an empty 6-D array otherwise)."""
 
     xbits: np.ndarray
     wpan: np.ndarray
@@ -403,14 +435,12 @@ class _BPBSArgs(NamedTuple):
     details: bool
     acc: np.ndarray
     pre: np.ndarray
-    codes: np.ndarray
-    rec: np.ndarray
 
 
 def _prepare_bpbs(xe, prog: ProgrammedCrossbar, details: bool = False) -> _BPBSArgs:
     """BPBS mode: the popcount kernel's arguments: packed input planes (two's-complement bits of a signed
     array input), the programmed weight panels and shift-and-add coefficients, the ADC, the output and, with
-    ``details``, the arrays of every plane sum, code and reconstruction."""
+    ``details``, the array of every plane sum."""
     spec = prog.spec
     wpt = -(-spec.rows // 64)
     xbits = _kernel_planes(xe, spec, prog.tiles, wpt)  # (batch, n_planes or 2 n_planes, words)
@@ -434,15 +464,12 @@ def _prepare_bpbs(xe, prog: ProgrammedCrossbar, details: bool = False) -> _BPBSA
         bool(details),
         acc,
         np.empty(dshape, dtype=np.float64),
-        np.empty(dshape, dtype=np.int64),
-        np.empty(dshape, dtype=np.float64),
     )
 
 
 def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
-    """BPBS mode: packed input planes through the popcount kernel, which also writes the exact plane sums,
-    their codes and reconstructions when the details are wanted. Returns ``(y, None)`` or
-    ``(y, (pre, codes, rec))``."""
+    """BPBS mode: packed input planes through the popcount kernel, which also writes the exact plane sums when
+    the details are wanted. Returns ``(y, None)`` or ``(y, pre)``."""
     from .._kernels.imc import bpbs_kernel
 
     w = prog.w
@@ -455,4 +482,4 @@ def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
         acc -= prog.offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
     if not details_wanted:
         return acc, None
-    return acc, (args.pre, args.codes, args.rec)
+    return acc, args.pre

@@ -133,6 +133,8 @@ def adc_stats(details: CrossbarDetails) -> ADCStats:
         )
     pre, codes, err = details.pre_adc, details.codes, details.error
     d, o, n = details.step, details.offset, details.n_codes
+    if np.ndim(d):  # one ADC per weight slice: the slice axis is the second to last of the BPBS details
+        d, o = np.asarray(d)[:, None], np.asarray(o)[:, None]
     t = (pre - o) / d
     if details.transfer == "floor":
         inside = (t >= 0) & (t < n)
@@ -165,7 +167,9 @@ class OperandMoments(_KeyAccess):
     colsum_var : float
         Variance over columns of the column sums :math:`\\sum_i w_{ij}`.
     p_x : float64 ndarray (n_planes,) or None
-        BPBS: probability of a 1 in each input bit-plane.
+        BPBS: probability of a 1 in each input bit-plane (sign-magnitude planes: of a +1).
+    p_x_neg : float64 ndarray (n_planes,) or None
+        BPBS with sign-magnitude planes: probability of a -1 in each plane (``None`` otherwise).
     coef : float64 ndarray (n_pol, n_planes, n_slices) or None
         BPBS: shift-and-add coefficients.
     cell_counts : int64 ndarray (n_tiles, out, n_pol, n_slices, 2^slice_bits) or None
@@ -208,6 +212,7 @@ class OperandMoments(_KeyAccess):
     x_pmf: np.ndarray | None = None
     x_lo: int = 0
     w_counts: np.ndarray | None = None
+    p_x_neg: np.ndarray | None = None
 
 
 def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
@@ -284,7 +289,9 @@ def operand_moments(x_codes, w_codes, spec: CrossbarSpec) -> OperandMoments:
     if spec.mode == "bpbs":
         planes, _ = _input_planes(xe.astype(np.int64), spec)
         cell_val = _cell_values(w, spec)  # (out, pol, S, K)
-        out["p_x"] = planes.mean(axis=(0, 2))
+        out["p_x"] = (planes == 1).mean(axis=(0, 2))
+        if spec.sign_magnitude:
+            out["p_x_neg"] = (planes == -1).mean(axis=(0, 2))
         vals = np.arange(2**spec.slice_bits)
         _, slice_sign, pol, _ = _weight_magnitudes(w, spec)
         out["coef"] = (
@@ -413,7 +420,15 @@ def predicted_sqnr(
     cells non-zero (a 2-D pmf by convolution), the others' independent parts as above,
     :math:`E[e\,e'] = \sum_{s,s'} P(s, s')\,g(s)\,g'(s')`; skipped (independent errors) where the 2-D
     pmf would exceed 4 million cells, and for cells of more than 3 bits. Errors of different planes or
-    tiles are taken as independent. Without the covariance this is the independent-errors model, which
+    tiles are taken as independent.
+
+    **Sign-magnitude input planes** (``input_encoding="sign_magnitude"``, bipolar ADC): row :math:`i` of plane
+    :math:`b` drives :math:`r_i = \mathrm{sign}(x_i)\,\mathrm{bit}_b(|x_i|) \in \{-1, 0, +1\}` with probabilities
+    ``p_x_neg[b]``, rest, ``p_x[b]`` (:func:`operand_moments`), so a plane sum over :math:`n` cells of value 1 is
+    the sum of :math:`n` i.i.d. such values (its pmf over :math:`-n .. n` is the :math:`n`-th power of the
+    one-row generating function, by FFT) and multi-bit cells add :math:`v` times such sums; the errors over
+    the signed plane sums follow as above, the covariance of the slices of one plane too (1-bit cells; with
+    multi-bit cells the slices' errors are taken as independent). Without the covariance this is the independent-errors model, which
     is pessimistic by up to ~3 dB when the step is close to a whole number of units
     (``figures/imc_bpbs.csv``). One ADC range per slice (``spec.slice_ranges``) is honoured.
 
@@ -423,7 +438,7 @@ def predicted_sqnr(
     Parameters
     ----------
     spec : CrossbarSpec
-        The crossbar. Sign-magnitude input planes are not modelled (``ValueError``).
+        The crossbar (either mode, every encoding, including sign-magnitude input planes).
     k_total : int >= 1
         Dot-product length. In BPBS mode it must give the tile count the moments were computed for; in
         multi-bit mode, when it does not, the tiles' moments come from the i.i.d. model.
@@ -445,8 +460,7 @@ def predicted_sqnr(
     TypeError
         ``spec`` or ``moments`` of the wrong type, non-integer ``k_total`` or a non-bool flag.
     ValueError
-        ``k_total < 1``, moments computed for another mode, cell layout or tile count, or sign-magnitude
-        input planes.
+        ``k_total < 1``, or moments computed for another mode, cell layout, tile count or input-plane encoding.
     """
     spec = _check_spec(spec)
     k_total = check_int(k_total, "k_total", 1)
@@ -460,10 +474,10 @@ def predicted_sqnr(
         )
     if moments.mode != spec.mode:
         raise ValueError(f"moments were computed for mode={moments.mode!r}, but spec.mode={spec.mode!r}")
-    if spec.sign_magnitude:
+    if spec.mode == "bpbs" and spec.sign_magnitude != (moments.p_x_neg is not None):
         raise ValueError(
-            "predicted_sqnr does not model input_encoding='sign_magnitude' (signed plane sums); "
-            "use input_encoding='twos_complement' or simulate"
+            f"moments were computed for {'sign-magnitude' if moments.p_x_neg is not None else 'two' + chr(39) + 's-complement'}"
+            f" input planes, but spec has input_encoding={spec.input_encoding!r}"
         )
     if per_column:
         sig = k_total * moments.var_x * moments.ew2
@@ -643,15 +657,18 @@ def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice
             f"rows={spec.rows} give {n_tiles}"
         )
     n_t, n_out, n_pol, n_sl, _ = cc.shape
-    a_all = np.arange(spec.max_plane_sum + 1, dtype=np.float64)
-    err = np.stack([adc_convert(a_all, spec, slice_index=c)[1] - a_all for c in range(n_sl)])  # (S, M+1)
+    lo_a = -spec.max_plane_sum if spec.sign_magnitude else 0  # sign-magnitude planes: signed plane sums
+    a_all = np.arange(lo_a, spec.max_plane_sum + 1, dtype=np.float64)
+    err = np.stack([adc_convert(a_all, spec, slice_index=c)[1] - a_all for c in range(n_sl)])  # (S, values)
     lf = _log_factorials(spec.max_plane_sum)
+    p_neg = moments.p_x_neg
     bias = np.zeros(n_out)
     var = np.zeros(n_out)
     for b, pxb in enumerate(moments.p_x):
         pxb = float(pxb)
+        pnb = None if p_neg is None else float(p_neg[b])
         cache = {}
-        win = _binom_windows(cc[..., 1], pxb, lf) if s_beta == 1 else {}
+        win = _plane_windows(cc[..., 1], pxb, pnb, lf) if s_beta == 1 else {}
         for t in range(n_t):
             for p in range(n_pol):
                 for c in range(n_sl):
@@ -661,9 +678,11 @@ def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice
                         if key not in cache:
                             if s_beta == 1:
                                 k0, pmf = win[int(cc[t, j, p, c, 1])]
-                            else:
+                            elif pnb is None:
                                 k0, pmf = 0, plane_sum_pmf(pxb, cc[t, j, p, c])
-                            e = err[c, k0 : k0 + pmf.size]
+                            else:
+                                k0, pmf = _signed_plane_sum_pmf(pxb, pnb, cc[t, j, p, c])
+                            e = err[c, k0 - lo_a : k0 - lo_a + pmf.size]
                             m1 = float(pmf @ e)
                             cache[key] = (m1, float(pmf @ (e * e)) - m1 * m1)
                         m1, v = cache[key]
@@ -673,11 +692,57 @@ def _bpbs_noise(spec: CrossbarSpec, n_tiles: int, moments: OperandMoments, slice
                 coef_u = moments.coef[:, b, :].reshape(-1)
                 if s_beta == 1:
                     var += _slice_covariances(
-                        spec, pxb, cc[t, :, :, :, 1].reshape(n_out, -1), moments.cell_overlap[t], coef_u, err=err, lf=lf
+                        spec,
+                        pxb,
+                        cc[t, :, :, :, 1].reshape(n_out, -1),
+                        moments.cell_overlap[t],
+                        coef_u,
+                        err=err,
+                        lf=lf,
+                        p_neg=pnb,
+                        lo_a=lo_a,
                     )
-                elif moments.cell_pairs is not None:
+                elif moments.cell_pairs is not None and pnb is None:
                     var += _slice_covariances_cells(pxb, moments.cell_pairs[t], coef_u, err, n_sl)
     return float(np.mean(var + bias**2))
+
+
+def _trinomial_sum_pmf(n: int, p_pos: float, p_neg: float) -> np.ndarray:
+    """pmf of the sum of ``n`` i.i.d. values in {-1, 0, +1} (probabilities ``p_neg``, rest, ``p_pos``) over
+    ``-n .. n``: the ``n``-th power of the one-row pmf's generating function, evaluated by a real FFT of length
+    at least ``2n + 1`` (no wrap-around; rounding leaves absolute errors ~1e-16 per value, negatives clipped)."""
+    if n == 0:
+        return np.ones(1)
+    size = 2 * n + 1
+    nfft = 1 << int(np.ceil(np.log2(size)))
+    row = np.zeros(nfft)
+    row[:3] = (p_neg, max(1.0 - p_pos - p_neg, 0.0), p_pos)  # values -1, 0, +1 at offsets 0, 1, 2
+    pmf = np.clip(np.fft.irfft(np.fft.rfft(row) ** n, nfft)[:size], 0.0, None)
+    return pmf / pmf.sum()
+
+
+def _plane_windows(ns, p_pos: float, p_neg, lf: np.ndarray) -> dict:
+    """``{n: (first value, pmf)}`` of a 1-bit-cell plane sum over ``n`` rows with cell 1: Binomial(n, p_pos)
+    (``p_neg`` None: 0/1 planes, :func:`_binom_windows`) or the signed sum of sign-magnitude planes
+    (:func:`_trinomial_sum_pmf`, first value ``-n``)."""
+    if p_neg is None:
+        return _binom_windows(ns, p_pos, lf)
+    return {int(n): (-int(n), _trinomial_sum_pmf(int(n), p_pos, p_neg)) for n in np.unique(np.asarray(ns).ravel())}
+
+
+def _signed_plane_sum_pmf(p_pos: float, p_neg: float, counts) -> tuple[int, np.ndarray]:
+    """``(first value, pmf)`` of a sign-magnitude plane sum over a column's cells (``counts[v]`` cells of value
+    ``v``): the sum over ``v`` of ``v`` times a trinomial sum (:func:`_trinomial_sum_pmf`), by convolution."""
+    pmf, first = np.array([1.0]), 0
+    for v in range(1, len(counts)):
+        nv = int(counts[v])
+        if nv == 0:
+            continue
+        part = np.zeros(2 * v * nv + 1)
+        part[::v] = _trinomial_sum_pmf(nv, p_pos, p_neg)
+        pmf = np.convolve(pmf, part)
+        first -= v * nv
+    return first, pmf
 
 
 def _log_factorials(n_max: int) -> np.ndarray:
@@ -707,12 +772,15 @@ def _binom_windows(ns, p: float, lf: np.ndarray, width: float = 10.0) -> dict:
     return {int(n): (int(l), pmf[i, : int(h - l) + 1]) for i, (n, l, h) in enumerate(zip(ns, lo, hi))}
 
 
-def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=None, lf=None) -> np.ndarray:
+def _slice_covariances(
+    spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=None, lf=None, p_neg=None, lo_a: int = 0
+) -> np.ndarray:
     r"""Per column, :math:`2\sum_{u<v} c_u c_v \mathrm{Cov}[e_u, e_v]` over the 1-bit-cell conversions ``u, v`` of
     one input plane and tile (see :func:`predicted_sqnr`). ``ones[j, u]``: rows with cell 1 in conversion
     ``u``; ``overlap[j, u, v]``: rows with cell 1 in both; ``coef[u]``: shift-and-add weights; ``err``: the
     conversion error of every plane sum per slice (S, M+1) (default: from ``spec``; conversion ``u`` uses
-    slice ``u mod S``). Binomials are summed over their mass (mean +- 10 sd)."""
+    slice ``u mod S``; ``err[c, i]`` is the error at plane sum ``lo_a + i``). Binomials are summed over their mass
+    (mean +- 10 sd); with ``p_neg`` (sign-magnitude planes) the row counts give trinomial sums instead."""
     n_sl = spec.n_slices
     if err is None:
         n_max = spec.max_plane_sum
@@ -723,7 +791,7 @@ def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=
     out = np.zeros(ones.shape[0])
     cache = {}
     iu, iv = np.triu_indices(ones.shape[1], 1)
-    win = _binom_windows(
+    win = _plane_windows(
         np.concatenate(
             [
                 overlap[:, iu, iv].ravel(),
@@ -732,6 +800,7 @@ def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=
             ]
         ),
         p_x,
+        p_neg,
         lf,
     )
     for j in range(ones.shape[0]):
@@ -747,7 +816,8 @@ def _slice_covariances(spec: CrossbarSpec, p_x: float, ones, overlap, coef, err=
                     g = []
                     for n1, c in ((key[1], key[3]), (key[2], key[4])):
                         r0, q = win[n1 - n11]
-                        seg = err[c, s0 + r0 : s0 + r0 + ks.size + q.size - 1]  # err[k + r], k in ks, r in window
+                        i0 = s0 + r0 - lo_a
+                        seg = err[c, i0 : i0 + ks.size + q.size - 1]  # err[k + r], k in ks, r in window
                         g.append(np.correlate(seg, q, mode="valid"))  # g(k) = E[err(k + B_own)]
                     cache[key] = float(p11 @ (g[0] * g[1]) - (p11 @ g[0]) * (p11 @ g[1]))
                 out[j] += 2.0 * coef[u] * coef[v] * cache[key]

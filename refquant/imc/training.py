@@ -70,6 +70,7 @@ def adc_fake_quant(a, *, offset: float, step: float, n_codes: int, transfer: str
     n_codes : int
         Number of codes, 2 <= n_codes <= 2^24.
     transfer : {"round", "floor"}
+        The ADC's transfer: round to the nearest level (ties to even), or floor with mid-step reconstruction.
 
     Returns
     -------
@@ -318,8 +319,11 @@ def bitaug_weight(epoch: int, n_epochs: int, *, hold_epochs: int = 10) -> float:
     Parameters
     ----------
     epoch : int, 0 <= epoch < n_epochs
+        The current epoch (counted from 0).
     n_epochs : int >= 1
+        Epochs of the whole run.
     hold_epochs : int >= 0
+        Final epochs with weight 0 (the target precision alone).
 
     Returns
     -------
@@ -400,8 +404,12 @@ def adc_lora_merge(w, a, b) -> np.ndarray:
 
     Parameters
     ----------
-    w : array_like (K, out); a : array_like (K, r); b : array_like (r, out)
-        Real, finite.
+    w : array_like (K, out) of real, finite
+        The frozen weights.
+    a : array_like (K, r) of real, finite
+        The left low-rank factor.
+    b : array_like (r, out) of real, finite
+        The right low-rank factor.
 
     Returns
     -------
@@ -422,10 +430,18 @@ def adc_lora_forward(x, w, a, b, spec: CrossbarSpec, *, x_scale: float, w_scale:
 
     Parameters
     ----------
-    x : array_like (batch, K); w : (K, out); a : (K, r); b : (r, out)
-        Real, finite; ``W`` frozen, ``A, B`` trained.
-    spec, x_scale, w_scale
-        As :func:`crossbar_forward` (``w_scale`` is that of the frozen ``W``).
+    x : array_like (batch, K) of real, finite
+        Float activations.
+    w : array_like (K, out) of real, finite
+        The frozen weights ``W``.
+    a : array_like (K, r) of real, finite
+        The trained left factor ``A``.
+    b : array_like (r, out) of real, finite
+        The trained right factor ``B``.
+    spec : CrossbarSpec
+        The crossbar (either mode).
+    x_scale, w_scale : float > 0
+        Quantizer steps (``w_scale`` is that of the frozen ``W``).
 
     Returns
     -------
@@ -472,7 +488,23 @@ def adc_lora_grad(x, w, a, b, spec: CrossbarSpec, *, x_scale: float, w_scale: fl
 
     With :math:`W' = W + AB`, :math:`G = \partial J/\partial Y = 2(Y - R)` and
     :math:`G_{W'}` = :func:`crossbar_ste_grad` ``(X, W', G)[1]``: :math:`\partial J/\partial A = G_{W'}B^\top`,
-    :math:`\partial J/\partial B = A^\top G_{W'}`. Multi-bit mode.
+    :math:`\partial J/\partial B = A^\top G_{W'}` (either mode: the bit-serial rule of :func:`crossbar_ste_grad`
+    in BPBS mode).
+
+    Parameters
+    ----------
+    x : array_like (batch, K) of real, finite
+        Calibration activations.
+    w : array_like (K, out) of real, finite
+        The frozen weights ``W``.
+    a : array_like (K, r) of real, finite
+        The left factor ``A``.
+    b : array_like (r, out) of real, finite
+        The right factor ``B``.
+    spec : CrossbarSpec
+        The crossbar.
+    x_scale, w_scale : float > 0
+        Quantizer steps (``w_scale`` is that of the frozen ``W``).
 
     Returns
     -------
@@ -517,15 +549,24 @@ def adc_lora_init(
 
     Parameters
     ----------
-    x : array_like (batch, K); w : (K, out)
-        Calibration activations and frozen weights (real, finite).
+    x : array_like (batch, K) of real, finite
+        Calibration activations.
+    w : array_like (K, out) of real, finite
+        The frozen weights.
     rank : int, 1 <= rank <= min(K, out)
-    spec, x_scale, w_scale
-        As :func:`crossbar_forward`; multi-bit mode.
+        Rank ``r`` of ``A`` (K, r) and ``B`` (r, out).
+    spec : CrossbarSpec
+        The crossbar (either mode).
+    x_scale, w_scale : float > 0
+        Quantizer steps, as :func:`crossbar_forward`.
     rng : numpy.random.Generator or int seed
+        Draws the initial ``A`` (explicit, so runs are reproducible).
     steps : int, 0 <= steps <= 10**6
+        Gradient steps.
     lr : float > 0 or None
+        Step size (``None``: the default above).
     init_scale : float > 0
+        Standard deviation of the initial ``A`` in units of ``w_scale``.
 
     Returns
     -------
@@ -579,7 +620,9 @@ def w_reshape_penalty(weights, *, target: float = 1.8, lam: float = 6e-4) -> flo
     weights : list or tuple of array_like
         One weight tensor per layer (>= 2 elements each, not constant).
     target : float >= 1
+        Target kurtosis :math:`\kappa_T` (1.8: the uniform's).
     lam : float >= 0
+        Weight :math:`\lambda` of the term.
 
     Returns
     -------
