@@ -226,7 +226,8 @@ def test_bad_input_raises(name, fn, args, kwargs, exc, match):
 
 
 def test_density_at_init_near_note_reconstruction():
-    """Reconstructed from the released rule: Gaussian latents, C_in = 64, 3x3 -> max|w| ~ 3.3 sigma, Delta ~ 0.16 sigma, density ~ 0.435.
+    """Reconstructed from the released rule: Gaussian latents, C_in = 64, 3x3 -> max|w| ~ 3.3 sigma,
+    Delta ~ 0.16 sigma, density ~ 0.435.
 
     Independent expectation: for each filter, P(kept) = P(w >= Delta) = 1 - Phi(Delta/sigma) with the
     filter's own Delta; averaged over 256 filters. Tolerance 0.01 (binomial s.e. of 147k weights is 0.0013).
