@@ -44,7 +44,9 @@ def test_adc_ste_grad_checker():
 
 
 def test_crossbar_ste_grad_checker():
-    ref = lambda x, w, g, spec, sx, sw: I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
+    def ref(x, w, g, spec, sx, sw):
+        return I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
+
     check_crossbar_ste_grad(ref, max_examples=10)
 
     def no_adc_mask(x, w, g, spec, sx, sw):  # planted: ignores ADC clipping (plain matmul STE)
@@ -60,7 +62,9 @@ def test_crossbar_ste_grad_checker():
 
 
 def test_crossbar_ste_grad_bpbs_checker():
-    ref = lambda x, w, g, spec, sx, sw: I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)  # noqa: E731
+    def ref(x, w, g, spec, sx, sw):
+        return I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
+
     check_crossbar_ste_grad_bpbs(ref, max_examples=8)
 
     def no_plane_masks(x, w, g, spec, sx, sw):  # planted: the lossless gradient, blind to every clipped plane sum
@@ -100,7 +104,9 @@ def test_bitaug_weight_checker():
 
 
 def test_adc_lora_forward_checker():
-    ref = lambda x, w, a, b, spec, sx, sw: I.adc_lora_forward(x, w, a, b, spec, x_scale=sx, w_scale=sw)
+    def ref(x, w, a, b, spec, sx, sw):
+        return I.adc_lora_forward(x, w, a, b, spec, x_scale=sx, w_scale=sw)
+
     check_adc_lora_forward(ref, max_examples=10)
 
     def lora_after_quant(x, w, a, b, spec, sx, sw):  # planted: adds A B after quantizing W (not eq. 11)

@@ -55,7 +55,10 @@ def test_adc_ste_grad_against_central_differences(transfer):
         I.adc_fake_quant(a, offset=o, step=d, n_codes=n, transfer=transfer), _adc_surrogate(a, o, d, n, floor, delta)
     )
     h = 1e-6
-    loss = lambda aa, oo, dd: float(g @ _adc_surrogate(aa, oo, dd, n, floor, delta))
+
+    def loss(aa, oo, dd):
+        return float(g @ _adc_surrogate(aa, oo, dd, n, floor, delta))
+
     fd_a = np.array([(loss(a + h * e, o, d) - loss(a - h * e, o, d)) / (2 * h) for e in np.eye(a.size)[:40]])
     np.testing.assert_allclose(ga[:40], fd_a, atol=1e-6)
     np.testing.assert_allclose(go, (loss(a, o + h, d) - loss(a, o - h, d)) / (2 * h), rtol=1e-6, atol=1e-6)
@@ -105,7 +108,10 @@ def test_crossbar_ste_grad_against_central_differences(shift, transfer):
     y = I.crossbar_forward(x, w, spec, x_scale=sx, w_scale=sw)
     gx, gw = I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
     dx, dw, dadc = _chain_deltas(x, w, spec, sx, sw)
-    f = lambda xx, ww: float(np.sum(g * _chain_surrogate(xx, ww, spec, sx, sw, dx, dw, dadc)))
+
+    def f(xx, ww):
+        return float(np.sum(g * _chain_surrogate(xx, ww, spec, sx, sw, dx, dw, dadc)))
+
     np.testing.assert_allclose(_chain_surrogate(x, w, spec, sx, sw, dx, dw, dadc), y, rtol=0, atol=1e-9)
     h = 1e-7
     fdx = np.zeros_like(x)
@@ -418,7 +424,10 @@ def test_crossbar_ste_grad_bpbs_against_central_differences(kw):
     fz = _bpbs_surrogate_parts(x, w, spec, sx, sw)
     np.testing.assert_allclose(_bpbs_surrogate(x, w, spec, sx, sw, fz), y, rtol=0, atol=1e-9)
     gx, gw = I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
-    f = lambda xx, ww: float(np.sum(g * _bpbs_surrogate(xx, ww, spec, sx, sw, fz)))  # noqa: E731
+
+    def f(xx, ww):
+        return float(np.sum(g * _bpbs_surrogate(xx, ww, spec, sx, sw, fz)))
+
     h = 1e-7
     fdx = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
@@ -476,3 +485,10 @@ def test_crossbar_ste_grad_bpbs_masks_each_plane_pair():
     np.testing.assert_allclose(
         I.crossbar_ste_grad(x, w, np.array([[1.0]]), wide, x_scale=1.0, w_scale=1.0)[0][0], w[:, 0], atol=1e-15
     )
+
+
+def test_every_training_piece_is_exported_by_refquant_imc():
+    from refquant.imc import training
+
+    assert set(training.__all__) <= set(I.__all__)
+    assert all(getattr(I, name) is getattr(training, name) for name in training.__all__)

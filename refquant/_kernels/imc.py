@@ -19,9 +19,9 @@ round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
   formula above applied to ``a``, and ``acc += coef[b, c] * a_hat`` with
   ``coef = s_b * s_c * 2^(b + c*beta)`` (signed shift-and-add, exact
   power-of-two scaling; ``o``, ``D`` may differ per weight slice ``c``; with sign-magnitude
-  planes ``a`` is the positive rows' sum minus the negative rows' sum). Accumulation order: tiles, then ``b``, then ``c``
-  (then polarity +, -), all ascending. ``prange`` over batch rows; no
-  cross-iteration reduction.
+  planes ``a`` is the positive rows' sum minus the negative rows' sum). Accumulation order: tiles, then ``b``,
+  then ``c`` (then polarity +, -), all ascending. ``prange`` over (batch-row block, column panel) pairs,
+  each owning its outputs: no cross-iteration reduction.
 """
 
 from __future__ import annotations

@@ -182,7 +182,8 @@ _TOKEN = object()  # only program_crossbar may construct a ProgrammedCrossbar
 
 
 class ProgrammedCrossbar:
-    """Weights programmed into a crossbar (done once, as in hardware); :meth:`ProgrammedCrossbar.matmul` runs inputs through it.
+    """Weights programmed into a crossbar (done once, as in hardware); :meth:`ProgrammedCrossbar.matmul` runs
+    inputs through it.
 
     Built only by :func:`program_crossbar` (direct construction raises ``TypeError``: its arrays feed
     Numba kernels that index them unchecked, so they must come from the validated factory). Holds a

@@ -428,9 +428,11 @@ def predicted_sqnr(
     the sum of :math:`n` i.i.d. such values (its pmf over :math:`-n .. n` is the :math:`n`-th power of the
     one-row generating function, by FFT) and multi-bit cells add :math:`v` times such sums; the errors over
     the signed plane sums follow as above, the covariance of the slices of one plane too (1-bit cells; with
-    multi-bit cells the slices' errors are taken as independent). Without the covariance this is the independent-errors model, which
-    is pessimistic by up to ~3 dB when the step is close to a whole number of units
-    (``figures/imc_bpbs.csv``). One ADC range per slice (``spec.slice_ranges``) is honoured.
+    multi-bit cells the slices' errors are taken as independent).
+
+    Without the covariance this is the independent-errors model, which is pessimistic by up to ~3 dB when the
+    step is close to a whole number of units (``figures/imc_bpbs.csv``). One ADC range per slice
+    (``spec.slice_ranges``) is honoured.
 
     The pooled signal is that of the *array's* analog sums (after A-shift, before compensation):
     compare it with ``sqnr(x_eff @ w, y - compensation)``; see :func:`sqnr`.
@@ -475,9 +477,9 @@ def predicted_sqnr(
     if moments.mode != spec.mode:
         raise ValueError(f"moments were computed for mode={moments.mode!r}, but spec.mode={spec.mode!r}")
     if spec.mode == "bpbs" and spec.sign_magnitude != (moments.p_x_neg is not None):
+        got = "sign-magnitude" if moments.p_x_neg is not None else "two's-complement"
         raise ValueError(
-            f"moments were computed for {'sign-magnitude' if moments.p_x_neg is not None else 'two' + chr(39) + 's-complement'}"
-            f" input planes, but spec has input_encoding={spec.input_encoding!r}"
+            f"moments were computed for {got} input planes, but spec has input_encoding={spec.input_encoding!r}"
         )
     if per_column:
         sig = k_total * moments.var_x * moments.ew2
@@ -630,10 +632,15 @@ def _gauss_continuous_error(m, s, o, d, n, transfer):
     hi = np.r_[edges[q0:q1], np.inf]
     r = rec[q0 : q1 + 1]
     za, zb = (lo - m) / s, (hi - m) / s
-    phi = lambda z: np.where(
-        np.isfinite(z), np.exp(-0.5 * np.where(np.isfinite(z), z, 0.0) ** 2) / math.sqrt(2 * math.pi), 0.0
-    )
-    zphi = lambda z: np.where(np.isfinite(z), np.where(np.isfinite(z), z, 0.0) * phi(z), 0.0)
+
+    def phi(z):
+        return np.where(
+            np.isfinite(z), np.exp(-0.5 * np.where(np.isfinite(z), z, 0.0) ** 2) / math.sqrt(2 * math.pi), 0.0
+        )
+
+    def zphi(z):
+        return np.where(np.isfinite(z), np.where(np.isfinite(z), z, 0.0) * phi(z), 0.0)
+
     p0 = special.ndtr(zb) - special.ndtr(za)
     p1 = phi(za) - phi(zb)  # int z phi
     p2 = p0 + zphi(za) - zphi(zb)  # int z^2 phi
@@ -769,7 +776,7 @@ def _binom_windows(ns, p: float, lf: np.ndarray, width: float = 10.0) -> dict:
     kc = np.where(valid, k, lo[:, None])
     logp = lf[ns][:, None] - lf[kc] - lf[ns[:, None] - kc] + kc * math.log(p) + (ns[:, None] - kc) * math.log1p(-p)
     pmf = np.where(valid, np.exp(logp), 0.0)
-    return {int(n): (int(l), pmf[i, : int(h - l) + 1]) for i, (n, l, h) in enumerate(zip(ns, lo, hi))}
+    return {int(n): (int(a), pmf[i, : int(h - a) + 1]) for i, (n, a, h) in enumerate(zip(ns, lo, hi))}
 
 
 def _slice_covariances(

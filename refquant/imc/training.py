@@ -58,8 +58,9 @@ def _adc_args(offset, step, n_codes, transfer):
 
 def adc_fake_quant(a, *, offset: float, step: float, n_codes: int, transfer: str = "round") -> np.ndarray:
     r"""The ADC's forward on float pre-ADC values: :math:`\hat a = o + \ell(t)\Delta`, :math:`t = (a - o)/\Delta`,
-    :math:`\ell = \mathrm{clip}(\mathrm{rint}(t), 0, n-1)` ("round") or :math:`\mathrm{clip}(\lfloor t\rfloor, 0, n-1) + \frac12`
-    ("floor"), float64 (the formula of :func:`refquant.imc.adc_convert`).
+    :math:`\ell = \mathrm{clip}(\mathrm{rint}(t), 0, n-1)` ("round") or
+    :math:`\mathrm{clip}(\lfloor t\rfloor, 0, n-1) + \frac12` ("floor"), float64 (the formula of
+    :func:`refquant.imc.adc_convert`).
 
     Parameters
     ----------

@@ -16,6 +16,12 @@ from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
 from .conformance import run_property
 from .strategies import weight_layers
 
+#: Default tolerances of the checkers (module constants: one immutable instance each).
+_REL_1E12 = Tolerance("rel", rtol=1e-12, atol=1e-12)
+_REL_1E10 = Tolerance("rel", rtol=1e-10, atol=1e-10)
+_REL_1E12_ABS_1E15 = Tolerance("rel", rtol=1e-12, atol=1e-15)
+_REL_1E8 = Tolerance("rel", rtol=1e-8, atol=1e-300)
+
 __all__ = [
     "check_adc_ste_grad",
     "check_crossbar_ste_grad",
@@ -42,7 +48,7 @@ def check_adc_ste_grad(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-12),
+    tolerance: Tolerance = _REL_1E12,
 ) -> None:
     """Check ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)``
     against :func:`refquant.imc.adc_ste_grad` (pre-ADC values in range and clipped on both sides)."""
@@ -74,7 +80,7 @@ def check_crossbar_ste_grad(
     *,
     max_examples: int = 50,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-10, atol=1e-10),
+    tolerance: Tolerance = _REL_1E10,
 ) -> None:
     """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
     :func:`refquant.imc.crossbar_ste_grad` (multi-bit crossbars, A-shift on and off, clipped ADCs and operands)."""
@@ -113,7 +119,7 @@ def check_crossbar_ste_grad_bpbs(
     *,
     max_examples: int = 30,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-10, atol=1e-10),
+    tolerance: Tolerance = _REL_1E10,
 ) -> None:
     """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
     :func:`refquant.imc.crossbar_ste_grad` on bit-serial (BPBS) crossbars.
@@ -205,7 +211,7 @@ def check_bitaug_weight(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-15),
+    tolerance: Tolerance = _REL_1E12_ABS_1E15,
 ) -> None:
     """Check ``candidate(epoch, n_epochs, hold_epochs) -> float`` against :func:`refquant.imc.bitaug_weight`
     over whole schedules (every epoch of a run)."""
@@ -255,7 +261,7 @@ def check_w_reshape_grad(
     lam: float = 6e-4,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300),
+    tolerance: Tolerance = _REL_1E8,
 ) -> None:
     """Check ``candidate(weights, target, lam) -> list of gradient arrays`` against
     :func:`refquant.imc.w_reshape_penalty_grad` (the sum over layers, RAOQ's form; relative 1e-8 plus an absolute
