@@ -1466,6 +1466,8 @@ _reg(
             per_column=FLAG,
             given_weights=FLAG,
             slice_covariance=FLAG,
+            tail=FLAG,
+            plane_covariance=FLAG,
         ),
     ),
 )

@@ -42,6 +42,21 @@ def _q_delta(v, lo, hi):
     return np.clip(np.rint(v), lo, hi) - np.clip(v, lo, hi)
 
 
+def _central_differences(f, x, w, h=1e-7):
+    """Central differences of the scalar ``f(x, w)`` with respect to every element of ``x`` and of ``w``."""
+    fdx = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        fdx[idx] = (f(x + e, w) - f(x - e, w)) / (2 * h)
+    fdw = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[idx] = h
+        fdw[idx] = (f(x, w + e) - f(x, w - e)) / (2 * h)
+    return fdx, fdw
+
+
 @pytest.mark.parametrize("transfer", ["round", "floor"])
 def test_adc_ste_grad_against_central_differences(transfer):
     rng = np.random.default_rng(0)
@@ -113,17 +128,7 @@ def test_crossbar_ste_grad_against_central_differences(shift, transfer):
         return float(np.sum(g * _chain_surrogate(xx, ww, spec, sx, sw, dx, dw, dadc)))
 
     np.testing.assert_allclose(_chain_surrogate(x, w, spec, sx, sw, dx, dw, dadc), y, rtol=0, atol=1e-9)
-    h = 1e-7
-    fdx = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        fdx[idx] = (f(x + e, w) - f(x - e, w)) / (2 * h)
-    fdw = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        e = np.zeros_like(w)
-        e[idx] = h
-        fdw[idx] = (f(x, w + e) - f(x, w - e)) / (2 * h)
+    fdx, fdw = _central_differences(f, x, w)
     np.testing.assert_allclose(gx, fdx, atol=1e-5)
     np.testing.assert_allclose(gw, fdw, atol=1e-5)
     assert np.count_nonzero(gx == 0) > 0 and np.count_nonzero(gx) > 0
@@ -428,17 +433,7 @@ def test_crossbar_ste_grad_bpbs_against_central_differences(kw):
     def f(xx, ww):
         return float(np.sum(g * _bpbs_surrogate(xx, ww, spec, sx, sw, fz)))
 
-    h = 1e-7
-    fdx = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        fdx[idx] = (f(x + e, w) - f(x - e, w)) / (2 * h)
-    fdw = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        e = np.zeros_like(w)
-        e[idx] = h
-        fdw[idx] = (f(x, w + e) - f(x, w - e)) / (2 * h)
+    fdx, fdw = _central_differences(f, x, w)
     np.testing.assert_allclose(gx, fdx, atol=1e-5)
     np.testing.assert_allclose(gw, fdw, atol=1e-5)
     _, det = I.imc_matmul(fz["xq"], fz["wq"], spec, return_details=True)

@@ -90,7 +90,8 @@ from .adc import adc_convert, adc_params
 from .crossbar import CrossbarDetails, ProgrammedCrossbar, imc_matmul, program_crossbar
 from .reshape import w_reshape
 from .theory import ADCStats, OperandMoments, adc_stats, operand_moments, plane_sum_pmf, predicted_sqnr, sqnr
-from .training import (
+from .training import __all__ as _training_all
+from .training import (  # noqa: F401 - re-exported through _training_all below
     adc_fake_quant,
     adc_lora_forward,
     adc_lora_grad,
@@ -123,18 +124,5 @@ __all__ = [
     "CrossbarDetails",
     "OperandMoments",
     "ADCStats",
-    # RAOQ's training pieces (refquant.imc.training; tests/test_imc_training.py checks that all are here)
-    "adc_fake_quant",
-    "adc_ste_grad",
-    "crossbar_forward",
-    "crossbar_ste_grad",
-    "bitaug_weight",
-    "bitaug_sample",
-    "adc_lora_merge",
-    "adc_lora_forward",
-    "adc_lora_objective",
-    "adc_lora_grad",
-    "adc_lora_init",
-    "w_reshape_penalty",
-    "w_reshape_penalty_grad",
+    *_training_all,  # RAOQ's training pieces (refquant.imc.training)
 ]

@@ -413,8 +413,9 @@ def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
 
 
 #: Batch rows per parallel work unit of the BPBS kernel (a unit is one row block x one column panel): every row
-#: of a block reuses the tile's weight panel from cache. Measured (batch 256, K = N = 512, 512 columns, 8b x 8b):
-#: 8 rows no slower than 1 and the same as 16, while a batch of 8 or fewer still spreads over the panels.
+#: of a block reuses the tile's weight panel from cache, and a batch of 8 rows or fewer still spreads over the
+#: threads by panels. A schedule choice only (results do not depend on it); not tuned: the shared machine's
+#: load (8-12 on 2 cores while this was written) made differences of this size unmeasurable.
 BPBS_ROW_BLOCK = 8
 
 
