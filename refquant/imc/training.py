@@ -244,7 +244,7 @@ def crossbar_ste_grad(x, w, grad_y, spec: CrossbarSpec, *, x_scale: float, w_sca
     Raises
     ------
     TypeError
-        ``spec`` not a :class:`CrossbarSpec`, non-numeric arrays or scales.
+        ``spec`` not a :class:`~refquant.specs.CrossbarSpec`, non-numeric arrays or scales.
     ValueError
         Arrays not 2-D or of mismatched shapes, NaN/inf, scales not positive.
     """
