@@ -537,12 +537,27 @@ class ADCSpec:
                 )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict with a ``"type": "ADCSpec"`` tag; ``ADCSpec.from_dict(a.to_dict()) == a``."""
+        """A JSON-serialisable dict with a ``"type": "ADCSpec"`` tag; ``ADCSpec.from_dict(a.to_dict()) == a``.
+
+        Returns
+        -------
+        dict
+            ``{"type": "ADCSpec", <field>: <value>, ...}`` (every field, plain Python values).
+        """
         return {"type": "ADCSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ADCSpec:
         """Inverse of :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            Field values by name (missing fields take their defaults), optionally with ``"type": "ADCSpec"``.
+
+        Returns
+        -------
+        ADCSpec
 
         Raises
         ------
@@ -810,7 +825,13 @@ class CrossbarSpec:
 
     # ---- JSON round trip -------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict with a ``"type": "CrossbarSpec"`` tag and the ADC nested as its own ``to_dict``."""
+        """A JSON-serialisable dict with a ``"type": "CrossbarSpec"`` tag and the ADC nested as its own ``to_dict``.
+
+        Returns
+        -------
+        dict
+            ``{"type": "CrossbarSpec", <field>: <value>, ..., "adc": {...}}`` (``slice_ranges`` as lists).
+        """
         d = {"type": "CrossbarSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
         d["adc"] = self.adc.to_dict()
         if self.slice_ranges is not None:
@@ -820,6 +841,16 @@ class CrossbarSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CrossbarSpec:
         """Inverse of :meth:`to_dict` (the nested ``adc`` dict is read by :meth:`ADCSpec.from_dict`).
+
+        Parameters
+        ----------
+        d : dict
+            Field values by name (missing fields take their defaults), optionally with
+            ``"type": "CrossbarSpec"``; ``adc`` as a dict or an :class:`ADCSpec`.
+
+        Returns
+        -------
+        CrossbarSpec
 
         Raises
         ------
@@ -832,12 +863,26 @@ class CrossbarSpec:
         return cls(**_fields_from_dict(cls, d))
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as a JSON string (sorted keys)."""
+        """:meth:`to_dict` as a JSON string (sorted keys).
+
+        Returns
+        -------
+        str
+        """
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str) -> CrossbarSpec:
         """Inverse of :meth:`to_json`.
+
+        Parameters
+        ----------
+        s : str
+            JSON text of a :meth:`to_dict` dict.
+
+        Returns
+        -------
+        CrossbarSpec
 
         Raises
         ------

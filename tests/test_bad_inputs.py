@@ -1466,6 +1466,8 @@ _reg(
             per_column=FLAG,
             given_weights=FLAG,
             slice_covariance=FLAG,
+            tail=FLAG,
+            plane_covariance=FLAG,
         ),
     ),
 )
@@ -2136,6 +2138,14 @@ for _name, _valid, _bad in [
         ),
         {},
     ),
+    (
+        "check_crossbar_ste_grad_bpbs",
+        dict(
+            candidate=lambda x, w, g, sp, sx, sw: M.crossbar_ste_grad(x, w, g, sp, x_scale=sx, w_scale=sw),
+            max_examples=2,
+        ),
+        {},
+    ),
     ("check_bitaug_weight", dict(candidate=lambda e, n, h: M.bitaug_weight(e, n, hold_epochs=h), max_examples=2), {}),
     (
         "check_adc_lora_forward",
@@ -2533,8 +2543,8 @@ def test_case(name, param, cls):
         elif isinstance(exp, tuple) and exp[0] == "pow":
             f = {"huge": F_HUGE, "tiny": F_TINY, "subnormal": F_SUB}[cls]
             assert _scaled_equal(result, valid, f, exp[1]), (
-                f"{name}({param}=<{cls}: x 2**{f}>) gave {_short(result)}; scale law of degree {exp[1]} wants "
-                f"2**({exp[1]}*{f}) times {_short(valid)}"
+                f"{name}({param}=<{cls}: x 2**{f}>) gave {_short(result)}; scale law of degree {exp[1]} "
+                f"wants 2**({exp[1]}*{f}) times {_short(valid)}"
             )
         elif callable(exp):
             assert exp(result, valid), f"{name}({param}=<{cls}>) gave {_short(result)} (documented result check failed)"

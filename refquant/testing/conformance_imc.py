@@ -19,6 +19,7 @@ from .strategies import weight_layers
 __all__ = [
     "check_adc_ste_grad",
     "check_crossbar_ste_grad",
+    "check_crossbar_ste_grad_bpbs",
     "check_bitaug_weight",
     "check_adc_lora_forward",
     "check_w_reshape_grad",
@@ -181,6 +182,105 @@ def check_crossbar_ste_grad(
             )
 
     return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad")
+
+
+def check_crossbar_ste_grad_bpbs(
+    candidate: Callable,
+    *,
+    max_examples: int = 30,
+    seed: int | None = 0,
+    tolerance: Tolerance = _CROSSBAR_STE_TOL,
+) -> CheckReport:
+    """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
+    :func:`refquant.imc.crossbar_ste_grad` on bit-serial (BPBS) crossbars.
+
+    The cases cover every weight encoding (two's complement, offset with 1- to 3-bit cells, differential),
+    unsigned, signed, A-shifted and sign-magnitude inputs, round and floor ADCs over ranges that clip
+    (``k`` up to 8), both tilings and ragged last tiles. The reference rule (per-plane ADC masks, planes and
+    cells moved by the minimum-norm inverses of their recombinations) is stated in
+    :func:`refquant.imc.crossbar_ste_grad`.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w, grad_y, spec, x_scale, w_scale)`` returning ``(grad_x, grad_w)`` array_likes of
+        ``x``'s and ``w``'s shapes (float64 inputs, copies).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Allowed difference per element (default relative and absolute 1e-10).
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        On the first mismatch (minimal counterexample and the spec in the message).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+    """
+    from ..imc import ADCSpec, CrossbarSpec
+    from ..imc import training as T
+
+    _check_candidate(candidate, "(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
+
+    encodings = st.sampled_from(
+        [("twos_complement", 1), ("offset", 1), ("offset", 2), ("offset", 3), ("differential", 1), ("differential", 2)]
+    )
+    inputs = st.sampled_from(["unsigned", "signed", "a_shift", "sign_magnitude", "a_shift_sign_magnitude"])
+    cases = st.tuples(
+        st.integers(0, 2**31 - 1),
+        st.integers(2, 9),
+        st.integers(1, 20),
+        st.integers(2, 5),
+        encodings,
+        inputs,
+        st.sampled_from(["round", "floor"]),
+        st.sampled_from([1.0, 2.0, 8.0]),
+        st.sampled_from(["full_first", "even"]),
+    )
+
+    def body(case):
+        s, rows, k, bits, (enc, beta), inp, tr, kk, tiling = case
+        rng = np.random.default_rng(s)
+        spec = CrossbarSpec(
+            rows=rows,
+            input_bits=3,
+            weight_bits=4,
+            mode="bpbs",
+            input_signed=inp in ("signed", "sign_magnitude"),
+            a_shift=inp.startswith("a_shift"),
+            input_encoding="sign_magnitude" if inp.endswith("sign_magnitude") else "twos_complement",
+            weight_encoding=enc,
+            slice_bits=beta,
+            tiling=tiling,
+            adc=ADCSpec(bits, transfer=tr, k=kk),
+        )
+        lo, hi = spec.x_range
+        x = rng.uniform((lo - 0.5) * 0.25, (hi + 0.5) * 0.25, (3, k))
+        w = rng.uniform(-0.9, 0.9, (k, 2))
+        g = rng.standard_normal((3, 2))
+        ref = T.crossbar_ste_grad(x, w, g, spec, x_scale=0.25, w_scale=0.1)
+        got = candidate(x.copy(), w.copy(), g.copy(), spec, 0.25, 0.1)
+        for name, r, c in zip(("grad_x", "grad_w"), ref, got):
+            compare_arrays(
+                r,
+                np.asarray(c, dtype=np.float64),
+                tolerance,
+                op=f"crossbar_ste_grad bpbs ({name})",
+                context={"spec": spec},
+            )
+
+    return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad_bpbs")
 
 
 def check_bitaug_weight(
