@@ -145,4 +145,4 @@ def test_shape_and_tolerance_kinds():
 def test_pytest_fixture_is_one_line(refquant_check):
     refquant_check.fake_quant(rq.fake_quant, max_examples=20)
     with pytest.raises(AttributeError, match="available"):
-        refquant_check.no_such_op
+        _ = refquant_check.no_such_op

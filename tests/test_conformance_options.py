@@ -95,12 +95,15 @@ def test_fixed_scale_reaches_the_candidate_and_one_ignoring_it_is_caught():
     cand, seen = _recorder(rq.fake_quant)
     check_fake_quant(cand, specs=INT8, scale=0.1, dtype=np.float32, max_examples=N)
     assert seen and all(np.all(np.asarray(s) == np.float32(0.1)) for _, s, _, _ in seen)
+
     # a candidate that hard-codes its own scale conforms only when that is the pinned one
-    own = lambda x, s, z, spec: (
-        rq.fake_quant(x, np.float32(0.1), z, spec.replace(axis=None))
-        if spec.axis is None
-        else rq.fake_quant(x, np.full(np.shape(s), np.float32(0.1)), z, spec)
-    )  # noqa: E731
+    def own(x, s, z, spec):
+        return (
+            rq.fake_quant(x, np.float32(0.1), z, spec.replace(axis=None))
+            if spec.axis is None
+            else rq.fake_quant(x, np.full(np.shape(s), np.float32(0.1)), z, spec)
+        )
+
     check_fake_quant(own, specs=INT8, scale=0.1, dtype=np.float32, max_examples=N)
     with pytest.raises(ConformanceError, match="scale: 0.25"):
         check_fake_quant(own, specs=INT8, scale=0.25, dtype=np.float32, max_examples=N, shrink_seconds=1.0)
@@ -150,7 +153,7 @@ def test_strategy_options_reach_the_candidate():
         max_examples=N,
     )
     assert seen
-    for x, s, z, spec in seen:
+    for x, s, _z, spec in seen:
         m, _ = np.frexp(float(s))
         assert m == 0.5  # a power of two
         assert x.ndim == 1 and x.shape[0] <= 3 and x.dtype == np.float64

@@ -89,7 +89,8 @@ def test_shift_scale_invariant_and_at_least_one(x, shift, scale):
 
 
 def test_reference_values_of_large_samples():
-    """n = 10^6: standard errors sqrt(var(K_hat)) are ~0.0004 (uniform), 0.005 (Gaussian), 0.04 (Laplace); tolerances are ~6 SE."""
+    """n = 10^6: standard errors sqrt(var(K_hat)) are ~0.0004 (uniform), 0.005 (Gaussian), 0.04 (Laplace);
+    tolerances are ~6 SE."""
     rng = np.random.default_rng(2020)
     n = 10**6
     assert float(K.kurtosis(rng.uniform(-1, 1, n))) == pytest.approx(1.8, abs=0.003)
@@ -228,7 +229,8 @@ def test_shaping_drives_kurtosis_to_target():
 
 
 def test_shaping_raises_the_measured_step_sensitivity():
-    """The claim of docs/theory/kure.md (figures/kure_shaping.csv): flattening a Gaussian tensor raises its 4-bit sensitivity to a
+    """The claim of docs/theory/kure.md (figures/kure_shaping.csv): flattening a Gaussian tensor raises its 4-bit
+    sensitivity to a
     5 % step error (exact-model reversal of the theorem, measured on the tensor). Deterministic: fixed seed, no MC."""
     from refquant.robustness import empirical_sensitivity
 

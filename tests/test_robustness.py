@@ -64,7 +64,8 @@ def test_lemma3_optimum_and_curvatures():
 
 
 def test_gaussian_paper_model_matches_note_table():
-    """Recomputed independently: Delta*, MSE*, curvature of the ACIQ form at sigma = 1; exact (2^M+1)-grid Delta*, MSE*."""
+    """Recomputed independently: Delta*, MSE*, curvature of the ACIQ form at sigma = 1; exact (2^M+1)-grid Delta*,
+    MSE*."""
     table = {
         2: (0.85532, 8.7149e-2, 0.8639, 0.84299, 8.2178e-2),
         4: (0.31989, 1.0493e-2, 1.5098, 0.31890, 1.0405e-2),
@@ -80,7 +81,8 @@ def test_gaussian_paper_model_matches_note_table():
 
 def test_mse_vs_bits_figure_matches_note_table():
     """Recomputed independently (4-5 digits): U(-2, 2) at Lemma 3's optimum, 4/(3(2^M+1)^2), and
-    N(0, 2^2) at the ACIQ-form and exact (2^M+1)-grid optima; the values the MSE-versus-bits figure of the paper's Sec. 3.2 plots."""
+    N(0, 2^2) at the ACIQ-form and exact (2^M+1)-grid optima; the values the MSE-versus-bits figure of the paper's
+    Sec. 3.2 plots."""
     std_u = 2 / math.sqrt(3)
     for m, (u, g_aciq, g_exact) in {
         2: (0.05333, 0.34859, 0.32871),
@@ -299,7 +301,8 @@ def test_optimal_step_is_a_true_minimum_on_every_grid(grid):
 
 @pytest.mark.parametrize("grid", ["midrise", "endpoint", "symmetric"])
 def test_exact_mse_on_refquants_grids_matches_monte_carlo(grid):
-    """refquant's real M-bit grids, quantized through refquant.uniform; 4e5 draws, |z| < 5 (false alarm ~ 6e-7 per point)."""
+    """refquant's real M-bit grids, quantized through refquant.uniform; 4e5 draws, |z| < 5 (false alarm ~ 6e-7 per
+    point)."""
     rng = np.random.default_rng(11)
     x = rng.laplace(0, 1 / math.sqrt(2), 400_000)
     for bits in (2, 4):
