@@ -70,15 +70,18 @@ def _md(df: pd.DataFrame) -> str:
         "Written by `python -m analysis allocation_compare`.",
         "",
         "| spread | goal | code round: mean bits | +MSE (same bits) | +MSE (goal) | code ceil: mean bits | "
-        "+MSE (same bits) | +MSE (goal) | eq. 11 as printed: mean bits | bins / budget | +MSE (same bits) | +MSE (goal) |",
+        "+MSE (same bits) | +MSE (goal) | eq. 11 as printed: mean bits | bins / budget | +MSE (same bits) "
+        "| +MSE (goal) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in df.iterrows():
         lines.append(
-            f"| {r.spread:g} | {r.goal_bits:g} | {r.code_round_mean_bits:.3f} | {100 * r.code_round_mse_vs_optimum_same_bits:+.1f} % "
+            f"| {r.spread:g} | {r.goal_bits:g} | {r.code_round_mean_bits:.3f} "
+            f"| {100 * r.code_round_mse_vs_optimum_same_bits:+.1f} % "
             f"| {100 * r.code_round_mse_vs_optimum_goal:+.1f} % | {r.code_ceil_mean_bits:.3f} "
             f"| {100 * r.code_ceil_mse_vs_optimum_same_bits:+.1f} % | {100 * r.code_ceil_mse_vs_optimum_goal:+.1f} % "
-            f"| {r.paper_mean_bits:.3f} | {r.paper_bins_used_over_budget:.3f} | {100 * r.paper_mse_vs_optimum_same_bits:+.1f} % "
+            f"| {r.paper_mean_bits:.3f} | {r.paper_bins_used_over_budget:.3f} "
+            f"| {100 * r.paper_mse_vs_optimum_same_bits:+.1f} % "
             f"| {100 * r.paper_mse_vs_optimum_goal:+.1f} % |"
         )
     return "\n".join(lines) + "\n"

@@ -190,7 +190,8 @@ def main(outdir: pathlib.Path) -> None:
         pw[f"penalty_{mode}_{agg}_over_scales"] = v
     pw.to_csv(outdir / "kure_pow2.csv", index=False)
     lines = [
-        "| bits | uniform: nearest | uniform: better | Gaussian: nearest | Gaussian: better | Laplace: nearest | Laplace: better |",
+        "| bits | uniform: nearest | uniform: better | Gaussian: nearest | Gaussian: better "
+        "| Laplace: nearest | Laplace: better |",
         "|---|---|---|---|---|---|---|",
     ]
     for b in BITS:

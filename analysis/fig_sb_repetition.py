@@ -171,7 +171,8 @@ def main(outdir: pathlib.Path) -> None:
     params = [{"c": 64, "scheme": s, "density": d, "tiles": (4, 6, 8, 9)} for s, d in configs]
     params += [{"c": 256, "scheme": s, "density": d, "tiles": (8, 9)} for s, d in configs]
     ops = run_sweep(ops_task, params, seed=8, progress=True, desc="op counts")
-    # op reduction = dense MACs / kernel ops; a zero-skipping MAC counts as one op, like a dense MAC (the paper's rule as reconstructed)
+    # op reduction = dense MACs / kernel ops; a zero-skipping MAC counts as one op, like a dense MAC
+    # (the paper's rule as reconstructed)
     ops["reduction"] = np.where(
         ops.method == "zero_skip", ops.dense_macs / ops.muls, ops.dense_macs / (ops.adds + ops.muls)
     )

@@ -1,8 +1,8 @@
 """Uniform quantizer: transfer curves per rounding mode, and MSE vs step size.
 
 Writes figures/uniform_mse_vs_step.{png,csv}. Monte Carlo with refquant.fake_quant on
-N(0, 1) samples (sweep seed 0, 10^6 samples per bit width, run through refquant.sweep) for 2, 3, 4 and 8 bits (signed, full range,
-half-to-even), against the Δ²/12 rounding-noise law, which holds only while clipping
+N(0, 1) samples (sweep seed 0, 10^6 samples per bit width, run through refquant.sweep) for 2, 3, 4
+and 8 bits (signed, full range, half-to-even), against the Δ²/12 rounding-noise law, which holds only while clipping
 is negligible; the optimum step balances the two (the subject of docs/theory/aciq.md).
 """
 

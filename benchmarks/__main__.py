@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = [
         "# refquant benchmark results\n",
         f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
-        f"{numba.config.NUMBER_OF_THREADS if hasattr(numba.config, 'NUMBER_OF_THREADS') else numba.get_num_threads()} Numba threads, "
+        f"{numba.config.NUMBER_OF_THREADS if hasattr(numba.config, 'NUMBER_OF_THREADS') else numba.get_num_threads()}"
+        " Numba threads, "
         f"Python {platform.python_version()}, NumPy {numpy.__version__}, Numba {numba.__version__}.\n",
     ]
     for name in names:

@@ -291,9 +291,10 @@ generate_api(DOCS / "api")
 
 
 # -- pages that no toctree lists ----------------------------------------------------------------------------
-# A Markdown page added under docs/ without a place in index.md's toctrees would be an orphan (a build
-# warning, so an error under -W). It is listed under "Other pages" instead, so that it is built, searchable
-# and linked; give it a proper place in index.md when you can.
+# Every Markdown page under docs/ has a place in one of index.md's toctrees (user guide, theory, reference,
+# results, development). A page that has none is reported here by name, with where to add it, as a warning, so
+# the build (-W) fails; Sphinx's own "document isn't included in any toctree" warning says the same less
+# helpfully.
 
 _TOCTREE_LINE = re.compile(r"^(?!:)(\S+)\s*$")
 
@@ -322,11 +323,14 @@ def unlisted_pages() -> list[str]:
     return sorted(pages - listed - {"index"})
 
 
-def _append_unlisted(app, docname, source):
-    if docname == "index":
-        extra = unlisted_pages()
-        if extra:
-            source[0] += "\n```{toctree}\n:caption: Other pages\n:maxdepth: 1\n\n" + "\n".join(extra) + "\n```\n"
+def _report_unlisted(app):
+    from sphinx.util import logging
+
+    for page in unlisted_pages():
+        logging.getLogger(__name__).warning(
+            f"docs/{page}.md is in no toctree: add it to the fitting section of docs/index.md "
+            "(User guide, Theory, Reference, Results or Development)"
+        )
 
 
 def _public_bases(app, name, obj, options, bases):
@@ -337,5 +341,5 @@ def _public_bases(app, name, obj, options, bases):
 
 
 def setup(app):
-    app.connect("source-read", _append_unlisted)
+    app.connect("builder-inited", _report_unlisted)
     app.connect("autodoc-process-bases", _public_bases)

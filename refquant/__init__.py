@@ -26,6 +26,7 @@ import importlib
 from .specs import QuantSpec, Rounding, ScaleOp
 from .uniform import calibrate_minmax, dequantize, fake_quant, quantize
 
+#: The package version (PEP 440 string; ``setup.cfg`` reads it from here).
 __version__ = "0.1.0"
 
 #: Version of the arithmetic contract in docs/SEMANTICS.md. Bumped whenever

@@ -249,7 +249,8 @@ PTQ_HIDDEN = (96, 64)
 PTQ_EPOCHS, PTQ_BATCH, PTQ_LR = 80, 32, 2e-3
 #: Weight grid of the PTQ study: midrise has a 1-bit form, so bit allocation can go below 2 bits.
 PTQ_WEIGHT_GRID = "midrise"
-#: Methods of the PTQ table, in order: (label, weight clip method, activation observer method, bias correction, allocation).
+#: Methods of the PTQ table, in order: (label, weight clip method, activation observer method, bias correction,
+#: allocation).
 PTQ_METHODS = (
     ("min-max", "minmax", "minmax", False, False),
     ("ACIQ Laplace", "aciq_laplace", "aciq_laplace", False, False),

@@ -93,13 +93,16 @@ def allocation_mse(alphas, bits) -> float:
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0, finite (the per-channel clips).
-    bits : 1-D array_like of the same shape, real (bit widths; non-integer values are
-        evaluated as the formula gives), within ``[0, 16]``.
+    alphas : array_like
+        The per-channel clips :math:`\alpha_i`: 1-D, > 0, finite.
+    bits : array_like
+        The bit widths :math:`M_i`: 1-D, the shape of ``alphas``, real, within ``[0, 16]`` (non-integer values
+        are evaluated as the formula gives).
 
     Returns
     -------
     float
+        :math:`\sum_i \alpha_i^2/(3\cdot4^{M_i})`, in squared units of the clips.
 
     Raises
     ------
@@ -109,6 +112,12 @@ def allocation_mse(alphas, bits) -> float:
         Wrong ndim/shape, empty, NaN/inf, ``alphas <= 0``, ``bits`` outside ``[0, 16]``, or a
         result beyond float64 (the MSE scales as alpha**2: computed on normalised clips and
         rescaled exactly).
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for
+    rapid-deployment", NeurIPS 2019: the rounding term :math:`\alpha^2/(3\cdot4^M)` of eq. 5, summed over
+    channels as the objective of the bit allocation (eq. 10).
 
     Examples
     --------
@@ -135,13 +144,17 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0 (only ratios matter).
-    total_bits : real, :math:`T = \sum_i M_i`, ``C * min_bits <= total_bits <= C * max_bits``.
-    min_bits, max_bits : real, ``0 <= min_bits <= max_bits <= 16``.
+    alphas : array_like
+        The per-channel clips :math:`\alpha_i`: 1-D, > 0, finite (only ratios matter).
+    total_bits : float
+        The budget :math:`T = \sum_i M_i`, ``C * min_bits <= total_bits <= C * max_bits``.
+    min_bits, max_bits : float
+        Bounds per channel, ``0 <= min_bits <= max_bits <= 16``.
 
     Returns
     -------
-    float64 ndarray of shape ``(C,)`` summing to ``total_bits``.
+    numpy.ndarray
+        float64, shape ``(C,)``: the real-valued :math:`M_i`, summing to ``total_bits``.
 
     Raises
     ------
@@ -149,6 +162,17 @@ def continuous_allocation(alphas, total_bits: float, *, min_bits: float = 0.0, m
         ``alphas`` not a real array; a bound or ``total_bits`` not a real number.
     ValueError
         ``alphas`` not 1-D, empty, non-finite or not positive; a bound or the budget out of range.
+
+    Notes
+    -----
+    Minimising :math:`\sum_i \alpha_i^2 4^{-M_i}/3` under :math:`\sum_i M_i = T` (Lagrange): the derivative
+    :math:`-(\ln 4/3)\,\alpha_i^2 4^{-M_i}` is equal across channels, so :math:`4^{M_i} \propto \alpha_i^2`,
+    :math:`M_i = \log_2\alpha_i + \mathrm{const}`, the constant fixed by the budget (reverse water-filling).
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for rapid-deployment",
+    NeurIPS 2019, eqs. 10–11 (the bin-budget form; this is the bit-budget form the released code enforces).
 
     Examples
     --------
@@ -199,17 +223,21 @@ def paper_allocation(alphas, total_bins: int, *, max_bits: int = 16, rounding: s
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0, per-channel clips (or any per-channel scale proportional to them;
-        only ratios matter).
-    total_bins : int >= C, the bin budget :math:`B` (e.g. ``C * 2**M``).
-    max_bits : int in [0, 16], the upper clamp.
+    alphas : array_like
+        The per-channel clips :math:`\alpha_i` (1-D, > 0, finite), or any per-channel scale proportional to
+        them: only ratios matter.
+    total_bins : int
+        The bin budget :math:`B` >= C (e.g. ``C * 2**M``).
+    max_bits : int
+        The upper clamp, in [0, 16].
     rounding : {"round", "ceil"}
         ``"round"``: nearest integer, half to even (``np.rint``, as ``torch.round``);
         ``"ceil"``: the released code's default for its helper (``-bam ceil``).
 
     Returns
     -------
-    int64 ndarray of shape ``(C,)``.
+    numpy.ndarray
+        int64, shape ``(C,)``: the bit widths :math:`M_i` of eq. 11.
 
     Raises
     ------
@@ -252,8 +280,8 @@ def code_allocation(
     With goal :math:`\bar M^*` = ``target_bits`` and :math:`T_0 = \bar M^*`,
     pass ``k`` computes eq. 10–11 with bin budget :math:`B_k = C\,2^{T_k}`,
 
-    .. math:: M_i^{(k)} = \mathrm{clamp}\Big(\mathrm{rnd}\big(\log_2\frac{B_k\,\alpha_i^{2/3}}{\sum_j \alpha_j^{2/3}}\big),
-              m_{lo}, m_{hi}\Big), \qquad
+    .. math:: M_i^{(k)} = \mathrm{clamp}\Big(\mathrm{rnd}\big(
+              \log_2\frac{B_k\,\alpha_i^{2/3}}{\sum_j \alpha_j^{2/3}}\big), m_{lo}, m_{hi}\Big), \qquad
               T_{k+1} = T_k + \frac{\bar M^* - \mathrm{mean}_i M_i^{(k)}}{2}
 
     and stops after the first pass with :math:`|\bar M^* - \mathrm{mean}\,M^{(k)}| \le` ``tol``
@@ -268,18 +296,27 @@ def code_allocation(
     alphas : 1-D array_like > 0
         Per-channel scales (the code passes the per-channel std, or ``b``); only ratios matter
         (they are divided by an exact power of two first).
-    target_bits : real in [min_bits, max_bits], the goal mean bit width.
+    target_bits : float
+        The goal mean bit width :math:`\bar M^*`, in ``[min_bits, max_bits]``.
     rounding : {"round", "ceil"}
         The code's ``-bam`` option (its command-line default is ``round``).
-    min_bits, max_bits : int, ``0 <= min_bits <= max_bits <= 16``; the code clamps to [0, 8].
-    tol : float > 0, the stopping tolerance on the mean (0.01 in the code).
-    max_iter : int in [1, 10**6] (10 in the code).
+    min_bits, max_bits : int
+        The clamp, ``0 <= min_bits <= max_bits <= 16`` (the code clamps to [0, 8]).
+    tol : float
+        The stopping tolerance on the mean (> 0; 0.01 in the code).
+    max_iter : int
+        The most passes, in [1, 10**6] (10 in the code).
     return_info : bool
         Also return ``(final_target, passes)``.
 
     Returns
     -------
-    int64 ndarray of shape ``(C,)``; with ``return_info``, ``(bits, target, passes)``.
+    bits : numpy.ndarray
+        int64, shape ``(C,)``: the last pass's bit widths.
+    target : float
+        Only with ``return_info``: the final :math:`T_k` (mean bits of the bin budget).
+    passes : int
+        Only with ``return_info``: the number of passes made.
 
     Raises
     ------
@@ -309,7 +346,7 @@ def code_allocation(
     max_iter = check_int(max_iter, "max_iter", 1, 10**6)
     check_bool(return_info, "return_info")
     target = goal
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007  (``it`` is returned after the loop: the passes made)
         m = _eq11(a, a.size * 2.0**target, rounding, min_bits, max_bits)
         miss = goal - m.mean()
         target += miss / 2
@@ -323,21 +360,24 @@ def allocate_bits(alphas, total_bits: int, *, budget: str = "bits", min_bits: in
 
     Parameters
     ----------
-    alphas : 1-D array_like > 0, the per-channel clipping values (or any
-        per-channel scale proportional to them: only ratios matter — the ACIQ
-        code uses the per-channel standard deviation).
+    alphas : array_like
+        The per-channel clipping values :math:`\alpha_i` (1-D, > 0, finite), or any per-channel scale
+        proportional to them: only ratios matter (the ACIQ code uses the per-channel standard deviation).
     total_bits : int
         ``budget="bits"``: :math:`\sum_i M_i` (e.g. ``4 * C`` for a 4-bit mean).
         ``budget="bins"``: the number of bins :math:`B = \sum_i 2^{M_i}`
         (e.g. ``C * 2**4``); must be reachable by doubling.
-    budget : "bits" (default, exact integer optimum) or "bins" (paper eq. 10, greedy).
-    min_bits, max_bits : int bounds per channel, ``0 <= min_bits <= max_bits <= 16``
-        (the ACIQ code clamps to [0, 8]).
+    budget : {"bits", "bins"}
+        ``"bits"`` (default): the exact integer optimum under :math:`\sum_i M_i` = ``total_bits``;
+        ``"bins"``: the paper's bin budget (eq. 10), greedy doubling.
+    min_bits, max_bits : int
+        Bounds per channel, ``0 <= min_bits <= max_bits <= 16`` (the ACIQ code clamps to [0, 8]).
 
     Returns
     -------
-    int64 array of bit widths, shape ``(C,)``; ties are broken toward the
-    lower channel index, so the result is deterministic.
+    numpy.ndarray
+        int64 bit widths, shape ``(C,)``; ties are broken toward the lower channel index, so the result is
+        deterministic.
 
     Raises
     ------

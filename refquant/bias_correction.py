@@ -1,8 +1,8 @@
 r"""Bias correction of quantized weights and activations per output channel (ACIQ, Banner et al. NeurIPS 2019,
 eqs. 12–13, and its released code ``submission2019/cnn-quantization``).
 
-Weights (:func:`bias_correct`; theory page ``docs/theory/aciq.md``, section "Bias correction"). For channel ``c`` with float weights
-:math:`W_c` and quantized weights :math:`W^q_c` (eq. 12):
+Weights (:func:`bias_correct`; theory page ``docs/theory/aciq.md``, section "Bias correction"). For channel
+``c`` with float weights :math:`W_c` and quantized weights :math:`W^q_c` (eq. 12):
 
 .. math::
     \mu_c = E[W_c] - E[W^q_c], \qquad
@@ -66,25 +66,36 @@ __all__ = [
     "ACTIVATION_METHODS",
 ]
 
+#: The ``method`` values of :func:`bias_correct`: which moments of each channel's quantized weights are
+#: matched to the float weights' (``"mean_std"``, ``"mean"``, ``"std"``) or the paper's eq. 13 form (``"paper"``).
 METHODS = ("mean_std", "mean", "std", "paper")
+#: The ``method`` values of :func:`activation_bias_correction` and :func:`apply_activation_bias_correction`.
 ACTIVATION_METHODS = ("mean", "positive")
 
 
 def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stats: bool = False):
-    """Correct the per-channel mean (and spread) of quantized weights ``w_q`` toward the float weights ``w``.
+    r"""Correct the per-channel mean (and spread) of quantized weights ``w_q`` toward the float weights ``w``.
 
     Parameters
     ----------
-    w, w_q : array_like, same shape, real, finite, non-empty.
-    axis : int, the output-channel axis (statistics over all other axes).
-    method : "mean_std" (default), "mean", "std" or "paper" (module docstring).
-    return_stats : also return ``(mu, xi)`` per channel (float64, shape ``(C,)``).
+    w, w_q : array_like
+        The float weights and their quantized values: same shape, real, finite, non-empty.
+    axis : int
+        The output-channel axis (statistics over all other axes).
+    method : {"mean_std", "mean", "std", "paper"}
+        Which moments are corrected (see the module docstring); default ``"mean_std"``.
+    return_stats : bool
+        Also return ``(mu, xi)`` per channel (float64, shape ``(C,)``).
 
     Returns
     -------
-    Corrected weights, float64 (no longer on the quantization grid: the
-    correction is meant to be folded into the layer's scale and bias); with
-    ``return_stats``, ``(corrected, mu, xi)``.
+    corrected : numpy.ndarray
+        The corrected weights, float64, shape of ``w`` (no longer on the quantization grid: the correction is
+        meant to be folded into the layer's scale and bias).
+    mu : numpy.ndarray
+        Only with ``return_stats``: :math:`\mu_c`, float64, shape ``(C,)``.
+    xi : numpy.ndarray
+        Only with ``return_stats``: :math:`\xi_c`, float64, shape ``(C,)`` (1 for a constant quantized channel).
 
     Raises
     ------
@@ -161,17 +172,21 @@ def activation_bias_correction(y, y_q, axis: int = 1, *, method: str = "mean") -
 
     Parameters
     ----------
-    y : array_like, real, finite: float (reference) outputs of the layer on
-        calibration inputs -- after the following ReLU for ``"positive"``.
-    y_q : array_like, same shape: the quantized layer's outputs on the same inputs.
-    axis : int, the channel axis (1 for NCHW / ``(N, C)`` outputs).
-    method : {"mean", "positive"} (module docstring).
+    y : array_like
+        The float (reference) outputs of the layer on calibration inputs (real, finite), taken after the
+        following ReLU for ``"positive"``.
+    y_q : array_like
+        The quantized layer's outputs on the same inputs, same shape as ``y``.
+    axis : int
+        The channel axis (1 for NCHW / ``(N, C)`` outputs).
+    method : {"mean", "positive"}
+        The correction rule (see the module docstring).
 
     Returns
     -------
-    float64 ndarray of shape ``(C,)``. For ``"positive"`` a channel with no
-    positive float output gets 0 (nothing to correct; the code divides by
-    its epsilon instead).
+    numpy.ndarray
+        float64, shape ``(C,)``: :math:`b_c`. For ``"positive"`` a channel with no positive float output gets 0
+        (nothing to correct; the code divides by its epsilon instead).
 
     Raises
     ------
@@ -237,14 +252,19 @@ def apply_activation_bias_correction(y_q, correction, axis: int = 1, *, method: 
 
     Parameters
     ----------
-    y_q : array_like, real, finite: quantized outputs.
-    correction : array_like, shape ``(C,)``: from :func:`activation_bias_correction`.
-    axis : int, the channel axis of ``y_q``.
-    method : {"mean", "positive"}, as used to compute ``correction``.
+    y_q : array_like
+        The quantized outputs: real, finite.
+    correction : array_like
+        The per-channel correction, shape ``(C,)``, from :func:`activation_bias_correction`.
+    axis : int
+        The channel axis of ``y_q``.
+    method : {"mean", "positive"}
+        The rule used to compute ``correction``.
 
     Returns
     -------
-    float64 ndarray of ``y_q``'s shape (a new array; ``y_q`` is not modified).
+    numpy.ndarray
+        float64, the shape of ``y_q``: the corrected outputs (a new array; ``y_q`` is not modified).
 
     Raises
     ------
@@ -253,6 +273,11 @@ def apply_activation_bias_correction(y_q, correction, axis: int = 1, *, method: 
     ValueError
         NaN/inf, empty or 0-d ``y_q``; ``correction`` not of shape ``(C,)`` or not finite;
         ``axis`` out of range; unknown ``method``; a corrected output beyond the float64 range.
+
+    References
+    ----------
+    The released ACIQ code (``submission2019/cnn-quantization``), option ``-bca``; not in the paper
+    (see the module docstring).
 
     Examples
     --------

@@ -78,12 +78,55 @@ def _scaled_abs(v: np.ndarray, e: int) -> np.ndarray:
     return np.ldexp(np.abs(v), -e).astype(v.dtype, copy=False)
 
 
+def _exponents(m: np.ndarray) -> np.ndarray:
+    """Per entry of ``m`` (maxima of ``|w|``, >= 0) the ``e`` with ``m * 2**-e`` in [0.5, 1), 0 where ``m == 0``.
+
+    Each filter (or region) is scaled by its *own* power of two before its mean of ``|w|`` is taken: with one
+    exponent for the whole tensor, a filter of subnormal weights beside a filter near 1 would underflow to 0
+    and get the scale 0 instead of its mean (a binary code has no zero). The scaling is exact, so on every
+    other input the result is the same bits as the unscaled mean.
+    """
+    return np.where(m > 0, np.frexp(m)[1], 0).astype(np.int64)
+
+
 @dataclasses.dataclass(frozen=True)
 class RegionLayout:
-    """How a weight tensor is cut into regions.
+    """How a weight tensor is cut into regions: ``(n_filters, n_tiles, tile, rest)``.
 
-    ``view(w)`` has shape ``(n_filters, n_tiles, tile, rest)``: region
-    ``(f, t)`` is ``view[f, t]``. ``restore(v)`` inverts it.
+    ``view(w)`` has shape ``(n_filters, n_tiles, tile, rest)``: region ``(f, t)`` is ``view[f, t]``, its
+    ``tile * rest`` weights are ``tile`` consecutive input channels times the ``rest`` positions (kernel
+    offsets) of filter ``f``. ``restore(v)`` inverts it exactly (a reshape and a move of ``axis``; no
+    arithmetic). Built by :func:`region_layout`; the signed-binary quantizer takes one sign and one
+    threshold per region.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The weight's shape (every dimension >= 0).
+    axis : int or None
+        The output-filter axis, ``0 <= axis < len(shape)``; ``None``: the whole tensor is one filter.
+    n_filters : int
+        Number of output filters: ``shape[axis]`` (1 when ``axis`` is ``None``).
+    n_tiles : int
+        Tiles per filter (1 for whole-filter regions).
+    tile : int
+        Input channels per tile.
+    rest : int
+        Product of the remaining dimensions (kernel positions), 1 for a 2-D weight.
+
+    Raises
+    ------
+    TypeError
+        A field that is not an int (``axis`` may be ``None``); ``shape`` not a list/tuple.
+    ValueError
+        A negative size; ``axis`` out of range; ``n_filters * n_tiles * tile * rest`` differs from the
+        number of elements of ``shape``; ``n_filters`` differs from ``shape[axis]`` (1 for ``axis=None``).
+
+    Examples
+    --------
+    >>> lay = region_layout((4, 6, 3), axis=0, region=2)
+    >>> (lay.n_filters, lay.n_tiles, lay.tile, lay.rest)
+    (4, 3, 2, 3)
     """
 
     shape: tuple[int, ...]
@@ -115,7 +158,22 @@ class RegionLayout:
     def view(self, w: np.ndarray) -> np.ndarray:
         """``w`` (an ndarray of exactly ``self.shape``) as ``(n_filters, n_tiles, tile, rest)``; a copy.
 
-        Raises ``TypeError`` if ``w`` is not an ndarray, ``ValueError`` if its shape differs.
+        Parameters
+        ----------
+        w : numpy.ndarray
+            An array of exactly ``self.shape``, any dtype (the values are not read, only moved).
+
+        Returns
+        -------
+        numpy.ndarray
+            A new C-contiguous array of ``w``'s dtype, shape ``(n_filters, n_tiles, tile, rest)``.
+
+        Raises
+        ------
+        TypeError
+            ``w`` is not a numpy.ndarray.
+        ValueError
+            ``w.shape`` differs from ``self.shape``.
         """
         if not isinstance(w, np.ndarray):
             raise TypeError(f"w must be a numpy.ndarray, got type={type(w).__name__}")
@@ -127,7 +185,23 @@ class RegionLayout:
     def restore(self, v: np.ndarray) -> np.ndarray:
         """Invert :meth:`view`: ``v`` of shape ``(n_filters, n_tiles, tile, rest)`` back to ``self.shape``.
 
-        Raises ``TypeError`` if ``v`` is not an ndarray, ``ValueError`` if its shape differs.
+        Parameters
+        ----------
+        v : numpy.ndarray
+            An array of shape ``(n_filters, n_tiles, tile, rest)``, any dtype.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``v``'s values in the weight's layout, shape ``self.shape``, dtype of ``v``
+            (``restore(view(w))`` equals ``w``).
+
+        Raises
+        ------
+        TypeError
+            ``v`` is not a numpy.ndarray.
+        ValueError
+            ``v.shape`` is not ``(n_filters, n_tiles, tile, rest)``.
         """
         want = (self.n_filters, self.n_tiles, self.tile, self.rest)
         if not isinstance(v, np.ndarray):
@@ -146,13 +220,17 @@ def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int |
 
     Parameters
     ----------
-    shape : list or tuple of int >= 0, the weight's shape.
-    axis : int or None, the output-filter axis (None: the whole tensor is one filter).
-    region : int >= 1 or None, input channels per tile (None: whole filters).
+    shape : list or tuple of int
+        The weight's shape (every dimension >= 0).
+    axis : int or None
+        The output-filter axis (``None``: the whole tensor is one filter).
+    region : int or None
+        Input channels per tile (>= 1, must divide the input-channel count; ``None``: whole filters).
 
     Returns
     -------
     RegionLayout
+        The layout; ``n_tiles = 1`` and ``tile`` = the input-channel count when ``region`` is ``None``.
 
     Raises
     ------
@@ -161,6 +239,17 @@ def region_layout(shape: tuple[int, ...], *, axis: int | None = 0, region: int |
     ValueError
         A negative dimension; ``axis`` out of range; ``region < 1``; ``region`` does not divide
         the input-channel count or the tensor has no input-channel axis to tile.
+
+    References
+    ----------
+    Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging Repetition-Sparsity Trade-Off", TMLR 2024
+    (arXiv 2312.01581; the ICLR 2024 submission "Signed-Binarization"); code ``sachitkuhar/PLUM``: one sign per
+    region; the tile reading (``region=c``) is unverified.
+
+    Examples
+    --------
+    >>> region_layout((8, 4, 3, 3), axis=0, region=2)      # OIHW conv weight, tiles of 2 input channels
+    RegionLayout(shape=(8, 4, 3, 3), axis=0, n_filters=8, n_tiles=2, tile=2, rest=9)
     """
     shape = tuple(check_int(v, f"shape[{i}]", 0) for i, v in enumerate(check_sequence(shape, "shape")))
     if axis is None:
@@ -203,16 +292,22 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
 
     Parameters
     ----------
-    w : array_like, finite, non-empty
+    w : array_like
+        The weights: real, finite, non-empty (float32 and float64 kept; other dtypes computed in float64).
     axis : int or None
         Output-filter axis; ``None``: one scale for the whole tensor.
-    alpha : positive float, optional
-    return_scale : also return the per-filter scales (shape ``(n_filters,)``).
+    alpha : float, optional
+        A fixed scale (> 0, finite) for every filter instead of the XNOR-Net mean.
+    return_scale : bool
+        Also return the per-filter scales (shape ``(n_filters,)``).
 
     Returns
     -------
-    ndarray of ``w``'s float dtype (float64 for integer input), shape of
-    ``w``; with ``return_scale``, ``(q, alpha)``.
+    q : numpy.ndarray
+        The binary weights :math:`\pm\alpha_f`, shape of ``w``, in ``w``'s float dtype (float32 or float64;
+        float64 for any other input dtype).
+    alpha : numpy.ndarray
+        Only with ``return_scale``: the per-filter scales, shape ``(n_filters,)``, same dtype.
 
     Raises
     ------
@@ -241,8 +336,9 @@ def binarize(w, *, axis: int | None = 0, alpha=None, return_scale: bool = False)
     lay = region_layout(arr.shape, axis=axis)
     v = lay.view(arr)
     if alpha is None:
-        e = _exponent(arr)
-        a = np.ldexp(_scaled_abs(v.reshape(lay.n_filters, -1), e).mean(axis=1), e).astype(arr.dtype)
+        flat = np.abs(v.reshape(lay.n_filters, -1))
+        e = _exponents(flat.max(axis=1))  # per filter: |w| * 2**-e cannot overflow its sum nor underflow to 0
+        a = np.ldexp(np.ldexp(flat, -e[:, None]).astype(arr.dtype, copy=False).mean(axis=1), e).astype(arr.dtype)
     else:
         a = np.full(lay.n_filters, check_real(alpha, "alpha", lo=0.0, lo_open=True), dtype=arr.dtype)
     q = np.where(v >= 0, 1, -1).astype(arr.dtype) * a[:, None, None, None]
@@ -274,18 +370,25 @@ def ternarize(
 
     Parameters
     ----------
-    w : array_like, real, finite, non-empty.
-    threshold : float >= 0 (<= 1 with ``relative_to="max"``).
+    w : array_like
+        The weights: real, finite, non-empty.
+    threshold : float
+        :math:`\theta` >= 0 (<= 1 with ``relative_to="max"``); default 0.7, TWN's factor.
     axis : int or None
         Output-filter axis; ``None``: one filter for the whole tensor.
     relative_to : {"mean", "max"}
+        What ``threshold`` multiplies: each filter's mean ``|w|`` (TWN) or its ``max|w|``.
     return_scale : bool
         Also return the per-filter ``alpha`` (shape ``(n_filters,)``).
 
     Returns
     -------
-    ndarray of ``w``'s float dtype (float64 for integer input), shape of ``w``;
-    with ``return_scale``, ``(q, alpha)``.
+    q : numpy.ndarray
+        The ternary weights in :math:`\{-\alpha_f, 0, \alpha_f\}`, shape of ``w``, in ``w``'s float dtype
+        (float32 or float64; float64 for any other input dtype).
+    alpha : numpy.ndarray
+        Only with ``return_scale``: the per-filter :math:`\alpha_f` (0 for a filter with nothing above its
+        threshold), shape ``(n_filters,)``, same dtype.
 
     Raises
     ------
@@ -295,6 +398,11 @@ def ternarize(
     ValueError
         Empty/non-finite ``w``; ``threshold < 0`` (or ``> 1`` with ``relative_to="max"``);
         unknown ``relative_to``; ``axis`` out of range.
+
+    References
+    ----------
+    Li & Liu, "Ternary Weight Networks", 2016, eqs. 6–7 (threshold :math:`0.7\,E|w|` and the
+    scale :math:`\alpha` as the mean of the kept magnitudes).
 
     Examples
     --------
@@ -307,8 +415,9 @@ def ternarize(
     theta = check_real(threshold, "threshold", lo=0.0, hi=1.0 if relative_to == "max" else None)
     lay = region_layout(arr.shape, axis=axis)
     v = lay.view(arr)
-    e = _exponent(arr)
-    flat = _scaled_abs(v.reshape(lay.n_filters, -1), e)  # |w| * 2**-e: its sums cannot overflow
+    flat = np.abs(v.reshape(lay.n_filters, -1))
+    e = _exponents(flat.max(axis=1))
+    flat = np.ldexp(flat, -e[:, None]).astype(arr.dtype, copy=False)  # per filter |w| * 2**-e: sums cannot overflow
     base = flat.mean(axis=1) if relative_to == "mean" else flat.max(axis=1)
     with np.errstate(over="ignore"):  # a threshold beyond the float range keeps nothing, as documented
         delta = np.ldexp(theta * base, e)[:, None, None, None]  # back in the units of w (exact)
@@ -344,7 +453,8 @@ def ste_tern(w, *, threshold: float = 0.05, ternary_weight_networks: bool = Fals
 
     Parameters
     ----------
-    w : array_like, real, finite, non-empty.
+    w : array_like
+        The weights: real, finite, non-empty.
     threshold : float >= 0
         Absolute threshold :math:`\Delta` (Larq's ``threshold_value``);
         ignored with ``ternary_weight_networks=True``.
@@ -353,8 +463,9 @@ def ste_tern(w, *, threshold: float = 0.05, ternary_weight_networks: bool = Fals
 
     Returns
     -------
-    ndarray of ``w``'s float dtype (float64 for integer input), values in
-    {-1, 0, +1}, shape of ``w``.
+    numpy.ndarray
+        Values in {-1, 0, +1}, shape of ``w``, in ``w``'s float dtype (float32 or float64; float64 for any
+        other input dtype).
 
     Raises
     ------
@@ -405,14 +516,20 @@ def ste_grad(w, grad_q, *, clip_value: float = 1.0, grad_clip: float | None = No
 
     Parameters
     ----------
-    w : array_like, real, finite, non-empty: the latent (float) weights.
-    grad_q : array_like, same shape: the gradient with respect to the quantized weights.
-    clip_value : float > 0
-    grad_clip : float > 0 or None
+    w : array_like
+        The latent (float) weights: real, finite, non-empty.
+    grad_q : array_like
+        The gradient with respect to the quantized weights, same shape as ``w``.
+    clip_value : float
+        :math:`c` > 0: the gradient passes where ``|w| <= c`` (1 in both released codes).
+    grad_clip : float or None
+        :math:`g_c` > 0: the incoming gradient is clamped to :math:`[-g_c, g_c]` first; ``None``: no clamp.
 
     Returns
     -------
-    ndarray of ``w``'s float dtype (float64 for integer input), shape of ``w``.
+    numpy.ndarray
+        :math:`\partial L/\partial w`, shape of ``w``, dtype the promotion of ``w``'s and ``grad_q``'s float
+        dtypes.
 
     Raises
     ------
@@ -421,6 +538,13 @@ def ste_grad(w, grad_q, *, clip_value: float = 1.0, grad_clip: float | None = No
     ValueError
         Empty or non-finite arrays; ``grad_q`` of another shape than ``w``; ``clip_value`` or
         ``grad_clip`` not > 0 or non-finite.
+
+    References
+    ----------
+    Hubara, Courbariaux, Soudry, El-Yaniv & Bengio, "Binarized Neural Networks", NeurIPS 2016 (the straight-through
+    estimator cancelled where :math:`|w| > 1`); Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging
+    Repetition-Sparsity Trade-Off", TMLR 2024 (arXiv 2312.01581; the ICLR 2024 submission "Signed-Binarization");
+    code ``sachitkuhar/PLUM``, ``STESign.backward``; Larq, ``larq.quantizers.ste_sign``.
 
     Examples
     --------
@@ -447,11 +571,13 @@ def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
 
     Parameters
     ----------
-    n_filters, n_tiles : int >= 1, at most 2**40 regions in all.
+    n_filters, n_tiles : int
+        Filters and tiles per filter, each >= 1, at most 2**40 regions in all.
 
     Returns
     -------
-    int8 ndarray of shape ``(n_filters, n_tiles)``, values ±1.
+    numpy.ndarray
+        int8, shape ``(n_filters, n_tiles)``, values +1 and -1.
 
     Raises
     ------
@@ -459,6 +585,17 @@ def default_signs(n_filters: int, n_tiles: int = 1) -> np.ndarray:
         ``n_filters``/``n_tiles`` not ints.
     ValueError
         Either < 1, or more than 2**40 regions.
+
+    References
+    ----------
+    Kuhar et al., "PLUM: Improving Inference Efficiency By Leveraging Repetition-Sparsity Trade-Off", TMLR 2024
+    (arXiv 2312.01581; the ICLR 2024 submission "Signed-Binarization"); code ``sachitkuhar/PLUM``: the released
+    code's sign assignment (filters ``o < floor(C_out/2)`` positive).
+
+    Examples
+    --------
+    >>> default_signs(3, 2).tolist()         # 6 regions, row-major: the first 3 positive
+    [[1, 1], [1, -1], [-1, -1]]
     """
     n_f = check_int(n_filters, "n_filters", 1, 2**40)
     n_t = check_int(n_tiles, "n_tiles", 1, 2**40)
@@ -519,9 +656,11 @@ def signed_binarize(
 
     Parameters
     ----------
-    w : array_like, finite, non-empty
-    signs : array_like of ±1, shape ``(n_filters, n_tiles)`` (or ``(n_filters,)``), optional
-        Explicit sign map; default :func:`default_signs` (first half positive).
+    w : array_like
+        The weights: real, finite, non-empty (float32 and float64 kept; other dtypes computed in float64).
+    signs : array_like, optional
+        Explicit sign map of +1/-1, shape ``(n_filters, n_tiles)`` (or ``(n_filters,)``); default
+        :func:`default_signs` (first half positive).
     threshold : float in [0, 1)
         Fraction of each region's ``max|w|`` (the code's 0.05).
     axis : int or None
@@ -533,15 +672,19 @@ def signed_binarize(
         scale). ``"mean"``: alpha = ``mean|w|`` over the region's non-zero
         support, the MSE-optimal value for that support (refquant's choice;
         neither paper nor code states one). A float: that alpha everywhere.
-    return_scale : also return the per-region alphas, shape ``(n_filters, n_tiles)``.
+    return_scale : bool
+        Also return the per-region alphas, shape ``(n_filters, n_tiles)``.
     zero_rule : {"zero", "plum"}
         ``"zero"`` (default): a zero weight always maps to 0. ``"plum"``: the
         released code's ``>=`` / ``<=`` comparison alone (see above).
 
     Returns
     -------
-    ndarray of ``w``'s float dtype (float64 for integer input), shape of
-    ``w``; with ``return_scale``, ``(q, alphas)``.
+    q : numpy.ndarray
+        The signed-binary weights (each region in :math:`\{0, s_r\alpha_r\}`), shape of ``w``, in ``w``'s float
+        dtype (float32 or float64; float64 for any other input dtype).
+    alphas : numpy.ndarray
+        Only with ``return_scale``: the per-region :math:`\alpha_r`, shape ``(n_filters, n_tiles)``, same dtype.
 
     Raises
     ------
@@ -585,8 +728,10 @@ def signed_binarize(
         if scale == "none":
             a = np.ones((lay.n_filters, lay.n_tiles), dtype=arr.dtype)
         else:
-            e = _exponent(arr)
-            a = np.ldexp(_per_region_abs_mean(_scaled_abs(v, e), keep), e).astype(arr.dtype)
+            kept = np.where(keep, np.abs(v), 0).astype(arr.dtype, copy=False)
+            e = _exponents(kept.max(axis=(2, 3)))  # per region, from the kept weights only
+            scaled = np.ldexp(kept, -e[:, :, None, None]).astype(arr.dtype, copy=False)
+            a = np.ldexp(_per_region_abs_mean(scaled, keep), e).astype(arr.dtype)
     else:
         a = np.full((lay.n_filters, lay.n_tiles), check_real(scale, "scale", lo=0.0, lo_open=True), dtype=arr.dtype)
     q = np.where(keep, sb * a[:, :, None, None], 0).astype(arr.dtype)
@@ -602,13 +747,19 @@ def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0
 
     Parameters
     ----------
-    epoch : real, ``0 <= epoch <= total_epochs``.
-    total_epochs : int >= 1 (the signed-binary code passes 320).
-    t_min, t_max : float, ``0 < t_min <= t_max`` (0.1 and 10 in both codes).
+    epoch : float
+        The current epoch :math:`e`, ``0 <= epoch <= total_epochs`` (real: fractions of an epoch allowed).
+    total_epochs : int
+        :math:`E` >= 1 (the signed-binary code passes 320).
+    t_min, t_max : float
+        :math:`T_{min}, T_{max}` with ``0 < t_min <= t_max`` (0.1 and 10 in both codes).
 
     Returns
     -------
-    (t, k) : tuple of float.
+    t : float
+        The temperature :math:`t`, from :math:`T_{min}` at epoch 0 to :math:`T_{max}` at the last epoch.
+    k : float
+        The amplitude :math:`k = \max(1/t, 1)`.
 
     Raises
     ------
@@ -617,6 +768,16 @@ def ede_schedule(epoch, total_epochs, *, t_min: float = 0.1, t_max: float = 10.0
     ValueError
         ``total_epochs < 1``; ``epoch`` outside ``[0, total_epochs]``; ``t_min <= 0``;
         ``t_max < t_min``; non-finite values.
+
+    References
+    ----------
+    Qin et al., "Forward and Backward Information Retention for Accurate Binary Neural Networks",
+    CVPR 2020, eq. 10; the signed-binary code's ``ede`` function.
+
+    Examples
+    --------
+    >>> ede_schedule(0, 320), ede_schedule(320, 320)
+    ((0.1, 10.0), (10.0, 1.0))
     """
     E = check_int(total_epochs, "total_epochs", 1)
     e = check_real(epoch, "epoch", lo=0.0, hi=float(E))
@@ -659,16 +820,25 @@ def ede_grad(
 
     Parameters
     ----------
-    w : array_like, real, finite, non-empty: latent weights.
-    grad_q : array_like, same shape: gradient with respect to the quantized weights.
-    epoch, total_epochs, t_min, t_max : see :func:`ede_schedule`.
-    threshold : float in [0, 1): :math:`\theta`.
-    signs, axis, region : as :func:`signed_binarize`.
+    w : array_like
+        The latent weights: real, finite, non-empty.
+    grad_q : array_like
+        The gradient with respect to the quantized weights, same shape as ``w``.
+    epoch, total_epochs, t_min, t_max
+        The schedule, as in :func:`ede_schedule`.
+    threshold : float
+        :math:`\theta` in [0, 1), the fraction of ``max|w|`` that gives :math:`\Delta`.
+    signs, axis, region
+        As in :func:`signed_binarize`.
     delta : {"region", "position"}
+        Where :math:`\Delta` is taken: per region (the forward pass's) or per input position (the released
+        ``ede``'s), see above.
 
     Returns
     -------
-    ndarray (float dtype of ``w`` and ``grad_q`` combined), shape of ``w``.
+    numpy.ndarray
+        :math:`\partial L/\partial w`, shape of ``w``, dtype the promotion of ``w``'s and ``grad_q``'s float
+        dtypes.
 
     Raises
     ------
@@ -677,6 +847,13 @@ def ede_grad(
         ``grad_q`` not a real array, of another shape than ``w``, or so large that the
         product overflows float (``ValueError`` naming ``grad_q``); ``delta`` not a str
         (``TypeError``) or unknown (``ValueError``).
+
+    References
+    ----------
+    Qin et al., "Forward and Backward Information Retention for Accurate Binary Neural Networks", CVPR 2020 (the EDE
+    surrogate :math:`k\tanh(tx)` and its schedule, eq. 10); Kuhar et al., "PLUM: Improving Inference Efficiency By
+    Leveraging Repetition-Sparsity Trade-Off", TMLR 2024 (arXiv 2312.01581; the ICLR 2024 submission
+    "Signed-Binarization"); code ``sachitkuhar/PLUM``, its ``ede`` function.
     """
     arr = _float_weights(w)
     g = _float_weights(grad_q, "grad_q")

@@ -1,8 +1,8 @@
 r"""Distribution models of weight and activation tensors: Gaussian, Laplace, uniform.
 
-ACIQ (Banner, Nahshan & Soudry, NeurIPS 2019; theory page ``docs/theory/aciq.md``) models a tensor as zero-mean (or shifted) Gaussian :math:`N(\mu,
-\sigma^2)` or Laplace :math:`L(\mu, b)`; KURE (Shkolnik et al., NeurIPS 2020)
-adds the uniform :math:`U(\mu - a, \mu + a)`. This module names them, fits
+ACIQ (Banner, Nahshan & Soudry, NeurIPS 2019; theory page ``docs/theory/aciq.md``) models a tensor as
+zero-mean (or shifted) Gaussian :math:`N(\mu, \sigma^2)` or Laplace :math:`L(\mu, b)`; KURE (Shkolnik et al.,
+NeurIPS 2020) adds the uniform :math:`U(\mu - a, \mu + a)`. This module names them, fits
 their parameters to data with stated estimators, and converts them to frozen
 ``scipy.stats`` distributions.
 
@@ -75,6 +75,11 @@ def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True, finite_var
         Also require a finite variance (needed by every MSE: with an infinite second moment,
         e.g. ``scipy.stats.cauchy()`` or ``scipy.stats.t(1.5)``, the quantization MSE is infinite).
 
+    Returns
+    -------
+    str or frozen scipy.stats distribution
+        The lower-case name (one of :data:`DISTRIBUTIONS`), or ``dist`` itself (the same object, not a copy).
+
     Raises
     ------
     TypeError
@@ -82,6 +87,11 @@ def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True, finite_var
     ValueError
         Unknown name; invalid scipy parameters (``scipy.stats.norm(0, -1)``); infinite variance
         when ``finite_variance`` is set.
+
+    Examples
+    --------
+    >>> check_dist("Gaussian")
+    'gaussian'
     """
     check_bool(allow_scipy, "allow_scipy")
     check_bool(finite_variance, "finite_variance")
@@ -105,7 +115,40 @@ def check_dist(dist, name: str = "dist", *, allow_scipy: bool = True, finite_var
 
 
 def frozen(dist: str, scale: float = 1.0, loc: float = 0.0):
-    """The frozen ``scipy.stats`` distribution of a named model with the scale convention above."""
+    r"""The frozen ``scipy.stats`` distribution of a named model with the scale convention above.
+
+    ``gaussian``: ``scipy.stats.norm(loc, scale)``, :math:`N(\mu, \sigma^2)` with :math:`\sigma` = ``scale``;
+    ``laplace``: ``scipy.stats.laplace(loc, scale)``, density :math:`e^{-|x-\mu|/b}/(2b)` with :math:`b` = ``scale``;
+    ``uniform``: ``scipy.stats.uniform(loc - scale, 2 * scale)``, :math:`U(\mu - a, \mu + a)` with :math:`a` =
+    ``scale`` (the half-width, as ACIQ and KURE write it; scipy's own ``scale`` is the full width).
+
+    Parameters
+    ----------
+    dist : {"gaussian", "laplace", "uniform"}
+        The model (case-insensitive).
+    scale : float
+        The scale parameter of the table above (> 0, finite): :math:`\sigma`, :math:`b` or the half-width :math:`a`.
+    loc : float
+        The location :math:`\mu` (finite; default 0).
+
+    Returns
+    -------
+    scipy.stats frozen distribution
+        A new frozen continuous distribution.
+
+    Raises
+    ------
+    TypeError
+        ``dist`` not a str; ``scale``/``loc`` not real numbers.
+    ValueError
+        Unknown ``dist``; ``scale <= 0``; ``scale`` or ``loc`` NaN or infinite.
+
+    Examples
+    --------
+    >>> d = frozen("uniform", scale=2.0, loc=1.0)
+    >>> float(d.ppf(0.0)), float(d.ppf(1.0)), round(float(d.std()), 12) == round(2.0 / 3**0.5, 12)
+    (-1.0, 3.0, True)
+    """
     from scipy import stats
 
     d = check_dist(dist, allow_scipy=False)
@@ -119,23 +162,29 @@ def frozen(dist: str, scale: float = 1.0, loc: float = 0.0):
 
 
 def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Estimate ``(loc, scale)`` of a named model from data, per tensor or per channel.
+    r"""Estimate ``(loc, scale)`` of a named model from data, per tensor or per channel.
 
     Parameters
     ----------
-    x : array_like, real, finite, non-empty (float32 input is accumulated in float64).
-    dist : "gaussian", "laplace" or "uniform".
+    x : array_like
+        The data: real, finite, non-empty (float32 input is accumulated in float64).
+    dist : {"gaussian", "laplace", "uniform"}
+        The model to fit (case-insensitive).
     axis : int or None
         Channel axis: one estimate per index along ``axis`` (statistics over
         all other axes). ``None``: one estimate for the whole tensor.
-    estimator : see the module docstring (default: the first listed per distribution).
+    estimator : str, optional
+        ``"aciq"`` (gaussian, laplace), ``"mle"`` (laplace), ``"moments"`` or ``"range"`` (uniform), see the
+        module docstring; default the first listed per distribution.
 
     Returns
     -------
-    (loc, scale) : float64 arrays of shape ``()`` (per tensor) or ``(C,)``.
-    ``scale`` is 0 for a constant channel. The estimates are computed on
-    ``x`` rescaled by an exact power of two, so they are scale-equivariant
-    (``fit(x * 2**k)`` is ``2**k`` times ``fit(x)``) up to the float64 limits.
+    loc : numpy.ndarray
+        float64, shape ``()`` (per tensor) or ``(C,)``: :math:`\hat\mu`.
+    scale : numpy.ndarray
+        float64, same shape: the scale parameter of the table above (0 for a constant channel). The
+        estimates are computed on ``x`` rescaled by an exact power of two, so they are scale-equivariant
+        (``fit(x * 2**k)`` is ``2**k`` times ``fit(x)``) up to the float64 limits.
 
     Raises
     ------
@@ -145,6 +194,12 @@ def fit(x, dist: str, *, axis: int | None = None, estimator: str | None = None) 
     ValueError
         Unknown ``dist``/``estimator``; empty ``x`` or an empty channel; NaN/inf in ``x``;
         ``axis`` out of range; fewer than 2 values per channel for the gaussian estimator.
+
+    References
+    ----------
+    Banner, Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for
+    rapid-deployment", NeurIPS 2019; its released code (``submission2019/cnn-quantization``) fits the Gaussian with
+    the ``ddof=1`` standard deviation and the Laplace with :math:`b = \mathrm{mean}|x - \bar x|`.
 
     Examples
     --------

@@ -74,6 +74,8 @@ __all__ = [
     "theorem_table_markdown",
 ]
 
+#: The ``model`` values: ``"paper"`` (the paper's Lemma 2 / ACIQ-form MSE and Lemma 1 curvature) and
+#: ``"exact"`` (the exact MSE of :func:`refquant.clipping.mse_exact` on the chosen grid).
 MODELS = ("paper", "exact")
 _UNIFORM_STEPS = ("approx", "lemma3")
 
@@ -156,20 +158,25 @@ def _grid_factor(bits: int, grid: str) -> float:
 
 
 def step_to_alpha(step, bits: int, grid: str = "paper"):
-    r"""Clipping value :math:`\alpha` of a grid with step :math:`\Delta` (inverse of the grid table in refquant.clipping).
+    r"""Clipping value :math:`\alpha` of a grid with step :math:`\Delta` (inverse of refquant.clipping's grid table).
 
     paper, midrise: :math:`2^{M-1}\Delta`; endpoint, aciq_runtime: :math:`(2^M-1)\Delta/2`; symmetric:
     :math:`(2^{M-1}-1)\Delta`.
 
     Parameters
     ----------
-    step : array_like > 0, the step :math:`\Delta`.
-    bits : int, 1..16 (2..16 for the symmetric grid).
-    grid : a grid name of :data:`refquant.clipping.GRIDS`.
+    step : array_like of float
+        The step :math:`\Delta` (> 0, finite; units of the data).
+    bits : int
+        Bit width :math:`M`, 1..16 (2..16 for the symmetric grid).
+    grid : str
+        A grid name of :data:`refquant.clipping.GRIDS` (default ``"paper"``: :math:`2^M + 1` levels).
 
     Returns
     -------
-    float64 ndarray of ``step``'s shape.
+    numpy.ndarray
+        float64, the shape of ``step``: :math:`\alpha` in units of the data (``alpha = factor * step``,
+        one rounding of the product).
 
     Raises
     ------
@@ -178,6 +185,11 @@ def step_to_alpha(step, bits: int, grid: str = "paper"):
     ValueError
         ``step`` empty, non-finite or not > 0; ``bits`` out of range for ``grid``; unknown
         ``grid``; a result beyond float64.
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, eq. 1 (the paper's grid:
+    :math:`\tau = 2^{M-1}\Delta`).
 
     Examples
     --------
@@ -224,16 +236,26 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
 
     Parameters
     ----------
-    step : array_like > 0, the step :math:`\Delta` (units of the data).
-    bits : int, 1..16.
-    dist : "uniform", "gaussian", "laplace" or a frozen zero-mean scipy.stats distribution.
-    scale : float > 0, the standard deviation.
+    step : array_like of float
+        The step :math:`\Delta` (> 0, finite; units of the data).
+    bits : int
+        Bit width :math:`M`, 1..16.
+    dist : str or frozen scipy.stats distribution
+        ``"uniform"``, ``"gaussian"``, ``"laplace"`` or a frozen continuous scipy distribution with mean 0
+        and finite variance.
+    scale : float
+        The standard deviation :math:`\sigma` (> 0) of ``dist``, in units of the data.
     model : {"exact", "paper"}
-    grid : a grid of :data:`refquant.clipping.GRIDS` (exact model only).
+        ``"paper"``: the paper's formulas (Lemma 2 for the uniform, the ACIQ form otherwise);
+        ``"exact"``: :func:`refquant.clipping.mse_exact` (see the module docstring).
+    grid : str
+        A grid of :data:`refquant.clipping.GRIDS`, used by the exact model (the paper model has one grid,
+        ``"paper"``; the value is still validated).
 
     Returns
     -------
-    float64 ndarray of ``step``'s shape, squared units of the data.
+    numpy.ndarray or float
+        float64, the shape of ``step`` (a float for a scalar ``step``): the MSE in squared units of the data.
 
     Raises
     ------
@@ -244,6 +266,12 @@ def mse_vs_step(step, bits, dist, scale=1.0, *, model: str = "exact", grid: str 
         ``step`` empty, non-finite or not > 0; ``bits`` out of range; ``scale <= 0``; unknown
         name/model/grid; a non-zero-mean scipy distribution, invalid scipy parameters or infinite
         variance; a result outside float64.
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, eq. 1 and Lemma 2; Banner,
+    Nahshan & Soudry, "Post training 4-bit quantization of convolutional networks for rapid-deployment", NeurIPS
+    2019, eq. 5 (the ACIQ form).
 
     Examples
     --------
@@ -282,15 +310,20 @@ def optimal_step(
 
     Parameters
     ----------
-    bits : int, 1..16.
-    dist, scale, grid : as :func:`mse_vs_step`.
+    bits : int
+        Bit width :math:`M`, 1..16.
+    dist, scale, grid
+        As in :func:`mse_vs_step`.
     model : {"exact", "paper"}
-    uniform_step : {"approx", "lemma3"}: the paper model's uniform optimum,
-        :math:`2a/2^M` (Lemma 3's approximation) or :math:`2a/(2^M+1)`.
+        ``"paper"``: the paper's formulas (Lemma 2 for the uniform, the ACIQ form otherwise);
+        ``"exact"``: :func:`refquant.clipping.mse_exact` (see the module docstring).
+    uniform_step : {"approx", "lemma3"}
+        The paper model's uniform optimum: :math:`2a/2^M` (Lemma 3's approximation) or :math:`2a/(2^M+1)`.
 
     Returns
     -------
-    float, the step in units of the data.
+    float
+        :math:`\tilde\Delta`, in units of the data.
 
     Notes
     -----
@@ -300,6 +333,10 @@ def optimal_step(
     ------
     TypeError, ValueError
         As :func:`mse_vs_step`; ``uniform_step`` not one of ``"approx"``, ``"lemma3"``.
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, Lemma 3.
 
     Examples
     --------
@@ -354,12 +391,15 @@ def curvature(
 
     Parameters
     ----------
-    bits, dist, scale, model, grid, uniform_step : as :func:`optimal_step`.
-    step : float > 0, optional; default the model's optimal step.
+    bits, dist, scale, model, grid, uniform_step
+        As in :func:`optimal_step`.
+    step : float, optional
+        The step :math:`\Delta` (> 0, units of the data) at which to evaluate; default the model's optimal step.
 
     Returns
     -------
-    float, squared units of the data per squared step.
+    float
+        :math:`\partial^2\mathrm{MSE}/\partial\Delta^2` (squared units of the data per squared step: dimensionless).
 
     Notes
     -----
@@ -374,6 +414,11 @@ def curvature(
     References
     ----------
     Shkolnik et al., NeurIPS 2020, Lemma 1 and Lemma 2.
+
+    Examples
+    --------
+    >>> curvature(4, "uniform")     # at 2a/2^M nothing is clipped: 2^(M-2) * Delta / a = 1/2
+    0.5
     """
     _check_model(model)
     g = _check_grid(grid)
@@ -405,18 +450,28 @@ def sensitivity(
 
     Parameters
     ----------
-    bits : int, 1..16 (2..16 for the symmetric grid).
-    dist : "uniform", "gaussian", "laplace" or a frozen scipy.stats distribution (finite variance, mean 0).
-    eps : float > 0, the step perturbation: a fraction of :math:`\tilde\Delta`
-        (``relative=True``, must be < 1) or an absolute step change (< :math:`\tilde\Delta`).
-    scale : standard deviation (> 0).
-    model : ``"paper"``: :math:`|\mathrm{MSE}''(\tilde\Delta)|\,\varepsilon^2/2` (Lemma 1);
+    bits : int
+        Bit width :math:`M`, 1..16 (2..16 for the symmetric grid).
+    dist : str or frozen scipy.stats distribution
+        ``"uniform"``, ``"gaussian"``, ``"laplace"`` or a frozen continuous scipy distribution with mean 0
+        and finite variance.
+    eps : float
+        The step perturbation :math:`\varepsilon` > 0: a fraction of :math:`\tilde\Delta` (``relative=True``,
+        must be < 1) or an absolute step change (< :math:`\tilde\Delta`, units of the data).
+    scale : float
+        The standard deviation (> 0), in units of the data.
+    model : {"paper", "exact"}
+        ``"paper"``: :math:`|\mathrm{MSE}''(\tilde\Delta)|\,\varepsilon^2/2` (Lemma 1);
         ``"exact"``: :math:`\max_\pm [\mathrm{MSE}(\tilde\Delta\pm\varepsilon) - \mathrm{MSE}(\tilde\Delta)]`
         with the exact MSE on ``grid`` at the exact optimum.
-    relative : bool, whether ``eps`` is a fraction of :math:`\tilde\Delta` (default) or absolute.
-    grid : clipping grid of the exact model (default the paper's 2^M+1 levels; see refquant.clipping).
-    uniform_step : the paper model's uniform optimum, ``"approx"`` :math:`2a/2^M` (the
-        theorem's proof route; a reconstruction, see ``docs/theory/kure.md``) or ``"lemma3"`` :math:`2a/(2^M+1)`.
+    relative : bool
+        Whether ``eps`` is a fraction of :math:`\tilde\Delta` (default) or an absolute step change.
+    grid : str
+        Clipping grid of the exact model (default ``"paper"``, :math:`2^M + 1` levels; see
+        :data:`refquant.clipping.GRIDS`).
+    uniform_step : {"approx", "lemma3"}
+        The paper model's uniform optimum, ``"approx"`` :math:`2a/2^M` (the theorem's proof route; a
+        reconstruction, see ``docs/theory/kure.md``) or ``"lemma3"`` :math:`2a/(2^M+1)`.
 
     Returns
     -------
@@ -439,7 +494,8 @@ def sensitivity(
 
     Examples
     --------
-    >>> round(sensitivity(4, "uniform", 0.05), 12) == round(0.5 * (0.05 * 2 * 3 ** 0.5 / 16) ** 2 / 2, 12)   # curvature 1/2
+    >>> step = 2 * 3 ** 0.5 / 16                    # 2a/2^M, a = sqrt(3); the curvature there is 1/2
+    >>> round(sensitivity(4, "uniform", 0.05), 12) == round(0.5 * (0.05 * step) ** 2 / 2, 12)
     True
     >>> sensitivity(4, "uniform", 0.05, model="exact") > sensitivity(4, "gaussian", 0.05, model="exact")  # the reversal
     True
@@ -487,14 +543,22 @@ def theorem_check(
 
     Parameters
     ----------
-    bits : int or list/tuple/range/1-D array of int, 1..16.
-    eps : float > 0, as :func:`sensitivity`.
-    dists : pair of distributions (names or frozen zero-mean scipy.stats distributions), a list or tuple.
-    scale, relative, grid, uniform_step : as :func:`sensitivity`.
+    bits : int or sequence of int
+        Bit width(s) :math:`M`, each 1..16: an int, or a list/tuple/range/1-D array of ints.
+    eps : float
+        The step perturbation (> 0), as in :func:`sensitivity`.
+    dists : list or tuple of two distributions
+        :math:`(X_1, X_2)`: names or frozen zero-mean scipy.stats distributions, compared at equal variance.
+    scale, relative, grid, uniform_step
+        As in :func:`sensitivity`.
 
     Returns
     -------
-    pandas.DataFrame, one row per (bits, model).
+    pandas.DataFrame
+        One row per (bits, model): ``bits``, ``model``, ``eps``, ``relative``, and per distribution
+        ``dist1``/``dist2``, ``step1``/``step2`` (optimal steps), ``mse1``/``mse2`` (MSE at the optimum),
+        ``gamma1``/``gamma2`` and ``gamma_rel1``/``gamma_rel2`` (:math:`\Gamma/\mathrm{MSE}`); ``holds`` is
+        ``gamma1 < gamma2``.
 
     Raises
     ------
@@ -507,6 +571,12 @@ def theorem_check(
     References
     ----------
     Shkolnik et al., NeurIPS 2020, Theorem 4.
+
+    Examples
+    --------
+    >>> t = theorem_check(4, 0.05)
+    >>> t[["model", "holds"]].to_dict("records")     # holds under the paper's model, reverses exactly
+    [{'model': 'paper', 'holds': True}, {'model': 'exact', 'holds': False}]
     """
     import pandas as pd
 
@@ -563,12 +633,16 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
 
     Parameters
     ----------
-    bits : int, 1..16.
-    dist, scale, grid : as :func:`mse_vs_step`.
+    bits : int
+        Bit width :math:`M`, 1..16.
+    dist, scale, grid
+        As in :func:`mse_vs_step`.
 
     Returns
     -------
-    dict (keys above, plus ``bits``, ``dist``, ``grid``).
+    dict
+        ``bits``, ``dist``, ``grid``, ``step``, ``mse``, and ``step_<mode>``, ``penalty_<mode>`` for the modes
+        ``nearest``, ``below``, ``above``, ``best`` (floats; penalties are relative MSE increases).
 
     Raises
     ------
@@ -576,11 +650,18 @@ def pow2_penalty(bits, dist, scale=1.0, *, grid: str = "paper") -> dict:
         As :func:`mse_vs_step`; also ``ValueError`` when the absolute ``mse`` (scale**2 times the
         unit-scale MSE) is outside the float64 range.
 
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, supplementary material, Table
+    5 ("nearest 2^N").
+
     Examples
     --------
     >>> p = pow2_penalty(4, "gaussian")
-    >>> p["step_below"] <= p["step"] <= p["step_above"], p["penalty_best"] == min(p["penalty_below"], p["penalty_above"])
-    (True, True)
+    >>> p["step_below"] <= p["step"] <= p["step_above"]
+    True
+    >>> p["penalty_best"] == min(p["penalty_below"], p["penalty_above"])
+    True
     """
     g = _check_grid(grid)
     d = _dist(dist)
@@ -611,20 +692,31 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
 
     :math:`\tilde\Delta` is the best of ``n_candidates`` steps
     (:func:`refquant.clipping.optimal_clip_empirical` on ``grid``), and
-    ``gamma_rel`` is :math:`\max_\pm[\mathrm{MSE}(\tilde\Delta(1\pm\varepsilon)) - \mathrm{MSE}(\tilde\Delta)]/\mathrm{MSE}(\tilde\Delta)`,
+    ``gamma_rel`` is
+
+    .. math:: \max_\pm\big[\mathrm{MSE}(\tilde\Delta(1\pm\varepsilon)) - \mathrm{MSE}(\tilde\Delta)\big]
+              / \mathrm{MSE}(\tilde\Delta),
+
     the MSEs measured with :func:`refquant.clipping.quantize_on_grid` on ``x``.
 
     Parameters
     ----------
-    x : array_like, real, finite, non-empty, not all zero.
-    bits : int, 1..15 (the grid's own lower bound applies).
-    eps : float in (0, 1), the relative step perturbation.
-    grid : a grid of :data:`refquant.clipping.GRIDS`.
-    n_candidates : int, 1..100000.
+    x : array_like
+        The tensor: real, finite, non-empty, not all zero (flattened; float64 arithmetic).
+    bits : int
+        Bit width, 1..15 (the grid's own lower bound applies).
+    eps : float
+        The relative step perturbation :math:`\varepsilon`, in (0, 1).
+    grid : str
+        A grid of :data:`refquant.clipping.GRIDS`.
+    n_candidates : int
+        Number of candidate clips of the empirical search, 1..100000.
 
     Returns
     -------
-    dict with ``step``, ``mse`` (at the optimum) and ``gamma_rel``.
+    dict
+        ``step`` (:math:`\tilde\Delta`, units of ``x``), ``mse`` (at the optimum, squared units) and
+        ``gamma_rel`` (dimensionless), all floats.
 
     Notes
     -----
@@ -641,6 +733,18 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
         outside (0, 1); unknown ``grid``; ``x`` represented exactly by the grid at its optimal
         step (MSE = 0, e.g. binary or ternary weights: the relative sensitivity divides by
         zero and is undefined); an absolute ``mse`` outside the float64 range.
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, eqs. 2–4 (:math:`\Gamma`),
+    measured on data instead of a model.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(1000)
+    >>> r = empirical_sensitivity(x, 4, 0.05)
+    >>> 0 < r["gamma_rel"] < 1
+    True
     """
     xa, ex = pow2_normalize(as_float_array(x, "x").ravel())
     bits = check_bits(bits, "bits", 1, MAX_BITS - 1)
@@ -663,29 +767,45 @@ def empirical_sensitivity(x, bits: int, eps: float, *, grid: str = "paper", n_ca
 
 
 def theorem_table_markdown(bits=range(2, 9), eps: float = 0.05) -> str:
-    """The theorem table of ``docs/theory/kure.md`` (uniform vs Gaussian, equal variance, relative step error ``eps``), as markdown.
+    r"""The theorem table of ``docs/theory/kure.md`` as markdown: uniform vs Gaussian at equal variance.
+
+    One row per bit width: :math:`\Gamma/\mathrm{MSE}` of both distributions at relative step error ``eps`` and
+    whether :math:`\Gamma_U < \Gamma_N`, under the paper's model and under the exact one.
 
     Generated from :func:`theorem_check`; a test checks that ``docs/theory/kure.md`` contains exactly this text.
 
     Parameters
     ----------
-    bits : iterable of int, 1..16.
-    eps : float in (0, 1).
+    bits : int or sequence of int
+        Bit widths of the table rows, each 1..16 (default 2..8).
+    eps : float
+        The relative step perturbation, in (0, 1) (default 0.05).
 
     Returns
     -------
-    str, a markdown table.
+    str
+        A markdown table ending in a newline.
 
     Raises
     ------
     TypeError, ValueError
         As :func:`theorem_check`.
+
+    References
+    ----------
+    Shkolnik et al., "Robust Quantization: One Model to Rule Them All", NeurIPS 2020, Theorem 4.
+
+    Examples
+    --------
+    >>> print(theorem_table_markdown([4]).splitlines()[-1])
+    | 4 | 0.75 % | 1.84 % | yes | 15.0 % | 2.08 % | **no** |
     """
     t = theorem_check(bits, eps)
     p, e = t[t.model == "paper"].set_index("bits"), t[t.model == "exact"].set_index("bits")
     yn = {True: "yes", False: "**no**"}
     lines = [
-        "| bits | paper model: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N | exact: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N |",
+        "| bits | paper model: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N "
+        "| exact: Γ/MSE uniform | Γ/MSE Gaussian | Γ_U < Γ_N |",
         "|---|---|---|---|---|---|---|",
     ]
     for b in p.index:

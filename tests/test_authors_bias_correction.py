@@ -61,7 +61,8 @@ def test_activation_correction_of_a_linear_layer_is_the_closed_form_shift(seed):
 
 
 def _code_bca(out, out_q):
-    """The released -bca: per channel (sum relu(out) - sum out_q) / (count(relu(out) > 0) + 1e-8), added where out_q > 0."""
+    """The released -bca: per channel (sum relu(out) - sum out_q) / (count(relu(out) > 0) + 1e-8), added where
+    out_q > 0."""
     out = np.maximum(out, 0)
     temp = np.moveaxis(out, 1, 0).reshape(out.shape[1], -1)
     tq = np.moveaxis(out_q, 1, 0).reshape(out.shape[1], -1)

@@ -226,7 +226,8 @@ def test_bad_input_raises(name, fn, args, kwargs, exc, match):
 
 
 def test_density_at_init_near_note_reconstruction():
-    """Reconstructed from the released rule: Gaussian latents, C_in = 64, 3x3 -> max|w| ~ 3.3 sigma, Delta ~ 0.16 sigma, density ~ 0.435.
+    """Reconstructed from the released rule: Gaussian latents, C_in = 64, 3x3 -> max|w| ~ 3.3 sigma,
+    Delta ~ 0.16 sigma, density ~ 0.435.
 
     Independent expectation: for each filter, P(kept) = P(w >= Delta) = 1 - Phi(Delta/sigma) with the
     filter's own Delta; averaged over 256 filters. Tolerance 0.01 (binomial s.e. of 147k weights is 0.0013).
@@ -237,3 +238,19 @@ def test_density_at_init_near_note_reconstruction():
     expect = np.mean([0.5 * math.erfc(d / math.sqrt(2)) for d in delta])
     assert abs(np.count_nonzero(q) / q.size - expect) < 0.01
     assert 0.42 < expect < 0.45
+
+
+def test_subnormal_filters_keep_their_own_scale():
+    """Each filter's mean |w| is taken at its own power-of-two scale: a filter of subnormal weights beside a filter
+    near 2**100 keeps its scale (values by hand: means of exact multiples of the smallest subnormal 2**-1074)."""
+    tiny = 2.0**-1074
+    q, a = B.binarize(np.array([[2.0**100, -1.0], [tiny, -tiny]]), axis=0, return_scale=True)
+    assert a[1] == tiny and q[1].tolist() == [tiny, -tiny]
+    # ternarize: mean |w| = 3 tiny, Delta = 0.7 * 3 tiny = 2.1 tiny: 4 tiny kept, 2 tiny not; alpha = 4 tiny
+    q, a = B.ternarize(np.array([[2.0**100, -1.0], [4 * tiny, -2 * tiny]]), axis=0, return_scale=True)
+    assert a[1] == 4 * tiny and q[1].tolist() == [4 * tiny, 0.0]
+    # signed-binary, sign +1, threshold 0: the kept support of [-1, tiny] is {tiny}, whose mean is tiny
+    w = np.zeros((2, 1, 1, 2))
+    w[0, 0, 0] = [-1.0, tiny]
+    q = B.signed_binarize(w, threshold=0.0, scale="mean")
+    assert q[0, 0, 0].tolist() == [0.0, tiny] and not q[1].any()

@@ -3,13 +3,18 @@
 * The site is built exactly as documented (``python3 -m sphinx -W -n -b html docs <out>``): ``-W`` makes every
   warning an error and ``-n`` (nitpicky) makes every unresolved cross-reference one, so a broken link between
   pages, a link to a heading that does not exist, a missing image or a ``:func:`` role naming nothing fails
-  here. Measured on the project's 2-core machine: 15-40 s (about 13 s of CPU; the API pages import the
-  library but compile no Numba kernel).
+  here. Measured on the project's shared 2-core machine: 13 s of CPU, 27-60 s of wall time depending on the
+  load (the API pages import the library but compile no Numba kernel).
 * Every name in ``__all__`` of every public module (found by walking ``refquant/`` on disk, independently of
   the site's own generator) is an object of the built site's inventory (``objects.inv``).
 * Every PNG under ``figures/`` has an entry in ``docs/gallery.md``.
+* Every Markdown page under ``docs/`` is in a toctree of the home page (user guide, theory, reference, results,
+  development): none is built as an orphan or collected in a catch-all.
 * The ``>>>`` examples (``pycon`` blocks) of every Markdown page under ``docs/`` and of README.md run and print
   what they show; every ``python`` block is at least valid Python.
+* The ``>>>`` examples of every module docstring under ``refquant/`` run: the modules listed in
+  ``tests/test_doctests.py`` there, every other module whose source holds an example here, so a new module's
+  ``Examples`` section is doctested without being registered anywhere.
 """
 
 from __future__ import annotations
@@ -229,3 +234,81 @@ def test_the_example_check_catches_a_wrong_output(tmp_path):
     page.write_text("# t\n\n```pycon\n>>> 1 + 1\n3\n```\n\n```python\nnot run\n```\n")
     failures, tries, _ = _doctest_file(page)
     assert tries == 1 and failures == 1
+
+
+# -- every page has a place in the site's structure ----------------------------------------------------------------
+
+TOCTREE = re.compile(r"^```\{toctree\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def toctree_entries(text: str) -> set[str]:
+    """Document names listed by the MyST toctree blocks of a page (option lines ``:name: value`` skipped)."""
+    out = set()
+    for m in TOCTREE.finditer(text):
+        for line in m.group(1).splitlines():
+            line = line.strip()
+            if line and not line.startswith(":"):
+                out.add(line)
+    return out
+
+
+def pages_outside_toctrees(docs: pathlib.Path) -> list[str]:
+    pages = {str(p.relative_to(docs).with_suffix("")) for p in docs.rglob("*.md") if "_build" not in p.parts}
+    listed = set()
+    for p in docs.rglob("*.md"):
+        if "_build" in p.parts:
+            continue
+        base = p.parent.relative_to(docs)
+        listed |= {str(base / e) for e in toctree_entries(p.read_text())}
+    return sorted(pages - listed - {"index"})
+
+
+def test_every_page_is_in_a_toctree():
+    assert pages_outside_toctrees(DOCS) == [], "add these pages to a toctree section of docs/index.md"
+
+
+def test_the_toctree_check_catches_an_unlisted_page(tmp_path):
+    (tmp_path / "index.md").write_text("# Home\n\n```{toctree}\n:caption: Guide\n:maxdepth: 1\n\nguide\n```\n")
+    (tmp_path / "guide.md").write_text("# Guide\n")
+    (tmp_path / "theory").mkdir()
+    (tmp_path / "theory" / "paper.md").write_text("# Paper\n")
+    assert pages_outside_toctrees(tmp_path) == ["theory/paper"]
+
+
+# -- the examples of the module docstrings ------------------------------------------------------------------------
+
+
+def modules_with_examples() -> list[str]:
+    """Every module under ``refquant/`` (private ones too) whose source holds a ``>>>`` example."""
+    out = []
+    for path in sorted((ROOT / "refquant").rglob("*.py")):
+        if ">>>" not in path.read_text():
+            continue
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out.append(".".join(parts))
+    return out
+
+
+def _doctested_elsewhere() -> set[str]:
+    import test_doctests
+
+    return set(test_doctests.MODULES)
+
+
+@pytest.mark.parametrize("name", [m for m in modules_with_examples() if m not in _doctested_elsewhere()])
+def test_module_examples_run(name):
+    import refquant
+
+    mod = importlib.import_module(name)
+    res = doctest.testmod(
+        mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, extraglobs={"QuantSpec": refquant.QuantSpec}
+    )
+    assert res.failed == 0
+    assert res.attempted > 0, f"{name}: its '>>>' lines are not in a docstring doctest can find"
+
+
+def test_the_example_discovery_finds_the_modules():
+    assert "refquant.uniform" in modules_with_examples()
+    assert set(modules_with_examples()) >= {"refquant.binarize", "refquant.robustness"}

@@ -17,6 +17,10 @@ invalid UTF-8 — are skipped):
    "eq. (11) of <paper>", and to this project's documentation by page path and heading
    (``docs/theory/raoq.md``, "Slice covariance"); links between documentation pages are checked by the
    documentation build (``tests/test_docs.py``), so every such reference resolves.
+4. **References by page path resolve**: every ``docs/<path>.md`` named in a tracked file exists, and where a
+   quoted section follows it (``docs/theory/kure.md``, section "Readings that had to be reconstructed"; the
+   quote may wrap onto the next line of a comment or docstring) that section is a heading of the page. Paths
+   that name another project's documentation are listed in ``FOREIGN_PAGES`` with whose they are.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = re.compile(r"(?<![\w-])shared" "/")  # split so that this line does not match itself
 ISSUE = re.compile(r"\bissues?[ \-#]{0,2}\d+\b|(?:(?<=\s)|(?<=[(\[])|^)#\d+(?![\w])", re.I | re.M)
 SECTION_SIGN = "\u00a7"
+
+#: ``docs/...`` paths of other projects' repositories that tracked files cite (not pages of this site).
+FOREIGN_PAGES = {
+    "Operators.md": "ONNX's operator specification (onnx/onnx, docs/Operators.md)",
+}
+PAGE_REF = re.compile(
+    r"docs/((?:[A-Za-z0-9_]+/)*[A-Za-z0-9_]+\.md)`{0,2}"
+    r"(?:,\s*(?:section\s+)?[\"\u201c]([^\"\u201d\n]+(?:\n[ \t#]*[^\"\u201d\n]+)?)[\"\u201d])?"
+)
 
 
 def tracked_files() -> list[pathlib.Path]:
@@ -111,3 +124,42 @@ def test_planted_references_are_caught(text, rule):
 )
 def test_ordinary_text_is_not_flagged(text):
     assert violations(text) == []
+
+
+def page_reference_problems(text: str, docs: pathlib.Path) -> list[str]:
+    """Page paths in ``text`` that name no page under ``docs``, and quoted sections that are no heading there."""
+    problems = []
+    for m in PAGE_REF.finditer(text):
+        name, section = m.group(1), m.group(2)
+        if name in FOREIGN_PAGES:
+            continue
+        page = docs / name
+        if not page.exists():
+            problems.append(f"docs/{name}: no such page")
+            continue
+        if section:
+            want = re.sub(r"\s*\n[ \t#]*", " ", section).strip()
+            headings = {re.sub(r"^#+\s*", "", ln).strip() for ln in page.read_text().splitlines() if ln.startswith("#")}
+            if want not in headings:
+                problems.append(f"docs/{name}: no heading {want!r}")
+    return problems
+
+
+def test_page_references_resolve():
+    bad = []
+    for path in tracked_files():
+        text = text_of(path)
+        if text is None or path.suffix == ".png":
+            continue
+        bad += [f"{path.relative_to(ROOT)}: {p}" for p in page_reference_problems(text, ROOT / "docs")]
+    assert bad == [], "references to documentation pages that do not resolve:\n" + "\n".join(bad)
+
+
+def test_page_reference_check_catches_planted_defects():
+    docs = ROOT / "docs"
+    d = "docs/"  # split so that the planted references in this file do not match themselves
+    ok = f'see ``{d}theory/kure.md``, section "Readings that had\n    # to be reconstructed" and {d}SEMANTICS.md'
+    assert page_reference_problems(ok, docs) == []
+    assert page_reference_problems(f"see {d}theory/nope.md", docs) == [f"{d}theory/nope.md: no such page"]
+    wrong = f'{d}theory/kure.md, section "No such heading"'
+    assert page_reference_problems(wrong, docs) == [f"{d}theory/kure.md: no heading 'No such heading'"]

@@ -548,35 +548,35 @@ def check_fake_quant(
 ) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> fake-quantized x`` against :func:`refquant.fake_quant`.
     {options}
-        tolerance : Tolerance
-            Default :data:`STRICT`: bit-exact *and* a zero result must be
-            ``+0.0`` (docs/SEMANTICS.md promises ``+0.0``; ``-0.4 -> +0.0``). This
-            default distinguishes signed zeros (before, ``EXACT`` did not); pass
-            ``tolerance=EXACT`` to accept ``-0.0``.
-        check_dtype : bool
-            Also require refquant's output dtype.
+    tolerance : Tolerance
+        Default :data:`STRICT`: bit-exact *and* a zero result must be
+        ``+0.0`` (docs/SEMANTICS.md promises ``+0.0``; ``-0.4 -> +0.0``). This
+        default distinguishes signed zeros (before, ``EXACT`` did not); pass
+        ``tolerance=EXACT`` to accept ``-0.0``.
+    check_dtype : bool
+        Also require refquant's output dtype.
 
-        Returns
-        -------
-        CheckReport
-            Counts of cases run, compared and unsupported (with reasons).
+    Returns
+    -------
+    CheckReport
+        Counts of cases run, compared and unsupported (with reasons).
 
-        Raises
-        ------
-        ConformanceError
-            With the minimal counterexample and the diff; or when the candidate
-            declined too many cases.
-        ValueError, TypeError
-            Bad options (the message names the parameter).
+    Raises
+    ------
+    ConformanceError
+        With the minimal counterexample and the diff; or when the candidate
+        declined too many cases.
+    ValueError, TypeError
+        Bad options (the message names the parameter).
 
-        Examples
-        --------
-        >>> import numpy as np, refquant as rq
-        >>> from refquant.testing import check_fake_quant
-        >>> rep = check_fake_quant(rq.fake_quant, specs=[rq.QuantSpec(8)], per_channel=False, zero_point=0,
-        ...                        max_examples=10)
-        >>> rep.compared, rep.unsupported
-        (10, 0)
+    Examples
+    --------
+    >>> import numpy as np, refquant as rq
+    >>> from refquant.testing import check_fake_quant
+    >>> rep = check_fake_quant(rq.fake_quant, specs=[rq.QuantSpec(8)], per_channel=False, zero_point=0,
+    ...                        max_examples=10)
+    >>> rep.compared, rep.unsupported
+    (10, 0)
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check(
@@ -617,20 +617,20 @@ def check_quantize(
 ) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact).
     {options}
-        check_dtype : bool
-            Also require refquant's code dtype (``spec.code_dtype``).
+    check_dtype : bool
+        Also require refquant's code dtype (``spec.code_dtype``).
 
-        Returns
-        -------
-        CheckReport
+    Returns
+    -------
+    CheckReport
 
-        Raises
-        ------
-        ConformanceError
-            With the minimal counterexample and the diff; or when the candidate
-            declined too many cases.
-        ValueError, TypeError
-            Bad options.
+    Raises
+    ------
+    ConformanceError
+        With the minimal counterexample and the diff; or when the candidate
+        declined too many cases.
+    ValueError, TypeError
+        Bad options.
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check(
@@ -683,21 +683,21 @@ def check_dequantize(
         Codes are refquant's codes of generated inputs; scales are passed in the
         compute dtype, so refquant's dequantize works in that dtype.
     {options}
-        tolerance : Tolerance
-            Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0``
-            as the contract promises; pass ``EXACT`` to accept ``-0.0``).
+    tolerance : Tolerance
+        Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0``
+        as the contract promises; pass ``EXACT`` to accept ``-0.0``).
 
-        Returns
-        -------
-        CheckReport
+    Returns
+    -------
+    CheckReport
 
-        Raises
-        ------
-        ConformanceError
-            With the minimal counterexample and the diff; or when the candidate
-            declined too many cases.
-        ValueError, TypeError
-            Bad options.
+    Raises
+    ------
+    ConformanceError
+        With the minimal counterexample and the diff; or when the candidate
+        declined too many cases.
+    ValueError, TypeError
+        Bad options.
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check(
