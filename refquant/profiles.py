@@ -210,13 +210,17 @@ class Profile:
         **options
             Profile-specific keywords, listed in docs/PROFILES.md: ``symmetric`` (bool)
             for the PyTorch observers; ``min`` / ``max`` (the op's range inputs) for
-            ``"tf.fake_quant"``. Unknown keywords raise ``TypeError``.
+            ``"tf.fake_quant"`` and ``"tf.fake_quant.args"``. Unknown keywords raise ``TypeError``.
 
         Returns
         -------
         (scale, zero_point)
             Per tensor: a float32 NumPy scalar and a Python ``int``. Per channel:
-            a float32 array and an int64 array, one entry per channel.
+            a float32 array and an int64 array, one entry per channel. The
+            TensorFlow profiles return float64 scales instead: the quotient
+            ``fl64(R / L)`` of the op's float32 range ``R = max - min`` and
+            ``L = qmax - qmin``, which rounds to TensorFlow's float32 step and
+            carries ``R`` for ``scale_op="range_reciprocal"``.
 
         Raises
         ------
@@ -803,6 +807,16 @@ _TF_CALIBRATION = (
     "(narrow range: TensorFlow's code minus 1)"
 )
 
+# what the two TensorFlow profiles share: Nudge as the calibration (min/max are the op's inputs), no divergence
+_TF_COMMON = dict(
+    calibration=_TF_CALIBRATION,
+    needs_calibration=True,
+    divergences=(),
+    _spec=_tf_spec,
+    _calibrate=_tf_calibrate,
+    _calibrate_options=("min", "max"),
+)
+
 _register(
     Profile(
         name="tf.fake_quant",
@@ -823,12 +837,7 @@ _register(
         code_ranges=(
             "num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]; per channel on the last axis"
         ),
-        calibration=_TF_CALIBRATION,
-        needs_calibration=True,
-        divergences=(),
-        _spec=_tf_spec,
-        _calibrate=_tf_calibrate,
-        _calibrate_options=("min", "max"),
+        **_TF_COMMON,
         **_ev("tf.fake_quant"),
     )
 )
@@ -845,12 +854,7 @@ _register(
         ),
         layouts=("per_tensor",),
         code_ranges="num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]",
-        calibration=_TF_CALIBRATION,
-        needs_calibration=True,
-        divergences=(),
-        _spec=_tf_spec,
-        _calibrate=_tf_calibrate,
-        _calibrate_options=("min", "max"),
+        **_TF_COMMON,
         **_ev("tf.fake_quant.args"),
     )
 )

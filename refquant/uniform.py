@@ -209,6 +209,7 @@ def _param(value, name: str, lay: _Layout, allow_nonfinite: bool = True) -> np.n
 
 
 _SCALAR_TYPES = (float, int, np.floating, np.integer)
+_F64 = np.dtype(np.float64)
 _HALF_MAX = {np.dtype(d).char: float(np.finfo(d).max) * 0.5 for d in (np.float32, np.float64)}
 
 
@@ -295,7 +296,7 @@ def _range_reciprocal(s_in: np.ndarray, spec: QuantSpec, cdtype: np.dtype) -> np
     return r
 
 
-def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout, cdtype=np.float64) -> np.ndarray:
+def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout, cdtype: np.dtype = _F64) -> np.ndarray:
     """Zero points as a flat *cdtype* array (integers below 2^17: exact in float32 and float64)."""
     if (
         lay.kind == "tensor"

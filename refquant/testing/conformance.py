@@ -1037,6 +1037,12 @@ def check_kurtosis(
     return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kurtosis")
 
 
+# default tolerances of the theory checkers below (module-level: a default argument is evaluated once anyway)
+_KURE_GRAD_TOL = Tolerance("rel", rtol=1e-8, atol=1e-300)
+_MSE_TOL = Tolerance("rel", rtol=1e-9)
+_ALPHA_TOL = Tolerance("rel", rtol=1e-6)
+
+
 def check_kure_grad(
     candidate: Callable,
     *,
@@ -1044,15 +1050,15 @@ def check_kure_grad(
     ddof: int = 0,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300),
+    tolerance: Tolerance = _KURE_GRAD_TOL,
 ) -> CheckReport:
     """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`
     (the golden values an autograd implementation of the KURE loss must reproduce; relative 1e-8 by default,
     plus an absolute floor of 1e-12 times the layer's largest gradient).
 
     ``ddof=1`` checks against ``kure_grad(weights, target, ddof=1)``, the gradient of the KURE code's loss
-    (unbiased std). Returns the :class:`CheckReport`; raises ``ConformanceError`` on the first mismatch; ``TypeError``/``ValueError`` for a
-    ``ddof`` other than 0 or 1.
+    (unbiased std). Returns the :class:`CheckReport`; raises ``ConformanceError`` on the first mismatch;
+    ``TypeError``/``ValueError`` for a ``ddof`` other than 0 or 1.
     """
     from .. import kurtosis as _k
     from .._validate import check_int
@@ -1095,7 +1101,7 @@ def check_mse_exact(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-9),
+    tolerance: Tolerance = _MSE_TOL,
 ) -> CheckReport:
     """Check ``candidate(alpha, bits, dist, scale, grid=..., signed=...) -> float`` against
     :func:`refquant.clipping.mse_exact` (relative 1e-9)."""
@@ -1122,7 +1128,7 @@ def check_optimal_clip(
     model: str = "exact",
     max_examples: int = 50,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-6),
+    tolerance: Tolerance = _ALPHA_TOL,
 ) -> CheckReport:
     """Check ``candidate(bits, dist, scale, grid=..., signed=...) -> alpha*`` against
     :func:`refquant.clipping.optimal_clip` with ``model`` (relative 1e-6, the solver's stated accuracy)."""
