@@ -238,7 +238,7 @@ def generated_block() -> str:
     return "\n\n".join(
         [
             BEGIN,
-            "### Knob contract: every value of the equation's knobs (`fl` = rounding to the compute dtype)\n\n"
+            "### Knob contract\n\nEvery value of the equation's knobs (`fl` = rounding to the compute dtype).\n\n"
             + knob_table(),
             "### Code ranges `[qmin, qmax]`\n\n" + code_range_table(),
             "### Ties: codes for x/s exactly at ±0.5, ±1.5, ±2.5 (s = 1, z = 0)\n\n" + tie_table(),
@@ -250,8 +250,8 @@ def generated_block() -> str:
             "### `domain`: unsigned 8 bits, s = 0.25, z = 4 (code / fake_quant; at a power-of-two scale the "
             "shapes agree, at others `fl(k·s) + lo` and `(q - z)·s` part)\n\n" + shifted_table(),
             "### `block_size`: ONNX opset-21 blocked layout\n\n" + block_table(),
-            "### TensorFlow 2.x fake-quant: codes of `float_centered` with the two reciprocal rules "
-            "(scale and zero point from the profile's `calibrate`, i.e. TensorFlow's `Nudge`)\n\n" + tensorflow_table(),
+            "### TensorFlow 2.x fake-quant\n\nCodes of `float_centered` with the two reciprocal rules (scale and "
+            "zero point from the profile's `calibrate`, i.e. TensorFlow's `Nudge`).\n\n" + tensorflow_table(),
             END,
         ]
     )
