@@ -45,6 +45,7 @@ def numpy_search(x: np.ndarray, bits: int = 8, n: int = CANDIDATES) -> np.ndarra
 
 
 def main() -> str:
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     x = np.random.default_rng(0).standard_normal((N, N)).astype(np.float32)
     a_ref = optimal_clip_empirical(x, 8, axis=0, n_candidates=CANDIDATES)
     a_np = numpy_search(x)
@@ -55,4 +56,6 @@ def main() -> str:
         f"| tensor | channels | candidates | refquant s | NumPy grid search s | speed-up | same clips |\n"
         f"|---|---|---|---|---|---|---|\n"
         f"| {N}x{N} float32 | {N} | {CANDIDATES} | {t_ref:.2f} | {t_np:.2f} | {t_np / t_ref:.1f}x | {agree:.4f} |\n"
+        f"\n1-minute load average at the start / end of the run: {load0:.1f} / "
+        f"{os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan'):.1f} on {os.cpu_count()} CPUs.\n"
     )

@@ -8,6 +8,10 @@ folder again, now holding the cache the cold run wrote (every later process on t
 row times a whole ``python3 -m analysis uniform`` (interpreter start, imports, two spawned sweep
 processes, the figure) cold and warm. Times depend heavily on the machine's load; the load average is
 printed with the table.
+
+Before/after in the same run: with ``REFQUANT_BENCH_BASELINE=<path of another refquant checkout>`` (for
+example ``git archive <commit> | tar -x -C /tmp/base``) every kernel row is also timed cold against that
+checkout, interleaved with this tree's runs (same load), in an extra column.
 """
 
 from __future__ import annotations
@@ -47,16 +51,19 @@ CASES = {
         "K.kure_grad([w])",
     ),
     "imc_matmul (ADC kernels)": (
-        "from refquant import imc as I\nspec = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc=I.ADCSpec(8, range_policy='granular'))\n"
+        "from refquant import imc as I\n"
+        "spec = I.CrossbarSpec(rows=4, input_bits=2, weight_bits=3, adc=I.ADCSpec(8, range_policy='granular'))\n"
         "x = np.array([[3, 1, 0, 2, 1]]); w = np.array([[1], [-3], [2], [0], [3]])",
         "I.imc_matmul(x, w, spec)",
     ),
     "factorized_matmul (repetition kernel)": (
-        "from refquant import repetition as R\nw = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
+        "from refquant import repetition as R\n"
+        "w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
         "R.factorized_matmul(x, w)",
     ),
     "shared_sum_matmul (2 repetition kernels)": (
-        "from refquant import repetition as R\nw = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
+        "from refquant import repetition as R\n"
+        "w = np.array([[1, 0, 1, 0, 1, 0], [2, 2, 2, 0, 0, 0]]).T\nx = np.array([[1, 2, 3, 4, 5, 6]])",
         "R.shared_sum_matmul(x, w)",
     ),
 }
@@ -75,12 +82,15 @@ print(json.dumps({{"import": t1 - t0, "numba": t2 - t1, "first_call": t3 - t2}})
 """
 
 
-def _run(setup: str, call: str, cache: str) -> dict:
+BASELINE = os.environ.get("REFQUANT_BENCH_BASELINE")
+
+
+def _run(setup: str, call: str, cache: str, root: pathlib.Path = ROOT) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT))
+    env.update(NUMBA_CACHE_DIR=cache, PYTHONPATH=str(root))
     code = _SCRIPT.format(pre=_PRE, setup=setup, call=call)
     p = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=True
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=900, check=True
     )
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -101,29 +111,43 @@ def _figure(cache: str, outdir: str) -> float:
 
 
 def main() -> str:
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     cases = dict(list(CASES.items())[:2]) if QUICK else CASES
     imports, numbas = [], []
     for label, (setup, call) in cases.items():
+        base = ""
+        if BASELINE:
+            with tempfile.TemporaryDirectory() as cache:
+                base = f" {_run(setup, call, cache, pathlib.Path(BASELINE))['first_call']:.2f} |"
         with tempfile.TemporaryDirectory() as cache:
             cold = _run(setup, call, cache)
             warm = _run(setup, call, cache)
         imports.append(warm["import"])
         numbas.append(warm["numba"])
-        rows.append(f"| {label} | {cold['first_call']:.2f} | {warm['first_call']:.3f} |")
+        rows.append(f"| {label} |{base} {cold['first_call']:.2f} | {warm['first_call']:.3f} |")
     if not QUICK:
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
             cold_fig = _figure(cache, out)
             warm_fig = _figure(cache, out)
         rows.append(
-            f"| whole `python3 -m analysis uniform` (process start to figure written) | {cold_fig:.1f} | {warm_fig:.1f} |"
+            f"| whole `python3 -m analysis uniform` (process start to figure written) |{' - |' if BASELINE else ''} "
+            f"{cold_fig:.1f} | {warm_fig:.1f} |"
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    imp = sorted(imports)[len(imports) // 2] * 1e3
+    nb = sorted(numbas)[len(numbas) // 2] * 1e3
     return (
-        f"`import refquant` in a fresh process: median {sorted(imports)[len(imports) // 2] * 1e3:.0f} ms (imports no Numba, compiles nothing); "
-        f"the first kernel call then imports Numba: median {sorted(numbas)[len(numbas) // 2] * 1e3:.0f} ms with the test set-up (not in the columns below). "
-        f"1-minute load average at the end of the run: {load:.1f} on {os.cpu_count()} CPUs.\n\n"
-        "| first call in a fresh process | cold cache s (compile) | warm cache s (load) |\n|---|---|---|\n"
+        f"`import refquant` in a fresh process: median {imp:.0f} ms (imports no Numba, compiles nothing); "
+        f"the first kernel call then imports Numba: median {nb:.0f} ms with the test set-up (not in the columns "
+        f"below). 1-minute load average at the start of the run: {load0:.1f}, at the end: {load:.1f} on "
+        f"{os.cpu_count()} CPUs.\n\n"
+        + (
+            "| first call in a fresh process | baseline cold s (compile) | cold cache s (compile) "
+            "| warm cache s (load) |\n|---|---|---|---|\n"
+            if BASELINE
+            else "| first call in a fresh process | cold cache s (compile) | warm cache s (load) |\n|---|---|---|\n"
+        )
         + "\n".join(rows)
         + "\n"
     )

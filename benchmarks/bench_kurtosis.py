@@ -14,11 +14,17 @@ formula on the same input (two-pass moments; the gradient 4/(N sigma) (z^3 - K z
 kernel launch stays small. These calls run on one Numba thread (``threads_for``: they are below
 ``refquant.kurtosis.PARALLEL_MIN_ELEMENTS``); the "two threads forced" column shows what the parallel
 kernel costs on the same input on this machine at the time of the run.
+
+Threshold (third table): ``kurtosis`` of one channel of ``n`` float64 elements with the moment kernels on
+one Numba thread vs on every thread, for ``n`` around ``refquant.kurtosis.PARALLEL_MIN_ELEMENTS`` (the size
+from which the wrapper lets the kernels use every thread).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 
 import numpy as np
 from scipy import stats
@@ -61,16 +67,59 @@ def numpy_kure_grad(w, target=1.8):
     return 2.0 * (k - target) * 4.0 / (n * sigma) * (z2 * z - k * z - s)
 
 
-def _forced_parallel(fn):
-    """Time ``fn`` with the threshold set to 0, so the kernel runs on every Numba thread."""
+@contextlib.contextmanager
+def _threshold(value: int):
+    """Run the body with ``refquant.kurtosis.PARALLEL_MIN_ELEMENTS`` set to ``value`` (0: always parallel)."""
     import refquant.kurtosis as K
 
     old = K.PARALLEL_MIN_ELEMENTS
-    K.PARALLEL_MIN_ELEMENTS = 0
+    K.PARALLEL_MIN_ELEMENTS = value
     try:
-        return _median_time(fn, reps=max(3, REPS))
+        yield
     finally:
         K.PARALLEL_MIN_ELEMENTS = old
+
+
+def _forced_parallel(fn):
+    """Time ``fn`` with the threshold set to 0, so the kernel runs on every Numba thread."""
+    with _threshold(0):
+        return _median_time(fn, reps=max(3, REPS))
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _median_mean(fn, threshold, reps):
+    """(median, mean) seconds of ``reps`` calls with the kernel threshold set to ``threshold`` (after a warm-up);
+    the mean shows the tail that waking threads on a loaded machine adds, which the median hides."""
+    with _threshold(threshold):
+        fn()
+        ts = [_timed(fn) for _ in range(reps)]
+    return float(np.median(ts)), float(np.mean(ts))
+
+
+def threshold_table() -> str:
+    import numba
+
+    from refquant.kurtosis import PARALLEL_MIN_ELEMENTS
+
+    rows = []
+    sizes = (1 << 14, 1 << 16) if QUICK else (1 << 16, 1 << 18, 1 << 20, 1 << 22)
+    for n in sizes:
+        x = np.random.default_rng(2).standard_normal(n)
+        reps = max(5, min(200, (1 << 25) // n))
+        m1, a1 = _median_mean(lambda: kurtosis(x), 1 << 62, reps)
+        mp, ap = _median_mean(lambda: kurtosis(x), 0, reps)
+        rows.append(f"| {n:,} | {m1 * 1e3:.3f} / {a1 * 1e3:.3f} | {mp * 1e3:.3f} / {ap * 1e3:.3f} | {a1 / ap:.2f}x |")
+    return (
+        f"| elements (one channel) | 1 thread ms (median / mean) | {numba.get_num_threads()} threads ms "
+        "(median / mean) | mean 1 thread / mean parallel |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n\nCurrent threshold: PARALLEL_MIN_ELEMENTS = {PARALLEL_MIN_ELEMENTS:,}.\n"
+    )
 
 
 def small_calls() -> str:
@@ -89,14 +138,20 @@ def small_calls() -> str:
         rows.append(f"| {label} | {t_ours * 1e3:.3f} | {t_ref * 1e3:.3f} | {t_ours / t_ref:.2f}x | {t_par * 1e3:.2f} |")
     err = float(np.max(np.abs(kure_grad([w])[0] - numpy_kure_grad(w))) / np.max(np.abs(numpy_kure_grad(w))))
     return (
-        "| small call | refquant ms | plain NumPy ms | refquant / NumPy (target <= 2x) | refquant, two threads forced ms |\n"
+        "| small call | refquant ms | plain NumPy ms | refquant / NumPy (target <= 2x) "
+        "| refquant, two threads forced ms |\n"
         "|---|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nkure_grad vs the NumPy formula: max relative difference {err:.1e}.\n"
     )
 
 
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def main() -> str:
+    load0 = _load()
     x = np.random.default_rng(0).standard_normal((N, N)).astype(np.float32)
     buf = np.empty_like(x)
     err = float(np.max(np.abs(kurtosis(x, axis=0) / numpy_kurtosis(x) - 1)))
@@ -105,9 +160,15 @@ def main() -> str:
     t_sp = _median_time(lambda: stats.kurtosis(x, axis=1, fisher=False), reps=max(1, REPS // 2))
     t_cp = _median_time(lambda: np.copyto(buf, x))
     return (
-        "| tensor | refquant ms | NumPy two-pass ms | scipy.stats ms | np.copyto ms | speed-up vs NumPy | time / copy | max rel. diff vs NumPy |\n"
+        "| tensor | refquant ms | NumPy two-pass ms | scipy.stats ms | np.copyto ms | speed-up vs NumPy "
+        "| time / copy | max rel. diff vs NumPy |\n"
         "|---|---|---|---|---|---|---|---|\n"
         f"| {N}x{N} float32, per channel | {t_ref * 1e3:.1f} | {t_np * 1e3:.1f} | {t_sp * 1e3:.1f} | {t_cp * 1e3:.1f} "
         f"| {t_np / t_ref:.1f}x | {t_ref / t_cp:.2f} | {err:.1e} |\n"
-        "\n" + small_calls()
+        "\n"
+        + small_calls()
+        + "\n"
+        + threshold_table()
+        + f"\n1-minute load average at the start / end of the run: {load0:.1f} / {_load():.1f} "
+        f"on {os.cpu_count()} CPUs.\n"
     )

@@ -52,6 +52,7 @@ def _weights(scheme, out, k, rng):
 
 
 def main() -> str:
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rng = np.random.default_rng(0)
     layers = [("linear 1024x1024, batch 256", 256, 1024, 1024), ("conv3x3 64->64 @56x56 (im2col)", 3136, 576, 64)]
     if QUICK:
@@ -89,7 +90,8 @@ def main() -> str:
             )
     head = (
         "| layer | weights | density | dense BLAS GMAC/s | CSR GMAC/s | factorised GMAC/s | shared-sum GMAC/s "
-        "| factorised / CSR | factorised 1 thread / CSR | shared / CSR | dense / CSR | op reduction factorised / shared |\n"
+        "| factorised / CSR | factorised 1 thread / CSR | shared / CSR | dense / CSR "
+        "| op reduction factorised / shared |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     body = ""
@@ -98,10 +100,14 @@ def main() -> str:
         red = lambda c: c.dense_macs / (c.adds + c.muls)  # noqa: E731
         body += (
             f"| {name} | {scheme} | {dens:.2f} | {g(td):.2f} | {g(tc):.2f} | {g(tf):.2f} | {g(ts):.2f} "
-            f"| {tc / tf:.2f}x | {tc / tf1:.2f}x | {tc / ts:.2f}x | {tc / td:.2f}x | {red(cf):.2f}x / {red(cs):.2f}x |\n"
+            f"| {tc / tf:.2f}x | {tc / tf1:.2f}x | {tc / ts:.2f}x | {tc / td:.2f}x "
+            f"| {red(cf):.2f}x / {red(cs):.2f}x |\n"
         )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        "### Repetition-aware matmul (float64; speed = dense MACs / time; ratios are speed-ups over scipy.sparse CSR)\n\n"
+        "### Repetition-aware matmul (float64; speed = dense MACs / time; ratios are speed-ups over "
+        "scipy.sparse CSR)\n\n"
         + head
         + body
+        + f"\n1-minute load average at the start / end of the run: {load0:.1f} / {load:.1f} on {os.cpu_count()} CPUs.\n"
     )

@@ -36,8 +36,8 @@ def _repo_module(name: str, cmd: str):
                 raise
             top = name.split(".")[0]
             raise SystemExit(
-                f"refquant {cmd}: the '{top}' folder of the refquant repository is not here (an installed wheel does not "
-                f"ship it); run 'refquant {cmd}' from the root of a refquant checkout: "
+                f"refquant {cmd}: the '{top}' folder of the refquant repository is not here (an installed wheel "
+                f"does not ship it); run 'refquant {cmd}' from the root of a refquant checkout: "
                 f"git clone <refquant repository> && cd refquant && python3 -m pip install -e '.[figures]'"
             ) from None
 
@@ -52,8 +52,8 @@ def _need_extras(cmd: str) -> None:
             missing.append(m)
     if missing:
         raise SystemExit(
-            f"refquant {cmd}: needs {' and '.join(missing)} (the [figures] extra): python3 -m pip install 'refquant[figures]' "
-            "(from a checkout: python3 -m pip install -e '.[figures]')"
+            f"refquant {cmd}: needs {' and '.join(missing)} (the [figures] extra): "
+            "python3 -m pip install 'refquant[figures]' (from a checkout: python3 -m pip install -e '.[figures]')"
         )
 
 
@@ -109,6 +109,27 @@ def _golden(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``refquant`` command line (the console script ``refquant``; subcommands in the module docstring).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success; 1 when ``golden verify`` finds mismatches; 2 for a problem
+        reported in one line on stderr (an unreadable golden folder, a Dask cluster without a matching
+        refquant or without the ``distributed`` package).
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for unknown subcommands or options (status 2) and ``--help`` (status 0); with a
+        one-line message (status 1) when ``figures``/``bench`` run outside a repository checkout or
+        without the ``[figures]`` extra.
+    """
     ap = argparse.ArgumentParser(prog="refquant", description="refquant: reference quantization theory.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p_fig = sub.add_parser("figures", help="regenerate figures/ (run from the repository root)")

@@ -93,23 +93,30 @@ def _nonfinite_error(a: np.ndarray, name: str) -> ValueError:
     )
 
 
+def _split_rows_of(c: int, n: int) -> int:
+    """Rows R per channel of :func:`_split_rows` for C channels of n elements (1: no split)."""
+    if c >= 16 or n < 8192:  # n < 2 * 4096: no split gives rows of >= 4096 elements
+        return 1
+    for r in (64, 32, 16, 8, 4, 2):
+        if n % r == 0 and n // r >= 4096:
+            return r
+    return 1
+
+
 def _split_rows(v: np.ndarray) -> tuple[np.ndarray, int]:
     """Reshape (C, n) into (C*R, n/R) with R | n so that small channel counts still use every core."""
     c, n = v.shape
-    if c >= 16 or n < 8192:  # n < 2 * 4096: no split gives rows of >= 4096 elements
-        return v, 1
-    for r in (64, 32, 16, 8, 4, 2):
-        if n % r == 0 and n // r >= 4096:
-            return v.reshape(c * r, n // r), r
-    return v, 1
+    r = _split_rows_of(c, n)
+    return (v, 1) if r == 1 else (v.reshape(c * r, n // r), r)
 
 
 _EPS = float(np.finfo(np.float64).eps)
 
 #: Elements below which the moment kernels run on one Numba thread (``threads_for``). Measured with
-#: ``python3 -m benchmarks compile_overhead`` (rows "kurtosis serial vs parallel"): one thread takes ~2 ms
-#: at 2^20 elements, so below it a second thread can save at most ~1 ms, while waking it costs 20-50 ms
-#: per call on a loaded 2-core machine (and ~0.05 ms on an idle one).
+#: ``python3 -m benchmarks kurtosis`` (threshold table: one channel, one thread vs every thread): one thread
+#: takes ~4 ms at 2^20 elements and ~0.2 ms at 2^16, while waking a second thread cost 10-40 ms per call on
+#: this 2-core machine under a load average of 11 (where it did not pay even at 2^22) and ~0.05 ms on an
+#: idle one. Below 2^20 a second thread can save at most ~2 ms, so the small calls never risk the wake-up.
 PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
@@ -173,20 +180,30 @@ def _kernel_moments(rows_in: np.ndarray):
         return _kernel_moments_call(rows_in)
 
 
-def _kernel_moments_call(rows_in: np.ndarray):
-    from ._kernels.kurtosis import fused_row_moments, row_central_sums, row_sums
+_MOMENT_KERNELS = []  # the kernel module, imported on first use (``import refquant`` does not import Numba)
 
+
+def _moment_kernels():
+    if not _MOMENT_KERNELS:
+        from ._kernels import kurtosis as kernels
+
+        _MOMENT_KERNELS.append(kernels)
+    return _MOMENT_KERNELS[0]
+
+
+def _kernel_moments_call(rows_in: np.ndarray):
+    kernels = _moment_kernels()
     c, n = rows_in.shape
     rows, r = _prepare_moment_rows(rows_in)
     if r == 1:  # every row is a whole channel: both passes per row while it is in cache
         args = _prepare_fused_row_moments(rows)
-        fused_row_moments(*args)
-        out = args.out
-        return out[:, 0] / n, out[:, 1] / n, out[:, 2] / n, out[:, 3] / n
+        kernels.fused_row_moments(*args)
+        m = args.out / n  # one division for the four columns (the same quotients element by element)
+        return m[:, 0], m[:, 1], m[:, 2], m[:, 3]
     args = _prepare_row_sums(rows)
-    row_sums(*args)
+    kernels.row_sums(*args)
     mu, cargs = _prepare_row_central_sums(rows, r, args.out, n)
-    row_central_sums(*cargs)
+    kernels.row_central_sums(*cargs)
     m = cargs.out.reshape(c, r, 3).sum(axis=1) / n
     return mu, m[:, 0], m[:, 1], m[:, 2]
 
@@ -213,12 +230,27 @@ def _unit_moments(x, axis, name: str = "x"):
         raise ValueError(
             f"{name} needs at least 2 elements per channel for a kurtosis, got {n} (shape {a.shape}, axis={axis})"
         )
-    with np.errstate(all="ignore"):
-        mu, m2, m3, m4 = _kernel_moments(v)
     e = np.zeros(c, dtype=np.int64)
-    if c == 1:  # one channel: four Python floats are checked faster than NumPy reductions (small-call overhead)
-        u, v2, v3, v4 = float(mu[0]), float(m2[0]), float(m3[0]), float(m4[0])
-        if all(map(math.isfinite, (u, v2, v3, v4))) and (v2 >= _M2_SAFE or v2 == 0 and u == 0):
+    if c == 1 and _split_rows_of(1, n) == 1:
+        # one whole channel (small-call path): the fused kernel's four sums divided by n as Python floats
+        # (the same IEEE quotients as NumPy's, and Python float division raises no underflow warning)
+        from ._kernels._threads import threads_for
+
+        args = _prepare_fused_row_moments(_prepare_moment_rows(v)[0])
+        with threads_for(n, PARALLEL_MIN_ELEMENTS):
+            _moment_kernels().fused_row_moments(*args)
+        s0, s2, s3, s4 = args.out[0].tolist()
+        m = np.array((s0 / n, s2 / n, s3 / n, s4 / n))
+        mu, m2, m3, m4 = m[0:1], m[1:2], m[2:3], m[3:4]
+        u, v2 = m.item(0), m.item(1)
+        if math.isfinite(u + v2 + m.item(2) + m.item(3)) and (v2 >= _M2_SAFE or v2 == 0 and u == 0):
+            return n, mu, m2, m3, m4, e
+    else:
+        with np.errstate(all="ignore"):  # the sums / n may underflow (tiny data: recomputed rescaled below)
+            mu, m2, m3, m4 = _kernel_moments(v)
+    if c == 1:  # one (split) channel: its four moments checked as Python floats (small-call overhead)
+        u, v2 = float(mu[0]), float(m2[0])
+        if math.isfinite(u + v2 + float(m3[0]) + float(m4[0])) and (v2 >= _M2_SAFE or v2 == 0 and u == 0):
             return n, mu, m2, m3, m4, e
     ok = (
         np.isfinite(mu)
@@ -266,8 +298,10 @@ def skewness_kurtosis(x, axis: int | None = None):
 
     Parameters
     ----------
-    x : array_like, real, finite.
-    axis : int or None, the channel axis (as :func:`kurtosis`).
+    x : array_like
+        Real, finite data; float32 is accumulated in float64.
+    axis : int or None
+        The channel axis (as :func:`kurtosis`), or None for the whole tensor.
 
     Returns
     -------
@@ -302,7 +336,8 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True, ddof: int = 0):
 
     Parameters
     ----------
-    x : array_like, real, finite; float32 is accumulated in float64.
+    x : array_like
+        Real, finite data; float32 is accumulated in float64.
     axis : int or None
         Channel axis (one value per ``x`` index along it, statistics over all
         other axes), or None for the whole tensor.
@@ -351,20 +386,28 @@ def kurtosis(x, axis: int | None = None, *, bias: bool = True, ddof: int = 0):
     >>> kurtosis([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 4.0]], axis=0).tolist()
     [1.0, 2.3333333333333335]
     """
-    bias = check_bool(bias, "bias")
-    ddof = check_int(ddof, "ddof", 0, 1)
+    if bias is not True:  # the common call is checked by identity (small-call overhead); the rest fully
+        bias = check_bool(bias, "bias")
+    if not (ddof.__class__ is int and 0 <= ddof <= 1):
+        ddof = check_int(ddof, "ddof", 0, 1)
     if ddof and not bias:
         raise ValueError("ddof=1 with bias=False: ddof applies to the population-moment estimator (bias=True) only")
     n, mu, m2, m3, m4, _ = _unit_moments(x, axis)
     _check_spread(m2, mu, "x")
-    k = m4 / m2**2
+    if not bias and n < 4:
+        raise ValueError(f"bias=False needs at least 4 elements per channel, got {n}")
+    if m2.size == 1:  # one channel: the same IEEE operations on Python floats (small-call overhead)
+        v2 = float(m2[0])
+        k = float(m4[0]) / (v2 * v2)
+    else:
+        k = m4 / (m2 * m2)
     if ddof:
         k = k * ((n - 1.0) / n) ** 2
     if not bias:
-        if n < 4:
-            raise ValueError(f"bias=False needs at least 4 elements per channel, got {n}")
         k = ((n * n - 1.0) * k - 3.0 * (n - 1.0) ** 2) / ((n - 2.0) * (n - 3.0)) + 3.0
-    return k.reshape(()) if axis is None else k
+    if m2.size == 1:
+        return np.array(k) if axis is None else np.array([k])
+    return k
 
 
 def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
@@ -380,7 +423,8 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
 
     Parameters
     ----------
-    w : array_like, real, finite, >= 2 elements, not constant.
+    w : array_like
+        Real, finite, >= 2 elements, not constant (one whole tensor).
     ddof : {0, 1}
         1: the gradient of the released code's kurtosis (unbiased std),
         :math:`((N-1)/N)^2` times the ``ddof=0`` gradient.
@@ -398,29 +442,60 @@ def kurtosis_grad(w, *, ddof: int = 0) -> np.ndarray:
         beyond float64 (``w`` of subnormal magnitude).
     """
     ddof = check_int(ddof, "ddof", 0, 1)
-    return _kurtosis_and_grad(_as_float(w, "w"), "w", ddof)[1]
+    return _kurtosis_and_grad(_as_float(w, "w", allow_nonfinite=True), "w", ddof)[1]  # NaN/inf: checked there
+
+
+def _times_pow2(a: np.ndarray, k: int) -> np.ndarray:
+    """``a * 2**k`` as a new float64 array, rounded once: a multiplication by the float ``2.0**k`` where that is
+    a normal number (the correctly rounded product is ``np.ldexp(a, k)`` bit for bit, ~10x faster), else
+    ``np.ldexp``."""
+    if -1022 <= k <= 1023:
+        return np.multiply(a, 2.0**k, dtype=np.float64)
+    return np.ldexp(np.asarray(a, dtype=np.float64), k)
 
 
 def _kurtosis_and_grad(w: np.ndarray, name: str, ddof: int) -> tuple[float, np.ndarray]:
     """(Kurt, dKurt/dw) of a finite float tensor from one moment pass (``ddof=1``: both times ((N-1)/N)^2).
 
-    The moments are taken on ``w`` rescaled by an exact power of two (the kurtosis is unchanged, the
-    gradient scales as 1/scale and is rescaled back exactly).
+    The moments are taken on ``w`` rescaled by the exact power of two ``2**-e`` that brings ``max|w|`` into
+    ``[0.5, 1)`` (the kurtosis is unchanged, the gradient scales as ``2**e`` and is rescaled back exactly).
+    The element-wise steps run in place on one new array (the same IEEE operations in the same order as
+    ``4 / (N sigma) * (z*z*z - K*z - S)``).
     """
-    a, e = pow2_normalize(w)
+    hi, lo = (float(w.max()), float(w.min())) if w.size else (0.0, 0.0)
+    if not (math.isfinite(hi) and math.isfinite(lo)):  # NaN propagates through max/min: the finiteness check
+        raise _nonfinite_error(w, name)
+    m = max(hi, -lo)  # max|w| without an abs temporary
+    e = math.frexp(m)[1] if m > 0 else 0
+    a = np.asarray(w, dtype=np.float64) if e == 0 else _times_pow2(w, -e)
     n, mu, m2, m3, m4, _ = _unit_moments(a, None, name)
     _check_spread(m2, mu, name)
+    v2 = float(m2[0])
     sigma = float(np.sqrt(m2[0]))
-    z = (a - mu[0]) / sigma
-    k = float(m4[0] / m2[0] ** 2)
+    k = float(m4[0]) / (v2 * v2)
     s = float(m3[0] / m2[0] ** 1.5)
-    g = 4.0 / (n * sigma) * (z * z * z - k * z - s)
+    # z = (a - mu) / sigma: in place when a is this call's own array (not the caller's w)
+    z = np.subtract(a, float(mu[0]), out=a) if a is not w else np.subtract(a, float(mu[0]), dtype=np.float64)
+    z /= sigma
+    g = z * z
+    g *= z  # z*z*z
+    z *= k
+    g -= z  # - K z
+    g -= s  # - S
+    g *= 4.0 / (n * sigma)
     if ddof:
         f = ((n - 1) / n) ** 2
-        k, g = k * f, g * f
-    with np.errstate(over="ignore"):
-        g = np.ldexp(g, -e)
-    if not np.all(np.isfinite(g)):
+        k *= f
+        g *= f
+    if e:  # back to w's units: times 2**-e (exact; only e < 0, data of tiny magnitude, can overflow)
+        with np.errstate(over="ignore"):
+            if -1022 <= -e <= 1023:
+                g *= 2.0**-e
+            else:
+                g = np.ldexp(g, -e)
+    # before the rescaling g is finite: |z| <= sqrt(N), K <= N, |S| <= sqrt(N), and sigma >= min(2**-51, 0.25 / sqrt(N))
+    # (max|a| >= 0.5 and the spread check), so |g| <= 12 sqrt(N) / sigma
+    if e < 0 and not (math.isfinite(g.max()) and math.isfinite(g.min())):
         raise ValueError(
             f"{name}: the gradient (which scales as 1/|w|) overflows float64 for max|{name}| = "
             f"{float(np.ldexp(1.0, e - 1)):.3g}; rescale {name}"
@@ -436,7 +511,8 @@ def _layers(weights) -> list[np.ndarray]:
     items = check_sequence(weights, "weights")
     if len(items) == 0:
         raise ValueError("weights is an empty list of layers; KURE averages over at least one layer")
-    return [_as_float(w, f"weights[{i}]") for i, w in enumerate(items)]
+    # NaN/inf are detected by each layer's moment pass (same message as the up-front check): no extra pass
+    return [_as_float(w, f"weights[{i}]", allow_nonfinite=True) for i, w in enumerate(items)]
 
 
 def _layer_kurtosis(w: np.ndarray, i: int, ddof: int) -> float:
@@ -539,7 +615,16 @@ def kure_grad(
 
     Parameters
     ----------
-    weights, target, ddof, reduction, n_layers : as :func:`kure_loss`.
+    weights : list or tuple of array_like
+        One whole weight tensor per layer (any shape, >= 2 elements, not constant, finite).
+    target : float
+        :math:`K_T`, >= 1 (the paper uses 1.8).
+    ddof : {0, 1}
+        0: the paper's biased :math:`\sigma`; 1: the released code's unbiased std.
+    reduction : {"mean", "sum", "max"}
+        How the per-layer terms are combined (module docstring).
+    n_layers : int, optional
+        Divisor of ``reduction="mean"`` (>= 1; default the number of layers), as :func:`kure_loss`.
 
     Returns
     -------
@@ -578,7 +663,9 @@ def kure_grad(
         return [
             2.0 * (k - kt) * g if i == first else np.zeros(g.shape, dtype=np.float64) for i, (k, g) in enumerate(kg)
         ]
-    return [2.0 / div * (k - kt) * g for k, g in kg]
+    for k, g in kg:  # each g is a new array of this call: scaled in place (the same products as c * g)
+        g *= 2.0 / div * (k - kt)
+    return [g for _, g in kg]
 
 
 def kurtosis_shaping(
@@ -591,7 +678,9 @@ def kurtosis_shaping(
     steps: int = 300,
     record_every: int = 10,
 ):
-    r"""Plain gradient descent on :math:`J(w) = \lambda(\mathrm{Kurt}[w] - K_T)^2 + \frac{\mu}{2}\,\mathrm{mean}((w - w_0)^2)/\sigma_0^2`.
+    r"""Plain gradient descent on the KURE term of one layer plus a proximity term.
+
+    .. math:: J(w) = \lambda(\mathrm{Kurt}[w] - K_T)^2 + \frac{\mu}{2}\,\mathrm{mean}((w - w_0)^2)/\sigma_0^2
 
     The KURE term (one layer) drives the kurtosis toward ``target``; the
     proximity term keeps the weights near the originals. Steps are
@@ -601,13 +690,20 @@ def kurtosis_shaping(
 
     Parameters
     ----------
-    w0 : array_like, real, finite, not constant: the initial weights.
-    target : float >= 1, :math:`K_T`.
-    lam : float >= 0, :math:`\lambda`.
-    mu : float >= 0, the proximity weight.
-    lr : float > 0, the (preconditioned) step size.
-    steps : int, 0..10^7.
-    record_every : int >= 1.
+    w0 : array_like
+        The initial weights: real, finite, not constant.
+    target : float
+        :math:`K_T`, >= 1.
+    lam : float
+        :math:`\lambda`, >= 0.
+    mu : float
+        The proximity weight, >= 0.
+    lr : float
+        The (preconditioned) step size, > 0.
+    steps : int
+        Descent steps, 0..10^7.
+    record_every : int
+        Snapshot period in steps, >= 1.
 
     Returns
     -------

@@ -26,22 +26,31 @@ Grids and their refquant.uniform image
 With :math:`n = 2^M` (``M`` bits), clip :math:`\alpha`, and ``fq = refquant.fake_quant``
 (see ``docs/ptq.md`` for the same table with pictures):
 
-============== ========= ================================ ===================================== ==========================================
-grid           sides     carrier spec (``grid_spec``)     scale ``s`` (``scale_from_clip``)     levels = image of refquant.uniform
-============== ========= ================================ ===================================== ==========================================
-``symmetric``  two-sided ``QuantSpec(M, narrow_range)``   :math:`\alpha/(n/2-1)`                ``fq(x, s, 0, spec)``
-``symmetric``  one-sided ``QuantSpec(M, False, True)``    :math:`\alpha/(n-2)`                  ``fq(x, s, 0, spec)``
-``endpoint``   two-sided ``QuantSpec(M, rounding=floor)`` :math:`2\alpha/(n-1)`                 ``fq(x, s, 0, spec) + s/2``
-``endpoint``   one-sided ``QuantSpec(M, signed=False)``   :math:`\alpha/(n-1)`                  ``fq(x, s, 0, spec)``
-``midrise``    two-sided ``QuantSpec(M, rounding=floor)`` :math:`2\alpha/n`                     ``fq(x, s, 0, spec) + s/2``
-``midrise``    one-sided ``QuantSpec(M, False, floor)``   :math:`\alpha/n`                      ``fq(x, s, 0, spec) + s/2``
-``paper``      two-sided ``QuantSpec(M + 1)``             :math:`2\alpha/n`                     ``fq(clip(x, -alpha, alpha), s, 0, spec)``
-``paper``      one-sided ``QuantSpec(M + 1, False)``      :math:`\alpha/n`                      ``fq(clip(x, 0, alpha), s, 0, spec)``
-``asymmetric`` [lo, hi]  any spec                         :math:`(hi - lo)/(q_{max} - q_{min})` ``fq(x, s, z, spec)``,
-                                                                                                :math:`z = q_{min} - \mathrm{rint}(lo/s)`
-============== ========= ================================ ===================================== ==========================================
+================ ========= ============================== ================================= ============================
+grid             sides     carrier spec (``grid_spec``)   scale ``s`` (``scale_from_clip``) levels (image of ``fq``)
+================ ========= ============================== ================================= ============================
+``symmetric``    two-sided ``QuantSpec(M, narrow)``       :math:`\alpha/(n/2-1)`            ``fq(x, s, 0, spec)``
+``symmetric``    one-sided ``QuantSpec(M, False, True)``  :math:`\alpha/(n-2)`              ``fq(x, s, 0, spec)``
+``aciq_runtime`` two-sided ``QuantSpec(M)``               :math:`2\alpha/(n-1)`             ``fq(x, s, 0, spec)``
+``aciq_runtime`` one-sided ``QuantSpec(M, signed=False)`` :math:`\alpha/(n-1)`              ``fq(x, s, 0, spec)``
+``endpoint``     two-sided ``QuantSpec(M, floor)``        :math:`2\alpha/(n-1)`             ``fq(x, s, 0, spec) + s/2``
+``endpoint``     one-sided ``QuantSpec(M, signed=False)`` :math:`\alpha/(n-1)`              ``fq(x, s, 0, spec)``
+``midrise``      two-sided ``QuantSpec(M, floor)``        :math:`2\alpha/n`                 ``fq(x, s, 0, spec) + s/2``
+``midrise``      one-sided ``QuantSpec(M, False, floor)`` :math:`\alpha/n`                  ``fq(x, s, 0, spec) + s/2``
+``paper``        two-sided ``QuantSpec(M + 1)``           :math:`2\alpha/n`                 ``fq(clip(x,-a,a),s,0,sp)``
+``paper``        one-sided ``QuantSpec(M + 1, False)``    :math:`\alpha/n`                  ``fq(clip(x,0,a),s,0,sp)``
+``asymmetric``   [lo, hi]  any spec                       :math:`(hi-lo)/(q_{max}-q_{min})` ``fq(x, s, z, spec)``
+================ ========= ============================== ================================= ============================
 
-Only ``symmetric`` (both sides), one-sided ``endpoint`` and ``asymmetric`` are a
+(``narrow`` = ``narrow_range=True``, ``floor`` = ``rounding="floor"``, ``sp`` = ``spec``,
+``a`` = alpha; for ``asymmetric`` :math:`z = q_{min} - \mathrm{rint}(lo/s)`.)
+
+``aciq_runtime`` is the grid the ACIQ authors' code ran: the full signed range
+with step :math:`2\alpha/(2^M-1)`, codes :math:`-2^{M-1}` to :math:`2^{M-1}-1`,
+so its lowest level lies half a step beyond :math:`-\alpha`; one-sided it has
+the levels of ``endpoint``.
+
+Only ``symmetric``, ``aciq_runtime`` (both sides), one-sided ``endpoint`` and ``asymmetric`` are a
 plain affine quantizer ``fq(x, s, z, spec)`` — deployable as one ONNX
 ``QuantizeLinear``/``DequantizeLinear`` pair. The others need the extra step in
 the last column: ``midrise`` and two-sided
@@ -81,13 +90,13 @@ __all__ = [
 ]
 
 #: Grid names accepted by :func:`scale_from_clip` (refquant.clipping.GRIDS plus the asymmetric min/max grid).
-PTQ_GRIDS = ("symmetric", "endpoint", "midrise", "paper", "asymmetric")
+PTQ_GRIDS = ("symmetric", "endpoint", "midrise", "paper", "aciq_runtime", "asymmetric")
 #: Methods of :func:`channel_clips`.
 CLIP_METHODS = ("minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "empirical")
 #: Methods of :meth:`ActivationObserver.params`.
 OBSERVER_METHODS = ("minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "mse")
 
-_CLIP_GRIDS = ("symmetric", "endpoint", "midrise", "paper")
+_CLIP_GRIDS = ("symmetric", "endpoint", "midrise", "paper", "aciq_runtime")
 
 
 # ---------------------------------------------------------------------------------------------- grids
@@ -118,9 +127,9 @@ def grid_spec(bits: int, grid: str = "symmetric", *, signed: bool = True, axis: 
     ----------
     bits : int
         Bit width ``M`` of the grid: 2..16 for ``"symmetric"``, 1..16 for
-        ``"endpoint"``/``"midrise"``, 1..15 for ``"paper"`` (its ``2^M + 1``
+        ``"endpoint"``/``"midrise"``/``"aciq_runtime"``, 1..15 for ``"paper"`` (its ``2^M + 1``
         levels need an ``M + 1``-bit spec).
-    grid : {"symmetric", "endpoint", "midrise", "paper"}
+    grid : {"symmetric", "endpoint", "midrise", "paper", "aciq_runtime"}
         A grid of :data:`refquant.clipping.GRIDS`.
     signed : bool
         Two-sided grid on :math:`[-\\alpha, \\alpha]` (True) or one-sided
@@ -158,6 +167,8 @@ def grid_spec(bits: int, grid: str = "symmetric", *, signed: bool = True, axis: 
         return QuantSpec(bits, rounding="floor", axis=axis) if signed else QuantSpec(bits, signed=False, axis=axis)
     if grid == "midrise":
         return QuantSpec(bits, signed=signed, rounding="floor", axis=axis)
+    if grid == "aciq_runtime":  # two-sided: the signed full range; one-sided: endpoint's unsigned full range
+        return QuantSpec(bits, signed=signed, axis=axis)
     return QuantSpec(bits + 1, signed=signed, axis=axis)
 
 
@@ -172,12 +183,12 @@ def _grid_scale(alpha: np.ndarray, bits: int, grid: str, signed: bool) -> np.nda
     if signed:
         if grid in ("paper", "midrise"):
             return 2 * alpha / n
-        if grid == "endpoint":
+        if grid in ("endpoint", "aciq_runtime"):
             return 2 * alpha / (n - 1)
         return alpha / (n // 2 - 1)
     if grid in ("paper", "midrise"):
         return alpha / n
-    if grid == "endpoint":
+    if grid in ("endpoint", "aciq_runtime"):
         return alpha / (n - 1)
     return alpha / (n - 2)
 
@@ -192,9 +203,10 @@ def _check_carrier(spec: QuantSpec, grid: str, signed: bool) -> int:
     need = (want.bits, want.signed, want.narrow_range, want.rounding)
     if have != need:
         raise ValueError(
-            f"spec (bits={spec.bits}, signed={spec.signed}, narrow_range={spec.narrow_range}, rounding={spec.rounding.value!r}) "
-            f"is not the carrier of grid={grid!r} with signed={signed}; it needs bits={want.bits}, signed={want.signed}, "
-            f"narrow_range={want.narrow_range}, rounding={want.rounding.value!r}: use grid_spec({m}, {grid!r}, signed={signed})"
+            f"spec (bits={spec.bits}, signed={spec.signed}, narrow_range={spec.narrow_range}, "
+            f"rounding={spec.rounding.value!r}) is not the carrier of grid={grid!r} with signed={signed}; "
+            f"it needs bits={want.bits}, signed={want.signed}, narrow_range={want.narrow_range}, "
+            f"rounding={want.rounding.value!r}: use grid_spec({m}, {grid!r}, signed={signed})"
         )
     return m
 
@@ -212,7 +224,7 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
         For the four clipping grids: the grid's carrier, as :func:`grid_spec`
         builds it (bits, signedness, narrow range and rounding are checked
         against the module table). For ``"asymmetric"``: any spec.
-    grid : {"symmetric", "endpoint", "midrise", "paper", "asymmetric"}
+    grid : {"symmetric", "endpoint", "midrise", "paper", "aciq_runtime", "asymmetric"}
         Grid convention (module table). Default ``"symmetric"``, the usual
         weight grid (narrow signed range, zero point 0).
     signed : bool, optional
@@ -267,7 +279,8 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
     a = as_real_array(alpha, "alpha").astype(np.float64)
     if a.ndim > 1 or (a.ndim == 1 and not per_channel):
         raise ValueError(
-            f"alpha has shape {a.shape}; a per-tensor spec (spec.axis=None) needs a scalar, a per-channel spec a 1-D array"
+            f"alpha has shape {a.shape}; a per-tensor spec (spec.axis=None) needs a scalar, "
+            "a per-channel spec a 1-D array"
         )
     if np.any(a <= 0):
         raise ValueError(f"alpha must be > 0, got alpha={short_repr(a[a <= 0].flat[0])}")
@@ -303,7 +316,7 @@ def scale_from_clip(alpha, spec: QuantSpec, *, grid: str = "symmetric", signed: 
 
 
 def _apply_grid(xa: np.ndarray, a: np.ndarray, bits: int, grid: str, signed: bool, axis: int | None) -> np.ndarray:
-    """fake-quantize float64 ``xa`` on ``grid`` with clip ``a`` (per channel along ``axis``), the module table's recipe."""
+    """Fake-quantize float64 ``xa`` on ``grid`` with clip ``a`` (per channel along ``axis``): the module table."""
     from .uniform import fake_quant
 
     spec = grid_spec(bits, grid, signed=signed, axis=axis)
@@ -342,8 +355,10 @@ def fit_scale(x, dist: str, *, axis: int | None = None, signed: bool = True):
 
     Parameters
     ----------
-    x : array_like, real, finite, non-empty.
+    x : array_like
+        Real, finite, non-empty data (weights or activations).
     dist : {"laplace", "gaussian"}
+        The fitted distribution.
     axis : int or None
         Channel axis (statistics over all other axes) or None (one value).
     signed : bool
@@ -406,7 +421,8 @@ def channel_clips(
 
     Parameters
     ----------
-    x : array_like, real, finite, non-empty (weights or calibration activations).
+    x : array_like
+        Real, finite, non-empty (weights or calibration activations).
     bits : int or 1-D int array (one width per channel); widths of 0 give
         :math:`\alpha = \max|x_c|` (a pruned channel's clip is never used).
     axis : int or None
@@ -418,7 +434,7 @@ def channel_clips(
         ``"exact_gaussian"``: the exact optimum on ``grid`` for that fit
         (``model="exact"``). ``"empirical"``: the MSE-optimal clip of the
         data itself on ``grid`` (:func:`refquant.clipping.optimal_clip_empirical`).
-    grid : {"symmetric", "midrise", "paper", "endpoint"}
+    grid : {"symmetric", "midrise", "paper", "endpoint", "aciq_runtime"}
         Grid of the exact and empirical methods (ignored by the others).
     signed : bool
         Two-sided or one-sided (post-ReLU) data and grid.
@@ -501,16 +517,19 @@ def fake_quant_bits(x, alpha, bits, *, axis: int = 0, grid: str = "symmetric", s
 
     Parameters
     ----------
-    x : array_like, real, finite, ``ndim >= 1``.
-    alpha : float or 1-D array_like, > 0, one clip per channel.
+    x : array_like
+        Real, finite, ``ndim >= 1``.
+    alpha : float or 1-D array_like
+        Clip per channel, > 0 (a scalar: the same for every channel).
     bits : int or 1-D int array_like, one width per channel: 0 (pruned) or a
         width of the grid (2..16 for ``"symmetric"``, 1..16 for ``"midrise"``
-        and ``"endpoint"``, 1..15 for ``"paper"``). ``allocate_bits`` with
+        ``"endpoint"`` and ``"aciq_runtime"``, 1..15 for ``"paper"``). ``allocate_bits`` with
         ``min_bits=0`` can return 1: use a grid with a 1-bit form
         (``"midrise"``: the two levels :math:`\pm\alpha/2`) or ``min_bits=2``.
     axis : int
         Channel axis (default 0).
-    grid : {"symmetric", "midrise", "endpoint", "paper"}
+    grid : {"symmetric", "midrise", "endpoint", "paper", "aciq_runtime"}
+        The clipping grid (module table).
     signed : bool
         Two-sided or one-sided grid.
 
@@ -569,8 +588,10 @@ def fake_quant_bits(x, alpha, bits, *, axis: int = 0, grid: str = "symmetric", s
 class ActivationObserver:
     r"""Accumulate activation statistics over batches; return ``(scale, zero_point)`` for a spec.
 
-    Every :meth:`update` merges one batch into running statistics that are
-    independent of how the data was split into batches:
+    Per tensor (``axis=None``, the default) or per channel (``axis=k``: one set
+    of statistics for every index along axis ``k`` of each batch, over all
+    other axes). Every :meth:`update` merges one batch into running
+    statistics that are independent of how the data was split into batches:
 
     * **min / max** — exact.
     * **moments** — count, mean and :math:`\sum(x-\bar x)^2` merged with Chan et
@@ -587,7 +608,12 @@ class ActivationObserver:
       is doubled as often as needed and adjacent bin pairs are summed; since
       the new edges are a subset of the old ones, the counts are exactly those
       of histogramming all data so far with the final edges. So the histogram
-      after any batching equals the histogram of the concatenated data.
+      after any batching equals the histogram of the concatenated data. Per
+      channel, every channel has its own width.
+
+    A per-channel observer computes, channel by channel, exactly what a
+    per-tensor observer fed with that channel's data computes (the tests
+    check this against a loop of per-tensor observers).
 
     Parameters
     ----------
@@ -595,7 +621,41 @@ class ActivationObserver:
         Two-sided data (default True) or one-sided, non-negative data
         (post-ReLU; a negative value then raises).
     bins : int
-        Histogram bins, an even number in 16..65536 (default 2048).
+        Histogram bins, an even number in 16..65536 (default 2048), per channel.
+    axis : int or None
+        Channel axis of every batch (negative values count from the last
+        axis of each batch), or None (default) for one set of statistics
+        over the whole tensor. Every batch must have the same number of
+        channels along ``axis``; the other dimensions may differ.
+
+    Attributes
+    ----------
+    signed : bool
+        As given.
+    bins : int
+        As given.
+    axis : int or None
+        As given.
+    count : int
+        Values seen so far (per channel when ``axis`` is given).
+    channels : int or None
+        Number of channels: 1 per tensor; per channel None until the first batch.
+    min, max : float or float64 ndarray
+        Smallest and largest value seen (per tensor: ``inf``/``-inf`` before
+        any data; per channel: arrays of shape ``(channels,)``, None before
+        any data).
+    width : float, None or float64 ndarray
+        Histogram bin width, a power of two. Per tensor: None while every
+        value seen is 0. Per channel: an array, 0.0 for a channel whose values
+        are all 0 so far (None before any data).
+    hist : int64 ndarray
+        Bin counts: shape ``(bins,)`` per tensor, ``(channels, bins)`` per
+        channel (None before any data).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-bool ``signed``, ``bins`` not an even int in 16..65536, a non-int ``axis``.
 
     Examples
     --------
@@ -603,114 +663,216 @@ class ActivationObserver:
     >>> obs.update([0.0, 0.5, 1.0]); obs.update([2.0, 0.25])
     >>> obs.params(QuantSpec(8, signed=False), "minmax")
     (np.float64(0.00784313725490196), 0)
+    >>> pc = ActivationObserver(axis=1)
+    >>> pc.update([[1.0, -4.0], [0.5, 2.0]]); pc.max.tolist(), pc.min.tolist()
+    ([1.0, 2.0], [0.5, -4.0])
     """
 
-    def __init__(self, *, signed: bool = True, bins: int = 2048) -> None:
+    def __init__(self, *, signed: bool = True, bins: int = 2048, axis: int | None = None) -> None:
         self.signed = check_bool(signed, "signed")
         bins = check_int(bins, "bins", 16, 65536)
         if bins % 2:
             raise ValueError(f"bins={bins} must be even (the two-sided histogram is split at 0)")
         self.bins = bins
+        self.axis = None if axis is None else check_int(axis, "axis")
         self.count = 0
-        self.min = math.inf
-        self.max = -math.inf
-        self._mean = 0.0
-        self._m2 = 0.0
-        self._sumsq = 0.0
-        self.width: float | None = None
-        self.hist = np.zeros(bins, dtype=np.int64)
+        self.channels: int | None = None
+        self._lo = self._hi = self._mean = self._m2 = self._sumsq = self._w = self._hist = None
+        if self.axis is None:
+            self._start(1)
+
+    def _start(self, c: int) -> None:
+        self.channels = c
+        self._lo = np.full(c, np.inf)
+        self._hi = np.full(c, -np.inf)
+        self._mean = np.zeros(c)
+        self._m2 = np.zeros(c)
+        self._sumsq = np.zeros(c)
+        self._w = np.zeros(c)  # 0.0: every value of the channel so far is 0 (any width holds it in bin 0)
+        self._hist = np.zeros((c, self.bins), dtype=np.int64)
+
+    # -- public views of the state (per tensor: scalars, as a single channel) ---------------------
+    def _view(self, arr: np.ndarray | None):
+        if self.axis is None:
+            return float(arr[0])
+        return None if arr is None else arr.copy()
+
+    @property
+    def min(self):
+        """Smallest value seen (float per tensor, ``(channels,)`` float64 array per channel)."""
+        return self._view(self._lo)
+
+    @property
+    def max(self):
+        """Largest value seen (float per tensor, ``(channels,)`` float64 array per channel)."""
+        return self._view(self._hi)
+
+    @property
+    def width(self):
+        """Histogram bin width (per tensor: float, or None while all data is 0; per channel: array, 0.0 there)."""
+        if self.axis is None:
+            return None if self._w[0] == 0 else float(self._w[0])
+        return None if self._w is None else self._w.copy()
+
+    @property
+    def hist(self):
+        """Histogram counts, int64: ``(bins,)`` per tensor, ``(channels, bins)`` per channel."""
+        if self.axis is None:
+            return self._hist[0]
+        return None if self._hist is None else self._hist.copy()
 
     # -- accumulation ---------------------------------------------------------------------------
     def _offset(self) -> int:
         return self.bins // 2 if self.signed else 0
 
-    def _needed_width(self, lo: float, hi: float) -> float | None:
-        """Smallest power of two w with lo >= -off*w and hi < (bins - off)*w (None: all data is 0, any w)."""
+    def _needed_width(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per channel, the smallest power of two w with lo >= -off*w and hi < (bins - off)*w (0.0: all data 0)."""
         off = self._offset()
-        span = max(hi / (self.bins - off), (-lo / off) if off else 0.0)
-        if span == 0.0:
-            return None
-        m, e = math.frexp(span)  # span = m * 2**e, 0.5 <= m < 1
-        w = math.ldexp(1.0, e)  # >= span; strict for hi: need hi < (bins-off)*w
-        if hi >= (self.bins - off) * w:
-            w *= 2.0
-        return w
+        span = hi / (self.bins - off)
+        if off:
+            span = np.maximum(span, -lo / off)
+        e = np.frexp(span)[1]  # span = m * 2**e, 0.5 <= m < 1
+        w = np.ldexp(1.0, e)  # >= span; strict for hi: need hi < (bins-off)*w
+        w = np.where(hi >= (self.bins - off) * w, 2.0 * w, w)
+        return np.where(span > 0, w, 0.0)
+
+    def _rows(self, x) -> np.ndarray:
+        a = as_real_array(x, "x").astype(np.float64)
+        if self.axis is None:
+            return a.reshape(1, -1)
+        if a.ndim == 0:
+            raise ValueError(f"x is 0-d; the per-channel observer (axis={self.axis}) needs a channel axis")
+        ax = check_axis(self.axis, a.ndim, "axis")
+        v = np.moveaxis(a, ax, 0).reshape(a.shape[ax], -1)
+        if self.channels is not None and v.shape[0] != self.channels:
+            raise ValueError(
+                f"x has {v.shape[0]} channels along axis={self.axis} (shape {a.shape}); this observer has "
+                f"{self.channels} channels from its earlier batches"
+            )
+        return v
 
     def update(self, x) -> None:
-        """Merge one batch ``x`` (array_like, real, finite, non-empty; any shape) into the statistics."""
-        a = as_real_array(x, "x").astype(np.float64).ravel()
-        if not self.signed and a.min() < 0:
-            raise ValueError(f"x has negative values (min {a.min()!r}) but the observer is one-sided (signed=False)")
-        lo, hi = float(a.min()), float(a.max())
-        if not (abs(lo) < 1e150 and abs(hi) < 1e150):
+        """Merge one batch into the statistics.
+
+        Parameters
+        ----------
+        x : array_like
+            Real, finite, non-empty, magnitudes below 1e150; any shape (per
+            channel: at least one dimension, with ``channels`` entries along
+            ``axis`` once the first batch has set it). One-sided observers
+            need ``x >= 0``.
+
+        Returns
+        -------
+        None
+            The statistics are updated in place.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming ``x``: a non-real, empty or non-finite batch, negative values for a one-sided
+            observer, values beyond 1e150, a 0-d batch or a different channel count per channel.
+        """
+        v = self._rows(x)
+        lo, hi = v.min(axis=1), v.max(axis=1)
+        if not self.signed and lo.min() < 0:
+            raise ValueError(f"x has negative values (min {lo.min()!r}) but the observer is one-sided (signed=False)")
+        if not (np.all(np.abs(lo) < 1e150) and np.all(np.abs(hi) < 1e150)):
             raise ValueError(
-                "x has values beyond 1e150 in magnitude (their squares would overflow the moments); rescale the activations"
+                "x has values beyond 1e150 in magnitude (their squares would overflow the moments); "
+                "rescale the activations"
             )
-        # moments (Chan et al. pairwise merge)
-        n_b = a.size
-        mean_b = float(a.mean())
-        m2_b = float(((a - mean_b) ** 2).sum())
+        if self.channels is None:
+            self._start(v.shape[0])
+        # moments (Chan et al. pairwise merge), channel by channel
+        n_b = v.shape[1]
+        mean_b = v.mean(axis=1)
+        m2_b = ((v - mean_b[:, None]) ** 2).sum(axis=1)
         n = self.count + n_b
         delta = mean_b - self._mean
-        self._m2 += m2_b + delta * delta * self.count * n_b / n
-        self._mean += delta * n_b / n
-        self._sumsq += float((a * a).sum())
+        self._m2 = self._m2 + (m2_b + delta * delta * self.count * n_b / n)
+        self._mean = self._mean + delta * n_b / n
+        self._sumsq = self._sumsq + (v * v).sum(axis=1)
         self.count = n
-        self.min, self.max = min(self.min, lo), max(self.max, hi)
-        # histogram with power-of-two width, rescaled exactly when the range grows
-        w = self._needed_width(min(self.min, 0.0), max(self.max, 0.0))
-        if self.width is None:
-            self.width = w  # zeros seen so far sit in bin floor(0 / w) = 0 for every w
-        elif w is not None and w > self.width:
-            self._rebin(w)
-        self.hist += self._counts(a, self.width)
+        self._lo, self._hi = np.minimum(self._lo, lo), np.maximum(self._hi, hi)
+        # histogram with power-of-two widths, rescaled exactly when a channel's range grows
+        w = self._needed_width(np.minimum(self._lo, 0.0), np.maximum(self._hi, 0.0))
+        unset = self._w == 0  # zeros seen so far sit in bin floor(0 / w) = 0 for every w
+        grow = ~unset & (w > self._w)
+        if np.any(grow):
+            self._rebin(np.where(grow, w, self._w))
+        self._w = np.where(unset, w, self._w)
+        self._hist += self._counts(v)
 
-    def _counts(self, a: np.ndarray, w: float | None) -> np.ndarray:
-        if w is None:  # all values so far are 0
-            idx = np.full(a.size, self._offset(), dtype=np.int64)
-        else:
-            q = np.floor(a / w)  # exact unless a / w underflows (|a| < w): then only the sign decides the bin
-            q[(a < 0) & (q >= 0)] = -1.0
-            idx = q.astype(np.int64) + self._offset()
-        return np.bincount(idx, minlength=self.bins).astype(np.int64)
+    def _counts(self, v: np.ndarray) -> np.ndarray:
+        c = v.shape[0]
+        w = self._w[:, None]
+        q = np.floor(v / np.where(w > 0, w, 1.0))  # exact unless v / w underflows (|v| < w): then its sign decides
+        q[(v < 0) & (q >= 0)] = -1.0  # (a channel of width 0 holds only zeros: q = 0)
+        idx = q.astype(np.int64) + (self._offset() + self.bins * np.arange(c, dtype=np.int64))[:, None]
+        return np.bincount(idx.ravel(), minlength=c * self.bins).reshape(c, self.bins)
 
-    def _rebin(self, w: float) -> None:
-        shift = math.frexp(w)[1] - math.frexp(self.width)[1]  # w = w_old * 2**shift (both powers of two)
-        off = self._offset()
-        k = np.arange(self.bins, dtype=np.int64) - off  # bin k covers [k*w_old, (k+1)*w_old)
-        new = (np.floor_divide(k, 1 << shift) if shift < 62 else np.where(k >= 0, 0, -1)) + off
-        self.hist = np.bincount(new, weights=self.hist, minlength=self.bins).astype(np.int64)
-        self.width = w
+    def _rebin(self, w: np.ndarray) -> None:
+        """Widen the channels' widths to ``w`` (powers of two, >= the current ones), merging 2**shift bins each."""
+        c = w.size
+        shift = np.frexp(w)[1] - np.frexp(self._w)[1]  # w = w_old * 2**shift (both powers of two; 0: unchanged)
+        k = np.arange(self.bins, dtype=np.int64) - self._offset()  # bin k covers [k*w_old, (k+1)*w_old)
+        # floor(k / 2**shift); from shift 62 on it is the sign of k alone (|k| <= 32768), so 2**62 stands in
+        new = np.floor_divide(k[None, :], np.left_shift(np.int64(1), np.minimum(shift, 62))[:, None])
+        new += (self._offset() + self.bins * np.arange(c, dtype=np.int64))[:, None]
+        self._hist = (
+            np.bincount(new.ravel(), weights=self._hist.ravel(), minlength=c * self.bins)
+            .reshape(c, self.bins)
+            .astype(np.int64)
+        )
+        self._w = w
 
     # -- statistics -----------------------------------------------------------------------------
     def _need_data(self) -> None:
         if self.count == 0:
             raise ValueError("the observer has seen no data; call update(x) first")
 
-    @property
-    def mean(self) -> float:
-        """Mean of all values seen (float64)."""
-        self._need_data()
-        return self._mean
+    def _out(self, arr: np.ndarray):
+        return float(arr[0]) if self.axis is None else arr
 
     @property
-    def var(self) -> float:
-        """Population variance of all values seen (float64, merged pairwise)."""
+    def mean(self):
+        """Mean of all values seen (float64; per channel a ``(channels,)`` array)."""
         self._need_data()
-        return self._m2 / self.count
+        return self._out(self._mean.copy())
 
     @property
-    def mean_square(self) -> float:
-        r""":math:`E[X^2]` of all values seen."""
+    def var(self):
+        """Population variance of all values seen (float64, merged pairwise; per channel an array)."""
         self._need_data()
-        return self._sumsq / self.count
+        return self._out(self._m2 / self.count)
+
+    @property
+    def mean_square(self):
+        r""":math:`E[X^2]` of all values seen (float64; per channel an array)."""
+        self._need_data()
+        return self._out(self._sumsq / self.count)
 
     def edges(self) -> np.ndarray:
-        """Histogram bin edges (``bins + 1`` values, float64), exact multiples of the power-of-two width."""
-        self._need_data()
-        return (np.arange(self.bins + 1) - self._offset()) * (1.0 if self.width is None else self.width)
+        """Histogram bin edges, exact multiples of the power-of-two width.
 
-    def fitted_scale(self, dist: str) -> float:
+        Returns
+        -------
+        float64 ndarray
+            ``bins + 1`` edges per tensor; ``(channels, bins + 1)`` per channel (a channel of
+            zeros only uses the width 1).
+
+        Raises
+        ------
+        ValueError
+            Before the first :meth:`update`.
+        """
+        self._need_data()
+        k = np.arange(self.bins + 1) - self._offset()
+        e = k[None, :] * np.where(self._w > 0, self._w, 1.0)[:, None]
+        return e[0] if self.axis is None else e
+
+    def fitted_scale(self, dist: str):
         r"""Laplace ``b`` or Gaussian :math:`\sigma` from the accumulated moments.
 
         Two-sided: moment match of the variance (:math:`b = \sigma/\sqrt2`, the
@@ -718,14 +880,29 @@ class ActivationObserver:
         Laplace fit, cannot be merged over batches without a second pass).
         One-sided: :math:`b = \sqrt{E[X^2]}`, :math:`\sigma = \sqrt{2E[X^2]}`
         (as :func:`fit_scale`).
+
+        Parameters
+        ----------
+        dist : {"laplace", "gaussian"}
+            The fitted distribution.
+
+        Returns
+        -------
+        float or float64 ndarray
+            The scale (``(channels,)`` per channel), >= 0.
+
+        Raises
+        ------
+        TypeError, ValueError
+            A bad ``dist``; no data yet.
         """
         check_choice(dist, ("laplace", "gaussian"), "dist")
         self._need_data()
         if self.signed:
-            sd = math.sqrt(self.var)
-            return sd / math.sqrt(2.0) if dist == "laplace" else sd
-        ms = self.mean_square
-        return math.sqrt(ms) if dist == "laplace" else math.sqrt(2.0 * ms)
+            sd = np.sqrt(self._m2 / self.count)
+            return self._out(sd / np.sqrt(2.0) if dist == "laplace" else sd)
+        ms = self._sumsq / self.count
+        return self._out(np.sqrt(ms) if dist == "laplace" else np.sqrt(2.0 * ms))
 
     def clip(
         self,
@@ -735,8 +912,8 @@ class ActivationObserver:
         grid: str | None = None,
         signed: bool | None = None,
         n_candidates: int | None = None,
-    ) -> float:
-        r"""Clipping value :math:`\alpha` for ``bits`` bits by ``method`` (float64, > 0).
+    ):
+        r"""Clipping value :math:`\alpha` for ``bits`` bits by ``method`` (float64, > 0), per tensor or per channel.
 
         ``"minmax"``: :math:`\max(|\min|, |\max|)`. ``"aciq_laplace"`` /
         ``"aciq_gaussian"``: the paper's :math:`\alpha^*` for the fitted scale
@@ -746,56 +923,82 @@ class ActivationObserver:
         ``model="exact"``), capped likewise.
         ``"mse"``: the clip minimising the squared error of the accumulated
         histogram, each bin's count placed at its centre, quantized through
-        refquant.uniform on ``grid`` (default: the carrier of
-        :meth:`params`' spec: ``"symmetric"`` two-sided, ``"endpoint"``
-        one-sided; ``signed`` chooses the grid's sidedness, default the
-        observer's). Candidates are the bin edges ``k * w`` (every
-        ``ceil(bins / n_candidates)``-th, default all), so the optimum is
+        refquant.uniform on ``grid``. Candidates are the bin edges ``k * w``
+        (every ``ceil(bins / n_candidates)``-th, default all), so the optimum is
         exact for the histogram and within one bin width of the data's.
-        An all-zero record gives 1.0.
+        A channel whose values are all 0 gets 1.0 (any clip represents it).
+
+        Parameters
+        ----------
+        bits : int
+            Bit width ``M`` of the grid (its range as :func:`grid_spec`; 1..16 for the ACIQ model).
+            Not used by ``"minmax"``.
+        method : {"minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "mse"}
+            How the clip is chosen (above). Default ``"mse"``.
+        grid : {"symmetric", "endpoint", "midrise", "paper", "aciq_runtime"}, optional
+            Grid of the exact and MSE methods. Default: ``"symmetric"`` two-sided,
+            ``"endpoint"`` one-sided (the carriers of :meth:`params`' default specs).
+            Two-sided ``"endpoint"`` is refused (not a zero-point-0 grid).
+        signed : bool, optional
+            Sidedness of the grid and the model; default the observer's.
+        n_candidates : int, optional
+            ``"mse"`` only: number of candidate clips, 1..100000 (default ``bins``).
+
+        Returns
+        -------
+        float or float64 ndarray
+            :math:`\alpha > 0` (``(channels,)`` per channel).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the parameter: a bad ``method``, ``grid``, ``signed``, ``n_candidates``, ``bits`` out
+            of the grid's range; no data yet.
         """
         check_choice(method, OBSERVER_METHODS, "method")
         self._need_data()
-        amax = max(abs(self.min), abs(self.max))
-        if amax == 0:
-            return 1.0
-        if method == "minmax":
-            return amax
+        amax = np.maximum(np.abs(self._lo), np.abs(self._hi))
+        alpha = amax.copy()
         sided = self.signed if signed is None else check_bool(signed, "signed")
         if method.startswith("aciq"):
             from . import clipping as C
 
             bits = check_int(bits, "bits", 0, 16)
             b = self.fitted_scale(method.split("_")[1])
-            return (
-                amax if b == 0 else min(C.optimal_clip(bits, method.split("_")[1], b, model="aciq", signed=sided), amax)
-            )
-        grid = ("symmetric" if sided else "endpoint") if grid is None else _check_grid(grid)
-        if grid == "endpoint" and sided:
-            raise ValueError(
-                "grid='endpoint' two-sided is not a zero-point-0 grid; use grid='symmetric' or signed=False"
-            )
-        bits = _check_grid_bits(bits, grid, sided)
-        if method.startswith("exact"):
-            from . import clipping as C
+            b = np.atleast_1d(np.asarray(b, dtype=np.float64))
+            if np.any(amax > 0):
+                u = C.optimal_clip(bits, method.split("_")[1], 1.0, model="aciq", signed=sided)
+                alpha = np.where(b == 0, amax, np.minimum(u * b, amax))  # u * b: optimal_clip(bits, dist, b)
+        elif method != "minmax":
+            grid = ("symmetric" if sided else "endpoint") if grid is None else _check_grid(grid)
+            if grid == "endpoint" and sided:
+                raise ValueError(
+                    "grid='endpoint' two-sided is not a zero-point-0 grid; use grid='symmetric', "
+                    "grid='aciq_runtime' or signed=False"
+                )
+            bits = _check_grid_bits(bits, grid, sided)
+            if method.startswith("exact"):
+                from . import clipping as C
 
-            b = self.fitted_scale(method.split("_")[1])
-            return (
-                amax
-                if b == 0
-                else min(C.optimal_clip(bits, method.split("_")[1], b, model="exact", grid=grid, signed=sided), amax)
-            )
-        n_candidates = self.bins if n_candidates is None else check_int(n_candidates, "n_candidates", 1, 100000)
-        return self._mse_clip(bits, grid, sided, n_candidates)
+                b = np.atleast_1d(np.asarray(self.fitted_scale(method.split("_")[1]), dtype=np.float64))
+                if np.any((amax > 0) & (b > 0)):
+                    u = C.optimal_clip(bits, method.split("_")[1], 1.0, model="exact", grid=grid, signed=sided)
+                    alpha = np.where(b == 0, amax, np.minimum(u * b, amax))
+            else:
+                n_candidates = self.bins if n_candidates is None else check_int(n_candidates, "n_candidates", 1, 100000)
+                for c in np.flatnonzero(amax > 0):
+                    alpha[c] = self._mse_clip(int(c), bits, grid, sided, n_candidates)
+        alpha = np.where(amax > 0, alpha, 1.0)
+        return self._out(alpha)
 
-    def _mse_clip(self, bits: int, grid: str, signed: bool, n_candidates: int) -> float:
-        w = self.width  # not None: an all-zero record returned before
+    def _mse_clip(self, c: int, bits: int, grid: str, signed: bool, n_candidates: int) -> float:
+        w = float(self._w[c])  # > 0: an all-zero channel is handled by the caller
         off = self._offset()
         centres = (np.arange(self.bins) - off + 0.5) * w
-        used = self.hist > 0
-        cx, cn = centres[used], self.hist[used].astype(np.float64)
+        used = self._hist[c] > 0
+        cx, cn = centres[used], self._hist[c][used].astype(np.float64)
         step = max(1, -(-self.bins // n_candidates))
-        top = int(math.ceil(max(abs(self.min), abs(self.max)) / w))
+        top = int(math.ceil(max(abs(self._lo[c]), abs(self._hi[c])) / w))
         ks = np.arange(step, top + step, step, dtype=np.float64)
         alphas = ks * w
         # all candidates at once: rows = candidates (per-channel axis 0), columns = used bin centres
@@ -804,40 +1007,72 @@ class ActivationObserver:
         return float(alphas[int(np.argmin(sse))])
 
     def params(self, spec: QuantSpec, method: str = "minmax", **kwargs):
-        r"""``(scale, zero_point)`` for ``spec`` (per tensor) from the accumulated statistics.
+        r"""``(scale, zero_point)`` for ``spec`` from the accumulated statistics.
 
         * ``"minmax"``: exactly :func:`refquant.calibrate_minmax` of the
           concatenated data with ``symmetric=spec.signed`` (signed: ``z = 0``,
           :math:`s = \max|x|/q_{max}`; unsigned: the asymmetric grid over
           :math:`[\min(x, 0), \max(x, 0)]`), rounded to float64.
         * ``"aciq_*"``, ``"exact_*"``, ``"mse"``: :math:`\alpha` from
-          :meth:`clip` with ``bits = spec.bits`` and
-          :func:`scale_from_clip` ``(alpha, spec, grid="symmetric")``. The spec
-          must be narrow range (the symmetric grid) when signed; an unsigned
-          spec of full range is the one-sided ``"endpoint"`` grid, narrow the
-          one-sided ``"symmetric"`` grid.
+          :meth:`clip` with ``bits = spec.bits`` on the zero-point-0 grid the
+          spec carries, and :func:`scale_from_clip` for it: a signed spec of
+          narrow range is the ``"symmetric"`` grid, of full range the
+          ``"aciq_runtime"`` grid (step :math:`2\alpha/(2^M-1)`, the ACIQ
+          code's quantizer); an unsigned spec of full range is the one-sided
+          ``"endpoint"`` grid, of narrow range the one-sided ``"symmetric"`` grid.
 
-        ``kwargs`` go to :meth:`clip` (``n_candidates``).
+        Parameters
+        ----------
+        spec : QuantSpec
+            Half-to-even rounding for the clip methods. Per tensor: ``spec.axis``
+            None; per channel: ``spec.axis`` set (the axis of the tensor the
+            parameters are used with; the result has one entry per channel).
+        method : {"minmax", "aciq_laplace", "aciq_gaussian", "exact_laplace", "exact_gaussian", "mse"}
+            Default ``"minmax"``.
+        **kwargs : dict
+            Passed to :meth:`clip` (``n_candidates``).
+
+        Returns
+        -------
+        (scale, zero_point)
+            Per tensor: a float64 scalar and an int; per channel: a ``(channels,)``
+            float64 array and an int64 array.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the parameter: a non-QuantSpec ``spec``, a spec axis that does not match the
+            observer (per tensor / per channel), an unsigned spec for two-sided data with a clip
+            method, a symmetric grid below 2 bits, a bad ``method``; no data yet.
         """
         if not isinstance(spec, QuantSpec):
             raise TypeError(f"spec must be a refquant.QuantSpec, got type={type(spec).__name__}")
-        if spec.axis is not None:
-            raise ValueError(f"spec.axis={spec.axis}: the observer is per tensor; use a spec with axis=None")
+        if self.axis is None and spec.axis is not None:
+            raise ValueError(
+                f"spec.axis={spec.axis}: the observer is per tensor (axis=None); use a spec with axis=None"
+            )
+        if self.axis is not None and spec.axis is None:
+            raise ValueError(
+                f"spec.axis=None: the observer is per channel (axis={self.axis}); use a per-channel spec "
+                f"(e.g. spec.replace(axis={self.axis}))"
+            )
         check_choice(method, OBSERVER_METHODS, "method")
         self._need_data()
         if method == "minmax":
             from .uniform import calibrate_minmax
 
-            return calibrate_minmax(np.array([min(self.min, 0.0), max(self.max, 0.0)]), spec, symmetric=spec.signed)
+            rng = np.stack([np.minimum(self._lo, 0.0), np.maximum(self._hi, 0.0)], axis=1)
+            if self.axis is None:
+                return calibrate_minmax(rng[0], spec, symmetric=spec.signed)
+            return calibrate_minmax(rng, spec.replace(axis=0), symmetric=spec.signed)
         if self.signed and not spec.signed:
             raise ValueError(
                 "an unsigned spec cannot hold two-sided data from a clip; use a signed spec or method='minmax'"
             )
-        grid = "endpoint" if (not spec.signed and not spec.narrow_range) else "symmetric"
-        if spec.signed and not spec.narrow_range:
-            raise ValueError(
-                "a clip-based method on signed data needs the symmetric grid: QuantSpec(bits, narrow_range=True)"
-            )
+        if spec.signed:
+            grid = "symmetric" if spec.narrow_range else "aciq_runtime"
+        else:
+            grid = "symmetric" if spec.narrow_range else "endpoint"
         if grid == "symmetric" and spec.bits < 2:
             raise ValueError(f"spec.bits={spec.bits}: the symmetric grid needs >= 2 bits")
         alpha = self.clip(spec.bits, method, grid=grid, signed=spec.signed, **kwargs)

@@ -50,8 +50,14 @@ _SCHEMES = ("binary", "ternary", "signed_binary")
 class OpCounts:
     """Arithmetic operations of a matmul, summed over all outputs (batch × out).
 
-    adds : additions/subtractions; muls : multiplications; dense_macs : the
-    dense baseline, ``K`` multiply-accumulates per output.
+    Attributes
+    ----------
+    adds : int
+        Additions and subtractions.
+    muls : int
+        Multiplications.
+    dense_macs : int
+        The dense baseline: ``K`` multiply-accumulates per output.
     """
 
     adds: int
@@ -61,12 +67,24 @@ class OpCounts:
 
 @dataclasses.dataclass(frozen=True)
 class RepetitionStats:
-    """Repetition and sparsity of a quantized weight.
+    """Repetition and sparsity of a quantized weight (returned by :func:`unique_filters`).
 
-    n_blocks : number of filter blocks; n_unique : distinct blocks;
-    repetition : occurrences of each distinct block (sorted descending, sums to n_blocks);
-    block_size : weights per block (K of the pigeonhole bound);
-    sparsity / density : fraction of zero / non-zero weights; effectual : number of non-zero weights.
+    Attributes
+    ----------
+    n_blocks : int
+        Number of filter blocks.
+    n_unique : int
+        Number of distinct blocks.
+    repetition : int64 ndarray
+        Occurrences of each distinct block, sorted descending (sums to ``n_blocks``).
+    block_size : int
+        Weights per block (``K`` of the pigeonhole bound).
+    sparsity, density : float
+        Fraction of zero / non-zero weights.
+    effectual : int
+        Number of non-zero weights.
+    mean_repetition : float
+        ``n_blocks / n_unique`` (a property).
     """
 
     n_blocks: int
@@ -79,6 +97,7 @@ class RepetitionStats:
 
     @property
     def mean_repetition(self) -> float:
+        """Mean occurrences per distinct block, ``n_blocks / n_unique``."""
         return self.n_blocks / self.n_unique
 
 
@@ -90,6 +109,22 @@ def pigeonhole_bound(k: int, scheme: str, *, shared_zero: bool = False) -> int:
     ``shared_zero=True`` the all-zero block, common to both signs, is counted
     once: ``2^(k+1) - 1``.
 
+    Parameters
+    ----------
+    k : int
+        Weights per block, 1..4096.
+    scheme : {"binary", "ternary", "signed_binary"}
+        Weight alphabet.
+    shared_zero : bool
+        Count the all-zero block of signed-binary once (default False, the paper's count).
+
+    Returns
+    -------
+    int
+        The bound (an exact Python int).
+
+    Examples
+    --------
     >>> pigeonhole_bound(9, "binary"), pigeonhole_bound(9, "ternary"), pigeonhole_bound(9, "signed_binary")
     (512, 19683, 1024)
 
@@ -115,6 +150,27 @@ def unique_filters(w_q, *, block: int | None = None, axis: int | None = 0) -> Re
 
     Blocks are compared by exact value equality of all their weights (after
     ``-0.0 -> +0.0``).
+
+    Parameters
+    ----------
+    w_q : array_like
+        Quantized weight, real, finite, non-empty, filters along ``axis``.
+    block : int or None
+        Input channels per block (>= 1), or None (default) for whole filters.
+    axis : int or None
+        Filter (output-channel) axis of ``w_q`` (default 0), or None for one filter.
+
+    Returns
+    -------
+    RepetitionStats
+        Block counts, repetition and sparsity.
+
+    Raises
+    ------
+    TypeError
+        ``w_q`` not a real numeric array; ``block``/``axis`` not an int (or None).
+    ValueError
+        ``w_q`` empty or non-finite; ``block < 1`` or not compatible with the layout; ``axis`` out of range.
     """
     w = as_real_array(w_q, "w_q")
     if block is not None:
@@ -147,7 +203,17 @@ def paper_repetition_table(shape=(3, 3, 256, 256)):
     One row per scheme: block size ``K = R·S``, number of kernels
     ``C_in·C_out``, the bound, and the average repetition per possible pattern
     (kernels / bound). For [3,3,256,256]: 512 / 1024 / 19683 patterns and
-    128× / 64× / 3.33× (the paper's quoted repetition figures). Returns a pandas DataFrame.
+    128× / 64× / 3.33× (the paper's quoted repetition figures).
+
+    Parameters
+    ----------
+    shape : sequence of 4 ints
+        ``[R, S, C_in, C_out]``, every entry >= 1 (default ``(3, 3, 256, 256)``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scheme, K, kernels, bound, avg_repetition``, one row per scheme.
 
     Raises
     ------
@@ -183,8 +249,22 @@ def empirical_repetition_table(shape=(3, 3, 256, 256), *, rng=None, weights=None
     ``signed_binarize`` per output filter — or measures given quantized
     ``weights``: a dict ``{scheme: array [R, S, C_in, C_out]}``. Kernels are
     compared as value patterns ``sign(w)`` (a per-filter scale would make
-    every filter distinct). Returns a DataFrame with, per scheme, the bound,
-    the distinct kernels found, the mean repetition and the sparsity.
+    every filter distinct).
+
+    Parameters
+    ----------
+    shape : sequence of 4 ints
+        ``[R, S, C_in, C_out]`` of the generated layer (ignored with ``weights``).
+    rng : int, numpy.random.Generator or None
+        Seed or generator of the latent weights (required without ``weights``).
+    weights : dict or None
+        ``{scheme: array [R, S, C_in, C_out]}`` of already quantized weights.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per scheme: ``K``, ``kernels``, ``bound``, ``unique``, ``mean_repetition``, ``max_repetition``,
+        ``sparsity``.
 
     Raises
     ------
@@ -438,7 +518,23 @@ class FactorizedWeights:
         return int(self.idx.size)
 
     def op_counts(self, batch: int = 1) -> OpCounts:
-        """Operation count of one :meth:`matmul` on ``batch`` rows (see :func:`factorized_matmul`)."""
+        """Operation count of one :meth:`matmul` on ``batch`` rows (counting rule of :func:`factorized_matmul`).
+
+        Parameters
+        ----------
+        batch : int
+            Input rows, >= 1.
+
+        Returns
+        -------
+        OpCounts
+            Totals over ``batch * out`` outputs.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``batch`` not an int >= 1.
+        """
         batch = check_int(batch, "batch", 1)
         k, out = self.shape
         col_of_group = np.repeat(np.arange(out), np.diff(self.col_ptr))
@@ -448,7 +544,24 @@ class FactorizedWeights:
         return OpCounts(adds=adds * batch, muls=muls * batch, dense_macs=batch * k * out)
 
     def matmul(self, x) -> tuple[np.ndarray, OpCounts]:
-        """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`."""
+        """``x @ w_q`` with the factorised kernel; see :func:`factorized_matmul`.
+
+        Parameters
+        ----------
+        x : array_like
+            Activations ``(batch, K)``, real, finite (integer for exact int64 arithmetic).
+
+        Returns
+        -------
+        (y, OpCounts)
+            ``y`` of shape ``(batch, out)`` (int64 or float64) and the operation count.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``x`` not a real 2-D array with ``K`` columns, non-finite, or integer products that
+            could exceed 2**62 (named ``x``).
+        """
         from ._kernels._threads import threads_for
         from ._kernels.repetition import factorized_kernel
 
@@ -462,6 +575,21 @@ def factorize(w_q) -> FactorizedWeights:
     """Program ``w_q`` (shape ``(K, out)``) for :meth:`FactorizedWeights.matmul` (done once per weight).
 
     Integer weights keep exact int64 magnitudes; float weights use float64.
+
+    Parameters
+    ----------
+    w_q : array_like
+        Quantized weight ``(K, out)``, real, finite, non-empty.
+
+    Returns
+    -------
+    FactorizedWeights
+        The programmed layout.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``w_q`` not a real 2-D array, empty, non-finite, or integer entries beyond 2**62.
     """
     w = _weights_2d(w_q)
     integer = w.dtype.kind in "iu"
@@ -516,13 +644,21 @@ def factorized_matmul(x, w_q):
 
     Parameters
     ----------
-    x : array (batch, K), real, finite.
-    w_q : array (K, out), real, finite (a quantized weight; any values work).
+    x : array_like
+        Activations ``(batch, K)``, real, finite.
+    w_q : array_like
+        Weight ``(K, out)``, real, finite (a quantized weight; any values work).
 
     Returns
     -------
     (y, OpCounts) with ``y`` of shape ``(batch, out)`` (int64 or float64) and
     counts summed over all ``batch * out`` outputs.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``x`` or ``w_q`` not real 2-D arrays of matching inner size, empty or non-finite; integer
+        operands whose products could exceed 2**62.
 
     Examples
     --------
@@ -640,7 +776,25 @@ class SharedSumProgram:
         _check_colsum(self, np.append(col_bound, weight[k:].max(initial=0.0)))
 
     def op_counts(self, batch: int = 1) -> OpCounts:
-        """ADDs = partial sums + Σ_groups (terms − 1) + Σ_columns (groups − 1); MULs = groups; × batch."""
+        """Operation count of one :meth:`matmul` on ``batch`` rows.
+
+        ADDs = partial sums + Σ_groups (terms − 1) + Σ_columns (groups − 1); MULs = groups; both × batch.
+
+        Parameters
+        ----------
+        batch : int
+            Input rows, >= 1.
+
+        Returns
+        -------
+        OpCounts
+            Totals over ``batch * out`` outputs.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``batch`` not an int >= 1.
+        """
         batch = check_int(batch, "batch", 1)
         k, out = self.shape
         n_groups_col = np.diff(self.col_ptr)
@@ -649,7 +803,24 @@ class SharedSumProgram:
         return OpCounts(adds=adds * batch, muls=muls * batch, dense_macs=batch * k * out)
 
     def matmul(self, x) -> tuple[np.ndarray, OpCounts]:
-        """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`."""
+        """``x @ w_q`` by executing the program; see :func:`shared_sum_matmul`.
+
+        Parameters
+        ----------
+        x : array_like
+            Activations ``(batch, K)``, real, finite (integer for exact int64 arithmetic).
+
+        Returns
+        -------
+        (y, OpCounts)
+            ``y`` of shape ``(batch, out)`` (int64 or float64) and the operation count.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``x`` not a real 2-D array with ``K`` columns, non-finite, or integer sums that could
+            exceed 2**62 (named ``x``).
+        """
         from ._kernels._threads import threads_for
         from ._kernels.repetition import shared_groups_kernel, shared_nodes_kernel
 
@@ -795,9 +966,22 @@ def plan_shared_sums(w_q, *, tile: int = 8) -> SharedSumProgram:
 
     Parameters
     ----------
-    w_q : array (K, out), real, finite.
-    tile : int >= 1, rows per reduction tile (default 8; ``tile >= K`` is one
+    w_q : array_like
+        Weight ``(K, out)``, real, finite.
+    tile : int
+        Rows per reduction tile, >= 1 (default 8; ``tile >= K`` is one
         tile). Larger tiles find more sharing and plan more slowly.
+
+    Returns
+    -------
+    SharedSumProgram
+        The validated program.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``w_q`` not a real 2-D array, empty, non-finite, or integer entries beyond 2**62; ``tile`` not
+        an int >= 1.
     """
     w = _weights_2d(w_q)
     k = w.shape[0]
@@ -853,6 +1037,24 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
     otherwise, a reassociation of the dense sum with
     ``|y - x @ w_q| <= (K+1)·eps·(|x| @ |w_q|)``.
 
+    Parameters
+    ----------
+    x : array_like
+        Activations ``(batch, K)``, real, finite.
+    w_q : array_like
+        Weight ``(K, out)``, real, finite.
+    tile : int
+        Rows per reduction tile of the plan, >= 1 (default 8).
+
+    Returns
+    -------
+    (y, OpCounts) with ``y`` of shape ``(batch, out)`` (int64 or float64).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`factorized_matmul`, and ``tile`` not an int >= 1.
+
     Examples
     --------
     The authors' worked example from the public review discussion: ``PS0 = a + c``, ``out1 = (PS0 + e)·x``,
@@ -868,6 +1070,7 @@ def shared_sum_matmul(x, w_q, *, tile: int = 8):
     return plan_shared_sums(w, tile=tile).matmul(x)
 
 
+#: Counting rules of :func:`count_ops`.
 METHODS = ("dense", "zero_skip", "factorized", "shared_sum")
 
 
@@ -879,6 +1082,22 @@ def count_ops(w_q, method: str, *, tile: int = 8, batch: int = 1) -> OpCounts:
     ``nnz`` MULs per output), ``"factorized"`` (:func:`factorized_matmul`) or
     ``"shared_sum"`` (:func:`shared_sum_matmul` with ``tile``). The paper's
     "op reduction" is reconstructed as ``dense_macs / (adds + muls)`` (the paper does not state its rule).
+
+    Parameters
+    ----------
+    w_q : array_like
+        Quantized weight ``(K, out)``, real, finite, non-empty.
+    method : {"dense", "zero_skip", "factorized", "shared_sum"}
+        Counting rule (above).
+    tile : int
+        Rows per reduction tile of ``"shared_sum"`` (>= 1, default 8).
+    batch : int
+        Input rows (>= 1, default 1).
+
+    Returns
+    -------
+    OpCounts
+        Totals over ``batch * out`` outputs.
 
     Raises
     ------

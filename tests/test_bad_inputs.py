@@ -1735,7 +1735,53 @@ _reg(
         expect=_finite("x", classes=("huge", "tiny")) | {("bits", "list"): "same"},
     ),
 )
-_reg("refquant.ptq.ActivationObserver", E(P.ActivationObserver, {}, dict(signed=FLAG, bins=INT + ("neg", "zero"))))
+_reg(
+    "refquant.ptq.ActivationObserver",
+    E(
+        P.ActivationObserver,
+        {},
+        dict(signed=FLAG, bins=INT + ("neg", "zero"), axis=("float", "intfloat", "bool", "str")),
+    ),
+)
+
+_reg(
+    "refquant.ptq.ActivationObserver#per_channel",
+    E(P.ActivationObserver, dict(axis=0), dict(axis=("float", "intfloat", "bool", "str"))),
+)
+
+
+def _channel_observer_summary(x, axis):
+    """A per-channel observer (channel ``axis``) after one batch: its per-channel statistics of degree 1 in x."""
+    obs = P.ActivationObserver(axis=axis)
+    obs.update(x)
+    return np.concatenate([obs.min, obs.max, obs.mean])
+
+
+_reg(
+    "refquant.ptq.ActivationObserver.update#per_channel",
+    E(
+        _channel_observer_summary,
+        dict(x=X2, axis=1),
+        dict(x=ARR2 + ("huge", "tiny", "subnormal"), axis=AXIS),
+        expect={("x", "tiny"): _pow(1), ("x", "subnormal"): _pow(1)},
+    ),
+)
+_reg(
+    "refquant.ptq.ActivationObserver.clip#per_channel",
+    E(
+        lambda **kw: _observer(axis=0).clip(**kw),
+        dict(bits=4, method="mse", grid="aciq_runtime", n_candidates=64),
+        dict(bits=BITS, method=CHOICE, grid=("enum", "int"), signed=("flag", "flag1"), n_candidates=INT_NN),
+    ),
+)
+_reg(
+    "refquant.ptq.ActivationObserver.params#per_channel",
+    E(
+        lambda **kw: _observer(axis=0).params(**kw),
+        dict(spec=rq.QuantSpec(4, axis=0), method="aciq_laplace"),
+        dict(spec=SPEC, method=CHOICE),
+    ),
+)
 _reg(
     "refquant.ptq.ActivationObserver.update",
     E(

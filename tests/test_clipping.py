@@ -59,7 +59,8 @@ NOTE_ACIQ = {
         5.9382,
     ],
 }
-# exact optima on real grids recomputed independently by quadrature, M = 1..8, (laplace, gaussian); symmetric starts at M = 2
+# exact optima on real grids recomputed independently by quadrature, M = 1..8, (laplace, gaussian);
+# symmetric starts at M = 2
 NOTE_EXACT = {
     "midrise": [
         (2.0000, 1.5958),
@@ -364,7 +365,7 @@ def test_empirical_zero_channel_and_axis_layout():
     assert C.optimal_clip_empirical(x, 8).shape == ()
 
 
-@pytest.mark.parametrize("grid", ["symmetric", "endpoint", "midrise", "paper"])
+@pytest.mark.parametrize("grid", ["symmetric", "endpoint", "midrise", "paper", "aciq_runtime"])
 def test_empirical_one_sided_is_the_brute_force_minimum(grid):
     """signed=False: the scan's errors equal quantize_on_grid(..., signed=False) at every candidate."""
     rng = np.random.default_rng(8)
@@ -375,7 +376,7 @@ def test_empirical_one_sided_is_the_brute_force_minimum(grid):
         amax = float(np.abs(x[c]).max())
         errs = []
         for k in range(1, n + 1):
-            steps = {"symmetric": 6, "endpoint": 7, "midrise": 8, "paper": 8}[grid]
+            steps = {"symmetric": 6, "endpoint": 7, "midrise": 8, "paper": 8, "aciq_runtime": 7}[grid]
             s = float(np.float32(amax * k / n / steps))  # the scan's scale, rounded once to the data's dtype
             y = C.quantize_on_grid(x[c].astype(np.float64), s * steps, 3, grid, signed=False)
             errs.append(float(np.mean((y - x[c].astype(np.float64)) ** 2)))
@@ -390,7 +391,7 @@ def test_empirical_one_sided_is_the_brute_force_minimum(grid):
 @pytest.mark.kernel
 @settings(deadline=None, max_examples=15)
 @given(
-    st.sampled_from(["symmetric", "endpoint", "paper", "midrise"]),
+    st.sampled_from(["symmetric", "endpoint", "paper", "midrise", "aciq_runtime"]),
     st.sampled_from([np.float32, np.float64]),
     st.integers(1, 3),
     st.integers(1, 37),

@@ -61,7 +61,7 @@ def test_scale_from_clip_realises_every_grid(grid, signed, bits):
 
 def test_scale_from_clip_per_channel_equals_scalar_calls():
     alphas = np.array([0.1, 1.0, 3.7, 1e-3])
-    for grid in P._CLIP_GRIDS:  # the grids ptq carries (aciq_runtime is not one yet)
+    for grid in P._CLIP_GRIDS:
         spec = P.grid_spec(4, grid, axis=0)
         s, z = P.scale_from_clip(alphas, spec, grid=grid, signed=True)
         for i, a in enumerate(alphas):
@@ -93,7 +93,7 @@ def test_grid_spec_is_the_carrier_and_wrong_carriers_are_named():
         P.scale_from_clip(1.0, rq.QuantSpec(4), grid="midrise")
 
 
-@pytest.mark.parametrize("grid", ["midrise", "paper", "endpoint", "symmetric"])
+@pytest.mark.parametrize("grid", ["midrise", "paper", "endpoint", "symmetric", "aciq_runtime"])
 @pytest.mark.parametrize("signed", [True, False])
 def test_fake_quant_bits_equals_per_channel_loop(grid, signed):
     rng = np.random.default_rng(5)
@@ -351,5 +351,115 @@ def test_bad_inputs_name_the_parameter():
     two.update([-1.0, 1.0])
     with pytest.raises(ValueError, match="unsigned spec cannot hold two-sided"):
         two.params(rq.QuantSpec(4, signed=False), "mse")
-    with pytest.raises(ValueError, match="narrow_range=True"):
-        two.params(rq.QuantSpec(4), "aciq_gaussian")
+    with pytest.raises(ValueError, match="not the carrier of grid='aciq_runtime'"):
+        two.params(rq.QuantSpec(4, rounding="floor"), "aciq_gaussian")
+    # per-channel observers: batches must keep the channel count, and the spec must be per channel
+    pc = P.ActivationObserver(axis=1)
+    pc.update(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="x has 4 channels along axis=1.*3 channels"):
+        pc.update(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="x is 0-d"):
+        pc.update(1.0)
+    with pytest.raises(ValueError, match="axis=2 is out of range|axis"):
+        P.ActivationObserver(axis=2).update(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="spec.axis=None: the observer is per channel"):
+        pc.params(rq.QuantSpec(8))
+    with pytest.raises(TypeError, match="axis must be an integer"):
+        P.ActivationObserver(axis=1.0)
+
+
+# ---------------------------------------------------------------------------------------------- per-channel observer
+def _channel_batches(signed, axis):
+    """Batches of shape (n_i, 5, 3) (channel axis 1), channels of very different scales, a dead channel,
+    a channel that first sees only zeros, and a late batch that widens the range of every live channel."""
+    rng = np.random.default_rng(11)
+    scales = np.array([1e-3, 0.5, 7.0, 0.0, 300.0])
+    out = []
+    for i, n in enumerate((4, 1, 9, 6)):
+        x = rng.laplace(size=(n, 5, 3)) * scales[None, :, None] * (40.0 if i == 3 else 1.0)
+        if i < 2:
+            x[:, 1] = 0.0  # channel 1 sees only zeros in the first two batches
+        x = x if signed else np.maximum(x, 0)
+        out.append(np.moveaxis(x, 1, axis))
+    return out
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("axis", [1, -1, 0])
+def test_per_channel_observer_equals_a_loop_of_per_tensor_observers(signed, axis):
+    parts = _channel_batches(signed, axis)
+    pc = P.ActivationObserver(signed=signed, bins=64, axis=axis)
+    for p in parts:
+        pc.update(p)
+    assert pc.channels == 5 and pc.hist.shape == (5, 64)
+    for c in range(5):
+        chan = [np.take(p, c, axis=axis) for p in parts]
+        one = P.ActivationObserver(signed=signed, bins=64)
+        for q in chan:
+            one.update(q)
+        full = np.concatenate([q.ravel() for q in chan])
+        # exact: count, min, max, histogram width and counts (also equal to the exact binning of the data)
+        assert (pc.count, pc.min[c], pc.max[c]) == (one.count, one.min, one.max) == (full.size, full.min(), full.max())
+        assert pc.width[c] == (0.0 if one.width is None else one.width)
+        np.testing.assert_array_equal(pc.hist[c], one.hist)
+        if one.width is not None:
+            np.testing.assert_array_equal(pc.hist[c], _exact_bins(full, one.width, 32 if signed else 0, 64))
+        # moments: stated tolerance relative 1e-12 against the per-tensor observer and the concatenated data
+        for got, want in ((pc.mean[c], full.mean()), (pc.var[c], full.var()), (pc.mean_square[c], np.mean(full**2))):
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-300)
+        assert pc.mean[c] == pytest.approx(one.mean, rel=1e-12, abs=1e-300)
+        for dist in ("laplace", "gaussian"):
+            assert pc.fitted_scale(dist)[c] == pytest.approx(one.fitted_scale(dist), rel=1e-12, abs=1e-300)
+        np.testing.assert_array_equal(pc.edges()[c], one.edges())
+        # clips: the histogram methods exactly, the moment-based ones to the moments' tolerance
+        for method in ("minmax", "mse"):
+            for bits in (2, 4):
+                assert pc.clip(bits, method)[c] == one.clip(bits, method)
+        for method in ("aciq_laplace", "exact_gaussian"):
+            assert pc.clip(3, method)[c] == pytest.approx(one.clip(3, method), rel=1e-10)
+    # (scale, zero_point) per channel: min/max exactly calibrate_minmax of each channel's data
+    spec = rq.QuantSpec(4, signed=signed, axis=0)
+    s, z = pc.params(spec, "minmax")
+    assert s.shape == z.shape == (5,)
+    for c in range(5):
+        full = np.concatenate([np.take(p, c, axis=axis).ravel() for p in parts])
+        sc, zc = rq.calibrate_minmax(full, spec.replace(axis=None), symmetric=signed)
+        assert s[c] == sc and z[c] == zc
+    # the dead channel (index 3: all zeros) gets the clip 1.0 from every method, so its scale stays valid
+    for method in P.OBSERVER_METHODS:
+        assert pc.clip(3, method)[3] == 1.0
+
+
+def test_observer_batches_of_one_channel_equal_concatenation_per_channel():
+    # per channel, batch-accumulated statistics equal those of the concatenated batches (along the batch axis)
+    parts = _channel_batches(True, 1)
+    a = P.ActivationObserver(bins=128, axis=1)
+    for p in parts:
+        a.update(p)
+    b = P.ActivationObserver(bins=128, axis=1)
+    b.update(np.concatenate(parts, axis=0))
+    np.testing.assert_array_equal(a.hist, b.hist)
+    np.testing.assert_array_equal(a.width, b.width)
+    assert np.array_equal(a.min, b.min) and np.array_equal(a.max, b.max) and a.count == b.count
+    np.testing.assert_allclose(a.var, b.var, rtol=1e-12)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("method", ["aciq_laplace", "exact_laplace", "mse"])
+@pytest.mark.parametrize("narrow", [True, False])
+def test_observer_params_carry_a_zero_point_0_grid(method, narrow):
+    """Signed narrow specs realise the symmetric grid, signed full-range specs the aciq_runtime grid
+    (step 2 alpha / (2^M - 1)); the levels of fake_quant with the returned parameters are that grid's."""
+    rng = np.random.default_rng(3)
+    obs = P.ActivationObserver(bins=256, axis=0)
+    obs.update(rng.laplace(size=(3, 500)) * np.array([[0.5], [2.0], [9.0]]))
+    spec = rq.QuantSpec(3, narrow_range=narrow, axis=0)
+    grid = "symmetric" if narrow else "aciq_runtime"
+    alpha = obs.clip(3, method, grid=grid)
+    s, z = obs.params(spec, method)
+    assert np.all(z == 0)
+    for c in range(3):
+        x = np.linspace(-2 * alpha[c], 2 * alpha[c], 4001)
+        y = rq.fake_quant(x, s[c], 0, spec.replace(axis=None))
+        assert bits_equal(y, C.quantize_on_grid(x, alpha[c], 3, grid))
+        assert np.unique(y).size == C.grid_levels(alpha[c], 3, grid)[0].size

@@ -52,7 +52,9 @@ def test_factorized_float_within_tolerance(x, seed):
 
 
 def test_authors_worked_example_without_sharing():
-    """The authors' worked example: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}: 4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
+    """The authors' worked example: F1 = {x,0,x,0,x,0}, F2 = {y,y,y,0,0,0}.
+
+    4 ADDs + 2 MULs without sharing, 6 MACs dense per input."""
     w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
     a = np.array([[1, 10, 100, 1000, 10000, 100000]])
     y, c = R.factorized_matmul(a, w)
@@ -168,7 +170,11 @@ def test_shared_sum_exact_for_integers_and_never_costlier(p, tile):
 @given(quantized_problem(integer=False), st.sampled_from([2, 8]))
 def test_float_kernels_within_summation_bound(p, tile):
     x, w = p
-    bound = (w.shape[0] + 1) * np.finfo(float).eps * (np.abs(x) @ np.abs(w))
+    # standard summation bound, plus the absolute error of gradual underflow: each product that lands in the
+    # subnormal range may be off by half the smallest subnormal (eta / 2), in the kernel's sums (one product
+    # per magnitude group) and in the dense x @ w (one per term): at most K + 1 of them on each side
+    eta = np.finfo(float).smallest_subnormal
+    bound = (w.shape[0] + 1) * (np.finfo(float).eps * (np.abs(x) @ np.abs(w)) + eta)
     for y, _ in (R.factorized_matmul(x, w), R.shared_sum_matmul(x, w, tile=tile)):
         assert np.all(np.abs(y - x @ w) <= bound)
 
@@ -198,7 +204,9 @@ def test_kernels_match_twins_on_integers(p):
 
 
 def test_authors_worked_example_with_sharing():
-    """The authors' worked example: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y — 3 ADDs + 2 MULs, exact outputs."""
+    """The authors' worked example: PS0 = a + c; out1 = (PS0 + e)·x; out2 = (PS0 + b)·y.
+
+    3 ADDs + 2 MULs, exact outputs."""
     w = np.array([[3, 0, 3, 0, 3, 0], [5, 5, 5, 0, 0, 0]]).T
     a = np.array([[1, 10, 100, 1000, 10000, 100000]])  # decimal digits make every partial sum visible
     y, c = R.shared_sum_matmul(a, w)

@@ -11,7 +11,6 @@ from .._validate import as_real_array, channel_rows, check_bool, check_choice, c
 from .grids import GRIDS, _check_bits
 
 _EMPIRICAL_GRIDS = GRIDS
-_EMPIRICAL_GRIDS_ONE_SIDED = ("symmetric", "paper", "midrise", "endpoint")
 
 #: Element x candidate evaluations below which the search kernel runs on one Numba thread
 #: (``threads_for``): one thread does ~2^21 of them in ~2 ms, so below that a second thread saves at most
@@ -50,7 +49,8 @@ def optimal_clip_empirical(
     unsigned grids of :func:`quantize_on_grid` with ``signed=False`` on
     :math:`[0, \alpha]` -- ``"symmetric"`` (unsigned narrow range, step
     :math:`\alpha/(2^M-2)`), ``"endpoint"`` (unsigned full range, step
-    :math:`\alpha/(2^M-1)`, refquant's usual activation grid), ``"midrise"``
+    :math:`\alpha/(2^M-1)`, refquant's usual activation grid), ``"aciq_runtime"``
+    (the ACIQ code's one-sided quantizer: the same levels as ``"endpoint"``), ``"midrise"``
     and ``"paper"`` (step :math:`\alpha/2^M`).
 
     A Numba kernel evaluates all candidates in one pass over each channel
@@ -59,13 +59,20 @@ def optimal_clip_empirical(
 
     Parameters
     ----------
-    x : array_like, float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
-    bits : int, 2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
-    axis : channel axis, or None for one clip for the whole tensor.
-    grid : see above.
-    n_candidates : int, 1..100000.
-    return_mse : also return the (C, n) table of mean squared errors.
-    signed : bool, default True; False = one-sided data and grid (above).
+    x : array_like
+        float32 or float64 (other real dtypes are cast to float64), finite, non-empty.
+    bits : int
+        2..16 for "symmetric", 1..15 ("paper") or 1..16 (the other grids).
+    axis : int or None
+        Channel axis, or None for one clip for the whole tensor.
+    grid : {"symmetric", "paper", "midrise", "endpoint", "aciq_runtime"}
+        The grid searched (above).
+    n_candidates : int
+        Candidate clips per channel, 1..100000.
+    return_mse : bool
+        Also return the (C, n) table of mean squared errors.
+    signed : bool
+        Default True; False = one-sided data and grid (above).
 
     Returns
     -------
@@ -80,8 +87,8 @@ def optimal_clip_empirical(
     TypeError
         Non-real ``x``, non-integer ``bits``/``n_candidates``, a non-bool flag.
     ValueError
-        Empty or non-finite ``x``, a bad ``axis``, ``bits``/``n_candidates`` out of range, an unsupported
-        ``grid`` (``"aciq_runtime"`` only with ``signed=True``), negative ``x`` with ``signed=False``;
+        Empty or non-finite ``x``, a bad ``axis``, ``bits``/``n_candidates`` out of range, an unknown
+        ``grid``, negative ``x`` with ``signed=False``;
         with ``return_mse``, mean squared errors outside the float64 range.
 
     Notes
@@ -102,7 +109,7 @@ def optimal_clip_empirical(
     from .._kernels.clipping import clip_search_kernel
 
     signed = check_bool(signed, "signed")
-    check_choice(grid, _EMPIRICAL_GRIDS if signed else _EMPIRICAL_GRIDS_ONE_SIDED, "grid")
+    check_choice(grid, _EMPIRICAL_GRIDS, "grid")
     bits = _check_bits(bits, grid, signed, hi=15 if grid == "paper" else 16)
     n_candidates = check_int(n_candidates, "n_candidates", 1, 100000)
     return_mse = check_bool(return_mse, "return_mse")
@@ -147,7 +154,7 @@ def _steps_per_clip(bits: int, grid: str, signed: bool) -> float:
     if signed:
         return _alpha_per_step(bits, grid)
     n = 2**bits
-    return {"symmetric": n - 2, "endpoint": n - 1, "paper": n, "midrise": n}[grid]
+    return {"symmetric": n - 2, "endpoint": n - 1, "aciq_runtime": n - 1, "paper": n, "midrise": n}[grid]
 
 
 #: Channel maxima outside these bounds are rescaled by a power of two before the search: squared

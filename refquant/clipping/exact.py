@@ -128,14 +128,21 @@ def mse_exact(alpha, bits, dist, scale=1.0, *, grid: str = "midrise", signed: bo
 
     Parameters
     ----------
-    alpha : array_like > 0 (units of the data).
-    bits : int or int array, 1..16 (2..16 for ``grid="symmetric"``).
-    dist : "gaussian", "laplace", "uniform" or a frozen scipy.stats continuous
+    alpha : array_like
+        Clipping value, > 0 (units of the data).
+    bits : int or int array
+        1..16 (2..16 for ``grid="symmetric"``).
+    dist : str or scipy.stats frozen distribution
+        "gaussian", "laplace", "uniform" or a frozen scipy.stats continuous
         distribution (then ``X = scale * D``).
-    scale : array_like > 0.
-    grid : "paper", "midrise" (default), "endpoint" or "symmetric".
-    signed : bool; ``False`` = one-sided post-ReLU variant.
-    return_error : also return an absolute error estimate (0 for the named
+    scale : array_like
+        Scale of the distribution, > 0.
+    grid : {"paper", "midrise", "endpoint", "symmetric", "aciq_runtime"}
+        The quantizer grid (default "midrise").
+    signed : bool
+        ``False`` = one-sided post-ReLU variant.
+    return_error : bool
+        Also return an absolute error estimate (0 for the named
         distributions, whose error is at rounding level).
 
     Returns

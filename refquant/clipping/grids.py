@@ -8,6 +8,7 @@ import numpy as np
 from .._validate import as_real_array, check_bool, check_choice, check_int, check_real
 from ..specs import QuantSpec
 
+#: Names of the clipping grids (levels and refquant.uniform images in the table of :mod:`refquant.clipping`).
 GRIDS = ("paper", "midrise", "endpoint", "symmetric", "aciq_runtime")
 
 

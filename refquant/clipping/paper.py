@@ -86,14 +86,18 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True, bins=None):
 
     Parameters
     ----------
-    alpha : array_like > 0, clipping value in the units of the data.
-    bits : int or int array, 0..32 (0 bits = one bin, as the code's tables
-        allow), or None when ``bins`` is given.
-    dist : "gaussian", "laplace", "uniform" (scale = half-width) or a frozen
+    alpha : array_like
+        Clipping value, > 0, in the units of the data.
+    bits : int or int array
+        0..32 (0 bits = one bin, as the code's tables allow), or None when ``bins`` is given.
+    dist : str or scipy.stats frozen distribution
+        "gaussian", "laplace", "uniform" (scale = half-width) or a frozen
         scipy.stats continuous distribution (clipping term by quadrature; then
         ``X = scale * D``).
-    scale : array_like > 0: sigma, b or the half-width.
-    signed : bool.
+    scale : array_like
+        Sigma, b or the half-width, > 0.
+    signed : bool
+        Two-sided (True) or the one-sided post-ReLU model (False).
     bins : array_like of reals in (0, 2**32], optional
         The number of bins :math:`\omega` (need not be an integer or a power
         of two); replaces :math:`2^M`, so ``bits`` must be None.

@@ -39,12 +39,16 @@ def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mod
 
     Parameters
     ----------
-    alpha : array_like > 0, the clipping value.
-    mean : array_like, finite: the tensor's mean :math:`\mu`.
+    alpha : array_like
+        The clipping value, > 0.
+    mean : array_like
+        The tensor's mean :math:`\mu`, finite.
     min_value : array_like, finite, optional: the tensor's minimum :math:`m`
         (ignored by the ACIQ one-sided and Distiller symmetric modes).
     convention : {"aciq", "distiller"}
-    mode : {"two_sided", "one_sided", "symmetric"} ("symmetric": Distiller only).
+        Whose placement rule.
+    mode : {"two_sided", "one_sided", "symmetric"}
+        The range around the mean ("symmetric": Distiller only).
 
     Returns
     -------

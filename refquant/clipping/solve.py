@@ -10,6 +10,7 @@ from .exact import _mse_exact_unit, mse_exact
 from .grids import GRIDS, _check_bits, _check_grid, _min_bits
 from .paper import PUBLISHED_ALPHA, _aciq_optimum_bins, _aciq_optimum_unit, _minimize_1d
 
+#: Models of :func:`optimal_clip`: the paper's MSE model and the exact expectation on a real grid.
 MODELS = ("aciq", "exact")
 
 
@@ -35,9 +36,18 @@ def optimal_clip(
     ----------
     bits : int, 1..16 (0..16 for ``model="aciq"``; 2..16 for the symmetric
         grid), or None with ``bins``.
-    dist, scale, grid, signed : as :func:`mse_exact` (scale > 0 scalar).
-    model : "aciq" or "exact".
-    bins : real in (0, 2**32], optional: the bin count :math:`\omega` of the paper's model.
+    dist : str or scipy.stats frozen distribution
+        As :func:`mse_exact`.
+    scale : float
+        Scale of the distribution, > 0 (the optimum is linear in it).
+    grid : {"paper", "midrise", "endpoint", "symmetric", "aciq_runtime"}
+        Grid of ``model="exact"`` (as :func:`mse_exact`).
+    signed : bool
+        Two-sided or one-sided (post-ReLU) model.
+    model : {"aciq", "exact"}
+        The paper's model or the exact expectation.
+    bins : float, optional
+        The bin count :math:`\omega` of the paper's model, in (0, 2**32].
 
     Returns
     -------
