@@ -654,6 +654,7 @@ class ADCSpec:
         Returns
         -------
         dict
+            ``{"type": "ADCSpec", <field>: <value>, ...}`` (every field, plain Python values).
 
         Raises
         ------
@@ -669,7 +670,7 @@ class ADCSpec:
         Parameters
         ----------
         d : dict
-            A :meth:`to_dict` result.
+            Field values by name (missing fields take their defaults), optionally with ``"type": "ADCSpec"``.
 
         Returns
         -------
@@ -946,6 +947,7 @@ class CrossbarSpec:
         Returns
         -------
         dict
+            ``{"type": "CrossbarSpec", <field>: <value>, ..., "adc": {...}}`` (``slice_ranges`` as lists).
 
         Raises
         ------
@@ -965,7 +967,8 @@ class CrossbarSpec:
         Parameters
         ----------
         d : dict
-            A :meth:`to_dict` result.
+            Field values by name (missing fields take their defaults), optionally with
+            ``"type": "CrossbarSpec"``; ``adc`` as a dict or an :class:`ADCSpec`.
 
         Returns
         -------
@@ -1002,7 +1005,7 @@ class CrossbarSpec:
         Parameters
         ----------
         s : str
-            A :meth:`to_json` result.
+            JSON text of a :meth:`to_dict` dict.
 
         Returns
         -------

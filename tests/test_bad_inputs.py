@@ -42,8 +42,8 @@ Add ``"module.path.name": E(call, valid, bad, expect=..., known=...)`` to ``REGI
 The key is any public import path of the object (``refquant.imc.ADCSpec`` and ``refquant.specs.ADCSpec``
 name the same class: an entry is found by object identity). A further entry for the same callable, with a valid
 call that selects another option (``method="std"``, ``grid="aciq_runtime"``, a parameter whose default is
-``None``), is keyed ``path#variant`` (``"refquant.bias_correction.bias_correct#std"``). The per-name case counts are printed
-in the pytest terminal summary (``tests/conftest.py``).
+``None``), is keyed ``path#variant`` (``"refquant.bias_correction.bias_correct#std"``). The per-name case counts
+are printed in the pytest terminal summary (``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -1466,6 +1466,8 @@ _reg(
             per_column=FLAG,
             given_weights=FLAG,
             slice_covariance=FLAG,
+            tail=FLAG,
+            plane_covariance=FLAG,
         ),
     ),
 )
@@ -2086,6 +2088,14 @@ for _name, _valid, _bad in [
     ),
     (
         "check_crossbar_ste_grad",
+        dict(
+            candidate=lambda x, w, g, sp, sx, sw: M.crossbar_ste_grad(x, w, g, sp, x_scale=sx, w_scale=sw),
+            max_examples=2,
+        ),
+        {},
+    ),
+    (
+        "check_crossbar_ste_grad_bpbs",
         dict(
             candidate=lambda x, w, g, sp, sx, sw: M.crossbar_ste_grad(x, w, g, sp, x_scale=sx, w_scale=sw),
             max_examples=2,
@@ -2755,8 +2765,8 @@ def test_case(name, param, cls):
         elif isinstance(exp, tuple) and exp[0] == "pow":
             f = {"huge": F_HUGE, "tiny": F_TINY, "subnormal": F_SUB}[cls]
             assert _scaled_equal(result, valid, f, exp[1]), (
-                f"{name}({param}=<{cls}: x 2**{f}>) gave {_short(result)}; scale law of degree {exp[1]} wants 2**({exp[1]}*{f}) "
-                f"times {_short(valid)}"
+                f"{name}({param}=<{cls}: x 2**{f}>) gave {_short(result)}; scale law of degree {exp[1]} "
+                f"wants 2**({exp[1]}*{f}) times {_short(valid)}"
             )
         elif callable(exp):
             assert exp(result, valid), f"{name}({param}=<{cls}>) gave {_short(result)} (documented result check failed)"

@@ -14,6 +14,7 @@ from refquant.testing import (
     check_adc_ste_grad,
     check_bitaug_weight,
     check_crossbar_ste_grad,
+    check_crossbar_ste_grad_bpbs,
     check_w_reshape_grad,
 )
 
@@ -43,7 +44,9 @@ def test_adc_ste_grad_checker():
 
 
 def test_crossbar_ste_grad_checker():
-    ref = lambda x, w, g, spec, sx, sw: I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
+    def ref(x, w, g, spec, sx, sw):
+        return I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
+
     check_crossbar_ste_grad(ref, max_examples=10)
 
     def no_adc_mask(x, w, g, spec, sx, sw):  # planted: ignores ADC clipping (plain matmul STE)
@@ -56,6 +59,32 @@ def test_crossbar_ste_grad_checker():
 
     with pytest.raises(ConformanceError, match="crossbar_ste_grad"):
         check_crossbar_ste_grad(no_adc_mask, max_examples=20)
+
+
+def test_crossbar_ste_grad_bpbs_checker():
+    def ref(x, w, g, spec, sx, sw):
+        return I.crossbar_ste_grad(x, w, g, spec, x_scale=sx, w_scale=sw)
+
+    check_crossbar_ste_grad_bpbs(ref, max_examples=8)
+
+    def no_plane_masks(x, w, g, spec, sx, sw):  # planted: the lossless gradient, blind to every clipped plane sum
+        lo, hi = spec.x_range
+        shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
+        xc = np.clip(np.rint(x / sx), lo, hi) - shift
+        wc = np.clip(np.rint(w / sw), -spec.w_max, spec.w_max)
+        mx = (x / sx >= lo) & (x / sx <= hi)
+        mw = np.abs(w / sw) <= spec.w_max
+        return (g @ wc.T) * sw * mx, (xc.T @ g + shift * g.sum(axis=0)) * sx * mw
+
+    with pytest.raises(ConformanceError, match="crossbar_ste_grad bpbs"):
+        check_crossbar_ste_grad_bpbs(no_plane_masks, max_examples=20)
+
+    def slightly_off(x, w, g, spec, sx, sw):  # planted: grad_x off by 1e-7 relative (the tolerance is 1e-10)
+        gx, gw = ref(x, w, g, spec, sx, sw)
+        return gx * (1 + 1e-7) + 1e-7, gw
+
+    with pytest.raises(ConformanceError, match="grad_x"):
+        check_crossbar_ste_grad_bpbs(slightly_off, max_examples=5)
 
 
 def test_bitaug_weight_checker():
@@ -75,7 +104,9 @@ def test_bitaug_weight_checker():
 
 
 def test_adc_lora_forward_checker():
-    ref = lambda x, w, a, b, spec, sx, sw: I.adc_lora_forward(x, w, a, b, spec, x_scale=sx, w_scale=sw)
+    def ref(x, w, a, b, spec, sx, sw):
+        return I.adc_lora_forward(x, w, a, b, spec, x_scale=sx, w_scale=sw)
+
     check_adc_lora_forward(ref, max_examples=10)
 
     def lora_after_quant(x, w, a, b, spec, sx, sw):  # planted: adds A B after quantizing W (not eq. 11)

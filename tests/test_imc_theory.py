@@ -51,20 +51,64 @@ def test_multibit_prediction_holds_under_clipping_and_needs_the_tail_term():
     assert clipped >= 3
 
 
-def test_bpbs_prediction_under_clipping_within_1_db():
-    """BPBS, 1-bit cells, k = 8: about 14 % of conversions clip. The exact-pmf closed form is within 1 dB here,
-    not 0.5: it takes the errors of *different input planes* as independent, but under clipping a row vector
-    with many non-zero inputs pushes every plane's sum up at once, so the clipped errors of the planes are
-    positively correlated and the closed form is optimistic by 0.4-0.75 dB (measured at bits 4 and 6)."""
+def test_bpbs_prediction_under_clipping_within_half_a_db_and_needs_the_plane_covariance():
+    """BPBS, 1-bit cells, k = 8 and 16 at 4 and 6 bits: 12 % and 71 % of conversions clip. The exact-pmf closed
+    form is within 0.5 dB of simulation at every point. Under clipping a row vector with many non-zero inputs
+    pushes every plane's sum up at once (one input's bits are dependent), so the clipped errors of *different
+    planes* are positively correlated: without that covariance (``plane_covariance=False``) the closed form is
+    optimistic, by more than 0.5 dB at 6 bits, k = 8 (measured 0.75 dB; 0.30 dB with it)."""
     rng = np.random.default_rng(4)
     n = 256
     x, w = _acts(rng, n), _weights(rng, n, 16)
+    worst_without = 0.0
     for bits in (4, 6):
-        spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, mode="bpbs", adc=I.ADCSpec(bits, k=8.0))
-        y, det = I.imc_matmul(x, w, spec, return_details=True)
-        assert I.adc_stats(det).clip_rate > 0.05
-        mom = I.operand_moments(x, w, spec)
-        assert abs(I.sqnr(x @ w, y, per_column=True) - I.predicted_sqnr(spec, n, mom, per_column=True)) < 1.0
+        for k in (8.0, 16.0):
+            spec = I.CrossbarSpec(rows=n, input_bits=4, weight_bits=4, mode="bpbs", adc=I.ADCSpec(bits, k=k))
+            y, det = I.imc_matmul(x, w, spec, return_details=True)
+            assert I.adc_stats(det).clip_rate > 0.1
+            mom = I.operand_moments(x, w, spec)
+            sim = I.sqnr(x @ w, y, per_column=True)
+            assert abs(sim - I.predicted_sqnr(spec, n, mom, per_column=True)) < 0.5
+            without = I.predicted_sqnr(spec, n, mom, per_column=True, plane_covariance=False)
+            worst_without = max(worst_without, without - sim)
+    assert worst_without > 0.5
+
+
+@pytest.mark.parametrize(
+    "encoding, beta, bits, k",
+    [
+        ("twos_complement", 1, 6, 1.0),
+        ("twos_complement", 1, 6, 4.0),
+        ("differential", 1, 5, 8.0),
+        ("offset", 2, 6, 2.0),
+    ],
+)
+def test_sign_magnitude_prediction_matches_simulation(encoding, beta, bits, k):
+    """Sign-magnitude input planes (A-shifted ReLU codes, bipolar ADC): every plane sum is a sum of values in
+    {-1, 0, +1} (trinomial pmfs), clipped points included (k = 4 and 8 clip 5-10 % of conversions). Within 0.5 dB
+    of simulation; a model that took the planes as 0/1 (the two's-complement pmfs) could not even place the
+    pmf on the negative half of the bipolar range."""
+    rng = np.random.default_rng(11)
+    n = 256 if beta == 1 else 128
+    x, w = _acts(rng, n), _weights(rng, n, 16)
+    spec = I.CrossbarSpec(
+        rows=n,
+        input_bits=4,
+        weight_bits=4,
+        mode="bpbs",
+        a_shift=True,
+        input_encoding="sign_magnitude",
+        weight_encoding=encoding,
+        slice_bits=beta,
+        adc=I.ADCSpec(bits, k=k),
+    )
+    y, det = I.imc_matmul(x, w, spec, return_details=True)
+    if k >= 4:
+        assert I.adc_stats(det).clip_rate > 0.03
+    mom = I.operand_moments(x, w, spec)
+    assert mom.p_x_neg is not None and mom.p_x_neg.sum() > 0
+    sim = I.sqnr(x @ w, y, per_column=True)
+    assert abs(sim - I.predicted_sqnr(spec, n, mom, per_column=True)) < 0.5
 
 
 def test_multibit_cell_covariance_against_enumeration():
@@ -134,9 +178,35 @@ def test_predicted_sqnr_new_bad_input():
     spec = I.CrossbarSpec(
         rows=4, input_bits=3, weight_bits=3, mode="bpbs", input_signed=True, input_encoding="sign_magnitude"
     )
-    mom = I.operand_moments(np.array([[1, -2, 3, 0]]), np.array([[1], [-1], [2], [0]]), spec)
-    with pytest.raises(ValueError, match="does not model input_encoding='sign_magnitude'"):
-        I.predicted_sqnr(spec, 4, mom)
+    twos = I.CrossbarSpec(rows=4, input_bits=3, weight_bits=3, mode="bpbs", input_signed=True)
+    mom = I.operand_moments(np.array([[1, -2, 3, 0]]), np.array([[1], [-1], [2], [0]]), twos)
+    with pytest.raises(ValueError, match="two's-complement input planes"):
+        I.predicted_sqnr(spec, 4, mom)  # moments of the other plane encoding
     spec = I.CrossbarSpec(rows=4, input_bits=3, weight_bits=3)
     with pytest.raises(TypeError, match="tail"):
         I.predicted_sqnr(spec, 4, I.operand_moments(np.ones((1, 4), int), np.ones((4, 1), int), spec), tail=1)
+
+
+@pytest.mark.parametrize("transfer, k", [("round", 3.0), ("floor", 2.0)])
+def test_bpbs_closed_form_is_exact_over_an_enumerated_input_law(monkeypatch, transfer, k):
+    """The BPBS closed form (1-bit cells) against exhaustive enumeration: the batch holds *every* input vector
+    over {0, 1, 3}^6 once, so the simulation's mean over the batch is the expectation under i.i.d. inputs
+    uniform on {0, 1, 3}, whose bits are dependent (P(bit 0) = 2/3, P(bit 1) = 1/3, P(both) = 1/3). With every
+    term (per-conversion pmfs, slices of one plane, different planes) the closed form equals the simulation to
+    rounding, clipping included; without the covariance of different planes it does not. (All plane pairs are
+    computed here: the production skip of pairs whose conversions never clip is disabled.)"""
+    import itertools
+
+    from refquant.imc import theory
+
+    monkeypatch.setattr(theory, "_PLANE_COV_CLIP", 0.0)
+    x = np.array(list(itertools.product((0, 1, 3), repeat=6)), dtype=np.int64)
+    w = np.array([[3, -2, 1], [-1, 3, 0], [2, 1, -3], [3, -3, 2], [0, 2, 3], [1, -1, -2]], dtype=np.int64)
+    spec = I.CrossbarSpec(rows=6, input_bits=2, weight_bits=3, mode="bpbs", adc=I.ADCSpec(2, transfer=transfer, k=k))
+    y, det = I.imc_matmul(x, w, spec, return_details=True)
+    assert I.adc_stats(det).clip_rate > 0.01
+    mom = I.operand_moments(x, w, spec)
+    np.testing.assert_allclose(mom.p_xx, [[2 / 3, 1 / 3], [1 / 3, 1 / 3]], atol=1e-15)
+    sim = I.sqnr(x @ w, y, per_column=True)
+    assert abs(I.predicted_sqnr(spec, 6, mom, per_column=True) - sim) < 1e-9
+    assert abs(I.predicted_sqnr(spec, 6, mom, per_column=True, plane_covariance=False) - sim) > 0.05

@@ -250,7 +250,9 @@ def _crossbar_prepare(case, mode):
 
     prog = rq.imc.program_crossbar(case.w_codes, case.spec)
     xe = _shift_input(np.asarray(case.x_codes, dtype=np.int64), case.spec)
-    return list(_prepare_multibit(xe, prog)) if mode == "multibit" else [_prepare_bpbs(xe, prog)]
+    if mode == "multibit":
+        return list(_prepare_multibit(xe, prog))
+    return [_prepare_bpbs(xe, prog), _prepare_bpbs(xe, prog, details=True)]  # plain call, then with the details
 
 
 def _long_bpbs(rows, k, out, encoding, beta, transfer, batch=1):
@@ -446,7 +448,7 @@ REGISTRY: dict[str, KernelEntry] = {
         lambda c: _crossbar_prepare(c, "bpbs"),
         _bpbs_cases(),
         _bpbs_examples(),
-        ("acc",),
+        ("acc", "pre"),
         lambda sig: (),
         frozenset({()}),
     ),
@@ -594,7 +596,8 @@ def run_and_compare(name: str, entry: KernelEntry, calls: list) -> None:
                     )
                 else:
                     assert np.array_equal(_float_bits(k), _float_bits(t)), (
-                        f"{name}.{field}: kernel and twin differ at {np.argwhere(_float_bits(k) != _float_bits(t))[:5].tolist()}"
+                        f"{name}.{field}: kernel and twin differ at "
+                        f"{np.argwhere(_float_bits(k) != _float_bits(t))[:5].tolist()}"
                     )
             elif isinstance(o, np.ndarray) and len(calls) == 1:  # inputs untouched (a chained call's input may be
                 # an earlier call's output)
@@ -659,7 +662,7 @@ def test_every_kernel_compiles_exactly_its_signatures():
     per expected key: uniform 10 (x float32/float64 times out = x's dtype or int8/int16/uint8/uint16), clip
     search 2 (float32/float64 rows), each moment kernel 2 (float32/float64 rows), multi-bit conversion 2
     (float32/float64 tile sums), BPBS and both packing kernels 1, each repetition kernel 2 (int64/float64)."""
-    for name, entry in REGISTRY.items():
+    for entry in REGISTRY.values():
         for case in entry.examples:
             for args in entry.prepare(case):
                 entry.kernel(*args)

@@ -19,9 +19,9 @@ round: ``q = clip(rint((a - o) / D))``, ``a_hat = o + q * D``; all float64.
   formula above applied to ``a``, and ``acc += coef[b, c] * a_hat`` with
   ``coef = s_b * s_c * 2^(b + c*beta)`` (signed shift-and-add, exact
   power-of-two scaling; ``o``, ``D`` may differ per weight slice ``c``; with sign-magnitude
-  planes ``a`` is the positive rows' sum minus the negative rows' sum). Accumulation order: tiles, then ``b``, then ``c``
-  (then polarity +, -), all ascending. ``prange`` over batch rows; no
-  cross-iteration reduction.
+  planes ``a`` is the positive rows' sum minus the negative rows' sum). Accumulation order: tiles, then ``b``,
+  then ``c`` (then polarity +, -), all ascending. ``prange`` over (batch-row block, column panel) pairs,
+  each owning its outputs: no cross-iteration reduction.
 """
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
 
     The one statement of the plane-sum inner loop. The caller passes ``width`` = 8, 4 or 1 as a literal
     (inlined, so the word loop has a constant trip count that LLVM unrolls); the words' popcounts are added
-    in a register before one store per column, the columns being the vectorised loop. Measured against the
-    former three hand-unrolled blocks in one process, interleaved (batch 256, K = N = 512, 512 columns,
-    8b x 8b): same outputs, no slower.
+    in a register before one store per column, the columns being the vectorised loop. ``sums_cp`` is int32
+    (a plane sum is at most ``rows * (2^beta - 1) < 2^28``), so the ADC's int-to-float conversion is one
+    native instruction per lane (AVX2 has none for int64).
     """
     for b in range(n_planes):
         s = sums_cp[b]
@@ -98,11 +98,13 @@ def _popcount_block(xt, blk, w, width, n_planes, sums_cp, k):
             a = np.int64(0)
             for u in range(width):
                 a += np.int64(popcount64(xt[b, w + u] & blk[w + u, j]))
-            s[j] += a << k
+            s[j] += np.int32(a << k)
 
 
 @njit(cache=True, parallel=True)
-def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, acc):
+def bpbs_kernel(
+    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre
+):
     """Bit-parallel / bit-serial crossbar with per-(tile, plane, slice, polarity) ADC conversion.
 
     xbits : uint64 (batch, n_xp, n_tiles * wpt)                      bit-packed input bit-planes; tile t owns words
@@ -119,13 +121,20 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
     n_codes, floor_mode : the ADC; use_inv: see ``_adc_reconstruct``
     signmag : bool                                                   plane sum = positive-row sum - negative-row sum
                                                                      (sign-magnitude planes, bipolar ADC)
+    row_block : int >= 1                                             batch rows per parallel work unit
+    details : bool                                                   also write every plane sum into ``pre``
     acc   : float64 (batch, out)                                     output (overwritten), out <= n_blocks * P
+    pre   : float64 (batch, n_tiles, n_planes, n_pol, n_slices, out) the exact plane sums when ``details`` (any
+                                                                     6-D float64 array otherwise; not touched)
 
-    The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). Per batch
-    row, tile and panel, all plane sums are formed first (eight, else four, else one weight word at a
-    time, added in registers before one store; each weight panel row is reused for every input plane),
-    then converted and shift-added; per output the terms are added in the order tile, plane, slice,
-    polarity (ascending), exactly as documented in the module docstring.
+    The plane sum of a slice with beta-bit cells is a = sum_k 2^k * popcount(x & w_k) (exact). The parallel
+    work unit is one (block of ``row_block`` batch rows, column panel) pair, so a small batch still spreads
+    over the threads by panels and a large one by rows; every unit owns its outputs (no reduction across
+    units). Within a unit, per tile the panel's packed weights (one tile x panel, reused from cache by every
+    row of the block) are ANDed with each row's planes: all plane sums of the row are formed first (eight,
+    else four, else one weight word at a time, added in registers before one store; each weight panel row
+    is reused for every input plane), then converted and shift-added; per output the terms are added in
+    the order tile, plane, slice, polarity (ascending), exactly as documented in the module docstring.
     """
     batch, n_xp, n_words = xbits.shape
     n_tiles, n_blocks, n_pol, n_slices, beta, wpt, pw = wpan.shape
@@ -134,12 +143,19 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
     top = float(n_codes - 1)
     w8 = wpt - wpt % 8
     w4 = wpt - wpt % 4
-    for i in prange(batch):
-        sums = np.empty((n_xp, n_slices, n_pol, pw), dtype=np.int64)
-        tot = np.zeros(n_blocks * pw, dtype=np.float64)
+    n_rb = (batch + row_block - 1) // row_block
+    for unit in prange(n_rb * n_blocks):
+        rb = unit // n_blocks
+        q = unit - rb * n_blocks
+        i0 = rb * row_block
+        i1 = min(i0 + row_block, batch)
+        j0 = q * pw
+        nj = min(pw, out - j0)
+        sums = np.empty((n_xp, n_slices, n_pol, pw), dtype=np.int32)
+        tot = np.zeros((i1 - i0, pw), dtype=np.float64)
         for t in range(n_tiles):
-            xt = xbits[i, :, t * wpt : (t + 1) * wpt]
-            for q in range(n_blocks):
+            for i in range(i0, i1):
+                xt = xbits[i, :, t * wpt : (t + 1) * wpt]
                 sums[:] = 0
                 for c in range(n_slices):
                     for p in range(n_pol):
@@ -154,7 +170,7 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                 if signmag:
                     for b in range(n_planes):
                         sums[b] -= sums[b + n_planes]
-                tq = tot[q * pw : (q + 1) * pw]
+                tq = tot[i - i0]
                 for b in range(n_planes):
                     for c in range(n_slices):
                         oc = o[c]
@@ -163,10 +179,15 @@ def bpbs_kernel(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_i
                         for p in range(n_pol):
                             cf = coef[p, b, c]
                             s = sums[b, c, p]
+                            if details:
+                                pr = pre[i, t, b, p, c, j0 : j0 + nj]
+                                for j in range(nj):
+                                    pr[j] = s[j]
                             for j in range(pw):
                                 tq[j] += cf * _adc_reconstruct(s[j], oc, sc, ic, top, floor_mode, use_inv)
-        for j in range(out):
-            acc[i, j] = tot[j]
+        for i in range(i0, i1):
+            for j in range(nj):
+                acc[i, j0 + j] = tot[i - i0, j]
 
 
 @njit(cache=True, parallel=True)

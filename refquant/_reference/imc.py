@@ -121,12 +121,15 @@ def _unpack_words(words: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(bits, -1, axis)
 
 
-def _adc_t(a, o, step, inv_step, n, floor_mode, use_inv):
-    """The ADC of the module docstring, with ``(a - o) * inv_step`` instead of ``(a - o) / step`` when ``use_inv``."""
+def _adc_qt(a, o, step, inv_step, n, floor_mode, use_inv):
+    """The ADC of the module docstring, with ``(a - o) * inv_step`` instead of ``(a - o) / step`` when ``use_inv``:
+    ``(code, reconstruction)``."""
     t = (a - o) * inv_step if use_inv else (a - o) / step
     if floor_mode:
-        return o + (np.clip(np.floor(t), 0, n - 1) + 0.5) * step
-    return o + np.clip(np.rint(t), 0, n - 1) * step
+        q = np.clip(np.floor(t), 0, n - 1)
+        return q, o + (q + 0.5) * step
+    q = np.clip(np.rint(t), 0, n - 1)
+    return q, o + q * step
 
 
 def adc_convert_accumulate_prepared(y, o, step, n_codes, floor_mode, acc) -> None:
@@ -134,7 +137,9 @@ def adc_convert_accumulate_prepared(y, o, step, n_codes, floor_mode, acc) -> Non
     acc[...] = acc + _adc(np.asarray(y, dtype=np.float64), o, step, n_codes, floor_mode)
 
 
-def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, acc) -> None:
+def bpbs_prepared(
+    xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use_inv, signmag, row_block, details, acc, pre
+) -> None:
     """Twin of ``bpbs_kernel`` on its own (packed) arguments, written from the definitions.
 
     Unpacks the input planes and the weight panels with ``np.unpackbits`` (cell value = sum_k 2^k bit_k),
@@ -142,10 +147,13 @@ def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use
     ``coef[p, b, c] * ADC(a)`` in the order tile, plane, slice, polarity (ascending), starting from 0.
     With ``signmag`` the input holds 2 * n_planes planes (magnitudes of the positive inputs, then of the
     negative ones) and the plane sum is the positive-row sum minus the negative-row sum (bipolar ADC).
+    ``row_block`` only schedules the kernel's work (ignored here); with ``details`` every plane sum is written
+    to ``pre[i, t, b, p, c, j]``.
     """
     batch, n_xp, _ = xbits.shape
     nb = coef.shape[1]
     n_tiles, n_blocks, n_pol, n_sl, beta, wpt, pw = wpan.shape
+    out = acc.shape[1]
     xb = _unpack_words(xbits.reshape(batch, n_xp, n_tiles, wpt), 3).astype(np.int64)  # (batch, n_xp, tiles, wpt*64)
     if signmag:
         xb = xb[:, :nb] - xb[:, nb:]  # per row: +bit for a positive input, -bit for a negative one
@@ -157,10 +165,11 @@ def bpbs_prepared(xbits, wpan, coef, o, step, inv_step, n_codes, floor_mode, use
             for c in range(n_sl):
                 for p in range(n_pol):
                     a = np.concatenate([xb[:, b, t] @ cells[t, q, p, c] for q in range(n_blocks)], axis=1)
-                    tot = tot + coef[p, b, c] * _adc_t(
-                        a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode, use_inv
-                    )
-    acc[...] = tot[:, : acc.shape[1]]
+                    _, r_ = _adc_qt(a.astype(np.float64), o[c], step[c], inv_step[c], n_codes, floor_mode, use_inv)
+                    tot = tot + coef[p, b, c] * r_
+                    if details:
+                        pre[:, t, b, p, c] = a[:, :out]
+    acc[...] = tot[:, :out]
 
 
 def _tiles_of(tile_starts, tile_lens):

@@ -91,7 +91,7 @@ from .crossbar import CrossbarDetails, ProgrammedCrossbar, imc_matmul, program_c
 from .reshape import w_reshape
 from .theory import ADCStats, OperandMoments, adc_stats, operand_moments, plane_sum_pmf, predicted_sqnr, sqnr
 from .training import __all__ as _training_all
-from .training import (
+from .training import (  # noqa: F401 - re-exported through _training_all below
     adc_fake_quant,
     adc_lora_forward,
     adc_lora_grad,

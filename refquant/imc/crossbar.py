@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -12,9 +13,7 @@ from .._kernels._threads import threads_for
 from .._validate import as_real_array, check_bool
 from ..specs import CrossbarSpec
 from ._packing import (
-    _cell_values,
     _column_panels,
-    _input_planes,
     _kernel_planes,
     _shift_add_coef,
     _tiles,
@@ -63,19 +62,16 @@ class CrossbarDetails(_KeyAccess):
     """Diagnostics of one :func:`imc_matmul` call (``return_details=True``).
 
     Dict-style access ``details["pre_adc"]`` is kept for compatibility (``__getitem__`` and ``in`` read
-    the attributes of the same names).
+    the attributes of the same names). ``codes``, ``adc_out`` and ``error`` are derived from ``pre_adc`` on
+    first access (then cached) with the ADC's formula (:func:`refquant.imc.adc_convert`'s), so a call that
+    wants only the plane sums does not pay for three more arrays of their size; they equal, bit for bit, the
+    conversions the simulator added up.
 
     Attributes
     ----------
     pre_adc : float64 ndarray
         The exact analog values converted: multi-bit ``(batch, n_tiles, out)``; BPBS
         ``(batch, n_tiles, n_planes, n_pol, n_slices, out)``.
-    adc_out : float64 ndarray
-        Their reconstructions (same shape).
-    error : float64 ndarray
-        ``adc_out - pre_adc``.
-    codes : int64 ndarray
-        The ADC codes (same shape).
     step, offset : float, or float64 ndarray (n_slices,)
         The ADC's step and offset (:func:`refquant.imc.adc_params`); per weight slice (arrays) when
         ``spec.slice_ranges`` is set.
@@ -89,18 +85,54 @@ class CrossbarDetails(_KeyAccess):
         BPBS shift-and-add weights (``None`` in multi-bit mode). ``y`` is recombined exactly as
         ``sum over tiles, planes, slices, polarities of coef * adc_out`` (minus the offset encoding's
         digital term) plus ``compensation``.
+    codes : int64 ndarray
+        The ADC codes (``pre_adc``'s shape; derived on first access).
+    adc_out : float64 ndarray
+        Their reconstructions (same shape; derived on first access).
+    error : float64 ndarray
+        ``adc_out - pre_adc`` (derived on first access).
     """
 
     pre_adc: np.ndarray
-    adc_out: np.ndarray
-    error: np.ndarray
-    codes: np.ndarray
     step: float
     offset: float
     n_codes: int
     transfer: str
     compensation: np.ndarray
     coef: np.ndarray | None = None
+    _conv: tuple = dataclasses.field(default=(0.0, 1.0), repr=False, compare=False)
+
+    _DERIVED = ("codes", "adc_out", "error")
+
+    def __getitem__(self, key: str):
+        if isinstance(key, str) and key in self._DERIVED:
+            return getattr(self, key)
+        if key == "_conv":
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and key != "_conv" and (key in self._DERIVED or super().__contains__(key))
+
+    @functools.cached_property
+    def _converted(self) -> tuple[np.ndarray, np.ndarray]:
+        o, d = self._conv
+        return _convert(self.pre_adc, o, d, self.n_codes, self.transfer)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """int64 ndarray: the ADC codes of ``pre_adc`` (derived on first access, cached)."""
+        return self._converted[0]
+
+    @property
+    def adc_out(self) -> np.ndarray:
+        """float64 ndarray: the reconstructions of ``pre_adc`` (derived on first access, cached)."""
+        return self._converted[1]
+
+    @functools.cached_property
+    def error(self) -> np.ndarray:
+        """float64 ndarray: ``adc_out - pre_adc`` (derived on first access, cached)."""
+        return self.adc_out - self.pre_adc
 
 
 def imc_matmul(x_codes, w_codes, spec: CrossbarSpec, *, return_details: bool = False):
@@ -150,7 +182,8 @@ _TOKEN = object()  # only program_crossbar may construct a ProgrammedCrossbar
 
 
 class ProgrammedCrossbar:
-    """Weights programmed into a crossbar (done once, as in hardware); :meth:`ProgrammedCrossbar.matmul` runs inputs through it.
+    """Weights programmed into a crossbar (done once, as in hardware); :meth:`ProgrammedCrossbar.matmul` runs
+    inputs through it.
 
     Built only by :func:`program_crossbar` (direct construction raises ``TypeError``: its arrays feed
     Numba kernels that index them unchecked, so they must come from the validated factory). Holds a
@@ -240,24 +273,22 @@ class ProgrammedCrossbar:
             return y
         o, d, n = self.adc
         if spec.mode == "bpbs":  # per-slice ADC on the slice axis (pre: batch, tile, plane, pol, slice, out)
-            codes, rec = _convert(pre, o[:, None], d[:, None], n, spec.adc.transfer)
+            conv = (o[:, None], d[:, None])
             if spec.slice_ranges is None:
                 o, d = float(o[0]), float(d[0])
             else:
                 o, d = o.copy(), d.copy()
         else:
-            codes, rec = _convert(pre, o, d, n, spec.adc.transfer)
+            conv = (o, d)
         return y, CrossbarDetails(
             pre_adc=pre,
-            adc_out=rec,
-            error=rec - pre,
-            codes=codes,
             step=d,
             offset=o,
             n_codes=n,
             transfer=spec.adc.transfer,
             compensation=self.comp.copy(),
             coef=None if self.coef is None else self.coef.copy(),
+            _conv=conv,
         )
 
 
@@ -381,8 +412,16 @@ def _multibit(xe, prog: ProgrammedCrossbar, details_wanted):
     return acc, (np.stack(pre, axis=1) if details_wanted else None)
 
 
+#: Batch rows per parallel work unit of the BPBS kernel (a unit is one row block x one column panel): every row
+#: of a block reuses the tile's weight panel from cache, and a batch of 8 rows or fewer still spreads over the
+#: threads by panels. A schedule choice only (results do not depend on it); not tuned: the shared machine's
+#: load (8-12 on 2 cores while this was written) made differences of this size unmeasurable.
+BPBS_ROW_BLOCK = 8
+
+
 class _BPBSArgs(NamedTuple):
-    """The exact arguments of ``bpbs_kernel`` (same names, same order); ``acc`` allocated (overwritten)."""
+    """The exact arguments of ``bpbs_kernel`` (same names, same order); ``acc`` allocated (overwritten), and
+    ``pre`` allocated when ``details`` (an empty 6-D array otherwise)."""
 
     xbits: np.ndarray
     wpan: np.ndarray
@@ -394,17 +433,24 @@ class _BPBSArgs(NamedTuple):
     floor_mode: bool
     use_inv: bool
     signmag: bool
+    row_block: int
+    details: bool
     acc: np.ndarray
+    pre: np.ndarray
 
 
-def _prepare_bpbs(xe, prog: ProgrammedCrossbar) -> _BPBSArgs:
+def _prepare_bpbs(xe, prog: ProgrammedCrossbar, details: bool = False) -> _BPBSArgs:
     """BPBS mode: the popcount kernel's arguments: packed input planes (two's-complement bits of a signed
-    array input), the programmed weight panels and shift-and-add coefficients, the ADC, the output."""
+    array input), the programmed weight panels and shift-and-add coefficients, the ADC, the output and, with
+    ``details``, the array of every plane sum."""
     spec = prog.spec
     wpt = -(-spec.rows // 64)
     xbits = _kernel_planes(xe, spec, prog.tiles, wpt)  # (batch, n_planes or 2 n_planes, words)
     o, d, n = prog.adc
-    acc = np.empty((xe.shape[0], prog.w.shape[1]), dtype=np.float64)
+    batch, out = xe.shape[0], prog.w.shape[1]
+    acc = np.empty((batch, out), dtype=np.float64)
+    n_pol = prog.coef.shape[0]
+    dshape = (batch, len(prog.tiles), spec.n_planes, n_pol, spec.n_slices, out) if details else (0,) * 6
     return _BPBSArgs(
         xbits,
         prog.wpan,
@@ -416,17 +462,20 @@ def _prepare_bpbs(xe, prog: ProgrammedCrossbar) -> _BPBSArgs:
         spec.adc.transfer == "floor",
         prog.inv_step_exact,
         spec.sign_magnitude,
+        BPBS_ROW_BLOCK,
+        bool(details),
         acc,
+        np.empty(dshape, dtype=np.float64),
     )
 
 
 def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
-    """BPBS mode: packed input planes through the popcount kernel; the exact plane sums for the details."""
+    """BPBS mode: packed input planes through the popcount kernel, which also writes the exact plane sums when
+    the details are wanted. Returns ``(y, None)`` or ``(y, pre)``."""
     from .._kernels.imc import bpbs_kernel
 
-    spec, w, tiles = prog.spec, prog.w, prog.tiles
-    nb = spec.n_planes
-    args = _prepare_bpbs(xe, prog)
+    w = prog.w
+    args = _prepare_bpbs(xe, prog, details_wanted)
     work = xe.shape[0] * xe.shape[1] * w.shape[1] * prog.coef.size  # simulated bit-level MACs
     with threads_for(work, BPBS_PARALLEL_THRESHOLD):
         bpbs_kernel(*args)
@@ -435,15 +484,4 @@ def _bpbs(xe, prog: ProgrammedCrossbar, details_wanted):
         acc -= prog.offset * xe.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]  # exact digital offset removal
     if not details_wanted:
         return acc, None
-    # exact plane sums for the details (int64 matmuls; reported, not used for y)
-    planes, _ = _input_planes(xe, spec)
-    cell_val = _cell_values(w, spec)  # (out, pol, S, K)
-    n_pol = cell_val.shape[1]
-    pre = np.zeros((xe.shape[0], len(tiles), nb, n_pol, spec.n_slices, w.shape[1]))
-    for t, (t0, t1) in enumerate(tiles):
-        for b in range(nb):
-            xb = planes[:, b, t0:t1].astype(np.int64)
-            for p in range(n_pol):
-                for c in range(spec.n_slices):
-                    pre[:, t, b, p, c, :] = xb @ cell_val[:, p, c, t0:t1].T
-    return acc, pre
+    return acc, args.pre

@@ -58,8 +58,9 @@ def _adc_args(offset, step, n_codes, transfer):
 
 def adc_fake_quant(a, *, offset: float, step: float, n_codes: int, transfer: str = "round") -> np.ndarray:
     r"""The ADC's forward on float pre-ADC values: :math:`\hat a = o + \ell(t)\Delta`, :math:`t = (a - o)/\Delta`,
-    :math:`\ell = \mathrm{clip}(\mathrm{rint}(t), 0, n-1)` ("round") or :math:`\mathrm{clip}(\lfloor t\rfloor, 0, n-1) + \frac12`
-    ("floor"), float64 (the formula of :func:`refquant.imc.adc_convert`).
+    :math:`\ell = \mathrm{clip}(\mathrm{rint}(t), 0, n-1)` ("round") or
+    :math:`\mathrm{clip}(\lfloor t\rfloor, 0, n-1) + \frac12` ("floor"), float64 (the formula of
+    :func:`refquant.imc.adc_convert`).
 
     Parameters
     ----------
@@ -70,6 +71,7 @@ def adc_fake_quant(a, *, offset: float, step: float, n_codes: int, transfer: str
     n_codes : int
         Number of codes, 2 <= n_codes <= 2^24.
     transfer : {"round", "floor"}
+        The ADC's transfer: round to the nearest level (ties to even), or floor with mid-step reconstruction.
 
     Returns
     -------
@@ -190,20 +192,50 @@ def crossbar_forward(x, w, spec: CrossbarSpec, *, x_scale: float, w_scale: float
 def crossbar_ste_grad(x, w, grad_y, spec: CrossbarSpec, *, x_scale: float, w_scale: float):
     r"""Straight-through gradients of :func:`crossbar_forward` w.r.t. the float activations and weights.
 
-    Multi-bit mode: with :math:`P_t = x_{c,t} w_{c,t}` the tile sums and :math:`m_t` their ADC in-range masks,
-    :math:`G_t = s_x s_w\,(\partial L/\partial Y) \odot m_t`, then
+    **Multi-bit mode**: with :math:`P_t = x_{c,t} w_{c,t}` the tile sums and :math:`m_t` their ADC in-range
+    masks, :math:`G_t = s_x s_w\,(\partial L/\partial Y) \odot m_t`, then
     :math:`\partial L/\partial X_{:,t} = (G_t w_{c,t}^\top / s_x) \odot m_x` and
     :math:`\partial L/\partial W_t = (x_{c,t}^\top G_t / s_w) \odot m_w` (:math:`m_x, m_w`: the operand quantizers'
     in-range masks). The exact derivative of the chain with every rounding residual frozen (the tests' finite
     differences).
 
+    **BPBS mode** (bit-serial inputs, sliced weights): the output is
+    :math:`y_j = \sum_{t,b,p,c} \kappa_{pbc}\,\mathrm{ADC}(a_{tbpcj}) - o_w \sum_k x_k + C \sum_k w_{kj}` with plane
+    sums :math:`a_{tbpcj} = \sum_{k \in t} x_{bk}\, \gamma_{pckj}` (input planes :math:`x_b`, cells
+    :math:`\gamma`, shift-and-add weights :math:`\kappa_{pbc} = \pi_p s_b s_c 2^{b + c\beta}`, the offset
+    encoding's constant :math:`o_w`, the A-shift constant :math:`C`). The straight-through rule: each ADC passes
+    its plane sum's gradient inside its range (mask :math:`m_{tbpcj}`, as :func:`adc_ste_grad`) and blocks it
+    outside; the digit decompositions :math:`x = \sum_b s_b 2^b x_b` and
+    :math:`w + o_w = \sum_{p,c} \pi_p s_c 2^{c\beta}\gamma_{pc}` are passed through their *minimum-norm* right
+    inverse: a change :math:`\delta` of a code moves plane :math:`b` by :math:`\nu_b\delta`,
+    :math:`\nu_b = s_b 2^b / \sum_{b'} 4^{b'}`, and cell :math:`(p, c)` by :math:`\lambda_{pc}\delta`,
+    :math:`\lambda_{pc} = \pi_p s_c 2^{c\beta} / (n_{pol} \sum_{c'} 4^{c'\beta})`. Hence, with
+    :math:`G = s_x s_w\,\partial L/\partial Y` and :math:`t` the tile of row :math:`k`,
+
+    .. math:: \frac{\partial L}{\partial X_{ik}} = \frac{m_{x,ik}}{s_x}\sum_j G_{ij} \Big[\sum_{b,p,c} \nu_b
+              \kappa_{pbc}\, m_{itbpcj}\,\gamma_{pckj} - o_w\Big],\qquad
+              \frac{\partial L}{\partial W_{kj}} = \frac{m_{w,kj}}{s_w}\Big[\sum_i G_{ij} \sum_{b,p,c}
+              \lambda_{pc} \kappa_{pbc}\, m_{itbpcj}\, x_{ibk} + C \sum_i G_{ij}\Big].
+
+    With every mask 1 both reduce to the lossless gradients :math:`G w^\top / s_x` and :math:`x^\top G / s_w`
+    (:math:`\sum_b \nu_b s_b 2^b = 1`, :math:`\sum_{p,c} \lambda_{pc}\pi_p s_c 2^{c\beta} = 1`). It is the exact
+    derivative of the surrogate in which every rounding and ADC residual is frozen and the planes and cells move
+    as stated (the tests' finite differences). The weighting of planes and cells is a choice (no bit-serial
+    backward is given in the sources available for the paper); the minimum-norm one is the unique linear
+    inverse of the recombination with the smallest plane and cell perturbation.
+
     Parameters
     ----------
-    x, w, spec, x_scale, w_scale
-        As :func:`crossbar_forward`; ``spec.mode`` must be "multibit" (the bit-serial chain's STE is not defined
-        here).
+    x : array_like (batch, K) of real, finite
+        Float activations (as :func:`crossbar_forward`).
+    w : array_like (K, out) of real, finite
+        Float weights (as :func:`crossbar_forward`).
     grad_y : array_like (batch, out) of real, finite
         :math:`\partial L/\partial Y`.
+    spec : CrossbarSpec
+        The crossbar (either mode; any weight and input encoding, slice ranges and tiling).
+    x_scale, w_scale : float > 0
+        Quantizer steps.
 
     Returns
     -------
@@ -211,34 +243,68 @@ def crossbar_ste_grad(x, w, grad_y, spec: CrossbarSpec, *, x_scale: float, w_sca
 
     Raises
     ------
-    TypeError, ValueError
-        Bad arrays, shapes or parameters (named); BPBS mode.
+    TypeError
+        ``spec`` not a :class:`~refquant.specs.CrossbarSpec`, non-numeric arrays or scales.
+    ValueError
+        Arrays not 2-D or of mismatched shapes, NaN/inf, scales not positive.
     """
+    from ._packing import _tiles
     from .crossbar import imc_matmul
 
     spec = _check_spec(spec)
-    if spec.mode != "multibit":
-        raise ValueError(f"crossbar_ste_grad needs spec.mode='multibit', got mode={spec.mode!r}")
     xv, wv, sx, sw, xc, wc, mx, mw = _quantize_operands(x, w, spec, x_scale, w_scale)
     g = as_real_array(grad_y, "grad_y").astype(np.float64)
     if g.shape != (xv.shape[0], wv.shape[1]):
         raise ValueError(f"grad_y must have shape {(xv.shape[0], wv.shape[1])}, got {g.shape}")
     _, det = imc_matmul(xc, wc, spec, return_details=True)
-    inside = _adc_inside((det.pre_adc - det.offset) / det.step, det.n_codes, spec.adc.transfer)  # (batch, T, out)
-    from ._packing import _tiles
-
-    gx = np.zeros_like(xv)
-    gw = np.zeros_like(wv)
-    xs = xc - (
-        2 ** (spec.input_bits - 1) if spec.a_shift else 0
-    )  # the array's inputs (A-shift: compensation is constant in x)
-    for t, (t0, t1) in enumerate(_tiles(xv.shape[1], spec.rows, spec.tiling)):
-        gt = (sx * sw) * g * inside[:, t, :]
-        gx[:, t0:t1] = gt @ wc[t0:t1].T.astype(np.float64) / sx
-        gw[t0:t1] = xs[:, t0:t1].T.astype(np.float64) @ gt / sw
+    c_shift = 2 ** (spec.input_bits - 1) if spec.a_shift else 0
+    xs = xc - c_shift  # the array's inputs (A-shift: compensation is constant in x)
+    gs = (sx * sw) * g
+    tiles = _tiles(xv.shape[1], spec.rows, spec.tiling)
+    if spec.mode == "multibit":
+        inside = _adc_inside((det.pre_adc - det.offset) / det.step, det.n_codes, spec.adc.transfer)  # (batch, T, out)
+        gx = np.zeros_like(xv)
+        gw = np.zeros_like(wv)
+        for t, (t0, t1) in enumerate(tiles):
+            gt = gs * inside[:, t, :]
+            gx[:, t0:t1] = gt @ wc[t0:t1].T.astype(np.float64) / sx
+            gw[t0:t1] = xs[:, t0:t1].T.astype(np.float64) @ gt / sw
+    else:
+        gx, gw = _bpbs_ste(xs, wc, gs, spec, det, tiles, sx, sw)
     if spec.a_shift:  # + C * sum_i w_ij added digitally: d/dW of s_x s_w C sum_i w_c,ij
-        gw += (sx * sw) * 2 ** (spec.input_bits - 1) * g.sum(axis=0)[None, :] / sw
+        gw += c_shift * gs.sum(axis=0)[None, :] / sw
     return gx * mx, gw * mw
+
+
+def _bpbs_ste(xs, wc, gs, spec: CrossbarSpec, det, tiles, sx, sw):
+    """The BPBS part of :func:`crossbar_ste_grad` (all but the A-shift term and the operand masks)."""
+    from ._packing import _cell_values, _input_planes, _weight_magnitudes
+
+    o = np.asarray(det.offset, dtype=np.float64).reshape(-1)[:, None]  # per slice (S, 1), or one shared ADC
+    d = np.asarray(det.step, dtype=np.float64).reshape(-1)[:, None]
+    inside = _adc_inside((det.pre_adc - o) / d, det.n_codes, spec.adc.transfer)  # (batch, T, b, p, c, out)
+    planes, plane_sign = _input_planes(xs, spec)  # (batch, nb, K)
+    cells = _cell_values(wc, spec).astype(np.float64)  # (out, pol, S, K)
+    _, slice_sign, pol, offset = _weight_magnitudes(wc, spec)
+    nb, n_sl, beta = spec.n_planes, spec.n_slices, spec.slice_bits
+    nu = plane_sign * 2.0 ** np.arange(nb) / np.sum(4.0 ** np.arange(nb))
+    lam = (pol[:, None] * slice_sign[None, :] * 2.0 ** (beta * np.arange(n_sl))[None, :]) / (
+        pol.size * np.sum(4.0 ** (beta * np.arange(n_sl)))
+    )  # (pol, S)
+    coef = det.coef  # (pol, nb, S)
+    gx = np.zeros(xs.shape)
+    gw = np.zeros(wc.shape)
+    for t, (t0, t1) in enumerate(tiles):
+        for b in range(nb):
+            xb = planes[:, b, t0:t1].astype(np.float64)
+            for p in range(pol.size):
+                for c in range(n_sl):
+                    gm = gs * inside[:, t, b, p, c, :]  # (batch, out)
+                    gx[:, t0:t1] += (nu[b] * coef[p, b, c]) * (gm @ cells[:, p, c, t0:t1])
+                    gw[t0:t1] += (lam[p, c] * coef[p, b, c]) * (xb.T @ gm)
+    if offset:
+        gx -= offset * gs.sum(axis=1)[:, None]
+    return gx / sx, gw / sw
 
 
 def bitaug_weight(epoch: int, n_epochs: int, *, hold_epochs: int = 10) -> float:
@@ -254,8 +320,11 @@ def bitaug_weight(epoch: int, n_epochs: int, *, hold_epochs: int = 10) -> float:
     Parameters
     ----------
     epoch : int, 0 <= epoch < n_epochs
+        The current epoch (counted from 0).
     n_epochs : int >= 1
+        Epochs of the whole run.
     hold_epochs : int >= 0
+        Final epochs with weight 0 (the target precision alone).
 
     Returns
     -------
@@ -336,8 +405,12 @@ def adc_lora_merge(w, a, b) -> np.ndarray:
 
     Parameters
     ----------
-    w : array_like (K, out); a : array_like (K, r); b : array_like (r, out)
-        Real, finite.
+    w : array_like (K, out) of real, finite
+        The frozen weights.
+    a : array_like (K, r) of real, finite
+        The left low-rank factor.
+    b : array_like (r, out) of real, finite
+        The right low-rank factor.
 
     Returns
     -------
@@ -358,10 +431,18 @@ def adc_lora_forward(x, w, a, b, spec: CrossbarSpec, *, x_scale: float, w_scale:
 
     Parameters
     ----------
-    x : array_like (batch, K); w : (K, out); a : (K, r); b : (r, out)
-        Real, finite; ``W`` frozen, ``A, B`` trained.
-    spec, x_scale, w_scale
-        As :func:`crossbar_forward` (``w_scale`` is that of the frozen ``W``).
+    x : array_like (batch, K) of real, finite
+        Float activations.
+    w : array_like (K, out) of real, finite
+        The frozen weights ``W``.
+    a : array_like (K, r) of real, finite
+        The trained left factor ``A``.
+    b : array_like (r, out) of real, finite
+        The trained right factor ``B``.
+    spec : CrossbarSpec
+        The crossbar (either mode).
+    x_scale, w_scale : float > 0
+        Quantizer steps (``w_scale`` is that of the frozen ``W``).
 
     Returns
     -------
@@ -408,7 +489,23 @@ def adc_lora_grad(x, w, a, b, spec: CrossbarSpec, *, x_scale: float, w_scale: fl
 
     With :math:`W' = W + AB`, :math:`G = \partial J/\partial Y = 2(Y - R)` and
     :math:`G_{W'}` = :func:`crossbar_ste_grad` ``(X, W', G)[1]``: :math:`\partial J/\partial A = G_{W'}B^\top`,
-    :math:`\partial J/\partial B = A^\top G_{W'}`. Multi-bit mode.
+    :math:`\partial J/\partial B = A^\top G_{W'}` (either mode: the bit-serial rule of :func:`crossbar_ste_grad`
+    in BPBS mode).
+
+    Parameters
+    ----------
+    x : array_like (batch, K) of real, finite
+        Calibration activations.
+    w : array_like (K, out) of real, finite
+        The frozen weights ``W``.
+    a : array_like (K, r) of real, finite
+        The left factor ``A``.
+    b : array_like (r, out) of real, finite
+        The right factor ``B``.
+    spec : CrossbarSpec
+        The crossbar.
+    x_scale, w_scale : float > 0
+        Quantizer steps (``w_scale`` is that of the frozen ``W``).
 
     Returns
     -------
@@ -453,15 +550,24 @@ def adc_lora_init(
 
     Parameters
     ----------
-    x : array_like (batch, K); w : (K, out)
-        Calibration activations and frozen weights (real, finite).
+    x : array_like (batch, K) of real, finite
+        Calibration activations.
+    w : array_like (K, out) of real, finite
+        The frozen weights.
     rank : int, 1 <= rank <= min(K, out)
-    spec, x_scale, w_scale
-        As :func:`crossbar_forward`; multi-bit mode.
+        Rank ``r`` of ``A`` (K, r) and ``B`` (r, out).
+    spec : CrossbarSpec
+        The crossbar (either mode).
+    x_scale, w_scale : float > 0
+        Quantizer steps, as :func:`crossbar_forward`.
     rng : numpy.random.Generator or int seed
+        Draws the initial ``A`` (explicit, so runs are reproducible).
     steps : int, 0 <= steps <= 10**6
+        Gradient steps.
     lr : float > 0 or None
+        Step size (``None``: the default above).
     init_scale : float > 0
+        Standard deviation of the initial ``A`` in units of ``w_scale``.
 
     Returns
     -------
@@ -515,7 +621,9 @@ def w_reshape_penalty(weights, *, target: float = 1.8, lam: float = 6e-4) -> flo
     weights : list or tuple of array_like
         One weight tensor per layer (>= 2 elements each, not constant).
     target : float >= 1
+        Target kurtosis :math:`\kappa_T` (1.8: the uniform's).
     lam : float >= 0
+        Weight :math:`\lambda` of the term.
 
     Returns
     -------

@@ -55,6 +55,7 @@ _EXPORTS = {
     "check_optimal_clip": "conformance",
     "check_adc_ste_grad": "conformance_imc",
     "check_crossbar_ste_grad": "conformance_imc",
+    "check_crossbar_ste_grad_bpbs": "conformance_imc",
     "check_bitaug_weight": "conformance_imc",
     "check_adc_lora_forward": "conformance_imc",
     "check_w_reshape_grad": "conformance_imc",
@@ -105,6 +106,7 @@ __all__ = [
     # checkers of RAOQ's training pieces
     "check_adc_ste_grad",
     "check_crossbar_ste_grad",
+    "check_crossbar_ste_grad_bpbs",
     "check_bitaug_weight",
     "check_adc_lora_forward",
     "check_w_reshape_grad",

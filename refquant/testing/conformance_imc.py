@@ -16,9 +16,16 @@ from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
 from .conformance import run_property
 from .strategies import weight_layers
 
+#: Default tolerances of the checkers (module constants: one immutable instance each).
+_REL_1E12 = Tolerance("rel", rtol=1e-12, atol=1e-12)
+_REL_1E10 = Tolerance("rel", rtol=1e-10, atol=1e-10)
+_REL_1E12_ABS_1E15 = Tolerance("rel", rtol=1e-12, atol=1e-15)
+_REL_1E8 = Tolerance("rel", rtol=1e-8, atol=1e-300)
+
 __all__ = [
     "check_adc_ste_grad",
     "check_crossbar_ste_grad",
+    "check_crossbar_ste_grad_bpbs",
     "check_bitaug_weight",
     "check_adc_lora_forward",
     "check_w_reshape_grad",
@@ -41,7 +48,7 @@ def check_adc_ste_grad(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-12),
+    tolerance: Tolerance = _REL_1E12,
 ) -> None:
     """Check ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)``
     against :func:`refquant.imc.adc_ste_grad` (pre-ADC values in range and clipped on both sides)."""
@@ -73,7 +80,7 @@ def check_crossbar_ste_grad(
     *,
     max_examples: int = 50,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-10, atol=1e-10),
+    tolerance: Tolerance = _REL_1E10,
 ) -> None:
     """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
     :func:`refquant.imc.crossbar_ste_grad` (multi-bit crossbars, A-shift on and off, clipped ADCs and operands)."""
@@ -107,12 +114,104 @@ def check_crossbar_ste_grad(
     run_property(cases, body, max_examples=max_examples, seed=seed)
 
 
+def check_crossbar_ste_grad_bpbs(
+    candidate: Callable,
+    *,
+    max_examples: int = 30,
+    seed: int | None = 0,
+    tolerance: Tolerance = _REL_1E10,
+) -> None:
+    """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
+    :func:`refquant.imc.crossbar_ste_grad` on bit-serial (BPBS) crossbars.
+
+    The cases cover every weight encoding (two's complement, offset with 1- to 3-bit cells, differential),
+    unsigned, signed, A-shifted and sign-magnitude inputs, round and floor ADCs over ranges that clip
+    (``k`` up to 8), both tilings and ragged last tiles. The reference rule (per-plane ADC masks, planes and
+    cells moved by the minimum-norm inverses of their recombinations) is stated in
+    :func:`refquant.imc.crossbar_ste_grad`.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w, grad_y, spec, x_scale, w_scale)`` returning ``(grad_x, grad_w)`` array_likes of
+        ``x``'s and ``w``'s shapes (float64 inputs, copies).
+    max_examples : int
+        Hypothesis examples.
+    seed : int or None
+        Hypothesis seed (``None``: random).
+    tolerance : Tolerance
+        Allowed difference per element.
+
+    Raises
+    ------
+    TypeError
+        ``candidate`` not callable, ``tolerance`` not a :class:`~refquant.testing.Tolerance`.
+    ConformanceError
+        On the first mismatch (minimal counterexample and the spec in the message).
+    """
+    if not callable(candidate):
+        raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
+    if not isinstance(tolerance, Tolerance):
+        raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
+    from ..imc import ADCSpec, CrossbarSpec
+    from ..imc import training as T
+
+    encodings = st.sampled_from(
+        [("twos_complement", 1), ("offset", 1), ("offset", 2), ("offset", 3), ("differential", 1), ("differential", 2)]
+    )
+    inputs = st.sampled_from(["unsigned", "signed", "a_shift", "sign_magnitude", "a_shift_sign_magnitude"])
+    cases = st.tuples(
+        st.integers(0, 2**31 - 1),
+        st.integers(2, 9),
+        st.integers(1, 20),
+        st.integers(2, 5),
+        encodings,
+        inputs,
+        st.sampled_from(["round", "floor"]),
+        st.sampled_from([1.0, 2.0, 8.0]),
+        st.sampled_from(["full_first", "even"]),
+    )
+
+    def body(case):
+        s, rows, k, bits, (enc, beta), inp, tr, kk, tiling = case
+        rng = np.random.default_rng(s)
+        spec = CrossbarSpec(
+            rows=rows,
+            input_bits=3,
+            weight_bits=4,
+            mode="bpbs",
+            input_signed=inp in ("signed", "sign_magnitude"),
+            a_shift=inp.startswith("a_shift"),
+            input_encoding="sign_magnitude" if inp.endswith("sign_magnitude") else "twos_complement",
+            weight_encoding=enc,
+            slice_bits=beta,
+            tiling=tiling,
+            adc=ADCSpec(bits, transfer=tr, k=kk),
+        )
+        lo, hi = spec.x_range
+        x = rng.uniform((lo - 0.5) * 0.25, (hi + 0.5) * 0.25, (3, k))
+        w = rng.uniform(-0.9, 0.9, (k, 2))
+        g = rng.standard_normal((3, 2))
+        ref = T.crossbar_ste_grad(x, w, g, spec, x_scale=0.25, w_scale=0.1)
+        got = candidate(x.copy(), w.copy(), g.copy(), spec, 0.25, 0.1)
+        for name, r, c in zip(("grad_x", "grad_w"), ref, got):
+            compare_arrays(
+                r,
+                np.asarray(c, dtype=np.float64),
+                tolerance,
+                op=f"crossbar_ste_grad bpbs ({name})",
+                context={"spec": spec},
+            )
+
+    run_property(cases, body, max_examples=max_examples, seed=seed)
+
+
 def check_bitaug_weight(
     candidate: Callable,
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-12, atol=1e-15),
+    tolerance: Tolerance = _REL_1E12_ABS_1E15,
 ) -> None:
     """Check ``candidate(epoch, n_epochs, hold_epochs) -> float`` against :func:`refquant.imc.bitaug_weight`
     over whole schedules (every epoch of a run)."""
@@ -162,7 +261,7 @@ def check_w_reshape_grad(
     lam: float = 6e-4,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = Tolerance("rel", rtol=1e-8, atol=1e-300),
+    tolerance: Tolerance = _REL_1E8,
 ) -> None:
     """Check ``candidate(weights, target, lam) -> list of gradient arrays`` against
     :func:`refquant.imc.w_reshape_penalty_grad` (the sum over layers, RAOQ's form; relative 1e-8 plus an absolute
