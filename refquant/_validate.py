@@ -39,6 +39,11 @@ __all__ = [
     "check_positive",
     "as_rng",
     "short_repr",
+    "as_bits_array",
+    "check_callable",
+    "check_type",
+    "check_str",
+    "as_path",
 ]
 
 
@@ -409,3 +414,73 @@ def pow2_normalize(a: np.ndarray) -> tuple[np.ndarray, int]:
         return np.array(a, dtype=np.float64), 0
     e = int(np.frexp(m)[1])
     return np.ldexp(np.asarray(a, dtype=np.float64), -e), e
+
+
+def as_bits_array(bits: Any, name: str = "bits", lo: int = MIN_BITS, hi: int = MAX_BITS) -> np.ndarray:
+    """A non-empty integer array of bit widths in ``[lo, hi]``, as a fresh int64 array.
+
+    Accepts an int or any integer array-like; rejects (``TypeError``) bool, float (``2.7`` is never
+    truncated to 2, ``2.0`` is not an integer), complex, object and string dtypes, and (``ValueError``) an
+    empty array or an element outside ``[lo, hi]`` (the message names the first such element).
+    """
+    b = np.asarray(bits)
+    if b.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must be an integer or an integer array, got {name}={short_repr(bits)} (dtype={b.dtype})"
+        )
+    if b.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape={b.shape}")
+    out_of_range = (b < lo) | (b > hi)
+    if np.any(out_of_range):
+        bad = b[out_of_range].flat[0]
+        raise ValueError(f"{name}={int(bad)} is out of range; allowed: {lo} <= {name} <= {hi}")
+    return b.astype(np.int64)
+
+
+def check_callable(value: Any, name: str, signature: str = "") -> Any:
+    """Return *value* if it is callable; ``TypeError`` naming *name* (and the expected *signature*) otherwise."""
+    if not callable(value):
+        sig = f" {signature}" if signature else ""
+        raise TypeError(f"{name} must be a callable{sig}, got {name}={short_repr(value)} (type={type(value).__name__})")
+    return value
+
+
+def check_type(value: Any, types: Any, name: str, what: str) -> Any:
+    """Return *value* if it is an instance of *types*; ``TypeError`` saying *what* is required otherwise.
+
+    ``bool`` is never accepted for a numeric *types* tuple (``isinstance(True, int)`` is true in Python).
+    """
+    if not isinstance(value, types) or (isinstance(value, (bool, np.bool_)) and bool not in _as_tuple(types)):
+        raise TypeError(f"{name} must be {what}, got {name}={short_repr(value)} (type={type(value).__name__})")
+    return value
+
+
+def _as_tuple(types: Any) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def check_str(value: Any, name: str, *, allow_empty: bool = False) -> str:
+    """Return *value* if it is a ``str`` (non-empty unless *allow_empty*)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {name}={short_repr(value)} (type={type(value).__name__})")
+    if not value and not allow_empty:
+        raise ValueError(f"{name}='' must not be empty")
+    return value
+
+
+def as_path(value: Any, name: str) -> Any:
+    """*value* (a ``str`` or ``os.PathLike``) as a :class:`pathlib.Path`; ``TypeError`` for anything else.
+
+    Bytes paths, integers (a file descriptor is not a directory) and ``None`` are rejected; so is the
+    empty string (``ValueError``: it would silently mean the current directory).
+    """
+    import os
+    import pathlib
+
+    if isinstance(value, (bytes, bytearray)) or not isinstance(value, (str, os.PathLike)):
+        raise TypeError(
+            f"{name} must be a path (str or os.PathLike), got {name}={short_repr(value)} (type={type(value).__name__})"
+        )
+    if isinstance(value, str) and not value:
+        raise ValueError(f"{name}='' is not a path; give a directory name")
+    return pathlib.Path(value)

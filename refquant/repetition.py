@@ -58,11 +58,22 @@ class OpCounts:
         Multiplications.
     dense_macs : int
         The dense baseline: ``K`` multiply-accumulates per output.
+
+    Raises
+    ------
+    TypeError
+        A field that is not an integer (``bool`` and integer-valued floats are refused).
+    ValueError
+        A negative field.
     """
 
     adds: int
     muls: int
     dense_macs: int
+
+    def __post_init__(self):
+        for name in ("adds", "muls", "dense_macs"):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, 0))
 
 
 @dataclasses.dataclass(frozen=True)

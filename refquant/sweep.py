@@ -45,7 +45,16 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_bool, check_int
+from ._validate import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_mapping,
+    check_sequence,
+    check_str,
+    check_type,
+    short_repr,
+)
 
 __all__ = [
     "run_sweep",
@@ -61,9 +70,38 @@ _EXECUTOR_STACK: list[cf.Executor] = []
 
 
 class SerialExecutor(cf.Executor):
-    """An Executor that runs each task immediately in the calling thread."""
+    """An Executor that runs each task immediately in the calling thread (debugging, tiny sweeps).
+
+    A :class:`concurrent.futures.Executor` with no workers: ``submit`` calls the function at once and
+    returns a finished future holding its result or its exception.
+
+    Examples
+    --------
+    >>> SerialExecutor().submit(abs, -3).result()
+    3
+    """
 
     def submit(self, fn, /, *args, **kwargs):
+        """Call ``fn(*args, **kwargs)`` now and return a finished future.
+
+        Parameters
+        ----------
+        fn : callable
+            The task.
+        *args, **kwargs : any
+            Its arguments.
+
+        Returns
+        -------
+        concurrent.futures.Future
+            Done: its ``result()`` is the return value, or re-raises the exception ``fn`` raised.
+
+        Raises
+        ------
+        TypeError
+            *fn* is not callable (raised here, not delivered through the future).
+        """
+        check_callable(fn, "fn")
         fut: cf.Future = cf.Future()
         try:
             fut.set_result(fn(*args, **kwargs))
@@ -72,11 +110,41 @@ class SerialExecutor(cf.Executor):
         return fut
 
 
+def using_executor(executor: cf.Executor) -> contextlib.AbstractContextManager:
+    """Make *executor* the default of :func:`run_sweep` inside a ``with`` block.
+
+    Parameters
+    ----------
+    executor : concurrent.futures.Executor
+        Used by every :func:`run_sweep` without an explicit ``executor`` inside the block (nested
+        blocks: the innermost). It is not shut down on exit.
+
+    Returns
+    -------
+    context manager
+        ``with using_executor(ex) as e:`` binds ``e`` to *executor*.
+
+    Raises
+    ------
+    TypeError
+        *executor* is not an Executor (raised when called, before the ``with`` block).
+
+    Examples
+    --------
+    >>> with using_executor(SerialExecutor()) as ex:
+    ...     isinstance(ex, SerialExecutor)
+    True
+    """
+    _check_executor(executor)
+    return _using_executor(executor)
+
+
+def _check_executor(executor) -> cf.Executor:
+    return check_type(executor, cf.Executor, "executor", "a concurrent.futures.Executor")
+
+
 @contextlib.contextmanager
-def using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
-    """Make *executor* the default of :func:`run_sweep` inside the ``with`` block."""
-    if not isinstance(executor, cf.Executor):
-        raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
+def _using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
     _EXECUTOR_STACK.append(executor)
     try:
         yield executor
@@ -85,17 +153,30 @@ def using_executor(executor: cf.Executor) -> Iterator[cf.Executor]:
 
 
 class ClusterMismatch(RuntimeError):
-    """A Dask worker cannot run refquant's tasks: refquant is missing there, or its source differs."""
+    """A Dask worker cannot run refquant's tasks: refquant is missing there, or its source differs.
+
+    Raised by :func:`check_cluster` (and so by :func:`dask_executor`).
+
+    Attributes
+    ----------
+    args : tuple of str
+        One line naming the first bad worker and what to install.
+    """
 
 
 @functools.cache
 def source_digest() -> str:
     """SHA-256 (hex, first 16 digits) of the source of the imported refquant package.
 
-    Hashes every ``*.py`` file under the package directory (relative path and
-    bytes, in sorted order). Two processes with the same digest run the same
-    refquant code, so their sweep tasks give the same bits; the version number
-    alone does not promise that (an edited checkout keeps its version).
+    Hashes every ``*.py`` file under the package directory (relative path and bytes, in sorted
+    order). Two processes with the same digest run the same refquant code, so their sweep tasks give
+    the same bits; the version number alone does not promise that (an edited checkout keeps its
+    version). Computed once per process.
+
+    Returns
+    -------
+    str
+        16 lowercase hex digits.
     """
     root = pathlib.Path(__file__).resolve().parent
     h = hashlib.sha256()
@@ -126,8 +207,13 @@ def _make_probe():
 def check_cluster(client) -> dict:
     """Check that every worker of a ``distributed.Client`` imports the same refquant as this process.
 
-    Runs a small probe on each worker (``client.run``) that imports refquant and
-    returns its version and :func:`source_digest`.
+    Runs a small probe on each worker (``client.run``) that imports refquant and returns its version
+    and :func:`source_digest`.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Any object with a ``run(fn)`` method returning ``{worker address: fn()}``.
 
     Returns
     -------
@@ -139,8 +225,8 @@ def check_cluster(client) -> dict:
     TypeError
         If ``client`` is not a ``distributed.Client`` (has no ``run`` method).
     ClusterMismatch
-        One line naming the first bad worker and what to install, if a worker
-        cannot import refquant or holds a different version or source.
+        One line naming the first bad worker and what to install, if a worker cannot import
+        refquant or holds a different version or source.
     ValueError
         If the cluster has no workers.
     """
@@ -167,19 +253,51 @@ def check_cluster(client) -> dict:
     return info
 
 
-@contextlib.contextmanager
-def dask_executor(address: str, *, check: bool = True) -> Iterator[cf.Executor]:
+def dask_executor(address: str, *, check: bool = True) -> contextlib.AbstractContextManager:
     """Connect to a Dask ``distributed`` scheduler at *address* and yield its Executor.
 
-    Needs the optional extra ``pip install -e ".[dask]"``. With ``check=True``
-    (default) the workers are first checked with :func:`check_cluster`
-    (refquant importable, same version and source), so a worker without
-    refquant gives one clear :class:`ClusterMismatch` line instead of a
-    deserialization error deep inside Dask.
+    Needs the optional extra ``pip install -e ".[dask]"``. With ``check=True`` (default) the workers
+    are first checked with :func:`check_cluster` (refquant importable, same version and source), so
+    a worker without refquant gives one clear :class:`ClusterMismatch` line instead of a
+    deserialization error deep inside Dask. The connection is made on entering the ``with`` block
+    and closed on leaving it.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler, ``"<protocol>://<host>:<port>"`` (``"tcp://127.0.0.1:8786"``) or
+        ``"<host>:<port>"``.
+    check : bool
+        Check the workers before yielding.
+
+    Returns
+    -------
+    context manager
+        ``with dask_executor(addr) as ex:`` binds ``ex`` to the client's Executor.
+
+    Raises
+    ------
+    TypeError
+        *address* not a str, *check* not a bool (raised when called, before connecting).
+    ValueError
+        An empty *address* or one without a port.
+    ImportError
+        ``distributed`` is not installed (on entering the block).
+    ClusterMismatch
+        A worker fails :func:`check_cluster` (on entering the block).
     """
-    if not isinstance(address, str) or not address:
-        raise ValueError(f"address={address!r}: give a scheduler address such as 'tcp://127.0.0.1:8786'")
+    check_str(address, "address")
+    if ":" not in address:
+        raise ValueError(
+            f"address={short_repr(address)} is not a scheduler address; give '<protocol>://<host>:<port>' "
+            "(e.g. 'tcp://127.0.0.1:8786') or '<host>:<port>'"
+        )
     check = check_bool(check, "check")
+    return _dask_executor(address, check)
+
+
+@contextlib.contextmanager
+def _dask_executor(address: str, check: bool) -> Iterator[cf.Executor]:
     try:
         from distributed import Client
     except ImportError as exc:
@@ -202,6 +320,18 @@ def _call(func: Callable, params: Mapping[str, Any], seed_seq: np.random.SeedSeq
     return [dict(r) for r in out]
 
 
+def _check_task(task, name: str) -> dict:
+    """A copy of one task's parameter dict; its keys must be str (they become keyword arguments)."""
+    d = check_mapping(task, name)
+    for k in d:
+        if not isinstance(k, str) or k == "rng":
+            raise ValueError(
+                f"{name} has the key {k!r}; keys must be parameter names of func (str), and 'rng' is passed by "
+                "run_sweep itself"
+            )
+    return d
+
+
 def run_sweep(
     func: Callable[..., Mapping[str, Any] | Sequence[Mapping[str, Any]]],
     tasks: Sequence[Mapping[str, Any]],
@@ -216,31 +346,51 @@ def run_sweep(
     Parameters
     ----------
     func : callable
-        Module-level function taking keyword ``rng`` (a ``numpy.random.Generator``)
-        plus the task's parameters, returning a dict of results or a list of dicts.
-    tasks : sequence of dicts
-        Parameters per task (must be picklable for process/Dask executors).
+        Module-level function taking keyword ``rng`` (a ``numpy.random.Generator``) plus the task's
+        parameters, returning a dict of results or a list of dicts.
+    tasks : non-empty list or tuple of dicts
+        Parameters per task (str keys other than ``"rng"``; picklable for process/Dask executors).
     seed : int >= 0
         Root seed; task ``i`` gets ``SeedSequence(seed).spawn(len(tasks))[i]``.
-    executor : Executor, optional
+    executor : concurrent.futures.Executor or None
         See the module docstring for the default.
     progress : bool
         Print ``desc: done/total`` lines to stderr as tasks finish.
+    desc : str
+        The label of the progress lines.
 
     Returns
     -------
     pandas.DataFrame
-        One row per result dict, columns ``task`` + the task's parameters + the
-        results (results win on a name clash), ordered by task then result.
+        One row per result dict, columns ``task`` + the task's parameters + the results (results
+        win on a name clash), ordered by task then result.
+
+    Raises
+    ------
+    TypeError
+        *func* not callable; *tasks* not a list or tuple (a dict, a set, a generator, a str) or a
+        task not a dict; *seed* not an int; *executor* not an Executor; *progress* not a bool;
+        *desc* not a str.
+    ValueError
+        Empty *tasks*, a task key that is not a parameter name (non-str, or ``"rng"``), a negative
+        *seed*. Whatever *func* raises propagates.
+
+    Examples
+    --------
+    >>> def task(rng, a):
+    ...     return {"y": a + 1}
+    >>> run_sweep(task, [{"a": 1}, {"a": 2}], seed=0, executor=SerialExecutor())["y"].tolist()
+    [2, 3]
     """
     import pandas as pd
 
+    check_callable(func, "func", "(rng, **params) -> dict or list of dicts")
+    tasks = [_check_task(t, f"tasks[{i}]") for i, t in enumerate(check_sequence(tasks, "tasks", min_len=1))]
     seed = check_int(seed, "seed", 0)
-    if not callable(func):
-        raise TypeError(f"func must be callable, got {type(func).__name__}")
-    tasks = [dict(t) for t in tasks]
-    if not tasks:
-        raise ValueError("tasks must not be empty")
+    if executor is not None:
+        _check_executor(executor)
+    progress = check_bool(progress, "progress")
+    check_str(desc, "desc", allow_empty=True)
     seqs = np.random.SeedSequence(seed).spawn(len(tasks))
     own = None
     if executor is None:

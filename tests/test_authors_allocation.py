@@ -46,7 +46,9 @@ def _generic(alphas):
 
 @settings(max_examples=60)
 @given(
-    st.lists(st.floats(0.01, 50.0), min_size=1, max_size=40),
+    # at least two channels: one channel's bin share is exactly 1, so a half-integer goal puts log2 of its bins
+    # exactly on a rounding tie (T = 2.5), where the two legitimate evaluation orders may round either way
+    st.lists(st.floats(0.01, 50.0), min_size=2, max_size=40),
     st.sampled_from([2, 3, 4, 2.5]),
     st.sampled_from(["round", "ceil"]),
 )

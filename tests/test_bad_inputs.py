@@ -1021,11 +1021,6 @@ _reg(
         RP.OpCounts,
         dict(adds=3, muls=2, dense_macs=12),
         dict(adds=INT + ("neg",), muls=INT + ("neg",), dense_macs=INT + ("neg",)),
-        known={
-            (p, c): "result record: fields are not validated"
-            for p in ("adds", "muls", "dense_macs")
-            for c in ("float", "intfloat", "bool", "str", "none", "neg")
-        },
     ),
 )
 _reg(
@@ -1621,7 +1616,7 @@ _reg(
         dict(func=_sweep_fn, tasks=[{"a": 1}, {"a": 2}], seed=0, executor=SW.SerialExecutor()),
         dict(
             func=("none", "int", "str"),
-            tasks=("none", "int", "str", "dict", "set"),
+            tasks=("none", "int", "str", "dict", "set", "gen", "ndarray"),
             seed=INT + ("neg",),
             executor=("int", "str"),
             progress=FLAG,
@@ -1644,7 +1639,11 @@ _reg(
 )
 _reg(
     "refquant.sweep.dask_executor",
-    E(lambda **kw: SW.dask_executor(**kw), dict(address="tcp://127.0.0.1:1"), dict(address=("none", "int", "enum"))),
+    E(
+        lambda **kw: SW.dask_executor(**kw),
+        dict(address="tcp://127.0.0.1:1"),
+        dict(address=("none", "int", "enum", "obj"), check=FLAG),
+    ),
 )
 
 
@@ -1828,10 +1827,17 @@ def _hyp_st():
 
 
 def _tentry(fn_name: str, valid: dict, bad: dict, **kw) -> E:
-    return E(lambda **a: getattr(_t(), fn_name)(**a), valid, bad, **kw)
+    """An entry for ``refquant.testing.<fn_name>`` (imported lazily); the call carries the real signature
+    (``__wrapped__``), so a bad-input class of a parameter not in *valid* starts from its default value."""
+    target = getattr(_t(), fn_name)
+
+    def call(**a):
+        return target(**a)
+
+    call.__wrapped__ = target
+    return E(call, valid, bad, **kw)
 
 
-_STRAT = "strategy validation at build time is being added on another branch"
 _reg("refquant.testing.ConformanceError", E(lambda **kw: _t().ConformanceError(**kw), {}))
 _reg("refquant.testing.IMCCase", E(lambda **kw: _t().IMCCase(**kw), dict(x_codes=XC, w_codes=WC, spec=None)))
 _reg("refquant.testing.MatmulCase", E(lambda **kw: _t().MatmulCase(**kw), dict(x=_TX, w_q=_TW)))
@@ -1843,23 +1849,21 @@ _reg(
         "Tolerance",
         dict(kind="rel", rtol=1e-6),
         dict(kind=CHOICE, ulps=INT + ("neg",), rtol=REAL + ("neg",), atol=REAL + ("neg",), signed_zero=FLAG),
-        known={
-            **{("ulps", c): "Tolerance fields are validated on another branch" for c in INT},
-            **{
-                (p, c): "Tolerance fields are validated on another branch"
-                for p in ("rtol", "atol")
-                for c in REAL
-                if (p, c) != ("rtol", "-inf")
-            },
-            **{("signed_zero", c): "Tolerance fields are validated on another branch" for c in FLAG},
-        },
     ),
 )
 _reg("refquant.testing.Tolerance.describe", E(lambda: _t().Tolerance("rel", rtol=1e-6).describe(), {}))
 _reg(
     "refquant.testing.compare_arrays",
     _tentry(
-        "compare_arrays", dict(expected=X1, got=X1.copy(), op="x"), dict(tol=("str", "int", "none"), op=("int", "none"))
+        "compare_arrays",
+        dict(expected=X1, got=X1.copy(), op="x"),
+        dict(
+            tol=("str", "int", "none"),
+            op=("int", "none"),
+            context=("int", "str", "set"),
+            inputs=("int", "str", "set"),
+            check_dtype=FLAG,
+        ),
     ),
 )
 _reg(
@@ -1867,14 +1871,9 @@ _reg(
     E(
         lambda **kw: _golden().GoldenOp(**kw),
         dict(name="x", make_cases=lambda rng: [], compute=lambda *a: {}),
-        dict(name=("int", "none"), make_cases=("int", "none"), compute=("int", "none"), tolerance=("str", "int")),
-        known={
-            (p, c): "GoldenOp fields are not validated (refquant.testing is reworked on another branch)"
-            for p, cs in dict(
-                name=("int", "none"), make_cases=("int", "none"), compute=("int", "none"), tolerance=("str", "int")
-            ).items()
-            for c in cs
-        },
+        dict(
+            name=("int", "none"), make_cases=("int", "none"), compute=("int", "none"), tolerance=("str", "int", "none")
+        ),
     ),
 )
 
@@ -1952,10 +1951,18 @@ _reg(
     E(
         _export,
         dict(ops=["dequantize"]),
-        dict(ops=("str", "int", "dict", "set"), seed=INT + ("neg",), directory=("int", "none")),
+        dict(
+            ops=("str", "int", "dict", "set", "gen"),
+            seed=INT + ("neg",),
+            directory=("int", "none"),
+            profile=("int", "enum"),
+        ),
     ),
 )
-_reg("refquant.testing.golden.verify", E(_verify, dict(), dict(ops=("str", "int", "dict", "set"), directory=("int",))))
+_reg(
+    "refquant.testing.golden.verify",
+    E(_verify, dict(), dict(ops=("str", "int", "dict", "set", "gen", "enum"), directory=("int", "obj"))),
+)
 
 for _name, _valid, _bad in [
     ("adc_specs", dict(lossless=False), dict(lossless=("flag", "flag1"))),
@@ -1991,7 +1998,13 @@ for _name, _valid, _bad in [
     (
         "order_sensitive_values",
         dict(dtype=np.float32, scale=0.1, k_lo=-3, k_hi=3),
-        dict(dtype=("enum", "int", "none"), scale=POS, k_lo=INT, k_hi=INT, max_ulps=INT + ("neg",)),
+        dict(
+            dtype=("enum", "int", "none"),
+            scale=POS + ("tiny",),
+            k_lo=INT,
+            k_hi=INT + ("neg",),
+            max_ulps=INT + ("neg",),
+        ),
     ),
     (
         "quant_cases",
@@ -2004,6 +2017,10 @@ for _name, _valid, _bad in [
             max_side=INT + ("neg", "zero"),
             power_of_two_scales=("flag", "flag1"),
             allow_subnormal=FLAG,
+            max_magnitude=("str", "bool", "nan", "inf", "zero", "neg"),
+            scale=("str", "bool", "nan", "inf", "zero", "neg", "complex"),
+            zero_point=("float", "str", "bool", "bigint"),
+            calibrate=("int", "str"),
         ),
     ),
     (
@@ -2041,6 +2058,25 @@ for _name, _valid, _bad in [
 ]:
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
 
+#: The options shared by check_fake_quant, check_quantize and check_dequantize (the case-drawing options of
+#: quant_cases, the backend profile, and run_property's budget).
+_UNIFORM_CHECK = dict(
+    profile=("int", "enum"),
+    specs=("int", "str", "dict"),
+    per_channel=("flag", "flag1"),
+    dtype=("enum", "int"),
+    zero_point=("float", "str", "bool", "bigint"),
+    scale=("str", "bool", "nan", "inf", "zero", "neg", "complex"),
+    calibrate=("int", "str"),
+    power_of_two_scales=("flag", "flag1"),
+    max_dims=INT + ("neg", "zero"),
+    max_side=INT + ("neg", "zero"),
+    allow_subnormal=FLAG,
+    max_magnitude=("str", "bool", "nan", "inf", "zero", "neg"),
+    max_unsupported=REAL + ("neg",),
+    shrink_seconds=POS,
+)
+
 _reg(
     "refquant.testing.conformance.run_property",
     E(
@@ -2051,13 +2087,16 @@ _reg(
             body=("none", "int", "str"),
             max_examples=INT + ("neg", "zero"),
             seed=("float", "str", "neg"),
+            op=("int", "none"),
+            max_unsupported=REAL + ("neg",),
+            shrink_seconds=POS,
         ),
     ),
 )
 for _name, _valid, _bad in [
-    ("check_fake_quant", dict(candidate=rq.fake_quant, max_examples=2), {}),
-    ("check_quantize", dict(candidate=rq.quantize, max_examples=2), {}),
-    ("check_dequantize", dict(candidate=rq.dequantize, max_examples=2), {}),
+    ("check_fake_quant", dict(candidate=rq.fake_quant, max_examples=2), _UNIFORM_CHECK | dict(check_dtype=FLAG)),
+    ("check_quantize", dict(candidate=rq.quantize, max_examples=2), _UNIFORM_CHECK | dict(check_dtype=FLAG)),
+    ("check_dequantize", dict(candidate=rq.dequantize, max_examples=2), _UNIFORM_CHECK),
     (
         "check_signed_binarize",
         dict(candidate=B.signed_binarize, max_examples=2),
@@ -2144,12 +2183,42 @@ _reg(
         alias=dict(value="ZeroPointOp"),
     ),
 )
+# variants with a fixed scale and zero point, so that the real-number classes of those options apply
+_FIXED = dict(
+    scale=("str", "bool", "nan", "inf", "-inf", "zero", "neg", "complex"),
+    zero_point=INT_NN + ("neg",),
+    max_magnitude=tuple(c for c in POS if c != "none"),  # None is valid: the compute dtype's range
+)
+_reg(
+    "refquant.testing.quant_cases#fixed_scale",
+    _tentry(
+        "quant_cases",
+        dict(specs=[S8], scale=0.25, zero_point=0, max_magnitude=100.0),
+        _FIXED,
+        expect={("zero_point", "neg"): "finite"},  # -1 is a code of int8: a valid pinned zero point
+    ),
+)
+_reg(
+    "refquant.testing.check_fake_quant#fixed_scale",
+    _tentry(
+        "check_fake_quant",
+        dict(candidate=rq.fake_quant, specs=[S8], scale=0.25, zero_point=0, max_magnitude=100.0, max_examples=2),
+        _FIXED,
+        expect={("zero_point", "neg"): "finite"},
+    ),
+)
 _reg(
     "refquant.testing.CheckReport",
     _tentry(
         "CheckReport",
         dict(op="fake_quant", cases=3),
-        dict(op=("int", "none"), cases=INT + ("neg",), max_unsupported=REAL + ("neg",)),
+        dict(
+            op=("int", "none"),
+            cases=INT + ("neg",),
+            unsupported=INT + ("neg",),
+            reasons=("int", "str", "dict", "none"),
+            max_unsupported=REAL + ("neg",),
+        ),
     ),
 )
 _reg("refquant.testing.CheckReport.summary", E(lambda: _t().CheckReport("fake_quant", cases=3).summary(), {}))
@@ -2164,12 +2233,22 @@ _reg(
             max_examples=INT + ("neg", "zero"),
             symmetric=FLAG,
             seed=("float", "str", "neg"),
+            profile=("int", "enum"),
+            specs=("int", "str", "dict"),
+            reference=("int", "str"),
+            per_channel=("flag", "flag1"),
+            dtype=("enum", "int"),
+            max_dims=INT + ("neg", "zero"),
+            max_side=INT + ("neg", "zero"),
+            tolerance=("str", "int", "none"),
+            max_unsupported=REAL + ("neg",),
+            shrink_seconds=POS,
         ),
     ),
 )
 _reg(
     "refquant.testing.spec_strategy",
-    _tentry("spec_strategy", dict(specs=S8), dict(specs=("int", "str", "dict"), name=("int",))),
+    _tentry("spec_strategy", dict(specs=S8), dict(specs=("int", "str", "dict", "set"), name=("int", "none"))),
 )
 _reg(
     "refquant.testing.golden.canonical_json",
@@ -2193,308 +2272,6 @@ _reg(
         dict(entry=("int", "none", "str"), directory=("int",)),
     ),
 )
-
-# ------------------------------------------------------------------------------------------ known, owned elsewhere
-#: Cases that fail today in modules reworked on other branches (refquant.testing: strategies that validate only
-#: when drawn, checkers that pass bad arguments through to Hypothesis; refquant.sweep: unchecked tasks/flags).
-#: Marked xfail (cases of refquant.testing are not run: a bad argument there starts a Hypothesis run that
-#: shrinks a failure, seconds per case). Remove an entry when its owner's fix lands.
-KNOWN_ELSEWHERE = {
-    "refquant.testing.check_adc_lora_forward": [("candidate", "int"), ("candidate", "none"), ("candidate", "str")],
-    "refquant.testing.check_adc_ste_grad": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_bitaug_weight": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_crossbar_ste_grad": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_w_reshape_grad": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.sweep.SerialExecutor.submit": [("fn", "int"), ("fn", "none"), ("fn", "str")],
-    "refquant.sweep.dask_executor": [("address", "enum"), ("address", "int"), ("address", "none")],
-    "refquant.sweep.run_sweep": [
-        ("desc", "int"),
-        ("desc", "none"),
-        ("executor", "int"),
-        ("executor", "str"),
-        ("progress", "flag"),
-        ("progress", "flag1"),
-        ("progress", "none"),
-        ("tasks", "dict"),
-        ("tasks", "int"),
-        ("tasks", "none"),
-        ("tasks", "set"),
-        ("tasks", "str"),
-    ],
-    "refquant.testing.check_dequantize": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_fake_quant": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_imc_matmul": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("specs", "int"),
-        ("specs", "str"),
-    ],
-    "refquant.testing.check_kure_grad": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_kurtosis": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_mse_exact": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_optimal_clip": [
-        ("candidate", "int"),
-        ("candidate", "none"),
-        ("candidate", "str"),
-        ("tolerance", "int"),
-        ("tolerance", "str"),
-    ],
-    "refquant.testing.check_quantize": [("candidate", "int"), ("candidate", "none"), ("candidate", "str")],
-    "refquant.testing.check_repetition_matmul": [("candidate", "int"), ("candidate", "none"), ("candidate", "str")],
-    "refquant.testing.check_signed_binarize": [("candidate", "int"), ("candidate", "none"), ("candidate", "str")],
-    "refquant.testing.compare_arrays": [("op", "int"), ("op", "none"), ("tol", "int"), ("tol", "str")],
-    "refquant.testing.conformance.run_property": [
-        ("body", "int"),
-        ("body", "none"),
-        ("body", "str"),
-        ("strategy", "int"),
-        ("strategy", "none"),
-        ("strategy", "str"),
-    ],
-    "refquant.testing.crossbar_specs": [
-        ("adcs", "int"),
-        ("adcs", "str"),
-        ("max_rows", "bigint"),
-        ("max_rows", "bool"),
-        ("max_rows", "float"),
-        ("max_rows", "intfloat"),
-        ("max_rows", "neg"),
-        ("max_rows", "none"),
-        ("max_rows", "str"),
-        ("max_rows", "zero"),
-        ("modes", "dict"),
-        ("modes", "enum"),
-        ("modes", "int"),
-        ("modes", "str"),
-    ],
-    "refquant.testing.float_arrays": [
-        ("dtype", "enum"),
-        ("dtype", "int"),
-        ("max_magnitude", "bool"),
-        ("max_magnitude", "str"),
-        ("scale", "bool"),
-        ("scale", "str"),
-        ("shape", "none"),
-        ("shape", "str"),
-    ],
-    "refquant.testing.golden.export": [("directory", "int"), ("directory", "none"), ("ops", "int"), ("seed", "bool")],
-    "refquant.testing.golden.register": [("op", "dict"), ("op", "int"), ("op", "none"), ("op", "str")],
-    "refquant.testing.golden.verify": [
-        ("directory", "int"),
-        ("ops", "dict"),
-        ("ops", "int"),
-        ("ops", "set"),
-        ("ops", "str"),
-    ],
-    "refquant.testing.imc_cases": [
-        ("max_batch", "bool"),
-        ("max_batch", "str"),
-        ("max_k", "bigint"),
-        ("max_k", "bool"),
-        ("max_k", "float"),
-        ("max_k", "intfloat"),
-        ("max_k", "neg"),
-        ("max_k", "none"),
-        ("max_k", "str"),
-        ("max_k", "zero"),
-        ("max_out", "bool"),
-        ("max_out", "str"),
-        ("specs", "int"),
-        ("specs", "str"),
-    ],
-    "refquant.testing.order_sensitive_values": [
-        ("dtype", "enum"),
-        ("dtype", "int"),
-        ("dtype", "none"),
-        ("k_hi", "bigint"),
-        ("k_hi", "bool"),
-        ("k_hi", "float"),
-        ("k_hi", "intfloat"),
-        ("k_hi", "none"),
-        ("k_hi", "str"),
-        ("k_lo", "bigint"),
-        ("k_lo", "bool"),
-        ("k_lo", "float"),
-        ("k_lo", "intfloat"),
-        ("k_lo", "none"),
-        ("k_lo", "str"),
-        ("max_ulps", "bool"),
-        ("max_ulps", "str"),
-        ("scale", "-inf"),
-        ("scale", "bool"),
-        ("scale", "complex"),
-        ("scale", "inf"),
-        ("scale", "nan"),
-        ("scale", "neg"),
-        ("scale", "none"),
-        ("scale", "str"),
-        ("scale", "zero"),
-    ],
-    "refquant.testing.quant_cases": [
-        ("allow_subnormal", "flag"),
-        ("allow_subnormal", "flag1"),
-        ("dtype", "enum"),
-        ("dtype", "int"),
-        ("power_of_two_scales", "flag"),
-        ("power_of_two_scales", "flag1"),
-        ("specs", "int"),
-        ("specs", "str"),
-    ],
-    "refquant.testing.quant_specs": [
-        ("axis", "str"),
-        ("compute_dtypes", "dict"),
-        ("compute_dtypes", "enum"),
-        ("compute_dtypes", "int"),
-        ("roundings", "dict"),
-        ("roundings", "enum"),
-        ("roundings", "int"),
-        ("scale_ops", "dict"),
-        ("scale_ops", "enum"),
-        ("scale_ops", "int"),
-    ],
-    "refquant.testing.region_layouts": [
-        ("max_channels", "bool"),
-        ("max_channels", "str"),
-        ("max_filters", "bigint"),
-        ("max_filters", "bool"),
-        ("max_filters", "float"),
-        ("max_filters", "intfloat"),
-        ("max_filters", "neg"),
-        ("max_filters", "none"),
-        ("max_filters", "str"),
-        ("max_filters", "zero"),
-        ("max_spatial", "bool"),
-        ("max_spatial", "str"),
-    ],
-    "refquant.testing.scales": [("dtype", "enum"), ("dtype", "int"), ("dtype", "none")],
-    "refquant.testing.signed_binary_cases": [("explicit_signs", "flag"), ("explicit_signs", "flag1")],
-    "refquant.testing.ternary_matmul_cases": [
-        ("max_batch", "bool"),
-        ("max_batch", "str"),
-        ("max_k", "bigint"),
-        ("max_k", "bool"),
-        ("max_k", "float"),
-        ("max_k", "intfloat"),
-        ("max_k", "neg"),
-        ("max_k", "none"),
-        ("max_k", "str"),
-        ("max_k", "zero"),
-        ("max_out", "bool"),
-        ("max_out", "str"),
-        ("signed_binary", "flag"),
-        ("signed_binary", "flag1"),
-    ],
-    "refquant.testing.weight_layers": [
-        ("max_layers", "bigint"),
-        ("max_layers", "bool"),
-        ("max_layers", "float"),
-        ("max_layers", "intfloat"),
-        ("max_layers", "neg"),
-        ("max_layers", "none"),
-        ("max_layers", "str"),
-        ("max_layers", "zero"),
-        ("max_size", "bool"),
-        ("max_size", "str"),
-    ],
-}
-
-KNOWN_ELSEWHERE.update(
-    {
-        "refquant.testing.CheckReport": [
-            ("op", "int"),
-            ("op", "none"),
-            ("cases", "float"),
-            ("cases", "intfloat"),
-            ("cases", "bool"),
-            ("cases", "str"),
-            ("cases", "none"),
-            ("cases", "neg"),
-            ("max_unsupported", "str"),
-            ("max_unsupported", "bool"),
-        ],
-        "refquant.testing.spec_strategy": [("name", "int")],
-        "refquant.testing.golden.canonical_json": [("value", "obj"), ("value", "set")],
-        "refquant.testing.golden.case_bytes": [
-            ("entry", "int"),
-            ("entry", "none"),
-            ("entry", "str"),
-            ("arrays", "int"),
-            ("arrays", "none"),
-            ("arrays", "str"),
-        ],
-        "refquant.testing.golden.case_sha256": [
-            ("entry", "int"),
-            ("entry", "none"),
-            ("entry", "str"),
-            ("directory", "int"),
-        ],
-    }
-)
-
-for _n, _cases_known in KNOWN_ELSEWHERE.items():
-    _why = ("!" if _n.startswith("refquant.testing") else "") + (
-        "validated on another branch (refquant.testing is reworked there)"
-        if _n.startswith("refquant.testing")
-        else "validated on another branch (refquant.sweep is reworked there)"
-    )
-    for _pc in _cases_known:
-        REGISTRY[_n].known.setdefault(tuple(_pc), _why)
-
 
 # ------------------------------------------------------------------------------------------ enumeration
 LISTED = [
@@ -2591,11 +2368,7 @@ def _cases():
             for cls in dict.fromkeys(classes):
                 marks = []
                 if (param, cls) in e.known:
-                    reason = e.known[(param, cls)]
-                    # a reason starting with "!" is a case that would exhaust time or memory: not run at all
-                    marks.append(
-                        pytest.mark.xfail(reason=reason.lstrip("!"), strict=False, run=not reason.startswith("!"))
-                    )
+                    marks.append(pytest.mark.xfail(reason=e.known[(param, cls)], strict=False))
                 out.append(pytest.param(name, param, cls, id=f"{name}|{param}|{cls}", marks=marks))
     return out
 

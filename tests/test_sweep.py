@@ -51,7 +51,7 @@ def test_dask_local_cluster_bitwise_identical():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="tasks must not be empty"):
+    with pytest.raises(ValueError, match="tasks must have at least 1 item"):
         run_sweep(mc_task, [], seed=0)
     with pytest.raises(ValueError, match="seed=-1"):
         run_sweep(mc_task, TASKS, seed=-1)

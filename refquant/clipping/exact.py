@@ -8,9 +8,9 @@ import math
 import numpy as np
 from scipy import special
 
-from .._validate import check_bool
+from .._validate import MAX_BITS, as_bits_array, as_float_array, check_bool
 from ..distributions import check_dist
-from .grids import _bits_array, _check_grid, _min_bits, _positive_array, grid_levels
+from .grids import _check_grid, _min_bits, grid_levels
 from .paper import _check_mse_range
 
 _GL_X16, _GL_W16 = np.polynomial.legendre.leggauss(16)
@@ -169,9 +169,9 @@ def mse_exact(alpha, bits, dist, scale=1.0, *, grid: str = "midrise", signed: bo
     grid = _check_grid(grid)
     signed = check_bool(signed, "signed")
     return_error = check_bool(return_error, "return_error")
-    a = _positive_array(alpha, "alpha")
-    m = _bits_array(bits, _min_bits(grid, signed), 16)
-    s = _positive_array(scale, "scale")
+    a = as_float_array(alpha, "alpha", positive=True)
+    m = as_bits_array(bits, "bits", _min_bits(grid, signed), MAX_BITS)
+    s = as_float_array(scale, "scale", positive=True)
     a, m, s = np.broadcast_arrays(a, m, s)
     out = np.empty(a.shape, dtype=np.float64)
     err = np.empty(a.shape, dtype=np.float64)

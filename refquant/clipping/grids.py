@@ -31,26 +31,6 @@ def _check_bits(bits, grid: str = "midrise", signed: bool = True, hi: int = 16) 
     return b
 
 
-def _positive_array(v, name: str) -> np.ndarray:
-    a = as_real_array(v, name).astype(np.float64)
-    if np.any(a <= 0):
-        bad = a[a <= 0].flat[0]
-        raise ValueError(f"{name} must be > 0, got {name}={bad!r}")
-    return a
-
-
-def _bits_array(bits, lo: int, hi: int = 16) -> np.ndarray:
-    b = np.asarray(bits)
-    if b.dtype.kind not in "iu":
-        raise TypeError(f"bits must be an integer or an integer array, got dtype={b.dtype}")
-    if b.size == 0:
-        raise ValueError("bits must not be empty")
-    if np.any(b < lo) or np.any(b > hi):
-        bad = b[(b < lo) | (b > hi)].flat[0]
-        raise ValueError(f"bits={int(bad)} is out of range; allowed: {lo} <= bits <= {hi}")
-    return b.astype(np.int64)
-
-
 def grid_levels(
     alpha: float, bits: int, grid: str = "midrise", *, signed: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:

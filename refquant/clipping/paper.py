@@ -8,9 +8,8 @@ import math
 import numpy as np
 from scipy import special
 
-from .._validate import check_bool
+from .._validate import as_bits_array, as_float_array, check_bool
 from ..distributions import check_dist
-from .grids import _bits_array, _positive_array
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -56,10 +55,10 @@ def _bins_array(bits, bins):
     if bins is None:
         if bits is None:
             raise TypeError("bits must be an int (or pass bins, a real bin count > 0); got bits=None and bins=None")
-        return 2.0 ** _bits_array(bits, 0, 32).astype(np.float64)
+        return 2.0 ** as_bits_array(bits, "bits", 0, 32).astype(np.float64)
     if bits is not None:
         raise ValueError(f"pass either bits or bins, not both (got bits={bits!r} and bins); bins replaces 2**bits")
-    w = _positive_array(bins, "bins")
+    w = as_float_array(bins, "bins", positive=True)
     if np.any(w > 2.0**32):
         raise ValueError(f"bins={float(w[w > 2.0**32].flat[0])!r} is out of range; allowed: 0 < bins <= 2**32")
     return w
@@ -128,9 +127,9 @@ def mse_aciq(alpha, bits, dist, scale=1.0, *, signed: bool = True, bins=None):
     """
     d = check_dist(dist, finite_variance=True)
     signed = check_bool(signed, "signed")
-    a = _positive_array(alpha, "alpha")
+    a = as_float_array(alpha, "alpha", positive=True)
     w = _bins_array(bits, bins)
-    s = _positive_array(scale, "scale")
+    s = as_float_array(scale, "scale", positive=True)
     a, w, s = np.broadcast_arrays(a, w, s)
     with np.errstate(over="ignore", under="ignore"):
         u = a / s

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_float_array, check_choice
-from .grids import _positive_array
 
 _CLIP_MODES = {"aciq": ("two_sided", "one_sided"), "distiller": ("two_sided", "one_sided", "symmetric")}
 
@@ -78,7 +77,7 @@ def clip_range(alpha, *, mean=0.0, min_value=None, convention: str = "aciq", mod
     """
     convention = check_choice(convention, tuple(_CLIP_MODES), "convention")
     mode = check_choice(mode, _CLIP_MODES[convention], "mode")
-    a = _positive_array(alpha, "alpha")
+    a = as_float_array(alpha, "alpha", positive=True)
     mu = as_float_array(mean, "mean")
     m = np.float64(-np.inf) if min_value is None else as_float_array(min_value, "min_value")
     try:

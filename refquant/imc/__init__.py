@@ -90,8 +90,7 @@ from .adc import adc_convert, adc_params
 from .crossbar import CrossbarDetails, ProgrammedCrossbar, imc_matmul, program_crossbar
 from .reshape import w_reshape
 from .theory import ADCStats, OperandMoments, adc_stats, operand_moments, plane_sum_pmf, predicted_sqnr, sqnr
-from .training import __all__ as _training_all
-from .training import (  # noqa: F401 - re-exported through _training_all below
+from .training import (
     adc_fake_quant,
     adc_lora_forward,
     adc_lora_grad,
@@ -124,5 +123,18 @@ __all__ = [
     "CrossbarDetails",
     "OperandMoments",
     "ADCStats",
-    *_training_all,  # RAOQ's training pieces (refquant.imc.training)
+    # RAOQ's training pieces (refquant.imc.training)
+    "adc_fake_quant",
+    "adc_ste_grad",
+    "crossbar_forward",
+    "crossbar_ste_grad",
+    "bitaug_weight",
+    "bitaug_sample",
+    "adc_lora_merge",
+    "adc_lora_forward",
+    "adc_lora_objective",
+    "adc_lora_grad",
+    "adc_lora_init",
+    "w_reshape_penalty",
+    "w_reshape_penalty_grad",
 ]

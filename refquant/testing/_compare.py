@@ -11,24 +11,37 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_bool, check_int, check_real
+from .._validate import check_bool, check_choice, check_int, check_mapping, check_real, check_str, check_type
 
 __all__ = ["ConformanceError", "Unsupported", "Tolerance", "EXACT", "STRICT", "compare_arrays", "mismatch_mask"]
 
 
 class ConformanceError(AssertionError):
-    """A candidate implementation disagrees with refquant (message holds the diff)."""
+    """A candidate implementation disagrees with refquant (the message holds the diff).
+
+    Raised by every ``check_<op>`` of :mod:`refquant.testing.conformance` and by
+    :func:`compare_arrays`. It subclasses ``AssertionError``, so pytest shows it as a test failure.
+
+    Attributes
+    ----------
+    args : tuple of str
+        The message: the operation, the tolerance, the context (spec, scale ...) and the first
+        mismatching element with refquant's and the candidate's values and bit patterns.
+    """
 
 
 class Unsupported(Exception):
     """Raised by a *candidate* to say "this case is outside my backend".
 
-    A conformance checker catches it, does not compare that case, and counts
-    it (with the exception's message as the reason) in the
-    :class:`~refquant.testing.conformance.CheckReport` it returns. The check
-    still fails when more than ``max_unsupported`` (a fraction, default 0.5)
-    of the cases, or all of them, were unsupported: a candidate cannot pass by
-    declining everything.
+    A conformance checker catches it, does not compare that case, and counts it (with the
+    exception's message as the reason) in the :class:`~refquant.testing.conformance.CheckReport` it
+    returns. The check still fails when more than ``max_unsupported`` (a fraction, default 0.5) of
+    the cases, or all of them, were unsupported: a candidate cannot pass by declining everything.
+
+    Attributes
+    ----------
+    args : tuple of str
+        The reason, counted in the ``reasons`` of the checker's ``CheckReport``.
 
     Examples
     --------
@@ -37,6 +50,10 @@ class Unsupported(Exception):
     ...         raise Unsupported("per-channel not implemented")
     ...     ...
     """
+
+
+#: The comparison rules of :class:`Tolerance`.
+TOLERANCE_KINDS = ("exact", "ulp", "rel")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +69,9 @@ class Tolerance:
         refquant's value, in refquant's dtype; "rel": ``|a - b| <= atol +
         rtol*|b|``.
     ulps : int >= 0
+        Allowed distance in units in the last place (``kind="ulp"``).
     rtol, atol : finite float >= 0
+        Relative and absolute bounds (``kind="rel"``).
     signed_zero : bool
         If True, wherever refquant's value is a zero the candidate's must be a
         zero of the same sign (for every *kind*). :data:`STRICT` is
@@ -64,8 +83,13 @@ class Tolerance:
         Unknown *kind*; negative, NaN or infinite ``ulps``/``rtol``/``atol``
         (the message names the parameter).
     TypeError
-        ``signed_zero`` not a bool, ``ulps`` not an integer, ``rtol``/``atol``
-        not real numbers.
+        *kind* not a str, ``signed_zero`` not a bool, ``ulps`` not an integer,
+        ``rtol``/``atol`` not real numbers.
+
+    Examples
+    --------
+    >>> Tolerance("rel", rtol=1e-9).describe()
+    '|a - b| <= 0.0 + 1e-09*|b|'
     """
 
     kind: str = "exact"
@@ -75,15 +99,26 @@ class Tolerance:
     signed_zero: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in ("exact", "ulp", "rel"):
-            raise ValueError(f"kind={self.kind!r}; allowed 'exact', 'ulp', 'rel'")
+        check_choice(self.kind, TOLERANCE_KINDS, "kind")
         object.__setattr__(self, "ulps", check_int(self.ulps, "ulps", 0))
         object.__setattr__(self, "rtol", check_real(self.rtol, "rtol", lo=0.0))
         object.__setattr__(self, "atol", check_real(self.atol, "atol", lo=0.0))
         object.__setattr__(self, "signed_zero", check_bool(self.signed_zero, "signed_zero"))
 
     def describe(self) -> str:
-        """One line for error messages, e.g. ``"bit-exact (signed zeros distinguished)"``."""
+        """One line for error messages.
+
+        Returns
+        -------
+        str
+            E.g. ``"bit-exact (signed zeros distinguished)"``, ``"within 2 ulp"`` or
+            ``"|a - b| <= 0.0 + 1e-09*|b|"``.
+
+        Examples
+        --------
+        >>> Tolerance("ulp", ulps=2).describe()
+        'within 2 ulp'
+        """
         sz = " (signed zeros distinguished)" if self.signed_zero else ""
         if self.kind == "exact":
             return "bit-exact" + sz
@@ -92,12 +127,12 @@ class Tolerance:
         return f"|a - b| <= {self.atol} + {self.rtol}*|b|" + sz
 
 
+#: Equal values; ``-0.0 == +0.0`` (for outputs whose contract does not state the sign of zero).
 EXACT = Tolerance("exact")
-"""Equal values; ``-0.0 == +0.0`` (for outputs whose contract does not state the sign of zero)."""
 
+#: Equal values *and* equal signs of zero: the contract of ``fake_quant`` and ``dequantize``
+#: (docs/SEMANTICS.md: a zero result is always ``+0.0``). NaN equals NaN.
 STRICT = Tolerance("exact", signed_zero=True)
-"""Equal values *and* equal signs of zero: the contract of ``fake_quant`` and ``dequantize``
-(docs/SEMANTICS.md: a zero result is always ``+0.0``). NaN equals NaN."""
 
 
 def _fmt(v: Any) -> str:
@@ -120,9 +155,55 @@ def compare_arrays(
     inputs: dict[str, np.ndarray] | None = None,
     check_dtype: bool = False,
 ) -> None:
-    """Raise :class:`ConformanceError` with a readable diff unless *got* matches *expected*."""
-    context = context or {}
-    inputs = inputs or {}
+    """Raise :class:`ConformanceError` with a readable diff unless *got* matches *expected*.
+
+    Parameters
+    ----------
+    expected : array_like
+        Refquant's result.
+    got : array_like
+        The candidate's result (anything ``numpy.asarray`` accepts: a NumPy array, a CPU torch
+        tensor ...). Converted losslessly to float64 for the comparison.
+    tol : Tolerance
+        How closely *got* must match (default :data:`EXACT`); integer *expected* is always compared
+        exactly (and a float *got* must hold integers there).
+    op : str
+        The operation's name, the first word of the message.
+    context : dict or None
+        Further facts printed in the message (``{"spec": spec}``).
+    inputs : dict of str to array or None
+        Inputs of the same shape as *expected*; their element at the first mismatch is printed.
+    check_dtype : bool
+        Also require ``got.dtype == expected.dtype``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ConformanceError
+        A shape or (with *check_dtype*) dtype mismatch, a non-numeric *got*, or elements that
+        differ under *tol* (the message gives the count and the first such index).
+    TypeError
+        *tol* not a :class:`Tolerance`, *op* not a str, *context*/*inputs* not dicts,
+        *check_dtype* not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> compare_arrays(np.array([0.5, 1.0]), [0.5, 1.0], EXACT, op="demo")
+    >>> try:
+    ...     compare_arrays(np.array([0.5, 1.0]), [0.5, 1.5], EXACT, op="demo")
+    ... except ConformanceError as e:
+    ...     print(str(e).splitlines()[0])
+    demo: candidate does not conform (bit-exact): 1 of 2 element(s) differ
+    """
+    check_type(tol, Tolerance, "tol", "a refquant.testing.Tolerance (e.g. EXACT, STRICT)")
+    check_str(op, "op")
+    context = {} if context is None else check_mapping(context, "context")
+    inputs = {} if inputs is None else check_mapping(inputs, "inputs")
+    check_bool(check_dtype, "check_dtype")
     exp = np.asarray(expected)
     try:
         g = np.asarray(got)

@@ -66,10 +66,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from .. import uniform as _uniform
-from .._validate import check_bool, check_int, check_real
+from .._validate import check_bool, check_callable, check_choice, check_int, check_real, check_str, check_type
 from ._compare import EXACT, STRICT, ConformanceError, Tolerance, Unsupported, compare_arrays, mismatch_mask
 from .strategies import (
     QuantCase,
+    _check_dtype,
     imc_cases,
     quant_cases,
     signed_binary_cases,
@@ -105,18 +106,34 @@ __all__ = [
 class CheckReport:
     """What a conformance check did: returned by every ``check_<op>``.
 
-    Attributes
+    Parameters
     ----------
     op : str
         The operation checked.
-    cases : int
+    cases : int >= 0
         Cases handed to the candidate while generating (including the ones it declined).
-    unsupported : int
+    unsupported : int, 0..cases
         Cases where the candidate raised :class:`Unsupported`.
     reasons : collections.Counter
         ``str(exception)`` of each :class:`Unsupported` -> count.
-    max_unsupported : float
+    max_unsupported : float in [0, 1]
         The largest allowed fraction of unsupported cases.
+
+    Attributes
+    ----------
+    op, cases, unsupported, reasons, max_unsupported
+        As the parameters (:func:`run_property` counts ``cases``, ``unsupported`` and ``reasons``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type or out of its range (the message names it).
+
+    Examples
+    --------
+    >>> r = CheckReport("fake_quant", cases=4, unsupported=1)
+    >>> r.compared, r.unsupported_fraction
+    (3, 0.25)
     """
 
     op: str
@@ -125,18 +142,53 @@ class CheckReport:
     reasons: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     max_unsupported: float = 0.5
 
+    def __post_init__(self) -> None:
+        check_str(self.op, "op")
+        self.cases = check_int(self.cases, "cases", 0)
+        self.unsupported = check_int(self.unsupported, "unsupported", 0, self.cases)
+        if not isinstance(self.reasons, collections.Counter):
+            raise TypeError(
+                f"reasons must be a collections.Counter, got reasons={self.reasons!r} "
+                f"(type={type(self.reasons).__name__})"
+            )
+        self.max_unsupported = check_real(self.max_unsupported, "max_unsupported", lo=0.0, hi=1.0)
+
     @property
     def compared(self) -> int:
-        """Cases compared with refquant (``cases - unsupported``)."""
+        """Cases compared with refquant.
+
+        Returns
+        -------
+        int
+            ``cases - unsupported``.
+        """
         return self.cases - self.unsupported
 
     @property
     def unsupported_fraction(self) -> float:
-        """``unsupported / cases`` (0.0 when no case ran)."""
+        """Fraction of the cases the candidate declined.
+
+        Returns
+        -------
+        float
+            ``unsupported / cases`` (0.0 when no case ran).
+        """
         return self.unsupported / self.cases if self.cases else 0.0
 
     def summary(self) -> str:
-        """One line per fact, e.g. ``"fake_quant: 200 case(s), 200 compared, 0 unsupported"``."""
+        """A readable account of the check.
+
+        Returns
+        -------
+        str
+            One line of counts, e.g. ``"fake_quant: 200 case(s), 200 compared, 0 unsupported (0.0 %;
+            allowed 50.0 %)"``, then one line per distinct reason for declining (the ten most common).
+
+        Examples
+        --------
+        >>> print(CheckReport("fake_quant", cases=2).summary())
+        fake_quant: 2 case(s), 2 compared, 0 unsupported (0.0 %; allowed 50.0 %)
+        """
         lines = [
             f"{self.op}: {self.cases} case(s), {self.compared} compared, {self.unsupported} unsupported"
             f" ({100 * self.unsupported_fraction:.1f} %; allowed {100 * self.max_unsupported:.1f} %)"
@@ -176,20 +228,22 @@ def run_property(
     Parameters
     ----------
     strategy : SearchStrategy
+        The cases (a Hypothesis strategy).
     body : callable(case)
-        Raises (typically :class:`ConformanceError`) on a failing case. An
-        :class:`Unsupported` escaping *body* is counted, not compared.
-    max_examples : int >= 1
+        Raises (typically :class:`ConformanceError`) on a failing case. An :class:`Unsupported`
+        escaping *body* is counted, not compared.
+    max_examples : int, 1..10**7
+        Number of cases (Hypothesis' budget).
     seed : int >= 0 or None
         ``None`` derandomizes (Hypothesis' fixed seed).
     op : str
         Name used in the report and messages.
     max_unsupported : float in [0, 1]
-        Largest allowed fraction of :class:`Unsupported` cases; the check
-        fails above it, and always when every case was unsupported.
+        Largest allowed fraction of :class:`Unsupported` cases; the check fails above it, and always
+        when every case was unsupported.
     shrink_seconds : float > 0
-        Time budget for Hypothesis' shrinking of a failure (its own limit is
-        300 s); after it, the smallest failure found so far is reported.
+        Time budget for Hypothesis' shrinking of a failure (its own limit is 300 s); after it, the
+        smallest failure found so far is reported.
 
     Returns
     -------
@@ -199,7 +253,19 @@ def run_property(
     ------
     ConformanceError
         A failing case (minimal as far as shrinking got), or too many unsupported cases.
+    TypeError, ValueError
+        *strategy* not a Hypothesis strategy, *body* not callable, *op* not a str, or an option out
+        of its range (the message names the parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from hypothesis import strategies as st
+    >>> run_property(st.integers(0, 9), lambda k: None, max_examples=5, seed=0, op="demo").cases
+    5
     """
+    check_type(strategy, st.SearchStrategy, "strategy", "a Hypothesis strategy (hypothesis.strategies.SearchStrategy)")
+    check_callable(body, "body", "(case) -> None")
+    check_str(op, "op")
     max_examples = check_int(max_examples, "max_examples", 1, 10**7)
     max_unsupported = check_real(max_unsupported, "max_unsupported", lo=0.0, hi=1.0)
     shrink_seconds = check_real(shrink_seconds, "shrink_seconds", lo=0.0, lo_open=True)
@@ -424,6 +490,23 @@ def _profile_options(profile, options: dict):
     return prof, options, prepare
 
 
+def _check_candidate(candidate, signature: str) -> None:
+    check_callable(candidate, "candidate", signature)
+
+
+def _check_tolerance(tolerance, name: str = "tolerance") -> Tolerance:
+    return check_type(
+        tolerance, Tolerance, name, "a refquant.testing.Tolerance (e.g. EXACT, STRICT, Tolerance('rel', rtol=1e-9))"
+    )
+
+
+def _check_run_options(max_examples, seed) -> None:
+    """The options every checker passes to :func:`run_property`, checked before any other work."""
+    check_int(max_examples, "max_examples", 1, 10**7)
+    if seed is not None:
+        check_int(seed, "seed", 0)
+
+
 def _uniform_check(
     op,
     candidate,
@@ -440,10 +523,8 @@ def _uniform_check(
     inputs_name="x",
     profile=None,
 ) -> CheckReport:
-    if not callable(candidate):
-        raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
-    if not isinstance(tolerance, Tolerance):
-        raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
+    _check_candidate(candidate, "(x, scale, zero_point, spec) -> array")
+    _check_tolerance(tolerance)
     check_bool(check_dtype, "check_dtype")
     if profile is not None:
         _, options, profile_prepare = _profile_options(profile, options)
@@ -547,12 +628,11 @@ def check_fake_quant(
     shrink_seconds: float = 10.0,
 ) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> fake-quantized x`` against :func:`refquant.fake_quant`.
+
     {options}
     tolerance : Tolerance
-        Default :data:`STRICT`: bit-exact *and* a zero result must be
-        ``+0.0`` (docs/SEMANTICS.md promises ``+0.0``; ``-0.4 -> +0.0``). This
-        default distinguishes signed zeros (before, ``EXACT`` did not); pass
-        ``tolerance=EXACT`` to accept ``-0.0``.
+        Default :data:`STRICT`: bit-exact *and* a zero result must be ``+0.0`` (docs/SEMANTICS.md
+        promises ``+0.0``; ``-0.4 -> +0.0``). Pass ``tolerance=EXACT`` to accept ``-0.0``.
     check_dtype : bool
         Also require refquant's output dtype.
 
@@ -563,11 +643,7 @@ def check_fake_quant(
 
     Raises
     ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate
-        declined too many cases.
-    ValueError, TypeError
-        Bad options (the message names the parameter).
+    {raises}
 
     Examples
     --------
@@ -616,6 +692,7 @@ def check_quantize(
     shrink_seconds: float = 10.0,
 ) -> CheckReport:
     """Check ``candidate(x, scale, zero_point, spec) -> integer codes`` against :func:`refquant.quantize` (exact).
+
     {options}
     check_dtype : bool
         Also require refquant's code dtype (``spec.code_dtype``).
@@ -623,14 +700,18 @@ def check_quantize(
     Returns
     -------
     CheckReport
+        Counts of cases run, compared and unsupported (with reasons).
 
     Raises
     ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate
-        declined too many cases.
-    ValueError, TypeError
-        Bad options.
+    {raises}
+
+    Examples
+    --------
+    >>> import refquant as rq
+    >>> from refquant.testing import check_quantize
+    >>> check_quantize(rq.quantize, specs=[rq.QuantSpec(4)], max_examples=5).compared
+    5
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check(
@@ -680,24 +761,29 @@ def check_dequantize(
 ) -> CheckReport:
     """Check ``candidate(codes, scale, zero_point, spec) -> values`` against :func:`refquant.dequantize`.
 
-        Codes are refquant's codes of generated inputs; scales are passed in the
-        compute dtype, so refquant's dequantize works in that dtype.
+    Codes are refquant's codes of generated inputs; scales are passed in the compute dtype, so
+    refquant's dequantize works in that dtype.
+
     {options}
     tolerance : Tolerance
-        Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0``
-        as the contract promises; pass ``EXACT`` to accept ``-0.0``).
+        Default :data:`STRICT` (bit-exact, and a zero result must be ``+0.0`` as the contract
+        promises; pass ``EXACT`` to accept ``-0.0``).
 
     Returns
     -------
     CheckReport
+        Counts of cases run, compared and unsupported (with reasons).
 
     Raises
     ------
-    ConformanceError
-        With the minimal counterexample and the diff; or when the candidate
-        declined too many cases.
-    ValueError, TypeError
-        Bad options.
+    {raises}
+
+    Examples
+    --------
+    >>> import refquant as rq
+    >>> from refquant.testing import check_dequantize
+    >>> check_dequantize(rq.dequantize, specs=[rq.QuantSpec(8)], max_examples=5).compared
+    5
     """
     options = {k: v for k, v in locals().items() if k in _CASE_OPTIONS}
     return _uniform_check(
@@ -717,9 +803,21 @@ def check_dequantize(
     )
 
 
+_RAISES_DOC = """ConformanceError
+        With the minimal counterexample and the diff; or when the candidate declined too many
+        cases.
+    TypeError, ValueError
+        Bad options, before any case runs (the message names the parameter): a non-callable
+        *candidate*, a *tolerance* that is not a :class:`Tolerance`, an unknown *profile*, a bad
+        *specs* (:func:`~refquant.testing.strategies.spec_strategy`), flags that are not bool or
+        None, a dtype other than float32/float64, ``max_dims``/``max_side``/``max_examples`` out of
+        range, a *scale*/*max_magnitude* not finite and > 0, a non-integer *zero_point*, a
+        non-callable *calibrate*, ``max_unsupported`` outside [0, 1], ``shrink_seconds <= 0``, a
+        negative or non-integer *seed*."""
+
 for _f in (check_fake_quant, check_quantize, check_dequantize):
     if _f.__doc__:  # None under python -OO
-        _f.__doc__ = _f.__doc__.replace("{options}", _OPTIONS_DOC.rstrip("\n"))
+        _f.__doc__ = _f.__doc__.replace("{options}", _OPTIONS_DOC.rstrip("\n")).replace("{raises}", _RAISES_DOC)
 
 
 # ---------------------------------------------------------------- calibration
@@ -790,8 +888,20 @@ def check_calibration(
         Passed to the default reference. With ``symmetric=True`` inputs for
         unsigned specs are non-negative (scale-only calibration of
         non-negative data), as :func:`refquant.calibrate_minmax` requires.
-    per_channel, dtype, max_dims, max_side, max_examples, seed, max_unsupported, shrink_seconds
-        As for :func:`check_fake_quant`.
+    per_channel : bool or None
+        Only per-tensor (False), only per-channel (True) or both (None).
+    dtype : float32, float64 or None
+        Input dtype (``None``: both).
+    max_dims, max_side : int
+        Largest rank (1..6) and side (1..64) of the drawn arrays.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    max_unsupported : float in [0, 1]
+        Largest fraction of cases the candidate may decline with :class:`Unsupported`.
+    shrink_seconds : float > 0
+        Time budget for shrinking a failure.
     tolerance : Tolerance
         For the scale (default :data:`EXACT`).
 
@@ -816,22 +926,16 @@ def check_calibration(
     """
     from ..uniform import calibrate_minmax
 
-    if not callable(candidate):
-        raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
-    if reference is not None and not callable(reference):
-        raise TypeError(
-            f"reference must be None or a callable (x, spec) -> (scale, zero_point), got "
-            f"type={type(reference).__name__}"
-        )
+    _check_candidate(candidate, "(x, spec) -> (scale, zero_point)")
+    if reference is not None:
+        check_callable(reference, "reference", "(x, spec) -> (scale, zero_point)")
     symmetric = check_bool(symmetric, "symmetric")
     if per_channel is not None:
         check_bool(per_channel, "per_channel")
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ValueError(f"dtype={dtype}: allowed float32, float64 or None")
-    if not isinstance(tolerance, Tolerance):
-        raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
+        dtype = _check_dtype(dtype)
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
     max_dims = check_int(max_dims, "max_dims", 1, 6)
     max_side = check_int(max_side, "max_side", 1, 64)
     if profile is not None:
@@ -903,14 +1007,46 @@ def check_signed_binarize(
     """Check ``candidate(w, *, signs=None, threshold, axis, region) -> q`` against
     :func:`refquant.binarize.signed_binarize` (exact: values are 0 and ±1).
 
-    Cases (:func:`~refquant.testing.strategies.signed_binary_cases`) put
-    weights exactly on the per-region threshold ``threshold·max|w|`` (where
-    ``>`` and ``>=`` differ), use every region layout (whole filters or
-    input-channel tiles, filter axis anywhere) and the default or an explicit
-    sign map. ``explicit_signs=False`` never passes ``signs`` (for
-    implementations that only have the default rule).
+    Cases (:func:`~refquant.testing.strategies.signed_binary_cases`) put weights exactly on the
+    per-region threshold ``threshold·max|w|`` (where ``>`` and ``>=`` differ), use every region
+    layout (whole filters or input-channel tiles, filter axis anywhere) and the default or an
+    explicit sign map.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(w, *, signs=None, threshold, axis, region)`` returning the signed-binary weights.
+    explicit_signs : bool or None
+        ``False`` never passes ``signs`` (for implementations that only have the default rule),
+        ``True`` always does, ``None`` (default) both.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, ``explicit_signs`` not a bool or None, a bad *max_examples* or
+        *seed* (the message names the parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.binarize import signed_binarize
+    >>> check_signed_binarize(signed_binarize, max_examples=5).compared
+    5
     """
     from .. import binarize as _binarize
+
+    _check_candidate(candidate, "(w, *, signs, threshold, axis, region) -> array")
+    strategy = signed_binary_cases(explicit_signs=explicit_signs)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         ref = _binarize.signed_binarize(case.w, **case.kwargs)
@@ -921,12 +1057,16 @@ def check_signed_binarize(
         compare_arrays(ref, got, EXACT, op="signed_binarize", context=ctx, inputs={"w": case.w})
 
     return run_property(
-        signed_binary_cases(explicit_signs=explicit_signs),
+        strategy,
         body,
         max_examples=max_examples,
         seed=seed,
         op="signed_binarize",
     )
+
+
+#: The kernels of refquant.repetition whose op counts check_repetition_matmul can compare.
+_COUNTED_METHODS = ("factorized", "shared_sum")
 
 
 def check_repetition_matmul(
@@ -939,21 +1079,51 @@ def check_repetition_matmul(
 ) -> CheckReport:
     """Check a repetition-aware ``candidate(x, w_q)`` against ``x @ w_q`` (exact, integer operands).
 
-    ``candidate`` returns ``y`` or ``(y, counts)``. ``y`` must equal the exact
-    integer product (refquant's :func:`~refquant.repetition.factorized_matmul`).
-    With ``method`` (``"factorized"`` or ``"shared_sum"``), ``counts`` (any
-    object with ``adds``, ``muls`` and ``dense_macs``) must also equal
-    refquant's count for that kernel — for ``"shared_sum"`` that means
-    refquant's documented greedy with the same ``tile``. Cases
-    (:func:`~refquant.testing.strategies.ternary_matmul_cases`): binary,
-    ternary and signed-binary columns with integer magnitudes, all-zero
-    columns, repeated and negated columns.
+    ``candidate`` returns ``y`` or ``(y, counts)``. ``y`` must equal the exact integer product
+    (refquant's :func:`~refquant.repetition.factorized_matmul`). With ``method``, ``counts`` (any
+    object with ``adds``, ``muls`` and ``dense_macs``) must also equal refquant's count for that
+    kernel; for ``"shared_sum"`` that means refquant's documented greedy with the same ``tile``.
+    Cases (:func:`~refquant.testing.strategies.ternary_matmul_cases`): binary, ternary and
+    signed-binary columns with integer magnitudes, all-zero columns, repeated and negated columns.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w_q) -> y`` or ``-> (y, counts)``.
+    method : None, "factorized" or "shared_sum"
+        Also compare the op counts of that refquant kernel (``None``: only ``y``).
+    tile : int >= 1
+        The tile of ``"shared_sum"``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch of ``y`` or of the counts.
+    TypeError, ValueError
+        A non-callable *candidate*, an unknown *method*, a bad *tile*, *max_examples* or *seed*
+        (the message names the parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.repetition import factorized_matmul
+    >>> check_repetition_matmul(factorized_matmul, method="factorized", max_examples=5).compared
+    5
     """
     from .. import repetition as _rep
 
-    if method is not None and method not in ("factorized", "shared_sum"):
-        raise ValueError(f"method={method!r}; allowed: None, 'factorized', 'shared_sum'")
+    _check_candidate(candidate, "(x, w_q) -> y or (y, counts)")
+    if method is not None:
+        check_choice(method, _COUNTED_METHODS, "method")
     tile = check_int(tile, "tile", 1)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         if method == "shared_sum":
@@ -985,21 +1155,54 @@ def check_imc_matmul(
 ) -> CheckReport:
     """Check ``candidate(x_codes, w_codes, spec) -> y`` against :func:`refquant.imc.imc_matmul` (bit-exact).
 
-    Cases (:func:`~refquant.testing.strategies.imc_cases`): both compute modes, every weight encoding,
-    A-shift, ragged last tiles, lossy and lossless ADCs of every transfer and range policy. Restrict
-    ``specs`` (e.g. ``crossbar_specs(modes=["multibit"])``) to what your model implements.
+    Cases (:func:`~refquant.testing.strategies.imc_cases`): both compute modes, every weight
+    encoding, A-shift, ragged last tiles, lossy and lossless ADCs of every transfer and range policy.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x_codes, w_codes, spec)`` returning the crossbar's output.
+    specs : SearchStrategy of CrossbarSpec or None
+        Restrict to what your model implements, e.g. ``crossbar_specs(modes=["multibit"])``
+        (default every crossbar, :func:`~refquant.testing.strategies.crossbar_specs`).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, *specs* not a strategy, a bad *max_examples* or *seed* (the
+        message names the parameter), before any case runs.
     """
     from .. import imc as _imc
+
+    _check_candidate(candidate, "(x_codes, w_codes, spec) -> y")
+    strategy = imc_cases(specs=specs)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         ref = _imc.imc_matmul(case.x_codes, case.w_codes, case.spec)
         got = candidate(case.x_codes.copy(), case.w_codes.copy(), case.spec)
         compare_arrays(ref, got, EXACT, op="imc_matmul", context={"spec": case.spec}, inputs={"x_codes": case.x_codes})
 
-    return run_property(imc_cases(specs=specs), body, max_examples=max_examples, seed=seed, op="imc_matmul")
+    return run_property(strategy, body, max_examples=max_examples, seed=seed, op="imc_matmul")
 
 
 _KURT_TOL = Tolerance("rel", rtol=1e-10, atol=0.0)
+_KURE_TOL = Tolerance("rel", rtol=1e-8, atol=1e-300)
+_MSE_TOL = Tolerance("rel", rtol=1e-9)
+_CLIP_TOL = Tolerance("rel", rtol=1e-6)
+
+#: A small valid layer: the checkers call the reference on it once to validate their options with its checks.
+_PROBE = np.array([-1.0, 0.5, 0.0, 2.0])
 
 
 def check_kurtosis(
@@ -1010,18 +1213,49 @@ def check_kurtosis(
     seed: int | None = 0,
     tolerance: Tolerance = _KURT_TOL,
 ) -> CheckReport:
-    """Check ``candidate(x) -> Pearson kurtosis of the whole tensor`` against :func:`refquant.kurtosis.kurtosis`
-    (relative 1e-10 by default: summation orders differ between implementations).
+    """Check ``candidate(x) -> Pearson kurtosis of the whole tensor`` against :func:`refquant.kurtosis.kurtosis`.
 
-    ``ddof=1`` checks against ``kurtosis(x, ddof=1)``: the second moment divided by ``N - 1``, as the KURE
-    code's ``torch.mean(((w - w.mean()) / w.std())**4)`` (PyTorch's ``std()`` is unbiased). Returns the
-    :class:`CheckReport`; raises ``ConformanceError`` on the first mismatch, ``TypeError``/``ValueError`` for
-    a ``ddof`` other than 0 or 1.
+    Cases: :func:`~refquant.testing.strategies.weight_layers` (each layer checked on its own).
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x) -> float``.
+    ddof : {0, 1}
+        ``1`` checks against ``kurtosis(x, ddof=1)``: the second moment divided by ``N - 1``, as the
+        KURE code's ``torch.mean(((w - w.mean()) / w.std())**4)`` (PyTorch's ``std()`` is unbiased).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-10 (summation orders differ between implementations).
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch.
+    TypeError, ValueError
+        A non-callable *candidate*, a *ddof* other than 0 or 1, a *tolerance* that is not a
+        :class:`Tolerance`, a bad *max_examples* or *seed* (the message names the parameter),
+        before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.kurtosis import kurtosis
+    >>> check_kurtosis(kurtosis, max_examples=5).compared
+    5
     """
     from .. import kurtosis as _k
-    from .._validate import check_int
 
-    ddof = check_int(ddof, "ddof", 0, 1)
+    _check_candidate(candidate, "(x) -> float")
+    _k.kurtosis(_PROBE, ddof=ddof)  # refquant's own checks of ddof, now rather than inside a Hypothesis run
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(layers):
         for w in layers:
@@ -1037,12 +1271,6 @@ def check_kurtosis(
     return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="kurtosis")
 
 
-# default tolerances of the theory checkers below (module-level: a default argument is evaluated once anyway)
-_KURE_GRAD_TOL = Tolerance("rel", rtol=1e-8, atol=1e-300)
-_MSE_TOL = Tolerance("rel", rtol=1e-9)
-_ALPHA_TOL = Tolerance("rel", rtol=1e-6)
-
-
 def check_kure_grad(
     candidate: Callable,
     *,
@@ -1050,20 +1278,49 @@ def check_kure_grad(
     ddof: int = 0,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = _KURE_GRAD_TOL,
+    tolerance: Tolerance = _KURE_TOL,
 ) -> CheckReport:
-    """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`
-    (the golden values an autograd implementation of the KURE loss must reproduce; relative 1e-8 by default,
-    plus an absolute floor of 1e-12 times the layer's largest gradient).
+    """Check ``candidate(weights, target) -> list of gradient arrays`` against :func:`refquant.kurtosis.kure_grad`.
 
-    ``ddof=1`` checks against ``kure_grad(weights, target, ddof=1)``, the gradient of the KURE code's loss
-    (unbiased std). Returns the :class:`CheckReport`; raises ``ConformanceError`` on the first mismatch;
-    ``TypeError``/``ValueError`` for a ``ddof`` other than 0 or 1.
+    The golden values an autograd implementation of the KURE loss (eqs. 13-15 of Shkolnik et al.,
+    "Robust Quantization: One Model to Rule Them All") must reproduce.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(weights, target)``, weights a list of float64 arrays; returns one gradient per
+        layer.
+    target : float >= 1
+        The kurtosis target (default 1.8, the uniform distribution's).
+    ddof : {0, 1}
+        ``1`` checks against ``kure_grad(weights, target, ddof=1)``, the gradient of the KURE code's
+        loss (unbiased std).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-8, plus an absolute floor of 1e-12 times the layer's largest gradient.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch, or a wrong number of gradient arrays.
+    TypeError, ValueError
+        A non-callable *candidate*, *target* or *ddof* rejected by :func:`refquant.kurtosis.kure_grad`,
+        a *tolerance* that is not a :class:`Tolerance`, a bad *max_examples* or *seed* (the message
+        names the parameter), before any case runs.
     """
     from .. import kurtosis as _k
-    from .._validate import check_int
 
-    ddof = check_int(ddof, "ddof", 0, 1)
+    _check_candidate(candidate, "(weights, target) -> list of arrays")
+    _k.kure_grad([_PROBE], target, ddof=ddof)  # refquant's own checks of target and ddof, before any case runs
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(layers):
         ref = _k.kure_grad(layers, target, ddof=ddof)
@@ -1104,8 +1361,39 @@ def check_mse_exact(
     tolerance: Tolerance = _MSE_TOL,
 ) -> CheckReport:
     """Check ``candidate(alpha, bits, dist, scale, grid=..., signed=...) -> float`` against
-    :func:`refquant.clipping.mse_exact` (relative 1e-9)."""
+    :func:`refquant.clipping.mse_exact`.
+
+    Cases: Gaussian, Laplace and uniform distributions, every grid, 2 to 8 bits, signed and
+    unsigned, clip values from 0.05 to 8 scales.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(alpha, bits, dist, scale, *, grid, signed) -> float``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-9.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch.
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a :class:`Tolerance`, a bad
+        *max_examples* or *seed* (the message names the parameter), before any case runs.
+    """
     from .. import clipping as _c
+
+    _check_candidate(candidate, "(alpha, bits, dist, scale, *, grid, signed) -> float")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         dist, grid, bits, signed, a, scale = case
@@ -1128,11 +1416,43 @@ def check_optimal_clip(
     model: str = "exact",
     max_examples: int = 50,
     seed: int | None = 0,
-    tolerance: Tolerance = _ALPHA_TOL,
+    tolerance: Tolerance = _CLIP_TOL,
 ) -> CheckReport:
     """Check ``candidate(bits, dist, scale, grid=..., signed=...) -> alpha*`` against
-    :func:`refquant.clipping.optimal_clip` with ``model`` (relative 1e-6, the solver's stated accuracy)."""
+    :func:`refquant.clipping.optimal_clip` with ``model``.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(bits, dist, scale, *, grid, signed) -> float``.
+    model : {"exact", "aciq"}
+        The MSE model whose minimiser is the reference (``refquant.clipping.MODELS``).
+    max_examples : int, 1..10**7
+        Number of cases (default 50: each runs a solver).
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-6, the solver's stated accuracy.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch.
+    TypeError, ValueError
+        A non-callable *candidate*, an unknown *model*, a *tolerance* that is not a
+        :class:`Tolerance`, a bad *max_examples* or *seed* (the message names the parameter),
+        before any case runs.
+    """
     from .. import clipping as _c
+
+    _check_candidate(candidate, "(bits, dist, scale, *, grid, signed) -> float")
+    check_choice(model, _c.MODELS, "model")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         dist, grid, bits, signed, _, scale = case

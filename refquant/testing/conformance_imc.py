@@ -13,14 +13,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ._compare import EXACT, ConformanceError, Tolerance, compare_arrays
-from .conformance import run_property
+from .conformance import _PROBE, CheckReport, _check_candidate, _check_run_options, _check_tolerance, run_property
 from .strategies import weight_layers
-
-#: Default tolerances of the checkers (module constants: one immutable instance each).
-_REL_1E12 = Tolerance("rel", rtol=1e-12, atol=1e-12)
-_REL_1E10 = Tolerance("rel", rtol=1e-10, atol=1e-10)
-_REL_1E12_ABS_1E15 = Tolerance("rel", rtol=1e-12, atol=1e-15)
-_REL_1E8 = Tolerance("rel", rtol=1e-8, atol=1e-300)
 
 __all__ = [
     "check_adc_ste_grad",
@@ -30,6 +24,13 @@ __all__ = [
     "check_adc_lora_forward",
     "check_w_reshape_grad",
 ]
+
+
+#: Default tolerances of the checkers below (relative, with an absolute floor where gradients may vanish).
+_ADC_STE_TOL = Tolerance("rel", rtol=1e-12, atol=1e-12)
+_CROSSBAR_STE_TOL = Tolerance("rel", rtol=1e-10, atol=1e-10)
+_BITAUG_TOL = Tolerance("rel", rtol=1e-12, atol=1e-15)
+_W_RESHAPE_TOL = Tolerance("rel", rtol=1e-8, atol=1e-300)
 
 
 def _adc_cases():
@@ -48,11 +49,50 @@ def check_adc_ste_grad(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = _REL_1E12,
-) -> None:
-    """Check ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)``
-    against :func:`refquant.imc.adc_ste_grad` (pre-ADC values in range and clipped on both sides)."""
+    tolerance: Tolerance = _ADC_STE_TOL,
+) -> CheckReport:
+    """Check an ADC straight-through-estimator gradient against :func:`refquant.imc.adc_ste_grad`.
+
+    Pre-ADC values lie in range and clipped on both sides, for both transfers, 1- to 10-bit ADCs.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset,
+        grad_step)``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative and absolute 1e-12.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.imc import adc_ste_grad
+    >>> cand = lambda a, g, o, d, n, tr: adc_ste_grad(a, g, offset=o, step=d, n_codes=n, transfer=tr)
+    >>> check_adc_ste_grad(cand, max_examples=3).compared
+    3
+    """
     from ..imc import training as T
+
+    _check_candidate(candidate, "(a, grad_out, offset, step, n_codes, transfer) -> (grad_a, grad_offset, grad_step)")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         s, o, d, bits, tr, size = case
@@ -72,7 +112,7 @@ def check_adc_ste_grad(
             context=ctx,
         )
 
-    run_property(_adc_cases(), body, max_examples=max_examples, seed=seed)
+    return run_property(_adc_cases(), body, max_examples=max_examples, seed=seed, op="adc_ste_grad")
 
 
 def check_crossbar_ste_grad(
@@ -80,13 +120,43 @@ def check_crossbar_ste_grad(
     *,
     max_examples: int = 50,
     seed: int | None = 0,
-    tolerance: Tolerance = _REL_1E10,
-) -> None:
-    """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
-    :func:`refquant.imc.crossbar_ste_grad` (multi-bit crossbars, A-shift on and off, clipped ADCs and operands)."""
+    tolerance: Tolerance = _CROSSBAR_STE_TOL,
+) -> CheckReport:
+    """Check a crossbar's straight-through-estimator gradients against :func:`refquant.imc.crossbar_ste_grad`.
+
+    Multi-bit crossbars, A-shift on and off, clipped ADCs and operands.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative and absolute 1e-10.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+    """
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
 
+    _check_candidate(candidate, "(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
     cases = st.tuples(
         st.integers(0, 2**31 - 1),
         st.integers(1, 12),
@@ -111,7 +181,7 @@ def check_crossbar_ste_grad(
                 r, np.asarray(c, dtype=np.float64), tolerance, op=f"crossbar_ste_grad ({name})", context={"spec": spec}
             )
 
-    run_property(cases, body, max_examples=max_examples, seed=seed)
+    return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad")
 
 
 def check_crossbar_ste_grad_bpbs(
@@ -119,8 +189,8 @@ def check_crossbar_ste_grad_bpbs(
     *,
     max_examples: int = 30,
     seed: int | None = 0,
-    tolerance: Tolerance = _REL_1E10,
-) -> None:
+    tolerance: Tolerance = _CROSSBAR_STE_TOL,
+) -> CheckReport:
     """Check ``candidate(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)`` against
     :func:`refquant.imc.crossbar_ste_grad` on bit-serial (BPBS) crossbars.
 
@@ -135,26 +205,33 @@ def check_crossbar_ste_grad_bpbs(
     candidate : callable
         ``candidate(x, w, grad_y, spec, x_scale, w_scale)`` returning ``(grad_x, grad_w)`` array_likes of
         ``x``'s and ``w``'s shapes (float64 inputs, copies).
-    max_examples : int
-        Hypothesis examples.
-    seed : int or None
-        Hypothesis seed (``None``: random).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
     tolerance : Tolerance
-        Allowed difference per element.
+        Allowed difference per element (default relative and absolute 1e-10).
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
 
     Raises
     ------
-    TypeError
-        ``candidate`` not callable, ``tolerance`` not a :class:`~refquant.testing.Tolerance`.
     ConformanceError
         On the first mismatch (minimal counterexample and the spec in the message).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
     """
-    if not callable(candidate):
-        raise TypeError(f"candidate must be callable, got type={type(candidate).__name__}")
-    if not isinstance(tolerance, Tolerance):
-        raise TypeError(f"tolerance must be a refquant.testing.Tolerance, got type={type(tolerance).__name__}")
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
+
+    _check_candidate(candidate, "(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     encodings = st.sampled_from(
         [("twos_complement", 1), ("offset", 1), ("offset", 2), ("offset", 3), ("differential", 1), ("differential", 2)]
@@ -203,7 +280,7 @@ def check_crossbar_ste_grad_bpbs(
                 context={"spec": spec},
             )
 
-    run_property(cases, body, max_examples=max_examples, seed=seed)
+    return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad_bpbs")
 
 
 def check_bitaug_weight(
@@ -211,11 +288,47 @@ def check_bitaug_weight(
     *,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = _REL_1E12_ABS_1E15,
-) -> None:
-    """Check ``candidate(epoch, n_epochs, hold_epochs) -> float`` against :func:`refquant.imc.bitaug_weight`
-    over whole schedules (every epoch of a run)."""
+    tolerance: Tolerance = _BITAUG_TOL,
+) -> CheckReport:
+    """Check a BitAug schedule ``candidate(epoch, n_epochs, hold_epochs) -> float`` against
+    :func:`refquant.imc.bitaug_weight`, over whole schedules (every epoch of a run).
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(epoch, n_epochs, hold_epochs) -> float``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-12 with an absolute floor of 1e-15.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+
+    Examples
+    --------
+    >>> from refquant.imc import bitaug_weight
+    >>> check_bitaug_weight(lambda e, n, h: bitaug_weight(e, n, hold_epochs=h), max_examples=3).compared
+    3
+    """
     from ..imc import training as T
+
+    _check_candidate(candidate, "(epoch, n_epochs, hold_epochs) -> float")
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(case):
         n, hold = case
@@ -223,15 +336,42 @@ def check_bitaug_weight(
         got = np.array([candidate(e, n, hold) for e in range(n)], dtype=np.float64)
         compare_arrays(ref, got, tolerance, op="bitaug_weight", context={"n_epochs": n, "hold_epochs": hold})
 
-    run_property(st.tuples(st.integers(1, 120), st.integers(0, 20)), body, max_examples=max_examples, seed=seed)
+    schedules = st.tuples(st.integers(1, 120), st.integers(0, 20))
+    return run_property(schedules, body, max_examples=max_examples, seed=seed, op="bitaug_weight")
 
 
-def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed: int | None = 0) -> None:
-    """Check ``candidate(x, w, a, b, spec, x_scale, w_scale) -> y`` against :func:`refquant.imc.adc_lora_forward`
-    bit for bit (eq. 11 of RAOQ through the simulated crossbar; both compute modes)."""
+def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed: int | None = 0) -> CheckReport:
+    """Check ``candidate(x, w, a, b, spec, x_scale, w_scale) -> y`` against :func:`refquant.imc.adc_lora_forward`.
+
+    Bit for bit: eq. 11 of RAOQ through the simulated crossbar, both compute modes.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(x, w, a, b, spec, x_scale, w_scale) -> y``.
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a bad *max_examples* or *seed* (the message names the
+        parameter), before any case runs.
+    """
     from ..imc import ADCSpec, CrossbarSpec
     from ..imc import training as T
 
+    _check_candidate(candidate, "(x, w, a, b, spec, x_scale, w_scale) -> y")
+    _check_run_options(max_examples, seed)
     cases = st.tuples(
         st.integers(0, 2**31 - 1),
         st.integers(1, 40),
@@ -251,7 +391,7 @@ def check_adc_lora_forward(candidate: Callable, *, max_examples: int = 50, seed:
         got = candidate(x.copy(), w.copy(), a.copy(), b.copy(), spec, 1.0, 0.12)
         compare_arrays(ref, np.asarray(got, dtype=np.float64), EXACT, op="adc_lora_forward", context={"spec": spec})
 
-    run_property(cases, body, max_examples=max_examples, seed=seed)
+    return run_property(cases, body, max_examples=max_examples, seed=seed, op="adc_lora_forward")
 
 
 def check_w_reshape_grad(
@@ -261,12 +401,52 @@ def check_w_reshape_grad(
     lam: float = 6e-4,
     max_examples: int = 200,
     seed: int | None = 0,
-    tolerance: Tolerance = _REL_1E8,
-) -> None:
+    tolerance: Tolerance = _W_RESHAPE_TOL,
+) -> CheckReport:
     """Check ``candidate(weights, target, lam) -> list of gradient arrays`` against
-    :func:`refquant.imc.w_reshape_penalty_grad` (the sum over layers, RAOQ's form; relative 1e-8 plus an absolute
-    floor of 1e-12 times the layer's largest gradient)."""
+    :func:`refquant.imc.w_reshape_penalty_grad`.
+
+    The sum over layers (RAOQ's form, eqs. 6-7); relative 1e-8 plus an absolute floor of 1e-12
+    times the layer's largest gradient.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(weights, target, lam)``, weights a list of float64 arrays; one gradient per
+        layer.
+    target : float >= 1
+        The kurtosis target (default 1.8).
+    lam : float >= 0
+        The penalty weight (default 6e-4).
+    max_examples : int, 1..10**7
+        Number of cases.
+    seed : int >= 0 or None
+        Hypothesis seed; ``None`` derandomizes.
+    tolerance : Tolerance
+        Default relative 1e-8 (absolute floor as above).
+
+    Returns
+    -------
+    CheckReport
+        Counts of cases run and compared (:class:`~refquant.testing.conformance.CheckReport`).
+
+    Raises
+    ------
+    ConformanceError
+        The first mismatch (a minimal counterexample).
+    TypeError, ValueError
+        A non-callable *candidate*, a *tolerance* that is not a
+        :class:`~refquant.testing.Tolerance`, a *target* or *lam* rejected by
+        :func:`refquant.imc.w_reshape_penalty_grad`, a bad *max_examples* or *seed* (the message
+        names the parameter), before any case runs.
+    """
     from ..imc import training as T
+
+    _check_candidate(candidate, "(weights, target, lam) -> list of arrays")
+    # refquant's own checks of target and lam on a small valid layer, before any case runs
+    T.w_reshape_penalty_grad([_PROBE], target=target, lam=lam)
+    _check_tolerance(tolerance)
+    _check_run_options(max_examples, seed)
 
     def body(layers):
         ref = T.w_reshape_penalty_grad(layers, target=target, lam=lam)
@@ -283,4 +463,4 @@ def check_w_reshape_grad(
                 context={"layers": [w.shape for w in layers]},
             )
 
-    run_property(weight_layers(), body, max_examples=max_examples, seed=seed)
+    return run_property(weight_layers(), body, max_examples=max_examples, seed=seed, op="w_reshape_grad")

@@ -35,6 +35,16 @@ import numpy as np
 
 from .. import SEMANTICS_VERSION, __version__
 from .. import uniform as _uniform
+from .._validate import (
+    as_path,
+    check_callable,
+    check_int,
+    check_mapping,
+    check_sequence,
+    check_str,
+    check_type,
+    short_repr,
+)
 from ..specs import QuantSpec
 from ._compare import EXACT, STRICT, ConformanceError, Tolerance, compare_arrays
 
@@ -54,21 +64,42 @@ __all__ = [
     "case_sha256",
 ]
 
+#: The ``format`` field of every golden manifest.
 FORMAT = "refquant-golden"
+#: Version written by :func:`export`. 2: ``case_sha256`` over :func:`case_bytes`; reciprocal/half-even,
+#: divide/half-away and backend-style (ONNX QuantizeLinear, PyTorch fake-quantize) uniform cases; fake_quant
+#: and dequantize compared with signed zeros.
 FORMAT_VERSION = 2
-"""Version written by :func:`export`. 2: ``case_sha256`` over :func:`case_bytes`; reciprocal/half-even,
-divide/half-away and backend-style (ONNX QuantizeLinear, PyTorch fake-quantize) uniform cases; fake_quant and
-dequantize compared with signed zeros."""
+#: Versions :func:`verify` reads (1: ``case_sha256`` over Python's ``json.dumps`` text of the entry).
 READABLE_VERSIONS = (1, 2)
-"""Versions :func:`verify` reads (1: ``case_sha256`` over Python's ``json.dumps`` text of the entry)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class GoldenOp:
     """One reference operation with golden vectors.
 
-    make_cases(rng) -> list of dicts ``{"spec": dict | None, "params": dict, "inputs": {name: ndarray}}``
-    compute(inputs, spec_dict, params) -> {name: ndarray}
+    Parameters
+    ----------
+    name : str
+        The operation's name (the key in :data:`REGISTRY` and the ``op`` of its manifest entries).
+    make_cases : callable
+        ``make_cases(rng) -> list of dicts`` ``{"spec": dict | None, "params": dict, "inputs":
+        {name: ndarray}}``, deterministic given the ``numpy.random.Generator``.
+    compute : callable
+        ``compute(inputs, spec_dict, params) -> {name: ndarray}``: refquant's outputs of one case.
+    tolerance : Tolerance
+        How :func:`verify` compares recomputed outputs with the stored ones (default ``EXACT``).
+
+    Attributes
+    ----------
+    name, make_cases, compute, tolerance
+        As the parameters (frozen).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-str or empty *name*, a non-callable *make_cases*/*compute*, a *tolerance* that is
+        not a :class:`~refquant.testing.Tolerance` (the message names the field).
     """
 
     name: str
@@ -76,12 +107,38 @@ class GoldenOp:
     compute: Callable[[dict[str, np.ndarray], dict | None, dict], dict[str, np.ndarray]]
     tolerance: Tolerance = EXACT
 
+    def __post_init__(self) -> None:
+        check_str(self.name, "name")
+        check_callable(self.make_cases, "make_cases", "(rng) -> list of case dicts")
+        check_callable(self.compute, "compute", "(inputs, spec_dict, params) -> dict of arrays")
+        check_type(self.tolerance, Tolerance, "tolerance", "a refquant.testing.Tolerance")
 
+
+#: The operations with golden vectors, by name (:func:`register` adds one; :func:`export` writes them).
 REGISTRY: dict[str, GoldenOp] = {}
 
 
 def register(op: GoldenOp) -> GoldenOp:
-    """Add *op* to :data:`REGISTRY` (name must be new)."""
+    """Add *op* to :data:`REGISTRY`.
+
+    Parameters
+    ----------
+    op : GoldenOp
+        Its ``name`` must be new.
+
+    Returns
+    -------
+    GoldenOp
+        *op* itself.
+
+    Raises
+    ------
+    TypeError
+        *op* is not a :class:`GoldenOp`.
+    ValueError
+        An operation of that name is already registered.
+    """
+    check_type(op, GoldenOp, "op", "a refquant.testing.golden.GoldenOp")
     if op.name in REGISTRY:
         raise ValueError(f"golden op {op.name!r} is already registered")
     REGISTRY[op.name] = op
@@ -129,15 +186,25 @@ def _uniform_specs() -> list[QuantSpec]:
 def profile_specs(name: str | None = None) -> list[QuantSpec]:
     """Representative specs of one backend profile (or of every profile, ``name=None``) for golden vectors.
 
-    For each profile: its 8-bit full-range specs (or, for a backend without 8-bit codes, its first two) and
-    its narrowest and widest supported grids, each per tensor, per channel (along axis 1, or the last axis
-    for TensorFlow) where the backend has it, and blocked (``block_size=16`` along axis 1 of the (3, 40)
-    case arrays, so the last block is partial) where it has that.
+    For each profile: its 8-bit full-range specs (or, for a backend without 8-bit codes, its first
+    two) and its narrowest and widest supported grids, each per tensor, per channel (along axis 1,
+    or the last axis for TensorFlow) where the backend has it, and blocked (``block_size=16`` along
+    axis 1 of the (3, 40) case arrays, so the last block is partial) where it has that.
+
+    Parameters
+    ----------
+    name : str or None
+        A profile name (:func:`refquant.profiles.names`); ``None`` for all.
+
+    Returns
+    -------
+    list of QuantSpec
+        Without duplicates, in profile order.
 
     Raises
     ------
-    ValueError
-        Unknown profile *name* (the message lists the allowed names).
+    TypeError, ValueError
+        *name* not a str, or not a known profile (the message lists the allowed names).
     """
     from .. import profiles
 
@@ -242,7 +309,8 @@ register(GoldenOp("dequantize", _dq_cases, _dq, STRICT))
 
 
 def _tf_cases(rng: np.random.Generator) -> list[dict[str, Any]]:
-    """TensorFlow 2.21 fake_quant_with_min_max_{args, vars, vars_per_channel} (refquant.profiles.tf_fake_quant_model)."""
+    """TensorFlow 2.21 fake_quant_with_min_max_{args, vars, vars_per_channel}
+    (refquant.profiles.tf_fake_quant_model)."""
     cases = []
     for variant in ("args", "vars", "per_channel"):
         for num_bits, narrow in ((8, False), (8, True), (4, False), (2, False), (16, True)):
@@ -535,21 +603,41 @@ def _canonical_v1(entry: dict) -> bytes:
 
 
 def canonical_json(value: Any) -> str:
-    """The canonical JSON text of *value* that :func:`case_bytes` hashes (no Python float formatting).
+    r"""The canonical JSON text of *value* that :func:`case_bytes` hashes (no Python float formatting).
 
-    Objects: keys sorted by their bytes, ``{"k":v,...}`` with no whitespace. Arrays: ``[a,b]``. ``null``,
-    ``true``, ``false``. Integers: decimal (``-12``). Floats: the string ``"f64:"`` followed by the 16
-    lowercase hex digits of the value's IEEE-754 binary64 bit pattern (``1.5`` -> ``"f64:3ff8000000000000"``).
-    Strings: written between double quotes verbatim; they must be printable ASCII without ``"`` or ``\\``
-    (so no escaping rule is needed), which holds for every key and value refquant writes.
+    Objects: keys sorted by their bytes, ``{"k":v,...}`` with no whitespace. Arrays: ``[a,b]``.
+    ``null``, ``true``, ``false``. Integers: decimal (``-12``). Floats: the string ``"f64:"``
+    followed by the 16 lowercase hex digits of the value's IEEE-754 binary64 bit pattern (``1.5`` ->
+    ``"f64:3ff8000000000000"``). Strings: written between double quotes verbatim; they must be
+    printable ASCII without ``"`` or ``\`` (so no escaping rule is needed), which holds for every
+    key and value refquant writes.
+
+    Parameters
+    ----------
+    value : None, bool, int, float, str, list, tuple or dict (nested)
+        Dict keys must be str.
+
+    Returns
+    -------
+    str
 
     Raises
     ------
     ValueError
-        A string outside that alphabet, or a non-finite float.
+        A string outside that alphabet, or a non-finite float (the message gives its path, e.g.
+        ``value['params']['scale']``).
     TypeError
-        A value of another type.
+        A value of another type (a set, an object) or a non-str dict key, with its path.
+
+    Examples
+    --------
+    >>> canonical_json({"b": [1, 1.5], "a": None})
+    '{"a":null,"b":[1,"f64:3ff8000000000000"]}'
     """
+    return _canonical(value, "value")
+
+
+def _canonical(value: Any, path: str) -> str:
     if value is None:
         return "null"
     if isinstance(value, (bool, np.bool_)):
@@ -559,39 +647,88 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         v = float(value)
         if not np.isfinite(v):
-            raise ValueError(f"value={v!r}: golden manifests hold finite floats only")
-        return '"f64:%016x"' % int(np.array(v, dtype="<f8").view("<u8"))
+            raise ValueError(f"{path}={v!r}: golden manifests hold finite floats only")
+        return f'"f64:{int(np.array(v, dtype="<f8").view("<u8")):016x}"'
     if isinstance(value, str):
         if not all(32 <= ord(c) < 127 for c in value) or '"' in value or "\\" in value:
-            raise ValueError(f"string {value!r}: canonical JSON allows printable ASCII without quotes or backslashes")
+            raise ValueError(
+                f"{path}={value!r}: canonical JSON allows printable ASCII strings without quotes or backslashes"
+            )
         return f'"{value}"'
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+        return "[" + ",".join(_canonical(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
     if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: k.encode("ascii") if isinstance(k, str) else b"")
-        return "{" + ",".join(canonical_json(str(k)) + ":" + canonical_json(value[k]) for k in keys) + "}"
-    raise TypeError(f"type={type(value).__name__} cannot appear in a golden manifest")
+        for k in value:
+            if not isinstance(k, str):
+                raise TypeError(f"{path} has the key {k!r} (type={type(k).__name__}); manifest keys are str")
+        keys = sorted(value, key=lambda k: k.encode("ascii", "replace"))
+        return (
+            "{"
+            + ",".join(_canonical(k, f"{path}[{k!r}]") + ":" + _canonical(value[k], f"{path}[{k!r}]") for k in keys)
+            + "}"
+        )
+    raise TypeError(
+        f"{path} has type={type(value).__name__}, which cannot appear in a golden manifest; allowed: None, bool, "
+        "int, float, str, list, tuple, dict"
+    )
 
 
 _CASE_MAGIC = b"refquant-golden-case-v2\n"
 
 
-def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
-    """The canonical byte form of one case (format version 2), whose SHA-256 is ``case_sha256``.
+def _check_entry(entry: Any, name: str = "entry") -> dict:
+    """A manifest case entry: a dict whose ``inputs`` and ``outputs`` map array names to dicts with
+    ``dtype``, ``shape`` and ``file``."""
+    d = check_mapping(entry, name)
+    for kind in ("inputs", "outputs"):
+        if kind not in d:
+            raise ValueError(f"{name} has no {kind!r} key; a case entry maps 'inputs' and 'outputs' to arrays")
+        arrays = check_mapping(d[kind], f"{name}[{kind!r}]")
+        for an, meta in arrays.items():
+            check_mapping(meta, f"{name}[{kind!r}][{an!r}]")
+            missing = [k for k in ("dtype", "shape", "file") if k not in meta]
+            if missing:
+                raise ValueError(f"{name}[{kind!r}][{an!r}] lacks the key(s) {missing}")
+    return d
 
-    Concatenation of: the ASCII line ``refquant-golden-case-v2``; the :func:`canonical_json` of the entry
-    without its ``case_sha256`` key and a newline; then for ``inputs`` and then ``outputs``, for each array
-    name in sorted (byte) order, the ASCII header line ``"<input|output> <name> <dtype> <shape>\\n"`` (shape
-    as comma-separated decimal sides, empty for a 0-d array) followed by the array's raw bytes (its ``.bin``
-    file: little-endian, C order).
+
+def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
+    r"""The canonical byte form of one case (format version 2), whose SHA-256 is ``case_sha256``.
+
+    Concatenation of: the ASCII line ``refquant-golden-case-v2``; the :func:`canonical_json` of the
+    entry without its ``case_sha256`` key and a newline; then for ``inputs`` and then ``outputs``,
+    for each array name in sorted (byte) order, the ASCII header line ``"<input|output> <name>
+    <dtype> <shape>\n"`` (shape as comma-separated decimal sides, empty for a 0-d array) followed by
+    the array's raw bytes (its ``.bin`` file: little-endian, C order).
 
     Parameters
     ----------
     entry : dict
-        A case entry of ``manifest.json``.
+        A case entry of ``manifest.json``: ``inputs`` and ``outputs`` map array names to dicts with
+        ``dtype``, ``shape`` and ``file``.
     arrays : {"inputs": {name: bytes}, "outputs": {name: bytes}}
-        The raw bytes of every array.
+        The raw bytes of every array of *entry*.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    TypeError, ValueError
+        *entry* or *arrays* not dicts of that form, or an array of *entry* without bytes in
+        *arrays* (the message names the parameter and key).
     """
+    _check_entry(entry)
+    arrays = check_mapping(arrays, "arrays", required=("inputs", "outputs"))
+    for kind in ("inputs", "outputs"):
+        got = check_mapping(arrays[kind], f"arrays[{kind!r}]")
+        for name in entry[kind]:
+            if not isinstance(got.get(name), (bytes, bytearray)):
+                raise ValueError(
+                    f"arrays[{kind!r}] has no bytes for the array {name!r} of entry[{kind!r}] "
+                    f"(got {short_repr(got.get(name))})"
+                )
     e = {k: v for k, v in entry.items() if k != "case_sha256"}
     parts = [_CASE_MAGIC, canonical_json(e).encode("ascii"), b"\n"]
     for kind in ("inputs", "outputs"):
@@ -604,8 +741,29 @@ def case_bytes(entry: dict, arrays: dict[str, dict[str, bytes]]) -> bytes:
 
 
 def case_sha256(entry: dict, directory) -> str:
-    """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files."""
-    root = pathlib.Path(directory)
+    """``case_sha256`` of *entry* (format version 2) with its arrays read from *directory*'s ``.bin`` files.
+
+    Parameters
+    ----------
+    entry : dict
+        A case entry of ``manifest.json`` (see :func:`case_bytes`).
+    directory : str or os.PathLike
+        The golden directory the entry's ``file`` paths are relative to.
+
+    Returns
+    -------
+    str
+        64 lowercase hex digits: SHA-256 of :func:`case_bytes`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        *entry* not a case entry, *directory* not a path (the message names the parameter).
+    OSError
+        An array file cannot be read.
+    """
+    _check_entry(entry)
+    root = as_path(directory, "directory")
     arrays = {
         kind: {n: (root / m["file"]).read_bytes() for n, m in entry[kind].items()} for kind in ("inputs", "outputs")
     }
@@ -619,34 +777,53 @@ def _tol_dict(t: Tolerance) -> dict:
 _PROFILE_OPS = ("fake_quant", "quantize", "dequantize")
 
 
+def _check_ops(ops) -> list[str] | None:
+    """None or a list/tuple of operation names (str; membership in :data:`REGISTRY` is checked by the caller)."""
+    if ops is None:
+        return None
+    return [check_str(n, f"ops[{i}]") for i, n in enumerate(check_sequence(ops, "ops"))]
+
+
 def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: str | None = None) -> dict:
     """Write golden vectors for *ops* (default: all registered) into *directory*; return the manifest.
 
     Parameters
     ----------
-    directory : path
+    directory : str or os.PathLike
         Output folder (created if missing).
-    ops : list of str or None
+    ops : list or tuple of str, or None
         Operations (names in :data:`REGISTRY`); default all (with *profile*: the uniform quantizer's
         ``fake_quant``, ``quantize``, ``dequantize``, and ``tf_fake_quant`` for ``"tf.fake_quant"``).
-    seed : int
+    seed : int >= 0
         Seed of the case generators.
     profile : str or None
-        A backend profile (:func:`refquant.profiles.names`): the uniform cases use only that profile's
-        specs (:func:`profile_specs`: per tensor, per channel and blocked where the backend has them), so
-        the vectors state that backend's semantics. The manifest records ``"profile"``.
+        A backend profile (:func:`refquant.profiles.names`): the uniform cases use only that
+        profile's specs (:func:`profile_specs`: per tensor, per channel and blocked where the backend
+        has them), so the vectors state that backend's semantics. The manifest records
+        ``"profile"``.
+
+    Returns
+    -------
+    dict
+        The manifest (also written to ``directory/manifest.json``).
 
     Raises
     ------
+    TypeError
+        *directory* not a path; *ops* not a list or tuple of str (a single str, a set); *seed* not
+        an int; *profile* not a str.
     ValueError
-        Unknown op or profile names (listing the allowed ones).
+        Unknown op or profile names (listing the allowed ones), a negative *seed*.
     """
-    root = pathlib.Path(directory)
+    root = as_path(directory, "directory")
+    ops = _check_ops(ops)
+    seed = check_int(seed, "seed", 0)
     makers = {n: op.make_cases for n, op in REGISTRY.items()}
     if profile is not None:
         from .. import profiles
 
-        if not isinstance(profile, str) or profile not in profiles.names():
+        check_str(profile, "profile")
+        if profile not in profiles.names():
             raise ValueError(
                 f"profile={profile!r} is not a known profile; allowed: {', '.join(repr(n) for n in profiles.names())}"
             )
@@ -712,7 +889,23 @@ def export(directory, *, ops: list[str] | None = None, seed: int = 0, profile: s
 
 @dataclasses.dataclass
 class VerifyReport:
-    """Result of :func:`verify`: ``checked`` case count and ``failures`` as (case id, reason)."""
+    """Result of :func:`verify`.
+
+    Parameters
+    ----------
+    checked : int
+        Cases checked.
+    failures : list of (str, str)
+        ``(case id, reason)`` of every failing case.
+    notes : list of str
+        Remarks that do not fail the verification (an older format version, another semantics
+        version).
+
+    Attributes
+    ----------
+    checked, failures, notes
+        As the parameters.
+    """
 
     checked: int = 0
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -720,9 +913,28 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the verification passed.
+
+        Returns
+        -------
+        bool
+            ``True`` when at least one case was checked and none failed.
+        """
         return not self.failures and self.checked > 0
 
     def summary(self) -> str:
+        """A readable account of the verification.
+
+        Returns
+        -------
+        str
+            ``"checked N case(s): F failure(s)"``, then one line per note and per failure.
+
+        Examples
+        --------
+        >>> print(VerifyReport(checked=3).summary())
+        checked 3 case(s): 0 failure(s)
+        """
         lines = [f"checked {self.checked} case(s): {len(self.failures)} failure(s)"]
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  FAIL {cid}: {why}" for cid, why in self.failures]
@@ -746,6 +958,13 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
     Reads format versions :data:`READABLE_VERSIONS` (each by its own ``case_sha256`` rule; an older
     version adds a note to the report). A newer or unknown version raises ``ValueError`` saying so.
 
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        A directory written by :func:`export`.
+    ops : list or tuple of str, or None
+        Check only these operations (names in :data:`REGISTRY`); default every case.
+
     Returns
     -------
     VerifyReport
@@ -755,10 +974,18 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
     ------
     FileNotFoundError
         No ``manifest.json`` in *directory*.
+    TypeError
+        *directory* not a path; *ops* not a list or tuple of str.
     ValueError
-        Not a golden manifest, or a format version this refquant cannot read.
+        Not a golden manifest, a format version this refquant cannot read, or an unknown op name
+        in *ops*.
     """
-    root = pathlib.Path(directory)
+    root = as_path(directory, "directory")
+    ops = _check_ops(ops)
+    if ops is not None:
+        unknown = [n for n in ops if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"ops={unknown}: unknown; available: {sorted(REGISTRY)}")
     report = VerifyReport()
     mpath = root / "manifest.json"
     if not mpath.is_file():
@@ -779,7 +1006,8 @@ def verify(directory, *, ops: list[str] | None = None) -> VerifyReport:
         )
     if manifest.get("semantics_version") != SEMANTICS_VERSION:
         report.notes.append(
-            f"vectors were made under semantics version {manifest.get('semantics_version')}, this refquant has {SEMANTICS_VERSION}"
+            f"vectors were made under semantics version {manifest.get('semantics_version')}, "
+            f"this refquant has {SEMANTICS_VERSION}"
         )
     for entry in manifest["cases"]:
         cid = entry.get("id", "?")

@@ -42,5 +42,21 @@ class _Checks:
 
 @pytest.fixture
 def refquant_check() -> _Checks:
-    """Conformance checkers of refquant, e.g. ``refquant_check.fake_quant(candidate)``."""
+    """Conformance checkers of refquant, e.g. ``refquant_check.fake_quant(candidate)``.
+
+    A pytest fixture (registered through the ``pytest11`` entry point). Attribute ``<op>`` is
+    ``refquant.testing.conformance.check_<op>`` (``fake_quant``, ``quantize``, ``dequantize``,
+    ``calibration``, ``kurtosis`` ...), with all its options; each returns a ``CheckReport`` and
+    validates its arguments as the checker does.
+
+    Returns
+    -------
+    object
+        Attribute access to the checkers; ``dir()`` lists them.
+
+    Raises
+    ------
+    AttributeError
+        An unknown checker name (the message lists the available ones).
+    """
     return _Checks()

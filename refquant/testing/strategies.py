@@ -32,8 +32,18 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .._validate import check_bool, check_int, check_real
-from ..specs import MAX_BITS, MIN_BITS, QuantSpec, Rounding, ScaleOp
+from .._validate import (
+    check_bool,
+    check_choice,
+    check_enum,
+    check_int,
+    check_real,
+    check_sequence,
+    check_str,
+    check_type,
+    short_repr,
+)
+from ..specs import CROSSBAR_MODES, MAX_BITS, MIN_BITS, QuantSpec, Rounding, ScaleOp, _normalize_compute_dtype
 
 __all__ = [
     "QuantCase",
@@ -62,7 +72,23 @@ _ALL_SCALE_OPS = ("divide", "reciprocal")
 
 
 class QuantCase(NamedTuple):
-    """A matched quantizer input: ``x`` with ``scale``/``zero_point`` valid for ``spec``."""
+    """A matched quantizer input: ``x`` with ``scale`` and ``zero_point`` valid for ``spec``.
+
+    Drawn by :func:`quant_cases`; unpack it as ``x, scale, zero_point, spec = case`` and call
+    ``refquant.fake_quant(x, scale, zero_point, spec)`` (or ``quantize``).
+
+    Attributes
+    ----------
+    x : ndarray of float32 or float64
+        The input tensor.
+    scale : float, NumPy float scalar or 1-D ndarray
+        A positive scale in the compute dtype: a scalar per tensor, one per channel (length
+        ``x.shape[spec.axis]``) per channel.
+    zero_point : int or 1-D int64 ndarray
+        In ``[spec.qmin, spec.qmax]``; per channel one per channel.
+    spec : QuantSpec
+        The grid and rounding rule; its ``axis`` fits ``x``.
+    """
 
     x: np.ndarray
     scale: object
@@ -70,19 +96,51 @@ class QuantCase(NamedTuple):
     spec: QuantSpec
 
 
-def _check_dtype(dtype) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype={dt}: allowed float32 or float64")
-    return dt
+#: Zero points and code limits drawn or pinned by the strategies lie within +-2**MAX_BITS (every QuantSpec's codes do).
+_CODE_LIMIT = 2**MAX_BITS
+
+
+def _check_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """A float dtype of the data (float32 or float64, the compute dtypes of :class:`QuantSpec`); not None."""
+    if dtype is None:
+        raise TypeError(f"{name}=None: a float dtype is required (np.float32, np.float64 or their names)")
+    return np.dtype(_normalize_compute_dtype(dtype, name))
+
+
+def _check_strategy(value, name: str, what: str = "a Hypothesis strategy"):
+    """*value* if it is a Hypothesis ``SearchStrategy`` (or None); TypeError naming *name* otherwise."""
+    if value is None:
+        return None
+    return check_type(value, st.SearchStrategy, name, f"None or {what}")
 
 
 def scales(*, dtype=np.float32, power_of_two: bool | None = None) -> st.SearchStrategy:
     """Positive scales, finite with a finite reciprocal, exactly representable in *dtype*.
 
-    ``power_of_two=None`` mixes powers of two (2**-20 .. 2**10, which make
-    ties exact) with arbitrary values in [2**-20, 1024]; ``True``/``False``
-    restrict to one kind. Draws are Python floats equal to a *dtype* value.
+    Parameters
+    ----------
+    dtype : np.float32, np.float64, "float32" or "float64"
+        The compute dtype the scales must be values of (default float32).
+    power_of_two : bool or None
+        ``None`` (default) mixes powers of two (``2**-20`` to ``2**10``, which make ties exact) with
+        arbitrary values in ``[2**-20, 1024]``; ``True``/``False`` restrict to one kind.
+
+    Returns
+    -------
+    SearchStrategy of float
+        Python floats equal to a *dtype* value.
+
+    Raises
+    ------
+    TypeError
+        ``dtype=None`` or a non-dtype; ``power_of_two`` not a bool or None.
+    ValueError
+        A dtype other than float32/float64.
+
+    Examples
+    --------
+    >>> from refquant.testing import scales
+    >>> s = scales(dtype="float64", power_of_two=True)
     """
     dt = _check_dtype(dtype)
     if power_of_two is not None:
@@ -118,34 +176,61 @@ def quant_specs(
     signed, narrow_range : bool or None
         ``None`` draws both values.
     axis : int, None or a strategy
+        The ``axis`` of every spec (default ``None``: per tensor); a strategy
+        draws it.
     roundings : sequence of str
         Default the four classic deterministic modes (``half_even``,
         ``half_away``, ``half_up``, ``floor``). Stochastic rounding (specs that
         need an ``rng``) and any later-added mode are drawn only when listed.
     scale_ops : sequence of str
+        The ``scale_op`` values to draw (default all).
     compute_dtypes : sequence of None, "float32", "float64"
+        The ``compute_dtype`` values to draw (default all three).
     **knobs : sequence
         Further ``QuantSpec`` fields by their plural name, each a non-empty
         sequence of values to draw from (e.g. ``zero_point_ops=["after_round",
         "before_round"]`` for a ``zero_point_op`` field). Fields not named keep
         ``QuantSpec``'s default, so new knobs are off unless asked for.
 
+    Returns
+    -------
+    SearchStrategy of QuantSpec
+
     Raises
     ------
+    TypeError
+        A non-integer bit width or ``axis``, ``signed``/``narrow_range`` not
+        a bool or None, ``roundings``/``scale_ops``/``compute_dtypes`` not a
+        list or tuple (a str, a set, a dict) or holding a non-str.
     ValueError
-        Empty sequences, unknown enum values, ``min_bits > max_bits``, or a
-        knob that is not a field of this refquant's ``QuantSpec``.
+        Empty sequences, unknown enum values (the message names e.g.
+        ``roundings[1]``), bit widths outside 1..16, ``min_bits > max_bits``,
+        or a knob that is not a field of this refquant's ``QuantSpec``. All
+        checked when the strategy is built.
+
+    Examples
+    --------
+    >>> from refquant.testing import quant_specs
+    >>> s = quant_specs(min_bits=4, max_bits=8, roundings=["half_even"], compute_dtypes=["float32"])
     """
     lo = check_int(min_bits, "min_bits", MIN_BITS, MAX_BITS)
     hi = check_int(max_bits, "max_bits", MIN_BITS, MAX_BITS)
     if lo > hi:
         raise ValueError(f"min_bits={lo} is larger than max_bits={hi}")
-    for r in roundings:
-        Rounding(r)
-    for o in scale_ops:
-        ScaleOp(o)
-    if not roundings or not scale_ops or not compute_dtypes:
-        raise ValueError("roundings, scale_ops and compute_dtypes must be non-empty")
+    if signed is not None:
+        check_bool(signed, "signed")
+    if narrow_range is not None:
+        check_bool(narrow_range, "narrow_range")
+    if axis is not None and not isinstance(axis, st.SearchStrategy):
+        check_int(axis, "axis")
+    roundings = [
+        check_enum(r, Rounding, f"roundings[{i}]").value for i, r in enumerate(_values(roundings, "roundings"))
+    ]
+    scale_ops = [check_enum(o, ScaleOp, f"scale_ops[{i}]").value for i, o in enumerate(_values(scale_ops, "scale_ops"))]
+    compute_dtypes = [
+        _normalize_compute_dtype(c, f"compute_dtypes[{i}]")
+        for i, c in enumerate(_values(compute_dtypes, "compute_dtypes"))
+    ]
     fields = {f.name for f in dataclasses.fields(QuantSpec)}
     knob_st = {}
     for plural, values in knobs.items():
@@ -194,17 +279,66 @@ def quant_specs(
     return build()
 
 
+#: order_sensitive_values: ties k in [-2**31, 2**31], at most 2**16 of them, at most 64 neighbours each way.
+_ORDER_K_BOUND = 2**31
+_ORDER_K_LIMIT = 2**16
+_ORDER_MAX_ULPS = 64
+
+
+def _values(seq, name: str) -> list:
+    """A non-empty list or tuple of choices (a str, a set or a generator is an error naming *name*)."""
+    return check_sequence(seq, name, min_len=1)
+
+
 def order_sensitive_values(dtype, scale: float, k_lo: int, k_hi: int, max_ulps: int = 4) -> np.ndarray:
     """Values ``x`` near ties whose half-even code differs between ``x / s`` and ``x * (1/s)``.
 
-    Searches the ``max_ulps`` float neighbours of every tie ``(k + 1/2)·s``,
-    ``k_lo <= k <= k_hi``, in *dtype*. Empty when the scale is a power of two
-    (then both orders are exact). These are the inputs that tell an
-    ONNX-style (divide) quantizer from a PyTorch-style (reciprocal) one.
+    Searches the ``max_ulps`` float neighbours on each side of every tie ``(k + 1/2)·s``,
+    ``k_lo <= k <= k_hi``, in *dtype*. Empty when the scale is a power of two (then both orders are
+    exact). These are the inputs that tell an ONNX-style (divide) quantizer from a PyTorch-style
+    (reciprocal) one.
+
+    Parameters
+    ----------
+    dtype : np.float32, np.float64, "float32" or "float64"
+        The arithmetic of both orders.
+    scale : float > 0
+        Rounded to *dtype*; it and its reciprocal must be positive and finite there.
+    k_lo, k_hi : int
+        Range of tie indices: ``-2**31 <= k_lo <= 2**31`` and ``k_lo <= k_hi <= k_lo + 2**16``.
+    max_ulps : int, 0..64
+        Neighbours searched on each side of a tie (0: the ties alone).
+
+    Returns
+    -------
+    ndarray of *dtype*
+        Sorted, unique, finite values.
+
+    Raises
+    ------
+    TypeError
+        ``dtype=None``; ``scale`` not a real number; ``k_lo``/``k_hi``/``max_ulps`` not integers.
+    ValueError
+        A dtype other than float32/float64; a scale that is not finite and > 0 (or not in *dtype*);
+        an index or ``max_ulps`` out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from refquant.testing import order_sensitive_values
+    >>> order_sensitive_values(np.float32, 0.25, -3, 3).size   # a power of two: both orders agree
+    0
     """
-    dt = np.dtype(dtype)
-    s = dt.type(scale)
-    r = dt.type(1) / s
+    dt = _check_dtype(dtype)
+    scale = check_real(scale, "scale", lo=0.0, lo_open=True)
+    k_lo = check_int(k_lo, "k_lo", -_ORDER_K_BOUND, _ORDER_K_BOUND)
+    k_hi = check_int(k_hi, "k_hi", k_lo, k_lo + _ORDER_K_LIMIT)
+    max_ulps = check_int(max_ulps, "max_ulps", 0, _ORDER_MAX_ULPS)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        s = dt.type(scale)
+        r = dt.type(1) / s
+    if not (s > 0 and np.isfinite(s) and np.isfinite(r)):
+        raise ValueError(f"scale={scale!r} is not a positive {dt.name} with a finite reciprocal")
     ties = ((np.arange(k_lo, k_hi + 1, dtype=np.float64) + 0.5) * float(s)).astype(dt)
     cands = [ties]
     up, down = ties.copy(), ties.copy()
@@ -273,45 +407,100 @@ def float_arrays(
 
     Parameters
     ----------
-    dtype : float32 or float64
-    shape : tuple of int or a strategy of shapes
-    scale, zero_point, qmin, qmax : the grid the values are placed around
-        (ties at ``(k + 1/2)·scale`` for codes ``k + zero_point`` from
-        ``qmin - 3`` to ``qmax + 3``).
-    allow_subnormal : include subnormal values.
-    max_magnitude : largest ``|value|`` drawn for the "far beyond the clamp range"
-        elements (default: a quarter of the dtype's max). Pass the compute
-        dtype's range when it is narrower than *dtype* (float64 data, float32
-        arithmetic), so that no value overflows on conversion.
+    dtype : np.float32, np.float64, "float32" or "float64"
+        Element dtype (default float32).
+    shape : int, tuple of int or a strategy of shapes
+        Array shape (sides ``0..2**20``), as ``hypothesis.extra.numpy.arrays`` takes it.
+    scale : float > 0
+        The grid the values are placed around: ties at ``(k + 1/2)·scale`` for codes
+        ``k + zero_point`` from ``qmin - 3`` to ``qmax + 3``.
+    zero_point, qmin, qmax : int
+        ``-2**16 <= qmin <= qmax <= 2**16`` and ``qmin <= zero_point <= qmax``.
+    allow_subnormal : bool
+        Include subnormal values.
+    max_magnitude : float > 0 or None
+        Largest ``|value|`` drawn for the "far beyond the clamp range" elements (default: a quarter
+        of the dtype's max). Pass the compute dtype's range when it is narrower than *dtype*
+        (float64 data, float32 arithmetic), so that no value overflows on conversion.
+
+    Returns
+    -------
+    SearchStrategy of ndarray
+
+    Raises
+    ------
+    TypeError
+        ``dtype=None``, ``shape`` not an int, sequence or strategy; a non-integer ``zero_point``,
+        ``qmin``, ``qmax`` or side; ``scale``/``max_magnitude`` not real numbers;
+        ``allow_subnormal`` not a bool.
+    ValueError
+        A dtype other than float32/float64, a negative side, ``scale``/``max_magnitude`` not finite
+        and > 0, or code limits out of their ranges. All checked when the strategy is built.
     """
     dt = _check_dtype(dtype)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale={scale!r} must be finite and > 0")
-    qmin = check_int(qmin, "qmin")
-    qmax = check_int(qmax, "qmax")
+    shape = _check_shape(shape)
+    scale = check_real(scale, "scale", lo=0.0, lo_open=True)
+    qmin = check_int(qmin, "qmin", -_CODE_LIMIT, _CODE_LIMIT)
+    qmax = check_int(qmax, "qmax", qmin, _CODE_LIMIT)
     zero_point = check_int(zero_point, "zero_point", qmin, qmax)
     allow_subnormal = check_bool(allow_subnormal, "allow_subnormal")
-    max_magnitude = float(np.finfo(dt).max) / 4 if max_magnitude is None else float(max_magnitude)
-    if not max_magnitude > 0:
-        raise ValueError(f"max_magnitude={max_magnitude!r} must be > 0")
+    if max_magnitude is None:
+        max_magnitude = float(np.finfo(dt).max) / 4
+    else:
+        max_magnitude = check_real(max_magnitude, "max_magnitude", lo=0.0, lo_open=True)
     elems = _element_strategy(dt, float(scale), zero_point, qmin, qmax, allow_subnormal, max_magnitude)
     return hnp.arrays(dt, shape, elements=elems)
+
+
+def _check_shape(shape):
+    """An array shape for ``hnp.arrays``: an int >= 0, a list/tuple of them, or a strategy of shapes."""
+    if isinstance(shape, st.SearchStrategy):
+        return shape
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        return (check_int(shape, "shape", 0, _MAX_SIDE),)
+    if not isinstance(shape, (list, tuple)):
+        raise TypeError(
+            f"shape must be an int, a tuple of ints or a Hypothesis strategy of shapes, got shape={short_repr(shape)} "
+            f"(type={type(shape).__name__})"
+        )
+    return tuple(check_int(d, f"shape[{i}]", 0, _MAX_SIDE) for i, d in enumerate(shape))
+
+
+#: Largest side of a fixed array shape drawn by :func:`float_arrays`.
+_MAX_SIDE = 2**20
 
 
 def spec_strategy(specs, *, name: str = "specs") -> st.SearchStrategy:
     """Normalise a *specs* option to a strategy of :class:`~refquant.specs.QuantSpec`.
 
-    Accepts ``None`` (every deterministic spec: :func:`quant_specs`), a
-    strategy, one ``QuantSpec``, or a non-empty list/tuple of ``QuantSpec``
-    (drawn with ``sampled_from``, shrinking towards the first).
+    Parameters
+    ----------
+    specs : None, SearchStrategy, QuantSpec or list/tuple of QuantSpec
+        ``None``: every deterministic spec (:func:`quant_specs`). A strategy is returned as is; one
+        ``QuantSpec`` is drawn always; a non-empty list or tuple is drawn with ``sampled_from``
+        (shrinking towards the first).
+    name : str
+        The parameter name used in error messages (default ``"specs"``).
+
+    Returns
+    -------
+    SearchStrategy of QuantSpec
 
     Raises
     ------
     TypeError
-        Anything else, or a sequence holding a non-``QuantSpec`` (names *name*).
+        Anything else, a sequence holding a non-``QuantSpec`` (the message names ``<name>[i]``), or
+        a non-str *name*.
     ValueError
         An empty sequence.
+
+    Examples
+    --------
+    >>> import refquant as rq
+    >>> from refquant.testing import spec_strategy
+    >>> st8 = spec_strategy([rq.QuantSpec(8), rq.QuantSpec(8, signed=False)])
     """
+    check_str(name, "name")
     if specs is None:
         return quant_specs()
     if isinstance(specs, st.SearchStrategy):
@@ -443,10 +632,22 @@ def quant_cases(
     Raises
     ------
     ValueError, TypeError
-        Bad options (names the parameter). A pinned *zero_point* outside a
-        drawn spec's code range, or a *scale*/*calibrate* callable returning
-        a non-positive, non-finite or wrongly shaped value, raises
+        Bad options, when the strategy is built (the message names the
+        parameter): a dtype other than float32/float64, a bad *specs*
+        (:func:`spec_strategy`), flags that are not bool or None,
+        ``max_dims``/``max_side`` out of range, ``max_magnitude`` or a fixed
+        *scale* not finite and > 0, a non-integer *zero_point* or one outside
+        ``[-2**16, 2**16]``, a non-callable *calibrate*, or *calibrate* with
+        *scale*/*zero_point*. A pinned *zero_point* outside a drawn spec's
+        code range, or a *scale*/*calibrate* callable returning a
+        non-positive, non-finite or wrongly shaped value, raises
         ``ValueError`` when the case is drawn.
+
+    Examples
+    --------
+    >>> import refquant as rq
+    >>> from refquant.testing import quant_cases
+    >>> s = quant_cases(specs=[rq.QuantSpec(8)], per_channel=False, zero_point=0)
     """
     dtypes = st.sampled_from([np.float32, np.float64]) if dtype is None else st.just(_check_dtype(dtype))
     max_dims = check_int(max_dims, "max_dims", 1, 6)
@@ -462,7 +663,7 @@ def quant_cases(
         max_magnitude = check_real(max_magnitude, "max_magnitude", lo=0.0, lo_open=True)
     scale = _check_scale_option(scale)
     if zero_point is not None:
-        zero_point = check_int(zero_point, "zero_point", -(2**16), 2**16)
+        zero_point = check_int(zero_point, "zero_point", -_CODE_LIMIT, _CODE_LIMIT)
     if calibrate is not None:
         if not callable(calibrate):
             raise TypeError(
@@ -558,23 +759,54 @@ def quant_cases(
 
 
 class SignedBinaryCase(NamedTuple):
-    """Matched :func:`refquant.binarize.signed_binarize` input: call ``signed_binarize(w, **kwargs)``."""
+    """Matched :func:`refquant.binarize.signed_binarize` input: call ``signed_binarize(w, **kwargs)``.
+
+    Attributes
+    ----------
+    w : ndarray of float64
+        The weights (conv-like ``(C_out, C_in, R, S)`` or linear, filter axis anywhere).
+    kwargs : dict
+        ``threshold``, ``axis``, ``region`` and possibly ``signs`` (an int array of -1/+1 per filter
+        and region).
+    """
 
     w: np.ndarray
     kwargs: dict
 
 
-@st.composite
-def region_layouts(draw, *, max_filters: int = 6, max_channels: int = 8, max_spatial: int = 3):
+def region_layouts(*, max_filters: int = 6, max_channels: int = 8, max_spatial: int = 3) -> st.SearchStrategy:
     """``(shape, axis, region)`` triples valid for :func:`refquant.binarize.region_layout`.
 
-    Shapes are conv-like ``(C_out, C_in, R, S)`` or linear ``(C_out, C_in)``,
-    with the filter axis anywhere; ``region`` is ``None`` (whole filter) or a
-    divisor of the input-channel count (including 1 and the full count).
+    Shapes are conv-like ``(C_out, C_in, R, S)`` or linear ``(C_out, C_in)``, with the filter axis
+    anywhere; ``region`` is ``None`` (whole filter) or a divisor of the input-channel count
+    (including 1 and the full count).
+
+    Parameters
+    ----------
+    max_filters : int, 1..256
+        Largest number of filters ``C_out``.
+    max_channels : int, 1..256
+        Largest number of input channels ``C_in``.
+    max_spatial : int, 1..7
+        Largest kernel side ``R = S``.
+
+    Returns
+    -------
+    SearchStrategy of (tuple of int, int, int or None)
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-integer or out-of-range bound (the message names it), when the strategy is built.
     """
     max_filters = check_int(max_filters, "max_filters", 1, 256)
     max_channels = check_int(max_channels, "max_channels", 1, 256)
     max_spatial = check_int(max_spatial, "max_spatial", 1, 7)
+    return _region_layouts(max_filters, max_channels, max_spatial)
+
+
+@st.composite
+def _region_layouts(draw, max_filters: int, max_channels: int, max_spatial: int):
     c_out = draw(st.integers(1, max_filters))
     c_in = draw(st.integers(1, max_channels))
     conv = draw(st.booleans())
@@ -587,14 +819,34 @@ def region_layouts(draw, *, max_filters: int = 6, max_channels: int = 8, max_spa
     return tuple(shape), axis, region
 
 
-@st.composite
-def signed_binary_cases(draw, *, explicit_signs: bool | None = None):
+def signed_binary_cases(*, explicit_signs: bool | None = None) -> st.SearchStrategy:
     """:class:`SignedBinaryCase` draws: weights with ties at the threshold, all-zero and single-sign regions.
 
-    Weights include exact ``±threshold·max|w|`` values of a region (the
-    ``>=`` boundary), exact zeros, and regions whose weights all have one sign.
-    ``explicit_signs=None`` draws both the default and an explicit sign map.
+    Weights include exact ``±threshold·max|w|`` values of a region (the ``>=`` boundary), exact
+    zeros, and regions whose weights all have one sign, on every layout of :func:`region_layouts`.
+
+    Parameters
+    ----------
+    explicit_signs : bool or None
+        ``True``: always pass an explicit sign map ``signs``; ``False``: never (the default rule);
+        ``None`` (default): both.
+
+    Returns
+    -------
+    SearchStrategy of SignedBinaryCase
+
+    Raises
+    ------
+    TypeError
+        ``explicit_signs`` not a bool or None, when the strategy is built.
     """
+    if explicit_signs is not None:
+        check_bool(explicit_signs, "explicit_signs")
+    return _signed_binary_cases(explicit_signs)
+
+
+@st.composite
+def _signed_binary_cases(draw, explicit_signs: bool | None):
     from ..binarize import region_layout
 
     shape, axis, region = draw(region_layouts())
@@ -603,7 +855,7 @@ def signed_binary_cases(draw, *, explicit_signs: bool | None = None):
     w = draw(hnp.arrays(np.float64, shape, elements=st.one_of(dyadic, st.floats(-4, 4, allow_subnormal=True))))
     threshold = draw(st.sampled_from([0.0, 0.05, 0.25, 0.5]))
     kwargs: dict = {"threshold": threshold, "axis": axis, "region": region}
-    use_signs = draw(st.booleans()) if explicit_signs is None else check_bool(explicit_signs, "explicit_signs")
+    use_signs = draw(st.booleans()) if explicit_signs is None else explicit_signs
     if use_signs:
         kwargs["signs"] = np.array(
             draw(
@@ -616,25 +868,60 @@ def signed_binary_cases(draw, *, explicit_signs: bool | None = None):
 
 
 class MatmulCase(NamedTuple):
-    """``x`` (batch, K) integer activations and ``w_q`` (K, out) weights with values in ``{0, ±u}`` per column."""
+    """Integer operands of a repetition-aware matmul: ``y = x @ w_q`` exactly in int64.
+
+    Attributes
+    ----------
+    x : ndarray of int64, shape (batch, K)
+        Activations in ``[-2**20, 2**20]``.
+    w_q : ndarray of int64, shape (K, out)
+        Weights with values in ``{0, ±u}`` per column (``u`` an integer magnitude).
+    """
 
     x: np.ndarray
     w_q: np.ndarray
 
 
-@st.composite
 def ternary_matmul_cases(
-    draw, *, max_k: int = 40, max_out: int = 8, max_batch: int = 4, signed_binary: bool | None = None
-):
+    *, max_k: int = 40, max_out: int = 8, max_batch: int = 4, signed_binary: bool | None = None
+) -> st.SearchStrategy:
     """Integer :class:`MatmulCase` draws for repetition-aware kernels (exact int64 semantics).
 
-    Columns are binary, ternary or signed-binary (one sign per column) with a
-    per-column integer magnitude, at densities 0 (all-zero columns) to 1, and
-    with repeated and negated columns (cross-filter repetition) mixed in.
+    Columns are binary, ternary or signed-binary (one sign per column) with a per-column integer
+    magnitude, at densities 0 (all-zero columns) to 1, and with repeated and negated columns
+    (cross-filter repetition) mixed in.
+
+    Parameters
+    ----------
+    max_k : int, 1..4096
+        Largest inner dimension ``K``.
+    max_out : int, 1..512
+        Largest number of output columns.
+    max_batch : int, 1..64
+        Largest batch.
+    signed_binary : bool or None
+        ``True``: only signed-binary columns; ``False`` or ``None`` (default): every kind.
+
+    Returns
+    -------
+    SearchStrategy of MatmulCase
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-integer or out-of-range bound, or ``signed_binary`` not a bool or None (the message
+        names it), when the strategy is built.
     """
     max_k = check_int(max_k, "max_k", 1, 4096)
     max_out = check_int(max_out, "max_out", 1, 512)
     max_batch = check_int(max_batch, "max_batch", 1, 64)
+    if signed_binary is not None:
+        check_bool(signed_binary, "signed_binary")
+    return _ternary_matmul_cases(max_k, max_out, max_batch, signed_binary)
+
+
+@st.composite
+def _ternary_matmul_cases(draw, max_k: int, max_out: int, max_batch: int, signed_binary: bool | None):
     k = draw(st.integers(1, max_k))
     out = draw(st.integers(1, max_out))
     batch = draw(st.integers(1, max_batch))
@@ -657,8 +944,23 @@ def ternary_matmul_cases(
 
 
 def adc_specs(*, lossless: bool | None = False) -> st.SearchStrategy:
-    """:class:`refquant.imc.ADCSpec` draws: every transfer, floor threshold placement and range policy
-    (``lossless=True``: only 24-bit granular ADCs; ``None``: both kinds)."""
+    """:class:`refquant.imc.ADCSpec` draws: every transfer, floor threshold placement and range policy.
+
+    Parameters
+    ----------
+    lossless : bool or None
+        ``False`` (default): lossy ADCs (1 to 10 bits, ``full`` and ``calibrated`` ranges);
+        ``True``: only 24-bit granular ADCs; ``None``: both kinds.
+
+    Returns
+    -------
+    SearchStrategy of ADCSpec
+
+    Raises
+    ------
+    TypeError
+        ``lossless`` not a bool or None, when the strategy is built.
+    """
     from ..imc import ADCSpec
 
     transfers = st.sampled_from([("round", "step"), ("floor", "step"), ("floor", "half_unit")])
@@ -683,13 +985,46 @@ def adc_specs(*, lossless: bool | None = False) -> st.SearchStrategy:
     return exact if check_bool(lossless, "lossless") else st.one_of(lossy, calibrated)
 
 
+def crossbar_specs(
+    *, adcs: st.SearchStrategy | None = None, modes=CROSSBAR_MODES, max_rows: int = 80
+) -> st.SearchStrategy:
+    """Consistent :class:`refquant.imc.CrossbarSpec` draws.
+
+    Both compute modes, every weight and input encoding, both offset constants and tiling rules,
+    A-shift, tile sizes 1 to ``max_rows``.
+
+    Parameters
+    ----------
+    adcs : SearchStrategy of ADCSpec or None
+        The ADCs (default ``adc_specs(lossless=None)``).
+    modes : non-empty list or tuple of str
+        Compute modes to draw, each ``"multibit"`` or ``"bpbs"`` (default both).
+    max_rows : int, 1..4096
+        Largest tile size (rows summed by one ADC conversion).
+
+    Returns
+    -------
+    SearchStrategy of CrossbarSpec
+
+    Raises
+    ------
+    TypeError
+        ``adcs`` not a strategy; ``modes`` not a list or tuple (a str, a set) or an element not a
+        str; ``max_rows`` not an integer.
+    ValueError
+        An empty ``modes``, an unknown mode (the message names ``modes[i]``), ``max_rows`` out of
+        range. All checked when the strategy is built.
+    """
+    adcs = _check_strategy(adcs, "adcs", "a Hypothesis strategy of ADCSpec")
+    modes = [check_choice(m, CROSSBAR_MODES, f"modes[{i}]") for i, m in enumerate(_values(modes, "modes"))]
+    max_rows = check_int(max_rows, "max_rows", 1, 4096)
+    return _crossbar_specs(adcs, modes, max_rows)
+
+
 @st.composite
-def crossbar_specs(draw, *, adcs: st.SearchStrategy | None = None, modes=("multibit", "bpbs"), max_rows: int = 80):
-    """Consistent :class:`refquant.imc.CrossbarSpec` draws (both modes, every weight and input encoding, both
-    offset constants and tiling rules, A-shift, tile sizes; ADCs from ``adcs``, default :func:`adc_specs`)."""
+def _crossbar_specs(draw, adcs, modes, max_rows: int):
     from ..imc import CrossbarSpec
 
-    max_rows = check_int(max_rows, "max_rows", 1, 4096)
     mode = draw(st.sampled_from(list(modes)))
     signed = draw(st.booleans())
     a_shift = (not signed) and draw(st.booleans())
@@ -719,39 +1054,108 @@ def crossbar_specs(draw, *, adcs: st.SearchStrategy | None = None, modes=("multi
 
 
 class IMCCase(NamedTuple):
-    """Integer codes valid for ``spec``: ``x_codes`` (batch, K), ``w_codes`` (K, out)."""
+    """Integer codes valid for ``spec``: the operands of :func:`refquant.imc.imc_matmul`.
+
+    Attributes
+    ----------
+    x_codes : ndarray of int64, shape (batch, K)
+        Input codes in ``spec.x_range``.
+    w_codes : ndarray of int64, shape (K, out)
+        Weight codes in ``spec.w_range``.
+    spec : CrossbarSpec
+        The crossbar.
+    """
 
     x_codes: np.ndarray
     w_codes: np.ndarray
     spec: object
 
 
+def imc_cases(
+    *, specs: st.SearchStrategy | None = None, max_k: int = 200, max_out: int = 6, max_batch: int = 4
+) -> st.SearchStrategy:
+    """Matched :class:`IMCCase` draws for :func:`refquant.imc.imc_matmul`.
+
+    Codes lie at and inside their declared ranges; ``K`` is not a multiple of the tile size as often
+    as possible (ragged last tiles). Raise ``max_out`` above 256 (and the specs' ``max_rows`` and
+    ``max_k`` above 512) to reach a BPBS kernel's several column panels and long tiles.
+
+    Parameters
+    ----------
+    specs : SearchStrategy of CrossbarSpec or None
+        The crossbars (default :func:`crossbar_specs`).
+    max_k : int, 1..100000
+        Largest inner dimension ``K``.
+    max_out : int, 1..100000
+        Largest number of output columns.
+    max_batch : int, 1..100000
+        Largest batch.
+
+    Returns
+    -------
+    SearchStrategy of IMCCase
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``specs`` not a strategy, or a non-integer or out-of-range bound (the message names it),
+        when the strategy is built.
+    """
+    specs = _check_strategy(specs, "specs", "a Hypothesis strategy of CrossbarSpec")
+    max_k = check_int(max_k, "max_k", 1, 100000)
+    max_out = check_int(max_out, "max_out", 1, 100000)
+    max_batch = check_int(max_batch, "max_batch", 1, 100000)
+    return _imc_cases(specs if specs is not None else crossbar_specs(), max_k, max_out, max_batch)
+
+
 @st.composite
-def imc_cases(draw, *, specs: st.SearchStrategy | None = None, max_k: int = 200, max_out: int = 6, max_batch: int = 4):
-    """Matched :class:`IMCCase` draws: codes at and inside their declared ranges, K not a multiple of the
-    tile size as often as possible (ragged last tiles). Raise ``max_out`` above 256 (and the specs'
-    ``max_rows`` and ``max_k`` above 512) to reach a BPBS kernel's several column panels and long tiles."""
-    spec = draw(specs if specs is not None else crossbar_specs())
-    k = draw(st.integers(1, check_int(max_k, "max_k", 1, 100000)))
+def _imc_cases(draw, specs, max_k: int, max_out: int, max_batch: int):
+    spec = draw(specs)
+    k = draw(st.integers(1, max_k))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     lo, hi = spec.x_range
     wl, wh = spec.w_range
-    x = rng.integers(lo, hi + 1, size=(draw(st.integers(1, check_int(max_batch, "max_batch", 1, 100000))), k))
-    w = rng.integers(wl, wh + 1, size=(k, draw(st.integers(1, check_int(max_out, "max_out", 1, 100000)))))
+    x = rng.integers(lo, hi + 1, size=(draw(st.integers(1, max_batch)), k))
+    w = rng.integers(wl, wh + 1, size=(k, draw(st.integers(1, max_out))))
     if draw(st.booleans()):  # range edges
         x.flat[0], w.flat[0] = hi, wl
     return IMCCase(x.astype(np.int64), w.astype(np.int64), spec)
 
 
+def weight_layers(*, max_layers: int = 3, max_size: int = 60) -> st.SearchStrategy:
+    """Lists of float64 weight tensors, as KURE sees them.
+
+    One tensor per layer (1-D or 2-D, at least 4 elements, never constant): Gaussian, Laplace,
+    uniform, skewed (gamma) and outlier-heavy layers, scaled by 1e-3, 1 or 30.
+
+    Parameters
+    ----------
+    max_layers : int, 1..64
+        Largest number of layers.
+    max_size : int, 4..10**6
+        Largest number of elements per layer.
+
+    Returns
+    -------
+    SearchStrategy of list of ndarray
+
+    Raises
+    ------
+    TypeError, ValueError
+        A non-integer or out-of-range bound (the message names it), when the strategy is built.
+    """
+    max_layers = check_int(max_layers, "max_layers", 1, 64)
+    max_size = check_int(max_size, "max_size", 4, 10**6)
+    return _weight_layers(max_layers, max_size)
+
+
 @st.composite
-def weight_layers(draw, *, max_layers: int = 3, max_size: int = 60):
-    """Lists of float64 weight tensors (one per layer, 1-D to 3-D, >= 4 elements, never constant):
-    Gaussian, Laplace, uniform, skewed (gamma) and outlier-heavy layers, as KURE sees them."""
-    n = draw(st.integers(1, check_int(max_layers, "max_layers", 1, 64)))
+def _weight_layers(draw, max_layers: int, max_size: int):
+    n = draw(st.integers(1, max_layers))
     out = []
     for _ in range(n):
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        size = draw(st.integers(4, check_int(max_size, "max_size", 4, 10**6)))
+        size = draw(st.integers(4, max_size))
         kind = draw(st.sampled_from(["normal", "laplace", "uniform", "gamma", "outlier"]))
         if kind == "gamma":
             v = rng.gamma(2.0, size=size)
