@@ -56,13 +56,6 @@ NOT_EXPRESSIBLE: Mapping[str, str] = {
         "and keeps the division for others, so the rounding of x/s near ties depends on the compiled shape; "
         "use jnp.round(x * (1 / s)) (profile 'jax') or check every compiled shape"
     ),
-    "tf.quantization.fake_quant_with_min_max_{args, vars, vars_per_channel} (TensorFlow 2.21)": (
-        "the kernel subtracts the zero code before rounding, floor(fl(fl(v - quant_zero) + 0.5)), dequantizes as "
-        "(q - z) * s, and (args, per channel) multiplies by inv = (qmax - qmin)/(max - min) from the un-nudged range, "
-        "which differs from fl(1/s) on about 28 % of ranges; the spec of profile 'tf.fake_quant' (the float-shifted "
-        "domain) rounds (clamp(x) - lo) / s and adds lo after the product instead. tf_fake_quant_model is the exact "
-        "NumPy transcription (bit for bit against TensorFlow 2.21 in docs/CONFORMANCE.md)"
-    ),
     "tf.quantization.quantize_and_dequantize_v2 / v3": (
         "the multiplier and the step are derived separately from (min, max) and are not reciprocals of one "
         "rounded scale; conforms to a spec only for power-of-two scales"
@@ -189,6 +182,11 @@ class Profile:
         Returns
         -------
         list of QuantSpec
+
+        Raises
+        ------
+        None
+            Combinations the backend does not take are left out, not raised.
         """
         out = []
         for bits in range(MIN_BITS, MAX_BITS + 1):
@@ -212,13 +210,17 @@ class Profile:
         **options
             Profile-specific keywords, listed in docs/PROFILES.md: ``symmetric`` (bool)
             for the PyTorch observers; ``min`` / ``max`` (the op's range inputs) for
-            ``"tf.fake_quant"``. Unknown keywords raise ``TypeError``.
+            ``"tf.fake_quant"`` and ``"tf.fake_quant.args"``. Unknown keywords raise ``TypeError``.
 
         Returns
         -------
         (scale, zero_point)
             Per tensor: a float32 NumPy scalar and a Python ``int``. Per channel:
-            a float32 array and an int64 array, one entry per channel.
+            a float32 array and an int64 array, one entry per channel. The
+            TensorFlow profiles return float64 scales instead: the quotient
+            ``fl64(R / L)`` of the op's float32 range ``R = max - min`` and
+            ``L = qmax - qmin``, which rounds to TensorFlow's float32 step and
+            carries ``R`` for ``scale_op="range_reciprocal"``.
 
         Raises
         ------
@@ -270,6 +272,13 @@ def _finite32(arr: np.ndarray, what: str) -> np.ndarray:
     if not np.all(np.isfinite(a32)):
         raise ValueError(f"x has values that are not finite in float32 ({what} observes float32 data)")
     return a32
+
+
+def _round_half_away(v):
+    """C's ``std::round`` of float32 values: half away from zero, exact (the sum with 0.5 is formed in float64,
+    where it is exact; in float32, 0.49999997 + 0.5 would round to 1)."""
+    v = np.asarray(v, dtype=np.float64)
+    return np.where(v >= 0, np.floor(v + 0.5), np.ceil(v - 0.5))
 
 
 def _out(scale, zp, per_tensor: bool):
@@ -401,7 +410,9 @@ def _tf_spec(name, bits, signed, axis, block_size, narrow_range):
             f"axis={axis}: fake_quant_with_min_max_vars_per_channel quantizes along the last axis only; "
             "use axis=-1 or None"
         )
-    return dict(rounding="floor_plus_half", scale_op="divide", compute_dtype="float32", domain="float_shifted")
+    # _vars divides by the nudged scale; _args and _vars_per_channel multiply by inv = (qmax - qmin)/(max - min)
+    op = "divide" if (name == "tf.fake_quant" and axis is None) else "range_reciprocal"
+    return dict(rounding="floor_plus_half", scale_op=op, compute_dtype="float32", domain="float_centered")
 
 
 def tf_nudge(lo, hi, qmin: int, qmax: int):
@@ -416,6 +427,17 @@ def tf_nudge(lo, hi, qmin: int, qmax: int):
         zp_from_min = qmin - min / scale
         nudged_zp  = qmin if zp_from_min < qmin, qmax if > qmax, else round_half_away(zp_from_min)
         nudged_min = (qmin - nudged_zp) * scale;  nudged_max = (qmax - nudged_zp) * scale
+
+    Parameters
+    ----------
+    lo, hi : float or array_like
+        The op's ``min`` and ``max`` inputs (converted to float32).
+    qmin, qmax : int
+        The op's code range.
+
+    Returns
+    -------
+    tuple of float32 arrays (and an int64 array for the zero point)
     """
     lo, hi = _f32(lo), _f32(hi)
     qmin_f, qmax_f = np.float32(qmin), np.float32(qmax)
@@ -424,7 +446,7 @@ def tf_nudge(lo, hi, qmin: int, qmax: int):
         scale = _f32(rng / _f32(qmax_f - qmin_f))
         inv = _f32(_f32(qmax_f - qmin_f) / rng)
         zp_from_min = _f32(qmin_f - _f32(lo / scale))
-    away = np.trunc(zp_from_min + np.copysign(np.float32(0.5), zp_from_min))  # std::round, exact in float32 range here
+    away = _round_half_away(zp_from_min)
     zp = np.where(zp_from_min < qmin_f, qmin_f, np.where(zp_from_min > qmax_f, qmax_f, away))
     zp = zp.astype(np.int64)
     nmin = _f32(_f32(qmin_f - zp.astype(np.float32)) * scale)
@@ -432,59 +454,91 @@ def tf_nudge(lo, hi, qmin: int, qmax: int):
     return nmin, nmax, scale, inv, zp
 
 
+_TF_VARIANTS = {
+    "args": ("tf.fake_quant.args", None),
+    "vars": ("tf.fake_quant", None),
+    "per_channel": ("tf.fake_quant", -1),
+}
+
+
 def tf_fake_quant_model(x, min, max, num_bits: int = 8, narrow_range: bool = False, variant: str = "vars"):  # noqa: A002
-    """TensorFlow's fake_quant_with_min_max_{args, vars, vars_per_channel} as TensorFlow 2.21 computes it, in NumPy.
+    """TensorFlow's fake_quant_with_min_max_{args, vars, vars_per_channel} (TensorFlow 2.21), by the profiles.
 
-    Transcribed from tensorflow/core/kernels/fake_quant_ops_functor.h (FakeQuantWithMinMaxArgsFunctor,
-    FakeQuantWithMinMaxVarsFunctor, FakeQuantWithMinMaxVarsPerChannelFunctor) and checked bit for bit
-    against the real operations by the backend suite (docs/CONFORMANCE.md). Every step in float32::
-
-        (nudged_min, nudged_max, s, inv) = Nudge(min, max, qmin, qmax)     (see tf_nudge)
-        quant_zero = floor(-nudged_min * inv + 0.5)
-        w = clamp(x, nudged_min, nudged_max) - nudged_min
-        v = w * inv      (variant "args" and "per_channel": inv = (qmax - qmin)/(max - min), from the range)
-        v = w / s        (variant "vars")
-        y = floor((v - quant_zero) + 0.5) * s
-
-    ``min == max == 0`` gives zeros (vars and per_channel). This is *not* yet one QuantSpec: the zero code
-    is subtracted before the rounding in the shifted domain, the result is dequantized as ``(q - z)*s``,
-    and ``inv`` comes from the un-nudged range (it differs from ``fl(1/s)`` on about 28 % of ranges).
+    A thin composition kept for its callers (golden vectors): the profile's spec and calibration,
+    ``refquant.fake_quant(x, *get(p).calibrate(x, spec, min=min, max=max), spec)`` with
+    ``p = "tf.fake_quant.args"`` (``variant="args"``) or ``"tf.fake_quant"`` (``"vars"``, per tensor;
+    ``"per_channel"``, along the last axis), and TensorFlow's rule that a channel (or tensor) with
+    ``min == max == 0`` gives zeros. Values beyond the float32 range saturate to the nudged range.
 
     Parameters
     ----------
-    x : array_like, float32 values
+    x : array_like of float32 values
     min, max : float, or 1-D arrays over the last axis for ``variant="per_channel"``
     num_bits : int in [2, 16]
-    narrow_range : bool (codes [1, 2^b - 1] instead of [0, 2^b - 1])
+    narrow_range : bool
+        Codes ``[1, 2^b - 1]`` instead of ``[0, 2^b - 1]``.
     variant : {"args", "vars", "per_channel"}
 
     Returns
     -------
     numpy.ndarray of float32, shape of ``x``
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad *num_bits*, *narrow_range*, *variant*, range (the op needs ``min <= 0 <= max``, ``min < max``
+        outside all-zero channels) or *x* (NaN or inf).
     """
+    from .uniform import fake_quant
+
     num_bits = check_int(num_bits, "num_bits", 2, 16)
     narrow_range = check_bool(narrow_range, "narrow_range")
-    if variant not in ("args", "vars", "per_channel"):
+    if variant not in _TF_VARIANTS:
         raise ValueError(f"variant={variant!r}; allowed: 'args', 'vars', 'per_channel'")
     with np.errstate(over="ignore"):
         a = as_real_array(x, "x").astype(np.float32)
-    qmin, qmax = (1 if narrow_range else 0), (1 << num_bits) - 1
     lo, hi = _f32(as_real_array(min, "min")), _f32(as_real_array(max, "max"))
-    nmin, nmax, s, inv, _ = tf_nudge(lo, hi, qmin, qmax)
-    with np.errstate(invalid="ignore", over="ignore"):
-        qz = np.floor(_f32(_f32(-nmin * inv) + np.float32(0.5)))
-        w = _f32(np.minimum(np.maximum(a, nmin), nmax) - nmin)
-        v = _f32(w / s) if variant == "vars" else _f32(w * inv)
-        y = _f32(np.floor(_f32(_f32(v - qz) + np.float32(0.5))) * s)
+    name, axis = _TF_VARIANTS[variant]
+    prof = get(name)
+    spec = prof.spec(num_bits, signed=False, narrow_range=narrow_range, axis=axis)
     zero = (lo == 0) & (hi == 0)
+    if variant == "args" and np.any(zero):
+        raise ValueError("min=max=0: fake_quant_with_min_max_args requires min < max")
+    lo1, hi1 = np.where(zero, np.float32(0), lo), np.where(zero, np.float32(1), hi)
+    s, z = _tf_range_params(lo1, hi1, spec)
+    y = fake_quant(a, s, z, spec, nonfinite="saturate")
     return np.where(zero, np.float32(0), y).astype(np.float32)
 
 
-def _tf_calibrate(arr, spec, min=None, max=None):  # noqa: A002 - the op's own argument names
+def _tf_range_params(lo, hi, spec):
+    """(scale, zero point) of TensorFlow's Nudge for the op's range inputs, in refquant's conventions.
+
+    The scale is the float64 quotient ``fl64(R / L)`` of the float32 range ``R = fl32(max - min)`` and
+    ``L = qmax - qmin``: it rounds to TensorFlow's float32 step ``fl32(R / L)`` (a double rounding of a quotient
+    of float32 numbers is innocuous) and carries ``R`` exactly for ``scale_op="range_reciprocal"``.
+    """
     # The op's code range: [0, 2^b - 1], or [1, 2^b - 1] with narrow_range. refquant's unsigned narrow
     # range is [0, 2^b - 2], the same grid shifted by one code, so the zero point is shifted back by one.
     qmin = 1 if spec.narrow_range else 0
     qmax = (1 << spec.bits) - 1
+    lo, hi = _f32(lo), _f32(hi)
+    if not np.all(lo < hi) or not np.all(lo <= 0) or not np.all(hi >= 0):
+        raise ValueError(f"min={short_repr(lo)}, max={short_repr(hi)}: the op requires min <= 0 <= max and min < max")
+    _, _, step32, _, zp = tf_nudge(lo, hi, qmin, qmax)
+    with np.errstate(over="ignore"):
+        rng = _f32(hi - lo)
+    if not (np.all(np.isfinite(rng)) and np.all(step32 >= np.finfo(np.float32).tiny)):
+        raise ValueError(
+            f"min={short_repr(lo)}, max={short_repr(hi)}: max - min must be finite in float32 and give a step "
+            f"(max - min)/{qmax - qmin} of at least {np.finfo(np.float32).tiny} (the smallest normal float32)"
+        )
+    scale = rng.astype(np.float64) / float(qmax - qmin)
+    if spec.narrow_range:
+        zp = zp - 1
+    return scale, zp
+
+
+def _tf_calibrate(arr, spec, min=None, max=None):  # noqa: A002 - the op's own argument names
     a32 = _finite32(arr, "fake_quant")
     if (min is None) != (max is None):
         raise ValueError("min and max must be given together (the op's range inputs) or both left None")
@@ -504,13 +558,10 @@ def _tf_calibrate(arr, spec, min=None, max=None):  # noqa: A002 - the op's own a
             _f32(lo).reshape(np.shape(lo) if spec.axis is not None else ()),
             _f32(hi).reshape(np.shape(hi) if spec.axis is not None else ()),
         )
-    lo, hi = _f32(lo), _f32(hi)
-    if not np.all(lo < hi) or not np.all(lo <= 0) or not np.all(hi >= 0):
-        raise ValueError(f"min={short_repr(lo)}, max={short_repr(hi)}: the op requires min <= 0 <= max and min < max")
-    _, _, scale, _, zp = tf_nudge(lo, hi, qmin, qmax)
-    if spec.narrow_range:
-        zp = zp - 1
-    return _out(scale, zp, spec.axis is None)
+    scale, zp = _tf_range_params(lo, hi, spec)
+    if spec.axis is None:
+        return np.float64(scale.reshape(())[()]), int(zp.reshape(()))
+    return scale.astype(np.float64), zp.astype(np.int64)
 
 
 # ---------------------------------------------------------------- TFLite
@@ -522,6 +573,56 @@ def _tflite_spec(name, bits, signed, axis, block_size, narrow_range):
     if name == "tflite.reference":
         return dict(rounding="half_away", scale_op="divide", compute_dtype="float32")
     return dict(rounding="half_even", scale_op="reciprocal", compute_dtype="float32")
+
+
+_TFLITE_NEAR_ZERO = 1.0e-6  # kNearZeroTolerance of the converter's quantization_utils.cc
+_FLT_MIN = float(np.finfo(np.float32).tiny)
+
+
+def _tflite_calibrate(arr, spec):
+    # The TFLite converter (MLIR quantizer, legacy_float_scale=True) from the calibrator's statistics:
+    #   tensorflow/lite/tools/optimize/calibration/calibration_logger.h MinMax::Update: min, max of the data (float32);
+    #   tensorflow/compiler/mlir/lite/quantization (ConvertStatsToQDQs): rmin = min(min, 0), rmax = max(max, 0);
+    #     16-bit activations are symmetric: rmax = max(|rmin|, |rmax|), rmin = -rmax, codes [-32767, 32767];
+    #     rmax is at least the smallest normal float32 (measured on the TensorFlow 2.21 converter: all-zero data
+    #     gives the scale FLT_MIN / 32767);
+    #   a range of at most 1e-6 (kNearZeroTolerance, compared in double) is widened by 1e-6 on both sides
+    #     (8-bit codes; measured against the TensorFlow 2.21 converter, which does not widen 16-bit ranges);
+    #   quantization_utils.cc DownCastScale (float32 steps): scale = (float(rmax) - float(rmin)) / (qmax - qmin)
+    #     in float32; asymmetric codes: zero_point_from_min = float(qmin - rmin / scale) (the quotient in double),
+    #     qmin / qmax if below / above, else std::round (half away from zero); symmetric codes: zero point 0.
+    # int8 codes [-128, 127]; uint8 output is the int8 tensor requantized by QUANTIZE at an equal scale (z + 128).
+    if spec.axis is not None:
+        raise ValueError(f"spec.axis={spec.axis}: the converter calibrates activations per tensor; use axis=None")
+    _tflite_spec("tflite", spec.bits, spec.signed, None, None, spec.narrow_range)
+    a32 = _finite32(arr, "the TFLite calibrator")
+    rmin = min(float(a32.min()), 0.0)
+    rmax = max(float(a32.max()), 0.0)
+    if spec.bits == 16:
+        rmax = max(abs(rmin), abs(rmax), _FLT_MIN)  # (measured: never below the smallest normal float32)
+        rmin = -rmax
+        qmin, qmax = -32767, 32767
+    else:
+        qmin, qmax = -128, 127
+    if spec.bits == 8 and not rmax - rmin > _TFLITE_NEAR_ZERO:
+        rmin, rmax = rmin - _TFLITE_NEAR_ZERO, rmax + _TFLITE_NEAR_ZERO
+    with np.errstate(over="ignore", under="ignore"):
+        scale = np.float32(np.float32(np.float32(rmax) - np.float32(rmin)) / np.float32(qmax - qmin))
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"x spans [{rmin!r}, {rmax!r}]: the float32 scale (max - min)/{qmax - qmin} is not finite")
+    if qmax == -qmin:
+        zp = 0
+    else:
+        zfm = np.float32(qmin - rmin / float(scale))
+        if zfm < qmin:
+            zp = qmin
+        elif zfm > qmax:
+            zp = qmax
+        else:
+            zp = int(_round_half_away(zfm))
+    if spec.bits == 8 and not spec.signed:
+        zp += 128
+    return scale, zp
 
 
 def _no_calibrate(name):
@@ -553,6 +654,10 @@ def names() -> tuple[str, ...]:
     Returns
     -------
     tuple of str
+
+    Raises
+    ------
+    None
     """
     return tuple(sorted(_PROFILES))
 
@@ -603,7 +708,10 @@ def _ev(name: str) -> dict:
 _register(
     Profile(
         name="onnx",
-        title="ONNX QuantizeLinear / DequantizeLinear (onnxruntime CPU and onnx.reference), DynamicQuantizeLinear's calibration",
+        title=(
+            "ONNX QuantizeLinear / DequantizeLinear (onnxruntime CPU and onnx.reference), "
+            "DynamicQuantizeLinear's calibration"
+        ),
         operations=(
             "QuantizeLinear (opsets 13, 21, 25)",
             "DequantizeLinear",
@@ -642,7 +750,9 @@ _register(
             "(float32, or float64 for double tensors), the reciprocal always rounded to float32"
         ),
         layouts=("per_tensor", "per_channel"),
-        code_ranges="any [quant_min, quant_max] containing the zero point: bits 1..16, signed or unsigned, narrow or full",
+        code_ranges=(
+            "any [quant_min, quant_max] containing the zero point: bits 1..16, signed or unsigned, narrow or full"
+        ),
         calibration=(
             "torch/ao/quantization/observer.py UniformQuantizationObserverBase._calculate_qparams in float32: "
             "range widened to include 0; affine: scale = max((max - min)/(qmax - qmin), eps32), "
@@ -676,7 +786,9 @@ _register(
             "quint2x4: q = clamp(round_half_even(fl32(x * fl32(1/s))) + z); float32 input only"
         ),
         layouts=("per_tensor", "per_channel"),
-        code_ranges="qint8 (8, signed), quint8 (8, unsigned), quint4x2 (4, unsigned), quint2x4 (2, unsigned); full range",
+        code_ranges=(
+            "qint8 (8, signed), quint8 (8, unsigned), quint4x2 (4, unsigned), quint2x4 (2, unsigned); full range"
+        ),
         calibration="as torch.fake_quantize (the same observers)",
         needs_calibration=False,
         divergences=("quint4x2 / quint2x4 wrap instead of saturating when |x/s| >= 2^63",),
@@ -687,54 +799,89 @@ _register(
     )
 )
 
+_TF_CALIBRATION = (
+    "tensorflow/core/kernels/fake_quant_ops_functor.h Nudge in float32: scale = (max - min)/(qmax - qmin), "
+    "zp = round_half_away(qmin - min/scale) clamped, nudged_min/max = (qmin/qmax - zp) * scale; returned as the "
+    "float64 scale (max - min)/(qmax - qmin) of the float32 range (it rounds to the float32 step and carries the "
+    "range that inv = (qmax - qmin)/(max - min) is computed from) and the zero point in refquant's grid "
+    "(narrow range: TensorFlow's code minus 1)"
+)
+
+# what the two TensorFlow profiles share: Nudge as the calibration (min/max are the op's inputs), no divergence
+_TF_COMMON = dict(
+    calibration=_TF_CALIBRATION,
+    needs_calibration=True,
+    divergences=(),
+    _spec=_tf_spec,
+    _calibrate=_tf_calibrate,
+    _calibrate_options=("min", "max"),
+)
+
 _register(
     Profile(
         name="tf.fake_quant",
-        title="tf.quantization.fake_quant_with_min_max_vars / _args / _vars_per_channel (nudged range)",
+        title="tf.quantization.fake_quant_with_min_max_vars (per tensor) / _vars_per_channel (nudged range)",
         operations=(
-            "tf.quantization.fake_quant_with_min_max_args",
             "tf.quantization.fake_quant_with_min_max_vars",
             "tf.quantization.fake_quant_with_min_max_vars_per_channel",
             "Nudge (calibration)",
         ),
         equation=(
-            "(nudged_min, nudged_max, s, inv) = Nudge(min, max); quant_zero = floor(-nudged_min * inv + 0.5); "
-            "w = clamp(x, nudged_min, nudged_max) - nudged_min; v = w * inv (args, per channel) or w / s (vars); "
-            "y = floor((v - quant_zero) + 0.5) * s, every operation in float32 (tf_fake_quant_model). "
-            "The spec: the float-shifted domain, y = floor(fl(w / s) + 0.5) * s + nudged_min"
+            "(nudged_min, nudged_max, s, inv) = Nudge(min, max); quant_zero = floor(-nudged_min * inv + 0.5) "
+            "(= z - qmin exactly); w = clamp(x, nudged_min, nudged_max) - nudged_min; v = w / s (vars) or w * inv "
+            "(vars_per_channel); y = floor((v - quant_zero) + 0.5) * s, every operation in float32. The spec: "
+            "domain='float_centered', rounding='floor_plus_half', scale_op='divide' (per tensor) or "
+            "'range_reciprocal' (per channel), with scale and zero point from calibrate(x, spec, min=, max=)"
         ),
         layouts=("per_tensor", "per_channel"),
-        code_ranges="num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]; per channel on the last axis",
-        calibration=(
-            "tensorflow/core/kernels/fake_quant_ops_functor.h Nudge in float32: scale = (max - min)/(qmax - qmin), "
-            "zp = round_half_away(qmin - min/scale) clamped, nudged_min/max = (qmin/qmax - zp) * scale"
+        code_ranges=(
+            "num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]; per channel on the last axis"
         ),
-        needs_calibration=True,
-        divergences=(
-            "profile gap, not a backend bug: TensorFlow 2.21's kernels are not yet one QuantSpec (see NOT_EXPRESSIBLE); "
-            "the spec agrees with the older kernel formula floor((clamp(x) - nudged_min)/s + 0.5)*s + nudged_min, "
-            "tf_fake_quant_model with TensorFlow 2.21 bit for bit",
-        ),
-        _spec=_tf_spec,
-        _calibrate=_tf_calibrate,
-        _calibrate_options=("min", "max"),
+        **_TF_COMMON,
         **_ev("tf.fake_quant"),
     )
 )
 
 _register(
     Profile(
+        name="tf.fake_quant.args",
+        title="tf.quantization.fake_quant_with_min_max_args (range as attributes; multiplies by inv)",
+        operations=("tf.quantization.fake_quant_with_min_max_args", "Nudge (calibration)"),
+        equation=(
+            "as tf.fake_quant per channel, per tensor: v = (clamp(x, nudged_min, nudged_max) - nudged_min) * inv, "
+            "inv = (qmax - qmin)/(max - min) from the un-nudged range; y = floor((v - quant_zero) + 0.5) * s. The "
+            "spec: domain='float_centered', rounding='floor_plus_half', scale_op='range_reciprocal'"
+        ),
+        layouts=("per_tensor",),
+        code_ranges="num_bits 2..16 on unsigned codes [0, 2^b - 1]; narrow_range [1, 2^b - 1]",
+        **_TF_COMMON,
+        **_ev("tf.fake_quant.args"),
+    )
+)
+
+_register(
+    Profile(
         name="tflite",
-        title="TFLite QUANTIZE float32 -> int8/uint8/int16 as the default interpreter runs it (XNNPACK, builtin optimized kernels)",
+        title=(
+            "TFLite QUANTIZE float32 -> int8/uint8/int16 as the default interpreter runs it (XNNPACK, builtin "
+            "optimized kernels), and the converter's activation calibration"
+        ),
         operations=("QUANTIZE (XNNPACK delegate)", "QUANTIZE (builtin kernels without delegates)"),
         equation="q = clamp(round_half_even(fl32(x * fl32(1/s))) + z)",
         layouts=("per_tensor",),
         code_ranges="int8, uint8, int16 (full range)",
-        calibration="none: the converter's calibration fixes the scale; QUANTIZE takes it as a tensor parameter",
+        calibration=(
+            "the TFLite converter's activation qparams from the calibrator's min/max (MLIR quantizer, "
+            "tensorflow/compiler/mlir/lite/quantization quantization_utils.cc DownCastScale): "
+            "range widened to include 0 (8 bits: a range <= 1e-6 widened by 1e-6 on both sides; 16 bits: symmetric, "
+            "max(|min|, |max|, FLT_MIN), codes [-32767, 32767], zero point 0), "
+            "scale = fl32(fl32(max) - fl32(min)) / (qmax - qmin) in float32, "
+            "zp = round_half_away(fl32(qmin - min/scale)) clamped; uint8: the int8 zero point + 128"
+        ),
         needs_calibration=False,
         divergences=(),
         _spec=_tflite_spec,
-        _calibrate=_no_calibrate("tflite"),
+        _calibrate=_tflite_calibrate,
         **_ev("tflite"),
     )
 )
@@ -759,7 +906,10 @@ _register(
 _register(
     Profile(
         name="jax",
-        title="JAX under jax.jit: jnp.clip(jnp.round(x * (1 / s)) + z, qmin, qmax) (the reciprocal form; see NOT_EXPRESSIBLE for x / s)",
+        title=(
+            "JAX under jax.jit: jnp.clip(jnp.round(x * (1 / s)) + z, qmin, qmax) (the reciprocal form; see "
+            "NOT_EXPRESSIBLE for x / s)"
+        ),
         operations=("jnp.round(x * (1 / s)) under jax.jit",),
         equation="q = clamp(round_half_even(fl32(x * fl32(1/s))) + z)",
         layouts=("per_tensor", "per_channel"),

@@ -42,7 +42,14 @@ __all__ = [
 
 
 class Rounding(str, enum.Enum):
-    """Rounding mode applied to ``v = x / s`` (or ``x * (1/s)``).
+    """Rounding mode applied to ``v = x / s`` (or ``x * (1/s)``) (``QuantSpec.rounding``).
+
+    Attributes
+    ----------
+    HALF_EVEN, HALF_AWAY, HALF_UP, FLOOR, STOCHASTIC, FLOOR_PLUS_HALF : Rounding
+        The modes, with values ``"half_even"``, ``"half_away"``, ``"half_up"``, ``"floor"``,
+        ``"stochastic"``, ``"floor_plus_half"`` (each documented below). A ``str`` enum: the value string
+        is accepted wherever a member is.
 
     The modes ``half_even``, ``half_away``, ``half_up`` and ``floor`` are
     exact (no intermediate rounding): ties are detected exactly on the
@@ -74,19 +81,39 @@ class Rounding(str, enum.Enum):
 
 
 class ScaleOp(str, enum.Enum):
-    """How the scale is applied before rounding."""
+    """How the scale is applied before rounding (``QuantSpec.scale_op``).
+
+    Attributes
+    ----------
+    DIVIDE, RECIPROCAL, RANGE_RECIPROCAL : ScaleOp
+        Values ``"divide"``, ``"reciprocal"``, ``"range_reciprocal"`` (each documented below).
+    """
 
     DIVIDE = "divide"
     """``v = x / s`` with one correctly rounded division (ONNX QuantizeLinear)."""
     RECIPROCAL = "reciprocal"
     """``v = x * r`` with ``r = 1 / s`` rounded once to the compute dtype (PyTorch fake-quantize)."""
+    RANGE_RECIPROCAL = "range_reciprocal"
+    """``v = x * r`` with the reciprocal of the *range* the scale came from: ``L = qmax - qmin``,
+    ``R = fl(fl64(s_in·L))`` (``s_in`` the scale as passed, before its rounding to the compute dtype),
+    ``r = fl(L / R)`` (TensorFlow's ``inv_scale = (quant_max - quant_min) / (max - min)`` in
+    ``fake_quant_with_min_max_args`` and ``_vars_per_channel``, which is not ``fl(1/s)`` on about a quarter of
+    ranges). A float64 scale ``fl64(R/L)`` carries ``R`` exactly (``fl32(fl64(fl64(R/L)·L)) = R``) and rounds to
+    the float32 step ``fl32(R/L)``; ``refquant.profiles.get("tf.fake_quant").calibrate`` returns such scales.
+    Needs at least two codes (``qmax > qmin``)."""
 
     def __repr__(self) -> str:
         return repr(self.value)
 
 
 class ZeroPointOp(str, enum.Enum):
-    """Where the zero point ``z`` enters the quantize equation (``QuantSpec.zero_point_op``)."""
+    """Where the zero point ``z`` enters the quantize equation (``QuantSpec.zero_point_op``).
+
+    Attributes
+    ----------
+    AFTER_ROUND, BEFORE_ROUND, FUSED : ZeroPointOp
+        Values ``"after_round"``, ``"before_round"``, ``"fused"`` (each documented below).
+    """
 
     AFTER_ROUND = "after_round"
     """``q = clamp(round(x ⊘ s) + z)``: ``z`` added to the rounded integer, exactly (ONNX QuantizeLinear,
@@ -105,7 +132,13 @@ class ZeroPointOp(str, enum.Enum):
 
 
 class Domain(str, enum.Enum):
-    """Shape of the equation (``QuantSpec.domain``): where the clamp and the zero point act."""
+    """Shape of the equation (``QuantSpec.domain``): where the clamp and the zero point act.
+
+    Attributes
+    ----------
+    CODE, FLOAT_SHIFTED, FLOAT_CENTERED : Domain
+        Values ``"code"``, ``"float_shifted"``, ``"float_centered"`` (each documented below).
+    """
 
     CODE = "code"
     """The clamp acts on integer codes and ``z`` is added to them:
@@ -114,8 +147,16 @@ class Domain(str, enum.Enum):
     """The clamp acts on ``x`` in the float domain and the grid is shifted by its nudged minimum
     ``lo = fl((qmin - z)·s)``, ``hi = fl((qmax - z)·s)``:
     ``k = round((clamp(x, lo, hi) - lo) ⊘ s)``, ``q = clamp(k + qmin, qmin, qmax)``,
-    ``y = fl(fl((q - qmin)·s) + lo)`` (TensorFlow ``fake_quant_with_min_max_args/vars``, whose min/max
-    nudging gives ``s`` and ``z``). Every subtraction, product and sum is rounded to the compute dtype."""
+    ``y = fl(fl((q - qmin)·s) + lo)``: the formula often given for TensorFlow's ``fake_quant_with_min_max_*``
+    (``floor((clamp(x) - nudged_min)/s + 0.5)·s + nudged_min``); TensorFlow 2.21 computes ``FLOAT_CENTERED``.
+    Every subtraction, product and sum is rounded to the compute dtype."""
+    FLOAT_CENTERED = "float_centered"
+    """The clamp acts on ``x`` in the float domain, the grid is shifted by ``lo = fl((qmin - z)·s)`` and the
+    shifted value is re-centred on the zero code before the rounding:
+    ``k = round(fl(fl(fl(clamp(x, lo, hi) - lo) ⊘ s) - (z - qmin)))``, ``q = clamp(k + z, qmin, qmax)``,
+    ``y = fl((q - z)·s)`` (TensorFlow 2.x ``fake_quant_with_min_max_args/vars/vars_per_channel``:
+    ``floor(fl(fl(fl(clamp(x) - nudged_min)·inv) - quant_zero) + 0.5))·s``, whose ``quant_zero`` is exactly
+    ``z - qmin``). ``z - qmin`` is an exact integer; every other operation is rounded to the compute dtype."""
 
     def __repr__(self) -> str:
         return repr(self.value)
@@ -150,8 +191,9 @@ class QuantSpec:
     it)::
 
         r      = fl(1 / fl_rd(s))  (reciprocal only; fl_rd = rounding to reciprocal_dtype)
+               = fl(L / fl(s·L))   (range_reciprocal; L = qmax - qmin, s·L from the scale as passed)
         x ⊘ s  = fl(x / s)                 scale_op="divide"
-               = fl(x · r)                 scale_op="reciprocal"
+               = fl(x · r)                 scale_op="reciprocal" or "range_reciprocal"
 
         domain="code":
           after_round   q = clamp(round(x ⊘ s) + z)
@@ -162,6 +204,10 @@ class QuantSpec:
           lo = fl((qmin - z)·s),  hi = fl((qmax - z)·s)
           k  = round(fl(clamp(x, lo, hi) - lo) ⊘ s),  q = clamp(k + qmin)
           y  = fl(fl((q - qmin)·s) + lo)
+        domain="float_centered":
+          lo, hi as above
+          k  = round(fl(fl(fl(clamp(x, lo, hi) - lo) ⊘ s) - (z - qmin))),  q = clamp(k + z)
+          y  = fl((q - z)·s)
 
     ``clamp`` is to ``[qmin, qmax]``; ``round`` is the rounding mode.
 
@@ -185,16 +231,18 @@ class QuantSpec:
         that axis.
     rounding : {"half_even", "half_away", "half_up", "floor", "stochastic", "floor_plus_half"}
         See :class:`Rounding`. Default "half_even".
-    scale_op : {"divide", "reciprocal"}
-        See :class:`ScaleOp`. Default "divide".
+    scale_op : {"divide", "reciprocal", "range_reciprocal"}
+        See :class:`ScaleOp`. Default "divide". ``"range_reciprocal"`` needs
+        ``qmax > qmin``.
     compute_dtype : None, "float32", "float64", np.float32 or np.float64
         Floating-point type every operation is done in. ``None``: float32
         for float32 input, float64 for anything else. Stored as the string
         name (or ``None``).
     zero_point_op : {"after_round", "before_round", "fused"}
         Where ``z`` enters (:class:`ZeroPointOp`). Default "after_round".
-        ``"fused"`` needs ``scale_op="reciprocal"``; ``domain="float_shifted"``
-        needs ``"after_round"`` (its zero point acts through ``lo``).
+        ``"fused"`` needs ``scale_op="reciprocal"``; the float domains
+        (``"float_shifted"``, ``"float_centered"``) need ``"after_round"``
+        (their zero point acts through ``lo``).
     reciprocal_dtype : None, "float32", "float64", np.float32 or np.float64
         The dtype the reciprocal is computed and rounded in: the scale (already
         in the compute dtype) is rounded to it and ``1 / s`` is one IEEE
@@ -215,7 +263,7 @@ class QuantSpec:
         ``ceil(x.shape[axis] / B)``; element ``i`` along the axis uses block
         ``i // B`` (the last block may be partial), at the same index on every
         other axis.
-    domain : {"code", "float_shifted"}
+    domain : {"code", "float_shifted", "float_centered"}
         Shape of the equation (:class:`Domain`). Default "code".
 
     Raises
@@ -226,9 +274,9 @@ class QuantSpec:
         A field out of range or an unknown string, naming the field:
         ``zero_point_op="fused"`` without ``scale_op="reciprocal"``,
         *reciprocal_dtype* without ``scale_op="reciprocal"``, ``block_size < 1``
-        or *block_size* without *axis*, ``domain="float_shifted"`` with a
+        or *block_size* without *axis*, a float domain with a
         *zero_point_op* other than "after_round", signed narrow range with
-        ``bits=1``.
+        ``bits=1``, ``scale_op="range_reciprocal"`` on a single-code grid.
 
     Notes
     -----
@@ -300,10 +348,16 @@ class QuantSpec:
             raise ValueError(
                 f"block_size={self.block_size} needs axis (the dimension that is split into blocks), got axis=None"
             )
-        if self.domain is Domain.FLOAT_SHIFTED and self.zero_point_op is not ZeroPointOp.AFTER_ROUND:
+        if self.domain is not Domain.CODE and self.zero_point_op is not ZeroPointOp.AFTER_ROUND:
             raise ValueError(
-                f"domain='float_shifted' applies the zero point through the shifted minimum lo = (qmin - z)*s; "
-                f"zero_point_op must be 'after_round' there, got zero_point_op={self.zero_point_op.value!r}"
+                f"domain={self.domain.value!r} applies the zero point through the shifted minimum "
+                f"lo = (qmin - z)*s; zero_point_op must be 'after_round' there, got "
+                f"zero_point_op={self.zero_point_op.value!r}"
+            )
+        if self.scale_op is ScaleOp.RANGE_RECIPROCAL and self.qmax <= self.qmin:
+            raise ValueError(
+                f"scale_op='range_reciprocal' divides qmax - qmin by the range; the grid [{self.qmin}, {self.qmax}] "
+                "has a single code (bits=1, signed=False, narrow_range=True); use another grid or scale_op"
             )
 
     # ---- the grid -----------------------------------------------------
@@ -334,18 +388,60 @@ class QuantSpec:
         return np.dtype(np.uint8 if self.bits <= 8 else np.uint16)
 
     def resolve_compute_dtype(self, input_dtype: Any) -> np.dtype:
-        """The dtype arithmetic is done in for an input of *input_dtype*."""
+        """The dtype arithmetic is done in for an input of *input_dtype*.
+
+        Parameters
+        ----------
+        input_dtype : dtype-like
+            The dtype of ``x`` (any NumPy dtype).
+
+        Returns
+        -------
+        numpy.dtype
+            ``compute_dtype`` when set; else float32 for float32 input and float64 for any other.
+
+        Raises
+        ------
+        TypeError
+            *input_dtype* is not a NumPy dtype-like (only when ``compute_dtype`` is None).
+        """
         if self.compute_dtype is not None:
             return np.dtype(_COMPUTE_DTYPES[self.compute_dtype])
         return np.dtype(np.float32) if np.dtype(input_dtype) == np.float32 else np.dtype(np.float64)
 
     def replace(self, **changes: Any) -> QuantSpec:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            Field names and their new values (as for the constructor).
+
+        Returns
+        -------
+        QuantSpec
+
+        Raises
+        ------
+        TypeError, ValueError
+            An unknown field name (``TypeError``) or an invalid value or combination, as the constructor.
+        """
         return dataclasses.replace(self, **changes)
 
     # ---- JSON round trip ----------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict; ``QuantSpec.from_dict(s.to_dict()) == s``."""
+        """A JSON-serialisable dict; ``QuantSpec.from_dict(s.to_dict()) == s``.
+
+        Returns
+        -------
+        dict
+            ``{"type": "QuantSpec", <every field>: <value>}``, enums as their value strings.
+
+        Raises
+        ------
+        None
+            Every valid spec serialises.
+        """
         return {
             "type": "QuantSpec",
             "bits": self.bits,
@@ -368,6 +464,22 @@ class QuantSpec:
         Keys missing from *d* take their defaults, so dicts written before a
         field existed (e.g. without ``zero_point_op``, ``reciprocal_dtype``,
         ``block_size``, ``domain``) still load, with the semantics they had.
+
+        Parameters
+        ----------
+        d : dict
+            A :meth:`to_dict` result (the ``"type"`` tag optional).
+
+        Returns
+        -------
+        QuantSpec
+
+        Raises
+        ------
+        TypeError
+            *d* is not a dict, or a field of the wrong type.
+        ValueError
+            Unknown keys, a wrong ``"type"`` tag, or an invalid field.
         """
         if not isinstance(d, dict):
             raise TypeError(f"d must be a dict, got type={type(d).__name__}")
@@ -543,6 +655,11 @@ class ADCSpec:
         -------
         dict
             ``{"type": "ADCSpec", <field>: <value>, ...}`` (every field, plain Python values).
+
+        Raises
+        ------
+        None
+            Every valid spec serialises.
         """
         return {"type": "ADCSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
 
@@ -831,6 +948,11 @@ class CrossbarSpec:
         -------
         dict
             ``{"type": "CrossbarSpec", <field>: <value>, ..., "adc": {...}}`` (``slice_ranges`` as lists).
+
+        Raises
+        ------
+        None
+            Every valid spec serialises.
         """
         d = {"type": "CrossbarSpec", **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}}
         d["adc"] = self.adc.to_dict()
@@ -868,6 +990,11 @@ class CrossbarSpec:
         Returns
         -------
         str
+
+        Raises
+        ------
+        None
+            Every valid spec serialises.
         """
         return json.dumps(self.to_dict(), sort_keys=True)
 

@@ -86,7 +86,13 @@ _ZP_CODE = {ZeroPointOp.AFTER_ROUND: 0, ZeroPointOp.BEFORE_ROUND: 1, ZeroPointOp
 
 
 class NonFinite(str, enum.Enum):
-    """What :func:`quantize` / :func:`fake_quant` do with NaN or ±inf in ``x``."""
+    """What :func:`quantize` / :func:`fake_quant` do with NaN or ±inf in ``x`` (their ``nonfinite`` argument).
+
+    Attributes
+    ----------
+    RAISE, SATURATE : NonFinite
+        Values ``"raise"`` and ``"saturate"`` (each documented below).
+    """
 
     RAISE = "raise"
     """Default: raise ``ValueError`` naming the count of non-finite values."""
@@ -110,6 +116,11 @@ def channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, 
     ----------
     shape : tuple or list of non-negative ints (an array's ``shape``).
     axis : int or None, ``-len(shape) <= axis < len(shape)``; a negative axis counts from the end.
+
+    Returns
+    -------
+    (outer, channels, inner) : tuple of int
+        Products of the dimensions before *axis*, the dimension itself, and the dimensions after it.
 
     Raises
     ------
@@ -144,8 +155,11 @@ class _Layout:
 
     __slots__ = ("n", "inner", "blk", "ob", "ip", "js", "param_shape", "kind")
 
-    def __init__(self, shape: tuple[int, ...], axis: int | None, block_size: int | None):
-        _, n, inner = channel_layout(shape, axis)
+    def __init__(self, shape: tuple[int, ...], axis: int | None, block_size: int | None, size: int | None = None):
+        if axis is None and size is not None:  # an array's own shape and size: nothing to validate
+            n, inner = 1, size
+        else:
+            _, n, inner = channel_layout(shape, axis)
         self.n, self.inner = n, inner
         if axis is None:
             self.blk, self.ob, self.ip, self.js = 1, 0, 0, 0
@@ -195,6 +209,8 @@ def _param(value, name: str, lay: _Layout, allow_nonfinite: bool = True) -> np.n
 
 
 _SCALAR_TYPES = (float, int, np.floating, np.integer)
+_F64 = np.dtype(np.float64)
+_HALF_MAX = {np.dtype(d).char: float(np.finfo(d).max) * 0.5 for d in (np.float32, np.float64)}
 
 
 def _scalar_scale(scale, spec: QuantSpec, cdtype: np.dtype):
@@ -205,22 +221,40 @@ def _scalar_scale(scale, spec: QuantSpec, cdtype: np.dtype):
     s_c = cdtype.type(scale)
     if not (math.isfinite(float(s_c)) and s_c > 0):
         return None
-    s = np.full(1, s_c, dtype=cdtype)
-    if spec.scale_op is not ScaleOp.RECIPROCAL:
+    s = np.array((s_c,), dtype=cdtype)
+    if spec.scale_op is ScaleOp.DIVIDE:
         return s, s
+    if spec.scale_op is ScaleOp.RANGE_RECIPROCAL:
+        return None  # the general path derives the range
     rdtype = cdtype if spec.reciprocal_dtype is None else np.dtype(spec.reciprocal_dtype)
     s_r = rdtype.type(s_c)
-    fin = np.finfo(rdtype)
-    if not (s_r > 0 and math.isfinite(float(s_r))) or 1.0 / float(s_r) > float(fin.max) * 0.5:
+    if not (s_r > 0 and math.isfinite(float(s_r))) or 1.0 / float(s_r) > _HALF_MAX[rdtype.char]:
         return None  # near or beyond overflow: the general path decides exactly
-    r = np.full(1, rdtype.type(1) / s_r, dtype=rdtype).astype(cdtype)
+    r = np.array((rdtype.type(1) / s_r,), dtype=rdtype).astype(cdtype, copy=False)
     return s, r
+
+
+#: Prepared (scale, reciprocal) arrays of recent per-tensor scalar scales, by (value, compute dtype, scale_op,
+#: reciprocal_dtype): a scalar scale is validated and rounded once, not on every call (the arrays are read, never
+#: written, by the kernel). Keys are numeric values: 0.05 and np.float64(0.05) share an entry, np.float32(0.05)
+#: (another value) does not; NaN never matches. Bounded: cleared when full.
+_SCALE_CACHE: dict = {}
+_SCALE_CACHE_MAX = 256
+#: Per-tensor integer zero points as one-element compute-dtype arrays (read-only use by the kernel).
+_ZP_CACHE: dict = {}
 
 
 def _prepare_scale(scale, spec: QuantSpec, lay: _Layout, cdtype: np.dtype):
     if lay.kind == "tensor" and isinstance(scale, _SCALAR_TYPES) and not isinstance(scale, (bool, np.bool_)):
+        key = (scale, cdtype.char, spec.scale_op, spec.reciprocal_dtype)
+        hit = _SCALE_CACHE.get(key)
+        if hit is not None:
+            return hit
         fast = _scalar_scale(scale, spec, cdtype)
         if fast is not None:
+            if len(_SCALE_CACHE) >= _SCALE_CACHE_MAX:
+                _SCALE_CACHE.clear()
+            _SCALE_CACHE[key] = fast
             return fast
     s_in = _param(scale, "scale", lay)
     check_positive(s_in.astype(np.float64), "scale")
@@ -230,8 +264,10 @@ def _prepare_scale(scale, spec: QuantSpec, lay: _Layout, cdtype: np.dtype):
             f"scale={short_repr(s_in)} is not representable as a positive finite {cdtype.name} "
             f"(it under- or overflows); allowed: {np.finfo(cdtype).tiny} <= scale <= {np.finfo(cdtype).max}"
         )
-    if spec.scale_op is not ScaleOp.RECIPROCAL:
+    if spec.scale_op is ScaleOp.DIVIDE:
         return s, s  # r is never read
+    if spec.scale_op is ScaleOp.RANGE_RECIPROCAL:
+        return s, _range_reciprocal(s_in, spec, cdtype)
     rdtype = cdtype if spec.reciprocal_dtype is None else np.dtype(spec.reciprocal_dtype)
     with np.errstate(over="ignore", divide="ignore", under="ignore"):
         s_r = s.astype(rdtype)
@@ -245,14 +281,36 @@ def _prepare_scale(scale, spec: QuantSpec, lay: _Layout, cdtype: np.dtype):
     return s, r
 
 
-def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout) -> np.ndarray:
+def _range_reciprocal(s_in: np.ndarray, spec: QuantSpec, cdtype: np.dtype) -> np.ndarray:
+    """``r = fl(L / fl(fl64(s_in·L)))``, ``L = qmax - qmin``: the reciprocal of the range the scale came from."""
+    span = spec.qmax - spec.qmin
+    with np.errstate(over="ignore", divide="ignore", under="ignore"):
+        rng = (s_in.astype(np.float64) * float(span)).astype(cdtype)
+        r = (cdtype.type(span) / rng).astype(cdtype)
+    if not (np.all(np.isfinite(rng)) and np.all(np.isfinite(r)) and np.all(r > 0)):
+        raise ValueError(
+            f"scale={short_repr(s_in)}: the range scale*(qmax - qmin) = scale*{span} or its reciprocal is not "
+            f"finite in {cdtype.name}, so scale_op='range_reciprocal' is undefined; use scale <= "
+            f"{float(np.finfo(cdtype).max) / span:.6g}"
+        )
+    return r
+
+
+def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout, cdtype: np.dtype = _F64) -> np.ndarray:
+    """Zero points as a flat *cdtype* array (integers below 2^17: exact in float32 and float64)."""
     if (
         lay.kind == "tensor"
         and isinstance(zero_point, (int, np.integer))
         and not isinstance(zero_point, (bool, np.bool_))
         and spec.qmin <= zero_point <= spec.qmax
     ):  # fast path for the common per-tensor integer zero point (the general path below raises for the rest)
-        return np.full(1, float(zero_point))
+        key = (int(zero_point), cdtype.char)
+        hit = _ZP_CACHE.get(key)
+        if hit is None:
+            if len(_ZP_CACHE) >= _SCALE_CACHE_MAX:
+                _ZP_CACHE.clear()
+            hit = _ZP_CACHE[key] = np.array((zero_point,), dtype=cdtype)
+        return hit
     z = _param(zero_point, "zero_point", lay, allow_nonfinite=False)
     if z.dtype.kind == "f":
         if not np.all(z == np.round(z)):
@@ -263,7 +321,7 @@ def _prepare_zero_point(zero_point, spec: QuantSpec, lay: _Layout) -> np.ndarray
             f"zero_point={short_repr(z)} is outside the code range; allowed: {spec.qmin} <= zero_point <= {spec.qmax} "
             f"(bits={spec.bits}, signed={spec.signed}, narrow_range={spec.narrow_range})"
         )
-    return z64
+    return z64.astype(cdtype, copy=False)
 
 
 def _check_counts(counts: np.ndarray, policy: NonFinite, converted: bool) -> None:
@@ -300,14 +358,43 @@ _NO_UNIFORMS = np.zeros(1, dtype=np.float64)
 _NONFINITE = {m.value: m for m in NonFinite}
 
 
+_DOMAIN_CODE = {Domain.CODE: 0, Domain.FLOAT_SHIFTED: 1, Domain.FLOAT_CENTERED: 2}
+
+
 def _spec_flags(spec: QuantSpec) -> tuple[int, bool, int, int]:
     """(mode, recip, zp_op, shifted) kernel flags of *spec* (cheap; no validation needed, spec is frozen)."""
     return (
         _MODE_CODE[spec.rounding],
-        spec.scale_op is ScaleOp.RECIPROCAL,
+        spec.scale_op is not ScaleOp.DIVIDE,
         _ZP_CODE[spec.zero_point_op],
-        int(spec.domain is Domain.FLOAT_SHIFTED),
+        _DOMAIN_CODE[spec.domain],
     )
+
+
+def _derived(spec: QuantSpec, cdtype: np.dtype) -> tuple:
+    """Spec-derived kernel constants for one compute dtype, computed once per spec object and cached on it.
+
+    ``(mode, recip, zp_op, shifted, qmin, qmax, half, code_dtype, f32)`` with ``qmin``, ``qmax``, ``half`` as
+    compute-dtype scalars. A QuantSpec is frozen and validated when constructed, so nothing here can go stale;
+    the cache is a plain attribute outside the dataclass fields (equality, hashing, ``to_dict`` ignore it).
+    """
+    cache = spec.__dict__.get("_kernel_constants")
+    if cache is None:
+        cache = {}
+        object.__setattr__(spec, "_kernel_constants", cache)
+    key = cdtype.char
+    got = cache.get(key)
+    if got is None:
+        got = (
+            *_spec_flags(spec),
+            cdtype.type(spec.qmin),
+            cdtype.type(spec.qmax),
+            cdtype.type(0.5),
+            spec.code_dtype,
+            cdtype == np.float32,
+        )
+        cache[key] = got
+    return got
 
 
 def _shifted_bounds(spec: QuantSpec, s: np.ndarray, z: np.ndarray, cdtype: np.dtype):
@@ -359,10 +446,10 @@ def _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out=None, 
     """
     cdtype = spec.resolve_compute_dtype(arr.dtype)
     axis = _resolve_axis(spec, arr.ndim)
-    lay = _Layout(arr.shape, axis, spec.block_size)
+    lay = _Layout(arr.shape, axis, spec.block_size, arr.size)
     s, r = _prepare_scale(scale, spec, lay, cdtype)
-    z = _prepare_zero_point(zero_point, spec, lay).astype(cdtype)
-    mode, recip, zp_op, shifted = _spec_flags(spec)
+    z = _prepare_zero_point(zero_point, spec, lay, cdtype)
+    mode, recip, zp_op, shifted, qmin_c, qmax_c, half_c, code_dtype, f32 = _derived(spec, cdtype)
     lo, hi = _shifted_bounds(spec, s, z, cdtype) if shifted else (s, s)
     u = _draw_uniforms(spec, rng, arr.size)
     # A read-only array is a different Numba type (one more compiled signature): copy it, as other layouts.
@@ -371,7 +458,7 @@ def _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out=None, 
     else:
         with np.errstate(over="ignore"):
             xc = np.array(arr, dtype=cdtype, order="C").reshape(-1)  # always a fresh, writeable copy
-    out_dtype = cdtype if dequant else spec.code_dtype
+    out_dtype = cdtype if dequant else code_dtype
     if out is None:
         result = np.empty(arr.shape, dtype=out_dtype)
     else:
@@ -396,8 +483,8 @@ def _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out=None, 
         s,
         r,
         z,
-        cdtype.type(spec.qmin),
-        cdtype.type(spec.qmax),
+        qmin_c,
+        qmax_c,
         mode,
         recip,
         u,
@@ -409,14 +496,30 @@ def _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out=None, 
         shifted,
         lo,
         hi,
-        cdtype.type(0.5),
+        half_c,
         lay.blk,
         lay.ob,
         lay.ip,
         lay.js,
-        cdtype == np.float32,
+        f32,
     )
     return args, result
+
+
+_KERNEL: list = []
+
+
+def _kernel_and_threads():
+    """(affine_quant_kernel, threads_for, NUMBA_DISABLE_JIT): imported on first use (keeps ``import refquant``
+    free of Numba's start-up), then taken from the module cache instead of an import statement per call."""
+    if not _KERNEL:
+        from numba import config
+
+        from ._kernels._threads import threads_for
+        from ._kernels.uniform import affine_quant_kernel
+
+        _KERNEL.append((affine_quant_kernel, threads_for, bool(config.DISABLE_JIT)))
+    return _KERNEL[0]
 
 
 def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
@@ -427,16 +530,15 @@ def _run(x, scale, zero_point, spec, rng, nonfinite, dequant, out=None):
     # NaN/inf are counted inside the kernel (one pass over x), see _check_counts.
     arr = as_real_array(x, "x", allow_nonfinite=True)
     args, result = _prepare_affine_quant(arr, scale, zero_point, spec, rng, dequant, out)
-    from ._kernels._threads import threads_for
-    from ._kernels.uniform import affine_quant_kernel
-
-    # errstate: with NUMBA_DISABLE_JIT=1 the kernel runs as Python on NumPy scalars, whose overflow to inf
-    # (saturated by the clamp, as the contract says) would otherwise warn; compiled code never warns.
-    with (
-        threads_for(args.x.size, PARALLEL_THRESHOLD),
-        np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
-    ):
-        affine_quant_kernel(*args)
+    kernel, threads_for, jit_disabled = _kernel_and_threads()
+    with threads_for(args.x.size, PARALLEL_THRESHOLD):
+        if jit_disabled:
+            # with NUMBA_DISABLE_JIT=1 the kernel runs as Python on NumPy scalars, whose overflow to inf
+            # (saturated by the clamp, as the contract says) would otherwise warn; compiled code never warns.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                kernel(*args)
+        else:
+            kernel(*args)
     _check_counts(args.counts, policy, converted=arr.dtype != args.x.dtype)
     return result
 
@@ -547,6 +649,13 @@ def fake_quant(
     ``dequantize(quantize(x, ...), ...)`` evaluated in the same compute
     dtype; a zero result is always ``+0.0``.
 
+    Raises
+    ------
+    TypeError
+        As :func:`quantize`; *out* not a ``numpy.ndarray``.
+    ValueError
+        As :func:`quantize`; *out* of the wrong shape or dtype, not C-contiguous or not writeable.
+
     Examples
     --------
     >>> fake_quant([0.26, -0.74, 10.0], 0.5, 0, QuantSpec(4)).tolist()
@@ -601,7 +710,8 @@ def dequantize(codes, scale, zero_point, spec: QuantSpec) -> np.ndarray:
     if q.min() < spec.qmin or q.max() > spec.qmax:
         raise ValueError(
             f"codes hold values in [{q.min()}, {q.max()}], outside the code range "
-            f"[{spec.qmin}, {spec.qmax}] of spec (bits={spec.bits}, signed={spec.signed}, narrow_range={spec.narrow_range})"
+            f"[{spec.qmin}, {spec.qmax}] of spec (bits={spec.bits}, signed={spec.signed}, "
+            f"narrow_range={spec.narrow_range})"
         )
     axis = _resolve_axis(spec, q.ndim, "codes")
     lay = _Layout(q.shape, axis, spec.block_size)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import pathlib
 import re
 import sys
@@ -119,7 +120,14 @@ def test_bad_calibrate_arguments():
     with pytest.raises(ValueError, match="bits=4"):
         onnx.calibrate([1.0], onnx.spec(4, signed=False))
     with pytest.raises(ValueError, match="no calibration of its own"):
-        profiles.get("tflite").calibrate([1.0], profiles.get("tflite").spec(8, signed=True))
+        profiles.get("tflite.reference").calibrate([1.0], profiles.get("tflite.reference").spec(8, signed=True))
+    tfl = profiles.get("tflite")
+    with pytest.raises(ValueError, match="per tensor"):
+        tfl.calibrate(np.ones((2, 2)), QuantSpec(8, axis=0))
+    with pytest.raises(ValueError, match="bits=4"):
+        tfl.calibrate([1.0], QuantSpec(4))
+    # all-zero 16-bit data: the smallest normal float32 over 32767 (measured on the converter)
+    assert tfl.calibrate([0.0, 0.0], tfl.spec(16, signed=True))[0].view(np.uint32) == 256
     tf = profiles.get("tf.fake_quant")
     with pytest.raises(ValueError, match="min and max must be given together"):
         tf.calibrate([1.0], tf.spec(8, signed=False), min=-1.0)
@@ -177,7 +185,7 @@ def test_tf_fake_quant_rounds_floor_of_v_plus_half_in_float32():
     p = profiles.get("tf.fake_quant")
     spec = p.spec(8, signed=False)
     s, z = p.calibrate(np.zeros(1, F32), spec, min=0.0, max=255.0)  # scale 1, zero point 0
-    assert (s, z) == (F32(1.0), 0)
+    assert (s, z) == (1.0, 0)
     y = refquant.fake_quant(np.array([0.49999997, 0.5, 1.5, 2.5], F32), s, z, spec)
     # fl32(0.49999997 + 0.5) = 1.0: floor gives 1 (exact half-up would give 0); ties go up
     assert y.tolist() == [1.0, 1.0, 2.0, 3.0]
@@ -349,7 +357,10 @@ def test_tf_calibrate_matches_nudge(bits, narrow):
         s, z = p.calibrate(np.zeros(1, F32), spec, min=lo, max=hi)
         ws, wz = _tf_nudge_formula(lo, hi, bits, narrow)
         # refquant's unsigned narrow grid is [0, 2^b - 2]: the same codes as TF's [1, 2^b - 1] shifted by one
-        assert s.tobytes() == ws.tobytes() and z == wz - (1 if narrow else 0), (lo, hi)
+        assert F32(s).tobytes() == ws.tobytes() and z == wz - (1 if narrow else 0), (lo, hi)
+        # the float64 scale carries TF's float32 range max - min exactly (inv = (qmax - qmin)/(max - min))
+        span = (1 << bits) - 1 - (1 if narrow else 0)
+        assert s.dtype == np.float64 and F32(s * span) == F32(hi - lo), (lo, hi)
 
 
 def test_tf_calibrate_nudges_zero_onto_the_grid():
@@ -365,10 +376,10 @@ def test_tf_calibrate_nudges_zero_onto_the_grid():
     assert s.shape == (3,) and z.shape == (3,)
     for c in range(3):
         ws, wz = _tf_nudge_formula(x[:, c].min(), x[:, c].max(), 8, False)
-        assert s[c] == ws and z[c] == wz
+        assert F32(s[c]) == ws and z[c] == wz
 
 
-# ---------------------------------------------------------------- the backend suite's comparison catches wrong candidates
+# ------------------------------------------------------------ the backend suite's comparison catches wrong candidates
 def _rint_f32(v):
     return np.rint(np.asarray(v, F32))
 
@@ -565,8 +576,8 @@ def test_checker_profile_option_errors():
         check_fake_quant(_tflite_numpy, profile=3)
     with pytest.raises(ValueError, match="per_channel=True: profile 'tflite' has no per-channel"):
         check_fake_quant(_tflite_numpy, profile="tflite", per_channel=True)
-    with pytest.raises(ValueError, match="profile='tflite' has no calibration"):
-        check_calibration(lambda x, spec: (1.0, 0), profile="tflite")
+    with pytest.raises(ValueError, match="profile='tflite.reference' has no calibration"):
+        check_calibration(lambda x, spec: (1.0, 0), profile="tflite.reference")
     with pytest.raises(ValueError, match="exclusive"):
         check_calibration(lambda x, spec: (1.0, 0), profile="onnx", reference=lambda x, spec: (1.0, 0))
 
@@ -578,9 +589,10 @@ def test_check_calibration_with_a_profile():
         lambda x, spec: _ort_dynamic_formula(x, spec.qmin, spec.qmax), profile="onnx", dtype=np.float32, max_examples=40
     )
     assert rep.compared == 40
-    torch_cal = lambda x, spec: tuple(
-        v[0] for v in _torch_observer_formula(x, spec.qmin, spec.qmax, False, spec.signed)
-    )  # noqa: E731
+
+    def torch_cal(x, spec):
+        return tuple(v[0] for v in _torch_observer_formula(x, spec.qmin, spec.qmax, False, spec.signed))
+
     check_calibration(
         torch_cal, profile="torch.fake_quantize", symmetric=False, per_channel=False, dtype=np.float32, max_examples=40
     )
@@ -633,3 +645,211 @@ def test_golden_tf_vectors_follow_the_transcribed_kernel():
     # inv = 255/3 = 85; x = 0.5: v = (0.5 + 1) * 85 = 127.5, minus the zero code 85 -> 42.5, + 0.5 -> floor 43
     y = profiles.tf_fake_quant_model(np.array([0.5], F32), -1.0, 2.0, 8, False, "args")
     assert y[0] == F32(F32(43) * F32(F32(3) / F32(255)))
+
+
+# ---------------------------------------------------------------- TensorFlow 2.x kernels, transcribed
+def _tf_kernel(x, lo, hi, num_bits, narrow, variant):
+    """tensorflow/core/kernels/fake_quant_ops_functor.h (FakeQuantWithMinMaxArgsFunctor,
+    FakeQuantWithMinMaxVarsFunctor, FakeQuantWithMinMaxVarsPerChannelFunctor), statement by statement in float32:
+
+        Nudge(min, max, quant_min, quant_max, &nudged_min, &nudged_max, &nudged_scale, &inv_nudged_scale);
+        const float quant_zero = floor(-nudged_min * inv_nudged_scale + 0.5f);
+        clamped = inputs.cwiseMin(nudged_max).cwiseMax(nudged_min);
+        clamped_shifted = clamped - nudged_min;
+        args, per channel: (clamped_shifted * inv_nudged_scale - quant_zero + 0.5f).floor() * nudged_scale
+        vars:              (clamped_shifted / nudged_scale - quant_zero + 0.5f).floor() * nudged_scale
+    """
+    qmin, qmax = (1 if narrow else 0), (1 << num_bits) - 1
+    lo, hi = F32(lo), F32(hi)
+    ws, wz = _tf_nudge_formula(lo, hi, num_bits, narrow)  # scale and nudged zero point, float32
+    inv = F32(F32(qmax - qmin) / F32(hi - lo))
+    nmin = F32(F32(qmin - wz) * ws)
+    nmax = F32(F32(qmax - wz) * ws)
+    qz = np.floor(F32(F32(-nmin * inv) + F32(0.5)))
+    cs = F32(np.maximum(np.minimum(x, nmax), nmin) - nmin)
+    v = F32(cs * inv) if variant != "vars" else F32(cs / ws)
+    return F32(np.floor(F32(F32(v - qz) + F32(0.5))) * ws)
+
+
+@pytest.mark.parametrize("variant", ["args", "vars", "per_channel"])
+def test_tf_profiles_reproduce_the_transcribed_kernels(variant):
+    """calibrate(min=, max=) + fake_quant with the profile's spec equals the kernel transcription bit for bit, on
+    values at, one ulp around and between the ties of the nudged grid (and far outside it)."""
+    name = "tf.fake_quant.args" if variant == "args" else "tf.fake_quant"
+    p = profiles.get(name)
+    rng = np.random.default_rng(21)
+    n_checked = 0
+    for it in range(150):
+        bits = int(rng.choice([2, 4, 5, 8, 16]))
+        narrow = bool(it % 2)
+        e = float(2.0 ** rng.integers(-12, 8))
+        lo = -F32(rng.integers(0, 300) * e * rng.uniform(0.5, 1))
+        hi = F32(rng.integers(1, 300) * e * rng.uniform(0.5, 1))
+        spec = p.spec(bits, signed=False, narrow_range=narrow, axis=-1 if variant == "per_channel" else None)
+        if variant == "per_channel":
+            s, z = p.calibrate(np.zeros((1, 1), F32), spec, min=np.array([lo]), max=np.array([hi]))
+            s0, z0 = s[0], int(z[0])
+        else:
+            s, z = p.calibrate(np.zeros(1, F32), spec, min=lo, max=hi)
+            s0, z0 = s, z
+        k = rng.integers(-(1 << bits) - 3, (1 << bits) + 3, 40)
+        x = F32((k + 0.5) * F32(s0) + F32((spec.qmin - z0) * F32(s0)))
+        x = np.concatenate([x, np.nextafter(x, F32(np.inf)), np.nextafter(x, F32(-np.inf)), F32([-0.0, 1e30])])
+        if variant == "per_channel":
+            got = refquant.fake_quant(x.reshape(-1, 1), s, z, spec).reshape(-1)
+        else:
+            got = refquant.fake_quant(x, s, z, spec)
+        want = _tf_kernel(x, lo, hi, bits, narrow, variant)
+        assert got.view(np.uint32).tolist() == want.view(np.uint32).tolist(), (variant, bits, narrow, lo, hi)
+        n_checked += x.size
+    assert n_checked > 10000
+    # the older float-shifted formula is not what these kernels compute (it would fail the comparison above)
+    spec = p.spec(8, signed=False, axis=-1 if variant == "per_channel" else None)
+    old = spec.replace(domain="float_shifted", scale_op="divide")
+    s, z = p.calibrate(np.zeros((1, 1), F32), spec, min=np.array([-1.0], F32), max=np.array([2.0], F32))
+    xs = F32(np.linspace(-1, 2, 2001)).reshape(-1, 1) if variant == "per_channel" else F32(np.linspace(-1, 2, 2001))
+    assert np.any(refquant.fake_quant(xs, s, z, spec) != refquant.fake_quant(xs, s, z, old.replace(axis=spec.axis)))
+
+
+def _tflite_converter_formula(x, bits, signed):
+    """The TFLite converter's activation qparams, transcribed from
+    tensorflow/compiler/mlir/lite/quantization (quantization_utils.cc, DownCastScale with legacy_float_scale)
+    and tensorflow/lite/tools/optimize/calibration/calibration_logger.h (MinMax::Update), with the small-range
+    widening measured on the TensorFlow 2.21 converter:
+
+        rmin = min(min(x), 0.0); rmax = max(max(x), 0.0)                  (double)
+        16-bit: rmax = max(|rmin|, |rmax|, FLT_MIN) (the floor measured); rmin = -rmax; storage [-32767, 32767]
+        8-bit:  storage [-128, 127]; if rmax - rmin <= 1e-6: rmin -= 1e-6, rmax += 1e-6
+        scales[i] = (static_cast<float>(maxs[i]) - static_cast<float>(mins[i])) / (storage_max - storage_min)
+        if storage_max != -storage_min:
+            const float zero_point_from_min = storage_min - mins[i] / scales[i];
+            zp = storage_min if below, storage_max if above, else std::round(zero_point_from_min)
+        uint8 output: the int8 zero point + 128 (QUANTIZE int8 -> uint8 at an equal scale)
+    """
+    rmin = min(float(np.min(x)), 0.0)
+    rmax = max(float(np.max(x)), 0.0)
+    if bits == 16:
+        rmax = max(-rmin, rmax, 2.0**-126)
+        rmin = -rmax
+        smin, smax = -32767, 32767
+    else:
+        smin, smax = -128, 127
+        if rmax - rmin <= 1e-6:
+            rmin, rmax = rmin - 1e-6, rmax + 1e-6
+    scale = F32(F32(F32(rmax) - F32(rmin)) / F32(smax - smin))
+    zp = 0
+    if smax != -smin:
+        zfm = F32(smin - rmin / float(scale))
+        if zfm < smin:
+            zp = smin
+        elif zfm > smax:
+            zp = smax
+        else:
+            zp = int(math.floor(abs(float(zfm)) + 0.5)) * (1 if zfm >= 0 else -1)
+    if bits == 8 and not signed:
+        zp += 128
+    return scale, zp
+
+
+def test_tflite_calibrate_matches_the_converter_formula():
+    p = profiles.get("tflite")
+    rng = np.random.default_rng(8)
+    xs = _calibration_arrays(seed=9) + [
+        np.array([-1e-7, 1e-7], F32),
+        np.array([0.0, 1e-6], F32),
+        np.array([0.2, 5.0], F32),
+        np.array([-2.0, -0.5], F32),
+        np.array([0.0, 0.0], F32),
+        F32(rng.uniform(-3, 1, 50)),
+    ]
+    n = 0
+    for x in xs:
+        for bits, signed in ((8, True), (8, False), (16, True)):
+            s, z = p.calibrate(x, p.spec(bits, signed=signed))
+            ws, wz = _tflite_converter_formula(x, bits, signed)
+            assert s.tobytes() == ws.tobytes() and z == wz, (x, bits, signed, s, z, ws, wz)
+            n += 1
+    assert n > 30
+    # measured on the TensorFlow 2.21 converter (tests/backends): -1..3 as int8 gives (4/255, -64)
+    s, z = p.calibrate(np.linspace(-1, 3, 64, dtype=F32), p.spec(8, signed=True))
+    assert (float(s), z) == (float(F32(F32(4) / F32(255))), -64)
+
+
+# ---------------------------------------------------------------- blocked cases drawn by the strategies
+def test_quant_cases_draw_blocked_specs_matching_a_plain_loop():
+    from hypothesis import given, settings
+
+    from refquant.testing import quant_cases
+
+    seen = {"partial": 0, "blocks": 0}
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(quant_cases(blocked=True, specs=[QuantSpec(8), QuantSpec(4, signed=False)], max_side=7))
+    def prop(case):
+        spec = case.spec
+        assert spec.block_size is not None and spec.axis is not None
+        ax = spec.axis % case.x.ndim
+        n, b = case.x.shape[ax], spec.block_size
+        want_shape = list(case.x.shape)
+        want_shape[ax] = -(-n // b)
+        assert np.shape(case.scale) == tuple(want_shape) == np.shape(case.zero_point)
+        seen["partial"] += n % b != 0
+        seen["blocks"] += want_shape[ax] > 1
+        q = refquant.quantize(case.x, case.scale, case.zero_point, spec, nonfinite="saturate")
+        # a plain loop over elements: element i along the axis uses block i // b at the same other indices
+        for idx in np.ndindex(case.x.shape):
+            pidx = list(idx)
+            pidx[ax] = idx[ax] // b
+            pidx = tuple(pidx)
+            one = refquant.quantize(
+                np.asarray([case.x[idx]]),
+                case.scale[pidx],
+                int(case.zero_point[pidx]),
+                QuantSpec(spec.bits, signed=spec.signed),
+                nonfinite="saturate",
+            )
+            assert q[idx] == one[0]
+
+    prop()
+    assert seen["partial"] > 0 and seen["blocks"] > 0
+
+
+def test_onnx_profile_checker_draws_blocked_cases():
+    from refquant.testing import check_quantize
+
+    seen = []
+
+    def onnx_like(x, s, z, spec):  # the ONNX arithmetic, written independently of refquant's kernels
+        seen.append(spec.block_size)
+        s = np.asarray(s, F32)
+        z = np.asarray(z, np.int64)
+        if spec.axis is not None:
+            ax = spec.axis % x.ndim
+            if spec.block_size is not None:
+                s = np.repeat(s, spec.block_size, axis=ax).take(np.arange(x.shape[ax]), axis=ax)
+                z = np.repeat(z, spec.block_size, axis=ax).take(np.arange(x.shape[ax]), axis=ax)
+            else:
+                view = [1] * x.ndim
+                view[ax] = -1
+                s, z = s.reshape(view), z.reshape(view)
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = np.rint(F32(x.astype(F32) / s))
+            q = np.clip(v + z, spec.qmin, spec.qmax)
+        return q.astype(spec.code_dtype)
+
+    check_quantize(onnx_like, profile="onnx", dtype=np.float32, max_examples=80)
+    assert any(b is not None for b in seen) and any(b is None for b in seen)
+
+
+def test_onnx_profile_checker_catches_a_candidate_that_ignores_blocks():
+    from refquant.testing import ConformanceError, check_quantize
+
+    def first_block_only(x, s, z, spec):  # planted bug: every element uses the first block's scale
+        s0 = F32(np.ravel(s)[0])
+        z0 = int(np.ravel(z)[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            q = np.clip(np.rint(F32(x.astype(F32) / s0)) + z0, spec.qmin, spec.qmax)
+        return q.astype(spec.code_dtype)
+
+    with pytest.raises(ConformanceError):
+        check_quantize(first_block_only, profile="onnx", dtype=np.float32, max_examples=200)

@@ -1,5 +1,5 @@
 """The QuantSpec knobs that reproduce real runtimes: zero_point_op, floor_plus_half, reciprocal_dtype,
-domain="float_shifted" and block_size.
+scale_op="range_reciprocal", domain="float_shifted" / "float_centered" and block_size.
 
 Test strategy
 -------------
@@ -100,13 +100,21 @@ def oracle_code(x: float, s: float, z: int, spec: QuantSpec, dt) -> int:
         rdt = dt if spec.reciprocal_dtype is None else np.dtype(spec.reciprocal_dtype)
         r = F(rn(F(1) / F(rn(ss, rdt)), rdt))
         r = F(rn(r, dt))
+    elif spec.scale_op.value == "range_reciprocal":
+        span = spec.qmax - spec.qmin  # the range from the scale as passed: fl(fl64(s*L)), then fl(L / range)
+        rng_ = F(rn(F(rn(ss * span, np.float64)), dt))
+        r = F(rn(F(span) / rng_, dt))
+    ss = F(rn(ss, dt))  # every other use of the scale is its value in the compute dtype
     mode = spec.rounding.value
-    if spec.domain.value == "float_shifted":
+    if spec.domain.value in ("float_shifted", "float_centered"):
         lo = F(rn((spec.qmin - z) * ss, dt))
         hi = F(rn((spec.qmax - z) * ss, dt))
         w = F(rn(min(max(xs, lo), hi) - lo, dt))
         v = F(rn(w / ss if spec.scale_op.value == "divide" else w * r, dt))
-        q = round_exact(v, mode, dt) + spec.qmin
+        if spec.domain.value == "float_shifted":
+            q = round_exact(v, mode, dt) + spec.qmin
+        else:  # re-centred: v - (z - qmin), one rounding, then the zero point added back exactly
+            q = round_exact(F(rn(v - (z - spec.qmin), dt)), mode, dt) + z
     elif spec.zero_point_op.value == "fused":
         q = round_exact(rn(xs * r + z, dt), mode, dt)
     else:
@@ -123,10 +131,11 @@ def oracle_code(x: float, s: float, z: int, spec: QuantSpec, dt) -> int:
 def oracle_fake(x, s, z, spec, dt) -> float:
     q = oracle_code(x, s, z, spec, dt)
     F = Fraction
+    sc = F(rn(F(float(s)), dt))
     if spec.domain.value == "float_shifted":
-        lo = F(rn((spec.qmin - z) * F(float(s)), dt))
-        return rn(F(rn((q - spec.qmin) * F(float(s)), dt)) + lo, dt)
-    return rn((q - z) * F(float(s)), dt)
+        lo = F(rn((spec.qmin - z) * sc, dt))
+        return rn(F(rn((q - spec.qmin) * sc, dt)) + lo, dt)
+    return rn((q - z) * sc, dt)
 
 
 # ------------------------------------------------------------ hand tables
@@ -182,7 +191,8 @@ def test_floor_plus_half_tie_table_and_near_ties():
 
 
 def test_before_round_sum_is_rounded_in_compute_dtype():
-    # float32 v = 0.5 - 2**-25, z = 1: fl32(1.5 - 2**-25) = 1.5 (ulp 2**-23) -> half-even 2; float64 keeps 1.49999997 -> 1
+    # float32 v = 0.5 - 2**-25, z = 1: fl32(1.5 - 2**-25) = 1.5 (ulp 2**-23) -> half-even 2;
+    # float64 keeps 1.49999997 -> 1
     spec = QuantSpec(8, zero_point_op="before_round")
     x = np.float32([0.5 - 2.0**-25])
     assert rq.quantize(x, 1.0, 1, spec).tolist() == [2]
@@ -304,12 +314,15 @@ def test_reciprocal_dtype_wider_than_compute_dtype_changes_nothing():
 
 
 # ------------------------------------------------------------ exact oracle, all knobs
-def knob_specs(bits=st.integers(2, 16)):
+_KNOB_BITS = st.integers(2, 16)
+
+
+def knob_specs(bits=_KNOB_BITS):
     @st.composite
     def build(draw):
         zp = draw(st.sampled_from(["after_round", "before_round", "fused"]))
-        domain = "code" if zp != "after_round" else draw(st.sampled_from(["code", "float_shifted"]))
-        op = "reciprocal" if zp == "fused" else draw(st.sampled_from(["divide", "reciprocal"]))
+        domain = "code" if zp != "after_round" else draw(st.sampled_from(["code", "float_shifted", "float_centered"]))
+        op = "reciprocal" if zp == "fused" else draw(st.sampled_from(["divide", "reciprocal", "range_reciprocal"]))
         rdt = draw(st.sampled_from([None, "float32", "float64"])) if op == "reciprocal" else None
         return QuantSpec(
             draw(bits),
@@ -572,3 +585,119 @@ def test_old_dicts_load_with_defaults_and_new_fields_round_trip():
     back = QuantSpec.from_dict(json.loads(json.dumps(full.to_dict())))
     assert back == full and back.reciprocal_dtype == "float32"
     assert QuantSpec.from_dict(QuantSpec(8, domain="float_shifted").to_dict()).domain.value == "float_shifted"
+
+
+# ------------------------------------------------------------ TensorFlow 2.x: float_centered and range_reciprocal
+def test_float_centered_hand_table():
+    # s = 0.25, z = 4, unsigned 8-bit: lo = -1, w = x + 1 = (t + 4)/4, v = t + 4, v - (z - qmin) = t exactly;
+    # floor(t + 0.5) = [-2, -1, 0, 1, 2, 3], q = k + z, y = (q - z)*s = k/4
+    spec = QuantSpec(8, signed=False, rounding="floor_plus_half", domain="float_centered")
+    x = TIES * 0.25
+    assert rq.quantize(x, 0.25, 4, spec).tolist() == [2, 3, 4, 5, 6, 7]
+    assert rq.fake_quant(x, 0.25, 4, spec).tolist() == [-0.5, -0.25, 0.0, 0.25, 0.5, 0.75]
+    # the clamp acts in the float domain: below lo -> qmin (y = (0 - 4)/4), above hi -> qmax (y = 251/4)
+    assert rq.quantize([-7.0, 1000.0], 0.25, 4, spec).tolist() == [0, 255]
+    assert rq.fake_quant([-7.0, 1000.0], 0.25, 4, spec).tolist() == [-1.0, 62.75]
+    # -0.0 and values rounding to the zero code give +0.0
+    y = rq.fake_quant(np.array([-0.0, -0.1], np.float32), np.float32(0.25), 4, spec)
+    assert bits_of(y).tolist() == [0, 0]
+
+
+def test_tensorflow_example_args_vs_vars():
+    """min 0, max 1, 8 bits, x = 0.5, by hand: TF's Nudge gives s = fl32(1/255) = 0.0039215688593685627, z = 0.
+
+    args (range_reciprocal): R = fl32(fl64(fl64(1/255)*255)) = 1, inv = fl32(255/1) = 255, v = 0.5*255 = 127.5,
+    floor(127.5 - 0 + 0.5) = 128.  vars (divide): v = fl32(0.5 / s) = 127.49999237 (0.5/s = 127.4999925, float32
+    ulp 2^-17 there), floor(fl32(127.49999237 + 0.5)) = 127.
+    """
+    x = np.float32([0.5])
+    s = np.float64(1.0) / 255  # what calibrate returns: the float64 quotient of the float32 range
+    args = QuantSpec(
+        8,
+        signed=False,
+        rounding="floor_plus_half",
+        scale_op="range_reciprocal",
+        compute_dtype="float32",
+        domain="float_centered",
+    )
+    assert rq.quantize(x, s, 0, args).tolist() == [128]
+    assert rq.quantize(x, s, 0, args.replace(scale_op="divide")).tolist() == [127]
+    assert float(np.float32(0.5) / np.float32(1.0 / 255)) == 127.49999237060547  # the hand value above
+    assert rq.fake_quant(x, s, 0, args).tolist() == [float(np.float32(128 * np.float32(1.0 / 255)))]
+
+
+def test_range_reciprocal_recovers_the_float32_range_from_a_float64_scale():
+    """fl32(fl64(fl64(R/L)*L)) = R for float32 R; fl32(fl64(R/L)) = fl32(R/L): checked exactly with Fraction."""
+    rng = np.random.default_rng(7)
+    R = (rng.uniform(0.5, 1.0, 400) * 2.0 ** rng.integers(-100, 100, 400)).astype(np.float32)
+    L = rng.integers(1, 65535, 400)
+    for r32, n in zip(R, L):
+        s64 = np.float64(r32) / float(n)
+        assert np.float32(s64 * float(n)) == r32
+        assert np.float32(s64) == np.float32(rn(Fraction(float(r32)) / int(n), np.float32))
+
+
+def test_range_reciprocal_differs_from_reciprocal_and_matches_oracle():
+    """inv = fl(L / R) is not fl(1 / fl(R / L)) on many ranges; where it changes a code, the oracle agrees."""
+    rng = np.random.default_rng(11)
+    spec = QuantSpec(8, signed=False, rounding="floor_plus_half", scale_op="range_reciprocal", domain="float_centered")
+    rec = spec.replace(scale_op="reciprocal")
+    n_diff_r = 0
+    n_split = 0
+    for _ in range(300):
+        R = np.float32(rng.uniform(0.1, 10.0))
+        s64 = np.float64(R) / 255
+        s32 = np.float32(s64)
+        inv = np.float32(np.float32(255) / R)
+        n_diff_r += inv != np.float32(1) / s32
+        k = rng.integers(-2, 258, 40)
+        x = ((k + 0.5) * s64).astype(np.float32)
+        z = int(rng.integers(0, 256))
+        x = (x + np.float32((0 - z) * s32)).astype(np.float32)
+        a = rq.quantize(x, s64, z, spec)
+        b = rq.quantize(x, s64, z, rec)
+        for i in np.flatnonzero(a != b)[:3]:
+            n_split += 1
+            assert int(a[i]) == oracle_code(x[i], s64, z, spec, np.float32)
+            assert int(b[i]) == oracle_code(x[i], s32, z, rec, np.float32)
+    assert n_diff_r > 30 and n_split > 0
+
+
+def test_float_centered_differs_from_float_shifted_and_matches_oracle():
+    rng = np.random.default_rng(12)
+    cen = QuantSpec(8, signed=False, rounding="floor_plus_half", domain="float_centered")
+    sh = cen.replace(domain="float_shifted")
+    n_split = 0
+    for _ in range(200):
+        s = np.float32(rng.uniform(1e-3, 1.0))
+        z = int(rng.integers(0, 256))
+        x = ((rng.integers(-130, 130, 50) + 0.5) * s).astype(np.float32)
+        x = np.where(rng.random(50) < 0.5, np.nextafter(x, np.float32(-np.inf)), x).astype(np.float32)
+        a = rq.quantize(x, s, z, cen)
+        b = rq.quantize(x, s, z, sh)
+        for i in np.flatnonzero(a != b)[:2]:
+            n_split += 1
+            assert int(a[i]) == oracle_code(x[i], s, z, cen, np.float32)
+            assert int(b[i]) == oracle_code(x[i], s, z, sh, np.float32)
+    assert n_split > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bits=1, signed=False, narrow_range=True, scale_op="range_reciprocal"), "range_reciprocal"),
+        (dict(bits=8, domain="float_centered", zero_point_op="before_round"), "zero_point_op"),
+        (dict(bits=8, scale_op="range_reciprocal", reciprocal_dtype="float32"), "reciprocal_dtype"),
+        (dict(bits=8, scale_op="range_reciprocal", zero_point_op="fused"), "fused"),
+        (dict(bits=8, domain="float_centred"), "domain"),
+    ],
+)
+def test_bad_tensorflow_knob_combinations_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        QuantSpec(**kwargs)
+
+
+def test_range_reciprocal_overflowing_range_raises_naming_scale():
+    spec = QuantSpec(8, scale_op="range_reciprocal", compute_dtype="float32")
+    with pytest.raises(ValueError, match="scale="):
+        rq.quantize([1.0], 3e36, 0, spec)

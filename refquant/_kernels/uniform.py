@@ -16,6 +16,9 @@ Arithmetic (docs/SEMANTICS.md), per element ``x`` with parameters ``s, r, z``
     shifted == 1 (domain "float_shifted"):
         w = min(max(x, lo), hi) - lo;   v = w / s   or   v = w * r
         q = min(max(round(v) + qmin, qmin), qmax);   out = ((q - qmin) * s) + lo   if dequant   else   q
+    shifted == 2 (domain "float_centered"):
+        w = min(max(x, lo), hi) - lo;   v = w / s   or   v = w * r;   t = v - (z - qmin)   (z - qmin exact)
+        q = min(max(round(t) + z, qmin), qmax);   out = (q - z) * s   if dequant   else   q
 
 Every operation is an IEEE operation of the compute dtype (the dtype of
 ``x``/``s``/``r``/``z``). Constants enter as compute-dtype scalars (``half``)
@@ -157,12 +160,14 @@ def _code(xv, sc, rc, zc, lo, hi, qmin, qmax, mode, recip, zp_op, shifted, half,
         v = xv * rc if recip else xv / sc
         if zp_op == 1:
             v = v + zc
+        elif shifted == 2:
+            v = v - (zc - qmin)  # the zero code's offset from qmin: an exact integer
     if mode == 4:
         f = np.floor(v)
         k = f + 1.0 if uv < v - f else f
     else:
         k = _round(v, mode, half)
-    if shifted:
+    if shifted == 1:
         k = k + qmin
     elif zp_op == 0:
         k = k + zc
@@ -207,9 +212,11 @@ def affine_quant_kernel(
     n, inner : int; ``x`` has shape ``(outer, n, inner)`` around the axis.
     s, r, z, lo, hi : 1-D arrays of the compute dtype: scale, reciprocal,
         zero point, shifted minimum ``(qmin - z)*s`` and maximum ``(qmax - z)*s``
-        (the last two read only when ``shifted``), indexed as in the module docstring.
+        (the last two read only when ``shifted``), indexed as in the module docstring. ``r`` is the
+        reciprocal the caller derived (``1/s``, or ``(qmax - qmin)/range`` for "range_reciprocal").
     qmin, qmax, half : compute-dtype scalars: the code range and 0.5.
-    mode : int rounding mode; recip : bool; zp_op : int 0/1/2; shifted : int 0/1.
+    mode : int rounding mode; recip : bool; zp_op : int 0/1/2; shifted : int 0/1/2 (domain code /
+        float_shifted / float_centered).
     u : 1-D float64 uniforms (len(x) for stochastic, else any length >= 1).
     chunk : int > 0, elements per parallel work item.
     out : 1-D output, float (dequant) or integer code dtype, len(x).
@@ -266,7 +273,7 @@ def affine_quant_kernel(
                         xv, s[e], r[e], z[e], lo[e], hi[e], qmin, qmax, mode, recip, zp_op, shifted, half, uv, f32, buf
                     )
                     if dequant:
-                        if shifted:
+                        if shifted == 1:
                             buf[0] = (q - qmin) * s[e]
                             os[t] = buf[0] + lo[e]
                         else:

@@ -135,17 +135,25 @@ def quantize_codes(
     s = expand(scale, x.shape, axis, block_size, dt)
     z = expand(zero_point, x.shape, axis, block_size, dt)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        if scale_op == "reciprocal" and reciprocal is not None:
+        if scale_op != "divide" and reciprocal is not None:
             r = expand(reciprocal, x.shape, axis, block_size, dt)
         elif scale_op == "reciprocal":
             rdt = dt if reciprocal_dtype is None else np.dtype(reciprocal_dtype)
             r = (np.ones((), dtype=rdt) / s.astype(rdt)).astype(dt)
-        if domain == "float_shifted":
+        elif scale_op == "range_reciprocal":
+            # the range the scale was derived from, from the scale as passed (float64), then L / range
+            span = dt.type(qmax - qmin)
+            rng = (expand(scale, x.shape, axis, block_size, np.float64) * float(qmax - qmin)).astype(dt)
+            r = (span / rng).astype(dt)
+        if domain in ("float_shifted", "float_centered"):
             lo = ((np.asarray(qmin, dtype=dt) - z) * s).astype(dt)
             hi = ((np.asarray(qmax, dtype=dt) - z) * s).astype(dt)
             w = (np.clip(x, lo, hi) - lo).astype(dt)
-            v = w / s if scale_op == "divide" else w * r
-            q = round_values(v.astype(dt), mode, u) + dt.type(qmin)
+            v = (w / s if scale_op == "divide" else w * r).astype(dt)
+            if domain == "float_shifted":
+                q = round_values(v, mode, u) + dt.type(qmin)
+            else:  # re-centred on the zero code: its offset z - qmin is an exact integer
+                q = round_values((v - (z - dt.type(qmin))).astype(dt), mode, u) + z
         elif zero_point_op == "fused":
             q = _positive_zero(round_values(_fma(x, r, z, dt), mode, u))
         else:
@@ -219,7 +227,6 @@ def affine_quant_prepared(
     them from ``qmin``, ``z``, ``s`` and the dtype itself. ``counts[k]`` = (non-finite, NaN) inputs of chunk
     ``k``; a NaN input gives the code ``qmin`` (codes) or an unspecified value (dequantized; the caller raises).
     """
-    dt = x.dtype
     x3 = x.reshape(-1, n, inner)
     if ip == 0:
         axis, block, pshape = None, None, (1,)
@@ -232,9 +239,10 @@ def affine_quant_prepared(
     knobs = dict(
         zero_point_op=_ZP_OPS[zp_op],
         block_size=block,
-        domain="float_shifted" if shifted else "code",
+        domain=("code", "float_shifted", "float_centered")[shifted],
         reciprocal=rp if recip else None,
     )
+    # a prepared reciprocal stands for both reciprocal kinds (it is passed in, not derived)
     args = (x3, sp, zp, qmin, qmax, _MODES[mode], "reciprocal" if recip else "divide", axis, u if mode == 4 else None)
     if dequant:
         out[...] = fake_quant(*args, **knobs).reshape(-1)

@@ -327,6 +327,7 @@ def _uniform_strategy(
     max_side=6,
     allow_subnormal=True,
     max_magnitude=None,
+    blocked=False,
 ) -> st.SearchStrategy:
     """The one place the uniform checkers turn their options into cases (specs, scale source, zero-point policy)."""
     if per_channel is not None:
@@ -343,6 +344,7 @@ def _uniform_strategy(
         max_side=max_side,
         allow_subnormal=allow_subnormal,
         max_magnitude=max_magnitude,
+        blocked=blocked,
     )
 
 
@@ -459,6 +461,8 @@ def _profile_options(profile, options: dict):
                 f"(layouts: {', '.join(prof.layouts)})"
             )
         options["per_channel"] = False
+    if "blocked" in prof.layouts and options.get("per_channel") is not False:
+        options["blocked"] = None  # a backend with blocked quantization (ONNX opset 21) gets blocked cases too
     if prof.needs_calibration and all(options.get(k) is None for k in ("scale", "zero_point", "calibrate")):
         options["calibrate"] = lambda x, spec: prof.calibrate(x, spec)
 

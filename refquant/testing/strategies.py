@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -66,7 +67,8 @@ __all__ = [
 
 # the classic deterministic modes; modes added later (e.g. a backend's "floor_plus_half") are drawn only when asked
 _DETERMINISTIC = ("half_even", "half_away", "half_up", "floor")
-_ALL_SCALE_OPS = tuple(m.value for m in ScaleOp)
+# the scale ops drawn by default; "range_reciprocal" (a backend's reciprocal of its range) only when asked
+_ALL_SCALE_OPS = ("divide", "reciprocal")
 
 
 class QuantCase(NamedTuple):
@@ -540,9 +542,13 @@ def _fixed_scale(v: float, cdt: np.dtype) -> float:
     return float(c)
 
 
-def _as_channel_values(value, n: int, axis, dtype, what: str, spec) -> object:
-    """Check a supplied scale / zero point: a scalar per tensor, n values per channel."""
+def _as_channel_values(value, n: int, axis, dtype, what: str, spec, block_shape=None) -> object:
+    """Check a supplied scale / zero point: a scalar per tensor, n values per channel, *block_shape* per block."""
     a = np.asarray(value)
+    if block_shape is not None:
+        if a.shape not in (tuple(block_shape), ()):
+            raise ValueError(f"{what} returned shape {a.shape} for a blocked spec; expected {block_shape} ({spec})")
+        return np.broadcast_to(a, block_shape).astype(dtype)
     if axis is None:
         if a.size != 1:
             raise ValueError(f"{what} returned shape {a.shape} for a per-tensor spec; expected one value ({spec})")
@@ -565,6 +571,7 @@ def quant_cases(
     scale=None,
     zero_point: int | None = None,
     calibrate=None,
+    blocked: bool | None = False,
 ) -> st.SearchStrategy:
     """Matched :class:`QuantCase` draws ``(x, scale, zero_point, spec)``.
 
@@ -605,6 +612,16 @@ def quant_cases(
         ``calibrate(x, spec) -> (scale, zero_point)`` supplies both from the
         drawn ``x`` (e.g. :func:`refquant.calibrate_minmax` or a backend's
         observer). Exclusive with *scale* and *zero_point*.
+    blocked : bool or None
+        Blocked quantization (``QuantSpec.block_size``, ONNX QuantizeLinear
+        opset 21): ``False`` (default) never, ``True`` every case, ``None``
+        both (shrinking towards unblocked cases). A blocked case draws an
+        axis of ``x`` and a block size from 1 to that axis's length (so the
+        last block is often partial), and one scale and zero point per block:
+        arrays of ``x``'s shape with the axis replaced by
+        ``ceil(x.shape[axis] / block_size)``. A *scale* / *calibrate* callable
+        returns that shape (or a scalar). Takes precedence over *per_channel*
+        for the cases it draws.
 
     Returns
     -------
@@ -640,6 +657,8 @@ def quant_cases(
     if power_of_two_scales is not None:
         check_bool(power_of_two_scales, "power_of_two_scales")
     allow_subnormal = check_bool(allow_subnormal, "allow_subnormal")
+    if blocked is not None:
+        blocked = check_bool(blocked, "blocked")
     if max_magnitude is not None:
         max_magnitude = check_real(max_magnitude, "max_magnitude", lo=0.0, lo_open=True)
     scale = _check_scale_option(scale)
@@ -660,7 +679,19 @@ def quant_cases(
         ndim = draw(st.integers(1, max_dims))
         shape = tuple(draw(st.integers(1, max_side)) for _ in range(ndim))
         spec = draw(specs)
-        if draw(pc):
+        pshape = None
+        if blocked is True or (blocked is None and draw(st.booleans())):
+            axis = draw(st.integers(0, ndim - 1))
+            side = shape[axis]
+            if draw(st.booleans()):
+                axis -= ndim  # the same axis counted from the end
+            bsize = draw(st.integers(1, side))
+            spec = spec.replace(axis=axis, block_size=bsize)
+            pshape = list(shape)
+            pshape[axis] = -(-side // bsize)
+            pshape = tuple(pshape)
+            n = math.prod(pshape)
+        elif draw(pc):
             if ndim > 1 and draw(st.booleans()):
                 # equal sides: a per-channel implementation that uses the wrong axis still broadcasts
                 # (no shape error to save it), so the value mismatch is what exposes it
@@ -668,10 +699,10 @@ def quant_cases(
             axis = draw(st.integers(0, ndim - 1))
             if draw(st.booleans()):
                 axis -= ndim  # the same axis counted from the end
-            spec = spec.replace(axis=axis)
+            spec = spec.replace(axis=axis, block_size=None)
             n = shape[axis]
         else:
-            spec = spec.replace(axis=None)
+            spec = spec.replace(axis=None, block_size=None)
             n = 1
         if zero_point is not None and not spec.qmin <= zero_point <= spec.qmax:
             raise ValueError(
@@ -702,19 +733,19 @@ def quant_cases(
                 max_magnitude=cap,
             )
         )
-        s_out = ss[0] if spec.axis is None else np.array(ss, dtype=cdt)
-        z_out = zs[0] if spec.axis is None else np.array(zs, dtype=np.int64)
+        s_out = ss[0] if spec.axis is None else np.array(ss, dtype=cdt).reshape(pshape or (n,))
+        z_out = zs[0] if spec.axis is None else np.array(zs, dtype=np.int64).reshape(pshape or (n,))
         if callable(scale):
-            s_out = _as_channel_values(scale(x.copy(), spec), n, spec.axis, cdt, "scale(x, spec)", spec)
+            s_out = _as_channel_values(scale(x.copy(), spec), n, spec.axis, cdt, "scale(x, spec)", spec, pshape)
         elif calibrate is not None:
             got = calibrate(x.copy(), spec)
             if not (isinstance(got, tuple) and len(got) == 2):
                 raise ValueError(f"calibrate(x, spec) must return (scale, zero_point), got {type(got).__name__}")
-            s_out = _as_channel_values(got[0], n, spec.axis, cdt, "calibrate(x, spec) scale", spec)
+            s_out = _as_channel_values(got[0], n, spec.axis, cdt, "calibrate(x, spec) scale", spec, pshape)
             z_raw = np.asarray(got[1])
             if z_raw.dtype.kind not in "iu" and not np.all(np.round(z_raw) == z_raw):
                 raise ValueError(f"calibrate(x, spec) returned a non-integer zero point {z_raw!r}")
-            z_out = _as_channel_values(z_raw, n, spec.axis, np.int64, "calibrate(x, spec) zero point", spec)
+            z_out = _as_channel_values(z_raw, n, spec.axis, np.int64, "calibrate(x, spec) zero point", spec, pshape)
             z_out = int(z_out) if spec.axis is None else z_out
         s_chk = np.asarray(s_out, dtype=np.float64)
         if not np.all(np.isfinite(s_chk) & (s_chk > 0)):

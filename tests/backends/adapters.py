@@ -425,6 +425,46 @@ def tflite_quantize(resolver: str):
     return run
 
 
+def tflite_calibrate():
+    """The TFLite converter's activation qparams: convert float32 -> QUANTIZE -> RESHAPE with *x* as the
+    representative dataset (batches of 64 values, a short batch filled by repeating its own values, so the
+    calibrator's min and max are those of x) and read the scale and zero point of the quantized input."""
+    tf = _tf()
+
+    @tf.function(input_signature=[tf.TensorSpec([64], tf.float32)])
+    def f(v):
+        return tf.reshape(v, [8, 8])
+
+    concrete = f.get_concrete_function()
+
+    def calibrate(x, spec):
+        x = np.asarray(x)
+        if x.dtype != np.float32:
+            raise Unsupported("the converter's calibrator takes float32 data")
+        out = {(8, True): "int8", (8, False): "uint8", (16, True): "int16"}.get((spec.bits, spec.signed))
+        if out is None or spec.narrow_range or spec.axis is not None:
+            raise Unsupported("activations are int8, uint8 or int16, per tensor")
+        flat = x.reshape(-1)
+        batches = [np.resize(flat[i : i + 64], 64).astype(np.float32) for i in range(0, flat.size, 64)]
+        conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], f)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([b] for b in batches)
+        if out == "int16":
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
+            conv.inference_output_type = tf.int16
+        else:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_output_type = tf.int8 if out == "int8" else tf.uint8
+        conv.inference_input_type = tf.float32
+        it = tf.lite.Interpreter(model_content=conv.convert())
+        s, z = it.get_output_details()[0]["quantization"]
+        return np.float32(s), int(z)
+
+    return calibrate
+
+
 # ---------------------------------------------------------------- JAX
 def jax_quantize(form: str):
     """jax.jit of clip(round(x * (1/s)) + z) ("reciprocal"), or of clip(round(x / s) + z) with the scale

@@ -66,13 +66,9 @@ JAX_NOTE = (
     "by XLA into x * (1/s) when s is broadcast from fewer elements than x, and into a division when s has "
     "x's shape (or x has one element); which one a program gets depends on the shapes in the graph."
 )
-TF_GAP = (
-    "A documented profile gap: TensorFlow 2.21 computes y = floor(fl(fl(v - quant_zero) + 0.5)) * s with "
-    "v = fl(clamp(x) - nudged_min) * inv (args, per channel; inv = (qmax - qmin)/(max - min) from the "
-    "un-nudged range) or / s (vars): the zero code is subtracted before the rounding and the result "
-    "dequantized as (q - z) * s. The QuantSpec's float-shifted domain rounds (clamp(x) - lo) / s and "
-    "adds lo after the product, so the spec does not express it yet; refquant.profiles.tf_fake_quant_model "
-    "(the rows above) is the exact model."
+TFLITE_CAL_NOTE = (
+    "One conversion per case (tf.lite.TFLiteConverter with Optimize.DEFAULT and the case's data as the "
+    "representative dataset)."
 )
 WRAP_NOTE = (
     "A documented backend divergence: the backend casts x/s to a 64-bit integer before clamping, so "
@@ -335,34 +331,20 @@ def rows(v: dict[str, str]) -> list[Row]:
         )
     )
     # ---- tf.fake_quant
-    for variant, op, layout in (
-        ("args", "fake_quant_with_min_max_args", "per tensor"),
-        ("vars", "fake_quant_with_min_max_vars", "per tensor"),
-        ("per_channel", "fake_quant_with_min_max_vars_per_channel", "per channel"),
+    for variant, op, layout, prof in (
+        ("args", "fake_quant_with_min_max_args", "per tensor", "tf.fake_quant.args"),
+        ("vars", "fake_quant_with_min_max_vars", "per tensor", "tf.fake_quant"),
+        ("per_channel", "fake_quant_with_min_max_vars_per_channel", "per channel", "tf.fake_quant"),
     ):
         out.append(
             Row(
                 tf,
-                op + " vs refquant.profiles.tf_fake_quant_model",
-                "tf.fake_quant",
+                op + " (min, max) vs calibrate + the spec",
+                prof,
                 "range_fake_quant",
                 layout,
                 TF_CODES,
                 A.tf_fake_quant(variant),
-                options={"variant": variant},
-            )
-        )
-        out.append(
-            Row(
-                tf,
-                op + " vs the profile's QuantSpec",
-                "tf.fake_quant",
-                "range_fake_quant",
-                layout,
-                TF_CODES,
-                A.tf_fake_quant(variant),
-                expect="gap",
-                note=TF_GAP,
             )
         )
     # ---- TFLite
@@ -399,6 +381,18 @@ def rows(v: dict[str, str]) -> list[Row]:
                 note=TFLITE_WRAP if wraps else "",
             )
         )
+    out.append(
+        Row(
+            tfl,
+            "TFLiteConverter activation qparams (representative dataset -> QUANTIZE scale, zero point)",
+            "tflite",
+            "calibrate",
+            "per tensor",
+            TFLITE_CODES,
+            A.tflite_calibrate(),
+            note=TFLITE_CAL_NOTE,
+        )
+    )
     # ---- JAX
     for layout in ("per tensor", "per channel"):
         out.append(
@@ -467,11 +461,30 @@ def evidence(results) -> dict:
     return ev
 
 
-def _run_shard(index: int, count: int, cases: int, only, out: pathlib.Path) -> None:
+def _select(all_rows, only, match, short_in=None, cases=0):
+    """The rows of the profiles in *only* (all if empty) whose operation contains a text of *match* (any if empty)
+    and, with *short_in* (results stored with --save), that compared fewer than *cases* cases without diverging."""
+    short = None
+    if short_in:
+        import json
+
+        stored = json.loads(pathlib.Path(short_in).read_text())
+        short = {d["key"] for d in stored if d["cases"] < cases and not d["diverged"]}
+    return [
+        r
+        for r in all_rows
+        if (not only or r.profile in only)
+        and (not match or any(m in r.operation for m in match))
+        and (short is None or row_key(r) in short)
+    ]
+
+
+def _run_shard(index: int, count: int, cases: int, only, out: pathlib.Path, match=None, short_in=None) -> None:
     """Run every ``count``-th row starting at ``index`` and store the results as JSON (one process per shard)."""
     import json
 
-    todo = [(i, r) for i, r in enumerate(rows(A.versions())) if not only or r.profile in only]
+    # indices into the filtered list, as main() reads them back
+    todo = list(enumerate(_select(rows(A.versions()), only, match, short_in, cases)))
     res = []
     for i, row in todo[index::count]:
         r = run_row(row, max_examples=cases)
@@ -495,6 +508,50 @@ def _run_shard(index: int, count: int, cases: int, only, out: pathlib.Path) -> N
     out.write_text(json.dumps(res))
 
 
+def row_key(row) -> str:
+    """A row's identity across runs (for --save / --merge)."""
+    return " | ".join([row.backend, row.operation, row.profile, row.kind, row.layout, np.dtype(row.dtype).name])
+
+
+def _write(results, v, total, cases, no_write) -> int:
+    text = render(results, v, total, "bash tests/backends/run.sh", cases_per_row=cases)
+    if no_write:
+        print(text)
+    else:
+        (ROOT / "docs" / "CONFORMANCE.md").write_text(text)
+        ev = evidence(results)
+        (ROOT / "refquant" / "_profile_evidence.py").write_text(
+            '"""Evidence of the last backend-suite run (written by tests/backends/suite.py; do not edit)."""\n\n'
+            "EVIDENCE = " + pprint.pformat(ev, sort_dicts=True) + "\n"
+        )
+    bad = [r for r in results if not r.ok]
+    print(f"{len(results) - len(bad)} passed, {len(bad)} failed in {total:.0f} s")
+    return 1 if bad else 0
+
+
+def _merge(files, todo, v, no_write) -> int:
+    """The matrix from stored results (runs of disjoint or overlapping row sets; a later file wins)."""
+    import json
+
+    from harness import Result
+
+    stored = {}
+    for f in files:
+        for d in json.loads(pathlib.Path(f).read_text()):
+            stored[d["key"]] = d
+    missing = [row_key(r) for r in todo if row_key(r) not in stored]
+    if missing:
+        print("no stored result for row(s):\n  " + "\n  ".join(missing))
+        return 2
+    results = []
+    for r in todo:
+        d = stored[row_key(r)]
+        results.append(Result(r, d["cases"], d["unsupported"], d["diverged"], d["counterexample"], d["seconds"]))
+    per_row = min(stored[row_key(r)]["cases_per_row"] for r in todo)
+    total = sum(d["total_seconds"] for d in {d["total_seconds"]: d for d in stored.values()}.values())
+    return _write(results, v, total, per_row, no_write)
+
+
 def main(argv=None) -> int:
     import json
     import subprocess
@@ -505,15 +562,40 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cases", type=int, default=1000, help="generated cases per row (default 1000)")
     ap.add_argument("--only", nargs="*", help="only rows of these profiles")
+    ap.add_argument("--match", nargs="*", help="only rows whose operation contains one of these texts")
+    ap.add_argument(
+        "--short-in",
+        metavar="FILE",
+        help="only rows that compared fewer than --cases cases (without diverging) in results stored with --save",
+    )
     ap.add_argument("--jobs", type=int, default=4, help="worker processes (default 4)")
     ap.add_argument("--no-write", action="store_true", help="print the matrix instead of writing the files")
+    ap.add_argument(
+        "--save", metavar="FILE", help="also store the rows' raw results as JSON (to combine runs with --merge)"
+    )
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="FILE",
+        help="run nothing: write the matrix from results stored with --save (a later file wins for a row)",
+    )
     ap.add_argument("--shard", nargs=3, metavar=("INDEX", "COUNT", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.shard:
-        _run_shard(int(args.shard[0]), int(args.shard[1]), args.cases, args.only, pathlib.Path(args.shard[2]))
+        _run_shard(
+            int(args.shard[0]),
+            int(args.shard[1]),
+            args.cases,
+            args.only,
+            pathlib.Path(args.shard[2]),
+            args.match,
+            args.short_in,
+        )
         return 0
     v = A.versions()
-    todo = [r for r in rows(v) if not args.only or r.profile in args.only]
+    todo = _select(rows(v), args.only, args.match, args.short_in, args.cases)
+    if args.merge:
+        return _merge(args.merge, todo, v, args.no_write)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
@@ -530,6 +612,10 @@ def main(argv=None) -> int:
             ]
             if args.only:
                 cmd += ["--only", *args.only]
+            if args.match:
+                cmd += ["--match", *args.match]
+            if args.short_in:
+                cmd += ["--short-in", args.short_in]
             procs.append(subprocess.Popen(cmd))
         codes = [p.wait() for p in procs]
         if any(codes):
@@ -544,19 +630,11 @@ def main(argv=None) -> int:
         for d in raw
     ]
     total = time.perf_counter() - t0
-    text = render(results, v, total, "bash tests/backends/run.sh", cases_per_row=args.cases)
-    if args.no_write or args.only:
-        print(text)
-    else:
-        (ROOT / "docs" / "CONFORMANCE.md").write_text(text)
-        ev = evidence(results)
-        (ROOT / "refquant" / "_profile_evidence.py").write_text(
-            '"""Evidence of the last backend-suite run (written by tests/backends/suite.py; do not edit)."""\n\n'
-            "EVIDENCE = " + pprint.pformat(ev, sort_dicts=True) + "\n"
-        )
-    bad = [r for r in results if not r.ok]
-    print(f"{len(results) - len(bad)} passed, {len(bad)} failed in {total:.0f} s")
-    return 1 if bad else 0
+    if args.save:
+        stored = [dict(d, key=row_key(todo[d["index"]]), total_seconds=total, cases_per_row=args.cases) for d in raw]
+        pathlib.Path(args.save).write_text(json.dumps(stored))
+    partial = bool(args.only or args.match or args.short_in)
+    return _write(results, v, total, args.cases, args.no_write or partial)
 
 
 if __name__ == "__main__":
