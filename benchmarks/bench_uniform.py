@@ -181,7 +181,7 @@ def main() -> str:
                 row["torch Gelem/s"] = f"{n / tr[0] / 1e9:.3f} (torch {tr[1]})"
             rows.append(row)
             print(row, flush=True)
-        del x, out, dst
+        x = out = dst = None  # free the large arrays before the next size
     head = list(rows[0])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:

@@ -50,6 +50,7 @@ __all__ = [
 #: Bit widths of a uniform quantizer grid, declared once for every module (``QuantSpec.bits``,
 #: the clipping grids, the robustness theory, bit allocation).
 MIN_BITS = 1
+#: The largest bit width of a uniform quantizer grid (16: codes and ``q - z`` stay exact in float32 and int32).
 MAX_BITS = 16
 
 

@@ -472,12 +472,17 @@ def tf_fake_quant_model(x, min, max, num_bits: int = 8, narrow_range: bool = Fal
 
     Parameters
     ----------
-    x : array_like of float32 values
-    min, max : float, or 1-D arrays over the last axis for ``variant="per_channel"``
-    num_bits : int in [2, 16]
+    x : array_like of float
+        The input, as float32 values (TensorFlow's op takes float32).
+    min, max : float or 1-D array
+        The range ``[min, max]`` (``min <= 0 <= max``), or 1-D arrays over the last axis for
+        ``variant="per_channel"``; nudged as TensorFlow does.
+    num_bits : int
+        In ``[2, 16]``.
     narrow_range : bool
         Codes ``[1, 2^b - 1]`` instead of ``[0, 2^b - 1]``.
     variant : {"args", "vars", "per_channel"}
+        ``fake_quant_with_min_max_args``, ``_vars`` (per tensor) or ``_vars_per_channel``.
 
     Returns
     -------

@@ -114,8 +114,10 @@ def channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, 
 
     Parameters
     ----------
-    shape : tuple or list of non-negative ints (an array's ``shape``).
-    axis : int or None, ``-len(shape) <= axis < len(shape)``; a negative axis counts from the end.
+    shape : tuple or list of int
+        Non-negative dimensions (an array's ``shape``).
+    axis : int or None
+        ``-len(shape) <= axis < len(shape)``; a negative axis counts from the end; None for per tensor.
 
     Returns
     -------
@@ -629,10 +631,22 @@ def fake_quant(
     ``lo = fl((qmin - z)·s)``; *q* as in :func:`quantize` for every knob.
     Raises what :func:`quantize` raises, and for a bad *out*.
 
-    Same parameters and semantics as :func:`quantize`; additionally
+    Same parameters and semantics as :func:`quantize`; additionally *out*.
 
     Parameters
     ----------
+    x : array_like of float
+        The values to fake-quantize, as in :func:`quantize`.
+    scale : float or array of float
+        The step ``s`` (positive, finite); per channel or per block as in :func:`quantize`.
+    zero_point : int or array of int
+        The zero code ``z`` within ``[spec.qmin, spec.qmax]``, shaped like *scale*.
+    spec : QuantSpec
+        The grid, rounding, scale operation and the other knobs of the one equation.
+    rng : numpy.random.Generator, optional
+        Required for ``rounding="stochastic"`` only, as in :func:`quantize`.
+    nonfinite : {"raise", "saturate"}
+        What a NaN/inf in *x* does, as in :func:`quantize`.
     out : numpy.ndarray, optional
         C-contiguous, writeable, shape of ``x``, dtype = compute dtype. The
         result is written there (avoiding an allocation) and returned.

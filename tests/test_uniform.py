@@ -363,7 +363,6 @@ def test_kernel_equals_twin_bitwise(case):
     y = rq.fake_quant(case.x, case.scale, case.zero_point, case.spec, nonfinite="saturate")
     qt = twin_codes(case)
     assert np.array_equal(q.astype(np.float64), qt.astype(np.float64))
-    cdt = cdtype_of(case)
     axis = None if case.spec.axis is None else case.spec.axis % case.x.ndim
     yt = twin.fake_quant(
         x_in_compute_dtype(case),

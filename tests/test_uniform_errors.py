@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -51,7 +52,7 @@ def test_quantspec_is_frozen_and_accepts_dtypes():
     assert spec.compute_dtype == "float32"
     assert QuantSpec(8, compute_dtype=np.dtype("float64")).compute_dtype == "float64"
     assert QuantSpec(8, rounding=rq.Rounding.FLOOR).rounding == "floor"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         spec.bits = 4  # type: ignore[misc]
     with pytest.raises(ValueError, match="unknown QuantSpec field"):
         QuantSpec.from_dict({"bits": 8, "colour": "red"})
