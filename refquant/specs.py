@@ -403,11 +403,26 @@ class QuantSpec:
         Raises
         ------
         TypeError
-            *input_dtype* is not a NumPy dtype-like (only when ``compute_dtype`` is None).
+            *input_dtype* is not a ``numpy.dtype``, a NumPy scalar type, a Python number type or a dtype
+            name (``None``, ints, dicts and other objects that ``numpy.dtype`` would also take are refused).
         """
+        if not isinstance(input_dtype, np.dtype):
+            ok = isinstance(input_dtype, str) or (
+                isinstance(input_dtype, type) and issubclass(input_dtype, (np.generic, bool, int, float, complex))
+            )
+            try:
+                dt = np.dtype(input_dtype) if ok else None
+            except TypeError:
+                dt = None
+            if dt is None:
+                raise TypeError(
+                    f"input_dtype must be a numpy dtype, a NumPy scalar type or a dtype name, got "
+                    f"input_dtype={short_repr(input_dtype)} (type={type(input_dtype).__name__})"
+                )
+            input_dtype = dt
         if self.compute_dtype is not None:
             return np.dtype(_COMPUTE_DTYPES[self.compute_dtype])
-        return np.dtype(np.float32) if np.dtype(input_dtype) == np.float32 else np.dtype(np.float64)
+        return np.dtype(np.float32) if input_dtype == np.float32 else np.dtype(np.float64)
 
     def replace(self, **changes: Any) -> QuantSpec:
         """A copy with some fields changed (validated again).

@@ -358,11 +358,6 @@ REGISTRY: dict[str, E] = {
         lambda **kw: S8.resolve_compute_dtype(**kw),
         dict(input_dtype=np.float32),
         dict(input_dtype=("enum", "int", "none", "dict")),
-        known={
-            ("input_dtype", c): "QuantSpec.resolve_compute_dtype passes its argument to "
-            "numpy.dtype unchecked (QuantSpec is reworked on another branch)"
-            for c in ("enum", "int", "none", "dict")
-        },
     ),
     "refquant.Rounding": E(
         rq.Rounding, dict(value="half_even"), dict(value=("enum", "int", "none")), alias=dict(value="Rounding")
