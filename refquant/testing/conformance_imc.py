@@ -115,6 +115,17 @@ def check_adc_ste_grad(
     return run_property(_adc_cases(), body, max_examples=max_examples, seed=seed, op="adc_ste_grad")
 
 
+def _compare_crossbar_grads(candidate, x, w, g, spec, tolerance, op):
+    """One case of the crossbar STE checkers: refquant's ``(grad_x, grad_w)`` at ``x_scale=0.25, w_scale=0.1``
+    against the candidate's on copies of the same inputs."""
+    from ..imc.training import crossbar_ste_grad
+
+    ref = crossbar_ste_grad(x, w, g, spec, x_scale=0.25, w_scale=0.1)
+    got = candidate(x.copy(), w.copy(), g.copy(), spec, 0.25, 0.1)
+    for name, r, c in zip(("grad_x", "grad_w"), ref, got):
+        compare_arrays(r, np.asarray(c, dtype=np.float64), tolerance, op=f"{op} ({name})", context={"spec": spec})
+
+
 def check_crossbar_ste_grad(
     candidate: Callable,
     *,
@@ -152,7 +163,6 @@ def check_crossbar_ste_grad(
         parameter), before any case runs.
     """
     from ..imc import ADCSpec, CrossbarSpec
-    from ..imc import training as T
 
     _check_candidate(candidate, "(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)")
     _check_tolerance(tolerance)
@@ -174,12 +184,7 @@ def check_crossbar_ste_grad(
         x = rng.uniform(-0.5, 2.2, (3, k))
         w = rng.uniform(-0.9, 0.9, (k, 2))
         g = rng.standard_normal((3, 2))
-        ref = T.crossbar_ste_grad(x, w, g, spec, x_scale=0.25, w_scale=0.1)
-        got = candidate(x.copy(), w.copy(), g.copy(), spec, 0.25, 0.1)
-        for name, r, c in zip(("grad_x", "grad_w"), ref, got):
-            compare_arrays(
-                r, np.asarray(c, dtype=np.float64), tolerance, op=f"crossbar_ste_grad ({name})", context={"spec": spec}
-            )
+        _compare_crossbar_grads(candidate, x, w, g, spec, tolerance, "crossbar_ste_grad")
 
     return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad")
 
@@ -227,7 +232,6 @@ def check_crossbar_ste_grad_bpbs(
         parameter), before any case runs.
     """
     from ..imc import ADCSpec, CrossbarSpec
-    from ..imc import training as T
 
     _check_candidate(candidate, "(x, w, grad_y, spec, x_scale, w_scale) -> (grad_x, grad_w)")
     _check_tolerance(tolerance)
@@ -269,16 +273,7 @@ def check_crossbar_ste_grad_bpbs(
         x = rng.uniform((lo - 0.5) * 0.25, (hi + 0.5) * 0.25, (3, k))
         w = rng.uniform(-0.9, 0.9, (k, 2))
         g = rng.standard_normal((3, 2))
-        ref = T.crossbar_ste_grad(x, w, g, spec, x_scale=0.25, w_scale=0.1)
-        got = candidate(x.copy(), w.copy(), g.copy(), spec, 0.25, 0.1)
-        for name, r, c in zip(("grad_x", "grad_w"), ref, got):
-            compare_arrays(
-                r,
-                np.asarray(c, dtype=np.float64),
-                tolerance,
-                op=f"crossbar_ste_grad bpbs ({name})",
-                context={"spec": spec},
-            )
+        _compare_crossbar_grads(candidate, x, w, g, spec, tolerance, "crossbar_ste_grad bpbs")
 
     return run_property(cases, body, max_examples=max_examples, seed=seed, op="crossbar_ste_grad_bpbs")
 
