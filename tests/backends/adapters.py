@@ -249,27 +249,35 @@ def torch_dequantize(per_channel: bool):
     return run
 
 
+def _torch_minmax_observer(torch, x, spec, per_channel: bool, symmetric: bool):
+    """The (Per-channel)MinMaxObserver class and its keyword arguments for *spec* (quant_min/quant_max given
+    explicitly, as FakeQuantize passes them), shared by the observer and the FakeQuantize adapters."""
+    from torch.ao.quantization import observer as obs
+
+    if per_channel and x.ndim < 2:
+        raise Unsupported("PerChannelMinMaxObserver flattens from dimension 1: needs ndim >= 2")
+    dt = (
+        (torch.qint8 if spec.signed else torch.quint8)
+        if spec.bits <= 8
+        else (torch.int16 if spec.signed else torch.uint16)
+    )
+    kw = dict(dtype=dt, quant_min=spec.qmin, quant_max=spec.qmax)
+    if per_channel:
+        kw.update(
+            qscheme=torch.per_channel_symmetric if symmetric else torch.per_channel_affine, ch_axis=spec.axis % x.ndim
+        )
+        return obs.PerChannelMinMaxObserver, kw
+    kw.update(qscheme=torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine)
+    return obs.MinMaxObserver, kw
+
+
 def torch_observer(per_channel: bool, symmetric: bool):
     """MinMaxObserver / PerChannelMinMaxObserver with quant_min/quant_max given explicitly (as FakeQuantize does)."""
     torch = _torch()
-    from torch.ao.quantization import observer as obs
 
     def calibrate(x, spec):
-        if per_channel and x.ndim < 2:
-            raise Unsupported("PerChannelMinMaxObserver flattens from dimension 1: needs ndim >= 2")
-        dt = (
-            (torch.qint8 if spec.signed else torch.quint8)
-            if spec.bits <= 8
-            else (torch.int16 if spec.signed else torch.uint16)
-        )
-        if per_channel:
-            qs = torch.per_channel_symmetric if symmetric else torch.per_channel_affine
-            o = obs.PerChannelMinMaxObserver(
-                ch_axis=spec.axis % x.ndim, dtype=dt, qscheme=qs, quant_min=spec.qmin, quant_max=spec.qmax
-            )
-        else:
-            qs = torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine
-            o = obs.MinMaxObserver(dtype=dt, qscheme=qs, quant_min=spec.qmin, quant_max=spec.qmax)
+        cls, kw = _torch_minmax_observer(torch, x, spec, per_channel, symmetric)
+        o = cls(**kw)
         o(torch.from_numpy(np.ascontiguousarray(x)))
         s, z = o.calculate_qparams()
         s, z = s.numpy().astype(np.float32), z.numpy().astype(np.int64)
@@ -284,31 +292,10 @@ def torch_fakequantize_module(per_channel: bool, symmetric: bool):
     """torch.ao.quantization.FakeQuantize forward (observer enabled): calibrate on x, then fake-quantize x."""
     torch = _torch()
     from torch.ao.quantization import FakeQuantize
-    from torch.ao.quantization import observer as obs
 
     def run(x, spec):
-        if per_channel and x.ndim < 2:
-            raise Unsupported("PerChannelMinMaxObserver flattens from dimension 1: needs ndim >= 2")
-        dt = (
-            (torch.qint8 if spec.signed else torch.quint8)
-            if spec.bits <= 8
-            else (torch.int16 if spec.signed else torch.uint16)
-        )
-        if per_channel:
-            qs = torch.per_channel_symmetric if symmetric else torch.per_channel_affine
-            fq = FakeQuantize(
-                observer=obs.PerChannelMinMaxObserver,
-                quant_min=spec.qmin,
-                quant_max=spec.qmax,
-                dtype=dt,
-                qscheme=qs,
-                ch_axis=spec.axis % x.ndim,
-            )
-        else:
-            qs = torch.per_tensor_symmetric if symmetric else torch.per_tensor_affine
-            fq = FakeQuantize(
-                observer=obs.MinMaxObserver, quant_min=spec.qmin, quant_max=spec.qmax, dtype=dt, qscheme=qs
-            )
+        cls, kw = _torch_minmax_observer(torch, x, spec, per_channel, symmetric)
+        fq = FakeQuantize(observer=cls, **kw)
         return fq(torch.from_numpy(np.ascontiguousarray(x))).detach().numpy()
 
     return run
