@@ -221,9 +221,54 @@ def test_clip_range_formulas():
     np.testing.assert_array_equal(hi, [1.0, 8.5])
 
 
+def _v1_alpha2_delta_offset(alpha, max_value, min_value, mean):
+    """The first ACIQ code's IntQuantizer.alpha2DeltaOffset, line by line (returns range width and offset)."""
+    max_range = max_value - min_value
+    if alpha <= 0 or alpha >= max_range / 2:
+        delta = max_range
+    else:
+        delta = 2 * alpha
+        min_value = max(min_value, mean - delta / 2)
+    return delta, min_value
+
+
+def test_clip_range_aciq_v1_is_the_first_codes_placement():
+    rng = np.random.default_rng(11)
+    cases = []
+    for _ in range(400):
+        m = float(rng.normal())
+        mx = m + float(rng.exponential(3.0))
+        mu = float(rng.uniform(m, mx))
+        a = float(rng.choice([rng.exponential(1.0), (mx - m) / 2, rng.uniform(0.5, 1.5) * (mx - m) / 2]))
+        cases.append((a, mu, m, mx))
+    a, mu, m, mx = (np.array(c) for c in zip(*cases))
+    lo, hi = C.clip_range(a, mean=mu, min_value=m, max_value=mx, convention="aciq_v1")
+    n_whole = 0
+    for i, (ai, mui, mi, mxi) in enumerate(cases):
+        delta, offset = _v1_alpha2_delta_offset(ai, mxi, mi, mui)
+        assert float(lo[i]) == offset
+        assert float(hi[i]) == pytest.approx(offset + delta, rel=1e-15, abs=1e-15)
+        n_whole += delta == mxi - mi
+    assert 50 < n_whole < 350  # both branches were exercised
+    # away from the fallback the first code places the range as the later code does
+    keep = a < (mx - m) / 2
+    lo2, hi2 = C.clip_range(a[keep], mean=mu[keep], min_value=m[keep], convention="aciq")
+    np.testing.assert_array_equal(lo[keep], lo2)
+    np.testing.assert_array_equal(hi[keep], hi2)
+
+
 @pytest.mark.parametrize(
     "call,exc,match",
     [
+        (lambda: C.clip_range(1.0, min_value=0.0, convention="aciq_v1"), ValueError, "max_value"),
+        (lambda: C.clip_range(1.0, max_value=0.0, convention="aciq_v1"), ValueError, "min_value"),
+        (lambda: C.clip_range(1.0, min_value=1.0, max_value=0.0, convention="aciq_v1"), ValueError, "max_value"),
+        (lambda: C.clip_range(1.0, min_value=0.0, max_value="a", convention="aciq_v1"), TypeError, "max_value"),
+        (
+            lambda: C.clip_range(1.0, min_value=0.0, max_value=1.0, convention="aciq_v1", mode="one_sided"),
+            ValueError,
+            "mode",
+        ),
         (lambda: C.mse_exact(1.0, 1, "gaussian", grid="runtime"), ValueError, "grid"),
         (lambda: C.quantize_on_grid([0.1], 1.0, 17, "aciq_runtime"), ValueError, "bits"),
         (lambda: C.optimal_clip_empirical([0.1, 0.2], 0, grid="aciq_runtime"), ValueError, "bits"),

@@ -405,6 +405,19 @@ _reg(
     ),
 )
 _reg(
+    "refquant.distributions.range_sigma",
+    E(
+        D.range_sigma,
+        dict(min_value=np.array([-1.0, -2.0]), max_value=np.array([1.5, 0.5]), n=1000),
+        dict(
+            min_value=ARR + ("huge",),
+            max_value=ARR + ("huge",),
+            n=("float", "intfloat", "bool", "str", "none", "bigint", "zero", "neg"),
+        ),
+        expect=_finite("min_value", "max_value", classes=("huge",)),
+    ),
+)
+_reg(
     "refquant.distributions.frozen",
     E(D.frozen, dict(dist="gaussian", scale=2.0, loc=0.5), dict(dist=CHOICE, scale=POS, loc=REAL)),
 )
@@ -1280,6 +1293,23 @@ _reg(
             mode=CHOICE,
         ),
         expect=_finite("alpha", "mean", classes=("huge",)),
+    ),
+)
+_reg(
+    "refquant.clipping.clip_range#aciq_v1",
+    E(
+        C.clip_range,
+        dict(
+            alpha=np.array([1.0, 2.0]), mean=0.3, min_value=-1.0, max_value=np.array([4.0, 2.0]), convention="aciq_v1"
+        ),
+        dict(
+            alpha=ARR + ("neg", "zero", "huge"),
+            mean=REAL + ("huge",),
+            min_value=("nan", "inf", "str", "bool", "complex", "none"),
+            max_value=("nan", "inf", "str", "bool", "complex", "none", "neg", "huge"),
+            mode=CHOICE,
+        ),
+        expect=_finite("alpha", "mean", "max_value", classes=("huge",)),
     ),
 )
 _reg(
