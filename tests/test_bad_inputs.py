@@ -2082,6 +2082,15 @@ for _name, _valid, _bad in [
     ("weight_layers", dict(max_layers=2), dict(max_layers=INT + ("neg", "zero"), max_size=INT + ("neg", "zero"))),
 ]:
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
+# a further QuantSpec field passed as a plural keyword (**knobs): its errors name the caller's keyword
+_reg(
+    "refquant.testing.quant_specs#knobs",
+    _tentry(
+        "quant_specs",
+        dict(zero_point_ops=["after_round", "fused"], domains=["code"]),
+        dict(zero_point_ops=("enum", "int", "none", "dict", "str"), domains=("enum", "int", "none", "dict")),
+    ),
+)
 
 #: The options shared by check_fake_quant, check_quantize and check_dequantize (the case-drawing options of
 #: quant_cases, the backend profile, and run_property's budget).
@@ -2187,7 +2196,6 @@ for _name, _valid, _bad in [
     if "tolerance" in inspect.signature(getattr(_t(), _name)).parameters:
         _bad["tolerance"] = ("str", "int", "none")
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
-
 
 # ---------------------------------------------------------------- names added on main by other branches
 _reg(

@@ -377,3 +377,46 @@ def test_docstring_examples_of_the_checkers_run():
     for mod in (conf, cmp):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
         assert res.attempted > 0 and res.failed == 0, mod.__name__
+
+
+# ---------------------------------------------------------------- quant_specs knobs with cross-field rules
+def test_quant_specs_draws_knobs_that_need_other_fields():
+    """A knob value that is valid only beside another field ("fused" zero points need the reciprocal, blocks need an
+    axis, one-code grids refuse range_reciprocal) is drawn with it; options that allow no valid spec fail at build."""
+    from hypothesis import given, settings
+
+    from refquant.testing import quant_specs
+
+    seen = []
+
+    @settings(max_examples=80, database=None, derandomize=True)
+    @given(quant_specs(zero_point_ops=["fused", "after_round"]))
+    def draw_fused(spec):
+        seen.append(spec)
+
+    draw_fused()
+    fused = [sp for sp in seen if sp.zero_point_op.value == "fused"]
+    assert fused and all(sp.scale_op.value == "reciprocal" for sp in fused)
+    assert any(sp.zero_point_op.value == "after_round" and sp.scale_op.value == "divide" for sp in seen)
+
+    seen.clear()
+
+    @settings(max_examples=60, database=None, derandomize=True)
+    @given(quant_specs(min_bits=1, max_bits=1, scale_ops=["range_reciprocal"]))
+    def draw_one_bit(spec):
+        seen.append(spec)
+
+    draw_one_bit()  # bits=1, unsigned, narrow_range has a single code: never drawn, never an error
+    assert seen and all(sp.qmax > sp.qmin for sp in seen)
+
+    for kw, words in [
+        (dict(zero_point_ops=["fused"], scale_ops=["divide"]), "zero_point_ops"),
+        (dict(block_sizes=[4]), "block_sizes"),
+        (dict(domains=["float_centered"], zero_point_ops=["before_round"]), "domains"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            quant_specs(**kw)
+    with pytest.raises(ValueError, match=r"zero_point_ops\[1\]"):
+        quant_specs(zero_point_ops=["after_round", "bogus"])
+    with pytest.raises(TypeError, match="zero_point_ops"):
+        quant_specs(zero_point_ops="fused")
