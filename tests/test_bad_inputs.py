@@ -405,6 +405,19 @@ _reg(
     ),
 )
 _reg(
+    "refquant.distributions.range_sigma",
+    E(
+        D.range_sigma,
+        dict(min_value=np.array([-1.0, -2.0]), max_value=np.array([1.5, 0.5]), n=1000),
+        dict(
+            min_value=ARR + ("huge",),
+            max_value=ARR + ("huge",),
+            n=("float", "intfloat", "bool", "str", "none", "bigint", "zero", "neg"),
+        ),
+        expect=_finite("min_value", "max_value", classes=("huge",)),
+    ),
+)
+_reg(
     "refquant.distributions.frozen",
     E(D.frozen, dict(dist="gaussian", scale=2.0, loc=0.5), dict(dist=CHOICE, scale=POS, loc=REAL)),
 )
@@ -1283,6 +1296,53 @@ _reg(
     ),
 )
 _reg(
+    "refquant.clipping.quantize_mid_tread",
+    E(
+        C.quantize_mid_tread,
+        dict(x=X2, bins=np.array([3.0, 0.0, 5.0]), axis=0),
+        dict(
+            x=ARR2 + ("huge", "tiny", "subnormal"),
+            bins=ARR + ("neg", "huge"),
+            axis=AXIS,
+            signed=("flag", "flag1", "none"),
+            mean=("str", "bool", "complex"),
+        ),
+        expect={("x", c): ("pow", 1) for c in ("huge", "tiny", "subnormal")} | {("bins", "huge"): "finite"},
+    ),
+)
+_reg(
+    "refquant.clipping.quantize_mid_tread#clip",
+    E(
+        C.quantize_mid_tread,
+        dict(x=X2, bins=4.0, axis=1, alpha=np.linspace(0.5, 2.0, 8), signed=False),
+        dict(
+            x=ARR2 + ("huge", "tiny"),
+            bins=REAL + ("neg", "huge"),
+            alpha=ARR + ("neg", "zero", "huge"),
+            mean=REAL + ("huge",),
+            signed=("flag", "flag1", "none"),
+        ),
+        expect=_finite("x", "bins", "alpha", "mean", classes=("huge", "tiny")),
+    ),
+)
+_reg(
+    "refquant.clipping.clip_range#aciq_v1",
+    E(
+        C.clip_range,
+        dict(
+            alpha=np.array([1.0, 2.0]), mean=0.3, min_value=-1.0, max_value=np.array([4.0, 2.0]), convention="aciq_v1"
+        ),
+        dict(
+            alpha=ARR + ("neg", "zero", "huge"),
+            mean=REAL + ("huge",),
+            min_value=("nan", "inf", "str", "bool", "complex", "none"),
+            max_value=("nan", "inf", "str", "bool", "complex", "none", "neg", "huge"),
+            mode=CHOICE,
+        ),
+        expect=_finite("alpha", "mean", "max_value", classes=("huge",)),
+    ),
+)
+_reg(
     "refquant.clipping.clip_range#distiller",
     E(
         C.clip_range,
@@ -2052,6 +2112,15 @@ for _name, _valid, _bad in [
     ("weight_layers", dict(max_layers=2), dict(max_layers=INT + ("neg", "zero"), max_size=INT + ("neg", "zero"))),
 ]:
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
+# a further QuantSpec field passed as a plural keyword (**knobs): its errors name the caller's keyword
+_reg(
+    "refquant.testing.quant_specs#knobs",
+    _tentry(
+        "quant_specs",
+        dict(zero_point_ops=["after_round", "fused"], domains=["code"]),
+        dict(zero_point_ops=("enum", "int", "none", "dict", "str"), domains=("enum", "int", "none", "dict")),
+    ),
+)
 
 #: The options shared by check_fake_quant, check_quantize and check_dequantize (the case-drawing options of
 #: quant_cases, the backend profile, and run_property's budget).
@@ -2157,7 +2226,6 @@ for _name, _valid, _bad in [
     if "tolerance" in inspect.signature(getattr(_t(), _name)).parameters:
         _bad["tolerance"] = ("str", "int", "none")
     _reg(f"refquant.testing.{_name}", _tentry(_name, _valid, _bad))
-
 
 # ---------------------------------------------------------------- names added on main by other branches
 _reg(

@@ -43,7 +43,8 @@ def _naive_fq(x, s, z, spec):
         shape[spec.axis] = -1
     s = np.asarray(s, cdt).reshape(shape)
     z = np.asarray(z, cdt).reshape(shape)
-    v = x / s if spec.scale_op == "divide" else x * (cdt.type(1) / s)
+    with np.errstate(over="ignore"):  # a huge x/s saturates at the clamp, as the contract says
+        v = x / s if spec.scale_op == "divide" else x * (cdt.type(1) / s)
     q = np.clip(np.rint(v) + z, spec.qmin, spec.qmax)
     return (q - z) * s
 
@@ -230,7 +231,8 @@ def test_unsupported_does_not_hide_a_bug_in_the_supported_cases():
 def test_strict_signed_zero_is_the_default_and_catches_minus_zero():
     def symmetric_rint(x, s, z, spec):  # rint(-0.4) * s = -0.0 where the contract promises +0.0
         cdt = spec.resolve_compute_dtype(np.asarray(x).dtype)
-        v = np.asarray(x).astype(cdt) / cdt.type(s)
+        with np.errstate(over="ignore"):
+            v = np.asarray(x).astype(cdt) / cdt.type(s)
         return np.clip(np.rint(v), spec.qmin, spec.qmax) * cdt.type(s)
 
     kw = dict(specs=INT8, zero_point=0, per_channel=False, max_examples=N)
@@ -377,3 +379,46 @@ def test_docstring_examples_of_the_checkers_run():
     for mod in (conf, cmp):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
         assert res.attempted > 0 and res.failed == 0, mod.__name__
+
+
+# ---------------------------------------------------------------- quant_specs knobs with cross-field rules
+def test_quant_specs_draws_knobs_that_need_other_fields():
+    """A knob value that is valid only beside another field ("fused" zero points need the reciprocal, blocks need an
+    axis, one-code grids refuse range_reciprocal) is drawn with it; options that allow no valid spec fail at build."""
+    from hypothesis import given, settings
+
+    from refquant.testing import quant_specs
+
+    seen = []
+
+    @settings(max_examples=80, database=None, derandomize=True)
+    @given(quant_specs(zero_point_ops=["fused", "after_round"]))
+    def draw_fused(spec):
+        seen.append(spec)
+
+    draw_fused()
+    fused = [sp for sp in seen if sp.zero_point_op.value == "fused"]
+    assert fused and all(sp.scale_op.value == "reciprocal" for sp in fused)
+    assert any(sp.zero_point_op.value == "after_round" and sp.scale_op.value == "divide" for sp in seen)
+
+    seen.clear()
+
+    @settings(max_examples=60, database=None, derandomize=True)
+    @given(quant_specs(min_bits=1, max_bits=1, scale_ops=["range_reciprocal"]))
+    def draw_one_bit(spec):
+        seen.append(spec)
+
+    draw_one_bit()  # bits=1, unsigned, narrow_range has a single code: never drawn, never an error
+    assert seen and all(sp.qmax > sp.qmin for sp in seen)
+
+    for kw, words in [
+        (dict(zero_point_ops=["fused"], scale_ops=["divide"]), "zero_point_ops"),
+        (dict(block_sizes=[4]), "block_sizes"),
+        (dict(domains=["float_centered"], zero_point_ops=["before_round"]), "domains"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            quant_specs(**kw)
+    with pytest.raises(ValueError, match=r"zero_point_ops\[1\]"):
+        quant_specs(zero_point_ops=["after_round", "bogus"])
+    with pytest.raises(TypeError, match="zero_point_ops"):
+        quant_specs(zero_point_ops="fused")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, stats
 
 from refquant import distributions as D
 
@@ -46,6 +46,71 @@ def test_frozen_and_constants_consistent():
         assert f.mean() == pytest.approx(0.5)
         assert f.std() == pytest.approx(2.0 * D.STD_PER_SCALE[name])
         assert f.stats(moments="k") + 3 == pytest.approx(D.KURTOSIS[name])
+
+
+def _expected_max(n: int) -> float:
+    """E[max of n iid N(0, 1)] by quadrature of x * n * phi(x) * Phi(x)^(n-1)."""
+    f = lambda x: x * n * stats.norm.pdf(x) * np.exp((n - 1) * stats.norm.logcdf(x))  # noqa: E731
+    return integrate.quad(f, -12, 12, points=[np.sqrt(2 * np.log(n))], limit=400, epsabs=1e-13)[0]
+
+
+def test_range_sigma_is_the_first_aciq_codes_rule():
+    import math
+
+    gaussian_const = (0.5 * 0.35) * (1 + (math.pi * math.log(4)) ** 0.5)  # as the code writes it
+    assert D.RANGE_SIGMA_CONSTANT == pytest.approx(gaussian_const, rel=1e-15)
+    rng = np.random.default_rng(3)
+    lo = rng.normal(size=50) - 1
+    hi = lo + rng.exponential(2.0, 50)
+    n = rng.integers(2, 10**7, 50)
+    got = D.range_sigma(lo, hi, n)
+    want = [((b - a) * gaussian_const) / ((2 * math.log(k)) ** 0.5) for a, b, k in zip(lo, hi, n)]
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    assert got.dtype == np.float64 and D.range_sigma(0.0, 1.0, 3).shape == ()
+
+
+def test_range_sigma_bias_stated_in_the_docstring():
+    # E[sigma_hat] / sigma = c * E[max - min] / sqrt(2 ln N) = 2 c E[max] / sqrt(2 ln N) for Gaussian data
+    stated = {10: 0.775, 10**2: 0.893, 10**3: 0.942, 10**4: 0.970, 10**5: 0.987, 10**6: 0.9995, 10**7: 1.009}
+    for n, v in stated.items():
+        ratio = 2 * D.RANGE_SIGMA_CONSTANT * _expected_max(n) / np.sqrt(2 * np.log(n))
+        assert ratio == pytest.approx(v, abs=5e-4 if n != 10**6 else 5e-5)
+    # Monte Carlo of the estimator itself (fit, per channel) against the quadrature, N = 1000, 400 channels
+    x = np.random.default_rng(5).standard_normal((400, 1000)) * 2.5
+    _, s = D.fit(x, "gaussian", axis=0, estimator="range")
+    want = 2.5 * 2 * D.RANGE_SIGMA_CONSTANT * _expected_max(1000) / np.sqrt(2 * np.log(1000))
+    assert s.mean() == pytest.approx(want, abs=4 * s.std() / np.sqrt(s.size))
+
+
+def test_fit_range_estimator_is_range_sigma_per_channel():
+    x = np.random.default_rng(6).laplace(size=(7, 5, 3)).astype(np.float32)
+    loc, s = D.fit(x, "gaussian", axis=1, estimator="range")
+    for c in range(5):
+        v = x[:, c, :].astype(np.float64)
+        assert loc[c] == pytest.approx(v.mean(), rel=1e-14)
+        assert s[c] == D.range_sigma(v.min(), v.max(), v.size)
+    loc0, s0 = D.fit(x, "gaussian", estimator="range")
+    assert s0 == D.range_sigma(float(x.min()), float(x.max()), x.size)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: D.range_sigma(1.0, 0.0, 10), ValueError, "max_value"),
+        (lambda: D.range_sigma(0.0, 1.0, 1), ValueError, "n"),
+        (lambda: D.range_sigma(0.0, 1.0, 2.0), TypeError, "n"),
+        (lambda: D.range_sigma(0.0, 1.0, True), TypeError, "n"),
+        (lambda: D.range_sigma(0.0, 1.0, 2**70), TypeError, "n"),
+        (lambda: D.range_sigma(np.nan, 1.0, 4), ValueError, "min_value"),
+        (lambda: D.range_sigma(0.0, "1", 4), TypeError, "max_value"),
+        (lambda: D.range_sigma([0.0, 1.0], [1.0, 2.0, 3.0], 4), ValueError, "broadcast"),
+        (lambda: D.range_sigma(-1e308, 1e308, 4), ValueError, "overflow"),
+        (lambda: D.fit([1.0], "gaussian", estimator="range"), ValueError, "x"),
+    ],
+)
+def test_range_sigma_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
 
 
 @pytest.mark.parametrize(

@@ -154,9 +154,12 @@ def test_the_coverage_check_catches_an_undocumented_name(site):
 
 
 def gallery_entries(text: str) -> dict[str, str]:
-    """figure file name -> the description paragraph that follows its image in docs/gallery.md."""
+    """figure or table file name -> the description paragraph that follows its image (PNG) or its heading
+    (``### name.md``) in docs/gallery.md."""
     out = {}
     for m in re.finditer(r"!\[[^\]]*\]\(\.\./figures/([^)]+\.png)\)\n\n(.+?)(?:\n\n|\Z)", text, re.S):
+        out[m.group(1)] = m.group(2).strip()
+    for m in re.finditer(r"^### ([\w.-]+\.md)\n\n(.+?)(?:\n\n|\Z)", text, re.S | re.M):
         out[m.group(1)] = m.group(2).strip()
     return out
 
@@ -165,7 +168,9 @@ def test_every_figure_has_a_gallery_line():
     from analysis.__main__ import available
 
     entries = gallery_entries((DOCS / "gallery.md").read_text())
-    figures = sorted(p.name for p in (ROOT / "figures").glob("*.png"))
+    figures = sorted(p.name for p in (ROOT / "figures").glob("*.png")) + sorted(
+        p.name for p in (ROOT / "figures").glob("*.md")
+    )
     assert figures, "no figures found"
     missing = [f for f in figures if f not in entries]
     assert missing == [], f"figures without a line in docs/gallery.md: {missing}"
@@ -181,6 +186,8 @@ def test_the_gallery_check_catches_a_missing_line():
     text = (DOCS / "gallery.md").read_text()
     planted = text.replace("![kure_pow2](../figures/kure_pow2.png)", "")
     assert "kure_pow2.png" in gallery_entries(text) and "kure_pow2.png" not in gallery_entries(planted)
+    planted = text.replace("### ptq_table.md", "### ptq table")
+    assert "ptq_table.md" in gallery_entries(text) and "ptq_table.md" not in gallery_entries(planted)
 
 
 # -- the examples of the pages ---------------------------------------------------------------------------------------

@@ -80,14 +80,15 @@ class KernelEntry:
 # ---------------------------------------------------------------- uniform quantizer
 @st.composite
 def _uniform_cases(draw):
-    """quant_cases plus every knob: zero-point placement, reciprocal dtype, float-shifted domain, blocks,
-    stochastic rounding, both outputs, small chunks, and injected NaN/inf (counted by the kernel)."""
+    """quant_cases plus every knob: zero-point placement, reciprocal dtype, both float domains, the range
+    reciprocal, blocks, stochastic rounding, both outputs, small chunks, and injected NaN/inf (counted by the
+    kernel)."""
     rounds = ["half_even", "half_away", "half_up", "floor", "floor_plus_half", "stochastic"]
     case = draw(quant_cases(specs=quant_specs(roundings=rounds), max_side=5))
     x, scale, zp, spec = case.x.copy(), case.scale, case.zero_point, case.spec
     zpo = draw(st.sampled_from(["after_round", "before_round", "fused"]))
-    domain = draw(st.sampled_from(["code", "float_shifted"])) if zpo == "after_round" else "code"
-    op = "reciprocal" if zpo == "fused" else draw(st.sampled_from(["divide", "reciprocal"]))
+    domain = draw(st.sampled_from(["code", "float_shifted", "float_centered"])) if zpo == "after_round" else "code"
+    op = "reciprocal" if zpo == "fused" else draw(st.sampled_from(["divide", "reciprocal", "range_reciprocal"]))
     rdt = draw(st.sampled_from([None, "float32", "float64"])) if op == "reciprocal" else None
     try:
         spec = spec.replace(zero_point_op=zpo, domain=domain, scale_op=op, reciprocal_dtype=rdt)

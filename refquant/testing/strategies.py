@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -200,13 +202,16 @@ def quant_specs(
     ------
     TypeError
         A non-integer bit width or ``axis``, ``signed``/``narrow_range`` not
-        a bool or None, ``roundings``/``scale_ops``/``compute_dtypes`` not a
-        list or tuple (a str, a set, a dict) or holding a non-str.
+        a bool or None, ``roundings``/``scale_ops``/``compute_dtypes`` or a
+        knob not a list or tuple (a str, a set, a dict), holding a non-str, or
+        a knob value of the wrong type for its field (the message names the
+        keyword and index, e.g. ``domains[0]``).
     ValueError
         Empty sequences, unknown enum values (the message names e.g.
         ``roundings[1]``), bit widths outside 1..16, ``min_bits > max_bits``,
-        or a knob that is not a field of this refquant's ``QuantSpec``. All
-        checked when the strategy is built.
+        a knob that is not a field of this refquant's ``QuantSpec``, or a knob
+        value the field refuses (named as ``zero_point_ops[1]``). All checked
+        when the strategy is built.
 
     Examples
     --------
@@ -249,14 +254,26 @@ def quant_specs(
                 for f in fields - {"bits", "signed", "narrow_range", "axis", "rounding", "scale_op", "compute_dtype"}
             )
             raise ValueError(f"{plural}=: QuantSpec has no field {field!r} to draw; allowed knobs: {extra}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ValueError(f"{plural}={values!r} must be a non-empty sequence of {field} values")
-        for v in values:  # validate each value once, here, with QuantSpec's own checks
-            QuantSpec(8, **{field: v})
+        values = _values(values, plural)
+        for i, v in enumerate(values):  # validate each value once, here, with QuantSpec's own checks
+            try:  # alone, beside the fields it requires (fused and reciprocal_dtype: a reciprocal; blocks: an axis)
+                QuantSpec(8, **{field: v}, **_knob_context(field, v))
+            except (TypeError, ValueError) as exc:  # name the caller's keyword, not only the spec field
+                raise type(exc)(f"{plural}[{i}]={v!r} is not a valid QuantSpec.{field}: {exc}") from None
         knob_st[field] = st.sampled_from(list(values))
     signed_st = st.booleans() if signed is None else st.just(check_bool(signed, "signed"))
     narrow_st = st.booleans() if narrow_range is None else st.just(check_bool(narrow_range, "narrow_range"))
     axis_st = axis if isinstance(axis, st.SearchStrategy) else st.just(axis)
+    _check_some_spec_valid(
+        (lo, hi),
+        signed,
+        narrow_range,
+        axis,
+        roundings,
+        scale_ops,
+        compute_dtypes,
+        {f: list(knobs[f + "s"]) for f in knob_st},
+    )
 
     @st.composite
     def build(draw):
@@ -265,8 +282,7 @@ def quant_specs(
         nr = draw(narrow_st)
         if sg and nr and bits < 2:
             nr = False
-        return QuantSpec(
-            bits,
+        fields = dict(
             signed=sg,
             narrow_range=nr,
             axis=draw(axis_st),
@@ -275,8 +291,57 @@ def quant_specs(
             compute_dtype=draw(st.sampled_from(list(compute_dtypes))),
             **{f: draw(k) for f, k in knob_st.items()},
         )
+        try:
+            return QuantSpec(bits, **fields)
+        except ValueError:  # a combination the fields refuse together (fused with divide, one code with a range)
+            reject()  # at least one combination is valid: checked when the strategy was built
 
     return build()
+
+
+def _knob_context(field: str, value) -> dict:
+    """The fields a knob value needs beside it to form a valid QuantSpec on its own."""
+    if (field == "zero_point_op" and value == "fused") or (field == "reciprocal_dtype" and value is not None):
+        return {"scale_op": "reciprocal"}
+    if field == "block_size" and value is not None:
+        return {"axis": 0}
+    return {}
+
+
+def _check_some_spec_valid(bits, signed, narrow, axis, roundings, scale_ops, dtypes, knob_values) -> None:
+    """Refuse options under which no drawn combination is a valid QuantSpec (e.g. only ``"fused"`` zero
+    points with only ``"divide"``); the draws then reject the invalid combinations only."""
+    axes = [0, None] if isinstance(axis, st.SearchStrategy) else [axis]
+    choices = [
+        sorted(set(bits)),
+        [True, False] if signed is None else [signed],
+        [True, False] if narrow is None else [narrow],
+        axes,
+        list(roundings),
+        list(scale_ops),
+        list(dtypes),
+        *knob_values.values(),
+    ]
+    if math.prod(len(c) for c in choices) > 100_000:
+        return
+    for combo in itertools.product(*choices):
+        b, sg, nr, ax, r, so, cd, *kv = combo
+        try:
+            QuantSpec(
+                b,
+                signed=sg,
+                narrow_range=nr and not (sg and b < 2),
+                axis=ax,
+                rounding=r,
+                scale_op=so,
+                compute_dtype=cd,
+                **dict(zip(knob_values, kv)),
+            )
+            return
+        except ValueError:
+            continue
+    names = ", ".join(["scale_ops", *(f + "s" for f in knob_values)])
+    raise ValueError(f"no QuantSpec combines the values given ({names}, bit widths, signed/narrow_range, axis)")
 
 
 #: order_sensitive_values: ties k in [-2**31, 2**31], at most 2**16 of them, at most 64 neighbours each way.
