@@ -279,7 +279,7 @@ def range_sigma(min_value, max_value, n) -> np.ndarray:
     :math:`\alpha = \alpha^*_M \hat\sigma` with this :math:`\hat\sigma`; its :math:`N` is the
     number of elements of one sample (:math:`C \cdot H \cdot W`) for a 4-D activation, and of the whole
     tensor otherwise, while ``min`` and ``max`` are taken over the whole batch (or averaged over
-    calibration batches). The later code (``submission2019/cnn-quantization``) keeps the constant but
+    calibration batches). The later code (``submission2019/cnn-quantization``) still defines the constant, unused, but
     estimates :math:`\sigma` with the standard deviation (:func:`fit`, ``estimator="aciq"``).
 
     Parameters

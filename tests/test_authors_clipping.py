@@ -257,6 +257,89 @@ def test_clip_range_aciq_v1_is_the_first_codes_placement():
     np.testing.assert_array_equal(hi[keep], hi2)
 
 
+# ---------------------------------------------------------------- the -mtq quantizer
+
+
+def _code_mid_tread_row(row, omega, clip, sym, alpha=None, mu=None):
+    """IntQuantizer.mid_tread_quantization for one row, element by element with Python floats (round() is
+    half to even, as torch.round)."""
+    if clip:
+        rng = 2 * alpha if sym else max(mu, 0.0) + alpha
+    else:
+        rng = (max(row) - min(row)) if sym else max(row)
+    delta = rng / omega if omega > 0 else float(np.finfo(np.float32).max)
+    out = []
+    for x in row:
+        q = float(round(x / delta))
+        if clip:
+            mu_q = mu / delta if sym else max(mu, 0.0) / delta
+            c_max = mu_q + (omega / 2 if sym else omega)
+            c_min = (mu_q - omega / 2) if sym else 0.0
+            q = max(min(q, c_max), c_min)
+        out.append(q * delta)
+    return out
+
+
+@pytest.mark.parametrize("sym", [True, False])
+@pytest.mark.parametrize("clip", [True, False])
+def test_mid_tread_is_the_released_row_loop(sym, clip):
+    rng = np.random.default_rng(12 + 2 * sym + clip)
+    x = rng.laplace(size=(6, 3, 40)) * np.array([0.1, 1.0, 7.0])[None, :, None] + 0.3
+    if not sym and not clip:
+        x = np.maximum(x, 0.0)
+    omega = np.array([0.0, 3.0, 14.0])  # rounded eq.-10 bin counts, one with no bins
+    alpha = np.array([0.2, 2.5, 20.0])
+    got = C.quantize_mid_tread(x, omega, axis=1, alpha=alpha if clip else None, signed=sym)
+    for c in range(3):
+        row = x[:, c, :].reshape(-1)
+        mu = float(np.mean(row)) if clip else None
+        want = _code_mid_tread_row(list(row), omega[c], clip, sym, alpha[c] if clip else None, mu)
+        np.testing.assert_allclose(got[:, c, :].reshape(-1), want, rtol=0, atol=1e-15 * float(np.abs(row).max()))
+        if omega[c] > 0:
+            np.testing.assert_array_equal(got[:, c, :].reshape(-1), want)
+
+
+def test_mid_tread_clamp_is_off_grid_and_the_unsigned_range_overshoots():
+    a, mu = 3.89, 0.4
+    y = C.quantize_mid_tread(np.array([0.0, 0.7, 100.0]), 7.0, alpha=a, mean=mu, signed=False)
+    assert y[-1] == pytest.approx(2 * mu + a, rel=1e-15)  # 4.69, not the 2^M-level path's max(mu, 0) + alpha
+    assert float(C.clip_range(a, mean=mu, mode="one_sided")[1]) == pytest.approx(mu + a, rel=1e-15)
+    y = C.quantize_mid_tread(np.array([-50.0, 50.0]), 6.0, alpha=1.0, mean=0.1)  # step 1/3, clamp at mean -+ 1
+    np.testing.assert_allclose(y, [-0.9, 1.1], rtol=1e-15)
+    assert not np.any(np.isclose(y / (1 / 3), np.round(y / (1 / 3)), rtol=0, atol=1e-9))  # both off the grid
+
+
+def test_mid_tread_mse_is_the_papers_real_bin_model():
+    # Laplace(0, 1), omega = 37 bins (not a power of two), alpha the model's optimum for that bin count: the
+    # quantizer's MSE is the model 2 b^2 e^{-alpha/b} + alpha^2 / (3 omega^2) up to the model's uniform-noise
+    # approximation (<1 % here) and Monte Carlo error
+    omega = 37.0
+    alpha = float(C.optimal_clip(None, "laplace", bins=omega))
+    x = np.random.default_rng(13).laplace(size=2_000_000)
+    y = C.quantize_mid_tread(x, omega, alpha=alpha, mean=0.0)
+    mse = float(np.mean((y - x) ** 2))
+    assert mse == pytest.approx(float(C.mse_aciq(alpha, None, "laplace", bins=omega)), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: C.quantize_mid_tread([0.1, 0.2], -1.0), ValueError, "bins"),
+        (lambda: C.quantize_mid_tread([0.1, 0.2], np.nan), ValueError, "bins"),
+        (lambda: C.quantize_mid_tread([0.1, 0.2], 3.0, alpha=0.0), ValueError, "alpha"),
+        (lambda: C.quantize_mid_tread([0.1, 0.2], 3.0, mean=0.0), ValueError, "mean"),
+        (lambda: C.quantize_mid_tread([-0.1, 0.2], 3.0, signed=False), ValueError, "x"),
+        (lambda: C.quantize_mid_tread(np.ones((2, 3)), [1.0, 2.0, 3.0], axis=0), ValueError, "bins"),
+        (lambda: C.quantize_mid_tread([0.1, 0.2], 3.0, signed=1), TypeError, "signed"),
+        (lambda: C.quantize_mid_tread([0.1, 0.2], 3.0, axis=2), ValueError, "axis"),
+        (lambda: C.quantize_mid_tread([1e308, -1e308], 3.0), ValueError, "overflow"),
+    ],
+)
+def test_mid_tread_bad_input_names_the_parameter(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
 @pytest.mark.parametrize(
     "call,exc,match",
     [

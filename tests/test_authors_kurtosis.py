@@ -162,3 +162,60 @@ def test_check_kure_grad_accepts_the_kure_code_gradient_only_with_ddof1():
 def test_bad_input_names_the_parameter(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------- the quantizer the KURE experiments ran
+
+
+def _lapq_quantize(x, alpha, bits, symmetric, uint):
+    """LAPQ's UniformQuantization.__quantize__ (the KURE code's PTQ quantizer), line by line in NumPy: step
+    (2 if symmetric else 1) * alpha / (2^M - 1) (floored at 1e-8), shift by alpha for uint+symmetric, clamp to
+    the integer range, round half to even (torch.round), dequantize."""
+    qmax, qmin = (2**bits - 1, 0) if uint else (2 ** (bits - 1) - 1, -(2 ** (bits - 1)))
+    delta = max((2 if symmetric else 1) * alpha / (2**bits - 1), 1e-8)
+    t = (x + alpha) / delta if (uint and symmetric) else x / delta
+    t = np.rint(np.clip(t, qmin, qmax))
+    return t * delta - alpha if (uint and symmetric) else t * delta
+
+
+def _lapq_gemmlowp(x, lo, hi, bits):
+    """LAPQ's __quantize_gemmlowp__ (min/max quantizer): step (max - min)/(2^M - 1), no zero-point rounding."""
+    delta = max((hi - lo) / (2**bits - 1), 1e-8)
+    return np.rint(np.clip((x - lo) / delta, 0, 2**bits - 1)) * delta + lo
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_kure_codes_quantizer_is_the_aciq_runtime_and_endpoint_grids(bits):
+    from refquant import QuantSpec, fake_quant
+    from refquant import clipping as C
+
+    alpha = 1.37
+    x = np.concatenate([np.linspace(-2.0, 2.0, 40001), np.random.default_rng(bits).laplace(size=5000)])
+    d = 2 * alpha / (2**bits - 1)
+    x = np.concatenate([x, (np.arange(-(2**bits), 2**bits) + 0.5) * d])  # ties of the signed integer grid
+    # signed integers: the grid kD, -2^(M-1) <= k < 2^(M-1), D = 2 alpha/(2^M - 1) -- bit for bit, ties included
+    np.testing.assert_array_equal(
+        _lapq_quantize(x, alpha, bits, True, False), C.quantize_on_grid(x, alpha, bits, "aciq_runtime")
+    )
+    # unsigned one-sided: the unsigned endpoint grid k alpha/(2^M - 1), bit for bit
+    xp = np.abs(x)
+    np.testing.assert_array_equal(
+        _lapq_quantize(xp, alpha, bits, False, True), C.quantize_on_grid(xp, alpha, bits, "endpoint", signed=False)
+    )
+    # unsigned symmetric (shifted by alpha): the levels -alpha + iD of the signed endpoint grid. The level values
+    # are computed differently (iD - alpha vs (k + 1/2) D: a few ulps apart), and the level chosen differs only
+    # where the shift x + alpha rounds across a decision threshold (an integer multiple of D) or on a tie
+    got = _lapq_quantize(x, alpha, bits, True, True)
+    ref = C.quantize_on_grid(x, alpha, bits, "endpoint")
+    np.testing.assert_allclose(got, ref, rtol=0, atol=d * (1 + 1e-9))
+    i_got, i_ref = np.rint((got + alpha) / d), np.rint((ref + alpha) / d)
+    off = i_got != i_ref
+    near = np.abs(x - np.rint(x / d) * d) <= 4 * np.finfo(float).eps * (np.abs(x) + alpha)
+    assert np.all(near[off]) and off.sum() <= near.sum()
+    np.testing.assert_allclose(got[~off], ref[~off], rtol=0, atol=8 * np.finfo(float).eps * alpha)
+    # the min/max path: fake_quant of x - min on the unsigned grid, shifted back
+    lo, hi = -0.7, 1.9
+    step = (hi - lo) / (2**bits - 1)
+    np.testing.assert_array_equal(
+        _lapq_gemmlowp(x, lo, hi, bits), fake_quant(x - lo, step, 0, QuantSpec(bits, signed=False)) + lo
+    )

@@ -1296,6 +1296,36 @@ _reg(
     ),
 )
 _reg(
+    "refquant.clipping.quantize_mid_tread",
+    E(
+        C.quantize_mid_tread,
+        dict(x=X2, bins=np.array([3.0, 0.0, 5.0]), axis=0),
+        dict(
+            x=ARR2 + ("huge", "tiny", "subnormal"),
+            bins=ARR + ("neg", "huge"),
+            axis=AXIS,
+            signed=("flag", "flag1", "none"),
+            mean=("str", "bool", "complex"),
+        ),
+        expect={("x", c): ("pow", 1) for c in ("huge", "tiny", "subnormal")} | {("bins", "huge"): "finite"},
+    ),
+)
+_reg(
+    "refquant.clipping.quantize_mid_tread#clip",
+    E(
+        C.quantize_mid_tread,
+        dict(x=X2, bins=4.0, axis=1, alpha=np.linspace(0.5, 2.0, 8), signed=False),
+        dict(
+            x=ARR2 + ("huge", "tiny"),
+            bins=REAL + ("neg", "huge"),
+            alpha=ARR + ("neg", "zero", "huge"),
+            mean=REAL + ("huge",),
+            signed=("flag", "flag1", "none"),
+        ),
+        expect=_finite("x", "bins", "alpha", "mean", classes=("huge", "tiny")),
+    ),
+)
+_reg(
     "refquant.clipping.clip_range#aciq_v1",
     E(
         C.clip_range,

@@ -88,6 +88,7 @@ from __future__ import annotations
 from .empirical import optimal_clip_empirical
 from .exact import mse_exact
 from .grids import GRIDS, grid_levels, quantize_on_grid
+from .midtread import quantize_mid_tread
 from .paper import PUBLISHED_ALPHA, mse_aciq
 from .placement import clip_range
 from .solve import MODELS, optimal_clip, optimal_clip_table
@@ -104,4 +105,5 @@ __all__ = [
     "optimal_clip_empirical",
     "PUBLISHED_ALPHA",
     "clip_range",
+    "quantize_mid_tread",
 ]
