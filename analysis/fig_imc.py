@@ -228,7 +228,7 @@ def main(outdir: pathlib.Path) -> None:
     ax2.semilogx(t.k, 100 * t.clip_rate, "s:", color="C3", label="clipped conversions (%)")
     ax2.set_ylabel("clipped conversions (%)", color="C3")
     axes[1].set(xlabel="k (range = full / k)", title="N = 512: shrinking the range helps until clipping sets in")
-    axes[1].legend(fontsize=8, loc="lower left")
+    axes[1].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(outdir / "imc_sqnr_vs_n_k.png", dpi=110)
     plt.close(fig)
