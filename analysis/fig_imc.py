@@ -102,9 +102,17 @@ def _intervals(det) -> dict:
     return out
 
 
-def _yerr(t: pd.DataFrame) -> np.ndarray:
-    """Error bars (below, above) of the per-column simulated SQNR from its interval columns."""
-    return np.array([t.col_sim - t.col_sim_lo, t.col_sim_hi - t.col_sim])
+def _sim_points(ax, xs, t: pd.DataFrame, fmt: str) -> None:
+    """The per-column simulated SQNR of ``t`` against ``xs`` with its 95 % interval bars, on a log x axis."""
+    ax.errorbar(
+        xs,
+        t.col_sim,
+        yerr=np.array([t.col_sim - t.col_sim_lo, t.col_sim_hi - t.col_sim]),
+        fmt=fmt,
+        capsize=3,
+        label="simulation (per column; 95 % interval bars, most smaller than the markers)",
+    )
+    ax.set_xscale("log")
 
 
 def main(outdir: pathlib.Path) -> None:
@@ -196,15 +204,7 @@ def main(outdir: pathlib.Path) -> None:
     nk.to_csv(outdir / "imc_sqnr_vs_n_k.csv", index=False)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     t = nk[nk.sweep == "N"]
-    axes[0].errorbar(
-        t.N,
-        t.col_sim,
-        yerr=_yerr(t),
-        fmt="o",
-        capsize=3,
-        label="simulation (per column; 95 % interval bars, most smaller than the markers)",
-    )
-    axes[0].set_xscale("log")
+    _sim_points(axes[0], t.N, t, "o")
     axes[0].semilogx(t.N, t.col_pred, "-", label="closed form")
     axes[0].set(
         xlabel="rows N (ADC range grows like N, signal like sqrt(N))",
@@ -213,15 +213,7 @@ def main(outdir: pathlib.Path) -> None:
     )
     axes[0].legend(fontsize=8)
     t = nk[nk.sweep == "k"]
-    axes[1].errorbar(
-        t.k,
-        t.col_sim,
-        yerr=_yerr(t),
-        fmt="o-",
-        capsize=3,
-        label="simulation (per column; 95 % interval bars, most smaller than the markers)",
-    )
-    axes[1].set_xscale("log")
+    _sim_points(axes[1], t.k, t, "o-")
     axes[1].semilogx(t.k, t.col_pred, "--", label="closed form (exact tile pmfs, clipping included)")
     axes[1].semilogx(t.k, t.col_pred_uniform, ":", color="0.5", label="RAOQ uniform-noise model (no clipping term)")
     ax2 = axes[1].twinx()
