@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 import refquant
 from refquant import profiles
 from refquant.testing import ConformanceError, Tolerance, compare_arrays
-from refquant.testing.strategies import float_arrays, scales
+from refquant.testing.strategies import float_arrays, quant_cases, scales
 
 try:  # the checkers' own "outside my backend" signal
     from refquant.testing import Unsupported
@@ -100,39 +100,54 @@ def _codes_desc(choices) -> str:
 def _param_shape(shape, spec) -> tuple:
     if spec.axis is None:
         return ()
-    ax = spec.axis % len(shape)
-    bs = getattr(spec, "block_size", None)
-    if bs:
-        out = list(shape)
-        out[ax] = -(-shape[ax] // bs)
-        return tuple(out)
-    return (shape[ax],)
+    return (shape[spec.axis % len(shape)],)
+
+
+#: Largest side of a blocked case's x (the blocked axis had 2..9 elements before the rows drew from
+#: refquant.testing.quant_cases; 9 keeps block counts up to 9 and partial last blocks of every length).
+BLOCKED_MAX_SIDE = 9
+
+
+def _cap_ratio(x: np.ndarray, scale, max_ratio: float | None) -> np.ndarray:
+    """*x* with every |x| above ``max_ratio * min(scale)`` replaced by that bound (sign kept), in x's dtype."""
+    if max_ratio is None:
+        return x
+    cap = float(max_ratio) * float(np.min(scale))
+    limit = x.dtype.type(cap)
+    if float(limit) > cap:  # round the bound down to a value of x's dtype
+        limit = np.nextafter(limit, x.dtype.type(0))
+    return np.where(np.abs(x) > limit, np.copysign(limit, x), x).astype(x.dtype)
+
+
+@st.composite
+def blocked_cases(draw, row: Row):
+    """(x, scale, zero_point, spec) for a blocked *row*: the public strategy
+    ``refquant.testing.quant_cases(blocked=True)`` (any axis, counted from either end; block sizes 1 to the
+    axis length, so partial last blocks; one scale and zero point per block) with the profile's spec for the
+    drawn axis and block size, as the ``profile=`` checkers prepare their cases. Rows with ``max_ratio`` cap
+    |x| at ``max_ratio * min(scale)`` afterwards (quant_cases' max_magnitude is absolute, not per scale)."""
+    prof = profiles.get(row.profile)
+    specs = [prof.spec(c["bits"], signed=c["signed"], narrow_range=c.get("narrow_range", False)) for c in row.choices]
+    case = draw(quant_cases(dtype=row.dtype, specs=specs, blocked=True, max_side=BLOCKED_MAX_SIDE))
+    sp = case.spec
+    spec = prof.spec(sp.bits, signed=sp.signed, narrow_range=sp.narrow_range, axis=sp.axis, block_size=sp.block_size)
+    scale = np.asarray(case.scale, dtype=np.float32)
+    return _cap_ratio(case.x, scale, row.max_ratio), scale, np.asarray(case.zero_point, np.int64), spec
 
 
 @st.composite
 def profile_cases(draw, row: Row):
-    """(x, scale, zero_point, spec) for *row*: the profile's spec, float32 scales, tie-rich x."""
+    """(x, scale, zero_point, spec) for a per-tensor or per-channel *row*: the profile's spec, float32 scales,
+    tie-rich x."""
     prof = profiles.get(row.profile)
     choice = draw(st.sampled_from(list(row.choices)))
     dt = np.dtype(row.dtype)
     ndim = draw(st.integers(1, 3))
     shape = tuple(draw(st.lists(st.integers(1, 6), min_size=ndim, max_size=ndim)))
-    axis = block = None
+    axis = None
     if row.layout == "per channel":
         axis = -1 if row.profile.startswith("tf.fake_quant") else draw(st.integers(-ndim, ndim - 1))
-    elif row.layout == "blocked":
-        axis = draw(st.integers(-ndim, ndim - 1))
-        shape = list(shape)
-        shape[axis % ndim] = draw(st.integers(2, 9))
-        shape = tuple(shape)
-        block = draw(st.integers(1, shape[axis % ndim]))
-    spec = prof.spec(
-        choice["bits"],
-        signed=choice["signed"],
-        narrow_range=choice.get("narrow_range", False),
-        axis=axis,
-        block_size=block,
-    )
+    spec = prof.spec(choice["bits"], signed=choice["signed"], narrow_range=choice.get("narrow_range", False), axis=axis)
     pshape = _param_shape(shape, spec)
     n = int(np.prod(pshape)) if pshape else 1
     ss = np.array([draw(scales(dtype=np.float32)) for _ in range(n)], dtype=np.float32)
@@ -221,7 +236,7 @@ def _body(row: Row, counter):
                 return
             compare_arrays(ref, got, STRICT, op=f"{row.kind} [{row.profile}]", context=ctx(spec, s, z), inputs={"x": x})
 
-        return profile_cases(row), body
+        return (blocked_cases(row) if row.layout == "blocked" else profile_cases(row)), body
 
     if row.kind == "range_fake_quant":
 
@@ -395,8 +410,10 @@ def render(
     total_seconds: float,
     command: str,
     cases_per_row: int | None = None,
+    commit: str | None = None,
 ) -> str:
-    """docs/CONFORMANCE.md: the matrix, then the minimal counterexample of every divergence."""
+    """docs/CONFORMANCE.md: the matrix, then the minimal counterexample of every divergence (*commit*: the
+    refquant commit the rows ran on, named in the header)."""
     lines = [
         "# Conformance matrix: refquant's backend profiles against the real runtimes",
         "",
@@ -408,6 +425,7 @@ def render(
         "(outside the backend operation, e.g. a dtype it has no kernel for). A row marked *diverges* probes a",
         "documented backend divergence (listed in the profile); its minimal counterexample is below.",
         "",
+        *([f"refquant commit the rows ran on: {commit}."] if commit else []),
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         f"Wall time of the whole suite: {total_seconds:.0f} s on this 2-core machine."
         + (f" Cases generated per row: {cases_per_row}." if cases_per_row else ""),

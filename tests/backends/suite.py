@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 import pprint
+import shutil
+import subprocess
 import sys
 import time
 
@@ -513,17 +515,33 @@ def row_key(row) -> str:
     return " | ".join([row.backend, row.operation, row.profile, row.kind, row.layout, np.dtype(row.dtype).name])
 
 
-def _write(results, v, total, cases, no_write) -> int:
-    text = render(results, v, total, "bash tests/backends/run.sh", cases_per_row=cases)
+def source_commit() -> str:
+    """The checked-out refquant commit, marked when refquant/ or tests/backends/ differ from it."""
+    import subprocess
+
+    def git(*a):
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "refquant", "tests/backends", ":!refquant/_profile_evidence.py")
+    return head + (" with uncommitted changes" if dirty else "")
+
+
+def _write(results, v, total, cases, no_write, commit=None) -> int:
+    text = render(results, v, total, "bash tests/backends/run.sh", cases_per_row=cases, commit=commit)
     if no_write:
         print(text)
     else:
         (ROOT / "docs" / "CONFORMANCE.md").write_text(text)
         ev = evidence(results)
-        (ROOT / "refquant" / "_profile_evidence.py").write_text(
+        path = ROOT / "refquant" / "_profile_evidence.py"
+        path.write_text(
             '"""Evidence of the last backend-suite run (written by tests/backends/suite.py; do not edit)."""\n\n'
             "EVIDENCE = " + pprint.pformat(ev, sort_dicts=True) + "\n"
         )
+        ruff = shutil.which("ruff")
+        if ruff:  # the repository's formatting (tests/test_ruff.py checks it)
+            subprocess.run([ruff, "format", "-q", str(path)], cwd=ROOT, check=False)
     bad = [r for r in results if not r.ok]
     print(f"{len(results) - len(bad)} passed, {len(bad)} failed in {total:.0f} s")
     return 1 if bad else 0
@@ -549,12 +567,13 @@ def _merge(files, todo, v, no_write) -> int:
         results.append(Result(r, d["cases"], d["unsupported"], d["diverged"], d["counterexample"], d["seconds"]))
     per_row = min(stored[row_key(r)]["cases_per_row"] for r in todo)
     total = sum(d["total_seconds"] for d in {d["total_seconds"]: d for d in stored.values()}.values())
-    return _write(results, v, total, per_row, no_write)
+    commits = sorted({stored[row_key(r)].get("commit", "unknown") for r in todo})
+    commit = commits[0] if len(commits) == 1 else "(merged from several runs: " + ", ".join(commits) + ")"
+    return _write(results, v, total, per_row, no_write, commit=commit)
 
 
 def main(argv=None) -> int:
     import json
-    import subprocess
     import tempfile
 
     from harness import Result
@@ -596,6 +615,7 @@ def main(argv=None) -> int:
     todo = _select(rows(v), args.only, args.match, args.short_in, args.cases)
     if args.merge:
         return _merge(args.merge, todo, v, args.no_write)
+    commit = source_commit()
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
@@ -631,10 +651,13 @@ def main(argv=None) -> int:
     ]
     total = time.perf_counter() - t0
     if args.save:
-        stored = [dict(d, key=row_key(todo[d["index"]]), total_seconds=total, cases_per_row=args.cases) for d in raw]
+        stored = [
+            dict(d, key=row_key(todo[d["index"]]), total_seconds=total, cases_per_row=args.cases, commit=commit)
+            for d in raw
+        ]
         pathlib.Path(args.save).write_text(json.dumps(stored))
     partial = bool(args.only or args.match or args.short_in)
-    return _write(results, v, total, args.cases, args.no_write or partial)
+    return _write(results, v, total, args.cases, args.no_write or partial, commit=commit)
 
 
 if __name__ == "__main__":
