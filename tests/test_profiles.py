@@ -783,7 +783,9 @@ def test_quant_cases_draw_blocked_specs_matching_a_plain_loop():
 
     seen = {"partial": 0, "blocks": 0}
 
-    @settings(max_examples=60, deadline=None, database=None)
+    # derandomized: the coverage assertion below needs a partial last block among the draws, which a random
+    # run of 60 examples misses about 3 times in 1000
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True)
     @given(quant_cases(blocked=True, specs=[QuantSpec(8), QuantSpec(4, signed=False)], max_side=7))
     def prop(case):
         spec = case.spec
