@@ -422,3 +422,6 @@ def test_quant_specs_draws_knobs_that_need_other_fields():
         quant_specs(zero_point_ops=["after_round", "bogus"])
     with pytest.raises(TypeError, match="zero_point_ops"):
         quant_specs(zero_point_ops="fused")
+    quant_specs(domain=["code"])  # a field named by its own name (no plural "s") is a knob too
+    with pytest.raises(ValueError, match="zero_point_op,"):  # the caller's keyword, as given
+        quant_specs(zero_point_op=["fused"], scale_ops=["divide"])

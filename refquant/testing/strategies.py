@@ -237,7 +237,7 @@ def quant_specs(
         for i, c in enumerate(_values(compute_dtypes, "compute_dtypes"))
     ]
     fields = {f.name for f in dataclasses.fields(QuantSpec)}
-    knob_st = {}
+    knob_values = {}  # QuantSpec field -> (the caller's keyword, the values to draw)
     for plural, values in knobs.items():
         field = plural[:-1] if plural.endswith("s") else plural
         if field not in fields or field in (
@@ -260,7 +260,8 @@ def quant_specs(
                 QuantSpec(8, **{field: v}, **_knob_context(field, v))
             except (TypeError, ValueError) as exc:  # name the caller's keyword, not only the spec field
                 raise type(exc)(f"{plural}[{i}]={v!r} is not a valid QuantSpec.{field}: {exc}") from None
-        knob_st[field] = st.sampled_from(list(values))
+        knob_values[field] = (plural, list(values))
+    knob_st = {field: st.sampled_from(vals) for field, (_, vals) in knob_values.items()}
     signed_st = st.booleans() if signed is None else st.just(check_bool(signed, "signed"))
     narrow_st = st.booleans() if narrow_range is None else st.just(check_bool(narrow_range, "narrow_range"))
     axis_st = axis if isinstance(axis, st.SearchStrategy) else st.just(axis)
@@ -272,7 +273,7 @@ def quant_specs(
         roundings,
         scale_ops,
         compute_dtypes,
-        {f: list(knobs[f + "s"]) for f in knob_st},
+        knob_values,
     )
 
     @st.composite
@@ -310,7 +311,8 @@ def _knob_context(field: str, value) -> dict:
 
 def _check_some_spec_valid(bits, signed, narrow, axis, roundings, scale_ops, dtypes, knob_values) -> None:
     """Refuse options under which no drawn combination is a valid QuantSpec (e.g. only ``"fused"`` zero
-    points with only ``"divide"``); the draws then reject the invalid combinations only."""
+    points with only ``"divide"``); the draws then reject the invalid combinations only. *knob_values* maps
+    a QuantSpec field to ``(the caller's keyword, its values)``."""
     axes = [0, None] if isinstance(axis, st.SearchStrategy) else [axis]
     choices = [
         sorted(set(bits)),
@@ -320,7 +322,7 @@ def _check_some_spec_valid(bits, signed, narrow, axis, roundings, scale_ops, dty
         list(roundings),
         list(scale_ops),
         list(dtypes),
-        *knob_values.values(),
+        *(vals for _, vals in knob_values.values()),
     ]
     if math.prod(len(c) for c in choices) > 100_000:
         return
@@ -340,7 +342,7 @@ def _check_some_spec_valid(bits, signed, narrow, axis, roundings, scale_ops, dty
             return
         except ValueError:
             continue
-    names = ", ".join(["scale_ops", *(f + "s" for f in knob_values)])
+    names = ", ".join(["scale_ops", *(kw for kw, _ in knob_values.values())])
     raise ValueError(f"no QuantSpec combines the values given ({names}, bit widths, signed/narrow_range, axis)")
 
 
