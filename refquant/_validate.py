@@ -233,6 +233,15 @@ def channel_rows(a: np.ndarray, axis: Any, name: str = "x") -> np.ndarray:
     return v
 
 
+def channel_unrows(rows: np.ndarray, shape: tuple[int, ...], axis: int | None) -> np.ndarray:
+    """The inverse of :func:`channel_rows`: ``(channels, elements per channel)`` rows back to *shape* with the
+    channels along *axis* (an axis :func:`channel_rows` accepted, negative allowed; ``None``: one row)."""
+    if axis is None:
+        return rows.reshape(shape)
+    ax = axis % len(shape)
+    return np.moveaxis(rows.reshape((shape[ax],) + shape[:ax] + shape[ax + 1 :]), 0, ax)
+
+
 def check_bits(value: Any, name: str = "bits", lo: int = MIN_BITS, hi: int = MAX_BITS) -> int:
     """Return a bit width as ``int`` within ``[lo, hi]`` (default the shared range ``MIN_BITS..MAX_BITS``).
 

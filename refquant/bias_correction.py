@@ -56,7 +56,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, channel_rows, check_axis, check_bool, check_choice, pow2_normalize
+from ._validate import (
+    as_float_array,
+    channel_rows,
+    channel_unrows,
+    check_axis,
+    check_bool,
+    check_choice,
+    pow2_normalize,
+)
 
 __all__ = [
     "bias_correct",
@@ -150,9 +158,7 @@ def bias_correct(w, w_q, axis: int = 0, *, method: str = "mean_std", return_stat
         out = devq * xi[:, None] + mq[:, None]
     else:
         out = xi[:, None] * (aq + mu[:, None])
-    moved = list(wf.shape)
-    moved.insert(0, moved.pop(ax))
-    res = np.ldexp(np.moveaxis(out.reshape(moved), 0, ax), e)
+    res = np.ldexp(channel_unrows(out, wf.shape, ax), e)
     mu = np.ldexp(mu, e)
     return (res, mu, xi) if return_stats else res
 

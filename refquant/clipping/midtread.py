@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_float_array, as_real_array, channel_rows, check_bool
+from .._validate import as_float_array, as_real_array, channel_rows, channel_unrows, check_bool, pow2_normalize
 
 
 def _per_channel(value, name: str, c: int, **kw) -> np.ndarray:
@@ -118,8 +118,8 @@ def quantize_mid_tread(x, bins, *, axis: int | None = None, alpha=None, mean=Non
     else:
         al = _per_channel(alpha, "alpha", c, positive=True)
         if mean is None:  # the channel means, computed on x scaled by a power of two (no overflow of the sum)
-            e = int(np.frexp(np.abs(v).max())[1])
-            mu = np.ldexp(np.ldexp(v, -e).mean(axis=1), e)
+            vs, e = pow2_normalize(v)
+            mu = np.ldexp(vs.mean(axis=1), e)
         else:
             mu = _per_channel(mean, "mean", c)
         with np.errstate(over="ignore"):
@@ -145,9 +145,8 @@ def quantize_mid_tread(x, bins, *, axis: int | None = None, alpha=None, mean=Non
     out = np.where((omega > 0)[:, None], out, np.broadcast_to(no_bins, (c,))[:, None])
     out = np.where(((omega > 0) & (rng == 0))[:, None], v, out)
     if not np.all(np.isfinite(out)):
-        raise ValueError("x/alpha/mean: the clamp bound mean + alpha overflows float64; rescale the data first")
-    if axis is None:
-        return out.reshape(shape)
-    ax = axis % len(shape)
-    moved = (shape[ax],) + shape[:ax] + shape[ax + 1 :]
-    return np.moveaxis(out.reshape(moved), 0, ax)
+        raise ValueError(
+            "x/bins/alpha/mean: the codes x/step or the clamp bound mean + alpha overflow float64; "
+            "rescale the data or use fewer bins"
+        )
+    return channel_unrows(out, shape, axis)
